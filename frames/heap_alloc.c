@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * HeapAlloc and HeapFree (patent FIG. 5 and FIG. 6), lock-free.
+ *
+ * Every state change of a block is one compare-and-swap on the 64-bit word
+ * that holds the block and its buddy (heap_layout.h). No step waits for
+ * another thread: a CAS that fails means another thread changed the word, so
+ * it made progress, and we retry on what it left.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "heap_diagnose.h"
+#include "heap_hooks.h"
+#include "heap_inflight.h"
+#include "heap_summary.h"
+
+#ifdef IOP_HEAP_TEST_HOOKS
+void (*volatile heap_test_hook)(enum heap_hook_point point);
+#endif
+
+_Thread_local unsigned heap_thread_slot;
+static _Atomic unsigned next_thread_slot;
+
+unsigned heap_assign_thread_slot(void)
+{
+	/* Round robin: threads of one process get distinct slots up to 64. */
+	unsigned s = atomic_fetch_add_explicit(&next_thread_slot, 1, memory_order_relaxed);
+
+	heap_thread_slot = s % HEAP_INFLIGHT_SLOTS + 1;
+	return heap_thread_slot;
+}
+
+static inline uint32_t order_for(const struct iop_heap *h, size_t x)
+{
+	uint32_t n = heap_ceil_log2(x);
+
+	return n < h->min_order ? h->min_order : n;
+}
+
+/*
+ * Take one free block of order k out of its bitmap (steps 506-512: find the
+ * first non-empty list at or above the wanted order, remove a block).
+ * With as_alloc the same CAS marks it allocated, so an exact-order allocation
+ * is a single atomic step. Returns the block index or -1 if the order is empty.
+ */
+static int64_t claim_block(const struct iop_heap *h, uint32_t k, bool as_alloc)
+{
+	uint64_t w;
+
+	while (summary_find(h, k, &w)) {
+		_Atomic uint64_t *word = heap_level_word(h, k, 0, w);
+		uint64_t v = atomic_load_explicit(word, memory_order_relaxed);
+
+		while ((v & HEAP_FREE_MASK) != 0) {
+			uint64_t i = (uint64_t)__builtin_ctzll(v);
+			uint64_t nv = v & ~(1ull << i);
+
+			if (as_alloc)
+				nv |= 1ull << (32 + i);
+			/* acq_rel: acquire orders our use of the block after the
+			 * free that published it; release publishes our claim. */
+			if (atomic_compare_exchange_weak_explicit(word, &v, nv, memory_order_acq_rel,
+								  memory_order_relaxed)) {
+				if ((nv & HEAP_FREE_MASK) == 0)
+					summary_mark_empty(h, k, 0, w);
+				return (int64_t)(w * HEAP_BLOCKS_PER_WORD + i);
+			}
+		}
+		/* Someone emptied the word first; the summary may lag. Search again. */
+	}
+	return -1;
+}
+
+/*
+ * Split block b of order j down to order n (steps 514-520): at each order
+ * publish the upper half as free and keep the lower half; at order n the
+ * same RMW marks the kept half allocated.
+ */
+static uint64_t split_block(const struct iop_heap *h, uint32_t j, uint64_t b, uint32_t n)
+{
+	for (uint32_t k = j; k-- > n;) {
+		uint64_t bits;
+		uint64_t prev;
+
+		b <<= 1;
+		bits = heap_free_bit(b + 1);
+		if (k == n)
+			bits |= heap_alloc_bit(b);
+		/* Both halves were "part of the parent" (no bit): nobody else can
+		 * touch them, so a plain fetch_or publishes them. */
+		prev = atomic_fetch_or_explicit(heap_block_word(h, k, b), bits, memory_order_acq_rel);
+		if ((prev & HEAP_FREE_MASK) == 0)
+			summary_mark_nonempty(h, k, 0, b / HEAP_BLOCKS_PER_WORD);
+		if (k != n)
+			HEAP_HOOK(HEAP_HOOK_ALLOC_SPLIT);
+	}
+	return b;
+}
+
+static void *try_alloc(struct iop_heap *h, uint32_t n)
+{
+	int64_t b = claim_block(h, n, true);
+	uint64_t orders;
+
+	if (b >= 0)
+		return heap_blocks(h) + ((uint64_t)b << n);
+
+	orders = atomic_load(&h->nonempty_orders) & (~0ull << (n + 1));
+	while (orders != 0) {
+		uint32_t j = (uint32_t)__builtin_ctzll(orders);
+		_Atomic uint64_t *slot = inflight_slot(h);
+
+		if (j > h->max_order)
+			break;
+		inflight_begin(slot);
+		b = claim_block(h, j, false);
+		if (b >= 0) {
+			uint64_t kept;
+
+			HEAP_HOOK(HEAP_HOOK_ALLOC_CLAIMED);
+			kept = split_block(h, j, (uint64_t)b, n);
+			inflight_end(slot);
+			return heap_blocks(h) + (kept << n);
+		}
+		inflight_abort(slot);
+		orders &= orders - 1;
+	}
+	return NULL;
+}
+
+static void inflight_snapshot(const struct iop_heap *h, uint64_t *snap, bool *busy)
+{
+	*busy = false;
+	for (unsigned i = 0; i < HEAP_INFLIGHT_SLOTS; i++) {
+		snap[i] = atomic_load(&h->inflight[i].word);
+		if ((uint32_t)snap[i] != 0)
+			*busy = true;
+	}
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	/* vDSO on Linux: no system call. Only reached on the exhausted path. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
+
+/*
+ * Nothing was found. It is real exhaustion only if no split or merge was in
+ * flight at any moment of a complete search: compare every slot before and
+ * after one. Otherwise search again, for at most enomem_wait_ns, so that a
+ * thread stopped in the middle of an operation cannot make us wait forever.
+ */
+static void *alloc_slow(struct iop_heap *h, uint32_t n)
+{
+	uint64_t before[HEAP_INFLIGHT_SLOTS];
+	uint64_t after[HEAP_INFLIGHT_SLOTS];
+	uint64_t deadline = 0;
+
+	for (;;) {
+		bool busy_before;
+		bool busy_after;
+		void *p;
+
+		inflight_snapshot(h, before, &busy_before);
+		p = try_alloc(h, n);
+		if (p != NULL)
+			return p;
+		inflight_snapshot(h, after, &busy_after);
+		if (!busy_before && !busy_after && memcmp(before, after, sizeof(before)) == 0)
+			break;
+		if (deadline == 0)
+			deadline = monotonic_ns() + h->enomem_wait_ns;
+		else if (monotonic_ns() > deadline)
+			break;
+		for (int i = 0; i < 64; i++)
+			cpu_relax();
+	}
+	errno = ENOMEM;
+	return NULL;
+}
+
+void *iop_heap_alloc(struct iop_heap *h, size_t x)
+{
+	uint32_t n;
+	void *p;
+
+	if (h == NULL || x == 0 || x > (1ull << h->max_order)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	n = order_for(h, x);
+	p = try_alloc(h, n);
+	return p != NULL ? p : alloc_slow(h, n);
+}
+
+/*
+ * Carry a merged block of order k upward (steps 610-620): while its buddy is
+ * free, take the buddy and go up; then publish the block as free. We hold the
+ * block (no bit anywhere) the whole time, so nobody else can touch it.
+ */
+static void merge_up(struct iop_heap *h, uint32_t k, uint64_t b)
+{
+	for (;;) {
+		_Atomic uint64_t *word = heap_block_word(h, k, b);
+		uint64_t v = atomic_load_explicit(word, memory_order_relaxed);
+		uint64_t buddy = heap_free_bit(b ^ 1);
+		uint64_t nv;
+
+		do {
+			nv = k < h->max_order && (v & buddy) ? v & ~buddy : v | heap_free_bit(b);
+		} while (!atomic_compare_exchange_weak_explicit(word, &v, nv, memory_order_acq_rel,
+								 memory_order_relaxed));
+		if (nv & heap_free_bit(b)) {
+			if ((v & HEAP_FREE_MASK) == 0)
+				summary_mark_nonempty(h, k, 0, b / HEAP_BLOCKS_PER_WORD);
+			return;
+		}
+		if ((nv & HEAP_FREE_MASK) == 0)
+			summary_mark_empty(h, k, 0, b / HEAP_BLOCKS_PER_WORD);
+		HEAP_HOOK(HEAP_HOOK_FREE_MERGING);
+		b >>= 1;
+		k++;
+	}
+}
+
+int iop_heap_free(struct iop_heap *h, void *p, size_t x)
+{
+	uint64_t off;
+	uint64_t b;
+	uint32_t n;
+	_Atomic uint64_t *word;
+	uint64_t v;
+
+	if (h == NULL || x == 0 || x > (1ull << h->max_order))
+		return -EINVAL;
+	n = order_for(h, x);
+	off = (uint64_t)((uintptr_t)p - (uintptr_t)heap_blocks(h));
+	if ((uintptr_t)p < (uintptr_t)heap_blocks(h) || off >= (1ull << h->max_order))
+		return heap_refuse_free(h, -EFAULT);
+	if (off & ((1ull << n) - 1))
+		return heap_refuse_free(h, heap_diagnose_free(h, off, n));
+
+	b = off >> n;
+	word = heap_block_word(h, n, b);
+	v = atomic_load_explicit(word, memory_order_relaxed);
+	for (;;) {
+		uint64_t buddy = heap_free_bit(b ^ 1);
+		bool merge = n < h->max_order && (v & buddy);
+		_Atomic uint64_t *slot = NULL;
+		uint64_t nv;
+
+		/* The A bit is checked in the same CAS that clears it: of two
+		 * frees of one block exactly one wins, and a refused free has
+		 * changed nothing. */
+		if (!(v & heap_alloc_bit(b)))
+			return heap_refuse_free(h, heap_diagnose_free(h, off, n));
+		nv = v & ~heap_alloc_bit(b);
+		nv = merge ? nv & ~buddy : nv | heap_free_bit(b);
+		if (merge) {
+			slot = inflight_slot(h);
+			inflight_begin(slot);
+		}
+		/* release: our writes to the block happen before its reuse. */
+		if (atomic_compare_exchange_weak_explicit(word, &v, nv, memory_order_acq_rel,
+							  memory_order_relaxed)) {
+			if (!merge) {
+				if ((v & HEAP_FREE_MASK) == 0)
+					summary_mark_nonempty(h, n, 0, b / HEAP_BLOCKS_PER_WORD);
+				HEAP_HOOK(HEAP_HOOK_FREE_DONE_WORD);
+				return 0;
+			}
+			if ((nv & HEAP_FREE_MASK) == 0)
+				summary_mark_empty(h, n, 0, b / HEAP_BLOCKS_PER_WORD);
+			HEAP_HOOK(HEAP_HOOK_FREE_MERGING);
+			merge_up(h, n + 1, b >> 1);
+			inflight_end(slot);
+			return 0;
+		}
+		if (merge)
+			inflight_abort(slot);
+	}
+}

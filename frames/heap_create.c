@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * HeapCreate (patent steps 402-410): lay out the header, the per-order
+ * bitmaps and the blocks in one piece of memory, and publish the whole heap
+ * as one free block of order M.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "heap_layout.h"
+#include "heap_summary.h"
+
+#define HEAP_BLOCKS_ALIGN 4096u
+
+struct heap_geometry {
+	uint32_t min_order;
+	uint32_t max_order;
+	uint64_t enomem_wait_ns;
+};
+
+static uint64_t align_up(uint64_t x, uint64_t a)
+{
+	return (x + a - 1) & ~(a - 1);
+}
+
+static int geometry(size_t n, const struct iop_heap_opts *opts, struct heap_geometry *g)
+{
+	size_t min_block = opts != NULL && opts->min_block != 0 ? opts->min_block
+								 : IOP_HEAP_MIN_BLOCK_DEFAULT;
+
+	if (n == 0 || min_block < IOP_HEAP_MIN_BLOCK_MIN || (min_block & (min_block - 1)) != 0)
+		return -EINVAL;
+	if (n > (1ull << IOP_HEAP_MAX_ORDER))
+		return -E2BIG;
+	if (n < min_block)
+		return -EINVAL;
+	g->min_order = heap_ceil_log2(min_block);
+	g->max_order = heap_ceil_log2(n);
+	g->enomem_wait_ns = opts != NULL && opts->enomem_wait_ns != 0 ? opts->enomem_wait_ns
+								      : HEAP_DEFAULT_ENOMEM_WAIT_NS;
+	return 0;
+}
+
+/* Place every order's bitmap levels after the header; return the end offset. */
+static uint64_t layout_orders(const struct heap_geometry *g, struct heap_order *orders)
+{
+	uint64_t off = align_up(sizeof(struct iop_heap), HEAP_CACHE_LINE);
+
+	for (uint32_t k = g->min_order; k <= g->max_order; k++) {
+		struct heap_order *o = &orders[k];
+		uint64_t words;
+
+		memset(o, 0, sizeof(*o));
+		o->blocks = 1ull << (g->max_order - k);
+		words = (o->blocks + HEAP_BLOCKS_PER_WORD - 1) / HEAP_BLOCKS_PER_WORD;
+		for (;;) {
+			o->level_off[o->levels] = off;
+			o->level_words[o->levels] = words;
+			o->levels++;
+			off = align_up(off + words * sizeof(uint64_t), HEAP_CACHE_LINE);
+			if (words == 1)
+				break;
+			words = (words + 63) / 64;
+		}
+	}
+	return off;
+}
+
+size_t iop_heap_footprint(size_t n, const struct iop_heap_opts *opts)
+{
+	struct heap_geometry g;
+	struct heap_order orders[IOP_HEAP_MAX_ORDER + 1];
+	int rc = geometry(n, opts, &g);
+
+	if (rc != 0) {
+		errno = -rc;
+		return 0;
+	}
+	return align_up(layout_orders(&g, orders), HEAP_BLOCKS_ALIGN) + (1ull << g.max_order);
+}
+
+struct iop_heap *iop_heap_create_in(void *mem, size_t len, size_t n,
+				    const struct iop_heap_opts *opts)
+{
+	struct heap_geometry g;
+	struct iop_heap *h = mem;
+	uint64_t meta_end;
+	int rc = geometry(n, opts, &g);
+
+	if (rc == 0 && (mem == NULL || ((uintptr_t)mem % HEAP_CACHE_LINE) != 0))
+		rc = -EINVAL;
+	if (rc == 0 && len < iop_heap_footprint(n, opts))
+		rc = -ENOSPC;
+	if (rc != 0) {
+		errno = -rc;
+		return NULL;
+	}
+
+	memset(h, 0, sizeof(*h));
+	meta_end = layout_orders(&g, h->orders);
+	/* Zero all bitmaps: no block is free, allocated or split yet. */
+	memset((char *)h + sizeof(*h), 0, meta_end - sizeof(*h));
+	h->layout_version = HEAP_LAYOUT_VERSION;
+	h->min_order = g.min_order;
+	h->max_order = g.max_order;
+	h->enomem_wait_ns = g.enomem_wait_ns;
+	h->blocks_off = align_up(meta_end, HEAP_BLOCKS_ALIGN);
+	h->footprint = h->blocks_off + (1ull << g.max_order);
+	h->metadata_bytes = meta_end;
+
+	/* Step 410: the whole heap is one free block of order M. */
+	atomic_store(heap_block_word(h, g.max_order, 0), heap_free_bit(0));
+	summary_mark_nonempty(h, g.max_order, 0, 0);
+
+	/* The magic goes last, so an attacher never sees a half-built heap. */
+	atomic_thread_fence(memory_order_release);
+	h->magic = HEAP_MAGIC;
+	return h;
+}
+
+struct iop_heap *iop_heap_create(size_t n, const struct iop_heap_opts *opts)
+{
+	size_t len = iop_heap_footprint(n, opts);
+	struct iop_heap *h;
+	void *mem;
+
+	if (len == 0)
+		return NULL;
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	h = iop_heap_create_in(mem, len, n, opts);
+	if (h == NULL) {
+		int saved = errno;
+
+		munmap(mem, len);
+		errno = saved;
+		return NULL;
+	}
+	h->flags |= HEAP_FLAG_OWNED;
+	return h;
+}
+
+struct iop_heap *iop_heap_attach(void *mem)
+{
+	struct iop_heap *h = mem;
+
+	if (mem == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!heap_valid(h)) {
+		errno = EPROTO;
+		return NULL;
+	}
+	atomic_thread_fence(memory_order_acquire);
+	return h;
+}
+
+void iop_heap_destroy(struct iop_heap *h)
+{
+	if (!heap_valid(h) || !(h->flags & HEAP_FLAG_OWNED))
+		return;
+	h->magic = 0;
+	munmap(h, h->footprint);
+}
+
+size_t iop_heap_size(const struct iop_heap *h)
+{
+	return heap_valid(h) ? (size_t)1 << h->max_order : 0;
+}
+
+size_t iop_heap_min_block(const struct iop_heap *h)
+{
+	return heap_valid(h) ? (size_t)1 << h->min_order : 0;
+}
+
+size_t iop_heap_block_size(const struct iop_heap *h, size_t x)
+{
+	uint32_t n;
+
+	if (!heap_valid(h) || x == 0 || x > (1ull << h->max_order))
+		return 0;
+	n = heap_ceil_log2(x);
+	return (size_t)1 << (n < h->min_order ? h->min_order : n);
+}
+
+int iop_heap_ptr_to_offset(const struct iop_heap *h, const void *p, uint32_t *off)
+{
+	uintptr_t base = (uintptr_t)heap_blocks(h);
+	uint64_t o;
+
+	if ((uintptr_t)p < base || (uintptr_t)p - base >= (1ull << h->max_order))
+		return -EFAULT;
+	o = h->blocks_off + ((uintptr_t)p - base);
+	if (o > UINT32_MAX)
+		return -ERANGE;
+	*off = (uint32_t)o;
+	return 0;
+}
+
+void *iop_heap_offset_to_ptr(const struct iop_heap *h, uint32_t off)
+{
+	if (off < h->blocks_off || off - h->blocks_off >= (1ull << h->max_order))
+		return NULL;
+	return (char *)h + off;
+}

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Reading a heap whole: statistics, and the invariant check the tests run
+ * at quiescence. Both walk every bitmap word, so they cost O(metadata).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "heap_layout.h"
+
+int iop_heap_stats(const struct iop_heap *h, struct iop_heap_stats *s)
+{
+	if (!heap_valid(h) || s == NULL)
+		return -EINVAL;
+	memset(s, 0, sizeof(*s));
+	s->heap_bytes = 1ull << h->max_order;
+	s->min_block = 1ull << h->min_order;
+	s->min_order = h->min_order;
+	s->max_order = h->max_order;
+	s->metadata_bytes = h->metadata_bytes;
+	s->refused_frees = atomic_load_explicit(&h->refused_frees, memory_order_relaxed);
+	for (uint32_t k = h->min_order; k <= h->max_order; k++) {
+		const struct heap_order *o = &h->orders[k];
+
+		for (uint64_t w = 0; w < o->level_words[0]; w++) {
+			uint64_t v = atomic_load_explicit(heap_level_word(h, k, 0, w),
+							  memory_order_relaxed);
+			uint64_t nfree = (uint64_t)__builtin_popcountll(v & HEAP_FREE_MASK);
+			uint64_t nused = (uint64_t)__builtin_popcountll(v >> 32);
+
+			s->free_blocks[k] += nfree;
+			s->bytes_free += nfree << k;
+			s->blocks_in_use += nused;
+			s->bytes_in_use += nused << k;
+		}
+		if (s->free_blocks[k] != 0)
+			s->largest_free = 1ull << k;
+	}
+	return 0;
+}
+
+struct check_ctx {
+	char *buf;
+	size_t len;
+};
+
+__attribute__((format(printf, 2, 3))) static int broken(struct check_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->buf != NULL && c->len != 0) {
+		va_start(ap, fmt);
+		vsnprintf(c->buf, c->len, fmt, ap);
+		va_end(ap);
+	}
+	return -EUCLEAN;
+}
+
+/* Per block: bits in range, not free and allocated at once, buddies merged,
+ * no ancestor holding a bit (no overlap). Adds the bytes it covers. */
+static int check_blocks(const struct iop_heap *h, uint32_t k, uint64_t *covered,
+			struct check_ctx *c)
+{
+	const struct heap_order *o = &h->orders[k];
+
+	for (uint64_t w = 0; w < o->level_words[0]; w++) {
+		uint64_t v = atomic_load(heap_level_word(h, k, 0, w));
+		uint64_t live = (v & HEAP_FREE_MASK) | (v >> 32);
+
+		if (o->blocks < HEAP_BLOCKS_PER_WORD && (live >> o->blocks) != 0)
+			return broken(c, "order %u: bits beyond the last block (%#llx)", k,
+				      (unsigned long long)v);
+		if ((v & HEAP_FREE_MASK) & (v >> 32))
+			return broken(c, "order %u word %llu: block both free and allocated", k,
+				      (unsigned long long)w);
+		for (uint64_t pair = v & HEAP_FREE_MASK & 0x55555555ull; pair; pair &= pair - 1) {
+			uint32_t i = (uint32_t)__builtin_ctzll(pair);
+
+			if (k < h->max_order && (v & (2ull << i)))
+				return broken(c, "order %u block %llu: free buddies not merged", k,
+					      (unsigned long long)(w * HEAP_BLOCKS_PER_WORD + i));
+		}
+		for (; live; live &= live - 1) {
+			uint64_t b = w * HEAP_BLOCKS_PER_WORD + (uint64_t)__builtin_ctzll(live);
+
+			for (uint32_t up = k + 1; up <= h->max_order; up++) {
+				uint64_t a = b >> (up - k);
+				uint64_t va = atomic_load(heap_block_word(h, up, a));
+
+				if (va & (heap_free_bit(a) | heap_alloc_bit(a)))
+					return broken(c, "order %u block %llu overlaps order %u block %llu",
+						      k, (unsigned long long)b, up, (unsigned long long)a);
+			}
+			*covered += 1ull << k;
+		}
+	}
+	return 0;
+}
+
+/* Summary bit set <=> the word below holds a free block, at every level. */
+static int check_summaries(const struct iop_heap *h, uint32_t k, struct check_ctx *c)
+{
+	const struct heap_order *o = &h->orders[k];
+	uint64_t top;
+
+	for (uint32_t l = 0; l + 1 < o->levels; l++) {
+		for (uint64_t w = 0; w < o->level_words[l]; w++) {
+			uint64_t v = atomic_load(heap_level_word(h, k, l, w));
+			bool nonempty = l == 0 ? (v & HEAP_FREE_MASK) != 0 : v != 0;
+			uint64_t s = atomic_load(heap_level_word(h, k, l + 1, w / 64));
+
+			if (nonempty != ((s >> (w % 64)) & 1))
+				return broken(c, "order %u level %u word %llu: summary bit is %s", k,
+					      l + 1, (unsigned long long)w, nonempty ? "clear" : "set");
+		}
+	}
+	top = atomic_load(heap_level_word(h, k, o->levels - 1, 0));
+	if (o->levels == 1)
+		top &= HEAP_FREE_MASK;
+	if ((top != 0) != ((atomic_load(&h->nonempty_orders) >> k) & 1))
+		return broken(c, "order %u: heap data structure bit disagrees with its top word", k);
+	return 0;
+}
+
+int iop_heap_check_report(const struct iop_heap *h, char *buf, size_t len)
+{
+	struct check_ctx c = { buf, len };
+	uint64_t covered = 0;
+	uint64_t stray;
+	int rc;
+
+	if (!heap_valid(h))
+		return -EINVAL;
+	for (unsigned i = 0; i < HEAP_INFLIGHT_SLOTS; i++) {
+		if ((uint32_t)atomic_load(&h->inflight[i].word) != 0) {
+			if (buf != NULL && len != 0)
+				snprintf(buf, len, "an operation is in flight (slot %u)", i);
+			return -EBUSY;
+		}
+	}
+	stray = atomic_load(&h->nonempty_orders) &
+		~((~0ull >> (63 - h->max_order)) & (~0ull << h->min_order));
+	if (stray != 0)
+		return broken(&c, "heap data structure has bits for orders that do not exist");
+	for (uint32_t k = h->min_order; k <= h->max_order; k++) {
+		rc = check_blocks(h, k, &covered, &c);
+		if (rc == 0)
+			rc = check_summaries(h, k, &c);
+		if (rc != 0)
+			return rc;
+	}
+	if (covered != 1ull << h->max_order)
+		return broken(&c, "blocks cover %llu bytes of %llu", (unsigned long long)covered,
+			      (unsigned long long)(1ull << h->max_order));
+	if (buf != NULL && len != 0)
+		snprintf(buf, len, "ok");
+	return 0;
+}
+
+int iop_heap_check(const struct iop_heap *h)
+{
+	return iop_heap_check_report(h, NULL, 0);
+}

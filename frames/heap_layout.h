@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The heap's in-memory layout. Everything here lives in the heap's own memory
+ * and refers to other parts by offsets from the header, so a heap built in a
+ * shared mapping works in every process that maps it, at any address.
+ *
+ * Per order k (min_order <= k <= max_order) there is a block bitmap of
+ * 2^(M-k) blocks, 32 blocks per 64-bit word:
+ *   bit i      (low half)  F: block is free (the patent's free list, 306/407)
+ *   bit 32 + i (high half) A: block is allocated to a caller
+ * A block with neither bit is split into smaller blocks or is part of a larger
+ * one. Buddies (i, i ^ 1) always share a word, so every decision that involves
+ * a block and its buddy - take the buddy and merge, or mark myself free; is it
+ * allocated, then free it - is one compare-and-swap on one word.
+ *
+ * Above each order's block words sits a summary tree (one bit per word below,
+ * 64 per word) up to one top word, and above all orders the M+1-bit heap data
+ * structure (the patent's 304): bit k set when order k may have a free block.
+ */
+#ifndef IOP_HEAP_LAYOUT_H
+#define IOP_HEAP_LAYOUT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "iop_heap.h"
+
+#define HEAP_MAGIC 0x50414548504f4931ull /* "1IOPHEAP" little-endian */
+#define HEAP_LAYOUT_VERSION 1u
+#define HEAP_FLAG_OWNED 0x1u /* memory was mapped by iop_heap_create() */
+
+#define HEAP_CACHE_LINE 64u
+#define HEAP_BLOCKS_PER_WORD 32u
+#define HEAP_FREE_MASK 0x00000000ffffffffull
+#define HEAP_MAX_LEVELS 8u /* 2^40 / 16 blocks = 2^36 -> 2^31 words -> 6 levels */
+#define HEAP_INFLIGHT_SLOTS 64u
+#define HEAP_DEFAULT_ENOMEM_WAIT_NS 10000000ull
+
+/* One order's bitmaps: level 0 holds block words, levels above summaries. */
+struct heap_order {
+	uint64_t level_off[HEAP_MAX_LEVELS];   /* from the header */
+	uint64_t level_words[HEAP_MAX_LEVELS]; /* words at each level */
+	uint64_t blocks;                       /* 2^(M-k) */
+	uint32_t levels;                       /* level count; levels-1 is the top word */
+	uint32_t pad;
+};
+
+/*
+ * Each thread counts the operations it has in flight (ones that hold a block
+ * out of every bitmap for a moment: a split or a merge) in a slot of its own.
+ * low 32 bits: operations in flight; high 32 bits: operations completed.
+ * An allocation that finds nothing compares all slots before and after its
+ * search to tell real exhaustion from a block that was only in transit.
+ */
+struct heap_inflight_slot {
+	_Alignas(HEAP_CACHE_LINE) _Atomic uint64_t word;
+};
+
+struct iop_heap {
+	uint64_t magic;
+	uint32_t layout_version;
+	uint32_t flags;
+	uint64_t footprint;     /* bytes from the header to the end of the blocks */
+	uint64_t blocks_off;    /* offset of the block area */
+	uint64_t metadata_bytes;
+	uint64_t enomem_wait_ns;
+	uint32_t min_order;
+	uint32_t max_order;
+	struct heap_order orders[IOP_HEAP_MAX_ORDER + 1];
+
+	/* The patent's heap data structure: bit k = order k has a free block. */
+	_Alignas(HEAP_CACHE_LINE) _Atomic uint64_t nonempty_orders;
+	_Alignas(HEAP_CACHE_LINE) _Atomic uint64_t refused_frees;
+	struct heap_inflight_slot inflight[HEAP_INFLIGHT_SLOTS];
+};
+
+static inline _Atomic uint64_t *heap_level_word(const struct iop_heap *h, uint32_t k,
+						uint32_t level, uint64_t idx)
+{
+	const struct heap_order *o = &h->orders[k];
+
+	return (_Atomic uint64_t *)((char *)h + o->level_off[level]) + idx;
+}
+
+static inline _Atomic uint64_t *heap_block_word(const struct iop_heap *h, uint32_t k,
+						uint64_t block)
+{
+	return heap_level_word(h, k, 0, block / HEAP_BLOCKS_PER_WORD);
+}
+
+static inline uint64_t heap_free_bit(uint64_t block)
+{
+	return 1ull << (block % HEAP_BLOCKS_PER_WORD);
+}
+
+static inline uint64_t heap_alloc_bit(uint64_t block)
+{
+	return 1ull << (32 + block % HEAP_BLOCKS_PER_WORD);
+}
+
+static inline char *heap_blocks(const struct iop_heap *h)
+{
+	return (char *)h + h->blocks_off;
+}
+
+static inline bool heap_valid(const struct iop_heap *h)
+{
+	return h != NULL && h->magic == HEAP_MAGIC && h->layout_version == HEAP_LAYOUT_VERSION;
+}
+
+/* ceil(log2(x)) for x >= 1. */
+static inline uint32_t heap_ceil_log2(uint64_t x)
+{
+	return x <= 1 ? 0 : 64u - (uint32_t)__builtin_clzll(x - 1);
+}
+
+#endif /* IOP_HEAP_LAYOUT_H */

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * iopool buddy heap: HeapCreate / HeapAlloc / HeapFree of US patent 6,412,053,
+ * concurrent and lock-free.
+ *
+ * A heap manages 2^M bytes and hands out blocks of 2^N bytes, each aligned to
+ * 2^N from the heap start. Freeing a block coalesces it with its binary buddy
+ * as far up as possible. Any number of threads, in any number of processes that
+ * map the same heap, may call iop_heap_alloc() and iop_heap_free() at once:
+ * there is no lock and no system call on those paths, and a thread suspended
+ * anywhere inside them never stops the others from completing.
+ *
+ * The heap needs only libc and C11 atomics; it does not need the DPDK EAL.
+ * See docs/heap.md for the design and its mapping onto the patent.
+ */
+#ifndef IOP_HEAP_H
+#define IOP_HEAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Smallest block size a heap may be configured with. */
+#define IOP_HEAP_MIN_BLOCK_MIN 16u
+/** Default smallest block size: one cache line. */
+#define IOP_HEAP_MIN_BLOCK_DEFAULT 64u
+/** Largest heap: 2^40 bytes. */
+#define IOP_HEAP_MAX_ORDER 40u
+/** Number of order slots in iop_heap_stats::free_blocks (orders 0..63). */
+#define IOP_HEAP_ORDER_SLOTS 64u
+
+/** Options for iop_heap_create() and friends. Zero-filled means defaults. */
+struct iop_heap_opts {
+	/** Smallest block in bytes: a power of two >= IOP_HEAP_MIN_BLOCK_MIN; 0 = 64. */
+	size_t min_block;
+	/**
+	 * How long an allocation that finds no free block keeps looking while
+	 * other threads are in the middle of a split or a merge (which hide the
+	 * block they hold for that moment), in nanoseconds; 0 = 10 ms. Only a
+	 * thread stopped inside an operation for longer than this can make
+	 * another thread see ENOMEM while memory is free.
+	 */
+	uint64_t enomem_wait_ns;
+};
+
+/** What iop_heap_stats() reports. Exact only when no operation is in flight. */
+struct iop_heap_stats {
+	uint64_t heap_bytes;      /**< 2^M */
+	uint64_t min_block;       /**< smallest block size */
+	uint64_t bytes_free;      /**< sum of all free blocks */
+	uint64_t bytes_in_use;    /**< sum of all allocated blocks */
+	uint64_t blocks_in_use;   /**< number of allocated blocks */
+	uint64_t largest_free;    /**< size of the largest free block, 0 if none */
+	uint64_t refused_frees;   /**< iop_heap_free() calls refused since creation */
+	uint64_t metadata_bytes;  /**< bytes of bitmaps and header */
+	uint32_t min_order;       /**< log2(min_block) */
+	uint32_t max_order;       /**< M */
+	/** Free blocks of order k (size 2^k) in free_blocks[k]. */
+	uint64_t free_blocks[IOP_HEAP_ORDER_SLOTS];
+};
+
+struct iop_heap;
+
+/**
+ * HeapCreate(n): make a heap of 2^M bytes, M = ceil(log2 n), in memory of its own.
+ *
+ * @param n     bytes wanted; rounded up to a power of two.
+ * @param opts  NULL for defaults.
+ * @return the heap, or NULL with errno: EINVAL (n == 0, bad min_block,
+ *         n smaller than min_block), E2BIG (n > 2^IOP_HEAP_MAX_ORDER),
+ *         ENOMEM (no memory for it).
+ * Thread safety: any thread.
+ */
+struct iop_heap *iop_heap_create(size_t n, const struct iop_heap_opts *opts);
+
+/**
+ * Bytes of caller memory iop_heap_create_in() needs for a heap of n bytes:
+ * header, bitmaps and the blocks themselves.
+ *
+ * @return the footprint, or 0 with errno as for iop_heap_create().
+ */
+size_t iop_heap_footprint(size_t n, const struct iop_heap_opts *opts);
+
+/**
+ * HeapCreate(n) inside caller memory, such as a shared mapping.
+ *
+ * Everything the heap needs lives in [mem, mem + iop_heap_footprint()) and
+ * refers to itself by offsets only, so another process may map the same
+ * memory at another address and call iop_heap_attach().
+ *
+ * @param mem  at least 64-byte aligned (4 KiB recommended, so blocks are
+ *             page aligned).
+ * @param len  bytes at mem; must be >= iop_heap_footprint(n, opts).
+ * @return the heap (== mem), or NULL with errno: EINVAL (as for create, or a
+ *         NULL or misaligned mem), ENOSPC (len too small), E2BIG.
+ * Thread safety: no other thread may use mem until this returns.
+ */
+struct iop_heap *iop_heap_create_in(void *mem, size_t len, size_t n,
+				    const struct iop_heap_opts *opts);
+
+/**
+ * Open a heap that iop_heap_create_in() built in memory now mapped at mem,
+ * possibly by another process and at another address.
+ *
+ * @return the heap, or NULL with errno EINVAL (NULL mem) or EPROTO (no
+ *         heap there, or one of another layout version).
+ */
+struct iop_heap *iop_heap_attach(void *mem);
+
+/**
+ * Release a heap. A heap from iop_heap_create() gives its memory back; for one
+ * from iop_heap_create_in() or iop_heap_attach() the memory stays the caller's
+ * and this only forgets the handle. Not to be called while other threads use h.
+ */
+void iop_heap_destroy(struct iop_heap *h);
+
+/**
+ * HeapAlloc(x): a block of 2^N bytes, N = max(ceil(log2 x), log2 min_block),
+ * aligned to 2^N from the heap start.
+ *
+ * @return the block, or NULL with errno EINVAL (h NULL, x == 0 or x > 2^M)
+ *         or ENOMEM (no free block of 2^N or larger).
+ * Thread safety: any thread of any process that attached the heap; lock-free.
+ */
+void *iop_heap_alloc(struct iop_heap *h, size_t x);
+
+/**
+ * HeapFree(p, x): return a block and coalesce it with its buddy, repeatedly
+ * upward. x may be the size asked of iop_heap_alloc() or the block size.
+ *
+ * A refused free leaves the heap unchanged and counts in refused_frees.
+ * @return 0, or
+ *   -EINVAL     h NULL, x == 0 or x > 2^M;
+ *   -EFAULT     p does not point into this heap's blocks;
+ *   -EALREADY   p lies in free memory: a double free;
+ *   -ERANGE     a live block starts at p, but of another size order;
+ *   -ENXIO      p points inside a live block, not at its start.
+ * Thread safety: any thread of any process that attached the heap; lock-free.
+ * Two threads freeing the same block at once: exactly one succeeds.
+ */
+int iop_heap_free(struct iop_heap *h, void *p, size_t x);
+
+/**
+ * Fill *s. Walks the bitmaps: cost grows with the heap, not for hot paths.
+ * @return 0, or -EINVAL for a NULL argument.
+ */
+int iop_heap_stats(const struct iop_heap *h, struct iop_heap_stats *s);
+
+/**
+ * Verify every invariant of a quiescent heap: blocks partition the heap with
+ * no overlap, no block is both free and allocated, no two free buddies are
+ * left unmerged, and each summary bit matches what it summarises.
+ *
+ * @return 0; -EBUSY if an operation is in flight; -EUCLEAN if an invariant is
+ *         broken (iop_heap_check_report() says which); -EINVAL for NULL h.
+ */
+int iop_heap_check(const struct iop_heap *h);
+
+/**
+ * As iop_heap_check(), writing a one-line description of the first broken
+ * invariant (or "ok") into buf.
+ */
+int iop_heap_check_report(const struct iop_heap *h, char *buf, size_t len);
+
+/** Size in bytes of the heap's block area (2^M). */
+size_t iop_heap_size(const struct iop_heap *h);
+
+/** Smallest block size of the heap. */
+size_t iop_heap_min_block(const struct iop_heap *h);
+
+/** Block size iop_heap_alloc(h, x) would give, or 0 if x is out of range. */
+size_t iop_heap_block_size(const struct iop_heap *h, size_t x);
+
+/**
+ * Offset of p from the heap base (the mem of iop_heap_create_in()), for use
+ * as an MFA-style handle that is valid in every process mapping the heap.
+ *
+ * @return 0 and *off, or -EFAULT if p is outside the block area, or -ERANGE
+ *         if the offset does not fit 32 bits.
+ */
+int iop_heap_ptr_to_offset(const struct iop_heap *h, const void *p, uint32_t *off);
+
+/**
+ * Pointer for an offset from iop_heap_ptr_to_offset(), in this process.
+ * @return the pointer, or NULL if off is outside the block area.
+ */
+void *iop_heap_offset_to_ptr(const struct iop_heap *h, uint32_t off);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOP_HEAP_H */
