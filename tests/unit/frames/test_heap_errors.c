@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Bad input: each is refused with its documented error and leaves the heap
+ * exactly as it was (compared byte for byte, bitmaps and summaries included).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "heap_layout.h"
+#include "iop_heap.h"
+#include "iop_test.h"
+
+/* Everything but the block contents and the refused-free counter. */
+struct snapshot {
+	char *bytes;
+	size_t len;
+};
+
+static struct snapshot take(const struct iop_heap *h)
+{
+	struct snapshot s = { malloc(h->blocks_off), h->blocks_off };
+
+	memcpy(s.bytes, h, s.len);
+	((struct iop_heap *)s.bytes)->refused_frees = 0;
+	return s;
+}
+
+static void assert_unchanged(const struct iop_heap *h, struct snapshot *s)
+{
+	struct snapshot now = take(h);
+
+	CU_ASSERT_EQUAL(memcmp(now.bytes, s->bytes, s->len), 0);
+	free(now.bytes);
+	free(s->bytes);
+}
+
+static void test_create_rejects_bad_sizes(void)
+{
+	struct iop_heap_opts odd = { .min_block = 48 };
+	struct iop_heap_opts tiny = { .min_block = 8 };
+	struct iop_heap_opts big_min = { .min_block = 8192 };
+
+	errno = 0;
+	CU_ASSERT_PTR_NULL(iop_heap_create(0, NULL));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_PTR_NULL(iop_heap_create((1ull << IOP_HEAP_MAX_ORDER) + 1, NULL));
+	CU_ASSERT_EQUAL(errno, E2BIG);
+	CU_ASSERT_PTR_NULL(iop_heap_create(SIZE_MAX, NULL));
+	CU_ASSERT_EQUAL(errno, E2BIG);
+	CU_ASSERT_PTR_NULL(iop_heap_create(4096, &odd));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_PTR_NULL(iop_heap_create(4096, &tiny));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_PTR_NULL(iop_heap_create(4096, &big_min));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_EQUAL(iop_heap_footprint(0, NULL), 0);
+	CU_ASSERT_EQUAL(iop_heap_footprint(4096, &odd), 0);
+	CU_ASSERT(iop_heap_footprint(4096, NULL) > 4096);
+}
+
+static void test_create_in_rejects_bad_memory(void)
+{
+	size_t need = iop_heap_footprint(4096, NULL);
+	char *mem = aligned_alloc(4096, need + 4096);
+
+	CU_ASSERT_PTR_NULL(iop_heap_create_in(NULL, need, 4096, NULL));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_PTR_NULL(iop_heap_create_in(mem + 8, need, 4096, NULL));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_PTR_NULL(iop_heap_create_in(mem, need - 1, 4096, NULL));
+	CU_ASSERT_EQUAL(errno, ENOSPC);
+	CU_ASSERT_PTR_NOT_NULL(iop_heap_create_in(mem, need, 4096, NULL));
+	free(mem);
+}
+
+static void test_attach_rejects_what_is_not_a_heap(void)
+{
+	size_t len = iop_heap_footprint(1024, NULL);
+	char *junk = aligned_alloc(4096, len);
+	struct iop_heap *h;
+
+	memset(junk, 0xa5, len);
+	CU_ASSERT_PTR_NULL(iop_heap_attach(NULL));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_PTR_NULL(iop_heap_attach(junk));
+	CU_ASSERT_EQUAL(errno, EPROTO);
+	h = iop_heap_create_in(junk, len, 1024, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	h->layout_version++; /* a heap from another, incompatible build */
+	CU_ASSERT_PTR_NULL(iop_heap_attach(junk));
+	CU_ASSERT_EQUAL(errno, EPROTO);
+	free(junk);
+}
+
+static void test_alloc_rejects_bad_sizes(void)
+{
+	struct iop_heap *h = iop_heap_create(8192, NULL);
+	struct snapshot s = take(h);
+
+	errno = 0;
+	CU_ASSERT_PTR_NULL(iop_heap_alloc(h, 0));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_PTR_NULL(iop_heap_alloc(h, 8193));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_PTR_NULL(iop_heap_alloc(h, SIZE_MAX));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_PTR_NULL(iop_heap_alloc(NULL, 64));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	assert_unchanged(h, &s);
+	iop_heap_destroy(h);
+}
+
+/* One refused free: its error, the heap unchanged, the refusal counted. */
+static void refuse(struct iop_heap *h, void *p, size_t x, int err)
+{
+	struct iop_heap_stats before, after;
+	struct snapshot s = take(h);
+
+	iop_heap_stats(h, &before);
+	CU_ASSERT_EQUAL(iop_heap_free(h, p, x), err);
+	iop_heap_stats(h, &after);
+	assert_unchanged(h, &s);
+	CU_ASSERT_EQUAL(after.refused_frees, before.refused_frees + 1);
+}
+
+static void test_free_refuses_each_bad_free(void)
+{
+	struct iop_heap *h = iop_heap_create(8192, NULL);
+	char *a = iop_heap_alloc(h, 1024); /* offset 0 */
+	char *b = iop_heap_alloc(h, 64);   /* offset 1024 */
+	char *c = iop_heap_alloc(h, 64);   /* offset 1088 */
+	int local;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(iop_heap_free(h, c, 64), 0);
+	refuse(h, c, 64, -EALREADY);        /* double free */
+	refuse(h, a + 4096, 64, -EALREADY); /* never allocated: free memory */
+	refuse(h, a + 64, 64, -ENXIO);      /* interior pointer of a live block */
+	refuse(h, a + 1, 1024, -ENXIO);     /* misaligned interior pointer */
+	refuse(h, a, 64, -ERANGE);          /* live block, smaller size */
+	refuse(h, a, 2048, -ERANGE);        /* live block, larger size */
+	refuse(h, b, 128, -ERANGE);         /* a 64-byte block starts there */
+	refuse(h, &local, 64, -EFAULT);     /* not in this heap */
+	refuse(h, a - 1, 64, -EFAULT);
+	refuse(h, a + 8192, 64, -EFAULT);
+	CU_ASSERT_EQUAL(iop_heap_free(h, a, 0), -EINVAL);
+	CU_ASSERT_EQUAL(iop_heap_free(h, a, 8193), -EINVAL);
+	CU_ASSERT_EQUAL(iop_heap_free(NULL, a, 64), -EINVAL);
+
+	/* After all that, the real frees still work and everything merges. */
+	CU_ASSERT_EQUAL(iop_heap_free(h, b, 64), 0);
+	refuse(h, b, 64, -EALREADY); /* now inside a merged free block */
+	CU_ASSERT_EQUAL(iop_heap_free(h, a, 1000), 0);
+	CU_ASSERT_EQUAL(iop_heap_check(h), 0);
+	iop_heap_destroy(h);
+}
+
+/* Two threads free the same block at the same moment: exactly one wins. */
+struct race {
+	pthread_barrier_t go;
+	struct iop_heap *h;
+	void *_Atomic block;
+	int rc[2];
+};
+
+static void *race_thread(void *arg, int me)
+{
+	struct race *r = arg;
+
+	for (int round = 0; round < 2000; round++) {
+		pthread_barrier_wait(&r->go);
+		r->rc[me] = iop_heap_free(r->h, atomic_load(&r->block), 256);
+		pthread_barrier_wait(&r->go);
+		pthread_barrier_wait(&r->go); /* main checks and sets the next block */
+	}
+	return NULL;
+}
+
+static void *race_thread0(void *arg)
+{
+	return race_thread(arg, 0);
+}
+
+static void *race_thread1(void *arg)
+{
+	return race_thread(arg, 1);
+}
+
+static void test_concurrent_double_free_one_wins(void)
+{
+	struct race r = { .h = iop_heap_create(1 << 16, NULL) };
+	pthread_t t[2];
+	void *keep = iop_heap_alloc(r.h, 256); /* so the freed block has a live buddy sometimes */
+
+	pthread_barrier_init(&r.go, NULL, 3);
+	atomic_store(&r.block, iop_heap_alloc(r.h, 256));
+	pthread_create(&t[0], NULL, race_thread0, &r);
+	pthread_create(&t[1], NULL, race_thread1, &r);
+	for (int round = 0; round < 2000; round++) {
+		pthread_barrier_wait(&r.go);
+		pthread_barrier_wait(&r.go);
+		CU_ASSERT((r.rc[0] == 0) != (r.rc[1] == 0));
+		CU_ASSERT_EQUAL(r.rc[0] + r.rc[1], -EALREADY);
+		atomic_store(&r.block, iop_heap_alloc(r.h, 256));
+		pthread_barrier_wait(&r.go);
+	}
+	pthread_join(t[0], NULL);
+	pthread_join(t[1], NULL);
+	CU_ASSERT_EQUAL(iop_heap_free(r.h, atomic_load(&r.block), 256), 0);
+	CU_ASSERT_EQUAL(iop_heap_free(r.h, keep, 256), 0);
+	CU_ASSERT_EQUAL(iop_heap_check(r.h), 0);
+	pthread_barrier_destroy(&r.go);
+	iop_heap_destroy(r.h);
+}
+
+static const struct iop_test_case error_tests[] = {
+	{ "create_rejects_bad_sizes", test_create_rejects_bad_sizes },
+	{ "create_in_rejects_bad_memory", test_create_in_rejects_bad_memory },
+	{ "attach_rejects_what_is_not_a_heap", test_attach_rejects_what_is_not_a_heap },
+	{ "alloc_rejects_bad_sizes", test_alloc_rejects_bad_sizes },
+	{ "free_refuses_each_bad_free", test_free_refuses_each_bad_free },
+	{ "concurrent_double_free_one_wins", test_concurrent_double_free_one_wins },
+	{ NULL, NULL },
+};
+
+static const struct iop_test_suite suites[] = {
+	{ "heap_errors", error_tests },
+	{ NULL, NULL },
+};
+
+int main(int argc, char **argv)
+{
+	return iop_test_main(argc, argv, suites);
+}
