@@ -40,7 +40,7 @@ static inline uint32_t order_for(const struct iop_heap *h, size_t x)
 }
 
 /*
- * Take one free block of order k out of its bitmap (steps 506-512: find the
+ * Take one free block of order k out of its bitmap (FIG. 5: find the
  * first non-empty list at or above the wanted order, remove a block).
  * With as_alloc the same CAS marks it allocated, so an exact-order allocation
  * is a single atomic step. Returns the block index or -1 if the order is empty.
@@ -64,7 +64,7 @@ static int64_t claim_block(const struct iop_heap *h, uint32_t k, bool as_alloc)
 			if (atomic_compare_exchange_weak_explicit(word, &v, nv, memory_order_acq_rel,
 								  memory_order_relaxed)) {
 				if ((nv & HEAP_FREE_MASK) == 0)
-					summary_mark_empty(h, k, 0, w);
+					summary_sync(h, k, 0, w);
 				return (int64_t)(w * HEAP_BLOCKS_PER_WORD + i);
 			}
 		}
@@ -74,7 +74,7 @@ static int64_t claim_block(const struct iop_heap *h, uint32_t k, bool as_alloc)
 }
 
 /*
- * Split block b of order j down to order n (steps 514-520): at each order
+ * Split block b of order j down to order n (FIG. 5): at each order
  * publish the upper half as free and keep the lower half; at order n the
  * same RMW marks the kept half allocated.
  */
@@ -92,7 +92,7 @@ static uint64_t split_block(const struct iop_heap *h, uint32_t j, uint64_t b, ui
 		 * touch them, so a plain fetch_or publishes them. */
 		prev = atomic_fetch_or_explicit(heap_block_word(h, k, b), bits, memory_order_acq_rel);
 		if ((prev & HEAP_FREE_MASK) == 0)
-			summary_mark_nonempty(h, k, 0, b / HEAP_BLOCKS_PER_WORD);
+			summary_sync(h, k, 0, b / HEAP_BLOCKS_PER_WORD);
 		if (k != n)
 			HEAP_HOOK(HEAP_HOOK_ALLOC_SPLIT);
 	}
@@ -107,7 +107,8 @@ static void *try_alloc(struct iop_heap *h, uint32_t n)
 	if (b >= 0)
 		return heap_blocks(h) + ((uint64_t)b << n);
 
-	orders = atomic_load(&h->nonempty_orders) & (~0ull << (n + 1));
+	orders = atomic_load_explicit(&h->nonempty_orders, memory_order_acquire) &
+		 (~0ull << (n + 1));
 	while (orders != 0) {
 		uint32_t j = (uint32_t)__builtin_ctzll(orders);
 		_Atomic uint64_t *slot = inflight_slot(h);
@@ -134,7 +135,7 @@ static void inflight_snapshot(const struct iop_heap *h, uint64_t *snap, bool *bu
 {
 	*busy = false;
 	for (unsigned i = 0; i < HEAP_INFLIGHT_SLOTS; i++) {
-		snap[i] = atomic_load(&h->inflight[i].word);
+		snap[i] = atomic_load_explicit(&h->inflight[i].word, memory_order_acquire);
 		if ((uint32_t)snap[i] != 0)
 			*busy = true;
 	}
@@ -208,7 +209,7 @@ void *iop_heap_alloc(struct iop_heap *h, size_t x)
 }
 
 /*
- * Carry a merged block of order k upward (steps 610-620): while its buddy is
+ * Carry a merged block of order k upward (FIG. 6): while its buddy is
  * free, take the buddy and go up; then publish the block as free. We hold the
  * block (no bit anywhere) the whole time, so nobody else can touch it.
  */
@@ -226,11 +227,11 @@ static void merge_up(struct iop_heap *h, uint32_t k, uint64_t b)
 								 memory_order_relaxed));
 		if (nv & heap_free_bit(b)) {
 			if ((v & HEAP_FREE_MASK) == 0)
-				summary_mark_nonempty(h, k, 0, b / HEAP_BLOCKS_PER_WORD);
+				summary_sync(h, k, 0, b / HEAP_BLOCKS_PER_WORD);
 			return;
 		}
 		if ((nv & HEAP_FREE_MASK) == 0)
-			summary_mark_empty(h, k, 0, b / HEAP_BLOCKS_PER_WORD);
+			summary_sync(h, k, 0, b / HEAP_BLOCKS_PER_WORD);
 		HEAP_HOOK(HEAP_HOOK_FREE_MERGING);
 		b >>= 1;
 		k++;
@@ -279,12 +280,12 @@ int iop_heap_free(struct iop_heap *h, void *p, size_t x)
 							  memory_order_relaxed)) {
 			if (!merge) {
 				if ((v & HEAP_FREE_MASK) == 0)
-					summary_mark_nonempty(h, n, 0, b / HEAP_BLOCKS_PER_WORD);
+					summary_sync(h, n, 0, b / HEAP_BLOCKS_PER_WORD);
 				HEAP_HOOK(HEAP_HOOK_FREE_DONE_WORD);
 				return 0;
 			}
 			if ((nv & HEAP_FREE_MASK) == 0)
-				summary_mark_empty(h, n, 0, b / HEAP_BLOCKS_PER_WORD);
+				summary_sync(h, n, 0, b / HEAP_BLOCKS_PER_WORD);
 			HEAP_HOOK(HEAP_HOOK_FREE_MERGING);
 			merge_up(h, n + 1, b >> 1);
 			inflight_end(slot);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * HeapCreate (patent steps 402-410): lay out the header, the per-order
+ * HeapCreate: lay out the header, the per-order
  * bitmaps and the blocks in one piece of memory, and publish the whole heap
  * as one free block of order M.
  */
@@ -109,9 +109,9 @@ struct iop_heap *iop_heap_create_in(void *mem, size_t len, size_t n,
 	h->footprint = h->blocks_off + (1ull << g.max_order);
 	h->metadata_bytes = meta_end;
 
-	/* Step 410: the whole heap is one free block of order M. */
+	/* The whole heap starts as one free block of order M. */
 	atomic_store(heap_block_word(h, g.max_order, 0), heap_free_bit(0));
-	summary_mark_nonempty(h, g.max_order, 0, 0);
+	summary_sync(h, g.max_order, 0, 0);
 
 	/* The magic goes last, so an attacher never sees a half-built heap. */
 	atomic_thread_fence(memory_order_release);

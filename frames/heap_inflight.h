@@ -28,23 +28,27 @@ static inline _Atomic uint64_t *inflight_slot(struct iop_heap *h)
 	return &h->inflight[s - 1].word;
 }
 
-/* Announce before the CAS that takes a block out of the bitmaps (seq_cst:
- * a searcher that misses the block must see the announcement). */
+/*
+ * Announce before the CAS that takes a block out of the bitmaps. That CAS (or
+ * the summary RMW after it) is a release that the searcher, which misses the
+ * block, reads with acquire: so this increment happens before the searcher's
+ * second snapshot, which sees it or its completion.
+ */
 static inline void inflight_begin(_Atomic uint64_t *slot)
 {
-	atomic_fetch_add(slot, INFLIGHT_ONE);
+	atomic_fetch_add_explicit(slot, INFLIGHT_ONE, memory_order_acq_rel);
 }
 
 /* The CAS did not take anything: withdraw without counting a completion. */
 static inline void inflight_abort(_Atomic uint64_t *slot)
 {
-	atomic_fetch_sub(slot, INFLIGHT_ONE);
+	atomic_fetch_sub_explicit(slot, INFLIGHT_ONE, memory_order_release);
 }
 
-/* The held memory is back in the bitmaps. */
+/* The held memory is back in the bitmaps (release: after publishing it). */
 static inline void inflight_end(_Atomic uint64_t *slot)
 {
-	atomic_fetch_add(slot, INFLIGHT_DONE);
+	atomic_fetch_add_explicit(slot, INFLIGHT_DONE, memory_order_release);
 }
 
 #endif /* IOP_HEAP_INFLIGHT_H */

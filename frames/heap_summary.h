@@ -5,16 +5,21 @@
  * (nonempty_orders). They are hints that searches follow; what a search takes
  * is decided by the compare-and-swap on the block word itself.
  *
- * The one invariant that matters: a word with a free block always has its
- * summary bit set (otherwise the block would be invisible and an allocation
- * could fail with memory free). Both sides follow one rule:
- *   setter:  RMW child 0 -> non-zero, then RMW parent |= bit;
- *   clearer: RMW child -> 0, then RMW parent &= ~bit, then load child and,
- *            if it became non-zero meanwhile, parent |= bit again.
- * All these are sequentially consistent, so either the clearer's load sees
- * the setter's child write, or the setter's parent write comes after the
- * clearer's (the store-load pattern that needs seq_cst, not acq_rel).
- * A summary bit may be set for an empty word for a moment; searches skip it.
+ * At quiescence each summary bit equals "the word below holds a free
+ * block"; above all, a free block is never left invisible (an allocation could
+ * fail with memory free). One rule gives that: the thread whose RMW changes a
+ * word's emptiness syncs the bit above it: read the word, set or clear the bit
+ * to match (an RMW), re-read the word, and repeat if it changed meanwhile;
+ * then, if any of its RMWs changed the parent's emptiness, sync one level up.
+ *
+ * Why the last sync is right: all updates of a parent word are RMWs, so they
+ * are totally ordered and each reads the one before it (release -> acquire).
+ * Take the last RMW on the bit, by thread T. A word change M after T's re-read
+ * would have its own sync RMW after T's (if it came before, T's RMW would
+ * have read it, M would happen before T's re-read, and the re-read would see
+ * M), contradicting "last". So T's re-read saw the final word, and T left the
+ * bit matching it. A search may meet a set bit over an empty word for a
+ * moment and skips it.
  */
 #ifndef IOP_HEAP_SUMMARY_H
 #define IOP_HEAP_SUMMARY_H
@@ -38,38 +43,36 @@ static inline bool summary_word_nonempty(uint32_t level, uint64_t v)
 	return level == 0 ? (v & HEAP_FREE_MASK) != 0 : v != 0;
 }
 
-/* (level, idx) went from empty to non-empty: set its bit, upward while new. */
-static inline void summary_mark_nonempty(const struct iop_heap *h, uint32_t k,
-					 uint32_t level, uint64_t idx)
+/* (level, idx) changed emptiness: make the bits above it agree (see top). */
+static inline void summary_sync(const struct iop_heap *h, uint32_t k, uint32_t level, uint64_t idx)
 {
 	for (;;) {
+		_Atomic uint64_t *child = heap_level_word(h, k, level, idx);
 		uint64_t bit;
 		_Atomic uint64_t *parent = summary_parent(h, k, level, idx, &bit);
-		uint64_t prev = atomic_fetch_or(parent, bit);
+		bool parent_changed = false;
+		bool want = summary_word_nonempty(
+			level, atomic_load_explicit(child, memory_order_acquire));
 
-		if (level + 1 == h->orders[k].levels || prev != 0)
-			return;
-		level++;
-		idx /= 64;
-	}
-}
+		for (;;) {
+			uint64_t prev, now;
+			bool again;
 
-/* (level, idx) went from non-empty to empty: clear its bit, upward while empty. */
-static inline void summary_mark_empty(const struct iop_heap *h, uint32_t k,
-				      uint32_t level, uint64_t idx)
-{
-	for (;;) {
-		uint64_t bit;
-		_Atomic uint64_t *parent = summary_parent(h, k, level, idx, &bit);
-		uint64_t after = atomic_fetch_and(parent, ~bit) & ~bit;
-		uint64_t child = atomic_load(heap_level_word(h, k, level, idx));
-
-		if (summary_word_nonempty(level, child)) {
-			/* A setter saw our bit still set and did not propagate: redo it. */
-			summary_mark_nonempty(h, k, level, idx);
-			return;
+			if (want) {
+				prev = atomic_fetch_or_explicit(parent, bit, memory_order_acq_rel);
+				now = prev | bit;
+			} else {
+				prev = atomic_fetch_and_explicit(parent, ~bit, memory_order_acq_rel);
+				now = prev & ~bit;
+			}
+			parent_changed |= (prev != 0) != (now != 0);
+			again = summary_word_nonempty(
+				level, atomic_load_explicit(child, memory_order_acquire));
+			if (again == want)
+				break;
+			want = again;
 		}
-		if (level + 1 == h->orders[k].levels || after != 0)
+		if (level + 1 == h->orders[k].levels || !parent_changed)
 			return;
 		level++;
 		idx /= 64;

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,16 +12,19 @@
 
 unsigned long iop_test_seed(void)
 {
-	static unsigned long seed;
+	/* Set once by iop_test_main() before any test starts a thread. */
+	static _Atomic unsigned long seed;
 	const char *env = getenv("IOP_TEST_SEED");
+	unsigned long s = atomic_load(&seed);
 
-	if (seed != 0)
-		return seed;
-	seed = env != NULL ? strtoul(env, NULL, 0) : (unsigned long)time(NULL) ^ (unsigned long)getpid();
-	if (seed == 0)
-		seed = 1;
-	printf("seed %lu (set IOP_TEST_SEED to repeat)\n", seed);
-	return seed;
+	if (s != 0)
+		return s;
+	s = env != NULL ? strtoul(env, NULL, 0) : (unsigned long)time(NULL) ^ (unsigned long)getpid();
+	if (s == 0)
+		s = 1;
+	atomic_store(&seed, s);
+	printf("seed %lu (set IOP_TEST_SEED to repeat)\n", s);
+	return s;
 }
 
 static void usage(const char *prog)
@@ -52,6 +56,7 @@ int iop_test_main(int argc, char **argv, const struct iop_test_suite *suites)
 			return opt == 'h' ? 0 : 2;
 		}
 	}
+	iop_test_seed();
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 125;
 	for (const struct iop_test_suite *s = suites; s->name; s++) {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The steps of the patent's FIG. 4 (HeapCreate), FIG. 5 (HeapAlloc) and
- * FIG. 6 (HeapFree), one test each, on the patent's own example sizes.
+ * The behaviour the patent describes for HeapCreate, HeapAlloc (FIG. 5) and
+ * HeapFree (FIG. 6), one step per test, on the example HeapCreate(5000).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -38,7 +38,7 @@ static void assert_free_blocks(const struct iop_heap *h, const unsigned *expect)
 	CU_ASSERT_EQUAL(iop_heap_check(h), 0);
 }
 
-/* Steps 402-410: 2^M bytes, M = ceil(log2 n), one free block of order M. */
+/* HeapCreate: 2^M bytes, M = ceil(log2 n), one free block of order M. */
 static void test_create_rounds_up_to_power_of_two(void)
 {
 	struct iop_heap *h = iop_heap_create(5000, NULL);
@@ -62,7 +62,7 @@ static void test_create_rounds_up_to_power_of_two(void)
 	iop_heap_destroy(h);
 }
 
-/* Steps 502-520: HeapAlloc(1000) takes order 10; splitting 8192 leaves the
+/* FIG. 5: HeapAlloc(1000) takes order 10; splitting 8192 leaves the
  * upper halves 4096, 2048 and 1024 free. */
 static void test_alloc_splits_and_leaves_upper_halves(void)
 {
@@ -86,7 +86,7 @@ static void test_alloc_splits_and_leaves_upper_halves(void)
 	iop_heap_destroy(h);
 }
 
-/* Step 506: the first order at or above N with a free block is used, so a
+/* FIG. 5: the first order at or above N with a free block is used, so a
  * small request does not split a large block when a small one is free. */
 static void test_alloc_uses_smallest_sufficient_order(void)
 {
@@ -103,7 +103,7 @@ static void test_alloc_uses_smallest_sufficient_order(void)
 	iop_heap_destroy(h);
 }
 
-/* Steps 602-624: a free whose buddy is in use stays at its order; the last
+/* FIG. 6: a free whose buddy is in use stays at its order; the last
  * free of a pair merges, and the merge carries upward as far as it can. */
 static void test_free_coalesces_upward(void)
 {

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Sets up, builds and runs every iopool test, ending with "N passed, N failed".
+#
+#   build/        gcc, -Werror: every suite (unit, concurrency, fuzz replay, bench smoke)
+#   build-asan/   gcc, AddressSanitizer + UndefinedBehaviorSanitizer: unit suite
+#   build-tsan/   gcc, ThreadSanitizer: concurrency suite
+#   build-clang/  clang, -Werror: unit suite
+#   build-fuzz/   clang, libFuzzer + ASan + UBSan: fuzz-heap for IOP_FUZZ_SECONDS (60)
+#
+# Options: --quick skips the sanitizer, clang and fuzz builds.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+scripts/setup.sh || exit 1
+
+passed=0
+failed=0
+failures=()
+
+export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+
+configure() { # dir, meson args...
+	local dir=$1
+	shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || {
+			cat "$dir.setup.log"
+			return 1
+		}
+	fi
+	ninja -C "$dir" >"$dir.ninja.log" 2>&1 || {
+		tail -50 "$dir.ninja.log"
+		return 1
+	}
+}
+
+# Count the results meson wrote for this run.
+tally() { # dir, label
+	local counts
+	counts=$(python3 - "$1/meson-logs/testlog.json" "$2" <<'PY'
+import json, sys
+ok = bad = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["result"] in ("OK", "EXPECTEDFAIL", "SKIP"):
+        ok += 1
+    else:
+        bad += 1
+        print("FAILED: %s %s (%s)" % (sys.argv[2], r["name"], r["result"]), file=sys.stderr)
+print(ok, bad)
+PY
+	)
+	passed=$((passed + ${counts% *}))
+	failed=$((failed + ${counts#* }))
+}
+
+run_suites() { # label, dir, env..., --, meson test args...
+	local label=$1 dir=$2
+	shift 2
+	local envs=()
+	while [ "$1" != "--" ]; do
+		envs+=("$1")
+		shift
+	done
+	shift
+	echo "== $label"
+	env "${envs[@]}" meson test -C "$dir" --no-rebuild --print-errorlogs "$@" |
+		grep -E '^ *[0-9]+/[0-9]+ ' || true
+	tally "$dir" "$label"
+}
+
+build_failed() { # label
+	echo "FAILED: $1 does not build" >&2
+	failed=$((failed + 1))
+	failures+=("$1")
+}
+
+if configure build; then
+	run_suites gcc build -- 
+else
+	build_failed gcc
+fi
+
+if [ $quick -eq 0 ]; then
+	if configure build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
+		run_suites asan+ubsan build-asan -- --suite unit
+	else
+		build_failed asan+ubsan
+	fi
+
+	if configure build-tsan -Db_sanitize=thread -Db_lundef=false; then
+		run_suites tsan build-tsan IOP_STRESS_OPS=100000 -- --suite concurrency
+	else
+		build_failed tsan
+	fi
+
+	if CC=clang configure build-clang; then
+		run_suites clang build-clang -- --suite unit
+	else
+		build_failed clang
+	fi
+
+	echo "== libFuzzer"
+	if CC=clang configure build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false; then
+		corpus=$(mktemp -d)
+		cp tests/fuzz/corpus/* "$corpus"/
+		if build-fuzz/tests/fuzz/fuzz-heap -max_total_time="${IOP_FUZZ_SECONDS:-60}" \
+			-print_final_stats=1 "$corpus" >build-fuzz/fuzz.log 2>&1; then
+			grep -E 'stat::number_of_executed_units|Done' build-fuzz/fuzz.log | head -2
+			passed=$((passed + 1))
+		else
+			tail -40 build-fuzz/fuzz.log
+			echo "FAILED: fuzz-heap" >&2
+			failed=$((failed + 1))
+		fi
+		rm -rf "$corpus"
+	else
+		build_failed libfuzzer
+	fi
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
