@@ -8,6 +8,7 @@
  * it made progress, and we retry on what it left.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -22,6 +23,17 @@ void (*volatile heap_test_hook)(enum heap_hook_point point);
 
 _Thread_local unsigned heap_thread_slot;
 static _Atomic unsigned next_thread_slot;
+
+/* A forked child is a new set of threads: let it pick slots of its own. */
+static void forget_thread_slot(void)
+{
+	heap_thread_slot = 0;
+}
+
+__attribute__((constructor)) static void heap_register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, forget_thread_slot);
+}
 
 unsigned heap_assign_thread_slot(void)
 {
@@ -40,12 +52,26 @@ static inline uint32_t order_for(const struct iop_heap *h, size_t x)
 }
 
 /*
+ * Our CAS emptied a word. Between clearing its summary bit and re-reading
+ * the word, a block freed into it meanwhile would be invisible, so the sync
+ * is in flight (see alloc_slow).
+ */
+static void sync_emptied_word(struct iop_heap *h, uint32_t k, uint64_t w)
+{
+	_Atomic uint64_t *slot = inflight_slot(h);
+
+	inflight_begin(slot);
+	summary_sync(h, k, 0, w);
+	inflight_end(slot);
+}
+
+/*
  * Take one free block of order k out of its bitmap (FIG. 5: find the
  * first non-empty list at or above the wanted order, remove a block).
  * With as_alloc the same CAS marks it allocated, so an exact-order allocation
  * is a single atomic step. Returns the block index or -1 if the order is empty.
  */
-static int64_t claim_block(const struct iop_heap *h, uint32_t k, bool as_alloc)
+static int64_t claim_block(struct iop_heap *h, uint32_t k, bool as_alloc)
 {
 	uint64_t w;
 
@@ -64,7 +90,7 @@ static int64_t claim_block(const struct iop_heap *h, uint32_t k, bool as_alloc)
 			if (atomic_compare_exchange_weak_explicit(word, &v, nv, memory_order_acq_rel,
 								  memory_order_relaxed)) {
 				if ((nv & HEAP_FREE_MASK) == 0)
-					summary_sync(h, k, 0, w);
+					sync_emptied_word(h, k, w);
 				return (int64_t)(w * HEAP_BLOCKS_PER_WORD + i);
 			}
 		}
@@ -244,7 +270,9 @@ int iop_heap_free(struct iop_heap *h, void *p, size_t x)
 	uint64_t b;
 	uint32_t n;
 	_Atomic uint64_t *word;
-	uint64_t v;
+	_Atomic uint64_t *slot = NULL;
+	uint64_t v, nv;
+	bool merge, announce;
 
 	if (h == NULL || x == 0 || x > (1ull << h->max_order))
 		return -EINVAL;
@@ -260,9 +288,8 @@ int iop_heap_free(struct iop_heap *h, void *p, size_t x)
 	v = atomic_load_explicit(word, memory_order_relaxed);
 	for (;;) {
 		uint64_t buddy = heap_free_bit(b ^ 1);
-		bool merge = n < h->max_order && (v & buddy);
-		_Atomic uint64_t *slot = NULL;
-		uint64_t nv;
+
+		merge = n < h->max_order && (v & buddy);
 
 		/* The A bit is checked in the same CAS that clears it: of two
 		 * frees of one block exactly one wins, and a refused free has
@@ -271,27 +298,33 @@ int iop_heap_free(struct iop_heap *h, void *p, size_t x)
 			return heap_refuse_free(h, heap_diagnose_free(h, off, n));
 		nv = v & ~heap_alloc_bit(b);
 		nv = merge ? nv & ~buddy : nv | heap_free_bit(b);
-		if (merge) {
+		/* A merge holds the pair; a free into an empty word is invisible
+		 * until its summary bit is set. Either is in flight until done. */
+		announce = merge || (v & HEAP_FREE_MASK) == 0;
+		if (announce) {
 			slot = inflight_slot(h);
 			inflight_begin(slot);
 		}
 		/* release: our writes to the block happen before its reuse. */
 		if (atomic_compare_exchange_weak_explicit(word, &v, nv, memory_order_acq_rel,
-							  memory_order_relaxed)) {
-			if (!merge) {
-				if ((v & HEAP_FREE_MASK) == 0)
-					summary_sync(h, n, 0, b / HEAP_BLOCKS_PER_WORD);
-				HEAP_HOOK(HEAP_HOOK_FREE_DONE_WORD);
-				return 0;
-			}
-			if ((nv & HEAP_FREE_MASK) == 0)
-				summary_sync(h, n, 0, b / HEAP_BLOCKS_PER_WORD);
-			HEAP_HOOK(HEAP_HOOK_FREE_MERGING);
-			merge_up(h, n + 1, b >> 1);
-			inflight_end(slot);
-			return 0;
-		}
-		if (merge)
+							  memory_order_relaxed))
+			break;
+		if (announce)
 			inflight_abort(slot);
 	}
+	if (!merge) {
+		if (announce) {
+			HEAP_HOOK(HEAP_HOOK_FREE_PUBLISHING);
+			summary_sync(h, n, 0, b / HEAP_BLOCKS_PER_WORD);
+			inflight_end(slot);
+		}
+		HEAP_HOOK(HEAP_HOOK_FREE_DONE_WORD);
+		return 0;
+	}
+	if ((nv & HEAP_FREE_MASK) == 0)
+		summary_sync(h, n, 0, b / HEAP_BLOCKS_PER_WORD);
+	HEAP_HOOK(HEAP_HOOK_FREE_MERGING);
+	merge_up(h, n + 1, b >> 1);
+	inflight_end(slot);
+	return 0;
 }

@@ -48,7 +48,10 @@ struct heap_order {
 
 /*
  * Each thread counts the operations it has in flight (ones that hold a block
- * out of every bitmap for a moment: a split or a merge) in a slot of its own.
+ * out of every bitmap, or out of the summaries, for a moment: a split, a
+ * merge, a summary update) in its slot. Threads of one process get distinct
+ * slots up to 64; past that, and across processes, slots are shared, which
+ * is correct (the counts only add) and costs only cache-line sharing.
  * low 32 bits: operations in flight; high 32 bits: operations completed.
  * An allocation that finds nothing compares all slots before and after its
  * search to tell real exhaustion from a block that was only in transit.

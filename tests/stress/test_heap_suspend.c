@@ -309,6 +309,33 @@ static void test_split_in_flight_is_not_enomem(void)
 	iop_heap_destroy(h);
 }
 
+/*
+ * The same for a free: a block freed into an empty word is invisible until
+ * its summary bits are set, and the freeing thread is stopped right there.
+ */
+static void test_free_publishing_is_not_enomem(void)
+{
+	struct iop_heap_opts opts = { .enomem_wait_ns = 10ull * 1000 * 1000 * 1000 };
+	struct iop_heap *h = iop_heap_create(1 << 16, &opts);
+	struct victim v = { .h = h, .op = VICTIM_FREE, .block = iop_heap_alloc(h, 1 << 16),
+			    .size = 1 << 16 };
+	pthread_t t = stop_victim_at(&v, HEAP_HOOK_FREE_PUBLISHING);
+	struct waiter w = { .h = h };
+	struct timespec pause = { 0, 50 * 1000 * 1000 };
+	pthread_t wt;
+
+	pthread_create(&wt, NULL, waiter_thread, &w);
+	nanosleep(&pause, NULL);
+	resume_victim(t);
+	pthread_join(wt, NULL);
+	CU_ASSERT_EQUAL(v.rc, 0);
+	CU_ASSERT_PTR_NOT_NULL(w.got);
+	CU_ASSERT_EQUAL(w.err, 0);
+	CU_ASSERT_EQUAL(iop_heap_free(h, w.got, 64), 0);
+	CU_ASSERT_EQUAL(iop_heap_check(h), 0);
+	iop_heap_destroy(h);
+}
+
 static const struct iop_test_case suspend_tests[] = {
 	{ "stopped_after_claiming_block_to_split", test_stopped_after_claiming_block_to_split },
 	{ "stopped_between_split_halves", test_stopped_between_split_halves },
@@ -316,6 +343,7 @@ static const struct iop_test_case suspend_tests[] = {
 	{ "stopped_after_plain_free", test_stopped_after_plain_free },
 	{ "enomem_wait_is_bounded", test_enomem_wait_is_bounded },
 	{ "split_in_flight_is_not_enomem", test_split_in_flight_is_not_enomem },
+	{ "free_publishing_is_not_enomem", test_free_publishing_is_not_enomem },
 	{ NULL, NULL },
 };
 
