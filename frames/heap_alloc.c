@@ -274,8 +274,10 @@ int iop_heap_free(struct iop_heap *h, void *p, size_t x)
 	uint64_t v, nv;
 	bool merge, announce;
 
-	if (h == NULL || x == 0 || x > (1ull << h->max_order))
+	if (h == NULL)
 		return -EINVAL;
+	if (x == 0 || x > (1ull << h->max_order))
+		return heap_refuse_free(h, -EINVAL);
 	n = order_for(h, x);
 	off = (uint64_t)((uintptr_t)p - (uintptr_t)heap_blocks(h));
 	if ((uintptr_t)p < (uintptr_t)heap_blocks(h) || off >= (1ull << h->max_order))
