@@ -37,6 +37,12 @@ static void assert_unchanged(const struct iop_heap *h, struct snapshot *s)
 	free(s->bytes);
 }
 
+/* aligned_alloc wants a size that is a multiple of the alignment. */
+static void *page_alloc(size_t len)
+{
+	return aligned_alloc(4096, (len + 4095) & ~(size_t)4095);
+}
+
 static void test_create_rejects_bad_sizes(void)
 {
 	struct iop_heap_opts odd = { .min_block = 48 };
@@ -64,7 +70,7 @@ static void test_create_rejects_bad_sizes(void)
 static void test_create_in_rejects_bad_memory(void)
 {
 	size_t need = iop_heap_footprint(4096, NULL);
-	char *mem = aligned_alloc(4096, need + 4096);
+	char *mem = page_alloc(need + 4096);
 
 	CU_ASSERT_PTR_NULL(iop_heap_create_in(NULL, need, 4096, NULL));
 	CU_ASSERT_EQUAL(errno, EINVAL);
@@ -79,7 +85,7 @@ static void test_create_in_rejects_bad_memory(void)
 static void test_attach_rejects_what_is_not_a_heap(void)
 {
 	size_t len = iop_heap_footprint(1024, NULL);
-	char *junk = aligned_alloc(4096, len);
+	char *junk = page_alloc(len);
 	struct iop_heap *h;
 
 	memset(junk, 0xa5, len);
