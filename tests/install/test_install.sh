@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Installs the build into a scratch prefix and builds a program against the
+# installed <iop/heap.h> and libiop.pc, statically and shared, then runs both.
+set -euo pipefail
+build=$1
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+
+meson install -C "$build" --destdir "$stage" --no-rebuild >/dev/null
+pc=$(dirname "$(find "$stage" -name libiop.pc | head -1)")
+export PKG_CONFIG_PATH=$pc
+cat >"$stage/app.c" <<'C'
+#include <iop/heap.h>
+#include <iop/version.h>
+#include <stdio.h>
+int main(void)
+{
+	struct iop_heap *h = iop_heap_create(1 << 16, NULL);
+	void *p = iop_heap_alloc(h, 1000);
+	int rc = p != NULL && iop_heap_free(h, p, 1000) == 0 && iop_heap_check(h) == 0;
+	printf("iopool %s: %s\n", iop_version(), rc ? "ok" : "FAILED");
+	iop_heap_destroy(h);
+	return rc ? 0 : 1;
+}
+C
+# Point the installed .pc file's prefix at the scratch copy.
+pcfg=(pkg-config "--define-variable=prefix=$stage$(pkg-config --variable=prefix libiop)")
+flags=$("${pcfg[@]}" --cflags libiop)
+libs=$("${pcfg[@]}" --libs libiop)
+libdir=$("${pcfg[@]}" --variable=libdir libiop)
+cc -Wall -Werror $flags "$stage/app.c" -o "$stage/app-shared" $libs
+LD_LIBRARY_PATH=$libdir "$stage/app-shared"
+cc -Wall -Werror $flags "$stage/app.c" -o "$stage/app-static" "$libdir/libiop.a" -lpthread
+"$stage/app-static"
