@@ -52,20 +52,6 @@ static inline uint32_t order_for(const struct iop_heap *h, size_t x)
 }
 
 /*
- * Our CAS emptied a word. Between clearing its summary bit and re-reading
- * the word, a block freed into it meanwhile would be invisible, so the sync
- * is in flight (see alloc_slow).
- */
-static void sync_emptied_word(struct iop_heap *h, uint32_t k, uint64_t w)
-{
-	_Atomic uint64_t *slot = inflight_slot(h);
-
-	inflight_begin(slot);
-	summary_sync(h, k, 0, w);
-	inflight_end(slot);
-}
-
-/*
  * Take one free block of order k out of its bitmap (FIG. 5: find the
  * first non-empty list at or above the wanted order, remove a block).
  * With as_alloc the same CAS marks it allocated, so an exact-order allocation
@@ -89,8 +75,7 @@ static int64_t claim_block(struct iop_heap *h, uint32_t k, bool as_alloc)
 			 * free that published it; release publishes our claim. */
 			if (atomic_compare_exchange_weak_explicit(word, &v, nv, memory_order_acq_rel,
 								  memory_order_relaxed)) {
-				if ((nv & HEAP_FREE_MASK) == 0)
-					sync_emptied_word(h, k, w);
+				/* An emptied word keeps its summary bit (lazy). */
 				return (int64_t)(w * HEAP_BLOCKS_PER_WORD + i);
 			}
 		}
@@ -256,6 +241,8 @@ static void merge_up(struct iop_heap *h, uint32_t k, uint64_t b)
 				summary_sync(h, k, 0, b / HEAP_BLOCKS_PER_WORD);
 			return;
 		}
+		/* A merge empties words that stay empty until a split comes
+		 * back down: clear their summary bits now, not lazily. */
 		if ((nv & HEAP_FREE_MASK) == 0)
 			summary_sync(h, k, 0, b / HEAP_BLOCKS_PER_WORD);
 		HEAP_HOOK(HEAP_HOOK_FREE_MERGING);

@@ -5,25 +5,30 @@
  * (nonempty_orders). They are hints that searches follow; what a search takes
  * is decided by the compare-and-swap on the block word itself.
  *
- * At quiescence each summary bit equals "the word below holds a free
- * block"; above all, a free block is never left invisible (an allocation could
- * fail with memory free). One rule gives that: the thread whose RMW changes a
- * word's emptiness syncs the bit above it: read the word, set or clear the bit
- * to match (an RMW), re-read the word, and repeat if it changed meanwhile;
- * then, if any of its RMWs changed the parent's emptiness, sync one level up.
+ * The invariant: a word that holds a free block has its summary bit set,
+ * at every level (otherwise the block would be invisible and an allocation
+ * could fail with memory free). The converse is kept lazily: an allocation
+ * that empties a word leaves the bit set, since a free of the same size often
+ * refills it at once; a search that meets a set bit over an empty word clears
+ * it then (summary_clean). A merge, whose emptied word stays empty until a
+ * split comes back down, clears at once.
  *
- * Why the last sync is right: all updates of a parent word are RMWs, so they
- * are totally ordered and each reads the one before it (release -> acquire).
- * Take the last RMW on the bit, by thread T. A word change M after T's re-read
- * would have its own sync RMW after T's (if it came before, T's RMW would
- * have read it, M would happen before T's re-read, and the re-read would see
- * M), contradicting "last". So T's re-read saw the final word, and T left the
- * bit matching it. A search may meet a set bit over an empty word for a
- * moment and skips it.
+ * Whoever sets a word from empty, or clears a bit, calls summary_sync:
+ * read the word, set or clear the bit above to match (an RMW), re-read the
+ * word, and repeat if it changed meanwhile; then, if any of its RMWs changed
+ * the parent's emptiness, sync one level up.
+ *
+ * Why a free block is never left invisible: take the last RMW R on the bit.
+ * If R sets it, fine. If R clears it, R was a sync that then re-read the word.
+ * The last setter S of the word synced after its word write; S's RMW came
+ * before R (R is last), so R read it or a later RMW (all parent updates are
+ * RMWs: release -> acquire), S's word write happens before R's re-read, and
+ * the re-read saw the block and set the bit again: contradiction.
  */
 #ifndef IOP_HEAP_SUMMARY_H
 #define IOP_HEAP_SUMMARY_H
 
+#include "heap_inflight.h"
 #include "heap_layout.h"
 
 /* The word one level up that holds the bit for (level, idx), and that bit. */
@@ -80,11 +85,25 @@ static inline void summary_sync(const struct iop_heap *h, uint32_t k, uint32_t l
 }
 
 /*
+ * A search met a set bit over an empty word: clear it (and upward while
+ * that empties the parents). In flight, because between clearing a bit and
+ * re-reading the word, a block freed into it meanwhile is invisible.
+ */
+static inline void summary_clean(struct iop_heap *h, uint32_t k, uint32_t level, uint64_t idx)
+{
+	_Atomic uint64_t *slot = inflight_slot(h);
+
+	inflight_begin(slot);
+	summary_sync(h, k, level, idx);
+	inflight_end(slot);
+}
+
+/*
  * Find a block word of order k with a free block, starting at the lowest
  * address (address-ordered first fit keeps large blocks whole longer).
- * Skips stale summary bits. Returns false if the order looks empty.
+ * Cleans the stale bits it meets. Returns false if the order is empty.
  */
-static inline bool summary_find_rec(const struct iop_heap *h, uint32_t k, uint32_t level,
+static inline bool summary_find_rec(struct iop_heap *h, uint32_t k, uint32_t level,
 				    uint64_t idx, uint64_t *word)
 {
 	uint64_t v = atomic_load_explicit(heap_level_word(h, k, level, idx), memory_order_acquire);
@@ -98,14 +117,23 @@ static inline bool summary_find_rec(const struct iop_heap *h, uint32_t k, uint32
 
 		if (summary_find_rec(h, k, level - 1, child, word))
 			return true;
+		summary_clean(h, k, level - 1, child);
 		v &= v - 1;
 	}
 	return false;
 }
 
-static inline bool summary_find(const struct iop_heap *h, uint32_t k, uint64_t *word)
+static inline bool summary_find(struct iop_heap *h, uint32_t k, uint64_t *word)
 {
-	return summary_find_rec(h, k, h->orders[k].levels - 1, 0, word);
+	uint32_t top = h->orders[k].levels - 1;
+
+	/* The heap data structure first: one bit says whether to look at all. */
+	if (!(atomic_load_explicit(&h->nonempty_orders, memory_order_acquire) & (1ull << k)))
+		return false;
+	if (summary_find_rec(h, k, top, 0, word))
+		return true;
+	summary_clean(h, k, top, 0);
+	return false;
 }
 
 #endif /* IOP_HEAP_SUMMARY_H */

@@ -153,7 +153,9 @@ int iop_heap_stats(const struct iop_heap *h, struct iop_heap_stats *s);
 /**
  * Verify every invariant of a quiescent heap: blocks partition the heap with
  * no overlap, no block is both free and allocated, no two free buddies are
- * left unmerged, and each summary bit matches what it summarises.
+ * left unmerged, and every word with a free block has its summary bit and
+ * heap-data-structure bit set (a set bit over an empty word is allowed: those
+ * are cleared lazily).
  *
  * @return 0; -EBUSY if an operation is in flight; -EUCLEAN if an invariant is
  *         broken (iop_heap_check_report() says which); -EINVAL for NULL h.
