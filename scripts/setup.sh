@@ -8,6 +8,8 @@ packages=(
 	build-essential pkg-config meson ninja-build python3
 	libdpdk-dev libpcap-dev libcunit1-dev
 	clang libclang-rt-14-dev   # clang build, libFuzzer, sanitizers
+	libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4   # benchmark peers (LD_PRELOAD)
+	gnuplot-nox valgrind        # benchmark plots and instruction counts
 )
 
 missing=()
