@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "heap_cache.h"
 #include "heap_diagnose.h"
 #include "heap_hooks.h"
 #include "heap_inflight.h"
@@ -28,6 +29,7 @@ static _Atomic unsigned next_thread_slot;
 static void forget_thread_slot(void)
 {
 	heap_thread_slot = 0;
+	heap_cache_forget_all();
 }
 
 __attribute__((constructor)) static void heap_register_atfork(void)
@@ -87,9 +89,10 @@ static int64_t claim_block(struct iop_heap *h, uint32_t k, bool as_alloc)
 /*
  * Split block b of order j down to order n (FIG. 5): at each order
  * publish the upper half as free and keep the lower half; at order n the
- * same RMW marks the kept half allocated.
+ * same RMW marks the kept half allocated (unless it goes to a thread cache).
  */
-static uint64_t split_block(const struct iop_heap *h, uint32_t j, uint64_t b, uint32_t n)
+static uint64_t split_block(const struct iop_heap *h, uint32_t j, uint64_t b, uint32_t n,
+			    bool mark_alloc)
 {
 	for (uint32_t k = j; k-- > n;) {
 		uint64_t bits;
@@ -97,7 +100,7 @@ static uint64_t split_block(const struct iop_heap *h, uint32_t j, uint64_t b, ui
 
 		b <<= 1;
 		bits = heap_free_bit(b + 1);
-		if (k == n)
+		if (k == n && mark_alloc)
 			bits |= heap_alloc_bit(b);
 		/* Both halves were "part of the parent" (no bit): nobody else can
 		 * touch them, so a plain fetch_or publishes them. */
@@ -110,13 +113,14 @@ static uint64_t split_block(const struct iop_heap *h, uint32_t j, uint64_t b, ui
 	return b;
 }
 
-static void *try_alloc(struct iop_heap *h, uint32_t n)
+/* A block of order n out of the bitmaps, marked allocated or held; -1 if none. */
+static int64_t take_block(struct iop_heap *h, uint32_t n, bool mark_alloc)
 {
-	int64_t b = claim_block(h, n, true);
+	int64_t b = claim_block(h, n, mark_alloc);
 	uint64_t orders;
 
 	if (b >= 0)
-		return heap_blocks(h) + ((uint64_t)b << n);
+		return b;
 
 	orders = atomic_load_explicit(&h->nonempty_orders, memory_order_acquire) &
 		 (~0ull << (n + 1));
@@ -132,14 +136,26 @@ static void *try_alloc(struct iop_heap *h, uint32_t n)
 			uint64_t kept;
 
 			HEAP_HOOK(HEAP_HOOK_ALLOC_CLAIMED);
-			kept = split_block(h, j, (uint64_t)b, n);
+			kept = split_block(h, j, (uint64_t)b, n, mark_alloc);
 			inflight_end(slot);
-			return heap_blocks(h) + (kept << n);
+			return (int64_t)kept;
 		}
 		inflight_abort(slot);
 		orders &= orders - 1;
 	}
-	return NULL;
+	return -1;
+}
+
+int64_t heap_take_held(struct iop_heap *h, uint32_t n)
+{
+	return take_block(h, n, false);
+}
+
+static void *try_alloc(struct iop_heap *h, uint32_t n)
+{
+	int64_t b = take_block(h, n, true);
+
+	return b >= 0 ? heap_blocks(h) + ((uint64_t)b << n) : NULL;
 }
 
 static void inflight_snapshot(const struct iop_heap *h, uint64_t *snap, bool *busy)
@@ -172,15 +188,17 @@ static inline void cpu_relax(void)
 
 /*
  * Nothing was found. It is real exhaustion only if no split or merge was in
- * flight at any moment of a complete search: compare every slot before and
- * after one. Otherwise search again, for at most enomem_wait_ns, so that a
- * thread stopped in the middle of an operation cannot make us wait forever.
+ * flight at any moment of a complete search (compare every slot before and
+ * after one) and no thread cache still holds blocks it was asked to give
+ * back. Otherwise search again, for at most enomem_wait_ns, so that a thread
+ * stopped in the middle of an operation cannot make us wait forever.
  */
 static void *alloc_slow(struct iop_heap *h, uint32_t n)
 {
 	uint64_t before[HEAP_INFLIGHT_SLOTS];
 	uint64_t after[HEAP_INFLIGHT_SLOTS];
 	uint64_t deadline = 0;
+	uint64_t epoch = heap_cache_request_drain(h);
 
 	for (;;) {
 		bool busy_before;
@@ -192,7 +210,8 @@ static void *alloc_slow(struct iop_heap *h, uint32_t n)
 		if (p != NULL)
 			return p;
 		inflight_snapshot(h, after, &busy_after);
-		if (!busy_before && !busy_after && memcmp(before, after, sizeof(before)) == 0)
+		if (!busy_before && !busy_after && memcmp(before, after, sizeof(before)) == 0 &&
+		    !heap_caches_draining(h, epoch))
 			break;
 		if (deadline == 0)
 			deadline = monotonic_ns() + h->enomem_wait_ns;
@@ -215,6 +234,12 @@ void *iop_heap_alloc(struct iop_heap *h, size_t x)
 		return NULL;
 	}
 	n = order_for(h, x);
+	if (heap_cache_covers(h, n)) {
+		struct heap_cache_binding *cb = heap_cache_binding(h);
+
+		if (cb != NULL && (p = heap_cache_alloc(h, cb, n)) != NULL)
+			return p;
+	}
 	p = try_alloc(h, n);
 	return p != NULL ? p : alloc_slow(h, n);
 }
@@ -251,6 +276,29 @@ static void merge_up(struct iop_heap *h, uint32_t k, uint64_t b)
 	}
 }
 
+void heap_release_held(struct iop_heap *h, uint32_t k, uint64_t b)
+{
+	_Atomic uint64_t *slot = inflight_slot(h);
+
+	inflight_begin(slot);
+	merge_up(h, k, b);
+	inflight_end(slot);
+}
+
+int heap_unmark_alloc(struct iop_heap *h, uint64_t off, uint32_t n)
+{
+	uint64_t b = off >> n;
+	_Atomic uint64_t *word = heap_block_word(h, n, b);
+	uint64_t v = atomic_load_explicit(word, memory_order_relaxed);
+
+	do {
+		if (!(v & heap_alloc_bit(b)))
+			return heap_refuse_free(h, heap_diagnose_free(h, off, n));
+	} while (!atomic_compare_exchange_weak_explicit(word, &v, v & ~heap_alloc_bit(b),
+							  memory_order_acq_rel, memory_order_relaxed));
+	return 0;
+}
+
 int iop_heap_free(struct iop_heap *h, void *p, size_t x)
 {
 	uint64_t off;
@@ -271,6 +319,13 @@ int iop_heap_free(struct iop_heap *h, void *p, size_t x)
 		return heap_refuse_free(h, -EFAULT);
 	if (off & ((1ull << n) - 1))
 		return heap_refuse_free(h, heap_diagnose_free(h, off, n));
+
+	if (heap_cache_covers(h, n)) {
+		struct heap_cache_binding *cb = heap_cache_binding(h);
+
+		if (cb != NULL)
+			return heap_cache_free(h, cb, n, off);
+	}
 
 	b = off >> n;
 	word = heap_block_word(h, n, b);

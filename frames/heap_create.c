@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "heap_cache.h"
 #include "heap_layout.h"
 #include "heap_summary.h"
 
@@ -17,6 +18,7 @@ struct heap_geometry {
 	uint32_t min_order;
 	uint32_t max_order;
 	uint64_t enomem_wait_ns;
+	uint32_t flags;
 };
 
 static uint64_t align_up(uint64_t x, uint64_t a)
@@ -39,6 +41,7 @@ static int geometry(size_t n, const struct iop_heap_opts *opts, struct heap_geom
 	g->max_order = heap_ceil_log2(n);
 	g->enomem_wait_ns = opts != NULL && opts->enomem_wait_ns != 0 ? opts->enomem_wait_ns
 								      : HEAP_DEFAULT_ENOMEM_WAIT_NS;
+	g->flags = opts != NULL ? opts->flags : 0;
 	return 0;
 }
 
@@ -67,17 +70,54 @@ static uint64_t layout_orders(const struct heap_geometry *g, struct heap_order *
 	return off;
 }
 
+/*
+ * Thread caches: order k keeps up to heap / 4096 / 2^k blocks (at most 32),
+ * so 64 full caches of 8 orders hold at most 1/8 of the heap. Orders that
+ * would keep fewer than 4 are not cached. Returns the end offset.
+ */
+static uint64_t layout_caches(const struct heap_geometry *g, uint64_t off, struct iop_heap *hdr)
+{
+	hdr->cache_off = 0;
+	hdr->cache_orders = 0;
+	memset(hdr->cache_depth, 0, sizeof(hdr->cache_depth));
+	if (!(g->flags & IOP_HEAP_F_CACHED))
+		return off;
+	for (uint32_t i = 0; i < HEAP_CACHE_ORDERS; i++) {
+		uint32_t k = g->min_order + i;
+		uint64_t depth;
+
+		/* Past the top, or block indices that do not fit 32 bits. */
+		if (k > g->max_order || g->max_order - k > 32 || g->max_order < 12 + k)
+			break;
+		depth = (1ull << g->max_order) >> 12 >> k;
+		if (depth < 4)
+			break;
+		hdr->cache_depth[i] = depth < HEAP_CACHE_DEPTH ? (uint32_t)depth : HEAP_CACHE_DEPTH;
+		hdr->cache_orders = i + 1;
+	}
+	if (hdr->cache_orders == 0)
+		return off;
+	hdr->cache_off = align_up(off, HEAP_CACHE_LINE);
+	return hdr->cache_off + HEAP_CACHE_SLOTS * sizeof(struct heap_cache);
+}
+
+/* The whole metadata layout into hdr; returns where the metadata ends. */
+static uint64_t layout(const struct heap_geometry *g, struct iop_heap *hdr)
+{
+	return layout_caches(g, layout_orders(g, hdr->orders), hdr);
+}
+
 size_t iop_heap_footprint(size_t n, const struct iop_heap_opts *opts)
 {
 	struct heap_geometry g;
-	struct heap_order orders[IOP_HEAP_MAX_ORDER + 1];
+	static _Thread_local struct iop_heap scratch; /* big: keep it off the stack */
 	int rc = geometry(n, opts, &g);
 
 	if (rc != 0) {
 		errno = -rc;
 		return 0;
 	}
-	return align_up(layout_orders(&g, orders), HEAP_BLOCKS_ALIGN) + (1ull << g.max_order);
+	return align_up(layout(&g, &scratch), HEAP_BLOCKS_ALIGN) + (1ull << g.max_order);
 }
 
 struct iop_heap *iop_heap_create_in(void *mem, size_t len, size_t n,
@@ -98,7 +138,7 @@ struct iop_heap *iop_heap_create_in(void *mem, size_t len, size_t n,
 	}
 
 	memset(h, 0, sizeof(*h));
-	meta_end = layout_orders(&g, h->orders);
+	meta_end = layout(&g, h);
 	/* Zero all bitmaps: no block is free, allocated or split yet. */
 	memset((char *)h + sizeof(*h), 0, meta_end - sizeof(*h));
 	h->layout_version = HEAP_LAYOUT_VERSION;
@@ -162,7 +202,11 @@ struct iop_heap *iop_heap_attach(void *mem)
 
 void iop_heap_destroy(struct iop_heap *h)
 {
-	if (!heap_valid(h) || !(h->flags & HEAP_FLAG_OWNED))
+	if (!heap_valid(h))
+		return;
+	if (h->cache_orders != 0)
+		heap_cache_forget_heap(h);
+	if (!(h->flags & HEAP_FLAG_OWNED))
 		return;
 	h->magic = 0;
 	munmap(h, h->footprint);

@@ -38,6 +38,16 @@ int iop_heap_stats(const struct iop_heap *h, struct iop_heap_stats *s)
 		if (s->free_blocks[k] != 0)
 			s->largest_free = 1ull << k;
 	}
+	for (unsigned slot = 0; h->cache_orders != 0 && slot < HEAP_CACHE_SLOTS; slot++) {
+		struct heap_cache *c = heap_cache_slot(h, slot);
+
+		for (uint32_t i = 0; i < h->cache_orders; i++) {
+			uint64_t n = atomic_load_explicit(&c->count[i], memory_order_acquire);
+
+			s->bytes_cached += n << (h->min_order + i);
+		}
+	}
+	s->bytes_free += s->bytes_cached;
 	return 0;
 }
 
@@ -99,6 +109,38 @@ static int check_blocks(const struct iop_heap *h, uint32_t k, uint64_t *covered,
 	return 0;
 }
 
+/* A block held in a thread cache carries no bit, nor does any block above it. */
+static int check_cached(const struct iop_heap *h, uint64_t *covered, struct check_ctx *c)
+{
+	for (unsigned slot = 0; h->cache_orders != 0 && slot < HEAP_CACHE_SLOTS; slot++) {
+		struct heap_cache *hc = heap_cache_slot(h, slot);
+
+		for (uint32_t i = 0; i < h->cache_orders; i++) {
+			uint32_t n = atomic_load_explicit(&hc->count[i], memory_order_acquire);
+			uint32_t k = h->min_order + i;
+
+			if (n > h->cache_depth[i])
+				return broken(c, "cache %u order %u: %u blocks, room for %u", slot, k, n,
+					      h->cache_depth[i]);
+			for (uint32_t j = 0; j < n; j++) {
+				uint64_t b = atomic_load_explicit(&hc->block[i][j], memory_order_acquire);
+
+				for (uint32_t up = k; up <= h->max_order; up++) {
+					uint64_t a = b >> (up - k);
+					uint64_t v = atomic_load(heap_block_word(h, up, a));
+
+					if (a >= h->orders[up].blocks ||
+					    (v & (heap_free_bit(a) | heap_alloc_bit(a))))
+						return broken(c, "cached order %u block %llu overlaps order %u",
+							      k, (unsigned long long)b, up);
+				}
+				*covered += 1ull << k;
+			}
+		}
+	}
+	return 0;
+}
+
 /* The word below holds a free block => its summary bit is set, at every level. */
 static int check_summaries(const struct iop_heap *h, uint32_t k, struct check_ctx *c)
 {
@@ -152,6 +194,9 @@ int iop_heap_check_report(const struct iop_heap *h, char *buf, size_t len)
 		if (rc != 0)
 			return rc;
 	}
+	rc = check_cached(h, &covered, &c);
+	if (rc != 0)
+		return rc;
 	if (covered != 1ull << h->max_order)
 		return broken(&c, "blocks cover %llu bytes of %llu", (unsigned long long)covered,
 			      (unsigned long long)(1ull << h->max_order));

@@ -27,7 +27,7 @@
 #include "iop_heap.h"
 
 #define HEAP_MAGIC 0x50414548504f4931ull /* "1IOPHEAP" little-endian */
-#define HEAP_LAYOUT_VERSION 1u
+#define HEAP_LAYOUT_VERSION 2u
 #define HEAP_FLAG_OWNED 0x1u /* memory was mapped by iop_heap_create() */
 
 #define HEAP_CACHE_LINE 64u
@@ -60,6 +60,23 @@ struct heap_inflight_slot {
 	_Alignas(HEAP_CACHE_LINE) _Atomic uint64_t word;
 };
 
+/*
+ * A thread's cache of free blocks for the smallest orders (heap_cache.c).
+ * Owned by one thread at a time; others read it only to know whether it is
+ * holding memory (count, seen_epoch) and, at quiescence, for stats and check.
+ * Cached blocks carry no bit at all ("held"), like a block being split.
+ */
+#define HEAP_CACHE_SLOTS 64u
+#define HEAP_CACHE_ORDERS 8u
+#define HEAP_CACHE_DEPTH 32u
+
+struct heap_cache {
+	_Alignas(HEAP_CACHE_LINE) _Atomic uint64_t owner; /* 0: free slot */
+	_Atomic uint64_t seen_epoch;                     /* last drain request honoured */
+	_Atomic uint32_t count[HEAP_CACHE_ORDERS];
+	_Alignas(HEAP_CACHE_LINE) _Atomic uint32_t block[HEAP_CACHE_ORDERS][HEAP_CACHE_DEPTH];
+};
+
 struct iop_heap {
 	uint64_t magic;
 	uint32_t layout_version;
@@ -71,12 +88,22 @@ struct iop_heap {
 	uint32_t min_order;
 	uint32_t max_order;
 	struct heap_order orders[IOP_HEAP_MAX_ORDER + 1];
+	uint64_t cache_off;                        /* HEAP_CACHE_SLOTS caches, or 0 */
+	uint32_t cache_orders;                     /* cached orders from min_order up */
+	uint32_t cache_depth[HEAP_CACHE_ORDERS];   /* blocks a cache keeps per order */
 
 	/* The patent's heap data structure: bit k = order k has a free block. */
 	_Alignas(HEAP_CACHE_LINE) _Atomic uint64_t nonempty_orders;
 	_Alignas(HEAP_CACHE_LINE) _Atomic uint64_t refused_frees;
+	/* Bumped by an allocation that found nothing: caches, give back. */
+	_Alignas(HEAP_CACHE_LINE) _Atomic uint64_t cache_epoch;
 	struct heap_inflight_slot inflight[HEAP_INFLIGHT_SLOTS];
 };
+
+static inline struct heap_cache *heap_cache_slot(const struct iop_heap *h, unsigned i)
+{
+	return (struct heap_cache *)((char *)h + h->cache_off) + i;
+}
 
 static inline _Atomic uint64_t *heap_level_word(const struct iop_heap *h, uint32_t k,
 						uint32_t level, uint64_t idx)

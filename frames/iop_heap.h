@@ -45,21 +45,33 @@ struct iop_heap_opts {
 	 * another thread see ENOMEM while memory is free.
 	 */
 	uint64_t enomem_wait_ns;
+	/** IOP_HEAP_F_* flags. */
+	uint32_t flags;
 };
+
+/**
+ * Give each thread a small cache (magazine) of free blocks per small order,
+ * so that an alloc+free pair of one size neither splits nor merges. Frees
+ * are validated exactly as without it. Blocks in a thread's cache come back
+ * to the heap when the thread exits, calls iop_heap_cache_flush(), or makes
+ * any heap call after another thread found no block large enough.
+ */
+#define IOP_HEAP_F_CACHED 0x1u
 
 /** What iop_heap_stats() reports. Exact only when no operation is in flight. */
 struct iop_heap_stats {
 	uint64_t heap_bytes;      /**< 2^M */
 	uint64_t min_block;       /**< smallest block size */
-	uint64_t bytes_free;      /**< sum of all free blocks */
+	uint64_t bytes_free;      /**< sum of all free blocks, cached ones included */
 	uint64_t bytes_in_use;    /**< sum of all allocated blocks */
 	uint64_t blocks_in_use;   /**< number of allocated blocks */
 	uint64_t largest_free;    /**< size of the largest free block, 0 if none */
 	uint64_t refused_frees;   /**< iop_heap_free() calls refused since creation */
+	uint64_t bytes_cached;    /**< free blocks held in thread caches (in bytes_free) */
 	uint64_t metadata_bytes;  /**< bytes of bitmaps and header */
 	uint32_t min_order;       /**< log2(min_block) */
 	uint32_t max_order;       /**< M */
-	/** Free blocks of order k (size 2^k) in free_blocks[k]. */
+	/** Free blocks of order k (size 2^k) in free_blocks[k], not counting cached ones. */
 	uint64_t free_blocks[IOP_HEAP_ORDER_SLOTS];
 };
 
@@ -167,6 +179,13 @@ int iop_heap_check(const struct iop_heap *h);
  * invariant (or "ok") into buf.
  */
 int iop_heap_check_report(const struct iop_heap *h, char *buf, size_t len);
+
+/**
+ * Return the blocks in the calling thread's cache of h to the heap, where
+ * they coalesce. A no-op for a heap without IOP_HEAP_F_CACHED.
+ * Thread safety: any thread; touches only its own cache.
+ */
+void iop_heap_cache_flush(struct iop_heap *h);
 
 /** Size in bytes of the heap's block area (2^M). */
 size_t iop_heap_size(const struct iop_heap *h);

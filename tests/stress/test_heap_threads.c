@@ -161,6 +161,7 @@ static void run_stress(struct stress *st)
 		if (p != NULL)
 			release(st, p);
 	}
+	iop_heap_cache_flush(st->h); /* what this thread freed; the others exited */
 	CU_ASSERT_EQUAL(iop_heap_stats(st->h, &s), 0);
 	printf("\n  %u threads x %u ops: %" PRIu64 " cross-thread frees, %" PRIu64
 	       " ENOMEM, %" PRIu64 " corrupt, %" PRIu64 " refused frees\n",
@@ -178,10 +179,11 @@ static void run_stress(struct stress *st)
 	free(t);
 }
 
-static void test_random_sizes_cross_thread(void)
+static void random_sizes(uint32_t flags)
 {
+	struct iop_heap_opts opts = { .flags = flags };
 	struct stress st = {
-		.h = iop_heap_create(64u << 20, NULL),
+		.h = iop_heap_create(64u << 20, &opts),
 		.threads = env_uint("IOP_STRESS_THREADS", 4),
 		.ops = env_uint("IOP_STRESS_OPS", 1000000),
 		.live_cap = 64,
@@ -193,18 +195,29 @@ static void test_random_sizes_cross_thread(void)
 	iop_heap_destroy(st.h);
 }
 
+static void test_random_sizes_cross_thread(void)
+{
+	random_sizes(0);
+}
+
+static void test_random_sizes_cross_thread_cached(void)
+{
+	random_sizes(IOP_HEAP_F_CACHED);
+}
+
 /*
  * Fixed size, live memory never above half the heap: a buddy heap never
  * fragments for one size, so every allocation must succeed, however the
  * threads interleave with each other's splits and merges.
  */
-static void no_enomem_at_size(size_t size)
+static void no_enomem_at_size(size_t size, uint32_t flags)
 {
+	struct iop_heap_opts opts = { .flags = flags };
 	size_t heap = 4u << 20;
 	unsigned threads = 2 * env_uint("IOP_STRESS_THREADS", 4);
 	size_t budget = heap / 2 / size; /* blocks that may be live at once */
 	struct stress st = {
-		.h = iop_heap_create(heap, NULL),
+		.h = iop_heap_create(heap, &opts),
 		.threads = threads,
 		.ops = env_uint("IOP_STRESS_OPS", 1000000) / 4,
 		.fixed_size = size,
@@ -221,22 +234,29 @@ static void no_enomem_at_size(size_t size)
 
 static void test_no_spurious_enomem_64(void)
 {
-	no_enomem_at_size(64);
+	no_enomem_at_size(64, 0);
+}
+
+static void test_no_spurious_enomem_64_cached(void)
+{
+	no_enomem_at_size(64, IOP_HEAP_F_CACHED);
 }
 
 static void test_no_spurious_enomem_2k(void)
 {
-	no_enomem_at_size(2048);
+	no_enomem_at_size(2048, 0);
 }
 
 static void test_no_spurious_enomem_64k(void)
 {
-	no_enomem_at_size(65536);
+	no_enomem_at_size(65536, 0);
 }
 
 static const struct iop_test_case stress_tests[] = {
 	{ "random_sizes_cross_thread", test_random_sizes_cross_thread },
+	{ "random_sizes_cross_thread_cached", test_random_sizes_cross_thread_cached },
 	{ "no_spurious_enomem_64", test_no_spurious_enomem_64 },
+	{ "no_spurious_enomem_64_cached", test_no_spurious_enomem_64_cached },
 	{ "no_spurious_enomem_2k", test_no_spurious_enomem_2k },
 	{ "no_spurious_enomem_64k", test_no_spurious_enomem_64k },
 	{ NULL, NULL },

@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Thread caches: the slow paths (binding a thread to a slot, refill, spill,
+ * drain) and the bookkeeping that lets a thread exit, a process fork, and a
+ * heap be destroyed while other threads still have caches of it.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "heap_cache.h"
+
+/* Blocks one refill brings: a block of order n + REFILL_SHIFT, kept whole. */
+#define REFILL_SHIFT 4u
+
+_Thread_local struct heap_cache_binding heap_cache_bindings[HEAP_CACHE_BINDINGS];
+_Thread_local uint64_t heap_cache_bindings_gen;
+_Atomic uint64_t heap_cache_destroy_gen;
+
+/*
+ * One entry per heap handle this process has bound a cache to. A destroyed
+ * heap's entry stays, marked dead, so a thread that still has a binding to
+ * it finds out without touching the heap's (maybe unmapped) memory.
+ */
+struct heap_cache_reg {
+	struct iop_heap *h;
+	bool alive;
+	struct heap_cache_reg *next;
+};
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct heap_cache_reg *regs;
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+static _Atomic uint64_t next_owner_token;
+
+static void release_bindings(void);
+
+static void on_thread_exit(void *unused)
+{
+	(void)unused;
+	release_bindings();
+}
+
+static void on_process_exit(void)
+{
+	/* exit() runs no thread-exit destructor for the thread calling it. */
+	release_bindings();
+}
+
+static void make_exit_key(void)
+{
+	pthread_key_create(&exit_key, on_thread_exit);
+	atexit(on_process_exit);
+}
+
+static struct heap_cache_reg *reg_find_or_add(struct iop_heap *h)
+{
+	struct heap_cache_reg *r;
+
+	for (r = regs; r != NULL; r = r->next)
+		if (r->h == h && r->alive)
+			return r;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return NULL;
+	r->h = h;
+	r->alive = true;
+	r->next = regs;
+	regs = r;
+	return r;
+}
+
+/* Claim a free slot: exclusive, so the owner may use plain (relaxed) accesses. */
+static struct heap_cache *claim_slot(struct iop_heap *h)
+{
+	/* Any non-zero value: the CAS, not the value, makes the slot ours. */
+	uint64_t token = atomic_fetch_add_explicit(&next_owner_token, 1, memory_order_relaxed) + 1;
+
+	for (unsigned i = 0; i < HEAP_CACHE_SLOTS; i++) {
+		struct heap_cache *c = heap_cache_slot(h, i);
+		uint64_t free_slot = 0;
+
+		if (atomic_load_explicit(&c->owner, memory_order_relaxed) == 0 &&
+		    atomic_compare_exchange_strong_explicit(&c->owner, &free_slot, token,
+							    memory_order_acquire,
+							    memory_order_relaxed))
+			return c;
+	}
+	return NULL;
+}
+
+struct heap_cache_binding *heap_cache_bind(struct iop_heap *h)
+{
+	struct heap_cache_binding *cb = NULL;
+	struct heap_cache_reg *reg;
+
+	for (unsigned i = 0; i < HEAP_CACHE_BINDINGS; i++) {
+		if (heap_cache_bindings[i].h == NULL) {
+			cb = &heap_cache_bindings[i];
+			break;
+		}
+	}
+	if (cb == NULL)
+		return NULL; /* a thread caching more heaps than this uses the rest uncached */
+	pthread_once(&exit_key_once, make_exit_key);
+	pthread_setspecific(exit_key, (void *)1);
+	pthread_mutex_lock(&reg_lock);
+	reg = reg_find_or_add(h);
+	pthread_mutex_unlock(&reg_lock);
+	if (reg == NULL)
+		return NULL;
+	cb->h = h;
+	cb->reg = reg;
+	cb->c = claim_slot(h);
+	if (cb->c == NULL)
+		return NULL; /* remembered: no slot, no cache, no rescan */
+	cb->seen_epoch = atomic_load_explicit(&h->cache_epoch, memory_order_acquire);
+	atomic_store_explicit(&cb->c->seen_epoch, cb->seen_epoch, memory_order_release);
+	return cb;
+}
+
+/* Give every cached block of one order back to the heap. */
+static void drain_order(struct iop_heap *h, struct heap_cache *c, uint32_t i)
+{
+	uint32_t cnt = atomic_load_explicit(&c->count[i], memory_order_relaxed);
+
+	for (uint32_t j = 0; j < cnt; j++)
+		heap_release_held(h, h->min_order + i,
+				  atomic_load_explicit(&c->block[i][j], memory_order_relaxed));
+	atomic_store_explicit(&c->count[i], 0, memory_order_release);
+}
+
+void heap_cache_drain(struct iop_heap *h, struct heap_cache_binding *cb)
+{
+	/* Read the epoch first: a request made while we drain is seen next time. */
+	uint64_t epoch = atomic_load_explicit(&h->cache_epoch, memory_order_acquire);
+
+	for (uint32_t i = 0; i < h->cache_orders; i++)
+		drain_order(h, cb->c, i);
+	cb->seen_epoch = epoch;
+	atomic_store_explicit(&cb->c->seen_epoch, epoch, memory_order_release);
+}
+
+/* A full cache gives its older half back, keeping the recently freed blocks. */
+void heap_cache_spill(struct iop_heap *h, struct heap_cache *c, uint32_t i)
+{
+	uint32_t cnt = atomic_load_explicit(&c->count[i], memory_order_relaxed);
+	uint32_t half = cnt / 2;
+
+	for (uint32_t j = 0; j < half; j++)
+		heap_release_held(h, h->min_order + i,
+				  atomic_load_explicit(&c->block[i][j], memory_order_relaxed));
+	for (uint32_t j = half; j < cnt; j++)
+		atomic_store_explicit(&c->block[i][j - half],
+				      atomic_load_explicit(&c->block[i][j], memory_order_relaxed),
+				      memory_order_relaxed);
+	atomic_store_explicit(&c->count[i], cnt - half, memory_order_relaxed);
+}
+
+/*
+ * The cache of order n is empty: take one block of order n + REFILL_SHIFT
+ * (or smaller, if none is free) from the heap. It is held whole, so all its
+ * order-n pieces are held too and go into the cache with no more bitmap
+ * work; one of them is returned, marked allocated.
+ */
+void *heap_cache_refill_alloc(struct iop_heap *h, struct heap_cache_binding *cb, uint32_t n)
+{
+	struct heap_cache *c = cb->c;
+	uint32_t i = n - h->min_order;
+	uint32_t shift = REFILL_SHIFT;
+	int64_t big = -1;
+	uint64_t first, pieces;
+
+	while (shift > 0 && (1u << shift) > h->cache_depth[i])
+		shift--;
+	for (;; shift--) {
+		if (n + shift <= h->max_order)
+			big = heap_take_held(h, n + shift);
+		if (big >= 0 || shift == 0)
+			break;
+	}
+	if (big < 0)
+		return NULL;
+	first = (uint64_t)big << shift;
+	pieces = 1ull << shift;
+	/* Highest addresses in the cache first, so the lowest is used first. */
+	for (uint64_t j = 1; j < pieces; j++)
+		atomic_store_explicit(&c->block[i][j - 1], (uint32_t)(first + pieces - j),
+				      memory_order_relaxed);
+	atomic_store_explicit(&c->count[i], (uint32_t)(pieces - 1), memory_order_relaxed);
+	atomic_fetch_or_explicit(heap_block_word(h, n, first), heap_alloc_bit(first),
+				 memory_order_acq_rel);
+	return heap_blocks(h) + (first << n);
+}
+
+uint64_t heap_cache_request_drain(struct iop_heap *h)
+{
+	struct heap_cache_binding *cb;
+
+	if (h->cache_orders == 0)
+		return 0;
+	cb = heap_cache_binding(h);
+	if (cb != NULL)
+		heap_cache_drain(h, cb); /* our own first: no need to wait for it */
+	return atomic_fetch_add_explicit(&h->cache_epoch, 1, memory_order_acq_rel) + 1;
+}
+
+/* Does any cache still hold blocks it has not given back since epoch? */
+bool heap_caches_draining(const struct iop_heap *h, uint64_t epoch)
+{
+	if (h->cache_orders == 0)
+		return false;
+	for (unsigned s = 0; s < HEAP_CACHE_SLOTS; s++) {
+		struct heap_cache *c = heap_cache_slot(h, s);
+
+		if (atomic_load_explicit(&c->owner, memory_order_acquire) == 0 ||
+		    atomic_load_explicit(&c->seen_epoch, memory_order_acquire) >= epoch)
+			continue;
+		for (uint32_t i = 0; i < h->cache_orders; i++)
+			if (atomic_load_explicit(&c->count[i], memory_order_acquire) != 0)
+				return true;
+	}
+	return false;
+}
+
+/* Drop bindings to heaps destroyed since we last looked (never touch them). */
+void heap_cache_revalidate(void)
+{
+	uint64_t gen = atomic_load_explicit(&heap_cache_destroy_gen, memory_order_acquire);
+
+	pthread_mutex_lock(&reg_lock);
+	for (unsigned i = 0; i < HEAP_CACHE_BINDINGS; i++) {
+		struct heap_cache_binding *cb = &heap_cache_bindings[i];
+
+		if (cb->h != NULL && !cb->reg->alive)
+			memset(cb, 0, sizeof(*cb));
+	}
+	pthread_mutex_unlock(&reg_lock);
+	heap_cache_bindings_gen = gen;
+}
+
+/* Thread or process exit: give every cache back, with its blocks. */
+static void release_bindings(void)
+{
+	heap_cache_revalidate();
+	for (unsigned i = 0; i < HEAP_CACHE_BINDINGS; i++) {
+		struct heap_cache_binding *cb = &heap_cache_bindings[i];
+
+		if (cb->c != NULL) {
+			heap_cache_drain(cb->h, cb);
+			atomic_store_explicit(&cb->c->owner, 0, memory_order_release);
+		}
+		memset(cb, 0, sizeof(*cb));
+	}
+}
+
+/* In a forked child: the caches belong to the parent's thread. Forget them. */
+void heap_cache_forget_all(void)
+{
+	memset(heap_cache_bindings, 0, sizeof(heap_cache_bindings));
+}
+
+/* iop_heap_destroy: bindings elsewhere in the process must not touch h again. */
+void heap_cache_forget_heap(struct iop_heap *h)
+{
+	pthread_mutex_lock(&reg_lock);
+	for (struct heap_cache_reg *r = regs; r != NULL; r = r->next)
+		if (r->h == h)
+			r->alive = false;
+	pthread_mutex_unlock(&reg_lock);
+	atomic_fetch_add_explicit(&heap_cache_destroy_gen, 1, memory_order_acq_rel);
+}
+
+void iop_heap_cache_flush(struct iop_heap *h)
+{
+	struct heap_cache_binding *cb;
+
+	if (!heap_valid(h) || h->cache_orders == 0)
+		return;
+	cb = heap_cache_binding(h);
+	if (cb != NULL)
+		heap_cache_drain(h, cb);
+}

@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Thread caches (IOP_HEAP_F_CACHED): a pair of one size reuses its block,
+ * frees are validated as without the cache, and cached memory is never
+ * stranded: it comes back when its thread exits (or its process exits), and
+ * when another thread needs a larger block while the owner keeps working.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "heap_layout.h"
+#include "iop_heap.h"
+#include "iop_test.h"
+
+static struct iop_heap *cached_heap(size_t n, uint64_t wait_ns)
+{
+	struct iop_heap_opts opts = { .flags = IOP_HEAP_F_CACHED, .enomem_wait_ns = wait_ns };
+	struct iop_heap *h = iop_heap_create(n, &opts);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	return h;
+}
+
+static struct iop_heap_stats stats_of(const struct iop_heap *h)
+{
+	struct iop_heap_stats s;
+
+	CU_ASSERT_EQUAL_FATAL(iop_heap_stats(h, &s), 0);
+	return s;
+}
+
+/* One free block of 2^M, nothing cached, and every invariant holds. */
+static void assert_whole(const struct iop_heap *h)
+{
+	struct iop_heap_stats s = stats_of(h);
+	char report[200];
+
+	CU_ASSERT_EQUAL(s.bytes_cached, 0);
+	CU_ASSERT_EQUAL(s.bytes_in_use, 0);
+	CU_ASSERT_EQUAL(s.largest_free, s.heap_bytes);
+	CU_ASSERT_EQUAL(iop_heap_check_report(h, report, sizeof(report)), 0);
+	if (strcmp(report, "ok") != 0)
+		printf("\n  check: %s\n", report);
+}
+
+static void test_pair_reuses_its_block(void)
+{
+	struct iop_heap *h = cached_heap(16 << 20, 0);
+	void *p = iop_heap_alloc(h, 200);
+	struct iop_heap_stats s;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_EQUAL(iop_heap_free(h, p, 200), 0);
+	CU_ASSERT_PTR_EQUAL(iop_heap_alloc(h, 256), p); /* last freed, first reused */
+	CU_ASSERT_EQUAL(iop_heap_free(h, p, 256), 0);
+	s = stats_of(h);
+	CU_ASSERT(s.bytes_cached > 0);
+	CU_ASSERT_EQUAL(s.bytes_free, s.heap_bytes); /* cached memory is free memory */
+	CU_ASSERT_EQUAL(iop_heap_check(h), 0);       /* cached blocks are accounted for */
+	iop_heap_cache_flush(h);
+	assert_whole(h);
+	iop_heap_destroy(h);
+}
+
+/* Everything the uncached heap refuses, the cached one refuses the same way. */
+static void test_frees_are_validated(void)
+{
+	struct iop_heap *h = cached_heap(16 << 20, 0);
+	char *a = iop_heap_alloc(h, 64);
+	char *big = iop_heap_alloc(h, 4096);
+	struct iop_heap_stats before, after;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_EQUAL(iop_heap_free(h, a, 64), 0);
+	before = stats_of(h);
+	CU_ASSERT_EQUAL(iop_heap_free(h, a, 64), -EALREADY); /* already in the cache */
+	CU_ASSERT_EQUAL(iop_heap_free(h, big, 64), -ERANGE);
+	CU_ASSERT_EQUAL(iop_heap_free(h, big + 64, 64), -ENXIO);
+	CU_ASSERT_EQUAL(iop_heap_free(h, a - 1, 64), -EFAULT);
+	after = stats_of(h);
+	CU_ASSERT_EQUAL(after.refused_frees, before.refused_frees + 4);
+	CU_ASSERT_EQUAL(after.bytes_cached, before.bytes_cached);
+	CU_ASSERT_PTR_EQUAL(iop_heap_alloc(h, 64), a); /* handed out once, not twice */
+	CU_ASSERT_PTR_NOT_EQUAL(iop_heap_alloc(h, 64), a);
+	iop_heap_destroy(h);
+}
+
+struct handoff {
+	struct iop_heap *h;
+	void *blocks[1000];
+};
+
+static void *free_them(void *arg)
+{
+	struct handoff *ho = arg;
+
+	for (int i = 0; i < 1000; i++)
+		if (iop_heap_free(ho->h, ho->blocks[i], 64 << (i % 4)) != 0)
+			return (void *)1;
+	return NULL; /* exiting gives this thread's cache back */
+}
+
+/* Allocated here, freed (into its own cache) by a thread that then exits. */
+static void test_cross_thread_free_then_exit(void)
+{
+	struct handoff ho = { .h = cached_heap(16 << 20, 0) };
+	pthread_t t;
+	void *rc;
+
+	for (int i = 0; i < 1000; i++) {
+		ho.blocks[i] = iop_heap_alloc(ho.h, 64 << (i % 4));
+		CU_ASSERT_PTR_NOT_NULL_FATAL(ho.blocks[i]);
+	}
+	iop_heap_cache_flush(ho.h);
+	pthread_create(&t, NULL, free_them, &ho);
+	pthread_join(t, &rc);
+	CU_ASSERT_PTR_NULL(rc);
+	assert_whole(ho.h);
+	iop_heap_destroy(ho.h);
+}
+
+#define FILLERS 4
+
+struct fill {
+	struct iop_heap *h;
+	pthread_barrier_t *filled;
+	_Atomic bool *stop;
+	uint64_t bytes;
+	int bad;
+};
+
+/* Take 64-byte blocks until the heap says there are none. */
+static void **fill_until_enomem(struct fill *f, size_t *n)
+{
+	size_t cap = 1024;
+	void **mine = malloc(cap * sizeof(*mine));
+	void *p;
+
+	*n = 0;
+	while ((p = iop_heap_alloc(f->h, 64)) != NULL) {
+		if (*n == cap)
+			mine = realloc(mine, (cap *= 2) * sizeof(*mine));
+		mine[(*n)++] = p;
+	}
+	f->bytes = *n * 64;
+	return mine;
+}
+
+static void free_all(struct fill *f, void **mine, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (iop_heap_free(f->h, mine[i], 64) != 0)
+			f->bad++;
+	free(mine);
+}
+
+static void *fill_free_exit(void *arg)
+{
+	struct fill *f = arg;
+	size_t n;
+	void **mine = fill_until_enomem(f, &n);
+
+	pthread_barrier_wait(f->filled);
+	free_all(f, mine, n);
+	return NULL;
+}
+
+/* After exhaustion every byte was handed out: none was stuck in a cache. */
+static void assert_filled(struct fill *f, size_t heap)
+{
+	uint64_t total = 0;
+
+	for (int i = 0; i < FILLERS; i++)
+		total += f[i].bytes;
+	CU_ASSERT_EQUAL(total, heap);
+}
+
+/*
+ * Fill the heap with small blocks through several threads' caches, free them
+ * all, and let the threads exit: the whole heap is one block again.
+ */
+static void test_exited_threads_give_back(void)
+{
+	size_t heap = 4 << 20;
+	struct iop_heap *h = cached_heap(heap, 2000000000ull);
+	pthread_barrier_t filled;
+	struct fill f[FILLERS];
+	pthread_t t[FILLERS];
+	void *all;
+
+	pthread_barrier_init(&filled, NULL, FILLERS + 1);
+	for (int i = 0; i < FILLERS; i++) {
+		f[i] = (struct fill){ .h = h, .filled = &filled };
+		pthread_create(&t[i], NULL, fill_free_exit, &f[i]);
+	}
+	pthread_barrier_wait(&filled);
+	assert_filled(f, heap);
+	for (int i = 0; i < FILLERS; i++) {
+		pthread_join(t[i], NULL);
+		CU_ASSERT_EQUAL(f[i].bad, 0);
+	}
+	all = iop_heap_alloc(h, heap);
+	CU_ASSERT_PTR_NOT_NULL(all);
+	CU_ASSERT_EQUAL(iop_heap_free(h, all, heap), 0);
+	assert_whole(h);
+	pthread_barrier_destroy(&filled);
+	iop_heap_destroy(h);
+}
+
+static void *fill_free_keep_working(void *arg)
+{
+	struct fill *f = arg;
+	size_t n;
+	void **mine = fill_until_enomem(f, &n);
+
+	pthread_barrier_wait(f->filled);
+	free_all(f, mine, n);
+	pthread_barrier_wait(f->filled); /* all freed: the heap is not exhausted now */
+	/* Alive and busy, like an lcore: small pairs from its own cache. */
+	while (!atomic_load(f->stop)) {
+		void *p = iop_heap_alloc(f->h, 64);
+
+		if (p == NULL || iop_heap_free(f->h, p, 64) != 0)
+			f->bad++;
+	}
+	return NULL;
+}
+
+/* Every cache has given its blocks back since epoch, or holds none. */
+static bool all_caches_answered(const struct iop_heap *h, uint64_t epoch)
+{
+	for (unsigned s = 0; s < HEAP_CACHE_SLOTS; s++) {
+		struct heap_cache *c = heap_cache_slot(h, s);
+		uint32_t held = 0;
+
+		for (uint32_t i = 0; i < h->cache_orders; i++)
+			held += atomic_load(&c->count[i]);
+		if (atomic_load(&c->owner) != 0 && held != 0 && atomic_load(&c->seen_epoch) < epoch)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Threads that stay alive and keep allocating, like lcores: a request that
+ * cannot be met (the whole heap, while they hold blocks) makes each of them
+ * give its cache back before the request gives up. It does not wait for
+ * them to stop allocating: a busy heap has no fairness to offer.
+ */
+static void test_busy_threads_answer_drain_requests(void)
+{
+	size_t heap = 4 << 20;
+	struct iop_heap *h = cached_heap(heap, 2000000000ull);
+	pthread_barrier_t filled;
+	_Atomic bool stop = false;
+	struct fill f[FILLERS];
+	pthread_t t[FILLERS];
+	uint64_t epoch;
+
+	pthread_barrier_init(&filled, NULL, FILLERS + 1);
+	for (int i = 0; i < FILLERS; i++) {
+		f[i] = (struct fill){ .h = h, .filled = &filled, .stop = &stop };
+		pthread_create(&t[i], NULL, fill_free_keep_working, &f[i]);
+	}
+	pthread_barrier_wait(&filled);
+	assert_filled(f, heap);
+	pthread_barrier_wait(&filled);
+	CU_ASSERT(stats_of(h).bytes_cached > 0);
+	for (int round = 0; round < 5; round++) {
+		CU_ASSERT_PTR_NULL(iop_heap_alloc(h, heap));
+		epoch = atomic_load(&h->cache_epoch);
+		CU_ASSERT(all_caches_answered(h, epoch));
+	}
+	atomic_store(&stop, true);
+	for (int i = 0; i < FILLERS; i++) {
+		pthread_join(t[i], NULL);
+		CU_ASSERT_EQUAL(f[i].bad, 0);
+	}
+	assert_whole(h);
+	pthread_barrier_destroy(&filled);
+	iop_heap_destroy(h);
+}
+
+/* A process that exits normally gives its caches back too. */
+static void test_exiting_process_gives_back(void)
+{
+	struct iop_heap_opts opts = { .flags = IOP_HEAP_F_CACHED };
+	size_t n = 4 << 20;
+	size_t len = iop_heap_footprint(n, &opts);
+	int fd = memfd_create("iop-cache-test", 0);
+	void *mem;
+	struct iop_heap *h;
+	pid_t pid;
+	int status;
+
+	CU_ASSERT_FATAL(fd >= 0 && ftruncate(fd, (off_t)len) == 0);
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	h = iop_heap_create_in(mem, len, n, &opts);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	pid = fork();
+	if (pid == 0) {
+		void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		struct iop_heap *ch = iop_heap_attach(m);
+		int bad = ch == NULL;
+
+		for (int i = 0; !bad && i < 10000; i++) {
+			void *p = iop_heap_alloc(ch, 64 << (i % 3));
+
+			bad = p == NULL || iop_heap_free(ch, p, 64 << (i % 3)) != 0;
+		}
+		exit(bad);
+	}
+	CU_ASSERT_FATAL(pid > 0);
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CU_ASSERT(stats_of(h).bytes_in_use == 0);
+	assert_whole(h);
+	iop_heap_destroy(h);
+	munmap(mem, len);
+	close(fd);
+}
+
+struct rebind {
+	struct iop_heap *_Atomic h;
+	pthread_barrier_t step;
+	int bad;
+};
+
+static void *use_two_heaps(void *arg)
+{
+	struct rebind *r = arg;
+	void *p;
+
+	p = iop_heap_alloc(atomic_load(&r->h), 64); /* binds a cache of the first heap */
+	r->bad += p == NULL || iop_heap_free(atomic_load(&r->h), p, 64) != 0;
+	pthread_barrier_wait(&r->step); /* main destroys it, makes another */
+	pthread_barrier_wait(&r->step);
+	p = iop_heap_alloc(atomic_load(&r->h), 64);
+	r->bad += p == NULL || iop_heap_free(atomic_load(&r->h), p, 64) != 0;
+	return NULL; /* exit must not touch the destroyed heap */
+}
+
+/* A heap destroyed while another thread has a cache of it. */
+static void test_destroy_while_another_thread_caches(void)
+{
+	struct rebind r = { .h = cached_heap(16 << 20, 0) };
+	pthread_t t;
+
+	pthread_barrier_init(&r.step, NULL, 2);
+	pthread_create(&t, NULL, use_two_heaps, &r);
+	pthread_barrier_wait(&r.step);
+	iop_heap_destroy(atomic_load(&r.h));
+	atomic_store(&r.h, cached_heap(16 << 20, 0));
+	pthread_barrier_wait(&r.step);
+	pthread_join(t, NULL);
+	CU_ASSERT_EQUAL(r.bad, 0);
+	assert_whole(atomic_load(&r.h));
+	iop_heap_destroy(atomic_load(&r.h));
+	pthread_barrier_destroy(&r.step);
+}
+
+/* Small heaps get no cache: it would hold too large a share of them. */
+static void test_small_heap_is_not_cached(void)
+{
+	struct iop_heap *h = cached_heap(64 << 10, 0);
+	void *p = iop_heap_alloc(h, 64);
+
+	CU_ASSERT_EQUAL(iop_heap_free(h, p, 64), 0);
+	CU_ASSERT_EQUAL(stats_of(h).bytes_cached, 0);
+	assert_whole(h);
+	iop_heap_destroy(h);
+}
+
+static const struct iop_test_case cache_tests[] = {
+	{ "pair_reuses_its_block", test_pair_reuses_its_block },
+	{ "frees_are_validated", test_frees_are_validated },
+	{ "cross_thread_free_then_exit", test_cross_thread_free_then_exit },
+	{ "exited_threads_give_back", test_exited_threads_give_back },
+	{ "busy_threads_answer_drain_requests", test_busy_threads_answer_drain_requests },
+	{ "exiting_process_gives_back", test_exiting_process_gives_back },
+	{ "destroy_while_another_thread_caches", test_destroy_while_another_thread_caches },
+	{ "small_heap_is_not_cached", test_small_heap_is_not_cached },
+	{ NULL, NULL },
+};
+
+static const struct iop_test_suite suites[] = {
+	{ "heap_cache", cache_tests },
+	{ NULL, NULL },
+};
+
+int main(int argc, char **argv)
+{
+	return iop_test_main(argc, argv, suites);
+}
