@@ -11,9 +11,6 @@
 
 #include "heap_cache.h"
 
-/* Blocks one refill brings: a block of order n + REFILL_SHIFT, kept whole. */
-#define REFILL_SHIFT 4u
-
 _Thread_local struct heap_cache_binding heap_cache_bindings[HEAP_CACHE_BINDINGS];
 _Thread_local uint64_t heap_cache_bindings_gen;
 _Atomic uint64_t heap_cache_destroy_gen;
@@ -121,6 +118,24 @@ struct heap_cache_binding *heap_cache_bind(struct iop_heap *h)
 	return cb;
 }
 
+/* Give the unused rest of the reserve back, as the aligned blocks it is made of. */
+static void drain_reserve(struct iop_heap *h, struct heap_cache *c, uint32_t i)
+{
+	uint64_t next = atomic_load_explicit(&c->reserve_next[i], memory_order_relaxed);
+	uint64_t end = atomic_load_explicit(&c->reserve_end[i], memory_order_relaxed);
+
+	while (next < end) {
+		uint32_t j = next == 0 ? h->cache_chunk[i] : (uint32_t)__builtin_ctzll(next);
+
+		while (next + (1ull << j) > end)
+			j--;
+		heap_release_held(h, h->min_order + i + j, next >> j);
+		next += 1ull << j;
+	}
+	atomic_store_explicit(&c->reserve_next[i], 0, memory_order_relaxed);
+	atomic_store_explicit(&c->reserve_end[i], 0, memory_order_release);
+}
+
 /* Give every cached block of one order back to the heap. */
 static void drain_order(struct iop_heap *h, struct heap_cache *c, uint32_t i)
 {
@@ -130,6 +145,7 @@ static void drain_order(struct iop_heap *h, struct heap_cache *c, uint32_t i)
 		heap_release_held(h, h->min_order + i,
 				  atomic_load_explicit(&c->block[i][j], memory_order_relaxed));
 	atomic_store_explicit(&c->count[i], 0, memory_order_release);
+	drain_reserve(h, c, i);
 }
 
 void heap_cache_drain(struct iop_heap *h, struct heap_cache_binding *cb)
@@ -160,39 +176,39 @@ void heap_cache_spill(struct iop_heap *h, struct heap_cache *c, uint32_t i)
 }
 
 /*
- * The cache of order n is empty: take one block of order n + REFILL_SHIFT
- * (or smaller, if none is free) from the heap. It is held whole, so all its
- * order-n pieces are held too and go into the cache with no more bitmap
- * work; one of them is returned, marked allocated.
+ * The cache of order n is empty: cut the next piece from the reserve chunk,
+ * or take a new chunk: one held block of order n + cache_chunk (or smaller,
+ * if none is free). All its order-n pieces are held with it, so cutting one
+ * needs no bitmap work but marking it allocated. Chunks are as large as one
+ * cache line of the order's bitmap, so two threads' pieces do not share one.
  */
 void *heap_cache_refill_alloc(struct iop_heap *h, struct heap_cache_binding *cb, uint32_t n)
 {
 	struct heap_cache *c = cb->c;
 	uint32_t i = n - h->min_order;
-	uint32_t shift = REFILL_SHIFT;
-	int64_t big = -1;
-	uint64_t first, pieces;
+	uint64_t next = atomic_load_explicit(&c->reserve_next[i], memory_order_relaxed);
+	uint64_t end = atomic_load_explicit(&c->reserve_end[i], memory_order_relaxed);
 
-	while (shift > 0 && (1u << shift) > h->cache_depth[i])
-		shift--;
-	for (;; shift--) {
-		if (n + shift <= h->max_order)
-			big = heap_take_held(h, n + shift);
-		if (big >= 0 || shift == 0)
-			break;
+	if (next == end) {
+		int64_t big = -1;
+		uint32_t shift;
+
+		for (shift = h->cache_chunk[i];; shift--) {
+			if (n + shift <= h->max_order)
+				big = heap_take_held(h, n + shift);
+			if (big >= 0 || shift == 0)
+				break;
+		}
+		if (big < 0)
+			return NULL;
+		next = (uint64_t)big << shift;
+		end = next + (1ull << shift);
+		atomic_store_explicit(&c->reserve_end[i], (uint32_t)end, memory_order_relaxed);
 	}
-	if (big < 0)
-		return NULL;
-	first = (uint64_t)big << shift;
-	pieces = 1ull << shift;
-	/* Highest addresses in the cache first, so the lowest is used first. */
-	for (uint64_t j = 1; j < pieces; j++)
-		atomic_store_explicit(&c->block[i][j - 1], (uint32_t)(first + pieces - j),
-				      memory_order_relaxed);
-	atomic_store_explicit(&c->count[i], (uint32_t)(pieces - 1), memory_order_relaxed);
-	atomic_fetch_or_explicit(heap_block_word(h, n, first), heap_alloc_bit(first),
+	atomic_store_explicit(&c->reserve_next[i], (uint32_t)(next + 1), memory_order_relaxed);
+	atomic_fetch_or_explicit(heap_block_word(h, n, next), heap_alloc_bit(next),
 				 memory_order_acq_rel);
-	return heap_blocks(h) + (first << n);
+	return heap_blocks(h) + (next << n);
 }
 
 uint64_t heap_cache_request_drain(struct iop_heap *h)

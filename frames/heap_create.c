@@ -71,15 +71,19 @@ static uint64_t layout_orders(const struct heap_geometry *g, struct heap_order *
 }
 
 /*
- * Thread caches: order k keeps up to heap / 4096 / 2^k blocks (at most 32),
- * so 64 full caches of 8 orders hold at most 1/8 of the heap. Orders that
- * would keep fewer than 4 are not cached. Returns the end offset.
+ * Thread caches: order k keeps up to heap / 4096 / 2^k freed blocks (at
+ * most 32), and cuts new ones from a reserve chunk of heap / 2048 / 2^k
+ * blocks (at most 256: one cache line of that order's bitmap, so threads do
+ * not share lines). 64 threads' caches of 8 orders hold at most 1/8 + 1/4 of
+ * the heap, and that only while nobody is short of memory. Orders that would
+ * keep fewer than 4 are not cached. Returns the end offset.
  */
 static uint64_t layout_caches(const struct heap_geometry *g, uint64_t off, struct iop_heap *hdr)
 {
 	hdr->cache_off = 0;
 	hdr->cache_orders = 0;
 	memset(hdr->cache_depth, 0, sizeof(hdr->cache_depth));
+	memset(hdr->cache_chunk, 0, sizeof(hdr->cache_chunk));
 	if (!(g->flags & IOP_HEAP_F_CACHED))
 		return off;
 	for (uint32_t i = 0; i < HEAP_CACHE_ORDERS; i++) {
@@ -87,12 +91,14 @@ static uint64_t layout_caches(const struct heap_geometry *g, uint64_t off, struc
 		uint64_t depth;
 
 		/* Past the top, or block indices that do not fit 32 bits. */
-		if (k > g->max_order || g->max_order - k > 32 || g->max_order < 12 + k)
+		if (k > g->max_order || g->max_order - k > 31 || g->max_order < 12 + k)
 			break;
 		depth = (1ull << g->max_order) >> 12 >> k;
 		if (depth < 4)
 			break;
 		hdr->cache_depth[i] = depth < HEAP_CACHE_DEPTH ? (uint32_t)depth : HEAP_CACHE_DEPTH;
+		/* 64 threads' chunks of 8 orders: at most 1/4 of the heap. */
+		hdr->cache_chunk[i] = g->max_order - 11 - k < 8 ? g->max_order - 11 - k : 8;
 		hdr->cache_orders = i + 1;
 	}
 	if (hdr->cache_orders == 0)

@@ -44,6 +44,8 @@ int iop_heap_stats(const struct iop_heap *h, struct iop_heap_stats *s)
 		for (uint32_t i = 0; i < h->cache_orders; i++) {
 			uint64_t n = atomic_load_explicit(&c->count[i], memory_order_acquire);
 
+			n += atomic_load_explicit(&c->reserve_end[i], memory_order_acquire) -
+			     atomic_load_explicit(&c->reserve_next[i], memory_order_acquire);
 			s->bytes_cached += n << (h->min_order + i);
 		}
 	}
@@ -109,7 +111,27 @@ static int check_blocks(const struct iop_heap *h, uint32_t k, uint64_t *covered,
 	return 0;
 }
 
-/* A block held in a thread cache carries no bit, nor does any block above it. */
+/* A held block of order k carries no bit, nor does any block above it. */
+static int check_held(const struct iop_heap *h, uint32_t k, uint64_t b, uint64_t *covered,
+		      struct check_ctx *c)
+{
+	for (uint32_t up = k; up <= h->max_order; up++) {
+		uint64_t a = b >> (up - k);
+		uint64_t v;
+
+		if (a >= h->orders[up].blocks)
+			return broken(c, "cached order %u block %llu is outside the heap", k,
+				      (unsigned long long)b);
+		v = atomic_load(heap_block_word(h, up, a));
+		if (v & (heap_free_bit(a) | heap_alloc_bit(a)))
+			return broken(c, "cached order %u block %llu overlaps order %u", k,
+				      (unsigned long long)b, up);
+	}
+	*covered += 1ull << k;
+	return 0;
+}
+
+/* Thread caches: their blocks and the rest of their reserve chunks. */
 static int check_cached(const struct iop_heap *h, uint64_t *covered, struct check_ctx *c)
 {
 	for (unsigned slot = 0; h->cache_orders != 0 && slot < HEAP_CACHE_SLOTS; slot++) {
@@ -122,20 +144,19 @@ static int check_cached(const struct iop_heap *h, uint64_t *covered, struct chec
 			if (n > h->cache_depth[i])
 				return broken(c, "cache %u order %u: %u blocks, room for %u", slot, k, n,
 					      h->cache_depth[i]);
-			for (uint32_t j = 0; j < n; j++) {
-				uint64_t b = atomic_load_explicit(&hc->block[i][j], memory_order_acquire);
+			uint64_t next = atomic_load_explicit(&hc->reserve_next[i], memory_order_acquire);
+			uint64_t end = atomic_load_explicit(&hc->reserve_end[i], memory_order_acquire);
+			int rc = 0;
 
-				for (uint32_t up = k; up <= h->max_order; up++) {
-					uint64_t a = b >> (up - k);
-					uint64_t v = atomic_load(heap_block_word(h, up, a));
-
-					if (a >= h->orders[up].blocks ||
-					    (v & (heap_free_bit(a) | heap_alloc_bit(a))))
-						return broken(c, "cached order %u block %llu overlaps order %u",
-							      k, (unsigned long long)b, up);
-				}
-				*covered += 1ull << k;
-			}
+			for (uint32_t j = 0; j < n && rc == 0; j++)
+				rc = check_held(h, k,
+						atomic_load_explicit(&hc->block[i][j],
+								     memory_order_acquire),
+						covered, c);
+			for (uint64_t b = next; b < end && rc == 0; b++)
+				rc = check_held(h, k, b, covered, c);
+			if (rc != 0)
+				return rc;
 		}
 	}
 	return 0;

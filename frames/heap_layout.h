@@ -74,6 +74,9 @@ struct heap_cache {
 	_Alignas(HEAP_CACHE_LINE) _Atomic uint64_t owner; /* 0: free slot */
 	_Atomic uint64_t seen_epoch;                     /* last drain request honoured */
 	_Atomic uint32_t count[HEAP_CACHE_ORDERS];
+	/* Reserve: the unused rest [next, end) of the held chunk pieces are cut from. */
+	_Atomic uint32_t reserve_next[HEAP_CACHE_ORDERS];
+	_Atomic uint32_t reserve_end[HEAP_CACHE_ORDERS];
 	_Alignas(HEAP_CACHE_LINE) _Atomic uint32_t block[HEAP_CACHE_ORDERS][HEAP_CACHE_DEPTH];
 };
 
@@ -91,6 +94,7 @@ struct iop_heap {
 	uint64_t cache_off;                        /* HEAP_CACHE_SLOTS caches, or 0 */
 	uint32_t cache_orders;                     /* cached orders from min_order up */
 	uint32_t cache_depth[HEAP_CACHE_ORDERS];   /* blocks a cache keeps per order */
+	uint32_t cache_chunk[HEAP_CACHE_ORDERS];   /* log2 of the pieces in a reserve chunk */
 
 	/* The patent's heap data structure: bit k = order k has a free block. */
 	_Alignas(HEAP_CACHE_LINE) _Atomic uint64_t nonempty_orders;
