@@ -2,7 +2,7 @@
 /*
  * HeapAlloc and HeapFree (patent FIG. 5 and FIG. 6), lock-free.
  *
- * Every state change of a block is one compare-and-swap on the 64-bit word
+ * Every state change of a block is one atomic read-modify-write on the word
  * that holds the block and its buddy (heap_layout.h). No step waits for
  * another thread: a CAS that fails means another thread changed the word, so
  * it made progress, and we retry on what it left.
