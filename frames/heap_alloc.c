@@ -29,7 +29,6 @@ static _Atomic unsigned next_thread_slot;
 static void forget_thread_slot(void)
 {
 	heap_thread_slot = 0;
-	heap_cache_forget_all();
 }
 
 __attribute__((constructor)) static void heap_register_atfork(void)
@@ -203,6 +202,8 @@ static void *alloc_slow(struct iop_heap *h, uint32_t n)
 	for (;;) {
 		bool busy_before;
 		bool busy_after;
+		/* Read before the search: a cache that gives back after it would be missed. */
+		bool draining = heap_caches_draining(h, epoch);
 		void *p;
 
 		inflight_snapshot(h, before, &busy_before);
@@ -211,7 +212,7 @@ static void *alloc_slow(struct iop_heap *h, uint32_t n)
 			return p;
 		inflight_snapshot(h, after, &busy_after);
 		if (!busy_before && !busy_after && memcmp(before, after, sizeof(before)) == 0 &&
-		    !heap_caches_draining(h, epoch))
+		    !draining)
 			break;
 		if (deadline == 0)
 			deadline = monotonic_ns() + h->enomem_wait_ns;
@@ -320,12 +321,8 @@ int iop_heap_free(struct iop_heap *h, void *p, size_t x)
 	if (off & ((1ull << n) - 1))
 		return heap_refuse_free(h, heap_diagnose_free(h, off, n));
 
-	if (heap_cache_covers(h, n)) {
-		struct heap_cache_binding *cb = heap_cache_binding(h);
-
-		if (cb != NULL)
-			return heap_cache_free(h, cb, n, off);
-	}
+	if (heap_cache_covers(h, n))
+		return heap_cache_free(h, n, off);
 
 	b = off >> n;
 	word = heap_block_word(h, n, b);

@@ -23,6 +23,7 @@ _Atomic uint64_t heap_cache_destroy_gen;
 struct heap_cache_reg {
 	struct iop_heap *h;
 	bool alive;
+	_Atomic uint64_t slots; /* bit i: slot i is owned by a thread of this process */
 	struct heap_cache_reg *next;
 };
 
@@ -70,7 +71,7 @@ static struct heap_cache_reg *reg_find_or_add(struct iop_heap *h)
 }
 
 /* Claim a free slot: exclusive, so the owner may use plain (relaxed) accesses. */
-static struct heap_cache *claim_slot(struct iop_heap *h)
+static struct heap_cache *claim_slot(struct iop_heap *h, struct heap_cache_reg *reg)
 {
 	/* Any non-zero value: the CAS, not the value, makes the slot ours. */
 	uint64_t token = atomic_fetch_add_explicit(&next_owner_token, 1, memory_order_relaxed) + 1;
@@ -82,8 +83,10 @@ static struct heap_cache *claim_slot(struct iop_heap *h)
 		if (atomic_load_explicit(&c->owner, memory_order_relaxed) == 0 &&
 		    atomic_compare_exchange_strong_explicit(&c->owner, &free_slot, token,
 							    memory_order_acquire,
-							    memory_order_relaxed))
+							    memory_order_relaxed)) {
+			atomic_fetch_or(&reg->slots, 1ull << i);
 			return c;
+		}
 	}
 	return NULL;
 }
@@ -110,7 +113,7 @@ struct heap_cache_binding *heap_cache_bind(struct iop_heap *h)
 		return NULL;
 	cb->h = h;
 	cb->reg = reg;
-	cb->c = claim_slot(h);
+	cb->c = claim_slot(h, reg);
 	if (cb->c == NULL)
 		return NULL; /* remembered: no slot, no cache, no rescan */
 	cb->seen_epoch = atomic_load_explicit(&h->cache_epoch, memory_order_acquire);
@@ -217,7 +220,7 @@ uint64_t heap_cache_request_drain(struct iop_heap *h)
 
 	if (h->cache_orders == 0)
 		return 0;
-	cb = heap_cache_binding(h);
+	cb = heap_cache_find(h);
 	if (cb != NULL)
 		heap_cache_drain(h, cb); /* our own first: no need to wait for it */
 	return atomic_fetch_add_explicit(&h->cache_epoch, 1, memory_order_acq_rel) + 1;
@@ -235,7 +238,9 @@ bool heap_caches_draining(const struct iop_heap *h, uint64_t epoch)
 		    atomic_load_explicit(&c->seen_epoch, memory_order_acquire) >= epoch)
 			continue;
 		for (uint32_t i = 0; i < h->cache_orders; i++)
-			if (atomic_load_explicit(&c->count[i], memory_order_acquire) != 0)
+			if (atomic_load_explicit(&c->count[i], memory_order_acquire) != 0 ||
+			    atomic_load_explicit(&c->reserve_next[i], memory_order_acquire) !=
+				    atomic_load_explicit(&c->reserve_end[i], memory_order_acquire))
 				return true;
 	}
 	return false;
@@ -257,36 +262,67 @@ void heap_cache_revalidate(void)
 	heap_cache_bindings_gen = gen;
 }
 
-/* Thread or process exit: give every cache back, with its blocks. */
+/* Give slot i of h back, with its blocks. No thread may be using it. */
+static void release_slot(struct iop_heap *h, struct heap_cache_reg *reg, unsigned i)
+{
+	struct heap_cache_binding tmp = { .h = h, .c = heap_cache_slot(h, i), .reg = reg };
+
+	heap_cache_drain(h, &tmp);
+	atomic_fetch_and(&reg->slots, ~(1ull << i));
+	atomic_store_explicit(&tmp.c->owner, 0, memory_order_release);
+}
+
+/*
+ * Thread or process exit: give every cache back, with its blocks. Under
+ * reg_lock from the alive check to the last store, so a destroy on another
+ * thread cannot unmap the heap in between.
+ */
 static void release_bindings(void)
 {
-	heap_cache_revalidate();
+	pthread_mutex_lock(&reg_lock);
 	for (unsigned i = 0; i < HEAP_CACHE_BINDINGS; i++) {
 		struct heap_cache_binding *cb = &heap_cache_bindings[i];
 
-		if (cb->c != NULL) {
-			heap_cache_drain(cb->h, cb);
-			atomic_store_explicit(&cb->c->owner, 0, memory_order_release);
-		}
+		if (cb->c != NULL && cb->reg->alive)
+			release_slot(cb->h, cb->reg,
+				     (unsigned)(cb->c - heap_cache_slot(cb->h, 0)));
 		memset(cb, 0, sizeof(*cb));
 	}
+	heap_cache_bindings_gen = atomic_load(&heap_cache_destroy_gen);
+	pthread_mutex_unlock(&reg_lock);
 }
 
-/* In a forked child: the caches belong to the parent's thread. Forget them. */
-void heap_cache_forget_all(void)
-{
-	memset(heap_cache_bindings, 0, sizeof(heap_cache_bindings));
-}
-
-/* iop_heap_destroy: bindings elsewhere in the process must not touch h again. */
+/*
+ * iop_heap_destroy. No thread uses h any more, but threads may still have
+ * caches of it: they must never touch it again (it may be unmapped), and
+ * for a heap in caller memory, which lives on for other processes, their
+ * blocks go back to it now rather than staying cached forever.
+ */
 void heap_cache_forget_heap(struct iop_heap *h)
 {
 	pthread_mutex_lock(&reg_lock);
-	for (struct heap_cache_reg *r = regs; r != NULL; r = r->next)
-		if (r->h == h)
-			r->alive = false;
+	for (struct heap_cache_reg *r = regs; r != NULL; r = r->next) {
+		if (r->h != h || !r->alive)
+			continue;
+		if (!(h->flags & HEAP_FLAG_OWNED))
+			for (uint64_t m = atomic_load(&r->slots); m != 0; m &= m - 1)
+				release_slot(h, r, (unsigned)__builtin_ctzll(m));
+		r->alive = false;
+	}
 	pthread_mutex_unlock(&reg_lock);
 	atomic_fetch_add_explicit(&heap_cache_destroy_gen, 1, memory_order_acq_rel);
+}
+
+/* This thread's existing binding to h, without making one. */
+struct heap_cache_binding *heap_cache_find(struct iop_heap *h)
+{
+	if (heap_cache_bindings_gen != atomic_load_explicit(&heap_cache_destroy_gen,
+							     memory_order_acquire))
+		heap_cache_revalidate();
+	for (unsigned i = 0; i < HEAP_CACHE_BINDINGS; i++)
+		if (heap_cache_bindings[i].h == h)
+			return heap_cache_bindings[i].c != NULL ? &heap_cache_bindings[i] : NULL;
+	return NULL;
 }
 
 void iop_heap_cache_flush(struct iop_heap *h)
@@ -295,7 +331,45 @@ void iop_heap_cache_flush(struct iop_heap *h)
 
 	if (!heap_valid(h) || h->cache_orders == 0)
 		return;
-	cb = heap_cache_binding(h);
+	cb = heap_cache_find(h);
 	if (cb != NULL)
 		heap_cache_drain(h, cb);
+}
+
+/*
+ * fork: the child must not inherit reg_lock held by another thread, so the
+ * forking thread holds it across the fork. In the child, a cache of a heap in
+ * shared memory belongs to the parent's thread: forget it. A heap the child
+ * got a private copy of (iop_heap_create) comes with a private copy of the
+ * cache, which the child's thread keeps using.
+ */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&reg_lock);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&reg_lock);
+}
+
+static void fork_child(void)
+{
+	for (unsigned i = 0; i < HEAP_CACHE_BINDINGS; i++) {
+		struct heap_cache_binding *cb = &heap_cache_bindings[i];
+
+		if (cb->h != NULL &&
+		    !(cb->reg->alive && cb->c != NULL && (cb->h->flags & HEAP_FLAG_OWNED)))
+			memset(cb, 0, sizeof(*cb));
+	}
+	/* The parent's slots in shared heaps are not ours to give back at destroy. */
+	for (struct heap_cache_reg *r = regs; r != NULL; r = r->next)
+		if (r->alive && !(r->h->flags & HEAP_FLAG_OWNED))
+			atomic_store(&r->slots, 0);
+	pthread_mutex_unlock(&reg_lock);
+}
+
+__attribute__((constructor)) static void heap_cache_register_atfork(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }

@@ -46,8 +46,8 @@ void heap_cache_spill(struct iop_heap *h, struct heap_cache *c, uint32_t i);
 void heap_cache_drain(struct iop_heap *h, struct heap_cache_binding *cb);
 uint64_t heap_cache_request_drain(struct iop_heap *h);
 bool heap_caches_draining(const struct iop_heap *h, uint64_t epoch);
-void heap_cache_forget_all(void);
 void heap_cache_forget_heap(struct iop_heap *h);
+struct heap_cache_binding *heap_cache_find(struct iop_heap *h);
 
 /* From heap_alloc.c: the global heap underneath the caches. */
 int64_t heap_take_held(struct iop_heap *h, uint32_t n);
@@ -100,19 +100,28 @@ static inline void *heap_cache_alloc(struct iop_heap *h, struct heap_cache_bindi
 	return heap_blocks(h) + (b << n);
 }
 
-static inline int heap_cache_free(struct iop_heap *h, struct heap_cache_binding *cb, uint32_t n,
-				  uint64_t off)
+/*
+ * Free into this thread's cache. Validated first, like any free (of two frees
+ * of one block exactly one wins), so a refused free changes nothing: no slot
+ * is claimed, no cache drained.
+ */
+static inline int heap_cache_free(struct iop_heap *h, uint32_t n, uint64_t off)
 {
-	struct heap_cache *c = cb->c;
 	uint32_t i = n - h->min_order;
+	struct heap_cache_binding *cb;
+	struct heap_cache *c;
 	uint32_t cnt;
-	int rc;
+	int rc = heap_unmark_alloc(h, off, n);
 
-	heap_cache_check_epoch(h, cb);
-	/* Validated like any free: of two frees of one block exactly one wins. */
-	rc = heap_unmark_alloc(h, off, n);
 	if (rc != 0)
 		return rc;
+	cb = heap_cache_binding(h);
+	if (cb == NULL) {
+		heap_release_held(h, n, off >> n); /* no cache: straight back to the heap */
+		return 0;
+	}
+	heap_cache_check_epoch(h, cb);
+	c = cb->c;
 	cnt = atomic_load_explicit(&c->count[i], memory_order_relaxed);
 	if (cnt == h->cache_depth[i]) {
 		heap_cache_spill(h, c, i);

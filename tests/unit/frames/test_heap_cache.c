@@ -382,6 +382,77 @@ static void test_destroy_while_another_thread_caches(void)
 	pthread_barrier_destroy(&r.step);
 }
 
+static unsigned owned_slots(const struct iop_heap *h)
+{
+	unsigned n = 0;
+
+	for (unsigned s = 0; s < HEAP_CACHE_SLOTS; s++)
+		n += atomic_load(&heap_cache_slot(h, s)->owner) != 0;
+	return n;
+}
+
+struct refuser {
+	struct iop_heap *h;
+	void *p;
+	int rc;
+};
+
+static void *refuse_once(void *arg)
+{
+	struct refuser *r = arg;
+
+	r->rc = iop_heap_free(r->h, r->p, 64);
+	iop_heap_cache_flush(r->h); /* nothing to flush: must not claim a slot either */
+	return NULL;
+}
+
+/* A refused free changes nothing, not even which threads own caches. */
+static void test_refused_free_claims_no_cache(void)
+{
+	struct refuser r = { .h = cached_heap(16 << 20, 0) };
+	unsigned before;
+	pthread_t t;
+
+	r.p = iop_heap_alloc(r.h, 64);
+	CU_ASSERT_EQUAL(iop_heap_free(r.h, r.p, 64), 0);
+	before = owned_slots(r.h);
+	pthread_create(&t, NULL, refuse_once, &r);
+	pthread_join(t, NULL);
+	CU_ASSERT_EQUAL(r.rc, -EALREADY);
+	CU_ASSERT_EQUAL(owned_slots(r.h), before);
+	iop_heap_destroy(r.h);
+}
+
+/*
+ * A heap in caller memory outlives its handle (other processes use it):
+ * destroying the handle returns this process's cached blocks and slots.
+ */
+static void test_destroy_returns_caches_of_shared_heap(void)
+{
+	struct iop_heap_opts opts = { .flags = IOP_HEAP_F_CACHED };
+	size_t n = 16 << 20;
+	size_t len = iop_heap_footprint(n, &opts);
+	void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct iop_heap *h = iop_heap_create_in(mem, len, n, &opts);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	for (int round = 0; round < 3; round++) {
+		struct handoff ho = { .h = iop_heap_attach(mem) };
+		pthread_t t;
+
+		for (int i = 0; i < 1000; i++)
+			ho.blocks[i] = iop_heap_alloc(ho.h, 64 << (i % 4));
+		/* Freed by a thread that stays bound until the handle is destroyed. */
+		pthread_create(&t, NULL, free_them, &ho);
+		pthread_join(t, NULL);
+		iop_heap_destroy(ho.h);
+		CU_ASSERT_EQUAL(stats_of(h).bytes_cached, 0);
+		CU_ASSERT_EQUAL(owned_slots(h), 0);
+	}
+	assert_whole(h);
+	munmap(mem, len);
+}
+
 /* Small heaps get no cache: it would hold too large a share of them. */
 static void test_small_heap_is_not_cached(void)
 {
@@ -402,6 +473,8 @@ static const struct iop_test_case cache_tests[] = {
 	{ "busy_threads_answer_drain_requests", test_busy_threads_answer_drain_requests },
 	{ "exiting_process_gives_back", test_exiting_process_gives_back },
 	{ "destroy_while_another_thread_caches", test_destroy_while_another_thread_caches },
+	{ "refused_free_claims_no_cache", test_refused_free_claims_no_cache },
+	{ "destroy_returns_caches_of_shared_heap", test_destroy_returns_caches_of_shared_heap },
 	{ "small_heap_is_not_cached", test_small_heap_is_not_cached },
 	{ NULL, NULL },
 };
