@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "heap_layout.h"
@@ -111,8 +112,15 @@ static int check_blocks(const struct iop_heap *h, uint32_t k, uint64_t *covered,
 	return 0;
 }
 
+/* Held (cached) blocks seen so far, as [start, end) byte ranges. */
+struct held_set {
+	uint64_t (*range)[2];
+	size_t n;
+	size_t cap;
+};
+
 /* A held block of order k carries no bit, nor does any block above it. */
-static int check_held(const struct iop_heap *h, uint32_t k, uint64_t b, uint64_t *covered,
+static int check_held(const struct iop_heap *h, uint32_t k, uint64_t b, struct held_set *held,
 		      struct check_ctx *c)
 {
 	for (uint32_t up = k; up <= h->max_order; up++) {
@@ -127,12 +135,31 @@ static int check_held(const struct iop_heap *h, uint32_t k, uint64_t b, uint64_t
 			return broken(c, "cached order %u block %llu overlaps order %u", k,
 				      (unsigned long long)b, up);
 	}
-	*covered += 1ull << k;
+	if (held->n == held->cap) {
+		size_t cap = held->cap ? 2 * held->cap : 1024;
+		void *r = realloc(held->range, cap * sizeof(*held->range));
+
+		if (r == NULL)
+			return -ENOMEM;
+		held->range = r;
+		held->cap = cap;
+	}
+	held->range[held->n][0] = b << k;
+	held->range[held->n][1] = (b + 1) << k;
+	held->n++;
 	return 0;
 }
 
+static int by_start(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
 /* Thread caches: their blocks and the rest of their reserve chunks. */
-static int check_cached(const struct iop_heap *h, uint64_t *covered, struct check_ctx *c)
+static int check_cached_slots(const struct iop_heap *h, struct held_set *held,
+			      struct check_ctx *c)
 {
 	for (unsigned slot = 0; h->cache_orders != 0 && slot < HEAP_CACHE_SLOTS; slot++) {
 		struct heap_cache *hc = heap_cache_slot(h, slot);
@@ -140,26 +167,44 @@ static int check_cached(const struct iop_heap *h, uint64_t *covered, struct chec
 		for (uint32_t i = 0; i < h->cache_orders; i++) {
 			uint32_t n = atomic_load_explicit(&hc->count[i], memory_order_acquire);
 			uint32_t k = h->min_order + i;
-
-			if (n > h->cache_depth[i])
-				return broken(c, "cache %u order %u: %u blocks, room for %u", slot, k, n,
-					      h->cache_depth[i]);
 			uint64_t next = atomic_load_explicit(&hc->reserve_next[i], memory_order_acquire);
 			uint64_t end = atomic_load_explicit(&hc->reserve_end[i], memory_order_acquire);
 			int rc = 0;
 
+			if (n > h->cache_depth[i])
+				return broken(c, "cache %u order %u: %u blocks, room for %u", slot, k, n,
+					      h->cache_depth[i]);
 			for (uint32_t j = 0; j < n && rc == 0; j++)
 				rc = check_held(h, k,
 						atomic_load_explicit(&hc->block[i][j],
 								     memory_order_acquire),
-						covered, c);
+						held, c);
 			for (uint64_t b = next; b < end && rc == 0; b++)
-				rc = check_held(h, k, b, covered, c);
+				rc = check_held(h, k, b, held, c);
 			if (rc != 0)
 				return rc;
 		}
 	}
 	return 0;
+}
+
+/* Cached blocks carry no bits, so only their ranges show two caches holding one block. */
+static int check_cached(const struct iop_heap *h, uint64_t *covered, struct check_ctx *c)
+{
+	struct held_set held = { NULL, 0, 0 };
+	int rc = check_cached_slots(h, &held, c);
+
+	if (rc == 0 && held.n > 0) {
+		qsort(held.range, held.n, sizeof(*held.range), by_start);
+		for (size_t i = 0; i < held.n && rc == 0; i++) {
+			if (i > 0 && held.range[i][0] < held.range[i - 1][1])
+				rc = broken(c, "cached block at offset %llu is held twice",
+					    (unsigned long long)held.range[i][0]);
+			*covered += held.range[i][1] - held.range[i][0];
+		}
+	}
+	free(held.range);
+	return rc;
 }
 
 /* The word below holds a free block => its summary bit is set, at every level. */

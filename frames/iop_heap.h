@@ -167,10 +167,13 @@ int iop_heap_stats(const struct iop_heap *h, struct iop_heap_stats *s);
  * no overlap, no block is both free and allocated, no two free buddies are
  * left unmerged, and every word with a free block has its summary bit and
  * heap-data-structure bit set (a set bit over an empty word is allowed: those
- * are cleared lazily).
+ * are cleared lazily); blocks in thread caches carry no bit and no cache
+ * holds a block another holds. Allocates a little memory when caches hold
+ * blocks: not for hot paths.
  *
  * @return 0; -EBUSY if an operation is in flight; -EUCLEAN if an invariant is
- *         broken (iop_heap_check_report() says which); -EINVAL for NULL h.
+ *         broken (iop_heap_check_report() says which); -EINVAL for NULL h;
+ *         -ENOMEM if it could not allocate its working memory.
  */
 int iop_heap_check(const struct iop_heap *h);
 
