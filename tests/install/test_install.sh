@@ -11,14 +11,30 @@ meson install -C "$build" --destdir "$stage" --no-rebuild >/dev/null
 pc=$(dirname "$(find "$stage" -name libiop.pc | head -1)")
 export PKG_CONFIG_PATH=$pc
 cat >"$stage/app.c" <<'C'
+#include <iop/frame.h>
 #include <iop/heap.h>
 #include <iop/version.h>
+#include <iop/window.h>
 #include <stdio.h>
 int main(void)
 {
 	struct iop_heap *h = iop_heap_create(1 << 16, NULL);
 	void *p = iop_heap_alloc(h, 1000);
-	int rc = p != NULL && iop_heap_free(h, p, 1000) == 0 && iop_heap_check(h) == 0;
+	struct iop_window_opts wo = { .inbound_bytes = 1 << 16, .outbound_bytes = 1 << 16 };
+	struct iop_window *w = iop_window_create(&wo);
+	struct iop_msg_hdr m = { .version = 1, .size_words = 4, .target_tid = 0x10,
+				 .initiator_tid = IOP_TID_HOST };
+	struct iop_frame_verdict v;
+	uint32_t *f = w != NULL ? iop_heap_alloc(iop_window_inbound(w), 16) : NULL;
+	int rc = p != NULL && iop_heap_free(h, p, 1000) == 0 && iop_heap_check(h) == 0 &&
+		 f != NULL;
+
+	if (rc) {
+		iop_msg_hdr_encode(&m, f);
+		rc = iop_frame_validate(f, 16, &v) == 0 &&
+		     iop_window_frame(w, iop_window_mfa(w, f)) == (void *)f;
+	}
+	iop_window_close(w);
 	printf("iopool %s: %s\n", iop_version(), rc ? "ok" : "FAILED");
 	iop_heap_destroy(h);
 	return rc ? 0 : 1;

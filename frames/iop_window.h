@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The frame window: one shared mapping that holds all of an IOP's frame
+ * memory, a header, the inbound heap (host-to-IOP requests), the outbound
+ * heap (IOP-to-host replies) and an area for the MFA rings. Frames are named
+ * by MFAs: 32-bit byte offsets from the window's start, the same in every
+ * process that maps it, wherever it is mapped.
+ *
+ * The window lives in a memfd (on hugetlbfs pages when the system has them,
+ * otherwise ordinary pages), so another process attaches with the file
+ * descriptor alone. Needs only libc; not the DPDK EAL.
+ */
+#ifndef IOP_WINDOW_H
+#define IOP_WINDOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The MFA that means "no frame" ("queue empty" in I2O). */
+#define IOP_MFA_EMPTY 0xFFFFFFFFu
+
+/** Do not try hugetlbfs pages, even when the system has them. */
+#define IOP_WINDOW_F_NO_HUGEPAGES 0x1u
+
+/** Options for iop_window_create(). Zero-filled means defaults. */
+struct iop_window_opts {
+	size_t inbound_bytes;  /**< inbound heap, rounded up to a power of two; 0 = 16 MiB */
+	size_t outbound_bytes; /**< outbound heap, likewise; 0 = 16 MiB */
+	size_t ring_bytes;     /**< room for MFA rings; 0 = 1 MiB */
+	const struct iop_heap_opts *heap; /**< options of both heaps (<iop/heap.h>); NULL = defaults */
+	uint32_t flags;        /**< IOP_WINDOW_F_* */
+};
+
+/** What a window is made of, as iop_window_info() reports it. */
+struct iop_window_info {
+	size_t total_bytes;    /**< the whole mapping, at most 4 GiB */
+	size_t ring_offset;    /**< where the ring area starts (an MFA-style offset) */
+	size_t ring_bytes;
+	int hugepages;         /**< 1 if the memory is on hugetlbfs pages */
+};
+
+struct iop_window;
+struct iop_heap;
+struct iop_heap_opts;
+
+/**
+ * Make a window in a new memfd and map it.
+ * @return the window, or NULL with errno: EINVAL (bad heap options), E2BIG
+ *         (the window would pass 4 GiB, beyond 32-bit MFAs), or what
+ *         memfd_create, ftruncate or mmap said.
+ */
+struct iop_window *iop_window_create(const struct iop_window_opts *opts);
+
+/**
+ * Map a window another process made, from its file descriptor (for example
+ * received over a Unix socket). The fd is duplicated; the caller keeps its own.
+ * @return the window, or NULL with errno: EBADF (not an open file), EPROTO
+ *         (not a window, a window of another layout version, or a header that
+ *         disagrees with the file: a corrupt or foreign window is refused).
+ */
+struct iop_window *iop_window_attach(int fd);
+
+/** Unmap and close. The window lives on while any process still maps it. */
+void iop_window_close(struct iop_window *w);
+
+/** The window's file descriptor, to hand to another process. */
+int iop_window_fd(const struct iop_window *w);
+
+/** The inbound heap (requests: hosts allocate, the IOP frees). */
+struct iop_heap *iop_window_inbound(const struct iop_window *w);
+
+/** The outbound heap (replies: the IOP allocates, hosts free). */
+struct iop_heap *iop_window_outbound(const struct iop_window *w);
+
+/** Fill *info. @return 0, or -EINVAL for a NULL argument. */
+int iop_window_info(const struct iop_window *w, struct iop_window_info *info);
+
+/** Start of the ring area in this process. */
+void *iop_window_rings(const struct iop_window *w);
+
+/**
+ * The MFA of a frame: p must point into the block area of one of the two
+ * heaps. @return the MFA, or IOP_MFA_EMPTY if p is anywhere else.
+ */
+uint32_t iop_window_mfa(const struct iop_window *w, const void *p);
+
+/**
+ * The frame an MFA names, in this process. @return the pointer, or NULL for
+ * IOP_MFA_EMPTY and for an MFA outside both heaps' block areas (a header,
+ * metadata or ring offset, or past the end), so an MFA from an untrusted
+ * peer can never yield a pointer outside frame memory.
+ */
+void *iop_window_frame(const struct iop_window *w, uint32_t mfa);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOP_WINDOW_H */

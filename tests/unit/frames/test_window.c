@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The frame window: made in a memfd, attached through its descriptor at
+ * another address and from another process, MFAs bounds-checked both ways,
+ * and a corrupt or foreign window refused.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "iop_heap.h"
+#include "iop_test.h"
+#include "iop_window.h"
+
+static struct iop_window *small_window(void)
+{
+	struct iop_window_opts o = { .inbound_bytes = 1 << 20, .outbound_bytes = 1 << 18,
+				     .ring_bytes = 8192 };
+	struct iop_window *w = iop_window_create(&o);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	return w;
+}
+
+static void test_create_and_layout(void)
+{
+	struct iop_window *w = iop_window_create(NULL);
+	struct iop_window_info info;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	CU_ASSERT_EQUAL(iop_heap_size(iop_window_inbound(w)), 16 << 20);
+	CU_ASSERT_EQUAL(iop_heap_size(iop_window_outbound(w)), 16 << 20);
+	CU_ASSERT_EQUAL(iop_window_info(w, &info), 0);
+	CU_ASSERT(info.total_bytes > 32u << 20 && info.total_bytes < 34u << 20);
+	CU_ASSERT(info.ring_bytes >= 1u << 20);
+	CU_ASSERT(info.ring_offset + info.ring_bytes <= info.total_bytes);
+	CU_ASSERT(iop_window_fd(w) >= 0);
+	CU_ASSERT_EQUAL(iop_window_info(NULL, &info), -EINVAL);
+	iop_window_close(w);
+}
+
+static void test_too_large_for_32_bit_mfas(void)
+{
+	struct iop_window_opts o = { .inbound_bytes = 2ull << 30, .outbound_bytes = 2ull << 30 };
+
+	errno = 0;
+	CU_ASSERT_PTR_NULL(iop_window_create(&o));
+	CU_ASSERT_EQUAL(errno, E2BIG);
+}
+
+static void test_mfa_round_trip_and_bounds(void)
+{
+	struct iop_window *w = small_window();
+	char *req = iop_heap_alloc(iop_window_inbound(w), 512);
+	char *rep = iop_heap_alloc(iop_window_outbound(w), 64);
+	uint32_t mreq = iop_window_mfa(w, req);
+	uint32_t mrep = iop_window_mfa(w, rep);
+	struct iop_window_info info;
+	int local;
+
+	CU_ASSERT_NOT_EQUAL(mreq, IOP_MFA_EMPTY);
+	CU_ASSERT_NOT_EQUAL(mrep, IOP_MFA_EMPTY);
+	CU_ASSERT_PTR_EQUAL(iop_window_frame(w, mreq), req);
+	CU_ASSERT_PTR_EQUAL(iop_window_frame(w, mrep), rep);
+	CU_ASSERT(mrep > mreq); /* outbound after inbound */
+	/* Nothing outside the heaps' blocks has an MFA, or comes from one. */
+	iop_window_info(w, &info);
+	CU_ASSERT_EQUAL(iop_window_mfa(w, &local), IOP_MFA_EMPTY);
+	CU_ASSERT_EQUAL(iop_window_mfa(w, iop_window_rings(w)), IOP_MFA_EMPTY);
+	CU_ASSERT_EQUAL(iop_window_mfa(w, iop_window_inbound(w)), IOP_MFA_EMPTY); /* metadata */
+	CU_ASSERT_PTR_NULL(iop_window_frame(w, IOP_MFA_EMPTY));
+	CU_ASSERT_PTR_NULL(iop_window_frame(w, 0));                       /* header */
+	CU_ASSERT_PTR_NULL(iop_window_frame(w, (uint32_t)info.ring_offset)); /* rings */
+	CU_ASSERT_PTR_NULL(iop_window_frame(w, (uint32_t)info.total_bytes));
+	iop_window_close(w);
+}
+
+/* Attached through the descriptor: another mapping, the same frames. */
+static void test_attach_same_frames_other_address(void)
+{
+	struct iop_window *w = small_window();
+	struct iop_window *a = iop_window_attach(iop_window_fd(w));
+	char *req, *seen;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	req = iop_heap_alloc(iop_window_inbound(w), 200);
+	strcpy(req, "UtilNOP");
+	seen = iop_window_frame(a, iop_window_mfa(w, req));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(seen);
+	CU_ASSERT_PTR_NOT_EQUAL(seen, req);
+	CU_ASSERT_STRING_EQUAL(seen, "UtilNOP");
+	CU_ASSERT_EQUAL(iop_heap_free(iop_window_inbound(a), seen, 200), 0);
+	CU_ASSERT_EQUAL(iop_heap_check(iop_window_inbound(w)), 0);
+	iop_window_close(a);
+	iop_window_close(w);
+}
+
+/* A child process attaches by descriptor, sends a frame by MFA, the parent frees it. */
+static void test_frame_from_another_process(void)
+{
+	struct iop_window *w = small_window();
+	int pipefd[2];
+	uint32_t mfa = IOP_MFA_EMPTY;
+	pid_t pid;
+	int status;
+	char *frame;
+
+	CU_ASSERT_FATAL(pipe(pipefd) == 0);
+	pid = fork();
+	if (pid == 0) {
+		struct iop_window *cw = iop_window_attach(iop_window_fd(w));
+		char *f = cw ? iop_heap_alloc(iop_window_inbound(cw), 1514) : NULL;
+		uint32_t m;
+
+		if (f == NULL)
+			_exit(1);
+		memset(f, 0x5a, 1514);
+		m = iop_window_mfa(cw, f);
+		_exit(write(pipefd[1], &m, sizeof(m)) == sizeof(m) ? 0 : 2);
+	}
+	CU_ASSERT_FATAL(pid > 0);
+	CU_ASSERT_EQUAL(read(pipefd[0], &mfa, sizeof(mfa)), (ssize_t)sizeof(mfa));
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	frame = iop_window_frame(w, mfa);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(frame);
+	CU_ASSERT_EQUAL(frame[0], 0x5a);
+	CU_ASSERT_EQUAL(frame[1513], 0x5a);
+	CU_ASSERT_EQUAL(iop_heap_free(iop_window_inbound(w), frame, 1514), 0);
+	CU_ASSERT_EQUAL(iop_heap_check(iop_window_inbound(w)), 0);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	iop_window_close(w);
+}
+
+/* Flip one byte of the header through a second mapping; attach must refuse. */
+static void expect_refused_after(struct iop_window *w, size_t off, uint8_t xor_mask)
+{
+	int fd = iop_window_fd(w);
+	uint8_t *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	CU_ASSERT_FATAL(m != MAP_FAILED);
+	m[off] ^= xor_mask;
+	errno = 0;
+	CU_ASSERT_PTR_NULL(iop_window_attach(fd));
+	CU_ASSERT_EQUAL(errno, EPROTO);
+	m[off] ^= xor_mask;
+	munmap(m, 4096);
+}
+
+static void test_corrupt_or_foreign_window_refused(void)
+{
+	struct iop_window *w = small_window();
+	int junk = memfd_create("not-a-window", MFD_CLOEXEC);
+	struct iop_window *again;
+
+	expect_refused_after(w, 0, 0xff);  /* magic */
+	expect_refused_after(w, 8, 0x01);  /* layout version */
+	expect_refused_after(w, 16, 0x10); /* total bytes disagree with the file */
+	expect_refused_after(w, 24, 0x08); /* inbound offset off its page */
+	expect_refused_after(w, 32, 0x80); /* inbound length past the outbound region */
+	again = iop_window_attach(iop_window_fd(w)); /* restored: accepted again */
+	CU_ASSERT_PTR_NOT_NULL(again);
+	iop_window_close(again);
+
+	CU_ASSERT_FATAL(junk >= 0 && ftruncate(junk, 1 << 20) == 0);
+	CU_ASSERT_PTR_NULL(iop_window_attach(junk));
+	CU_ASSERT_EQUAL(errno, EPROTO);
+	CU_ASSERT_PTR_NULL(iop_window_attach(-1));
+	CU_ASSERT_EQUAL(errno, EBADF);
+	close(junk);
+	iop_window_close(w);
+}
+
+static const struct iop_test_case window_tests[] = {
+	{ "create_and_layout", test_create_and_layout },
+	{ "too_large_for_32_bit_mfas", test_too_large_for_32_bit_mfas },
+	{ "mfa_round_trip_and_bounds", test_mfa_round_trip_and_bounds },
+	{ "attach_same_frames_other_address", test_attach_same_frames_other_address },
+	{ "frame_from_another_process", test_frame_from_another_process },
+	{ "corrupt_or_foreign_window_refused", test_corrupt_or_foreign_window_refused },
+	{ NULL, NULL },
+};
+
+static const struct iop_test_suite suites[] = {
+	{ "frame_window", window_tests },
+	{ NULL, NULL },
+};
+
+int main(int argc, char **argv)
+{
+	return iop_test_main(argc, argv, suites);
+}
