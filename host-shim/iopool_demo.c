@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * iopool-demo: the heap at work, as the IOP uses it. Walks through the
- * patent's example (HeapCreate(5000), splits, coalescing), then runs a host
- * thread that allocates request frames from an inbound heap and an IOP thread
- * that frees them and allocates replies from an outbound heap, which the host
- * frees: each heap is allocated on one side and freed on the other.
+ * patent's example (HeapCreate(5000), splits, coalescing), then runs a frame's
+ * life between a host thread and an IOP thread through a frame window: the
+ * host allocates and encodes a request in the inbound heap and posts its MFA;
+ * the IOP validates it, answers with a reply from the outbound heap and frees
+ * the request; the host checks the reply and frees it. Each heap is allocated
+ * on one side and freed on the other.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,51 +19,57 @@
 #include <string.h>
 #include <time.h>
 
+#include "iop_frame.h"
 #include "iop_heap.h"
 #include "iop_version.h"
+#include "iop_window.h"
 
 #define QUEUE_SLOTS 1024u
+#define DEMO_DDM_TID 0x010u
 
-/* A single-producer single-consumer queue of frame pointers. */
-struct frame_queue {
+/*
+ * A single-producer single-consumer queue of MFAs and frame sizes: a stand-in
+ * for the MFA rings, which are not built yet.
+ */
+struct mfa_queue {
 	_Alignas(64) _Atomic uint64_t head;
 	_Alignas(64) _Atomic uint64_t tail;
-	void *slot[QUEUE_SLOTS];
-	size_t size[QUEUE_SLOTS];
+	uint32_t mfa[QUEUE_SLOTS];
+	uint32_t size[QUEUE_SLOTS];
 };
 
 struct demo {
-	struct iop_heap *inbound;
-	struct iop_heap *outbound;
-	struct frame_queue requests;
-	struct frame_queue replies;
+	struct iop_window *w;
+	struct mfa_queue requests;
+	struct mfa_queue replies;
 	uint64_t frames;
 	_Atomic uint64_t retries;
+	_Atomic uint64_t bad;
 };
 
-static int queue_put(struct frame_queue *q, void *p, size_t size)
+static int queue_put(struct mfa_queue *q, uint32_t mfa, uint32_t size)
 {
 	uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
 
 	if (t - atomic_load_explicit(&q->head, memory_order_acquire) == QUEUE_SLOTS)
 		return -EAGAIN;
-	q->slot[t % QUEUE_SLOTS] = p;
+	q->mfa[t % QUEUE_SLOTS] = mfa;
 	q->size[t % QUEUE_SLOTS] = size;
 	atomic_store_explicit(&q->tail, t + 1, memory_order_release);
 	return 0;
 }
 
-static void *queue_get(struct frame_queue *q, size_t *size)
+static uint32_t queue_get(struct mfa_queue *q, uint32_t *size)
 {
 	uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
-	void *p;
+	uint32_t mfa;
 
 	if (h == atomic_load_explicit(&q->tail, memory_order_acquire))
-		return NULL;
-	p = q->slot[h % QUEUE_SLOTS];
+		return IOP_MFA_EMPTY;
+	mfa = q->mfa[h % QUEUE_SLOTS];
 	*size = q->size[h % QUEUE_SLOTS];
 	atomic_store_explicit(&q->head, h + 1, memory_order_release);
-	return p;
+	return mfa;
 }
 
 static void show(const char *step, const struct iop_heap *h)
@@ -109,12 +117,53 @@ static int patent_walkthrough(void)
 	return 0;
 }
 
-static size_t frame_size(uint64_t i)
+static uint32_t frame_size(uint64_t i)
 {
 	/* Request sizes an IOP sees: mostly small control frames, some packets. */
-	static const size_t sizes[] = { 64, 128, 64, 256, 1514, 64, 512, 2048 };
+	static const uint32_t sizes[] = { 64, 128, 64, 256, 1514, 64, 512, 2048 };
 
 	return sizes[i % (sizeof(sizes) / sizeof(sizes[0]))];
+}
+
+/* Host side: build a UtilParamsGet for the DDM at TID 0x010 and post its MFA. */
+static bool post_request(struct demo *d, uint64_t seq)
+{
+	uint32_t size = frame_size(seq);
+	uint32_t *f = iop_heap_alloc(iop_window_inbound(d->w), size);
+	struct iop_msg_hdr m = {
+		.version = IOP_MSG_VERSION_1_5,
+		.size_words = (uint16_t)(size / 4),
+		.target_tid = DEMO_DDM_TID,
+		.initiator_tid = IOP_TID_HOST,
+		.function = IOP_UTIL_PARAMS_GET,
+		.initiator_context = 0x1005,
+		.transaction_context = (uint32_t)seq,
+	};
+
+	if (f == NULL) {
+		atomic_fetch_add(&d->retries, 1);
+		return false;
+	}
+	iop_msg_hdr_encode(&m, f);
+	if (queue_put(&d->requests, iop_window_mfa(d->w, f), size) == 0)
+		return true;
+	iop_heap_free(iop_window_inbound(d->w), f, size); /* queue full: try again later */
+	return false;
+}
+
+/* Host side: a reply must echo our contexts and say SUCCESS; then free it. */
+static void take_reply(struct demo *d, uint32_t mfa, uint32_t size, uint64_t expect_seq)
+{
+	uint32_t *r = iop_window_frame(d->w, mfa);
+	struct iop_msg_hdr m;
+	uint8_t status;
+	uint16_t dsc;
+
+	iop_msg_hdr_decode(r, &m);
+	if (iop_reply_status(r, &status, &dsc) != 0 || status != IOP_REPLY_STATUS_SUCCESS ||
+	    m.transaction_context != (uint32_t)expect_seq || m.initiator_context != 0x1005)
+		atomic_fetch_add(&d->bad, 1);
+	iop_heap_free(iop_window_outbound(d->w), r, size);
 }
 
 static void *host_thread(void *arg)
@@ -123,47 +172,41 @@ static void *host_thread(void *arg)
 	uint64_t sent = 0, replies = 0;
 
 	while (replies < d->frames) {
-		size_t size;
-		void *r;
+		uint32_t size, mfa;
 
-		if (sent < d->frames) {
-			void *f = iop_heap_alloc(d->inbound, frame_size(sent));
-
-			if (f != NULL) {
-				memset(f, (int)(sent & 0xff), 16);
-				if (queue_put(&d->requests, f, frame_size(sent)) == 0)
-					sent++;
-				else
-					iop_heap_free(d->inbound, f, frame_size(sent));
-			} else {
-				atomic_fetch_add(&d->retries, 1);
-			}
-		}
-		while ((r = queue_get(&d->replies, &size)) != NULL) {
-			iop_heap_free(d->outbound, r, size);
-			replies++;
-		}
+		if (sent < d->frames && post_request(d, sent))
+			sent++;
+		while ((mfa = queue_get(&d->replies, &size)) != IOP_MFA_EMPTY)
+			take_reply(d, mfa, size, replies++);
 	}
 	return NULL;
 }
 
+/* IOP side: validate the untrusted frame, reply from the outbound heap, free the request. */
 static void *iop_thread(void *arg)
 {
 	struct demo *d = arg;
 	uint64_t done = 0;
 
 	while (done < d->frames) {
-		size_t size;
-		void *f = queue_get(&d->requests, &size);
-		void *r;
+		uint32_t size, mfa = queue_get(&d->requests, &size);
+		struct iop_frame_verdict v;
+		struct iop_msg_hdr m;
+		uint32_t *f, *r;
 
-		if (f == NULL)
+		if (mfa == IOP_MFA_EMPTY)
 			continue;
-		while ((r = iop_heap_alloc(d->outbound, 64)) == NULL)
+		f = iop_window_frame(d->w, mfa);
+		if (f == NULL || iop_frame_validate(f, size, &v) != 0) {
+			atomic_fetch_add(&d->bad, 1);
+			continue;
+		}
+		iop_msg_hdr_decode(f, &m);
+		while ((r = iop_heap_alloc(iop_window_outbound(d->w), 64)) == NULL)
 			atomic_fetch_add(&d->retries, 1);
-		memcpy(r, f, 16);
-		iop_heap_free(d->inbound, f, size);
-		while (queue_put(&d->replies, r, 64) != 0)
+		iop_reply_build(&m, DEMO_DDM_TID, IOP_REPLY_STATUS_SUCCESS, IOP_DSC_SUCCESS, r, 16);
+		iop_heap_free(iop_window_inbound(d->w), f, size);
+		while (queue_put(&d->replies, iop_window_mfa(d->w, r), 64) != 0)
 			;
 		done++;
 	}
@@ -179,7 +222,11 @@ static bool all_free(const struct iop_heap *h)
 
 static int frame_traffic(uint64_t frames)
 {
+	struct iop_heap_opts heap = { .flags = IOP_HEAP_F_CACHED };
+	struct iop_window_opts wo = { .inbound_bytes = 4u << 20, .outbound_bytes = 1u << 20,
+				      .heap = &heap };
 	struct demo *d = calloc(1, sizeof(*d));
+	struct iop_window_info info;
 	pthread_t host, iop;
 	struct timespec t0, t1;
 	double secs;
@@ -188,16 +235,21 @@ static int frame_traffic(uint64_t frames)
 	if (d == NULL)
 		return -1;
 	d->frames = frames;
-	d->inbound = iop_heap_create(4u << 20, NULL);
-	d->outbound = iop_heap_create(1u << 20, NULL);
-	if (d->inbound == NULL || d->outbound == NULL) {
-		perror("iop_heap_create");
+	d->w = iop_window_create(&wo);
+	if (d->w == NULL) {
+		perror("iop_window_create");
+		free(d);
 		return -1;
 	}
-	printf("\nFrame traffic: %" PRIu64 " requests, host thread -> IOP thread -> host thread\n",
-	       frames);
-	printf("  inbound heap %zu KiB, outbound heap %zu KiB\n", iop_heap_size(d->inbound) >> 10,
-	       iop_heap_size(d->outbound) >> 10);
+	iop_window_info(d->w, &info);
+	printf("\nFrame traffic: %" PRIu64 " UtilParamsGet requests, host thread -> IOP thread -> "
+	       "host thread\n", frames);
+	printf("  frame window %zu KiB on %s pages (fd %d): inbound heap %zu KiB, outbound %zu KiB,"
+	       " thread caches on\n", info.total_bytes >> 10, info.hugepages ? "huge" : "ordinary",
+	       iop_window_fd(d->w), iop_heap_size(iop_window_inbound(d->w)) >> 10,
+	       iop_heap_size(iop_window_outbound(d->w)) >> 10);
+	printf("  each request: allocated, encoded, posted as an MFA, validated, answered with a reply"
+	       " frame, freed\n");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pthread_create(&iop, NULL, iop_thread, d);
 	pthread_create(&host, NULL, host_thread, d);
@@ -205,19 +257,21 @@ static int frame_traffic(uint64_t frames)
 	pthread_join(iop, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	printf("  %" PRIu64 " round trips in %.3f s: %.2f M frames/s each way\n", frames, secs,
-	       (double)frames / secs / 1e6);
-	show("inbound at the end", d->inbound);
-	show("outbound at the end", d->outbound);
-	if (iop_heap_check(d->inbound) != 0 || iop_heap_check(d->outbound) != 0 ||
-	    !all_free(d->inbound) || !all_free(d->outbound)) {
+	printf("  %" PRIu64 " round trips in %.3f s: %.2f M requests/s, %" PRIu64
+	       " bad replies, %" PRIu64 " allocation retries\n",
+	       frames, secs, (double)frames / secs / 1e6, atomic_load(&d->bad),
+	       atomic_load(&d->retries));
+	show("inbound at the end", iop_window_inbound(d->w));
+	show("outbound at the end", iop_window_outbound(d->w));
+	if (atomic_load(&d->bad) != 0 || iop_heap_check(iop_window_inbound(d->w)) != 0 ||
+	    iop_heap_check(iop_window_outbound(d->w)) != 0 || !all_free(iop_window_inbound(d->w)) ||
+	    !all_free(iop_window_outbound(d->w))) {
 		printf("  heap check: BROKEN\n");
 		rc = -1;
 	} else {
 		printf("  heap check: ok, every frame returned and merged back\n");
 	}
-	iop_heap_destroy(d->inbound);
-	iop_heap_destroy(d->outbound);
+	iop_window_close(d->w);
 	free(d);
 	return rc;
 }
