@@ -6,7 +6,8 @@
 #   build-asan/   gcc, AddressSanitizer + UndefinedBehaviorSanitizer: unit suite
 #   build-tsan/   gcc, ThreadSanitizer: concurrency suite
 #   build-clang/  clang, -Werror: unit suite
-#   build-fuzz/   clang, libFuzzer + ASan + UBSan: fuzz-heap for IOP_FUZZ_SECONDS (60)
+#   build-fuzz/   clang, libFuzzer + ASan + UBSan: fuzz-heap for IOP_FUZZ_SECONDS (60),
+#                 fuzz-frame for IOP_FUZZ_FRAME_SECONDS (20)
 #
 # Options: --quick skips the sanitizer, clang and fuzz builds.
 set -uo pipefail
@@ -75,6 +76,18 @@ run_suites() { # label, dir, env..., --, meson test args...
 	tally "$dir" "$label"
 }
 
+run_fuzzer() { # name, seconds, scratch corpus dir
+	if build-fuzz/tests/fuzz/"$1" -max_total_time="$2" -print_final_stats=1 "$3" \
+		>build-fuzz/"$1".log 2>&1; then
+		echo "$1: $(grep -E 'stat::number_of_executed_units' build-fuzz/"$1".log)"
+		passed=$((passed + 1))
+	else
+		tail -40 build-fuzz/"$1".log
+		echo "FAILED: $1" >&2
+		failed=$((failed + 1))
+	fi
+}
+
 build_failed() { # label
 	echo "FAILED: $1 does not build" >&2
 	failed=$((failed + 1))
@@ -110,15 +123,10 @@ if [ $quick -eq 0 ]; then
 	if CC=clang configure build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false; then
 		corpus=$(mktemp -d)
 		cp tests/fuzz/corpus/* "$corpus"/
-		if build-fuzz/tests/fuzz/fuzz-heap -max_total_time="${IOP_FUZZ_SECONDS:-60}" \
-			-print_final_stats=1 "$corpus" >build-fuzz/fuzz.log 2>&1; then
-			grep -E 'stat::number_of_executed_units|Done' build-fuzz/fuzz.log | head -2
-			passed=$((passed + 1))
-		else
-			tail -40 build-fuzz/fuzz.log
-			echo "FAILED: fuzz-heap" >&2
-			failed=$((failed + 1))
-		fi
+		run_fuzzer fuzz-heap "${IOP_FUZZ_SECONDS:-60}" "$corpus"
+		rm -rf "$corpus"
+		corpus=$(mktemp -d)
+		run_fuzzer fuzz-frame "${IOP_FUZZ_FRAME_SECONDS:-20}" "$corpus"
 		rm -rf "$corpus"
 	else
 		build_failed libfuzzer

@@ -24,6 +24,11 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Which harness this driver runs, for its messages; meson sets it per program. */
+#ifndef FUZZ_NAME
+#define FUZZ_NAME "fuzz_heap"
+#endif
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_RANDOM_LEN 4096u
@@ -45,7 +50,7 @@ static void write_str(const char *s)
 static void on_abort(int sig)
 {
 	if (cur_is_file) {
-		write_str("fuzz_heap: failing input: ");
+		write_str(FUZZ_NAME ": failing input: ");
 		write_str(cur_name);
 		write_str("\n");
 	} else if (cur_data != NULL) {
@@ -56,7 +61,7 @@ static void on_abort(int sig)
 
 			(void)r;
 			close(fd);
-			write_str("fuzz_heap: failing input written to ");
+			write_str(FUZZ_NAME ": failing input written to ");
 			write_str(cur_name);
 			write_str("\n");
 		}
@@ -94,7 +99,7 @@ static unsigned long run_random(unsigned long n)
 
 	if (s == 0)
 		s = 1;
-	printf("fuzz_heap: seed %llu (IOP_TEST_SEED=%llu repeats this run)\n",
+	printf(FUZZ_NAME ": seed %llu (IOP_TEST_SEED=%llu repeats this run)\n",
 	       (unsigned long long)seed, (unsigned long long)seed);
 	fflush(stdout);
 	for (unsigned long i = 0; i < n; i++) {
@@ -103,12 +108,12 @@ static unsigned long run_random(unsigned long n)
 		uint8_t *buf = malloc(len != 0 ? len : 1);
 
 		if (buf == NULL) {
-			fprintf(stderr, "fuzz_heap: out of memory\n");
+			fprintf(stderr, FUZZ_NAME ": out of memory\n");
 			exit(2);
 		}
 		for (size_t j = 0; j < len; j++)
 			buf[j] = (uint8_t)(xorshift64(&s) >> 24);
-		snprintf(cur_name, sizeof(cur_name), "%s%scrash-heap-%llu-%lu",
+		snprintf(cur_name, sizeof(cur_name), "%s%scrash-" FUZZ_NAME "-%llu-%lu",
 			 dir != NULL ? dir : "", dir != NULL ? "/" : "",
 			 (unsigned long long)seed, i);
 		cur_data = buf;
@@ -127,7 +132,7 @@ static int run_file(const char *path)
 	size_t len = 0, cap = 0;
 
 	if (fp == NULL) {
-		fprintf(stderr, "fuzz_heap: %s: %s\n", path, strerror(errno));
+		fprintf(stderr, FUZZ_NAME ": %s: %s\n", path, strerror(errno));
 		return -1;
 	}
 	for (;;) {
@@ -139,7 +144,7 @@ static int run_file(const char *path)
 			cap = cap != 0 ? cap * 2 : 4096;
 			bigger = realloc(data, cap);
 			if (bigger == NULL) {
-				fprintf(stderr, "fuzz_heap: out of memory reading %s\n", path);
+				fprintf(stderr, FUZZ_NAME ": out of memory reading %s\n", path);
 				free(data);
 				fclose(fp);
 				return -1;
@@ -175,14 +180,14 @@ static long run_path(const char *path)
 	int n;
 
 	if (stat(path, &st) != 0) {
-		fprintf(stderr, "fuzz_heap: %s: %s\n", path, strerror(errno));
+		fprintf(stderr, FUZZ_NAME ": %s: %s\n", path, strerror(errno));
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode))
 		return run_file(path) == 0 ? 1 : -1;
 	n = scandir(path, &names, NULL, alphasort);
 	if (n < 0) {
-		fprintf(stderr, "fuzz_heap: %s: %s\n", path, strerror(errno));
+		fprintf(stderr, FUZZ_NAME ": %s: %s\n", path, strerror(errno));
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
@@ -231,6 +236,6 @@ int main(int argc, char **argv)
 	}
 	if (!files)
 		inputs = run_random(n);
-	printf("fuzz_heap: %lu inputs, 0 mismatches\n", inputs);
+	printf(FUZZ_NAME ": %lu inputs, 0 mismatches\n", inputs);
 	return 0;
 }
