@@ -71,6 +71,21 @@ __attribute__((format(printf, 2, 3))) static int broken(struct check_ctx *c, con
 	return -EUCLEAN;
 }
 
+/*
+ * The lowest order from `from` up at which block b of order k, or the block
+ * containing it, carries a free or allocated bit; max_order + 1 if none.
+ */
+static uint32_t marked_order(const struct iop_heap *h, uint32_t k, uint64_t b, uint32_t from)
+{
+	for (uint32_t up = from; up <= h->max_order; up++) {
+		uint64_t a = b >> (up - k);
+
+		if (atomic_load(heap_block_word(h, up, a)) & (heap_free_bit(a) | heap_alloc_bit(a)))
+			return up;
+	}
+	return h->max_order + 1;
+}
+
 /* Per block: bits in range, not free and allocated at once, buddies merged,
  * no ancestor holding a bit (no overlap). Adds the bytes it covers. */
 static int check_blocks(const struct iop_heap *h, uint32_t k, uint64_t *covered,
@@ -98,14 +113,12 @@ static int check_blocks(const struct iop_heap *h, uint32_t k, uint64_t *covered,
 		for (; live; live &= live - 1) {
 			uint64_t b = w * HEAP_BLOCKS_PER_WORD + (uint64_t)__builtin_ctzll(live);
 
-			for (uint32_t up = k + 1; up <= h->max_order; up++) {
-				uint64_t a = b >> (up - k);
-				uint64_t va = atomic_load(heap_block_word(h, up, a));
+			uint32_t up = marked_order(h, k, b, k + 1);
 
-				if (va & (heap_free_bit(a) | heap_alloc_bit(a)))
-					return broken(c, "order %u block %llu overlaps order %u block %llu",
-						      k, (unsigned long long)b, up, (unsigned long long)a);
-			}
+			if (up <= h->max_order)
+				return broken(c, "order %u block %llu overlaps order %u block %llu",
+					      k, (unsigned long long)b, up,
+					      (unsigned long long)(b >> (up - k)));
 			*covered += 1ull << k;
 		}
 	}
@@ -123,18 +136,15 @@ struct held_set {
 static int check_held(const struct iop_heap *h, uint32_t k, uint64_t b, struct held_set *held,
 		      struct check_ctx *c)
 {
-	for (uint32_t up = k; up <= h->max_order; up++) {
-		uint64_t a = b >> (up - k);
-		uint64_t v;
+	uint32_t up;
 
-		if (a >= h->orders[up].blocks)
-			return broken(c, "cached order %u block %llu is outside the heap", k,
-				      (unsigned long long)b);
-		v = atomic_load(heap_block_word(h, up, a));
-		if (v & (heap_free_bit(a) | heap_alloc_bit(a)))
-			return broken(c, "cached order %u block %llu overlaps order %u", k,
-				      (unsigned long long)b, up);
-	}
+	if (b >= h->orders[k].blocks)
+		return broken(c, "cached order %u block %llu is outside the heap", k,
+			      (unsigned long long)b);
+	up = marked_order(h, k, b, k);
+	if (up <= h->max_order)
+		return broken(c, "cached order %u block %llu overlaps order %u", k,
+			      (unsigned long long)b, up);
 	if (held->n == held->cap) {
 		size_t cap = held->cap ? 2 * held->cap : 1024;
 		void *r = realloc(held->range, cap * sizeof(*held->range));
