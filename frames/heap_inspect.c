@@ -285,3 +285,27 @@ int iop_heap_check(const struct iop_heap *h)
 {
 	return iop_heap_check_report(h, NULL, 0);
 }
+
+size_t iop_heap_allocated_size(const struct iop_heap *h, const void *p)
+{
+	uint64_t off;
+
+	if (!heap_valid(h) || (uintptr_t)p < (uintptr_t)heap_blocks(h))
+		return 0;
+	off = (uint64_t)((uintptr_t)p - (uintptr_t)heap_blocks(h));
+	if (off >= 1ull << h->max_order)
+		return 0;
+	/*
+	 * At most one order has an A bit for a block starting at off: a block
+	 * of order k allocated there means the orders below were never split
+	 * out of it and the orders above were split to make it.
+	 */
+	for (uint32_t k = h->min_order; k <= h->max_order && !(off & ((1ull << k) - 1)); k++) {
+		uint64_t b = off >> k;
+		uint64_t v = atomic_load_explicit(heap_block_word(h, k, b), memory_order_acquire);
+
+		if (v & heap_alloc_bit(b))
+			return (size_t)1 << k;
+	}
+	return 0;
+}

@@ -200,6 +200,19 @@ size_t iop_heap_min_block(const struct iop_heap *h);
 size_t iop_heap_block_size(const struct iop_heap *h, size_t x);
 
 /**
+ * Size of the allocated block that starts at p: how an IOP learns how many
+ * bytes of a frame it may read, from the frame's address alone, without
+ * trusting what the frame says of itself.
+ *
+ * @return the block's size, or 0 when p is not the start of a block that is
+ *         allocated now (anywhere inside a block, a free or cached block,
+ *         outside the heap). A snapshot: meaningful for a block that nobody
+ *         frees meanwhile, as a posted frame is.
+ * Thread safety: any thread.
+ */
+size_t iop_heap_allocated_size(const struct iop_heap *h, const void *p);
+
+/**
  * Offset of p from the heap base (the mem of iop_heap_create_in()), for use
  * as an MFA-style handle that is valid in every process mapping the heap.
  *

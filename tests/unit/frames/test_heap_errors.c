@@ -222,6 +222,44 @@ static void test_concurrent_double_free_one_wins(void)
 	iop_heap_destroy(r.h);
 }
 
+/*
+ * An untrusted address: only the start of a live block has a size, and it is
+ * the block's, whatever size was asked for; cached heaps alike.
+ */
+static void test_allocated_size_only_for_live_block_starts(void)
+{
+	const struct iop_heap_opts cached = { .flags = IOP_HEAP_F_CACHED };
+	const struct iop_heap_opts *opts[2] = { NULL, &cached };
+
+	for (int i = 0; i < 2; i++) {
+		struct iop_heap *h = iop_heap_create(1 << 20, opts[i]);
+		char *small, *big, *whole;
+		int local;
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+		small = iop_heap_alloc(h, 100);
+		big = iop_heap_alloc(h, 5000);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(small);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+		CU_ASSERT_EQUAL(iop_heap_allocated_size(h, small), 128);
+		CU_ASSERT_EQUAL(iop_heap_allocated_size(h, big), 8192);
+		CU_ASSERT_EQUAL(iop_heap_allocated_size(h, big + 64), 0);   /* inside */
+		CU_ASSERT_EQUAL(iop_heap_allocated_size(h, big + 4096), 0); /* buddy half */
+		CU_ASSERT_EQUAL(iop_heap_allocated_size(h, &local), 0);
+		CU_ASSERT_EQUAL(iop_heap_allocated_size(NULL, small), 0);
+		CU_ASSERT_EQUAL(iop_heap_free(h, small, 100), 0);
+		CU_ASSERT_EQUAL(iop_heap_allocated_size(h, small), 0); /* freed (or cached) */
+		CU_ASSERT_EQUAL(iop_heap_free(h, big, 5000), 0);
+		iop_heap_cache_flush(h);
+		whole = iop_heap_alloc(h, 1 << 20);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(whole);
+		CU_ASSERT_EQUAL(iop_heap_allocated_size(h, whole), 1 << 20);
+		CU_ASSERT_EQUAL(iop_heap_free(h, whole, 1 << 20), 0);
+		CU_ASSERT_EQUAL(iop_heap_allocated_size(h, whole), 0);
+		iop_heap_destroy(h);
+	}
+}
+
 static const struct iop_test_case error_tests[] = {
 	{ "create_rejects_bad_sizes", test_create_rejects_bad_sizes },
 	{ "create_in_rejects_bad_memory", test_create_in_rejects_bad_memory },
@@ -229,6 +267,8 @@ static const struct iop_test_case error_tests[] = {
 	{ "alloc_rejects_bad_sizes", test_alloc_rejects_bad_sizes },
 	{ "free_refuses_each_bad_free", test_free_refuses_each_bad_free },
 	{ "concurrent_double_free_one_wins", test_concurrent_double_free_one_wins },
+	{ "allocated_size_only_for_live_block_starts",
+	  test_allocated_size_only_for_live_block_starts },
 	{ NULL, NULL },
 };
 
