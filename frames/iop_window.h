@@ -31,7 +31,8 @@ extern "C" {
 struct iop_window_opts {
 	size_t inbound_bytes;  /**< inbound heap, rounded up to a power of two; 0 = 16 MiB */
 	size_t outbound_bytes; /**< outbound heap, likewise; 0 = 16 MiB */
-	size_t ring_bytes;     /**< room for MFA rings; 0 = 1 MiB */
+	unsigned channels;     /**< channel slots, each two MFA rings (<iop/channel.h>); 0 = 16 */
+	unsigned ring_entries; /**< entries per ring, a power of two; 0 = 1024 */
 	const struct iop_heap_opts *heap; /**< options of both heaps (<iop/heap.h>); NULL = defaults */
 	uint32_t flags;        /**< IOP_WINDOW_F_* */
 };
@@ -40,7 +41,9 @@ struct iop_window_opts {
 struct iop_window_info {
 	size_t total_bytes;    /**< the whole mapping, at most 4 GiB */
 	size_t ring_offset;    /**< where the ring area starts (an MFA-style offset) */
-	size_t ring_bytes;
+	size_t ring_bytes;     /**< the ring area: the channel table and its rings */
+	unsigned channels;     /**< channel slots */
+	unsigned ring_entries; /**< entries per MFA ring; each holds one less */
 	int hugepages;         /**< 1 if the memory is on hugetlbfs pages */
 };
 
@@ -50,7 +53,9 @@ struct iop_heap_opts;
 
 /**
  * Make a window in a new memfd and map it.
- * @return the window, or NULL with errno: EINVAL (bad heap options), E2BIG
+ * @return the window, or NULL with errno: EINVAL (bad heap options, more than
+ *         IOP_CHANNELS_MAX channels, ring_entries not a power of two in
+ *         [2, IOP_CHANNEL_RING_MAX]), E2BIG
  *         (the window would pass 4 GiB, beyond 32-bit MFAs), or what
  *         memfd_create, ftruncate or mmap said.
  */
@@ -80,7 +85,7 @@ struct iop_heap *iop_window_outbound(const struct iop_window *w);
 /** Fill *info. @return 0, or -EINVAL for a NULL argument. */
 int iop_window_info(const struct iop_window *w, struct iop_window_info *info);
 
-/** Start of the ring area in this process. */
+/** Start of the ring area (the channel table) in this process. */
 void *iop_window_rings(const struct iop_window *w);
 
 /**
@@ -96,6 +101,19 @@ uint32_t iop_window_mfa(const struct iop_window *w, const void *p);
  * peer can never yield a pointer outside frame memory.
  */
 void *iop_window_frame(const struct iop_window *w, uint32_t mfa);
+
+/**
+ * The frame an untrusted MFA names, and how many bytes of it may be read:
+ * the MFA must be the start of a block allocated now in one of the two heaps.
+ * This is what the IOP calls on an MFA a host posted, before
+ * iop_frame_validate() reads the frame.
+ *
+ * @param block_bytes  gets the block's size (not what the frame claims).
+ * @return the frame, or NULL when the MFA names no live block (empty, out
+ *         of the heaps, inside a block, a free block).
+ * Thread safety: any thread.
+ */
+void *iop_window_frame_block(const struct iop_window *w, uint32_t mfa, size_t *block_bytes);
 
 #ifdef __cplusplus
 }

@@ -15,16 +15,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "channel_table.h"
 #include "heap_layout.h"
 #include "iop_window.h"
 
 #define WINDOW_MAGIC 0x31444e4957504f49ull /* "IOPWIND1" little-endian */
-#define WINDOW_LAYOUT_VERSION 1u
+#define WINDOW_LAYOUT_VERSION 2u
 #define WINDOW_PAGE 4096u
 #define WINDOW_HUGE_PAGE (2u << 20)
 #define WINDOW_FLAG_HUGEPAGES 0x1u
 #define DEFAULT_HEAP_BYTES (16u << 20)
-#define DEFAULT_RING_BYTES (1u << 20)
+#define DEFAULT_CHANNELS 16u
+#define DEFAULT_RING_ENTRIES 1024u
 
 /* At offset 0 of the window; written once by the creator, read by attachers. */
 struct window_hdr {
@@ -56,11 +58,11 @@ static int plan(const struct iop_window_opts *o, struct window_hdr *hdr, size_t 
 {
 	size_t in = o->inbound_bytes ? o->inbound_bytes : DEFAULT_HEAP_BYTES;
 	size_t out = o->outbound_bytes ? o->outbound_bytes : DEFAULT_HEAP_BYTES;
-	size_t rings = o->ring_bytes ? o->ring_bytes : DEFAULT_RING_BYTES;
+	size_t rings = channel_table_bytes(o->channels, o->ring_entries);
 	size_t in_len = iop_heap_footprint(in, o->heap);
 	size_t out_len = iop_heap_footprint(out, o->heap);
 
-	if (in_len == 0 || out_len == 0)
+	if (in_len == 0 || out_len == 0 || rings == 0)
 		return -errno;
 	memset(hdr, 0, sizeof(*hdr));
 	hdr->inbound_off = WINDOW_PAGE;
@@ -143,6 +145,10 @@ struct iop_window *iop_window_create(const struct iop_window_opts *opts)
 	struct window_hdr *hdr;
 	struct iop_window *w = NULL;
 
+	if (o.channels == 0)
+		o.channels = DEFAULT_CHANNELS;
+	if (o.ring_entries == 0)
+		o.ring_entries = DEFAULT_RING_ENTRIES;
 	if (!(o.flags & IOP_WINDOW_F_NO_HUGEPAGES))
 		w = make_mapped(&o, &plan_hdr, true);
 	if (w == NULL)
@@ -159,6 +165,8 @@ struct iop_window *iop_window_create(const struct iop_window_opts *opts)
 		unmap_window(w);
 		return NULL;
 	}
+	channel_table_init(w->base + plan_hdr.rings_off, plan_hdr.rings_len, o.channels,
+			   o.ring_entries);
 	hdr = (struct window_hdr *)w->base;
 	*hdr = plan_hdr;
 	hdr->magic = 0;
@@ -223,6 +231,7 @@ struct iop_window *iop_window_attach(int fd)
 	}
 	atomic_thread_fence(memory_order_acquire);
 	if (!header_sane(w->hdr, (size_t)st.st_size) ||
+	    !channel_table_sane(w->base + w->hdr->rings_off, w->hdr->rings_len) ||
 	    (w->inbound = attach_heap(w, w->hdr->inbound_off, w->hdr->inbound_len)) == NULL ||
 	    (w->outbound = attach_heap(w, w->hdr->outbound_off, w->hdr->outbound_len)) == NULL) {
 		unmap_window(w);
@@ -263,6 +272,8 @@ int iop_window_info(const struct iop_window *w, struct iop_window_info *info)
 	info->total_bytes = w->hdr->total_bytes;
 	info->ring_offset = w->hdr->rings_off;
 	info->ring_bytes = w->hdr->rings_len;
+	info->channels = channel_table_slots(w->base + w->hdr->rings_off);
+	info->ring_entries = channel_table_entries(w->base + w->hdr->rings_off);
 	info->hugepages = (w->hdr->flags & WINDOW_FLAG_HUGEPAGES) != 0;
 	return 0;
 }
@@ -299,4 +310,17 @@ void *iop_window_frame(const struct iop_window *w, uint32_t mfa)
 	if (mfa >= h->outbound_off && mfa - h->outbound_off < h->outbound_len)
 		return iop_heap_offset_to_ptr(w->outbound, (uint32_t)(mfa - h->outbound_off));
 	return NULL;
+}
+
+void *iop_window_frame_block(const struct iop_window *w, uint32_t mfa, size_t *block_bytes)
+{
+	const struct window_hdr *h = w->hdr;
+	struct iop_heap *heap = mfa < h->outbound_off ? w->inbound : w->outbound;
+	void *p = iop_window_frame(w, mfa);
+	size_t bytes = p != NULL ? iop_heap_allocated_size(heap, p) : 0;
+
+	if (bytes == 0)
+		return NULL;
+	*block_bytes = bytes;
+	return p;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Installs the build into a scratch prefix and builds a program against the
-# installed <iop/heap.h> and libiop.pc, statically and shared, then runs both.
+# installed <iop/*.h> headers and libiop.pc, statically and shared, then runs both.
 set -euo pipefail
 build=$1
 stage=$(mktemp -d)
@@ -11,8 +11,10 @@ meson install -C "$build" --destdir "$stage" --no-rebuild >/dev/null
 pc=$(dirname "$(find "$stage" -name libiop.pc | head -1)")
 export PKG_CONFIG_PATH=$pc
 cat >"$stage/app.c" <<'C'
+#include <iop/channel.h>
 #include <iop/frame.h>
 #include <iop/heap.h>
+#include <iop/mfa_ring.h>
 #include <iop/version.h>
 #include <iop/window.h>
 #include <stdio.h>
@@ -29,10 +31,16 @@ int main(void)
 	int rc = p != NULL && iop_heap_free(h, p, 1000) == 0 && iop_heap_check(h) == 0 &&
 		 f != NULL;
 
+	struct iop_channel ch;
+	uint32_t mfa, got = IOP_MFA_EMPTY;
+
 	if (rc) {
 		iop_msg_hdr_encode(&m, f);
-		rc = iop_frame_validate(f, 16, &v) == 0 &&
-		     iop_window_frame(w, iop_window_mfa(w, f)) == (void *)f;
+		mfa = iop_window_mfa(w, f);
+		rc = iop_frame_validate(f, 16, &v) == 0 && iop_window_frame(w, mfa) == (void *)f &&
+		     iop_channel_open(w, &ch) == 0 && iop_mfa_ring_post(ch.to_iop, &mfa, 1) == 1 &&
+		     iop_mfa_ring_take(ch.to_iop, &got, 1) == 1 && got == mfa &&
+		     iop_channel_close(w, &ch) == 0;
 	}
 	iop_window_close(w);
 	printf("iopool %s: %s\n", iop_version(), rc ? "ok" : "FAILED");
@@ -40,12 +48,17 @@ int main(void)
 	return rc ? 0 : 1;
 }
 C
-# Point the installed .pc file's prefix at the scratch copy.
+# Point the installed .pc file's prefix at the scratch copy. That override
+# would move libdpdk's prefix too, so DPDK's flags come from its own .pc file;
+# that libiop.pc requires libdpdk is checked on its own.
 pcfg=(pkg-config "--define-variable=prefix=$stage$(pkg-config --variable=prefix libiop)")
-flags=$("${pcfg[@]}" --cflags libiop)
-libs=$("${pcfg[@]}" --libs libiop)
+"${pcfg[@]}" --print-requires libiop | grep -qw libdpdk
+includedir=$("${pcfg[@]}" --variable=includedir libiop)
 libdir=$("${pcfg[@]}" --variable=libdir libiop)
+flags="-I$includedir $(pkg-config --cflags libdpdk)"
+libs="-L$libdir -liop $(pkg-config --libs libdpdk)"
 cc -Wall -Werror $flags "$stage/app.c" -o "$stage/app-shared" $libs
 LD_LIBRARY_PATH=$libdir "$stage/app-shared"
-cc -Wall -Werror $flags "$stage/app.c" -o "$stage/app-static" "$libdir/libiop.a" -lpthread
+cc -Wall -Werror $flags "$stage/app.c" -o "$stage/app-static" "$libdir/libiop.a" \
+	$(pkg-config --libs libdpdk) -lpthread
 "$stage/app-static"

@@ -18,7 +18,7 @@
 static struct iop_window *small_window(void)
 {
 	struct iop_window_opts o = { .inbound_bytes = 1 << 20, .outbound_bytes = 1 << 18,
-				     .ring_bytes = 8192 };
+				     .channels = 2, .ring_entries = 64 };
 	struct iop_window *w = iop_window_create(&o);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
@@ -35,7 +35,9 @@ static void test_create_and_layout(void)
 	CU_ASSERT_EQUAL(iop_heap_size(iop_window_outbound(w)), 16 << 20);
 	CU_ASSERT_EQUAL(iop_window_info(w, &info), 0);
 	CU_ASSERT(info.total_bytes > 32u << 20 && info.total_bytes < 34u << 20);
-	CU_ASSERT(info.ring_bytes >= 1u << 20);
+	CU_ASSERT_EQUAL(info.channels, 16);
+	CU_ASSERT_EQUAL(info.ring_entries, 1024);
+	CU_ASSERT(info.ring_bytes >= 16u * 2 * 1024 * 4); /* room for every ring */
 	CU_ASSERT(info.ring_offset + info.ring_bytes <= info.total_bytes);
 	CU_ASSERT(iop_window_fd(w) >= 0);
 	CU_ASSERT_EQUAL(iop_window_info(NULL, &info), -EINVAL);
@@ -75,6 +77,29 @@ static void test_mfa_round_trip_and_bounds(void)
 	CU_ASSERT_PTR_NULL(iop_window_frame(w, 0));                       /* header */
 	CU_ASSERT_PTR_NULL(iop_window_frame(w, (uint32_t)info.ring_offset)); /* rings */
 	CU_ASSERT_PTR_NULL(iop_window_frame(w, (uint32_t)info.total_bytes));
+	iop_window_close(w);
+}
+
+/* An IOP learns a posted frame's readable size from its MFA alone. */
+static void test_frame_block_of_untrusted_mfa(void)
+{
+	struct iop_window *w = small_window();
+	char *req = iop_heap_alloc(iop_window_inbound(w), 300);
+	char *rep = iop_heap_alloc(iop_window_outbound(w), 20);
+	uint32_t mreq = iop_window_mfa(w, req);
+	size_t n = 0;
+
+	CU_ASSERT_PTR_EQUAL(iop_window_frame_block(w, mreq, &n), req);
+	CU_ASSERT_EQUAL(n, 512);
+	CU_ASSERT_PTR_EQUAL(iop_window_frame_block(w, iop_window_mfa(w, rep), &n), rep);
+	CU_ASSERT_EQUAL(n, iop_heap_min_block(iop_window_outbound(w)));
+	n = 7;
+	CU_ASSERT_PTR_NULL(iop_window_frame_block(w, mreq + 64, &n)); /* inside a frame */
+	CU_ASSERT_PTR_NULL(iop_window_frame_block(w, 0, &n));          /* header */
+	CU_ASSERT_PTR_NULL(iop_window_frame_block(w, IOP_MFA_EMPTY, &n));
+	CU_ASSERT_EQUAL(n, 7); /* untouched when refused */
+	CU_ASSERT_EQUAL(iop_heap_free(iop_window_inbound(w), req, 300), 0);
+	CU_ASSERT_PTR_NULL(iop_window_frame_block(w, mreq, &n)); /* freed */
 	iop_window_close(w);
 }
 
@@ -140,7 +165,11 @@ static void test_frame_from_another_process(void)
 static void expect_refused_after(struct iop_window *w, size_t off, uint8_t xor_mask)
 {
 	int fd = iop_window_fd(w);
-	uint8_t *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	struct iop_window_info info;
+	uint8_t *m;
+
+	iop_window_info(w, &info);
+	m = mmap(NULL, info.total_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 
 	CU_ASSERT_FATAL(m != MAP_FAILED);
 	m[off] ^= xor_mask;
@@ -148,7 +177,7 @@ static void expect_refused_after(struct iop_window *w, size_t off, uint8_t xor_m
 	CU_ASSERT_PTR_NULL(iop_window_attach(fd));
 	CU_ASSERT_EQUAL(errno, EPROTO);
 	m[off] ^= xor_mask;
-	munmap(m, 4096);
+	munmap(m, info.total_bytes);
 }
 
 static void test_corrupt_or_foreign_window_refused(void)
@@ -156,12 +185,17 @@ static void test_corrupt_or_foreign_window_refused(void)
 	struct iop_window *w = small_window();
 	int junk = memfd_create("not-a-window", MFD_CLOEXEC);
 	struct iop_window *again;
+	struct iop_window_info info;
 
+	iop_window_info(w, &info);
 	expect_refused_after(w, 0, 0xff);  /* magic */
 	expect_refused_after(w, 8, 0x01);  /* layout version */
 	expect_refused_after(w, 16, 0x10); /* total bytes disagree with the file */
 	expect_refused_after(w, 24, 0x08); /* inbound offset off its page */
 	expect_refused_after(w, 32, 0x80); /* inbound length past the outbound region */
+	expect_refused_after(w, info.ring_offset, 0x01);      /* channel table magic */
+	expect_refused_after(w, info.ring_offset + 9, 0x01);  /* slots past the ring area */
+	expect_refused_after(w, info.ring_offset + 12, 0x03); /* entries not a power of two */
 	again = iop_window_attach(iop_window_fd(w)); /* restored: accepted again */
 	CU_ASSERT_PTR_NOT_NULL(again);
 	iop_window_close(again);
@@ -179,6 +213,7 @@ static const struct iop_test_case window_tests[] = {
 	{ "create_and_layout", test_create_and_layout },
 	{ "too_large_for_32_bit_mfas", test_too_large_for_32_bit_mfas },
 	{ "mfa_round_trip_and_bounds", test_mfa_round_trip_and_bounds },
+	{ "frame_block_of_untrusted_mfa", test_frame_block_of_untrusted_mfa },
 	{ "attach_same_frames_other_address", test_attach_same_frames_other_address },
 	{ "frame_from_another_process", test_frame_from_another_process },
 	{ "corrupt_or_foreign_window_refused", test_corrupt_or_foreign_window_refused },

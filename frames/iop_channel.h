@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Channels: the host-to-IOP paths of a frame window. The window's ring area
+ * holds a table of channel slots; each slot carries two MFA rings:
+ *
+ *  - to_iop, requests: single producer (the host thread that opened the
+ *    channel), single consumer (the IOP poller that owns the channel);
+ *  - to_host, replies: several producers in relaxed-tail-sync mode (any of
+ *    the IOP's lcores may answer), single consumer (the host thread).
+ *
+ * A host thread opens a channel of its own, so a host that is preempted or
+ * killed mid-post stalls nobody but itself: no other channel shares its
+ * producer index.
+ *
+ * A slot's life: FREE -> CLAIMED (a host is laying out its rings) -> OPEN ->
+ * CLOSED (the host is done, or the IOP found it gone) -> FREE once the IOP
+ * has drained both rings and called iop_channel_reclaim(). The IOP uses a
+ * slot's rings only while it is OPEN or CLOSED.
+ *
+ * Hosts are trusted as far as the window's memory goes: a host maps all of
+ * it writable, so these rings protect against a host that stops, not one
+ * that scribbles over ring headers.
+ */
+#ifndef IOP_CHANNEL_H
+#define IOP_CHANNEL_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct iop_window;
+struct rte_ring;
+
+/** Most channel slots a window can have. */
+#define IOP_CHANNELS_MAX 1024u
+/** Most entries an MFA ring of a channel can have. */
+#define IOP_CHANNEL_RING_MAX (1u << 20)
+
+/** Where a channel slot is in its life. */
+enum iop_channel_state {
+	IOP_CHANNEL_FREE = 0,    /**< nobody's; its rings are not laid out */
+	IOP_CHANNEL_CLAIMED = 1, /**< a host is laying out the rings */
+	IOP_CHANNEL_OPEN = 2,    /**< in use by a host */
+	IOP_CHANNEL_CLOSED = 3,  /**< the host left; the IOP drains, then reclaims */
+};
+
+/** A process's view of one channel; the rings are in the window. */
+struct iop_channel {
+	unsigned id;              /**< slot index, 0 .. iop_window_channels() - 1 */
+	uint32_t generation;      /**< counts opens of this slot; tells a reused slot apart */
+	int32_t owner_pid;        /**< pid of the process that opened it */
+	struct rte_ring *to_iop;  /**< requests (see iop_mfa_ring.h) */
+	struct rte_ring *to_host; /**< replies */
+};
+
+/** Number of channel slots in the window. */
+unsigned iop_window_channels(const struct iop_window *w);
+
+/**
+ * Claim a free slot for the calling thread and lay out its two rings empty.
+ *
+ * @param w   the window, made here or attached.
+ * @param ch  filled with the new channel.
+ * @return 0, -ENOSPC when every slot is in use, -EINVAL for a NULL argument.
+ * Thread safety: any thread; each channel then has one host thread posting.
+ */
+int iop_channel_open(struct iop_window *w, struct iop_channel *ch);
+
+/**
+ * The host is done with the channel: OPEN -> CLOSED. Frames still in the
+ * rings are the IOP's to drain before it reclaims the slot.
+ *
+ * @return 0; -ESTALE when the slot is no longer this opening of it (another
+ *         generation, or not OPEN); -EINVAL for a bad argument.
+ * Thread safety: any thread, once per opening.
+ */
+int iop_channel_close(struct iop_window *w, const struct iop_channel *ch);
+
+/**
+ * The IOP's look at slot id.
+ *
+ * @param ch  filled in; its rings are NULL unless the slot is OPEN or CLOSED
+ *            (the only states in which the IOP may use them).
+ * @return the slot's state (enum iop_channel_state), or -EINVAL for an id
+ *         past the table or a NULL argument.
+ * Thread safety: any thread.
+ */
+int iop_channel_lookup(const struct iop_window *w, unsigned id, struct iop_channel *ch);
+
+/**
+ * Give slot id back to the free pool: CLOSED -> FREE, or CLAIMED -> FREE for
+ * a host that died while laying out its rings. The caller has drained both
+ * rings and knows the owner is gone; nothing uses the rings afterwards.
+ *
+ * @param generation  the generation the caller drained; a slot reopened
+ *                    since is left alone.
+ * @return 0, -EBUSY when the slot is FREE or OPEN, -ESTALE for another
+ *         generation, -EINVAL for a bad id.
+ * Thread safety: the IOP thread that owns the slot.
+ */
+int iop_channel_reclaim(struct iop_window *w, unsigned id, uint32_t generation);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOP_CHANNEL_H */

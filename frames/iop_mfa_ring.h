@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * MFA rings: DPDK rte_rings of 4-byte elements, each element one MFA, laid
+ * out with rte_ring_init() in memory the caller provides (in iopool, the
+ * frame window's ring area), so two processes that map that memory use the
+ * same ring without DPDK's multi-process support and without the EAL.
+ *
+ * A ring stores no pointers: the same ring works wherever each process maps
+ * it. Both sides must use the same DPDK build, since the rte_ring header is
+ * DPDK's own layout.
+ *
+ * The hot paths are inline, as DPDK's are. A full ring is back-pressure: a
+ * post moves as many MFAs as fit and says how many; the caller keeps the rest
+ * and retries. Nothing is ever dropped.
+ */
+#ifndef IOP_MFA_RING_H
+#define IOP_MFA_RING_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Size of one ring element: an MFA. */
+#define IOP_MFA_RING_ESIZE 4u
+
+/* Producer and consumer modes, as rte_ring's RING_F_* flags. */
+/** One producer thread at a time (a host channel's request ring). */
+#define IOP_MFA_RING_SP     RING_F_SP_ENQ
+/** One consumer thread at a time. */
+#define IOP_MFA_RING_SC     RING_F_SC_DEQ
+/**
+ * Several producers, relaxed tail sync: a producer preempted mid-enqueue does
+ * not make the others spin until it runs again, as plain multi-producer
+ * rings do on an oversubscribed machine.
+ */
+#define IOP_MFA_RING_MP_RTS RING_F_MP_RTS_ENQ
+/** Several consumers, relaxed tail sync. */
+#define IOP_MFA_RING_MC_RTS RING_F_MC_RTS_DEQ
+
+/**
+ * Bytes a ring of `entries` slots needs.
+ *
+ * @param entries  a power of two, at least 2; the ring holds entries - 1 MFAs.
+ * @return the size, or -EINVAL for an entry count rte_ring refuses.
+ * Thread safety: any thread.
+ */
+ssize_t iop_mfa_ring_memsize(unsigned entries);
+
+/**
+ * Lay out an empty ring in mem, which is at least iop_mfa_ring_memsize()
+ * bytes and aligned to a cache line. Whatever mem held is forgotten.
+ *
+ * @param mem      the ring's memory.
+ * @param name     for diagnostics only (rte_ring keeps a copy).
+ * @param entries  as for iop_mfa_ring_memsize().
+ * @param flags    IOP_MFA_RING_* producer and consumer modes; 0 = the
+ *                 multi-producer, multi-consumer defaults of rte_ring.
+ * @return the ring (mem), or NULL with errno EINVAL (bad entries, flags or
+ *         alignment).
+ * Thread safety: nobody may use the ring while it is laid out.
+ */
+struct rte_ring *iop_mfa_ring_init(void *mem, const char *name, unsigned entries,
+				   unsigned flags);
+
+/**
+ * Post up to n MFAs, in order.
+ *
+ * @return how many were posted, 0 to n; the first that many of mfas are in
+ *         the ring, the rest are still the caller's: a short count is
+ *         back-pressure, never a loss.
+ * Thread safety: per the ring's producer mode.
+ */
+static inline unsigned iop_mfa_ring_post(struct rte_ring *r, const uint32_t *mfas, unsigned n)
+{
+	return rte_ring_enqueue_burst_elem(r, mfas, IOP_MFA_RING_ESIZE, n, NULL);
+}
+
+/**
+ * Take up to n MFAs, in the order they were posted.
+ *
+ * @return how many were taken into mfas, 0 when the ring is empty.
+ * Thread safety: per the ring's consumer mode.
+ */
+static inline unsigned iop_mfa_ring_take(struct rte_ring *r, uint32_t *mfas, unsigned n)
+{
+	return rte_ring_dequeue_burst_elem(r, mfas, IOP_MFA_RING_ESIZE, n, NULL);
+}
+
+/** MFAs in the ring now (a snapshot while others post or take). */
+static inline unsigned iop_mfa_ring_count(const struct rte_ring *r)
+{
+	return rte_ring_count(r);
+}
+
+/** How many MFAs the ring holds when full. */
+static inline unsigned iop_mfa_ring_capacity(const struct rte_ring *r)
+{
+	return rte_ring_get_capacity(r);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOP_MFA_RING_H */

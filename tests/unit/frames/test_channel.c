@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Channels and their MFA rings: a slot's life and its generation checks,
+ * rings laid out in the window and used through two mappings, back-pressure
+ * that loses nothing, many host threads each on its own channel with several
+ * repliers, and a host killed mid-post that stalls nobody.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "iop_channel.h"
+#include "iop_mfa_ring.h"
+#include "iop_test.h"
+#include "iop_window.h"
+
+static struct iop_window *window_with(unsigned channels, unsigned entries)
+{
+	struct iop_window_opts o = { .inbound_bytes = 1 << 20, .outbound_bytes = 1 << 20,
+				     .channels = channels, .ring_entries = entries };
+	struct iop_window *w = iop_window_create(&o);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	return w;
+}
+
+static void test_slot_life(void)
+{
+	struct iop_window *w = window_with(2, 64);
+	struct iop_channel a, b, c, seen;
+
+	CU_ASSERT_EQUAL(iop_window_channels(w), 2);
+	CU_ASSERT_EQUAL(iop_channel_lookup(w, 0, &seen), IOP_CHANNEL_FREE);
+	CU_ASSERT_PTR_NULL(seen.to_iop); /* no rings to use in a free slot */
+	CU_ASSERT_EQUAL_FATAL(iop_channel_open(w, &a), 0);
+	CU_ASSERT_EQUAL_FATAL(iop_channel_open(w, &b), 0);
+	CU_ASSERT_NOT_EQUAL(a.id, b.id);
+	CU_ASSERT_EQUAL(a.owner_pid, getpid());
+	CU_ASSERT_EQUAL(iop_channel_open(w, &c), -ENOSPC);
+	CU_ASSERT_EQUAL(iop_channel_lookup(w, a.id, &seen), IOP_CHANNEL_OPEN);
+	CU_ASSERT_PTR_EQUAL(seen.to_iop, a.to_iop);
+	CU_ASSERT_PTR_EQUAL(seen.to_host, a.to_host);
+	CU_ASSERT_EQUAL(seen.generation, a.generation);
+	CU_ASSERT_EQUAL(iop_mfa_ring_capacity(a.to_iop), 63);
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(a.to_host), 0);
+
+	/* Reclaim only what the host has closed. */
+	CU_ASSERT_EQUAL(iop_channel_reclaim(w, a.id, a.generation), -EBUSY);
+	CU_ASSERT_EQUAL(iop_channel_close(w, &a), 0);
+	CU_ASSERT_EQUAL(iop_channel_close(w, &a), -ESTALE); /* once per opening */
+	CU_ASSERT_EQUAL(iop_channel_lookup(w, a.id, &seen), IOP_CHANNEL_CLOSED);
+	CU_ASSERT_PTR_NOT_NULL(seen.to_iop); /* still the IOP's to drain */
+	CU_ASSERT_EQUAL(iop_channel_reclaim(w, a.id, a.generation + 1), -ESTALE);
+	CU_ASSERT_EQUAL(iop_channel_reclaim(w, a.id, a.generation), 0);
+	CU_ASSERT_EQUAL(iop_channel_reclaim(w, a.id, a.generation), -EBUSY);
+
+	/* The slot comes back as a new generation; the old handle is stale. */
+	CU_ASSERT_EQUAL_FATAL(iop_channel_open(w, &c), 0);
+	CU_ASSERT_EQUAL(c.id, a.id);
+	CU_ASSERT_EQUAL(c.generation, a.generation + 1);
+	CU_ASSERT_EQUAL(iop_channel_close(w, &a), -ESTALE);
+	CU_ASSERT_EQUAL(iop_channel_lookup(w, c.id, &seen), IOP_CHANNEL_OPEN);
+
+	CU_ASSERT_EQUAL(iop_channel_lookup(w, 2, &seen), -EINVAL);
+	CU_ASSERT_EQUAL(iop_channel_reclaim(w, 7, 0), -EINVAL);
+	CU_ASSERT_EQUAL(iop_channel_open(NULL, &c), -EINVAL);
+	iop_window_close(w);
+}
+
+/* A reopened slot's rings start empty, whatever the last owner left. */
+static void test_reopen_starts_empty(void)
+{
+	struct iop_window *w = window_with(1, 16);
+	struct iop_channel ch;
+	uint32_t mfa = 4096;
+
+	CU_ASSERT_EQUAL_FATAL(iop_channel_open(w, &ch), 0);
+	CU_ASSERT_EQUAL(iop_mfa_ring_post(ch.to_iop, &mfa, 1), 1);
+	CU_ASSERT_EQUAL(iop_mfa_ring_post(ch.to_host, &mfa, 1), 1);
+	CU_ASSERT_EQUAL(iop_channel_close(w, &ch), 0);
+	CU_ASSERT_EQUAL(iop_channel_reclaim(w, ch.id, ch.generation), 0);
+	CU_ASSERT_EQUAL_FATAL(iop_channel_open(w, &ch), 0);
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch.to_iop), 0);
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch.to_host), 0);
+	iop_window_close(w);
+}
+
+/* A full ring takes what fits and says so; the rest is posted later, in order. */
+static void test_back_pressure_loses_nothing(void)
+{
+	struct iop_window *w = window_with(1, 16);
+	struct iop_channel ch;
+	uint32_t out[40], in[40];
+	unsigned posted = 0, taken = 0, n;
+
+	for (unsigned i = 0; i < 40; i++)
+		out[i] = 0x1000 + 64 * i;
+	CU_ASSERT_EQUAL_FATAL(iop_channel_open(w, &ch), 0);
+	n = iop_mfa_ring_post(ch.to_iop, out, 40);
+	CU_ASSERT_EQUAL(n, 15); /* 16 entries hold 15 */
+	CU_ASSERT_EQUAL(iop_mfa_ring_post(ch.to_iop, out + n, 40 - n), 0);
+	posted = n;
+	while (taken < 40) {
+		n = iop_mfa_ring_take(ch.to_iop, in + taken, 7);
+		CU_ASSERT_FATAL(n > 0);
+		taken += n;
+		posted += iop_mfa_ring_post(ch.to_iop, out + posted, 40 - posted);
+	}
+	CU_ASSERT_EQUAL(posted, 40);
+	CU_ASSERT_EQUAL(memcmp(in, out, sizeof(out)), 0);
+	CU_ASSERT_EQUAL(iop_mfa_ring_take(ch.to_iop, in, 1), 0);
+	iop_window_close(w);
+}
+
+/* Opened through one mapping, used through another at another address. */
+static void test_rings_shared_between_mappings(void)
+{
+	struct iop_window *w = window_with(4, 64);
+	struct iop_window *a = iop_window_attach(iop_window_fd(w));
+	struct iop_channel host, iop;
+	uint32_t mfas[3] = { 4096, 8192, 12288 }, got[3];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_EQUAL(iop_window_channels(a), 4);
+	CU_ASSERT_EQUAL_FATAL(iop_channel_open(a, &host), 0);
+	CU_ASSERT_EQUAL(iop_channel_lookup(w, host.id, &iop), IOP_CHANNEL_OPEN);
+	CU_ASSERT_PTR_NOT_EQUAL(iop.to_iop, host.to_iop);
+	CU_ASSERT_EQUAL(iop_mfa_ring_post(host.to_iop, mfas, 3), 3);
+	CU_ASSERT_EQUAL(iop_mfa_ring_take(iop.to_iop, got, 3), 3);
+	CU_ASSERT_EQUAL(memcmp(got, mfas, sizeof(got)), 0);
+	CU_ASSERT_EQUAL(iop_mfa_ring_post(iop.to_host, mfas, 3), 3);
+	CU_ASSERT_EQUAL(iop_mfa_ring_take(host.to_host, got, 3), 3);
+	CU_ASSERT_EQUAL(memcmp(got, mfas, sizeof(got)), 0);
+	iop_window_close(a);
+	iop_window_close(w);
+}
+
+static void test_bad_window_options(void)
+{
+	const struct iop_window_opts bad[] = {
+		{ .channels = IOP_CHANNELS_MAX + 1 },
+		{ .ring_entries = 1000 },
+		{ .ring_entries = 1 },
+		{ .ring_entries = IOP_CHANNEL_RING_MAX * 2 },
+	};
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct iop_window_opts o = bad[i];
+
+		o.inbound_bytes = o.outbound_bytes = 1 << 16;
+		errno = 0;
+		CU_ASSERT_PTR_NULL(iop_window_create(&o));
+		CU_ASSERT_EQUAL(errno, EINVAL);
+	}
+}
+
+static void test_ring_init_refusals(void)
+{
+	static char mem[8192] __attribute__((aligned(128)));
+
+	CU_ASSERT(iop_mfa_ring_memsize(1024) > 1024 * 4);
+	CU_ASSERT_EQUAL(iop_mfa_ring_memsize(1000), -EINVAL);
+	CU_ASSERT_EQUAL(iop_mfa_ring_memsize(1), -EINVAL);
+	errno = 0;
+	CU_ASSERT_PTR_NULL(iop_mfa_ring_init(mem + 8, "x", 16, 0)); /* off its cache line */
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_PTR_NULL(iop_mfa_ring_init(mem, "x", 24, 0));
+	CU_ASSERT_PTR_NULL(iop_mfa_ring_init(mem, "x", 16, 0x100)); /* not a mode */
+	CU_ASSERT_PTR_NULL(iop_mfa_ring_init(mem, "x", 16,
+					     IOP_MFA_RING_SP | IOP_MFA_RING_MP_RTS));
+	CU_ASSERT_PTR_EQUAL(iop_mfa_ring_init(mem, "x", 16, IOP_MFA_RING_SP), (void *)mem);
+}
+
+/*
+ * Many host threads, each posting numbered MFAs on its own channel; one IOP
+ * poller takes from every channel and hands each MFA to one of two repliers,
+ * which post it back on the channel's reply ring (several producers). Every
+ * host must get every MFA back exactly once. More threads than cores, so
+ * threads are preempted mid-post all the time.
+ */
+#define HOSTS 6
+#define REPLIERS 2
+#define PER_HOST 20000u
+
+struct hub {
+	struct iop_window *w;
+	struct iop_channel ch[HOSTS];
+	struct rte_ring *work[REPLIERS]; /* poller -> replier: MFA and channel id */
+	char work_mem[REPLIERS][1 << 16] __attribute__((aligned(128)));
+	_Atomic unsigned hosts_done;
+	_Atomic unsigned errors;
+};
+
+static uint32_t token(unsigned host, unsigned i)
+{
+	return (uint32_t)host << 24 | i;
+}
+
+struct host {
+	struct hub *hub;
+	unsigned index;
+};
+
+static void *host_thread(void *arg)
+{
+	struct host *h = arg;
+	struct hub *hub = h->hub;
+	struct iop_channel *ch = &hub->ch[h->index];
+	unsigned host = h->index, sent = 0, got = 0;
+	bool *seen = calloc(PER_HOST, sizeof(*seen));
+
+	while (got < PER_HOST) {
+		uint32_t burst[16], back[16];
+		unsigned n = 0;
+
+		while (n < 16 && sent + n < PER_HOST) {
+			burst[n] = token(host, sent + n);
+			n++;
+		}
+		sent += iop_mfa_ring_post(ch->to_iop, burst, n);
+		n = iop_mfa_ring_take(ch->to_host, back, 16);
+		for (unsigned i = 0; i < n; i++) {
+			unsigned idx = back[i] & 0xFFFFFF;
+
+			if (back[i] >> 24 != host || idx >= PER_HOST || seen[idx])
+				hub->errors++;
+			else
+				seen[idx] = true;
+		}
+		got += n;
+		if (n == 0)
+			sched_yield();
+	}
+	free(seen);
+	hub->hosts_done++;
+	return NULL;
+}
+
+static void *poller_thread(void *arg)
+{
+	struct hub *hub = arg;
+	unsigned next = 0;
+
+	while (hub->hosts_done < HOSTS) {
+		bool idle = true;
+
+		for (unsigned c = 0; c < HOSTS; c++) {
+			uint32_t burst[16];
+			unsigned n = iop_mfa_ring_take(hub->ch[c].to_iop, burst, 16);
+
+			for (unsigned i = 0; i < n; i++) {
+				/* The token names its channel; a replier needs nothing else. */
+				while (iop_mfa_ring_post(hub->work[next], &burst[i], 1) == 0)
+					sched_yield();
+				next = (next + 1) % REPLIERS;
+			}
+			idle = idle && n == 0;
+		}
+		if (idle)
+			sched_yield();
+	}
+	return NULL;
+}
+
+struct replier {
+	struct hub *hub;
+	unsigned index;
+};
+
+static void *replier_thread(void *arg)
+{
+	struct replier *r = arg;
+	struct hub *hub = r->hub;
+
+	while (hub->hosts_done < HOSTS) {
+		uint32_t burst[16];
+		unsigned n = iop_mfa_ring_take(hub->work[r->index], burst, 16);
+
+		for (unsigned i = 0; i < n; i++) {
+			struct rte_ring *to_host = hub->ch[burst[i] >> 24].to_host;
+
+			/* The IOP never drops a reply: a full ring is waited out. */
+			while (iop_mfa_ring_post(to_host, &burst[i], 1) == 0)
+				sched_yield();
+		}
+		if (n == 0)
+			sched_yield();
+	}
+	return NULL;
+}
+
+static void test_many_hosts_many_repliers(void)
+{
+	struct hub *hub = aligned_alloc(128, (sizeof(struct hub) + 127) / 128 * 128);
+	pthread_t hosts[HOSTS], poller, repliers[REPLIERS];
+	struct replier r[REPLIERS];
+	struct host h[HOSTS];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(hub);
+	memset(hub, 0, sizeof(*hub));
+	hub->w = window_with(HOSTS, 64);
+	for (unsigned c = 0; c < HOSTS; c++) {
+		CU_ASSERT_EQUAL_FATAL(iop_channel_open(hub->w, &hub->ch[c]), 0);
+		CU_ASSERT_EQUAL_FATAL(hub->ch[c].id, c);
+	}
+	for (unsigned i = 0; i < REPLIERS; i++) {
+		hub->work[i] = iop_mfa_ring_init(hub->work_mem[i], "work", 1024,
+						 IOP_MFA_RING_SP | IOP_MFA_RING_SC);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(hub->work[i]);
+		r[i] = (struct replier){ hub, i };
+		pthread_create(&repliers[i], NULL, replier_thread, &r[i]);
+	}
+	pthread_create(&poller, NULL, poller_thread, hub);
+	for (unsigned c = 0; c < HOSTS; c++) {
+		h[c] = (struct host){ hub, c };
+		pthread_create(&hosts[c], NULL, host_thread, &h[c]);
+	}
+	for (unsigned c = 0; c < HOSTS; c++)
+		pthread_join(hosts[c], NULL);
+	pthread_join(poller, NULL);
+	for (unsigned i = 0; i < REPLIERS; i++)
+		pthread_join(repliers[i], NULL);
+	CU_ASSERT_EQUAL(hub->errors, 0);
+	for (unsigned c = 0; c < HOSTS; c++) {
+		CU_ASSERT_EQUAL(iop_mfa_ring_count(hub->ch[c].to_iop), 0);
+		CU_ASSERT_EQUAL(iop_mfa_ring_count(hub->ch[c].to_host), 0);
+	}
+	iop_window_close(hub->w);
+	free(hub);
+}
+
+/*
+ * A host process killed with SIGKILL in the middle of posting: another
+ * channel keeps flowing while it dies, the IOP drains what it left (every MFA
+ * one it really posted, in order), reclaims the slot, and a new host gets it.
+ */
+static void test_killed_host_stalls_nobody(void)
+{
+	struct iop_window *w = window_with(2, 256);
+	struct iop_channel live, dead;
+	int ready[2];
+	pid_t pid;
+	uint32_t expect = 0, mfa;
+	char byte;
+
+	CU_ASSERT_FATAL(pipe(ready) == 0);
+	pid = fork();
+	if (pid == 0) {
+		struct iop_window *cw = iop_window_attach(iop_window_fd(w));
+		struct iop_channel ch;
+		uint32_t next = 0;
+
+		alarm(30); /* never outlives a parent that gave up */
+		if (cw == NULL || iop_channel_open(cw, &ch) != 0 || write(ready[1], "r", 1) != 1)
+			_exit(1);
+		for (;;) { /* post numbered MFAs until killed, waiting when full */
+			if (iop_mfa_ring_post(ch.to_iop, &next, 1) == 1)
+				next++;
+		}
+	}
+	CU_ASSERT_FATAL(pid > 0);
+	CU_ASSERT_FATAL(read(ready[0], &byte, 1) == 1);
+	CU_ASSERT_EQUAL_FATAL(iop_channel_open(w, &live), 0);
+	CU_ASSERT_EQUAL_FATAL(iop_channel_lookup(w, live.id ^ 1, &dead), IOP_CHANNEL_OPEN);
+	CU_ASSERT_EQUAL(dead.owner_pid, pid);
+
+	/*
+	 * Take the child's MFAs as it posts them, kill it once it is well into
+	 * its stream, and keep the live channel going all along.
+	 */
+	for (unsigned round = 0, since_kill = 0; since_kill < 1000; round++) {
+		uint32_t ping = round, pong;
+
+		if (expect >= 5000 && since_kill++ == 0)
+			kill(pid, SIGKILL);
+		while (iop_mfa_ring_take(dead.to_iop, &mfa, 1) == 1) {
+			CU_ASSERT_EQUAL_FATAL(mfa, expect);
+			expect++;
+		}
+		CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_post(live.to_iop, &ping, 1), 1);
+		CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_take(live.to_iop, &pong, 1), 1);
+		CU_ASSERT_EQUAL(pong, ping);
+		if (expect < 5000)
+			sched_yield(); /* let the child run on a busy machine */
+	}
+	CU_ASSERT_EQUAL(waitpid(pid, NULL, 0), pid);
+	while (iop_mfa_ring_take(dead.to_iop, &mfa, 1) == 1) {
+		CU_ASSERT_EQUAL_FATAL(mfa, expect);
+		expect++;
+	}
+	CU_ASSERT(expect >= 5000);
+	/* The IOP found the owner gone: it closes on the host's behalf and reclaims. */
+	CU_ASSERT_EQUAL(iop_channel_close(w, &dead), 0);
+	CU_ASSERT_EQUAL(iop_channel_reclaim(w, dead.id, dead.generation), 0);
+	CU_ASSERT_EQUAL_FATAL(iop_channel_open(w, &dead), 0);
+	CU_ASSERT_EQUAL(dead.id, live.id ^ 1);
+	close(ready[0]);
+	close(ready[1]);
+	iop_window_close(w);
+}
+
+static const struct iop_test_case channel_tests[] = {
+	{ "slot_life", test_slot_life },
+	{ "reopen_starts_empty", test_reopen_starts_empty },
+	{ "back_pressure_loses_nothing", test_back_pressure_loses_nothing },
+	{ "rings_shared_between_mappings", test_rings_shared_between_mappings },
+	{ "bad_window_options", test_bad_window_options },
+	{ "ring_init_refusals", test_ring_init_refusals },
+	{ "many_hosts_many_repliers", test_many_hosts_many_repliers },
+	{ "killed_host_stalls_nobody", test_killed_host_stalls_nobody },
+	{ NULL, NULL },
+};
+
+static const struct iop_test_suite suites[] = {
+	{ "channel", channel_tests },
+	{ NULL, NULL },
+};
+
+int main(int argc, char **argv)
+{
+	return iop_test_main(argc, argv, suites);
+}
