@@ -3,9 +3,10 @@
  * iopool-demo: the heap at work, as the IOP uses it. Walks through the
  * patent's example (HeapCreate(5000), splits, coalescing), then runs a frame's
  * life between a host thread and an IOP thread through a frame window: the
- * host allocates and encodes a request in the inbound heap and posts its MFA;
- * the IOP validates it, answers with a reply from the outbound heap and frees
- * the request; the host checks the reply and frees it. Each heap is allocated
+ * host allocates and encodes requests in the inbound heap and posts their MFAs
+ * in bursts on its channel; the IOP finds each frame's block from its MFA,
+ * validates it, answers with a reply from the outbound heap and frees the
+ * request; the host checks the replies and frees them. Each heap is allocated
  * on one side and freed on the other.
  */
 #include <errno.h>
@@ -19,58 +20,24 @@
 #include <string.h>
 #include <time.h>
 
+#include "iop_channel.h"
 #include "iop_frame.h"
 #include "iop_heap.h"
+#include "iop_mfa_ring.h"
 #include "iop_version.h"
 #include "iop_window.h"
 
-#define QUEUE_SLOTS 1024u
 #define DEMO_DDM_TID 0x010u
-
-/*
- * A single-producer single-consumer queue of MFAs and frame sizes: a stand-in
- * for the MFA rings, which are not built yet.
- */
-struct mfa_queue {
-	_Alignas(64) _Atomic uint64_t head;
-	_Alignas(64) _Atomic uint64_t tail;
-	uint32_t mfa[QUEUE_SLOTS];
-	uint32_t size[QUEUE_SLOTS];
-};
+#define BURST 32u
 
 struct demo {
 	struct iop_window *w;
-	struct mfa_queue requests;
-	struct mfa_queue replies;
+	struct iop_channel host; /* the host thread's view of its channel */
+	struct iop_channel iop;  /* the IOP thread's view of the same slot */
 	uint64_t frames;
 	_Atomic uint64_t retries;
 	_Atomic uint64_t bad;
 };
-
-static int queue_put(struct mfa_queue *q, uint32_t mfa, uint32_t size)
-{
-	uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
-
-	if (t - atomic_load_explicit(&q->head, memory_order_acquire) == QUEUE_SLOTS)
-		return -EAGAIN;
-	q->mfa[t % QUEUE_SLOTS] = mfa;
-	q->size[t % QUEUE_SLOTS] = size;
-	atomic_store_explicit(&q->tail, t + 1, memory_order_release);
-	return 0;
-}
-
-static uint32_t queue_get(struct mfa_queue *q, uint32_t *size)
-{
-	uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
-	uint32_t mfa;
-
-	if (h == atomic_load_explicit(&q->tail, memory_order_acquire))
-		return IOP_MFA_EMPTY;
-	mfa = q->mfa[h % QUEUE_SLOTS];
-	*size = q->size[h % QUEUE_SLOTS];
-	atomic_store_explicit(&q->head, h + 1, memory_order_release);
-	return mfa;
-}
 
 static void show(const char *step, const struct iop_heap *h)
 {
@@ -125,8 +92,8 @@ static uint32_t frame_size(uint64_t i)
 	return sizes[i % (sizeof(sizes) / sizeof(sizes[0]))];
 }
 
-/* Host side: build a UtilParamsGet for the DDM at TID 0x010 and post its MFA. */
-static bool post_request(struct demo *d, uint64_t seq)
+/* Host side: build a UtilParamsGet for the DDM at TID 0x010; NULL when the heap is full. */
+static uint32_t *build_request(struct demo *d, uint64_t seq)
 {
 	uint32_t size = frame_size(seq);
 	uint32_t *f = iop_heap_alloc(iop_window_inbound(d->w), size);
@@ -142,73 +109,94 @@ static bool post_request(struct demo *d, uint64_t seq)
 
 	if (f == NULL) {
 		atomic_fetch_add(&d->retries, 1);
-		return false;
+		return NULL;
 	}
 	iop_msg_hdr_encode(&m, f);
-	if (queue_put(&d->requests, iop_window_mfa(d->w, f), size) == 0)
-		return true;
-	iop_heap_free(iop_window_inbound(d->w), f, size); /* queue full: try again later */
-	return false;
+	return f;
 }
 
 /* Host side: a reply must echo our contexts and say SUCCESS; then free it. */
-static void take_reply(struct demo *d, uint32_t mfa, uint32_t size, uint64_t expect_seq)
+static void take_reply(struct demo *d, uint32_t mfa, uint64_t expect_seq)
 {
 	uint32_t *r = iop_window_frame(d->w, mfa);
 	struct iop_msg_hdr m;
 	uint8_t status;
 	uint16_t dsc;
 
+	if (r == NULL) {
+		atomic_fetch_add(&d->bad, 1);
+		return;
+	}
 	iop_msg_hdr_decode(r, &m);
 	if (iop_reply_status(r, &status, &dsc) != 0 || status != IOP_REPLY_STATUS_SUCCESS ||
 	    m.transaction_context != (uint32_t)expect_seq || m.initiator_context != 0x1005)
 		atomic_fetch_add(&d->bad, 1);
-	iop_heap_free(iop_window_outbound(d->w), r, size);
+	iop_heap_free(iop_window_outbound(d->w), r, IOP_REPLY_WORDS * 4);
 }
 
 static void *host_thread(void *arg)
 {
 	struct demo *d = arg;
-	uint64_t sent = 0, replies = 0;
+	uint32_t pending[BURST], replies[BURST];
+	unsigned npending = 0;
+	uint64_t built = 0, taken = 0;
 
-	while (replies < d->frames) {
-		uint32_t size, mfa;
+	while (taken < d->frames) {
+		unsigned n;
 
-		if (sent < d->frames && post_request(d, sent))
-			sent++;
-		while ((mfa = queue_get(&d->replies, &size)) != IOP_MFA_EMPTY)
-			take_reply(d, mfa, size, replies++);
+		while (npending < BURST && built < d->frames) {
+			uint32_t *f = build_request(d, built);
+
+			if (f == NULL)
+				break;
+			pending[npending++] = iop_window_mfa(d->w, f);
+			built++;
+		}
+		/* A full ring takes part of the burst; the rest stays pending, in order. */
+		n = iop_mfa_ring_post(d->host.to_iop, pending, npending);
+		memmove(pending, pending + n, (npending - n) * sizeof(pending[0]));
+		npending -= n;
+		n = iop_mfa_ring_take(d->host.to_host, replies, BURST);
+		for (unsigned i = 0; i < n; i++)
+			take_reply(d, replies[i], taken++);
 	}
 	return NULL;
 }
 
-/* IOP side: validate the untrusted frame, reply from the outbound heap, free the request. */
+/* IOP side: validate each untrusted frame, reply from the outbound heap, free the request. */
 static void *iop_thread(void *arg)
 {
 	struct demo *d = arg;
 	uint64_t done = 0;
 
 	while (done < d->frames) {
-		uint32_t size, mfa = queue_get(&d->requests, &size);
-		struct iop_frame_verdict v;
-		struct iop_msg_hdr m;
-		uint32_t *f, *r;
+		uint32_t mfas[BURST], replies[BURST];
+		unsigned n = iop_mfa_ring_take(d->iop.to_iop, mfas, BURST), posted = 0;
 
-		if (mfa == IOP_MFA_EMPTY)
-			continue;
-		f = iop_window_frame(d->w, mfa);
-		if (f == NULL || iop_frame_validate(f, size, &v) != 0) {
-			atomic_fetch_add(&d->bad, 1);
-			continue;
+		for (unsigned i = 0; i < n; i++) {
+			struct iop_frame_verdict v;
+			struct iop_msg_hdr m;
+			size_t block;
+			uint32_t *f = iop_window_frame_block(d->w, mfas[i], &block), *r;
+
+			if (f == NULL || iop_frame_validate(f, block, &v) != 0) {
+				atomic_fetch_add(&d->bad, 1);
+				replies[i] = IOP_MFA_EMPTY;
+				continue;
+			}
+			iop_msg_hdr_decode(f, &m);
+			while ((r = iop_heap_alloc(iop_window_outbound(d->w), IOP_REPLY_WORDS * 4)) ==
+			       NULL)
+				atomic_fetch_add(&d->retries, 1);
+			iop_reply_build(&m, DEMO_DDM_TID, IOP_REPLY_STATUS_SUCCESS, IOP_DSC_SUCCESS, r,
+					IOP_REPLY_WORDS);
+			iop_heap_free(iop_window_inbound(d->w), f, block);
+			replies[i] = iop_window_mfa(d->w, r);
 		}
-		iop_msg_hdr_decode(f, &m);
-		while ((r = iop_heap_alloc(iop_window_outbound(d->w), 64)) == NULL)
-			atomic_fetch_add(&d->retries, 1);
-		iop_reply_build(&m, DEMO_DDM_TID, IOP_REPLY_STATUS_SUCCESS, IOP_DSC_SUCCESS, r, 16);
-		iop_heap_free(iop_window_inbound(d->w), f, size);
-		while (queue_put(&d->replies, iop_window_mfa(d->w, r), 64) != 0)
-			;
-		done++;
+		/* The IOP never drops a reply: a full ring is waited out. */
+		while (posted < n)
+			posted += iop_mfa_ring_post(d->iop.to_host, replies + posted, n - posted);
+		done += n;
 	}
 	return NULL;
 }
@@ -241,6 +229,13 @@ static int frame_traffic(uint64_t frames)
 		free(d);
 		return -1;
 	}
+	if (iop_channel_open(d->w, &d->host) != 0 ||
+	    iop_channel_lookup(d->w, d->host.id, &d->iop) != IOP_CHANNEL_OPEN) {
+		fprintf(stderr, "iop_channel_open: no channel\n");
+		iop_window_close(d->w);
+		free(d);
+		return -1;
+	}
 	iop_window_info(d->w, &info);
 	printf("\nFrame traffic: %" PRIu64 " UtilParamsGet requests, host thread -> IOP thread -> "
 	       "host thread\n", frames);
@@ -248,8 +243,8 @@ static int frame_traffic(uint64_t frames)
 	       " thread caches on\n", info.total_bytes >> 10, info.hugepages ? "huge" : "ordinary",
 	       iop_window_fd(d->w), iop_heap_size(iop_window_inbound(d->w)) >> 10,
 	       iop_heap_size(iop_window_outbound(d->w)) >> 10);
-	printf("  each request: allocated, encoded, posted as an MFA, validated, answered with a reply"
-	       " frame, freed\n");
+	printf("  each request: allocated, encoded, posted as an MFA on channel %u (bursts of %u),"
+	       " validated, answered with a reply frame, freed\n", d->host.id, BURST);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pthread_create(&iop, NULL, iop_thread, d);
 	pthread_create(&host, NULL, host_thread, d);
