@@ -13,6 +13,7 @@ export PKG_CONFIG_PATH=$pc
 cat >"$stage/app.c" <<'C'
 #include <iop/frame.h>
 #include <iop/heap.h>
+#include <iop/lct.h>
 #include <iop/version.h>
 #include <iop/window.h>
 #include <stdio.h>
@@ -25,6 +26,8 @@ int main(void)
 	struct iop_msg_hdr m = { .version = 1, .size_words = 4, .target_tid = 0x10,
 				 .initiator_tid = IOP_TID_HOST };
 	struct iop_frame_verdict v;
+	struct iop_lct_header lh = { .lct_ver = IOP_LCT_VERSION_1_5 };
+	uint32_t lct[IOP_LCT_HDR_WORDS];
 	uint32_t *f = w != NULL ? iop_heap_alloc(iop_window_inbound(w), 16) : NULL;
 	int rc = p != NULL && iop_heap_free(h, p, 1000) == 0 && iop_heap_check(h) == 0 &&
 		 f != NULL;
@@ -32,7 +35,9 @@ int main(void)
 	if (rc) {
 		iop_msg_hdr_encode(&m, f);
 		rc = iop_frame_validate(f, 16, &v) == 0 &&
-		     iop_window_frame(w, iop_window_mfa(w, f)) == (void *)f;
+		     iop_window_frame(w, iop_window_mfa(w, f)) == (void *)f &&
+		     iop_lct_build(lct, IOP_LCT_HDR_WORDS, &lh, NULL, 0) == IOP_LCT_HDR_WORDS &&
+		     iop_lct_parse(lct, sizeof(lct), NULL) == 0;
 	}
 	iop_window_close(w);
 	printf("iopool %s: %s\n", iop_version(), rc ? "ok" : "FAILED");
