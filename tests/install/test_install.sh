@@ -14,6 +14,7 @@ cat >"$stage/app.c" <<'C'
 #include <iop/channel.h>
 #include <iop/frame.h>
 #include <iop/heap.h>
+#include <iop/lct.h>
 #include <iop/mfa_ring.h>
 #include <iop/version.h>
 #include <iop/window.h>
@@ -27,12 +28,13 @@ int main(void)
 	struct iop_msg_hdr m = { .version = 1, .size_words = 4, .target_tid = 0x10,
 				 .initiator_tid = IOP_TID_HOST };
 	struct iop_frame_verdict v;
+	struct iop_lct_header lh = { .lct_ver = IOP_LCT_VERSION_1_5 };
+	uint32_t lct[IOP_LCT_HDR_WORDS];
+	struct iop_channel ch;
+	uint32_t mfa, got = IOP_MFA_EMPTY;
 	uint32_t *f = w != NULL ? iop_heap_alloc(iop_window_inbound(w), 16) : NULL;
 	int rc = p != NULL && iop_heap_free(h, p, 1000) == 0 && iop_heap_check(h) == 0 &&
 		 f != NULL;
-
-	struct iop_channel ch;
-	uint32_t mfa, got = IOP_MFA_EMPTY;
 
 	if (rc) {
 		iop_msg_hdr_encode(&m, f);
@@ -40,7 +42,9 @@ int main(void)
 		rc = iop_frame_validate(f, 16, &v) == 0 && iop_window_frame(w, mfa) == (void *)f &&
 		     iop_channel_open(w, &ch) == 0 && iop_mfa_ring_post(ch.to_iop, &mfa, 1) == 1 &&
 		     iop_mfa_ring_take(ch.to_iop, &got, 1) == 1 && got == mfa &&
-		     iop_channel_close(w, &ch) == 0;
+		     iop_channel_close(w, &ch) == 0 &&
+		     iop_lct_build(lct, IOP_LCT_HDR_WORDS, &lh, NULL, 0) == IOP_LCT_HDR_WORDS &&
+		     iop_lct_parse(lct, sizeof(lct), NULL) == 0;
 	}
 	iop_window_close(w);
 	printf("iopool %s: %s\n", iop_version(), rc ? "ok" : "FAILED");
