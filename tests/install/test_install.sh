@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Installs the build into a scratch prefix and builds a program against the
-# installed <iop/heap.h> and libiop.pc, statically and shared, then runs both.
+# installed <iop/*.h> headers and libiop.pc, statically and shared, then runs both.
 set -euo pipefail
 build=$1
 stage=$(mktemp -d)
@@ -13,6 +13,7 @@ export PKG_CONFIG_PATH=$pc
 cat >"$stage/app.c" <<'C'
 #include <iop/frame.h>
 #include <iop/heap.h>
+#include <iop/sgl.h>
 #include <iop/version.h>
 #include <iop/window.h>
 #include <stdio.h>
@@ -33,6 +34,17 @@ int main(void)
 		iop_msg_hdr_encode(&m, f);
 		rc = iop_frame_validate(f, 16, &v) == 0 &&
 		     iop_window_frame(w, iop_window_mfa(w, f)) == (void *)f;
+	}
+	if (rc) {
+		uint32_t req[6] = { 0 };
+		struct iop_sgl_writer sw;
+		struct iop_sgl_bounds b = { NULL, 0, 4096 };
+		uint16_t dsc;
+		uint64_t total = 0;
+
+		rc = iop_sgl_writer_init(&sw, req + 4, 2) == 0 &&
+		     iop_sgl_add_simple(&sw, 64, 512, 0) == 0 && iop_sgl_finish(&sw) == 2 &&
+		     iop_sgl_check(req, sizeof(req), 4, &b, &dsc, &total) == 0 && total == 512;
 	}
 	iop_window_close(w);
 	printf("iopool %s: %s\n", iop_version(), rc ? "ok" : "FAILED");
