@@ -16,6 +16,7 @@ cat >"$stage/app.c" <<'C'
 #include <iop/heap.h>
 #include <iop/lct.h>
 #include <iop/mfa_ring.h>
+#include <iop/sgl.h>
 #include <iop/version.h>
 #include <iop/window.h>
 #include <stdio.h>
@@ -45,6 +46,17 @@ int main(void)
 		     iop_channel_close(w, &ch) == 0 &&
 		     iop_lct_build(lct, IOP_LCT_HDR_WORDS, &lh, NULL, 0) == IOP_LCT_HDR_WORDS &&
 		     iop_lct_parse(lct, sizeof(lct), NULL) == 0;
+	}
+	if (rc) {
+		uint32_t req[6] = { 0 };
+		struct iop_sgl_writer sw;
+		struct iop_sgl_bounds b = { NULL, 0, 4096 };
+		uint16_t dsc;
+		uint64_t total = 0;
+
+		rc = iop_sgl_writer_init(&sw, req + 4, 2) == 0 &&
+		     iop_sgl_add_simple(&sw, 64, 512, 0) == 0 && iop_sgl_finish(&sw) == 2 &&
+		     iop_sgl_check(req, sizeof(req), 4, &b, &dsc, &total) == 0 && total == 512;
 	}
 	iop_window_close(w);
 	printf("iopool %s: %s\n", iop_version(), rc ? "ok" : "FAILED");
