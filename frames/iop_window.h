@@ -115,6 +115,20 @@ void *iop_window_frame(const struct iop_window *w, uint32_t mfa);
  */
 void *iop_window_frame_block(const struct iop_window *w, uint32_t mfa, size_t *block_bytes);
 
+struct iop_sgl_bounds;
+
+/**
+ * Bounds for walking an untrusted SGL (<iop/sgl.h>) in this window: its base
+ * in this process, and the inbound heap's block area as the offsets a list
+ * may name. Data buffers are host memory, which hosts allocate from the
+ * inbound heap; so no list can make the IOP read or write the window header,
+ * either heap's metadata, the outbound heap's replies or the rings.
+ *
+ * @return 0, or -EINVAL for a NULL argument.
+ * Thread safety: any thread.
+ */
+int iop_window_sgl_bounds(const struct iop_window *w, struct iop_sgl_bounds *b);
+
 #ifdef __cplusplus
 }
 #endif

@@ -17,6 +17,7 @@
 
 #include "channel_table.h"
 #include "heap_layout.h"
+#include "iop_sgl.h"
 #include "iop_window.h"
 
 #define WINDOW_MAGIC 0x31444e4957504f49ull /* "IOPWIND1" little-endian */
@@ -323,4 +324,14 @@ void *iop_window_frame_block(const struct iop_window *w, uint32_t mfa, size_t *b
 		return NULL;
 	*block_bytes = bytes;
 	return p;
+}
+
+int iop_window_sgl_bounds(const struct iop_window *w, struct iop_sgl_bounds *b)
+{
+	if (w == NULL || b == NULL)
+		return -EINVAL;
+	b->window = w->base;
+	b->lo = (uint64_t)(heap_blocks(w->inbound) - w->base); /* past the heap's metadata */
+	b->hi = b->lo + iop_heap_size(w->inbound);
+	return 0;
 }

@@ -5,9 +5,11 @@
  * sizes from the inbound heap, fills and posts them on its channel; the
  * parent, as the IOP, finds each frame's block from its MFA, validates it,
  * answers from the outbound heap and frees the request; the host checks every
- * reply and frees it. Some requests are malformed on purpose: those come back
- * as FAIL replies naming the request by PreservedMFA, and the host frees its
- * own request. Small heaps and rings, so exhaustion and back-pressure happen
+ * reply and frees it. Some requests carry their data in a host buffer named by
+ * an SGL, which the IOP walks within the window's bounds; some of those name
+ * the ring area and are answered with DSC INVALID_OFFSET. Some requests are
+ * malformed on purpose: those come back as FAIL replies naming the request by
+ * PreservedMFA, and the host frees its own request. Small heaps and rings, so exhaustion and back-pressure happen
  * all the time. At the end both heaps are back to their starting free bytes.
  */
 #define _GNU_SOURCE
@@ -23,12 +25,16 @@
 #include "iop_frame.h"
 #include "iop_heap.h"
 #include "iop_mfa_ring.h"
+#include "iop_sgl.h"
 #include "iop_test.h"
 #include "iop_window.h"
 
 #define FRAMES 20000u
 #define DDM_TID 0x010u
 #define BAD_EVERY 7u /* every 7th request has a bad version */
+#define SGL_EVERY 5u /* of the rest, every 5th carries its data in an SGL buffer */
+#define BAD_SGL_EVERY 11u /* and of those, every 11th names the ring area */
+#define SGL_WORDS 6u /* header, then one simple element */
 #define REPLY_WORDS 6u /* status word, then the request's payload checksum */
 
 static uint32_t payload_word(uint32_t seq, uint32_t j)
@@ -48,6 +54,27 @@ static uint32_t checksum(const uint32_t *words, unsigned size_words)
 	return sum;
 }
 
+/* The same checksum over a data buffer's bytes. */
+static uint32_t checksum_bytes(const uint8_t *p, uint32_t n)
+{
+	uint32_t sum = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		sum = sum * 31 + p[i];
+	return sum;
+}
+
+enum kind { PLAIN, BAD_VERSION, SGL, BAD_SGL };
+
+static enum kind kind_of(uint32_t seq)
+{
+	if (seq % BAD_EVERY == 0)
+		return BAD_VERSION;
+	if (seq % SGL_EVERY != 0)
+		return PLAIN;
+	return seq % BAD_SGL_EVERY == 0 ? BAD_SGL : SGL;
+}
+
 /* ---- the host (child process) ---- */
 
 struct host {
@@ -56,8 +83,11 @@ struct host {
 	uint32_t *seq_of;      /* by MFA / min block: the request's sequence number */
 	uint32_t *sum_of;      /* by sequence number: expected checksum */
 	uint16_t *words_of;    /* by sequence number: its size in words */
+	uint8_t **buf_of;      /* by sequence number: its SGL data buffer */
+	uint16_t *buf_len_of;  /* by sequence number: that buffer's length */
 	uint8_t *answered;     /* by sequence number */
 	size_t min_block;
+	uint32_t ring_offset;
 	unsigned replies;
 	unsigned errors;
 };
@@ -91,7 +121,7 @@ static void host_take_replies(struct host *h)
 				h->errors++;
 			} else {
 				seq = h->seq_of[slot_of(h, preserved)];
-				if (seq % BAD_EVERY != 0 || h->answered[seq] ||
+				if (kind_of(seq) != BAD_VERSION || h->answered[seq] ||
 				    iop_heap_free(iop_window_inbound(h->w),
 						  iop_window_frame(h->w, preserved),
 						  h->words_of[seq] * 4u) != 0)
@@ -101,13 +131,22 @@ static void host_take_replies(struct host *h)
 			iop_heap_free(iop_window_outbound(h->w), r, IOP_FAIL_REPLY_WORDS * 4);
 		} else {
 			seq = m.transaction_context;
-			if (seq >= FRAMES || h->answered[seq] || seq % BAD_EVERY == 0 ||
+			if (seq >= FRAMES || h->answered[seq] || kind_of(seq) == BAD_VERSION ||
 			    m.initiator_context != (0xC0DE0000u | h->ch.id) ||
-			    m.target_tid != DDM_TID || iop_reply_status(r, &status, &dsc) != 0 ||
-			    status != IOP_REPLY_STATUS_SUCCESS || r[5] != h->sum_of[seq])
+			    m.target_tid != DDM_TID || iop_reply_status(r, &status, &dsc) != 0)
+				h->errors++;
+			else if (kind_of(seq) == BAD_SGL ?
+				 status != IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER ||
+				 dsc != IOP_DSC_INVALID_OFFSET :
+				 status != IOP_REPLY_STATUS_SUCCESS || r[5] != h->sum_of[seq])
 				h->errors++;
 			else
 				h->answered[seq] = 1;
+			/* The request is the IOP's to free; its data buffer is ours. */
+			if (seq < FRAMES && h->buf_of[seq] != NULL &&
+			    iop_heap_free(iop_window_inbound(h->w), h->buf_of[seq],
+					  h->buf_len_of[seq]) != 0)
+				h->errors++;
 			if (iop_heap_free(iop_window_outbound(h->w), r, REPLY_WORDS * 4) != 0)
 				h->errors++;
 		}
@@ -117,11 +156,46 @@ static void host_take_replies(struct host *h)
 		sched_yield();
 }
 
+static void *host_alloc(struct host *h, size_t bytes)
+{
+	void *p;
+
+	/* An empty heap is the IOP's back-pressure too: take replies until it frees. */
+	while ((p = iop_heap_alloc(iop_window_inbound(h->w), bytes)) == NULL)
+		host_take_replies(h);
+	return p;
+}
+
+/* A request whose data is a host buffer of 1 to 4096 bytes, named by an SGL. */
+static uint32_t *host_build_sgl(struct host *h, uint32_t seq, struct iop_msg_hdr *m)
+{
+	uint16_t len = (uint16_t)(1 + random() % 4096);
+	uint8_t *buf = host_alloc(h, len);
+	uint32_t *f = host_alloc(h, SGL_WORDS * 4);
+	uint32_t offset = kind_of(seq) == BAD_SGL ? h->ring_offset : iop_window_mfa(h->w, buf);
+	struct iop_sgl_writer sw;
+
+	for (uint16_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)payload_word(seq, i);
+	m->size_words = SGL_WORDS;
+	m->sgl_offset = IOP_MSG_HDR_WORDS;
+	iop_msg_hdr_encode(m, f);
+	if (iop_sgl_writer_init(&sw, f + IOP_MSG_HDR_WORDS, SGL_WORDS - IOP_MSG_HDR_WORDS) != 0 ||
+	    iop_sgl_add_simple(&sw, offset, len, IOP_SGL_DIR | IOP_SGL_END_OF_BUFFER) != 0 ||
+	    iop_sgl_finish(&sw) != 2)
+		h->errors++;
+	h->buf_of[seq] = buf;
+	h->buf_len_of[seq] = len;
+	h->sum_of[seq] = checksum_bytes(buf, len);
+	h->words_of[seq] = SGL_WORDS;
+	return f;
+}
+
 static uint32_t *host_build(struct host *h, uint32_t seq, unsigned size_words)
 {
 	uint32_t *f;
 	struct iop_msg_hdr m = {
-		.version = seq % BAD_EVERY == 0 ? 2 : IOP_MSG_VERSION_1_5,
+		.version = kind_of(seq) == BAD_VERSION ? 2 : IOP_MSG_VERSION_1_5,
 		.size_words = (uint16_t)size_words,
 		.target_tid = DDM_TID,
 		.initiator_tid = IOP_TID_HOST,
@@ -130,9 +204,9 @@ static uint32_t *host_build(struct host *h, uint32_t seq, unsigned size_words)
 		.transaction_context = seq,
 	};
 
-	/* An empty heap is the IOP's back-pressure too: take replies until it frees. */
-	while ((f = iop_heap_alloc(iop_window_inbound(h->w), size_words * 4)) == NULL)
-		host_take_replies(h);
+	if (kind_of(seq) == SGL || kind_of(seq) == BAD_SGL)
+		return host_build_sgl(h, seq, &m);
+	f = host_alloc(h, size_words * 4);
 	iop_msg_hdr_encode(&m, f);
 	for (unsigned j = IOP_MSG_HDR_WORDS; j < size_words; j++)
 		f[j] = payload_word(seq, j);
@@ -153,6 +227,9 @@ static int host_main(int fd, unsigned long seed)
 		return 2;
 	h.min_block = iop_heap_min_block(iop_window_inbound(h.w));
 	iop_window_info(h.w, &info);
+	h.ring_offset = (uint32_t)info.ring_offset;
+	h.buf_of = calloc(FRAMES, sizeof(*h.buf_of));
+	h.buf_len_of = calloc(FRAMES, sizeof(*h.buf_len_of));
 	h.seq_of = calloc(info.total_bytes / h.min_block, sizeof(*h.seq_of));
 	h.sum_of = calloc(FRAMES, sizeof(*h.sum_of));
 	h.words_of = calloc(FRAMES, sizeof(*h.words_of));
@@ -182,8 +259,35 @@ static int host_main(int fd, unsigned long seed)
 
 struct iop_side {
 	struct iop_window *w;
-	unsigned handled, failed, errors;
+	struct iop_sgl_bounds bounds;
+	unsigned handled, failed, sgl_refused, errors;
 };
+
+/* Checksum the request's data: inline payload, or the buffers its SGL names. */
+static int iop_request_sum(struct iop_side *s, const uint32_t *f, const struct iop_msg_hdr *m,
+			   uint32_t *sum, uint16_t *dsc)
+{
+	struct iop_sgl_iter it;
+	struct iop_sgl_elem e;
+	int rc;
+
+	if (m->sgl_offset == 0) {
+		*sum = checksum(f, m->size_words);
+		return 0;
+	}
+	*sum = 0;
+	if (iop_sgl_iter_init(&it, f, m->size_words * 4u, m->sgl_offset, &s->bounds) != 0)
+		return -EINVAL;
+	while ((rc = iop_sgl_next(&it, &e)) == 1) {
+		const uint8_t *data = e.kind == IOP_SGL_KIND_SIMPLE ?
+				      (const uint8_t *)s->bounds.window + e.offset : e.data;
+
+		for (uint32_t i = 0; i < e.count; i++)
+			*sum = *sum * 31 + data[i];
+	}
+	*dsc = it.dsc;
+	return rc;
+}
 
 static uint32_t *iop_alloc_reply(struct iop_side *s, unsigned words)
 {
@@ -213,11 +317,20 @@ static void iop_handle(struct iop_side *s, struct rte_ring *to_host, uint32_t mf
 		iop_fail_reply_build(&m, v.failure_code, v.severity, 0, mfa, r);
 		s->failed++;
 	} else {
+		uint32_t sum = 0;
+		uint16_t dsc = IOP_DSC_SUCCESS;
+		int rc;
+
 		iop_msg_hdr_decode(f, &m);
+		rc = iop_request_sum(s, f, &m, &sum, &dsc);
 		r = iop_alloc_reply(s, REPLY_WORDS);
-		iop_reply_build(&m, m.target_tid, IOP_REPLY_STATUS_SUCCESS, IOP_DSC_SUCCESS, r,
-				REPLY_WORDS);
-		r[5] = checksum(f, m.size_words);
+		/* A list the IOP refuses moves no data: ERROR_NO_DATA_TRANSFER and why. */
+		iop_reply_build(&m, m.target_tid,
+				rc == 0 ? IOP_REPLY_STATUS_SUCCESS :
+					  IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER,
+				rc == 0 ? IOP_DSC_SUCCESS : dsc, r, REPLY_WORDS);
+		s->sgl_refused += rc != 0;
+		r[5] = sum;
 		if (iop_heap_free(iop_window_inbound(s->w), f, block) != 0)
 			s->errors++;
 	}
@@ -239,6 +352,7 @@ static void exchange(const struct iop_heap_opts *heap_opts)
 	pid_t pid;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s.w);
+	CU_ASSERT_EQUAL_FATAL(iop_window_sgl_bounds(s.w, &s.bounds), 0);
 	iop_heap_stats(iop_window_inbound(s.w), &in0);
 	iop_heap_stats(iop_window_outbound(s.w), &out0);
 	pid = fork();
@@ -268,6 +382,7 @@ static void exchange(const struct iop_heap_opts *heap_opts)
 	CU_ASSERT_EQUAL(s.errors, 0);
 	CU_ASSERT_EQUAL(s.handled, FRAMES);
 	CU_ASSERT_EQUAL(s.failed, (FRAMES + BAD_EVERY - 1) / BAD_EVERY);
+	CU_ASSERT(s.sgl_refused > 0); /* each one checked by the host */
 	CU_ASSERT_EQUAL(iop_channel_reclaim(s.w, 0, ch.generation), 0);
 
 	iop_heap_cache_flush(iop_window_inbound(s.w));

@@ -11,7 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "iop_frame.h"
 #include "iop_heap.h"
+#include "iop_sgl.h"
 #include "iop_test.h"
 #include "iop_window.h"
 
@@ -81,6 +83,49 @@ static void test_mfa_round_trip_and_bounds(void)
 }
 
 /* An IOP learns a posted frame's readable size from its MFA alone. */
+/*
+ * An SGL may name host buffers in the inbound heap, and nothing else: not
+ * the header, either heap's metadata, the replies or the rings.
+ */
+static void test_sgl_bounds_are_the_inbound_blocks(void)
+{
+	struct iop_window *w = small_window();
+	struct iop_sgl_bounds b;
+	struct iop_window_info info;
+	char *buf = iop_heap_alloc(iop_window_inbound(w), 4096);
+	char *rep = iop_heap_alloc(iop_window_outbound(w), 64);
+	uint32_t frame[8] = { 0 };
+	struct iop_sgl_writer sw;
+	uint16_t dsc = 0;
+	const struct {
+		uint32_t offset, count;
+		uint16_t dsc;
+	} cases[] = {
+		{ iop_window_mfa(w, buf), 4096, 0 },                     /* a host buffer */
+		{ iop_window_mfa(w, rep), 64, IOP_DSC_INVALID_OFFSET },  /* a reply */
+		{ 0, 64, IOP_DSC_INVALID_OFFSET },                       /* the header */
+		{ 4096, 64, IOP_DSC_INVALID_OFFSET },                    /* inbound metadata */
+		{ 0, 0, IOP_DSC_INVALID_OFFSET },                        /* the rings: set below */
+	};
+
+	CU_ASSERT_EQUAL_FATAL(iop_window_sgl_bounds(w, &b), 0);
+	CU_ASSERT_EQUAL(iop_window_sgl_bounds(NULL, &b), -EINVAL);
+	iop_window_info(w, &info);
+	CU_ASSERT_EQUAL(b.hi - b.lo, iop_heap_size(iop_window_inbound(w)));
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t offset = i == 4 ? (uint32_t)info.ring_offset : cases[i].offset;
+		uint32_t count = i == 4 ? 64 : cases[i].count;
+
+		CU_ASSERT_EQUAL_FATAL(iop_sgl_writer_init(&sw, frame + 4, 4), 0);
+		CU_ASSERT_EQUAL_FATAL(iop_sgl_add_simple(&sw, offset, count, 0), 0);
+		CU_ASSERT_EQUAL_FATAL(iop_sgl_finish(&sw), 2);
+		CU_ASSERT_EQUAL(iop_sgl_check(frame, 6 * 4, 4, &b, &dsc, NULL), cases[i].dsc ? -EPROTO : 0);
+		if (cases[i].dsc)
+			CU_ASSERT_EQUAL(dsc, cases[i].dsc);
+	}
+	iop_window_close(w);
+}
+
 static void test_frame_block_of_untrusted_mfa(void)
 {
 	struct iop_window *w = small_window();
@@ -214,6 +259,7 @@ static const struct iop_test_case window_tests[] = {
 	{ "too_large_for_32_bit_mfas", test_too_large_for_32_bit_mfas },
 	{ "mfa_round_trip_and_bounds", test_mfa_round_trip_and_bounds },
 	{ "frame_block_of_untrusted_mfa", test_frame_block_of_untrusted_mfa },
+	{ "sgl_bounds_are_the_inbound_blocks", test_sgl_bounds_are_the_inbound_blocks },
 	{ "attach_same_frames_other_address", test_attach_same_frames_other_address },
 	{ "frame_from_another_process", test_frame_from_another_process },
 	{ "corrupt_or_foreign_window_refused", test_corrupt_or_foreign_window_refused },
