@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The device-driver module (DDM) interface: what a DDM gives the IOP runtime
+ * (a table of callbacks, its class, identity and the function codes it
+ * accepts) and what the runtime gives a DDM (the request in hand, reply
+ * frames, its private state).
+ *
+ * The runtime, not the DDM, answers what every target must answer the same
+ * way, so each DDM gets that conformance for free:
+ *  - malformed frames: a FAIL reply with the FailureCode and PreservedMFA;
+ *  - UtilNOP: the frame freed, no reply;
+ *  - a function the DDM does not list: a reply with DSC UNSUPPORTED_FUNCTION
+ *    (a function I2O defines) or UNKNOWN_FUNCTION (one it does not);
+ *  - both contexts echoed and REPLY set in every reply it builds;
+ *  - exactly one reply per request: a second is refused and counted, a
+ *    request finished without one is answered for the DDM and counted.
+ *
+ * A DDM's callbacks run on the lcore the runtime gives it, one call at a time
+ * per DDM: a DDM needs no locks of its own unless it shares state with
+ * another DDM.
+ *
+ * Built-in DDMs register themselves with IOP_DDM_REGISTER(); third-party
+ * DDMs are shared objects that export their table with IOP_DDM_EXPORT() and
+ * are loaded with iop_ddm_load().
+ */
+#ifndef IOP_DDM_H
+#define IOP_DDM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * The version of this interface. A DDM built against another version is
+ * refused at registration or load, with a message that names both.
+ */
+#define IOP_DDM_ABI_VERSION 1u
+
+/** Longest DDM name, terminating NUL included. */
+#define IOP_DDM_NAME_MAX 32u
+
+/** What a DDM's handle callback did with a request. */
+enum iop_ddm_result {
+	/** Finished: replied (or, for a request that takes none, done). */
+	IOP_DDM_DONE = 0,
+	/** Kept: the DDM replies later, from a callback, with iop_request_reply*(). */
+	IOP_DDM_PENDING = 1,
+	/**
+	 * Not now (no reply frame, a device queue full): the runtime hands the
+	 * same request back later. The DDM must not have replied.
+	 */
+	IOP_DDM_RETRY = 2,
+};
+
+struct iop_ddm;     /**< one DDM instance in a runtime */
+struct iop_request; /**< one request frame in the IOP's hands */
+struct iop_msg_hdr; /**< <iop/frame.h> */
+struct iop_window;  /**< <iop/window.h> */
+
+/** A DDM: its identity and callbacks. Only name, class_id and handle are required. */
+struct iop_ddm_ops {
+	uint32_t abi_version;       /**< IOP_DDM_ABI_VERSION */
+	const char *name;           /**< unique: how configurations name it */
+	uint16_t class_id;          /**< IOP_CLASS_* (<iop/lct.h>) */
+	uint8_t class_version;      /**< the LCT entry's Version, 4 bits */
+	uint16_t org_id;            /**< the LCT entry's OrgID */
+	uint32_t sub_class;         /**< the LCT entry's SubClassInfo */
+	const char *identity;       /**< up to 8 bytes: the LCT IdentityTag */
+	/** Function codes the DDM answers itself; the runtime answers the rest. */
+	const uint8_t *functions;
+	unsigned n_functions;
+	/** Bytes of private state the runtime allocates, zeroed, per instance. */
+	size_t priv_size;
+
+	/**
+	 * Set the instance up. params is the configuration's text for this
+	 * instance ("" when none). @return 0, or a negative errno to refuse.
+	 */
+	int (*init)(struct iop_ddm *d, const char *params);
+	/**
+	 * A request for one of the DDM's functions, already validated as a frame.
+	 * @return an enum iop_ddm_result, or a negative errno, which the runtime
+	 *         answers for the DDM (as a missing reply).
+	 */
+	int (*handle)(struct iop_ddm *d, struct iop_request *r);
+	/** Called on every turn of the lcore's loop; NULL for none. @return work done. */
+	int (*poll)(struct iop_ddm *d);
+	/** Stop taking new work; finish or fail what is in flight. NULL for nothing to do. */
+	int (*quiesce)(struct iop_ddm *d);
+	/** Back to the state after init. NULL for nothing to do. */
+	int (*reset)(struct iop_ddm *d);
+	/** Release everything init took. NULL for nothing to do. */
+	void (*fini)(struct iop_ddm *d);
+};
+
+/* ---- what a DDM calls ---- */
+
+/** The instance's private state (priv_size bytes, zeroed at creation). */
+void *iop_ddm_priv(struct iop_ddm *d);
+
+/** The instance's TID. */
+uint16_t iop_ddm_tid(const struct iop_ddm *d);
+
+/** The instance's ops. */
+const struct iop_ddm_ops *iop_ddm_ops(const struct iop_ddm *d);
+
+/** The request's header, decoded once by the runtime after validation. */
+const struct iop_msg_hdr *iop_request_hdr(const struct iop_request *r);
+
+/**
+ * The request frame in this process: MessageSize words, readable and
+ * writable, valid until the request is answered.
+ */
+uint32_t *iop_request_frame(const struct iop_request *r);
+
+/** The request's MFA. */
+uint32_t iop_request_mfa(const struct iop_request *r);
+
+/** The frame window the request lives in (<iop/window.h>), for its SGL bounds. */
+struct iop_window *iop_request_window(const struct iop_request *r);
+
+/**
+ * A reply frame of `words` words (at least IOP_REPLY_WORDS) from the outbound
+ * heap, words 0-4 already built for this request (REPLY set, contexts echoed)
+ * with status SUCCESS; words past 4 are the DDM's to fill.
+ *
+ * @return the frame, or NULL with errno ENOMEM when the outbound heap is full
+ *         (return IOP_DDM_RETRY and try again when called again), EALREADY
+ *         when the request has been answered, EINVAL for words out of range.
+ * Thread safety: the DDM's lcore.
+ */
+uint32_t *iop_request_reply_alloc(struct iop_request *r, unsigned words);
+
+/**
+ * Send the reply frame from iop_request_reply_alloc() with this status, and
+ * free the request frame: the request is finished. The reply's MessageSize
+ * is set to words (at most what was allocated).
+ *
+ * @return 0; -EALREADY for a second reply (refused, counted, reply frame
+ *         freed); -EINVAL for a frame not allocated for this request.
+ * Thread safety: the DDM's lcore.
+ */
+int iop_request_reply_send(struct iop_request *r, uint32_t *reply, unsigned words,
+			   uint8_t req_status, uint16_t dsc);
+
+/**
+ * A status-only reply (5 words): allocate, build and send.
+ * @return 0; -ENOMEM when no reply frame is free now (the request is still
+ *         the DDM's: return IOP_DDM_RETRY); -EALREADY as above.
+ * Thread safety: the DDM's lcore.
+ */
+int iop_request_reply(struct iop_request *r, uint8_t req_status, uint16_t dsc);
+
+/* ---- registration ---- */
+
+/**
+ * Add a DDM type to the process's registry.
+ * @return 0; -EPROTO for another ABI version (a message on stderr names both);
+ *         -EEXIST for a name already registered; -EINVAL for a table without
+ *         name or handle, or a name longer than IOP_DDM_NAME_MAX - 1.
+ * Thread safety: not concurrent with itself or iop_ddm_find() (constructors
+ * and start-up run single-threaded).
+ */
+int iop_ddm_register(const struct iop_ddm_ops *ops);
+
+/** The registered DDM type of that name, or NULL. */
+const struct iop_ddm_ops *iop_ddm_find(const char *name);
+
+/**
+ * Load a third-party DDM from a shared object built with IOP_DDM_EXPORT().
+ * Its ABI version is read from the object's `iop_ddm_abi_version` symbol
+ * before anything else in it is touched.
+ *
+ * @param path  the shared object's path.
+ * @param ops   gets the DDM's table, now registered.
+ * @param err   gets a message for the user on failure (may be NULL).
+ * @return 0; -ENOENT (cannot open: dlerror in err), -ENOEXEC (not a DDM: no
+ *         iop_ddm_abi_version or iop_ddm_entry), -EPROTO (another ABI
+ *         version), -EEXIST (the name is taken), -EINVAL (a bad table).
+ */
+int iop_ddm_load(const char *path, const struct iop_ddm_ops **ops, char *err, size_t errlen);
+
+/** Register a built-in DDM when the program starts. */
+#define IOP_DDM_REGISTER(ops)                                                          \
+	__attribute__((constructor)) static void iop_ddm_register_##ops(void)            \
+	{                                                                                \
+		(void)iop_ddm_register(&(ops));                                          \
+	}
+
+/** Export a DDM from a shared object for iop_ddm_load(). */
+#define IOP_DDM_EXPORT(ops)                                                            \
+	__attribute__((visibility("default"))) const uint32_t iop_ddm_abi_version =      \
+		IOP_DDM_ABI_VERSION;                                                     \
+	__attribute__((visibility("default"))) const struct iop_ddm_ops *iop_ddm_entry(void); \
+	const struct iop_ddm_ops *iop_ddm_entry(void)                                    \
+	{                                                                                \
+		return &(ops);                                                           \
+	}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOP_DDM_H */

@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * One turn of an lcore's poll loop: take request MFAs from the channels it
+ * owns and from other lcores, make sure each names a live frame that passes
+ * validation, hand it to the target's lcore, answer what the runtime answers
+ * for every target, and call the DDM for the rest. Nothing is dropped: a
+ * request that cannot go on now (no reply frame, a full ring) waits on the
+ * lcore's retry list, a reply that finds its ring full waits on the lcore's
+ * held list, and both are tried again on every turn.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+
+#include "iop_heap.h"
+#include "iop_mfa_ring.h"
+#include "iop_window.h"
+#include "runtime_impl.h"
+
+static struct iop_request *request_get(struct iop_lcore *lc)
+{
+	struct iop_request *r = lc->free_requests;
+
+	lc->free_requests = r->next;
+	lc->n_free--;
+	memset(r, 0, sizeof(*r));
+	r->lc = lc;
+	return r;
+}
+
+static void request_put(struct iop_lcore *lc, struct iop_request *r)
+{
+	r->next = lc->free_requests;
+	lc->free_requests = r;
+	lc->n_free++;
+}
+
+void dispatch_release(struct iop_lcore *lc, struct iop_request *r)
+{
+	STAT_SUB(r->ddm->stats.in_flight, 1);
+	request_put(lc, r);
+}
+
+static void retry_push(struct iop_lcore *lc, struct iop_request *r, enum request_step step)
+{
+	r->step = step;
+	r->next = NULL;
+	if (lc->retry_tail != NULL)
+		lc->retry_tail->next = r;
+	else
+		lc->retry_head = r;
+	lc->retry_tail = r;
+}
+
+/* Post one reply, or say the ring is full. A reply for a host that left is freed. */
+static bool try_post(struct iop_lcore *lc, const struct held_reply *h)
+{
+	struct iop_window *w = lc->rt->w;
+	struct iop_channel ch;
+	int state = iop_channel_lookup(w, h->channel, &ch);
+
+	if ((state != IOP_CHANNEL_OPEN && state != IOP_CHANNEL_CLOSED) ||
+	    ch.generation != h->generation) {
+		struct iop_heap *out = iop_window_outbound(w);
+		void *p = iop_window_frame(w, h->mfa);
+
+		iop_heap_free(out, p, iop_heap_allocated_size(out, p));
+		STAT_ADD(lc->rt->stats.replies_dropped, 1);
+		return true;
+	}
+	return iop_mfa_ring_post(ch.to_host, &h->mfa, 1) == 1;
+}
+
+/*
+ * Post what is held, oldest first. A channel whose ring is still full keeps
+ * its later replies behind its first, so each host sees its replies in order.
+ */
+static unsigned flush_held(struct iop_lcore *lc)
+{
+	uint32_t blocked[8];
+	unsigned n_blocked = 0, kept = 0, posted = 0;
+
+	for (unsigned i = 0; i < lc->n_held; i++) {
+		const struct held_reply *h = &lc->held[i];
+		bool stuck = false;
+
+		for (unsigned b = 0; b < n_blocked && !stuck; b++)
+			stuck = blocked[b] == h->channel;
+		if (!stuck && n_blocked < 8 && try_post(lc, h)) {
+			posted++;
+			continue;
+		}
+		if (!stuck && n_blocked < 8)
+			blocked[n_blocked++] = h->channel;
+		lc->held[kept++] = *h;
+	}
+	lc->n_held = kept;
+	STAT_SUB(lc->rt->stats.replies_held, posted);
+	return posted;
+}
+
+void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel, uint32_t generation,
+			 uint32_t mfa)
+{
+	struct held_reply h = { mfa, channel, generation };
+	bool queued = false;
+
+	/* Behind a held reply of the same channel: wait in line. */
+	for (unsigned i = 0; i < lc->n_held && !queued; i++)
+		queued = lc->held[i].channel == channel;
+	if (!queued && try_post(lc, &h))
+		return;
+	/* Never dropped: with the held list full, wait here for a host to take replies. */
+	while (lc->n_held == LCORE_HELD_REPLIES) {
+		if (flush_held(lc) == 0)
+			sched_yield();
+	}
+	lc->held[lc->n_held++] = h;
+	STAT_ADD(lc->rt->stats.replies_held, 1);
+}
+
+/* A FAIL reply: the request frame stays the host's, to find by PreservedMFA and free. */
+static void fail(struct iop_lcore *lc, struct iop_request *r, uint8_t code, uint8_t severity)
+{
+	struct iop_window *w = lc->rt->w;
+	uint32_t *p = iop_heap_alloc(iop_window_outbound(w), IOP_FAIL_REPLY_WORDS * 4);
+
+	if (p == NULL) {
+		r->fail_code = code;
+		r->fail_severity = severity;
+		retry_push(lc, r, STEP_FAIL);
+		return;
+	}
+	iop_fail_reply_build(r->hdr_valid ? &r->hdr : NULL, code, severity, lc->rt->iop_id, r->mfa,
+			     p);
+	STAT_ADD(lc->rt->stats.fail_replies, 1);
+	dispatch_post_reply(lc, r->channel, r->generation, iop_window_mfa(w, p));
+	request_put(lc, r);
+}
+
+void dispatch_answer(struct iop_lcore *lc, struct iop_request *r, uint8_t req_status,
+		     uint16_t dsc)
+{
+	if (request_reply_now(r, req_status, dsc) == -ENOMEM) {
+		r->answer_status = req_status;
+		r->answer_dsc = dsc;
+		retry_push(lc, r, STEP_ANSWER);
+	}
+}
+
+static void call_handle(struct iop_lcore *lc, struct iop_request *r)
+{
+	struct iop_ddm *d = r->ddm;
+	int rc;
+
+	r->in_handle = true;
+	rc = d->ops->handle(d, r);
+	r->in_handle = false;
+	if (r->answered) {
+		/* Replied, whatever it then said: done. */
+		dispatch_release(lc, r);
+		return;
+	}
+	if (rc == IOP_DDM_PENDING)
+		return; /* the DDM answers later */
+	if (rc == IOP_DDM_RETRY) {
+		STAT_ADD(d->stats.retries, 1);
+		retry_push(lc, r, STEP_HANDLE);
+		return;
+	}
+	/* Finished or failed without a reply: the host still gets exactly one. */
+	STAT_ADD(d->stats.missing_replies, 1);
+	dispatch_answer(lc, r, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER, IOP_DSC_UNKNOWN_ERROR);
+}
+
+/* The request is on its target's lcore: answer it or hand it to the DDM. */
+static void deliver(struct iop_lcore *lc, struct iop_request *r, struct iop_ddm *d)
+{
+	struct iop_runtime *rt = lc->rt;
+	uint8_t fn = r->hdr.function;
+
+	r->ddm = d;
+	STAT_ADD(d->stats.requests, 1);
+	STAT_ADD(d->stats.in_flight, 1);
+	if (fn == IOP_UTIL_NOP) {
+		/* No reply: the frame simply goes back. */
+		iop_heap_free(iop_window_inbound(rt->w), r->frame, r->block);
+		dispatch_release(lc, r);
+		return;
+	}
+	if (d != &rt->exec && atomic_load_explicit(&rt->state, memory_order_acquire) !=
+				      IOP_STATE_OPERATIONAL) {
+		dispatch_answer(lc, r, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER,
+				IOP_DSC_DEVICE_NOT_AVAILABLE);
+		return;
+	}
+	if (!ddm_accepts(d, fn)) {
+		STAT_ADD(d->stats.unsupported, 1);
+		dispatch_answer(lc, r, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER,
+				iop_function_defined(d->ops->class_id, fn) ?
+					IOP_DSC_UNSUPPORTED_FUNCTION :
+					IOP_DSC_UNKNOWN_FUNCTION);
+		return;
+	}
+	call_handle(lc, r);
+}
+
+static bool forward(struct iop_lcore *lc, struct iop_request *r, unsigned to)
+{
+	struct forwarded f = { r->mfa, r->channel, r->generation, 0 };
+
+	if (rte_ring_enqueue_burst_elem(lc->rt->lcores[to]->forward, &f, sizeof(f), 1, NULL) != 1)
+		return false;
+	request_put(lc, r);
+	return true;
+}
+
+/*
+ * A request MFA from a host: it must name a live frame that passes
+ * validation and a target that exists; then it goes to the target's lcore.
+ */
+static void accept(struct iop_lcore *lc, uint32_t channel, uint32_t generation, uint32_t mfa)
+{
+	struct iop_runtime *rt = lc->rt;
+	struct iop_request *r = request_get(lc);
+	struct iop_frame_verdict v;
+	struct iop_ddm *d;
+
+	r->mfa = mfa;
+	r->channel = channel;
+	r->generation = generation;
+	r->frame = iop_window_frame_block(rt->w, mfa, &r->block);
+	if (r->frame == NULL) {
+		STAT_ADD(rt->stats.bad_mfas, 1);
+		fail(lc, r, IOP_FAIL_UNKNOWN, IOP_FAIL_SEV_PATH_ERROR);
+		return;
+	}
+	if (iop_frame_validate(r->frame, r->block, &v) != 0) {
+		/* Echo what can be read of the header, so the host can route the FAIL. */
+		if (r->block >= IOP_MSG_HDR_WORDS * 4) {
+			iop_msg_hdr_decode(r->frame, &r->hdr);
+			r->hdr_valid = true;
+		}
+		fail(lc, r, v.failure_code, v.severity);
+		return;
+	}
+	iop_msg_hdr_decode(r->frame, &r->hdr);
+	r->hdr_valid = true;
+	if (r->hdr.size_words == 3)
+		r->hdr.transaction_context = 0; /* a 3-word UtilNOP has none */
+	d = rt->by_tid[r->hdr.target_tid];
+	if (d == NULL || !atomic_load(&d->live)) {
+		fail(lc, r, IOP_FAIL_INVALID_TARGET_ID, IOP_FAIL_SEV_PATH_ERROR);
+		return;
+	}
+	if (d->lcore != lc->index) {
+		if (!forward(lc, r, d->lcore))
+			retry_push(lc, r, STEP_FORWARD);
+		return;
+	}
+	deliver(lc, r, d);
+}
+
+/* A request another lcore forwarded: checked there; the frame is re-read here. */
+static void accept_forwarded(struct iop_lcore *lc, const struct forwarded *f)
+{
+	struct iop_runtime *rt = lc->rt;
+	struct iop_request *r = request_get(lc);
+	struct iop_ddm *d;
+
+	r->mfa = f->mfa;
+	r->channel = f->channel;
+	r->generation = f->generation;
+	r->frame = iop_window_frame_block(rt->w, f->mfa, &r->block);
+	if (r->frame == NULL) {
+		STAT_ADD(rt->stats.bad_mfas, 1);
+		fail(lc, r, IOP_FAIL_UNKNOWN, IOP_FAIL_SEV_PATH_ERROR);
+		return;
+	}
+	iop_msg_hdr_decode(r->frame, &r->hdr);
+	r->hdr_valid = true;
+	if (r->hdr.size_words == 3)
+		r->hdr.transaction_context = 0;
+	d = rt->by_tid[r->hdr.target_tid];
+	/* The host may have rewritten the frame since: never trust it twice. */
+	if (d == NULL || !atomic_load(&d->live) || d->lcore != lc->index) {
+		fail(lc, r, IOP_FAIL_INVALID_TARGET_ID, IOP_FAIL_SEV_PATH_ERROR);
+		return;
+	}
+	deliver(lc, r, d);
+}
+
+static unsigned run_retries(struct iop_lcore *lc)
+{
+	struct iop_request *r = lc->retry_head;
+	unsigned n = 0;
+
+	/* Only what waited before this turn: a request that must wait again goes behind. */
+	lc->retry_head = lc->retry_tail = NULL;
+	while (r != NULL) {
+		struct iop_request *next = r->next;
+
+		n++;
+		switch (r->step) {
+		case STEP_HANDLE:
+			if (atomic_load(&r->ddm->live))
+				call_handle(lc, r);
+			else /* destroyed while the request waited */
+				dispatch_answer(lc, r, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER,
+						IOP_DSC_DEVICE_NOT_AVAILABLE);
+			break;
+		case STEP_ANSWER:
+			dispatch_answer(lc, r, r->answer_status, r->answer_dsc);
+			break;
+		case STEP_FAIL:
+			fail(lc, r, r->fail_code, r->fail_severity);
+			break;
+		case STEP_FORWARD:
+			if (!forward(lc, r, lc->rt->by_tid[r->hdr.target_tid]->lcore))
+				retry_push(lc, r, STEP_FORWARD);
+			break;
+		}
+		r = next;
+	}
+	return n;
+}
+
+static unsigned take_channels(struct iop_lcore *lc)
+{
+	struct iop_runtime *rt = lc->rt;
+	unsigned channels = iop_window_channels(rt->w), work = 0;
+
+	for (unsigned c = lc->index; c < channels; c += rt->n_lcores) {
+		struct iop_channel ch;
+		uint32_t mfas[POLL_BURST];
+		int state = iop_channel_lookup(rt->w, c, &ch);
+		unsigned n;
+
+		if (state != IOP_CHANNEL_OPEN && state != IOP_CHANNEL_CLOSED)
+			continue;
+		/* Take only what can be held: the rest waits in the ring (back-pressure). */
+		n = iop_mfa_ring_take(ch.to_iop, mfas, RTE_MIN(POLL_BURST, lc->n_free));
+		for (unsigned i = 0; i < n; i++)
+			accept(lc, c, ch.generation, mfas[i]);
+		work += n;
+	}
+	return work;
+}
+
+static unsigned take_forwarded(struct iop_lcore *lc)
+{
+	struct forwarded f[POLL_BURST];
+	unsigned n = rte_ring_dequeue_burst_elem(lc->forward, f, sizeof(f[0]),
+						 RTE_MIN(POLL_BURST, lc->n_free), NULL);
+
+	for (unsigned i = 0; i < n; i++)
+		accept_forwarded(lc, &f[i]);
+	return n;
+}
+
+int iop_runtime_poll(struct iop_runtime *rt, unsigned lcore)
+{
+	struct iop_lcore *lc;
+	unsigned work = 0;
+
+	if (rt == NULL || lcore >= rt->n_lcores)
+		return -EINVAL;
+	lc = rt->lcores[lcore];
+	if (lc->n_held != 0)
+		work += flush_held(lc);
+	if (lc->retry_head != NULL)
+		work += run_retries(lc);
+	work += take_forwarded(lc);
+	work += take_channels(lc);
+	for (unsigned i = 0; i < rt->n_ddms; i++) {
+		struct iop_ddm *d = &rt->ddms[i];
+
+		if (d->lcore != lcore)
+			continue;
+		executive_run_control(d);
+		if (atomic_load_explicit(&d->live, memory_order_relaxed) && d->ops->poll != NULL) {
+			int n = d->ops->poll(d);
+
+			work += n > 0 ? (unsigned)n : 0;
+		}
+	}
+	if (lcore == rt->exec.lcore)
+		work += (unsigned)rt->exec.ops->poll(&rt->exec);
+	return (int)work;
+}
+
+int iop_runtime_lcore_loop(struct iop_runtime *rt, unsigned lcore, const _Atomic int *stop)
+{
+	while (!atomic_load_explicit(stop, memory_order_acquire))
+		if (iop_runtime_poll(rt, lcore) < 0)
+			return -EINVAL;
+	return 0;
+}

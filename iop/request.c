@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * What a DDM calls while it holds a request: its header and frame, reply
+ * frames, and the one reply it may send. Sending finishes the request: the
+ * reply goes to the channel the request came in on, and the request frame
+ * goes back to the inbound heap.
+ */
+#include <errno.h>
+#include <rte_byteorder.h>
+
+#include "iop_heap.h"
+#include "iop_window.h"
+#include "runtime_impl.h"
+
+void *iop_ddm_priv(struct iop_ddm *d)
+{
+	return d->priv;
+}
+
+uint16_t iop_ddm_tid(const struct iop_ddm *d)
+{
+	return d->tid;
+}
+
+const struct iop_ddm_ops *iop_ddm_ops(const struct iop_ddm *d)
+{
+	return d->ops;
+}
+
+const struct iop_msg_hdr *iop_request_hdr(const struct iop_request *r)
+{
+	return &r->hdr;
+}
+
+uint32_t *iop_request_frame(const struct iop_request *r)
+{
+	return r->frame;
+}
+
+uint32_t iop_request_mfa(const struct iop_request *r)
+{
+	return r->mfa;
+}
+
+struct iop_window *iop_request_window(const struct iop_request *r)
+{
+	return r->lc->rt->w;
+}
+
+uint32_t *iop_request_reply_alloc(struct iop_request *r, unsigned words)
+{
+	struct iop_heap *out = iop_window_outbound(r->lc->rt->w);
+	uint32_t *p;
+
+	if (r->answered) {
+		errno = EALREADY;
+		return NULL;
+	}
+	if (words < IOP_REPLY_WORDS || words > 0xFFFF) {
+		errno = EINVAL;
+		return NULL;
+	}
+	p = iop_heap_alloc(out, (size_t)words * 4);
+	if (p == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* Only the latest frame is the request's; an earlier unsent one goes back. */
+	if (r->reply != NULL)
+		iop_heap_free(out, r->reply, (size_t)r->reply_words * 4);
+	iop_reply_build(&r->hdr, r->ddm->tid, IOP_REPLY_STATUS_SUCCESS, IOP_DSC_SUCCESS, p, words);
+	r->reply = p;
+	r->reply_words = words;
+	return p;
+}
+
+/* A frame the DDM tried to send that is not the request's reply: back to the heap. */
+static void drop_frame(struct iop_request *r, uint32_t *reply)
+{
+	struct iop_heap *out = iop_window_outbound(r->lc->rt->w);
+	size_t bytes = iop_heap_allocated_size(out, reply);
+
+	if (bytes != 0)
+		iop_heap_free(out, reply, bytes);
+}
+
+int iop_request_reply_send(struct iop_request *r, uint32_t *reply, unsigned words,
+			   uint8_t req_status, uint16_t dsc)
+{
+	struct iop_lcore *lc = r->lc;
+	struct iop_ddm *d = r->ddm;
+	struct iop_msg_hdr h;
+
+	if (r->answered) {
+		STAT_ADD(d->stats.double_replies, 1);
+		drop_frame(r, reply);
+		return -EALREADY;
+	}
+	if (reply == NULL || reply != r->reply || words < IOP_REPLY_WORDS ||
+	    words > r->reply_words)
+		return -EINVAL;
+	/* The DDM may have written words 0-3 too: REPLY and both contexts are not its to change. */
+	iop_msg_hdr_decode(reply, &h);
+	h.version = IOP_MSG_VERSION_1_5;
+	h.flags |= IOP_MSG_REPLY;
+	h.flags &= (uint8_t)~IOP_MSG_FAIL;
+	h.size_words = (uint16_t)words;
+	h.initiator_context = r->hdr.initiator_context;
+	h.transaction_context = r->hdr.transaction_context;
+	h.function = r->hdr.function;
+	h.initiator_tid = r->hdr.initiator_tid;
+	h.target_tid = d->tid;
+	iop_msg_hdr_encode(&h, reply);
+	reply[4] = rte_cpu_to_le_32((uint32_t)dsc | (uint32_t)req_status << 24);
+
+	r->answered = true;
+	r->reply = NULL;
+	STAT_ADD(d->stats.replies, 1);
+	if (req_status != IOP_REPLY_STATUS_SUCCESS)
+		STAT_ADD(d->stats.failures, 1);
+	dispatch_post_reply(lc, r->channel, r->generation, iop_window_mfa(lc->rt->w, reply));
+	iop_heap_free(iop_window_inbound(lc->rt->w), r->frame, r->block);
+	r->frame = NULL;
+	/* Answered later, from a callback: the request is done with here. */
+	if (!r->in_handle)
+		dispatch_release(lc, r);
+	return 0;
+}
+
+int request_reply_now(struct iop_request *r, uint8_t req_status, uint16_t dsc)
+{
+	uint32_t *p = iop_request_reply_alloc(r, IOP_REPLY_WORDS);
+
+	if (p == NULL)
+		return -errno;
+	return iop_request_reply_send(r, p, IOP_REPLY_WORDS, req_status, dsc);
+}
+
+int iop_request_reply(struct iop_request *r, uint8_t req_status, uint16_t dsc)
+{
+	return request_reply_now(r, req_status, dsc);
+}

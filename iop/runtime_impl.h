@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The runtime's insides, shared by its files: runtime.c (making and
+ * unmaking), dispatch.c (the poll loop), request.c (what DDMs call),
+ * executive.c (TID 0) and function_codes.c.
+ */
+#ifndef IOP_RUNTIME_IMPL_H
+#define IOP_RUNTIME_IMPL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "iop_channel.h"
+#include "iop_ddm.h"
+#include "iop_frame.h"
+#include "iop_runtime.h"
+
+/* Requests one lcore can hold at once (being handled, pending, retrying). */
+#define LCORE_REQUESTS 1024u
+/* Replies one lcore can hold while their reply rings are full. */
+#define LCORE_HELD_REPLIES 4096u
+/* Entries of an lcore's ring of requests forwarded from other lcores. */
+#define LCORE_FORWARD_ENTRIES 4096u
+/* MFAs taken from a ring in one go. */
+#define POLL_BURST 32u
+
+/* A request moving between lcores: where it came from and where it is. */
+struct forwarded {
+	uint32_t mfa;
+	uint32_t channel;
+	uint32_t generation;
+	uint32_t pad; /* rte_ring elements are a multiple of 4 bytes; 16 keeps them aligned */
+};
+
+/* What a request waiting on an lcore's retry list is waiting to do. */
+enum request_step {
+	STEP_HANDLE,  /* the DDM asked to see it again */
+	STEP_ANSWER,  /* the runtime's own reply, for lack of a reply frame */
+	STEP_FAIL,    /* a FAIL reply, for lack of a reply frame */
+	STEP_FORWARD, /* to another lcore whose forward ring was full */
+};
+
+struct iop_request {
+	struct iop_msg_hdr hdr;
+	bool hdr_valid;         /* hdr decoded (a FAIL reply can echo it) */
+	enum request_step step;
+	uint8_t answer_status;  /* STEP_ANSWER */
+	uint16_t answer_dsc;
+	uint8_t fail_code;      /* STEP_FAIL */
+	uint8_t fail_severity;
+	uint32_t *frame;
+	size_t block;
+	uint32_t mfa;
+	uint32_t channel;
+	uint32_t generation;
+	struct iop_ddm *ddm;
+	struct iop_lcore *lc;
+	uint32_t *reply;        /* allocated for this request and not yet sent */
+	unsigned reply_words;
+	bool answered;
+	bool in_handle;         /* inside the DDM's handle call: the dispatcher frees it */
+	struct iop_request *next;
+};
+
+/* What the executive asks of a DDM, done on the DDM's own lcore. */
+enum ddm_control {
+	CONTROL_NONE = 0, /* nothing asked, or done */
+	CONTROL_QUIESCE,
+	CONTROL_RESET,
+	CONTROL_DESTROY,  /* quiesce, fini, and gone from the LCT */
+};
+
+struct iop_ddm {
+	const struct iop_ddm_ops *ops;
+	struct iop_runtime *rt;
+	uint16_t tid;
+	unsigned lcore;
+	void *priv;
+	_Atomic bool live;      /* false once destroyed (ExecDdmDestroy) */
+	_Atomic int control;    /* enum ddm_control */
+	uint8_t accepts[32];    /* bit per function code the DDM answers itself */
+	struct iop_ddm_stats stats;
+};
+
+struct held_reply {
+	uint32_t mfa;
+	uint32_t channel;
+	uint32_t generation;
+};
+
+struct iop_lcore {
+	struct iop_runtime *rt;
+	unsigned index;
+	struct rte_ring *forward; /* requests other lcores took for this one's DDMs */
+	void *forward_mem;
+	struct iop_request requests[LCORE_REQUESTS];
+	struct iop_request *free_requests;
+	unsigned n_free;
+	struct iop_request *retry_head, *retry_tail;
+	struct held_reply held[LCORE_HELD_REPLIES];
+	unsigned n_held;
+};
+
+/* A deferred ExecLctNotify: answered when the table changes past its indicator. */
+struct lct_waiter {
+	struct iop_request *req;
+	uint32_t indicator;
+	uint32_t class_filter;
+};
+
+struct iop_runtime {
+	struct iop_window *w;
+	uint16_t iop_id;
+	unsigned n_lcores;
+	struct iop_lcore *lcores[IOP_RUNTIME_MAX_LCORES];
+	struct iop_ddm exec;                       /* TID 0, on lcore 0 */
+	struct iop_ddm ddms[IOP_RUNTIME_MAX_DDMS];
+	unsigned n_ddms;
+	struct iop_ddm *by_tid[IOP_TID_MAX + 1];
+	_Atomic int state;                         /* enum iop_state */
+	_Atomic uint32_t lct_change;               /* CurrentChangeIndicator */
+	struct lct_waiter lct_waiters[64];
+	unsigned n_lct_waiters;
+	/* The executive request waiting for its DDMs' control work (one at a time). */
+	struct iop_request *control_req;
+	int control_next_state;                    /* 0: no state change */
+	struct iop_runtime_stats stats;
+};
+
+/* request.c: iop_request_reply() without the checks a DDM needs. */
+int request_reply_now(struct iop_request *r, uint8_t req_status, uint16_t dsc);
+
+/* dispatch.c */
+void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel, uint32_t generation,
+			 uint32_t mfa);
+void dispatch_release(struct iop_lcore *lc, struct iop_request *r);
+/* The runtime answers for the target: now, or from the retry list. */
+void dispatch_answer(struct iop_lcore *lc, struct iop_request *r, uint8_t req_status,
+		     uint16_t dsc);
+
+/* Counters are written by one lcore and read by any thread. */
+#define STAT_ADD(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
+#define STAT_SUB(field, n) __atomic_fetch_sub(&(field), (n), __ATOMIC_RELAXED)
+#define STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+/* executive.c */
+extern const struct iop_ddm_ops iop_executive_ops;
+/* On the DDM's lcore: do what the executive asked of it, if anything. */
+void executive_run_control(struct iop_ddm *d);
+
+/* function_codes.c: does I2O define fn for a target of this class? */
+bool iop_function_defined(uint16_t class_id, uint8_t fn);
+
+static inline bool ddm_accepts(const struct iop_ddm *d, uint8_t fn)
+{
+	return d->accepts[fn / 8] & (1u << (fn % 8));
+}
+
+#endif /* IOP_RUNTIME_IMPL_H */

@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The runtime's dispatch, turn by turn on one thread: what it answers for
+ * every DDM (malformed frames, unknown targets, bad MFAs, UtilNOP, functions a
+ * DDM does not take), exactly one reply per request whatever a DDM does,
+ * requests a DDM keeps or hands back, replies that wait for a full ring or
+ * an empty heap, requests that cross lcores, and hosts that leave. Every test
+ * ends with both heaps as they started.
+ */
+#include <errno.h>
+
+#include "iop_ddm.h"
+#include "iop_lct.h"
+#include "runtime_harness.h"
+
+/* ---- DDMs that misbehave, one way each ---- */
+
+static const uint8_t claim_only[] = { IOP_UTIL_CLAIM };
+
+static int twice_handle(struct iop_ddm *d, struct iop_request *r)
+{
+	uint32_t *second;
+
+	(void)d;
+	second = iop_request_reply_alloc(r, IOP_REPLY_WORDS);
+	CU_ASSERT_EQUAL(iop_request_reply(r, IOP_REPLY_STATUS_SUCCESS, IOP_DSC_SUCCESS), 0);
+	/* Allocated before the first reply went out, sent after: refused. */
+	CU_ASSERT_PTR_NULL(iop_request_reply_alloc(r, IOP_REPLY_WORDS));
+	CU_ASSERT_EQUAL(errno, EALREADY);
+	CU_ASSERT_EQUAL(iop_request_reply_send(r, second, IOP_REPLY_WORDS, 0, 0), -EALREADY);
+	return IOP_DDM_DONE;
+}
+
+static int never_handle(struct iop_ddm *d, struct iop_request *r)
+{
+	(void)d;
+	(void)r;
+	return IOP_DDM_DONE;
+}
+
+static int error_handle(struct iop_ddm *d, struct iop_request *r)
+{
+	(void)d;
+	(void)r;
+	return -EIO;
+}
+
+/* Keeps each request and answers it from its poll callback two turns later. */
+struct later {
+	struct iop_request *held;
+	unsigned turns;
+};
+
+static int later_handle(struct iop_ddm *d, struct iop_request *r)
+{
+	struct later *l = iop_ddm_priv(d);
+
+	if (l->held != NULL)
+		return IOP_DDM_RETRY; /* one at a time: the runtime keeps the rest */
+	l->held = r;
+	l->turns = 2;
+	return IOP_DDM_PENDING;
+}
+
+static int later_poll(struct iop_ddm *d)
+{
+	struct later *l = iop_ddm_priv(d);
+
+	if (l->held == NULL || --l->turns != 0)
+		return 0;
+	CU_ASSERT_EQUAL(iop_request_reply(l->held, IOP_REPLY_STATUS_SUCCESS, 0x1234), 0);
+	l->held = NULL;
+	return 1;
+}
+
+/* Echoes the request's payload words back after the status word. */
+static int echo_handle(struct iop_ddm *d, struct iop_request *r)
+{
+	unsigned n = iop_request_hdr(r)->size_words;
+	uint32_t *p = iop_request_reply_alloc(r, n + 1);
+
+	(void)d;
+	if (p == NULL)
+		return IOP_DDM_RETRY;
+	for (unsigned i = IOP_MSG_HDR_WORDS; i < n; i++)
+		p[i + 1] = iop_request_frame(r)[i];
+	/* Trying to rewrite the contexts changes nothing the host sees. */
+	p[2] = 0xBAD;
+	p[3] = 0xBAD;
+	CU_ASSERT_EQUAL(iop_request_reply_send(r, p, n + 1, IOP_REPLY_STATUS_SUCCESS, 0), 0);
+	return IOP_DDM_DONE;
+}
+
+#define TEST_DDM(id, handler, pollfn, priv)                                                 \
+	static const struct iop_ddm_ops id##_ops = {                                         \
+		.abi_version = IOP_DDM_ABI_VERSION,                                          \
+		.name = #id,                                                                 \
+		.class_id = IOP_CLASS_DDM,                                                   \
+		.functions = claim_only,                                                     \
+		.n_functions = 1,                                                            \
+		.priv_size = priv,                                                           \
+		.handle = handler,                                                           \
+		.poll = pollfn,                                                              \
+	};                                                                                   \
+	IOP_DDM_REGISTER(id##_ops)
+
+TEST_DDM(twice, twice_handle, NULL, 0)
+TEST_DDM(never, never_handle, NULL, 0)
+TEST_DDM(error, error_handle, NULL, 0)
+TEST_DDM(later, later_handle, later_poll, sizeof(struct later))
+TEST_DDM(echo, echo_handle, NULL, 0)
+
+/* The nop DDM at TID 0x010 and each test DDM after it. */
+static const struct iop_runtime_ddm all_ddms[] = {
+	{ "nop", NULL, 0 },   { "twice", NULL, 0 }, { "never", NULL, 0 },
+	{ "error", NULL, 0 }, { "later", NULL, 0 }, { "echo", NULL, 0 },
+};
+enum { NOP = 0x010, TWICE, NEVER, ERROR, LATER, ECHO };
+
+static const struct iop_window_opts small = { .inbound_bytes = 1 << 20,
+					      .outbound_bytes = 1 << 18,
+					      .channels = 4,
+					      .ring_entries = 64 };
+
+static void up(struct harness *t)
+{
+	harness_up(t, &small, all_ddms, sizeof(all_ddms) / sizeof(all_ddms[0]), 1);
+}
+
+static void test_nop_round_trip(void)
+{
+	struct harness t;
+	struct seen_reply s;
+	struct iop_ddm_stats st;
+
+	up(&t);
+	CU_ASSERT_EQUAL(iop_runtime_ddm_tid(t.rt, 0), NOP);
+	CU_ASSERT_FATAL(harness_call(&t, NOP, IOP_UTIL_CLAIM, 4, 42, &s));
+	CU_ASSERT(s.hdr.flags & IOP_MSG_REPLY);
+	CU_ASSERT_EQUAL(s.hdr.target_tid, NOP);
+	CU_ASSERT_EQUAL(s.hdr.initiator_tid, IOP_TID_HOST);
+	CU_ASSERT_EQUAL(s.hdr.function, IOP_UTIL_CLAIM);
+	CU_ASSERT_EQUAL(s.hdr.initiator_context, 0xC0FFEE00u);
+	CU_ASSERT_EQUAL(s.hdr.transaction_context, 42);
+	CU_ASSERT_EQUAL(s.status, IOP_REPLY_STATUS_SUCCESS);
+	CU_ASSERT_EQUAL(iop_runtime_ddm_stats(t.rt, NOP, &st), 0);
+	CU_ASSERT_EQUAL(st.requests, 1);
+	CU_ASSERT_EQUAL(st.replies, 1);
+	CU_ASSERT_EQUAL(st.in_flight, 0);
+	harness_down(&t);
+}
+
+/* UtilNOP, 4 words or 3: the frame goes back, no reply comes. */
+static void test_util_nop_frees_and_never_replies(void)
+{
+	struct harness t;
+	struct seen_reply s;
+	struct iop_ddm_stats st;
+
+	up(&t);
+	harness_post(&t, harness_request(&t, NOP, IOP_UTIL_NOP, 4, 1));
+	harness_post(&t, harness_request(&t, NOP, IOP_UTIL_NOP, 3, 0));
+	harness_post(&t, harness_request(&t, IOP_TID_EXEC, IOP_UTIL_NOP, 3, 0));
+	CU_ASSERT_FALSE(harness_wait(&t, &s, 20));
+	iop_runtime_ddm_stats(t.rt, NOP, &st);
+	CU_ASSERT_EQUAL(st.requests, 2);
+	CU_ASSERT_EQUAL(st.replies, 0);
+	harness_down(&t); /* the frames were freed */
+}
+
+static void test_unsupported_and_unknown_functions(void)
+{
+	const struct {
+		uint16_t target;
+		uint8_t function;
+		uint16_t dsc;
+	} cases[] = {
+		{ NOP, IOP_UTIL_PARAMS_SET, IOP_DSC_UNSUPPORTED_FUNCTION }, /* I2O utility */
+		{ NOP, IOP_UTIL_EVENT_REGISTER, IOP_DSC_UNSUPPORTED_FUNCTION },
+		{ NOP, 0x77, IOP_DSC_UNKNOWN_FUNCTION },                    /* not I2O */
+		{ NOP, 0x30, IOP_DSC_UNKNOWN_FUNCTION },       /* BlockRead, at a DDM-class target */
+		{ NOP, IOP_EXEC_STATUS_GET, IOP_DSC_UNKNOWN_FUNCTION },     /* executive only */
+		{ IOP_TID_EXEC, IOP_EXEC_HRT_GET, IOP_DSC_UNSUPPORTED_FUNCTION },
+		{ IOP_TID_EXEC, 0x30, IOP_DSC_UNKNOWN_FUNCTION },
+	};
+	struct harness t;
+	struct iop_ddm_stats st;
+
+	up(&t);
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct seen_reply s;
+
+		CU_ASSERT_FATAL(harness_call(&t, cases[i].target, cases[i].function, 4, i, &s));
+		CU_ASSERT_EQUAL(s.status, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER);
+		CU_ASSERT_EQUAL(s.dsc, cases[i].dsc);
+		CU_ASSERT_EQUAL(s.hdr.transaction_context, i);
+		CU_ASSERT_EQUAL(s.hdr.function, cases[i].function);
+	}
+	iop_runtime_ddm_stats(t.rt, NOP, &st);
+	CU_ASSERT_EQUAL(st.unsupported, 5);
+	CU_ASSERT_EQUAL(st.failures, 5);
+	harness_down(&t);
+}
+
+/*
+ * What cannot be delivered gets a FAIL reply naming the request by
+ * PreservedMFA; the request frame stays the host's, which frees it.
+ */
+static void test_fail_replies(void)
+{
+	struct harness t;
+	struct seen_reply s;
+	struct iop_runtime_stats rs;
+	uint32_t *bad_version, *no_target, *big;
+	uint32_t mfa;
+
+	up(&t);
+	bad_version = harness_request(&t, NOP, IOP_UTIL_CLAIM, 4, 1);
+	bad_version[0] = rte_cpu_to_le_32((rte_le_to_cpu_32(bad_version[0]) & ~7u) | 2);
+	mfa = harness_post(&t, bad_version);
+	CU_ASSERT_FATAL(harness_wait(&t, &s, 10));
+	CU_ASSERT(s.hdr.flags & IOP_MSG_FAIL);
+	CU_ASSERT_EQUAL(s.fail_code, IOP_FAIL_INVALID_VERSION);
+	CU_ASSERT_EQUAL(s.preserved_mfa, mfa);
+	CU_ASSERT_EQUAL(s.words[5] & 0xFFF, 7); /* FailingIOP_ID */
+	CU_ASSERT_EQUAL(iop_heap_free(iop_window_inbound(t.w), bad_version, 16), 0);
+
+	no_target = harness_request(&t, 0x123, IOP_UTIL_CLAIM, 4, 2);
+	mfa = harness_post(&t, no_target);
+	CU_ASSERT_FATAL(harness_wait(&t, &s, 10));
+	CU_ASSERT_EQUAL(s.fail_code, IOP_FAIL_INVALID_TARGET_ID);
+	CU_ASSERT_EQUAL(s.preserved_mfa, mfa);
+	CU_ASSERT_EQUAL(s.hdr.transaction_context, 2); /* echoed where readable */
+	CU_ASSERT_EQUAL(iop_heap_free(iop_window_inbound(t.w), no_target, 16), 0);
+
+	/* MessageSize past its block: 64 words claimed in a 64-byte block. */
+	big = harness_request(&t, NOP, IOP_UTIL_CLAIM, 16, 3);
+	big[0] = rte_cpu_to_le_32((rte_le_to_cpu_32(big[0]) & 0xFFFFu) | 64u << 16);
+	mfa = harness_post(&t, big);
+	CU_ASSERT_FATAL(harness_wait(&t, &s, 10));
+	CU_ASSERT_EQUAL(s.fail_code, IOP_FAIL_FRAME_TOO_LARGE);
+	CU_ASSERT_EQUAL(s.preserved_mfa, mfa);
+	CU_ASSERT_EQUAL(iop_heap_free(iop_window_inbound(t.w), big, 64), 0);
+
+	/* MFAs that name no live frame: inside a block, the header, a freed block. */
+	big = harness_request(&t, NOP, IOP_UTIL_CLAIM, 16, 4);
+	mfa = iop_window_mfa(t.w, big) + 16;
+	CU_ASSERT_EQUAL(iop_mfa_ring_post(t.ch.to_iop, &mfa, 1), 1);
+	CU_ASSERT_FATAL(harness_wait(&t, &s, 10));
+	CU_ASSERT_EQUAL(s.fail_code, IOP_FAIL_UNKNOWN);
+	CU_ASSERT_EQUAL(s.preserved_mfa, mfa);
+	mfa = 0;
+	CU_ASSERT_EQUAL(iop_mfa_ring_post(t.ch.to_iop, &mfa, 1), 1);
+	CU_ASSERT_FATAL(harness_wait(&t, &s, 10));
+	CU_ASSERT_EQUAL(s.fail_code, IOP_FAIL_UNKNOWN);
+	CU_ASSERT_EQUAL(iop_heap_free(iop_window_inbound(t.w), big, 64), 0);
+
+	iop_runtime_stats(t.rt, &rs);
+	CU_ASSERT_EQUAL(rs.fail_replies, 5);
+	CU_ASSERT_EQUAL(rs.bad_mfas, 2);
+	harness_down(&t);
+}
+
+/* Exactly one reply per request, whatever the DDM does; each defect counted. */
+static void test_exactly_one_reply(void)
+{
+	const struct {
+		uint16_t tid;
+		uint8_t status;
+		uint16_t dsc;
+	} cases[] = {
+		{ TWICE, IOP_REPLY_STATUS_SUCCESS, IOP_DSC_SUCCESS },
+		{ NEVER, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER, IOP_DSC_UNKNOWN_ERROR },
+		{ ERROR, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER, IOP_DSC_UNKNOWN_ERROR },
+	};
+	struct harness t;
+
+	up(&t);
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct seen_reply s;
+		struct iop_ddm_stats st;
+
+		CU_ASSERT_FATAL(harness_call(&t, cases[i].tid, IOP_UTIL_CLAIM, 4, i, &s));
+		CU_ASSERT_EQUAL(s.status, cases[i].status);
+		CU_ASSERT_EQUAL(s.dsc, cases[i].dsc);
+		CU_ASSERT_FALSE(harness_wait(&t, &s, 10)); /* and no second one */
+		iop_runtime_ddm_stats(t.rt, cases[i].tid, &st);
+		CU_ASSERT_EQUAL(st.replies, 1);
+		CU_ASSERT_EQUAL(st.double_replies, cases[i].tid == TWICE);
+		CU_ASSERT_EQUAL(st.missing_replies, cases[i].tid != TWICE);
+		CU_ASSERT_EQUAL(st.in_flight, 0);
+	}
+	harness_down(&t);
+}
+
+/* A DDM keeps requests and answers later; the ones it cannot take yet come back. */
+static void test_pending_and_retry(void)
+{
+	struct harness t;
+	struct seen_reply s;
+	struct iop_ddm_stats st;
+	unsigned got = 0;
+
+	up(&t);
+	for (uint32_t i = 0; i < 3; i++)
+		harness_post(&t, harness_request(&t, LATER, IOP_UTIL_CLAIM, 4, i));
+	for (unsigned turn = 0; turn < 50 && got < 3; turn++) {
+		harness_turn(&t);
+		while (harness_take(&t, &s)) {
+			CU_ASSERT_EQUAL(s.hdr.transaction_context, got); /* in order */
+			CU_ASSERT_EQUAL(s.dsc, 0x1234);
+			got++;
+		}
+	}
+	CU_ASSERT_EQUAL(got, 3);
+	iop_runtime_ddm_stats(t.rt, LATER, &st);
+	CU_ASSERT(st.retries >= 2);
+	CU_ASSERT_EQUAL(st.in_flight, 0);
+	harness_down(&t);
+}
+
+static void test_reply_payload_and_contexts_kept(void)
+{
+	struct harness t;
+	struct seen_reply s;
+	uint32_t *f;
+
+	up(&t);
+	f = harness_request(&t, ECHO, IOP_UTIL_CLAIM, 8, 77);
+	for (unsigned i = 4; i < 8; i++)
+		f[i] = rte_cpu_to_le_32(0x1000 + i);
+	harness_post(&t, f);
+	CU_ASSERT_FATAL(harness_wait(&t, &s, 10));
+	CU_ASSERT_EQUAL(s.hdr.size_words, 9);
+	CU_ASSERT_EQUAL(s.hdr.initiator_context, 0xC0FFEE00u);
+	CU_ASSERT_EQUAL(s.hdr.transaction_context, 77);
+	for (unsigned i = 4; i < 8; i++)
+		CU_ASSERT_EQUAL(s.words[i + 1], 0x1000 + i);
+	harness_down(&t);
+}
+
+/* A full reply ring holds replies back, in order; none is lost. */
+static void test_full_reply_ring_holds_in_order(void)
+{
+	const struct iop_window_opts tiny_rings = { .inbound_bytes = 1 << 20,
+						    .outbound_bytes = 1 << 18,
+						    .channels = 2,
+						    .ring_entries = 16 };
+	struct harness t;
+	struct seen_reply s;
+	struct iop_runtime_stats rs;
+	uint32_t posted = 0, got = 0;
+
+	harness_up(&t, &tiny_rings, all_ddms, 1, 1);
+	/* 40 requests, 15 at a time (what the request ring holds), no replies taken. */
+	while (posted < 40) {
+		while (posted < 40 && iop_mfa_ring_count(t.ch.to_iop) < 15)
+			harness_post(&t, harness_request(&t, NOP, IOP_UTIL_CLAIM, 4, posted++));
+		harness_turn(&t);
+	}
+	for (int i = 0; i < 5; i++)
+		harness_turn(&t);
+	iop_runtime_stats(t.rt, &rs);
+	CU_ASSERT_EQUAL(rs.replies_held, 40 - 15); /* the ring holds 15 */
+	while (got < 40) {
+		CU_ASSERT_FATAL(harness_wait(&t, &s, 10));
+		CU_ASSERT_EQUAL(s.hdr.transaction_context, got);
+		got++;
+	}
+	iop_runtime_stats(t.rt, &rs);
+	CU_ASSERT_EQUAL(rs.replies_held, 0);
+	harness_down(&t);
+}
+
+/* No reply frame free: requests wait until the host frees replies. */
+static void test_empty_outbound_heap_waits(void)
+{
+	const struct iop_window_opts tiny_out = { .inbound_bytes = 1 << 20,
+						  .outbound_bytes = 4096,
+						  .channels = 2,
+						  .ring_entries = 256 };
+	struct harness t;
+	struct seen_reply s;
+	uint32_t mfas[200];
+	unsigned n = 0, got = 0;
+
+	harness_up(&t, &tiny_out, all_ddms, 1, 1);
+	for (uint32_t i = 0; i < 100; i++)
+		harness_post(&t, harness_request(&t, NOP, IOP_UTIL_CLAIM, 4, i));
+	for (int i = 0; i < 20; i++)
+		harness_turn(&t);
+	/* 4096 bytes hold 64 replies; the host holds them all without freeing. */
+	while (n < 200 && iop_mfa_ring_take(t.ch.to_host, &mfas[n], 1) == 1)
+		n++;
+	CU_ASSERT(n > 0 && n < 100);
+	for (unsigned i = 0; i < n; i++) {
+		size_t block;
+		void *r = iop_window_frame_block(t.w, mfas[i], &block);
+
+		CU_ASSERT_EQUAL(iop_heap_free(iop_window_outbound(t.w), r, block), 0);
+	}
+	got = n;
+	while (got < 100 && harness_wait(&t, &s, 20)) {
+		CU_ASSERT_EQUAL(s.hdr.transaction_context, got);
+		got++;
+	}
+	CU_ASSERT_EQUAL(got, 100);
+	harness_down(&t);
+}
+
+/* The nop DDM on lcore 1, the channel polled by lcore 0: forwarded there. */
+static void test_requests_cross_lcores(void)
+{
+	const struct iop_runtime_ddm on_one[] = { { "nop", NULL, 1 }, { "echo", NULL, 0 } };
+	struct harness t;
+	struct seen_reply s;
+
+	harness_up(&t, &small, on_one, 2, 2);
+	CU_ASSERT_EQUAL(t.ch.id % 2, 0); /* polled by lcore 0 */
+	for (uint32_t i = 0; i < 200; i++) {
+		CU_ASSERT_FATAL(harness_call(&t, i % 2 ? NOP : NOP + 1, IOP_UTIL_CLAIM, 4, i, &s));
+		CU_ASSERT_EQUAL(s.hdr.transaction_context, i);
+		CU_ASSERT_EQUAL(s.hdr.target_tid, i % 2 ? NOP : NOP + 1);
+	}
+	harness_down(&t);
+}
+
+/* A host that left while its request was in the IOP: the reply is freed, not posted. */
+static void test_replies_to_a_closed_channel_are_freed(void)
+{
+	struct harness t;
+	struct iop_runtime_stats rs;
+	struct iop_channel again;
+
+	up(&t);
+	harness_post(&t, harness_request(&t, LATER, IOP_UTIL_CLAIM, 4, 1));
+	harness_turn(&t); /* taken; LATER answers two turns on */
+	CU_ASSERT_EQUAL(iop_channel_close(t.w, &t.ch), 0);
+	CU_ASSERT_EQUAL(iop_channel_reclaim(t.w, t.ch.id, t.ch.generation), 0);
+	CU_ASSERT_EQUAL_FATAL(iop_channel_open(t.w, &again), 0); /* the slot, reused */
+	CU_ASSERT_EQUAL(again.id, t.ch.id);
+	for (int i = 0; i < 5; i++)
+		harness_turn(&t);
+	iop_runtime_stats(t.rt, &rs);
+	CU_ASSERT_EQUAL(rs.replies_dropped, 1);
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(again.to_host), 0); /* not the new host's */
+	harness_down(&t); /* request and reply frames both back */
+}
+
+static const struct iop_test_case dispatch_tests[] = {
+	{ "nop_round_trip", test_nop_round_trip },
+	{ "util_nop_frees_and_never_replies", test_util_nop_frees_and_never_replies },
+	{ "unsupported_and_unknown_functions", test_unsupported_and_unknown_functions },
+	{ "fail_replies", test_fail_replies },
+	{ "exactly_one_reply", test_exactly_one_reply },
+	{ "pending_and_retry", test_pending_and_retry },
+	{ "reply_payload_and_contexts_kept", test_reply_payload_and_contexts_kept },
+	{ "full_reply_ring_holds_in_order", test_full_reply_ring_holds_in_order },
+	{ "empty_outbound_heap_waits", test_empty_outbound_heap_waits },
+	{ "requests_cross_lcores", test_requests_cross_lcores },
+	{ "replies_to_a_closed_channel_are_freed", test_replies_to_a_closed_channel_are_freed },
+	{ NULL, NULL },
+};
+
+static const struct iop_test_suite suites[] = {
+	{ "dispatch", dispatch_tests },
+	{ NULL, NULL },
+};
+
+int main(int argc, char **argv)
+{
+	return iop_test_main(argc, argv, suites);
+}
