@@ -72,9 +72,11 @@ int iop_ddm_load(const char *path, const struct iop_ddm_ops **ops, char *err, si
 				  path, 0, 0);
 	}
 	if (*abi != IOP_DDM_ABI_VERSION) {
+		unsigned theirs = *abi; /* read before the object goes */
+
 		dlclose(so);
 		return load_error(err, errlen, -EPROTO,
-				  "%s: built for DDM ABI %u, this runtime has ABI %u", path, *abi,
+				  "%s: built for DDM ABI %u, this runtime has ABI %u", path, theirs,
 				  IOP_DDM_ABI_VERSION);
 	}
 	rc = iop_ddm_register(entry());

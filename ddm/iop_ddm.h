@@ -158,7 +158,8 @@ int iop_request_reply(struct iop_request *r, uint8_t req_status, uint16_t dsc);
 /* ---- registration ---- */
 
 /**
- * Add a DDM type to the process's registry.
+ * Add a DDM type to the process's registry, which keeps the pointer: the
+ * table must live as long as the process (a static const, as the macros make).
  * @return 0; -EPROTO for another ABI version (a message on stderr names both);
  *         -EEXIST for a name already registered; -EINVAL for a table without
  *         name or handle, or a name longer than IOP_DDM_NAME_MAX - 1.
