@@ -105,12 +105,17 @@ void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel, uint32_t genera
 	struct held_reply h = { mfa, channel, generation };
 	bool queued = false;
 
+	/* The request's credit goes back with its reply (it had room in the ring). */
+	atomic_fetch_sub_explicit(&lc->rt->channel_in_flight[channel], 1, memory_order_relaxed);
 	/* Behind a held reply of the same channel: wait in line. */
 	for (unsigned i = 0; i < lc->n_held && !queued; i++)
 		queued = lc->held[i].channel == channel;
 	if (!queued && try_post(lc, &h))
 		return;
-	/* Never dropped: with the held list full, wait here for a host to take replies. */
+	/*
+	 * Never dropped. Credits keep replies within their rings, so the held
+	 * list fills only if a host scribbles on its ring; then wait here.
+	 */
 	while (lc->n_held == LCORE_HELD_REPLIES) {
 		if (flush_held(lc) == 0)
 			sched_yield();
@@ -144,6 +149,9 @@ void dispatch_answer(struct iop_lcore *lc, struct iop_request *r, uint8_t req_st
 	if (request_reply_now(r, req_status, dsc) == -ENOMEM) {
 		r->answer_status = req_status;
 		r->answer_dsc = dsc;
+		/* It holds its place in the target's order, as a DDM's retry does. */
+		r->ddm->retry_waiting++;
+		r->ddm->blocked_pass = lc->retry_pass;
 		retry_push(lc, r, STEP_ANSWER);
 	}
 }
@@ -165,6 +173,8 @@ static void call_handle(struct iop_lcore *lc, struct iop_request *r)
 		return; /* the DDM answers later */
 	if (rc == IOP_DDM_RETRY) {
 		STAT_ADD(d->stats.retries, 1);
+		d->retry_waiting++;
+		d->blocked_pass = lc->retry_pass;
 		retry_push(lc, r, STEP_HANDLE);
 		return;
 	}
@@ -173,7 +183,9 @@ static void call_handle(struct iop_lcore *lc, struct iop_request *r)
 	dispatch_answer(lc, r, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER, IOP_DSC_UNKNOWN_ERROR);
 }
 
-/* The request is on its target's lcore: answer it or hand it to the DDM. */
+static void dispatch_to(struct iop_lcore *lc, struct iop_request *r, struct iop_ddm *d);
+
+/* The request is on its target's lcore: count it, then answer it or hand it to the DDM. */
 static void deliver(struct iop_lcore *lc, struct iop_request *r, struct iop_ddm *d)
 {
 	struct iop_runtime *rt = lc->rt;
@@ -183,11 +195,28 @@ static void deliver(struct iop_lcore *lc, struct iop_request *r, struct iop_ddm 
 	STAT_ADD(d->stats.requests, 1);
 	STAT_ADD(d->stats.in_flight, 1);
 	if (fn == IOP_UTIL_NOP) {
-		/* No reply: the frame simply goes back. */
+		/* No reply: the frame simply goes back, and so does the credit. */
+		atomic_fetch_sub_explicit(&rt->channel_in_flight[r->channel], 1,
+					  memory_order_relaxed);
 		iop_heap_free(iop_window_inbound(rt->w), r->frame, r->block);
 		dispatch_release(lc, r);
 		return;
 	}
+	if (d->retry_waiting != 0) {
+		/* Behind the DDM's earlier requests: each target sees its requests in order. */
+		d->retry_waiting++;
+		retry_push(lc, r, STEP_HANDLE);
+		return;
+	}
+	dispatch_to(lc, r, d);
+}
+
+/* What the runtime answers for every target, or else the DDM's handle. */
+static void dispatch_to(struct iop_lcore *lc, struct iop_request *r, struct iop_ddm *d)
+{
+	struct iop_runtime *rt = lc->rt;
+	uint8_t fn = r->hdr.function;
+
 	if (d != &rt->exec && atomic_load_explicit(&rt->state, memory_order_acquire) !=
 				      IOP_STATE_OPERATIONAL) {
 		dispatch_answer(lc, r, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER,
@@ -254,8 +283,11 @@ static void accept(struct iop_lcore *lc, uint32_t channel, uint32_t generation, 
 		return;
 	}
 	if (d->lcore != lc->index) {
-		if (!forward(lc, r, d->lcore))
+		/* Behind any that wait already, so requests cross lcores in order. */
+		if (lc->forward_waiting != 0 || !forward(lc, r, d->lcore)) {
+			lc->forward_waiting++;
 			retry_push(lc, r, STEP_FORWARD);
+		}
 		return;
 	}
 	deliver(lc, r, d);
@@ -293,31 +325,51 @@ static void accept_forwarded(struct iop_lcore *lc, const struct forwarded *f)
 static unsigned run_retries(struct iop_lcore *lc)
 {
 	struct iop_request *r = lc->retry_head;
+	bool forward_blocked = false;
 	unsigned n = 0;
 
 	/* Only what waited before this turn: a request that must wait again goes behind. */
 	lc->retry_head = lc->retry_tail = NULL;
+	lc->retry_pass++;
 	while (r != NULL) {
 		struct iop_request *next = r->next;
 
 		n++;
 		switch (r->step) {
 		case STEP_HANDLE:
-			if (atomic_load(&r->ddm->live))
-				call_handle(lc, r);
-			else /* destroyed while the request waited */
+			r->ddm->retry_waiting--;
+			if (!atomic_load(&r->ddm->live)) {
+				/* destroyed while the request waited */
 				dispatch_answer(lc, r, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER,
 						IOP_DSC_DEVICE_NOT_AVAILABLE);
+			} else if (r->ddm->blocked_pass == lc->retry_pass) {
+				/* an earlier one of this DDM had to wait again: so does this */
+				r->ddm->retry_waiting++;
+				retry_push(lc, r, STEP_HANDLE);
+			} else {
+				dispatch_to(lc, r, r->ddm);
+			}
 			break;
 		case STEP_ANSWER:
-			dispatch_answer(lc, r, r->answer_status, r->answer_dsc);
+			r->ddm->retry_waiting--;
+			if (r->ddm->blocked_pass == lc->retry_pass) {
+				r->ddm->retry_waiting++;
+				retry_push(lc, r, STEP_ANSWER);
+			} else {
+				dispatch_answer(lc, r, r->answer_status, r->answer_dsc);
+			}
 			break;
 		case STEP_FAIL:
 			fail(lc, r, r->fail_code, r->fail_severity);
 			break;
 		case STEP_FORWARD:
-			if (!forward(lc, r, lc->rt->by_tid[r->hdr.target_tid]->lcore))
+			if (forward_blocked ||
+			    !forward(lc, r, lc->rt->by_tid[r->hdr.target_tid]->lcore)) {
+				forward_blocked = true;
 				retry_push(lc, r, STEP_FORWARD);
+			} else {
+				lc->forward_waiting--;
+			}
 			break;
 		}
 		r = next;
@@ -335,11 +387,22 @@ static unsigned take_channels(struct iop_lcore *lc)
 		uint32_t mfas[POLL_BURST];
 		int state = iop_channel_lookup(rt->w, c, &ch);
 		unsigned n;
+		int credit;
 
 		if (state != IOP_CHANNEL_OPEN && state != IOP_CHANNEL_CLOSED)
 			continue;
-		/* Take only what can be held: the rest waits in the ring (back-pressure). */
-		n = iop_mfa_ring_take(ch.to_iop, mfas, RTE_MIN(POLL_BURST, lc->n_free));
+		/*
+		 * Take only what this loop can hold and what the reply ring has
+		 * room for: the rest waits in the host's ring (back-pressure).
+		 */
+		credit = (int)rte_ring_free_count(ch.to_host) -
+			 (int)atomic_load_explicit(&rt->channel_in_flight[c], memory_order_relaxed);
+		if (credit <= 0)
+			continue;
+		n = RTE_MIN(POLL_BURST, lc->n_free);
+		n = RTE_MIN(n, (unsigned)credit);
+		n = iop_mfa_ring_take(ch.to_iop, mfas, n);
+		atomic_fetch_add_explicit(&rt->channel_in_flight[c], n, memory_order_relaxed);
 		for (unsigned i = 0; i < n; i++)
 			accept(lc, c, ch.generation, mfas[i]);
 		work += n;

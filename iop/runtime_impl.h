@@ -80,6 +80,10 @@ struct iop_ddm {
 	_Atomic bool live;      /* false once destroyed (ExecDdmDestroy) */
 	_Atomic int control;    /* enum ddm_control */
 	uint8_t accepts[32];    /* bit per function code the DDM answers itself */
+	/* Its lcore's own: requests of this DDM on the retry list, and the pass
+	 * of the retry list that found it still unable, so later ones wait too. */
+	unsigned retry_waiting;
+	unsigned blocked_pass;
 	struct iop_ddm_stats stats;
 };
 
@@ -98,6 +102,8 @@ struct iop_lcore {
 	struct iop_request *free_requests;
 	unsigned n_free;
 	struct iop_request *retry_head, *retry_tail;
+	unsigned forward_waiting; /* STEP_FORWARD requests on the retry list */
+	unsigned retry_pass;      /* counts passes over the retry list */
 	struct held_reply held[LCORE_HELD_REPLIES];
 	unsigned n_held;
 };
@@ -107,6 +113,13 @@ struct lct_waiter {
 	struct iop_request *req;
 	uint32_t indicator;
 	uint32_t class_filter;
+};
+
+/* What a worker lcore runs (eal.c). */
+struct loop_arg {
+	struct iop_runtime *rt;
+	unsigned index;
+	const _Atomic int *stop;
 };
 
 struct iop_runtime {
@@ -126,6 +139,17 @@ struct iop_runtime {
 	struct iop_request *control_req;
 	int control_next_state;                    /* 0: no state change */
 	struct iop_runtime_stats stats;
+	/*
+	 * Per channel: requests taken from it and not yet answered. A loop takes
+	 * no more from a channel than its reply ring has room for, less these,
+	 * so every reply fits when it comes and a host that stops taking replies
+	 * holds up only its own channel.
+	 */
+	_Atomic uint32_t channel_in_flight[IOP_CHANNELS_MAX];
+	/* Loops launched on worker lcores (eal.c). */
+	struct loop_arg loops[IOP_RUNTIME_MAX_LCORES];
+	unsigned workers[IOP_RUNTIME_MAX_LCORES];
+	unsigned n_launched;
 };
 
 /* request.c: iop_request_reply() without the checks a DDM needs. */

@@ -339,8 +339,12 @@ static void test_reply_payload_and_contexts_kept(void)
 	harness_down(&t);
 }
 
-/* A full reply ring holds replies back, in order; none is lost. */
-static void test_full_reply_ring_holds_in_order(void)
+/*
+ * A host that stops taking replies: the IOP takes no more of its requests
+ * than its reply ring has room for, the rest wait in its request ring, and
+ * another host's channel keeps flowing. Nothing is lost or reordered.
+ */
+static void test_stalled_host_holds_up_only_itself(void)
 {
 	const struct iop_window_opts tiny_rings = { .inbound_bytes = 1 << 20,
 						    .outbound_bytes = 1 << 18,
@@ -349,26 +353,35 @@ static void test_full_reply_ring_holds_in_order(void)
 	struct harness t;
 	struct seen_reply s;
 	struct iop_runtime_stats rs;
-	uint32_t posted = 0, got = 0;
+	struct iop_channel stalled;
+	uint32_t got = 0;
 
 	harness_up(&t, &tiny_rings, all_ddms, 1, 1);
-	/* 40 requests, 15 at a time (what the request ring holds), no replies taken. */
-	while (posted < 40) {
-		while (posted < 40 && iop_mfa_ring_count(t.ch.to_iop) < 15)
-			harness_post(&t, harness_request(&t, NOP, IOP_UTIL_CLAIM, 4, posted++));
-		harness_turn(&t);
+	stalled = t.ch;
+	for (uint32_t i = 0; i < 30; i++) {
+		if (i == 15)
+			for (int k = 0; k < 5; k++)
+				harness_turn(&t); /* the first 15 answered: the reply ring is full */
+		harness_post(&t, harness_request(&t, NOP, IOP_UTIL_CLAIM, 4, i));
 	}
-	for (int i = 0; i < 5; i++)
+	for (int k = 0; k < 5; k++)
 		harness_turn(&t);
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(stalled.to_host), 15);
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(stalled.to_iop), 15); /* not taken: no room */
 	iop_runtime_stats(t.rt, &rs);
-	CU_ASSERT_EQUAL(rs.replies_held, 40 - 15); /* the ring holds 15 */
-	while (got < 40) {
+	CU_ASSERT_EQUAL(rs.replies_held, 0);
+
+	/* Another host is served meanwhile. */
+	CU_ASSERT_EQUAL_FATAL(iop_channel_open(t.w, &t.ch), 0);
+	CU_ASSERT_FATAL(harness_call(&t, NOP, IOP_UTIL_CLAIM, 4, 1000, &s));
+	CU_ASSERT_EQUAL(s.hdr.transaction_context, 1000);
+
+	t.ch = stalled;
+	while (got < 30) {
 		CU_ASSERT_FATAL(harness_wait(&t, &s, 10));
 		CU_ASSERT_EQUAL(s.hdr.transaction_context, got);
 		got++;
 	}
-	iop_runtime_stats(t.rt, &rs);
-	CU_ASSERT_EQUAL(rs.replies_held, 0);
 	harness_down(&t);
 }
 
@@ -425,6 +438,62 @@ static void test_requests_cross_lcores(void)
 	harness_down(&t);
 }
 
+/*
+ * Lcore 0 runs alone and forwards more than lcore 1's forward ring holds:
+ * the overflow waits on lcore 0 (as many as it has request descriptors),
+ * the rest stays in the hosts' rings, and once lcore 1 runs every host gets
+ * its replies in the order it posted.
+ */
+static void test_forwarding_keeps_order_when_the_ring_is_full(void)
+{
+	const struct iop_window_opts wide = { .inbound_bytes = 1 << 20,
+					      .outbound_bytes = 1 << 20,
+					      .channels = 12,
+					      .ring_entries = 1024 };
+	const struct iop_runtime_ddm on_one[] = { { "nop", NULL, 1 } };
+	struct iop_channel ch[6];
+	struct harness t;
+	unsigned left = 0, got[6] = { 0 }, n = 0;
+
+	harness_up(&t, &wide, on_one, 1, 2);
+	/* Six channels polled by lcore 0 (even ids), 1000 requests each. */
+	while (n < 6) {
+		struct iop_channel c;
+
+		if (t.ch.id % 2 == 0)
+			ch[n++] = t.ch;
+		CU_ASSERT_EQUAL_FATAL(iop_channel_open(t.w, &c), 0);
+		t.ch = c;
+	}
+	for (unsigned k = 0; k < 6; k++) {
+		t.ch = ch[k];
+		for (uint32_t i = 0; i < 1000; i++)
+			harness_post(&t, harness_request(&t, NOP, IOP_UTIL_CLAIM, 4, i));
+	}
+	for (int i = 0; i < 500; i++)
+		iop_runtime_poll(t.rt, 0); /* lcore 1 does not run */
+	for (unsigned k = 0; k < 6; k++)
+		left += iop_mfa_ring_count(ch[k].to_iop);
+	/* The forward ring's 4095, then lcore 0's 1024 request descriptors. */
+	CU_ASSERT_EQUAL(left, 6000 - 4095 - 1024);
+
+	for (unsigned done = 0; done < 6;) {
+		harness_turn(&t);
+		done = 0;
+		for (unsigned k = 0; k < 6; k++) {
+			struct seen_reply s;
+
+			t.ch = ch[k];
+			while (harness_take(&t, &s)) {
+				CU_ASSERT_EQUAL_FATAL(s.hdr.transaction_context, got[k]);
+				got[k]++;
+			}
+			done += got[k] == 1000;
+		}
+	}
+	harness_down(&t);
+}
+
 /* A host that left while its request was in the IOP: the reply is freed, not posted. */
 static void test_replies_to_a_closed_channel_are_freed(void)
 {
@@ -455,9 +524,11 @@ static const struct iop_test_case dispatch_tests[] = {
 	{ "exactly_one_reply", test_exactly_one_reply },
 	{ "pending_and_retry", test_pending_and_retry },
 	{ "reply_payload_and_contexts_kept", test_reply_payload_and_contexts_kept },
-	{ "full_reply_ring_holds_in_order", test_full_reply_ring_holds_in_order },
+	{ "stalled_host_holds_up_only_itself", test_stalled_host_holds_up_only_itself },
 	{ "empty_outbound_heap_waits", test_empty_outbound_heap_waits },
 	{ "requests_cross_lcores", test_requests_cross_lcores },
+	{ "forwarding_keeps_order_when_the_ring_is_full",
+	  test_forwarding_keeps_order_when_the_ring_is_full },
 	{ "replies_to_a_closed_channel_are_freed", test_replies_to_a_closed_channel_are_freed },
 	{ NULL, NULL },
 };
