@@ -28,6 +28,7 @@ static uint64_t align_up(uint64_t x, uint64_t a)
 
 static int geometry(size_t n, const struct iop_heap_opts *opts, struct heap_geometry *g)
 {
+	const uint32_t both_cache_flags = IOP_HEAP_F_CACHED | IOP_HEAP_F_NO_CACHE;
 	size_t min_block = opts != NULL && opts->min_block != 0 ? opts->min_block
 								 : IOP_HEAP_MIN_BLOCK_DEFAULT;
 
@@ -37,6 +38,8 @@ static int geometry(size_t n, const struct iop_heap_opts *opts, struct heap_geom
 		return -E2BIG;
 	if (n < min_block)
 		return -EINVAL;
+	if (opts != NULL && (opts->flags & both_cache_flags) == both_cache_flags)
+		return -EINVAL; /* caches asked for and refused at once */
 	g->min_order = heap_ceil_log2(min_block);
 	g->max_order = heap_ceil_log2(n);
 	g->enomem_wait_ns = opts != NULL && opts->enomem_wait_ns != 0 ? opts->enomem_wait_ns
@@ -71,12 +74,13 @@ static uint64_t layout_orders(const struct heap_geometry *g, struct heap_order *
 }
 
 /*
- * Thread caches: order k keeps up to heap / 4096 / 2^k freed blocks (at
- * most 32), and cuts new ones from a reserve chunk of heap / 2048 / 2^k
- * blocks (at most 256: one cache line of that order's bitmap, so threads do
- * not share lines). 64 threads' caches of 8 orders hold at most 1/8 + 1/4 of
- * the heap, and that only while nobody is short of memory. Orders that would
- * keep fewer than 4 are not cached. Returns the end offset.
+ * Thread caches, on unless IOP_HEAP_F_NO_CACHE: order k keeps up to
+ * heap / 4096 / 2^k freed blocks (at most 32), and cuts new ones from a
+ * reserve chunk of heap / 2048 / 2^k blocks (at most 256: one cache line of
+ * that order's bitmap, so threads do not share lines). 64 threads' caches
+ * of 8 orders hold at most 1/8 + 1/4 of the heap, and that only while nobody
+ * is short of memory. Orders that would keep fewer than 4 are not cached.
+ * Returns the end offset.
  */
 static uint64_t layout_caches(const struct heap_geometry *g, uint64_t off, struct iop_heap *hdr)
 {
@@ -84,7 +88,7 @@ static uint64_t layout_caches(const struct heap_geometry *g, uint64_t off, struc
 	hdr->cache_orders = 0;
 	memset(hdr->cache_depth, 0, sizeof(hdr->cache_depth));
 	memset(hdr->cache_chunk, 0, sizeof(hdr->cache_chunk));
-	if (!(g->flags & IOP_HEAP_F_CACHED))
+	if (g->flags & IOP_HEAP_F_NO_CACHE)
 		return off;
 	for (uint32_t i = 0; i < HEAP_CACHE_ORDERS; i++) {
 		uint32_t k = g->min_order + i;

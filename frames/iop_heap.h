@@ -49,14 +49,26 @@ struct iop_heap_opts {
 	uint32_t flags;
 };
 
-/**
- * Give each thread a small cache (magazine) of free blocks per small order,
- * so that an alloc+free pair of one size neither splits nor merges. Frees
- * are validated exactly as without it. Blocks in a thread's cache come back
- * to the heap when the thread exits, calls iop_heap_cache_flush(), or makes
- * any heap call after another thread found no block large enough.
+/*
+ * Thread caches are the default: each thread keeps a small cache (magazine)
+ * of free blocks per small order, so that an alloc+free pair of one size
+ * neither splits nor merges. Frees are validated exactly as without them.
+ * Blocks in a thread's cache come back to the heap when the thread exits
+ * (or its process calls exit()), calls iop_heap_cache_flush(), or makes any
+ * heap call after another thread found no block large enough. Heaps too
+ * small for them get none. What they cost: docs/heap.md.
  */
+
+/** Thread caches: the default, accepted so that asking for them says so. */
 #define IOP_HEAP_F_CACHED 0x1u
+
+/**
+ * No thread caches: every free coalesces at once and placement is the
+ * deterministic lowest-address-first of the uncached heap, for callers that
+ * depend on exact addresses or on the free blocks left after a free, and to
+ * save the caches' 72 KiB of metadata. With IOP_HEAP_F_CACHED: EINVAL.
+ */
+#define IOP_HEAP_F_NO_CACHE 0x2u
 
 /** What iop_heap_stats() reports. Exact only when no operation is in flight. */
 struct iop_heap_stats {
@@ -83,7 +95,8 @@ struct iop_heap;
  * @param n     bytes wanted; rounded up to a power of two.
  * @param opts  NULL for defaults.
  * @return the heap, or NULL with errno: EINVAL (n == 0, bad min_block,
- *         n smaller than min_block), E2BIG (n > 2^IOP_HEAP_MAX_ORDER),
+ *         n smaller than min_block, IOP_HEAP_F_CACHED with
+ *         IOP_HEAP_F_NO_CACHE), E2BIG (n > 2^IOP_HEAP_MAX_ORDER),
  *         ENOMEM (no memory for it).
  * Thread safety: any thread.
  */
@@ -185,7 +198,10 @@ int iop_heap_check_report(const struct iop_heap *h, char *buf, size_t len);
 
 /**
  * Return the blocks in the calling thread's cache of h to the heap, where
- * they coalesce. A no-op for a heap without IOP_HEAP_F_CACHED.
+ * they coalesce. Call it where a thread that freed blocks lives on and the
+ * heap is expected whole (largest_free, free_blocks[], iop_heap_check), and
+ * before leaving a process with _exit(), which gives no cache back. A no-op
+ * for a heap without caches (IOP_HEAP_F_NO_CACHE, or too small for them).
  * Thread safety: any thread; touches only its own cache.
  */
 void iop_heap_cache_flush(struct iop_heap *h);

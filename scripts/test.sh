@@ -7,8 +7,8 @@
 #   build-tsan/   gcc, ThreadSanitizer (DPDK rings in C11 atomics): concurrency suite
 #   build-clang/  clang, -Werror: unit suite
 #   build-fuzz/   clang, libFuzzer + ASan + UBSan: fuzz-heap for IOP_FUZZ_SECONDS (60),
-#                 fuzz-frame for IOP_FUZZ_FRAME_SECONDS (20), fuzz-sgl for
-#                 IOP_FUZZ_SGL_SECONDS (20)
+#                 fuzz-heap-cached for IOP_FUZZ_CACHED_SECONDS (20), fuzz-frame for
+#                 IOP_FUZZ_FRAME_SECONDS (20), fuzz-sgl for IOP_FUZZ_SGL_SECONDS (20)
 #
 # Options: --quick skips the sanitizer, clang and fuzz builds.
 set -uo pipefail
@@ -128,6 +128,10 @@ if [ $quick -eq 0 ]; then
 		corpus=$(mktemp -d)
 		cp tests/fuzz/corpus/* "$corpus"/
 		run_fuzzer fuzz-heap "${IOP_FUZZ_SECONDS:-60}" "$corpus"
+		rm -rf "$corpus"
+		corpus=$(mktemp -d)
+		cp tests/fuzz/corpus/* "$corpus"/
+		run_fuzzer fuzz-heap-cached "${IOP_FUZZ_CACHED_SECONDS:-20}" "$corpus"
 		rm -rf "$corpus"
 		corpus=$(mktemp -d)
 		run_fuzzer fuzz-frame "${IOP_FUZZ_FRAME_SECONDS:-20}" "$corpus"

@@ -121,6 +121,8 @@ const struct bench_peer *bench_peer_by_name(const char *name);
 const struct bench_workload *bench_workload_by_name(const char *name);
 
 int buddy_selftest(void);
+/* The iopool peers are what their names say: 0, or -1 (peer_iopool.c). */
+int bench_iopool_selftest(void);
 
 static inline void bench_cpu_relax(void)
 {

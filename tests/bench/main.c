@@ -56,7 +56,8 @@ static void usage(FILE *f)
 		"  --csv FILE         write one row per cell\n"
 		"  --json FILE        write the results as JSON\n"
 		"  --smoke            %u ms per cell and threads 1,2 (the CI test)\n"
-		"  --selftest         check the buddy allocator of spin-buddy and mutex-buddy\n"
+		"  --selftest         check the buddy allocator of spin-buddy and mutex-buddy,\n"
+		"                     and that iopool has thread caches and iopool-uncached not\n"
 		"  --list             print the peers and workloads\n",
 		DEFAULT_DURATION_MS, SMOKE_DURATION_MS);
 }
@@ -238,7 +239,7 @@ static int by_rate(const void *a, const void *b)
 
 static void progress(const struct bench_result *r, int rc)
 {
-	fprintf(stderr, "  %-12s %-10s T=%-2u ", r->peer, r->w->name, r->threads);
+	fprintf(stderr, "  %-15s %-10s T=%-2u ", r->peer, r->w->name, r->threads);
 	if (rc != 0)
 		fprintf(stderr, "cannot create: %s\n", strerror(-rc));
 	else if (r->errors != 0)
@@ -350,7 +351,7 @@ int main(int argc, char **argv)
 	case EXIT_BAD:
 		return 2;
 	case SELFTEST:
-		return buddy_selftest() == 0 ? 0 : 1;
+		return buddy_selftest() == 0 && bench_iopool_selftest() == 0 ? 0 : 1;
 	case RUN:
 		break;
 	}
@@ -363,7 +364,7 @@ int main(int argc, char **argv)
 			continue;
 		rc = run_peer(bench_peers[i], &o, &rs, &skips[nskips]);
 		if (rc != 0) {
-			fprintf(stderr, "  %-12s %s\n", skips[nskips].peer, skips[nskips].why);
+			fprintf(stderr, "  %-15s %s\n", skips[nskips].peer, skips[nskips].why);
 			broken |= rc != -ENOENT;
 			nskips++;
 		}

@@ -7,13 +7,14 @@
 
 #include "bench.h"
 
-extern const struct bench_peer bench_peer_iopool, bench_peer_iopool_cached, bench_peer_spin_buddy, bench_peer_mutex_buddy,
+extern const struct bench_peer bench_peer_iopool, bench_peer_iopool_uncached, bench_peer_spin_buddy,
+	bench_peer_mutex_buddy,
 	bench_peer_glibc, bench_peer_jemalloc, bench_peer_mimalloc, bench_peer_tcmalloc,
 	bench_peer_rte_malloc, bench_peer_rte_mempool;
 
 const struct bench_peer *const bench_peers[] = {
 	&bench_peer_iopool,
-	&bench_peer_iopool_cached,
+	&bench_peer_iopool_uncached,
 	&bench_peer_spin_buddy,
 	&bench_peer_mutex_buddy,
 	&bench_peer_glibc,

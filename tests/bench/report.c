@@ -86,7 +86,7 @@ static bool peer_ran(const struct bench_results *rs, const char *peer,
 
 static void print_header(const struct bench_opts *o, const char *title)
 {
-	printf("%-14s", title);
+	printf("%-16s", title);
 	for (unsigned t = 0; t < o->nthreads; t++)
 		printf(" %6s%-3u", "T=", o->threads[t]);
 	printf("\n");
@@ -112,7 +112,7 @@ static void print_rows(const struct bench_results *rs, const struct bench_opts *
 
 		if (!peer_ran(rs, peer, w) || (as_ratio && strcmp(peer, REFERENCE) == 0))
 			continue;
-		printf("%-14s", peer);
+		printf("%-16s", peer);
 		for (unsigned t = 0; t < o->nthreads; t++) {
 			const struct bench_result *r = find(rs, peer, w, o->threads[t]);
 

@@ -14,6 +14,11 @@
  *
  * The child never calls CUnit: it reports through its exit status and a
  * report block in shared memory, which the parent asserts on after waitpid().
+ *
+ * The heaps have thread caches (the default). A child leaves with _exit(),
+ * which runs no atexit handler, so it gives its cache back with
+ * iop_heap_cache_flush() first; the parent flushes its own before it expects
+ * the heap whole.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -631,6 +636,7 @@ static int child_mirror(struct region *r, uint64_t seed)
 			sched_yield();
 		}
 	}
+	iop_heap_cache_flush(r->heap); /* _exit() next: nothing else gives it back */
 	rep->frames = m.received;
 	rep->replies = m.sent;
 	rep->enomem = m.enomem;
@@ -704,6 +710,7 @@ static void test_alloc_in_parent_free_in_child(void)
 	CU_ASSERT_EQUAL(m.bad_alloc, 0);
 	CU_ASSERT_EQUAL(rep->frames, MOVE_FRAMES);
 	CU_ASSERT_EQUAL(rep->replies, MOVE_FRAMES);
+	iop_heap_cache_flush(r.heap); /* the replies this thread freed */
 	assert_heap_idle(r.heap);
 	printf("\n  alloc_in_parent_free_in_child: %llu frames + %llu replies moved in %.2f s, "
 	       "ENOMEM retries parent %llu child %llu, ring full parent %llu child %llu, "
@@ -797,6 +804,7 @@ static int child_churn(struct region *r, uint64_t seed)
 	}
 	rep->ops = ops;
 	rc = live_free_all(r->heap, &l);
+	iop_heap_cache_flush(r->heap); /* _exit() next: nothing else gives it back */
 	if (rc == -EILSEQ)
 		rep->bad_pattern++;
 	else if (rc != 0)
@@ -942,6 +950,7 @@ static void test_child_stopped_mid_operation(void)
 	rep = &r.ctl->report;
 	CU_ASSERT_EQUAL(status, CHILD_OK);
 	CU_ASSERT_NOT_EQUAL(atomic_load(&r.ctl->child_base), (uint64_t)(uintptr_t)r.base);
+	iop_heap_cache_flush(r.heap);
 	assert_heap_idle(r.heap);
 	printf("\n  child_stopped_mid_operation: %u/%u rounds of %u ops in %.2f s, "
 	       "stops mid-operation %u (our ops done meanwhile %llu), "
@@ -1036,6 +1045,7 @@ static void attach_after_destroy_here(void)
 	h = iop_heap_attach(m);
 	CU_ASSERT_PTR_EQUAL_FATAL(h, m);
 	CU_ASSERT_EQUAL(iop_heap_free(h, p, 1000), 0);
+	iop_heap_cache_flush(h);
 	assert_heap_idle(h);
 	iop_heap_destroy(h);
 	munmap(m, len);
@@ -1097,6 +1107,7 @@ static void attach_after_creator_exited(uint64_t deadline)
 	}
 	CU_ASSERT_EQUAL(st.bytes_in_use, bytes);
 	CU_ASSERT_EQUAL(st.blocks_in_use, REPORT_BLOCKS);
+	iop_heap_cache_flush(h);
 	assert_heap_idle(h);
 	region_destroy(&r);
 }

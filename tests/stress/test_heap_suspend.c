@@ -4,6 +4,11 @@
  * (a test hook compiled into this program's copy of the heap) while other
  * threads allocate and free to completion. Then the stopped thread resumes
  * and finishes, and the heap is whole again.
+ *
+ * The hooks sit in the splits and merges of the heap underneath the thread
+ * caches, and each scenario depends on where the uncached heap places a
+ * block (which block the victim must split, where the workers live), so
+ * every heap here is made with IOP_HEAP_F_NO_CACHE.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -144,7 +149,8 @@ static void run_workers_to_completion(struct iop_heap *h)
  */
 static struct iop_heap *heap_with_room_for_workers(void **pinned)
 {
-	struct iop_heap *h = iop_heap_create(1 << 20, NULL);
+	struct iop_heap_opts opts = { .flags = IOP_HEAP_F_NO_CACHE };
+	struct iop_heap *h = iop_heap_create(1 << 20, &opts);
 	void *low = iop_heap_alloc(h, 512 << 10);
 
 	*pinned = iop_heap_alloc(h, 256 << 10);
@@ -242,7 +248,8 @@ static double seconds_since(const struct timespec *t0)
  */
 static void test_enomem_wait_is_bounded(void)
 {
-	struct iop_heap_opts opts = { .enomem_wait_ns = 20 * 1000 * 1000 };
+	struct iop_heap_opts opts = { .enomem_wait_ns = 20 * 1000 * 1000,
+				      .flags = IOP_HEAP_F_NO_CACHE };
 	struct iop_heap *h = iop_heap_create(1 << 16, &opts);
 	struct victim v = { .h = h, .op = VICTIM_ALLOC, .size = 64 };
 	pthread_t t = stop_victim_at(&v, HEAP_HOOK_ALLOC_CLAIMED);
@@ -289,7 +296,8 @@ static void *waiter_thread(void *arg)
  */
 static void test_split_in_flight_is_not_enomem(void)
 {
-	struct iop_heap_opts opts = { .enomem_wait_ns = 10ull * 1000 * 1000 * 1000 };
+	struct iop_heap_opts opts = { .enomem_wait_ns = 10ull * 1000 * 1000 * 1000,
+				      .flags = IOP_HEAP_F_NO_CACHE };
 	struct iop_heap *h = iop_heap_create(1 << 16, &opts);
 	struct victim v = { .h = h, .op = VICTIM_ALLOC, .size = 64 };
 	pthread_t t = stop_victim_at(&v, HEAP_HOOK_ALLOC_CLAIMED);
@@ -315,7 +323,8 @@ static void test_split_in_flight_is_not_enomem(void)
  */
 static void test_free_publishing_is_not_enomem(void)
 {
-	struct iop_heap_opts opts = { .enomem_wait_ns = 10ull * 1000 * 1000 * 1000 };
+	struct iop_heap_opts opts = { .enomem_wait_ns = 10ull * 1000 * 1000 * 1000,
+				      .flags = IOP_HEAP_F_NO_CACHE };
 	struct iop_heap *h = iop_heap_create(1 << 16, &opts);
 	struct victim v = { .h = h, .op = VICTIM_FREE, .block = iop_heap_alloc(h, 1 << 16),
 			    .size = 1 << 16 };

@@ -197,12 +197,12 @@ static void random_sizes(uint32_t flags)
 
 static void test_random_sizes_cross_thread(void)
 {
-	random_sizes(0);
+	random_sizes(0); /* the default: thread caches */
 }
 
-static void test_random_sizes_cross_thread_cached(void)
+static void test_random_sizes_cross_thread_uncached(void)
 {
-	random_sizes(IOP_HEAP_F_CACHED);
+	random_sizes(IOP_HEAP_F_NO_CACHE);
 }
 
 /*
@@ -234,12 +234,12 @@ static void no_enomem_at_size(size_t size, uint32_t flags)
 
 static void test_no_spurious_enomem_64(void)
 {
-	no_enomem_at_size(64, 0);
+	no_enomem_at_size(64, 0); /* the default: thread caches */
 }
 
-static void test_no_spurious_enomem_64_cached(void)
+static void test_no_spurious_enomem_64_uncached(void)
 {
-	no_enomem_at_size(64, IOP_HEAP_F_CACHED);
+	no_enomem_at_size(64, IOP_HEAP_F_NO_CACHE);
 }
 
 static void test_no_spurious_enomem_2k(void)
@@ -254,9 +254,9 @@ static void test_no_spurious_enomem_64k(void)
 
 static const struct iop_test_case stress_tests[] = {
 	{ "random_sizes_cross_thread", test_random_sizes_cross_thread },
-	{ "random_sizes_cross_thread_cached", test_random_sizes_cross_thread_cached },
+	{ "random_sizes_cross_thread_uncached", test_random_sizes_cross_thread_uncached },
 	{ "no_spurious_enomem_64", test_no_spurious_enomem_64 },
-	{ "no_spurious_enomem_64_cached", test_no_spurious_enomem_64_cached },
+	{ "no_spurious_enomem_64_uncached", test_no_spurious_enomem_64_uncached },
 	{ "no_spurious_enomem_2k", test_no_spurious_enomem_2k },
 	{ "no_spurious_enomem_64k", test_no_spurious_enomem_64k },
 	{ NULL, NULL },

@@ -48,6 +48,7 @@ static void test_create_rejects_bad_sizes(void)
 	struct iop_heap_opts odd = { .min_block = 48 };
 	struct iop_heap_opts tiny = { .min_block = 8 };
 	struct iop_heap_opts big_min = { .min_block = 8192 };
+	struct iop_heap_opts both = { .flags = IOP_HEAP_F_CACHED | IOP_HEAP_F_NO_CACHE };
 
 	errno = 0;
 	CU_ASSERT_PTR_NULL(iop_heap_create(0, NULL));
@@ -62,6 +63,9 @@ static void test_create_rejects_bad_sizes(void)
 	CU_ASSERT_EQUAL(errno, EINVAL);
 	CU_ASSERT_PTR_NULL(iop_heap_create(4096, &big_min));
 	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_PTR_NULL(iop_heap_create(1 << 20, &both)); /* caches, and none */
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_EQUAL(iop_heap_footprint(1 << 20, &both), 0);
 	CU_ASSERT_EQUAL(iop_heap_footprint(0, NULL), 0);
 	CU_ASSERT_EQUAL(iop_heap_footprint(4096, &odd), 0);
 	CU_ASSERT(iop_heap_footprint(4096, NULL) > 4096);
@@ -132,9 +136,12 @@ static void refuse(struct iop_heap *h, void *p, size_t x, int err)
 	CU_ASSERT_EQUAL(after.refused_frees, before.refused_frees + 1);
 }
 
+/* Uncached, so that the offsets below are where blocks land and a freed
+ * block merges at once (the cached heap's refusals: test_heap_cache, fuzz). */
 static void test_free_refuses_each_bad_free(void)
 {
-	struct iop_heap *h = iop_heap_create(8192, NULL);
+	struct iop_heap_opts uncached = { .flags = IOP_HEAP_F_NO_CACHE };
+	struct iop_heap *h = iop_heap_create(8192, &uncached);
 	char *a = iop_heap_alloc(h, 1024); /* offset 0 */
 	char *b = iop_heap_alloc(h, 64);   /* offset 1024 */
 	char *c = iop_heap_alloc(h, 64);   /* offset 1088 */
@@ -195,9 +202,10 @@ static void *race_thread1(void *arg)
 	return race_thread(arg, 1);
 }
 
-static void test_concurrent_double_free_one_wins(void)
+/* With thread caches (the default; 4 MiB caches 256-byte blocks) and without. */
+static void concurrent_double_free_one_wins(const struct iop_heap_opts *opts)
 {
-	struct race r = { .h = iop_heap_create(1 << 16, NULL) };
+	struct race r = { .h = iop_heap_create(4 << 20, opts) };
 	pthread_t t[2];
 	void *keep = iop_heap_alloc(r.h, 256); /* so the freed block has a live buddy sometimes */
 
@@ -217,19 +225,29 @@ static void test_concurrent_double_free_one_wins(void)
 	pthread_join(t[1], NULL);
 	CU_ASSERT_EQUAL(iop_heap_free(r.h, atomic_load(&r.block), 256), 0);
 	CU_ASSERT_EQUAL(iop_heap_free(r.h, keep, 256), 0);
+	iop_heap_cache_flush(r.h);
 	CU_ASSERT_EQUAL(iop_heap_check(r.h), 0);
 	pthread_barrier_destroy(&r.go);
 	iop_heap_destroy(r.h);
 }
 
+static void test_concurrent_double_free_one_wins(void)
+{
+	const struct iop_heap_opts uncached = { .flags = IOP_HEAP_F_NO_CACHE };
+
+	concurrent_double_free_one_wins(NULL);
+	concurrent_double_free_one_wins(&uncached);
+}
+
 /*
  * An untrusted address: only the start of a live block has a size, and it is
- * the block's, whatever size was asked for; cached heaps alike.
+ * the block's, whatever size was asked for; with thread caches (the default)
+ * and without.
  */
 static void test_allocated_size_only_for_live_block_starts(void)
 {
-	const struct iop_heap_opts cached = { .flags = IOP_HEAP_F_CACHED };
-	const struct iop_heap_opts *opts[2] = { NULL, &cached };
+	const struct iop_heap_opts uncached = { .flags = IOP_HEAP_F_NO_CACHE };
+	const struct iop_heap_opts *opts[2] = { NULL, &uncached };
 
 	for (int i = 0; i < 2; i++) {
 		struct iop_heap *h = iop_heap_create(1 << 20, opts[i]);

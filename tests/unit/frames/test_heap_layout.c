@@ -69,7 +69,9 @@ static void test_shared_mapping_at_two_addresses(void)
 	/* destroy on caller memory only forgets the handle */
 	iop_heap_destroy(ha);
 	CU_ASSERT_PTR_NOT_NULL(iop_heap_attach(m.a));
-	CU_ASSERT_PTR_NOT_NULL(iop_heap_alloc(hb, 64));
+	CU_ASSERT_PTR_NOT_NULL(iop_heap_alloc(hb, 64)); /* through this thread's cache of hb */
+	/* Before unmapping: a cache still bound to hb would be given back into it. */
+	iop_heap_destroy(hb);
 	unmap_twice(&m);
 }
 
@@ -110,33 +112,54 @@ static void test_stats_track_use(void)
 		CU_ASSERT_EQUAL(iop_heap_free(h, p[i], 100 * (size_t)(i + 1)), 0);
 	CU_ASSERT_EQUAL(iop_heap_stats(h, &s), 0);
 	CU_ASSERT_EQUAL(s.blocks_in_use, 0);
-	CU_ASSERT_EQUAL(s.bytes_free, 1 << 20);
+	CU_ASSERT_EQUAL(s.bytes_free, 1 << 20); /* cached blocks count as free */
+	iop_heap_cache_flush(h);
+	CU_ASSERT_EQUAL(iop_heap_stats(h, &s), 0);
+	CU_ASSERT_EQUAL(s.bytes_cached, 0);
+	CU_ASSERT_EQUAL(s.largest_free, 1 << 20);
 	CU_ASSERT_EQUAL(iop_heap_stats(NULL, &s), -EINVAL);
 	CU_ASSERT_EQUAL(iop_heap_stats(h, NULL), -EINVAL);
 	iop_heap_destroy(h);
 }
 
-/* Two bits (free, allocated) per block per order: about 4 bits per minimum
- * block, plus summaries (1/32 of that) and a fixed header. */
+/*
+ * Two bits (free, allocated) per block per order: about 4 bits per minimum
+ * block, plus summaries (1/32 of that) and a fixed header, measured on the
+ * bitmaps alone (IOP_HEAP_F_NO_CACHE). Thread caches, the default, add 64
+ * cache slots and nothing else; IOP_HEAP_F_CACHED is the default spelled out.
+ */
 static void test_metadata_cost(void)
 {
+	const struct iop_heap_opts uncached = { .flags = IOP_HEAP_F_NO_CACHE };
+	const struct iop_heap_opts cached = { .flags = IOP_HEAP_F_CACHED };
 	size_t n = 64u << 20;
-	struct iop_heap *h = iop_heap_create(n, NULL);
-	struct iop_heap_stats s;
+	struct iop_heap *h = iop_heap_create(n, &uncached);
+	struct iop_heap *hc = iop_heap_create(n, NULL);
+	struct iop_heap_stats s, sc;
 	double bits_per_min_block;
+	uint64_t slots_bytes = HEAP_CACHE_SLOTS * sizeof(struct heap_cache);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(hc);
 	iop_heap_stats(h, &s);
+	iop_heap_stats(hc, &sc);
 	bits_per_min_block = (double)(s.metadata_bytes - sizeof(struct iop_heap)) * 8 /
 			     (double)(n / s.min_block);
-	printf("metadata: %.3f bits per minimum block + %zu header bytes\n", bits_per_min_block,
-	       sizeof(struct iop_heap));
+	printf("metadata: %.3f bits per minimum block + %zu header bytes; "
+	       "thread caches add %llu bytes\n",
+	       bits_per_min_block, sizeof(struct iop_heap), (unsigned long long)slots_bytes);
 	CU_ASSERT(bits_per_min_block <= 4.2);
+	CU_ASSERT(iop_heap_footprint(n, &uncached) - n <= n / 100);
+	CU_ASSERT_EQUAL(sc.metadata_bytes, s.metadata_bytes + slots_bytes);
+	CU_ASSERT_EQUAL(slots_bytes, 72u << 10);
 	CU_ASSERT(iop_heap_footprint(n, NULL) - n <= n / 100);
+	CU_ASSERT_EQUAL(iop_heap_footprint(n, &cached), iop_heap_footprint(n, NULL));
+	iop_heap_destroy(hc);
 	iop_heap_destroy(h);
 }
 
-/* Break one invariant at a time by hand; check must name it. */
+/* Break one invariant at a time by hand; check must name it. Uncached: the
+ * bits broken below are where the uncached heap puts its blocks. */
 static void expect_broken(struct iop_heap *h, const char *what)
 {
 	char report[200];
@@ -147,7 +170,8 @@ static void expect_broken(struct iop_heap *h, const char *what)
 
 static void test_check_finds_broken_invariants(void)
 {
-	struct iop_heap *h = iop_heap_create(8192, NULL);
+	const struct iop_heap_opts uncached = { .flags = IOP_HEAP_F_NO_CACHE };
+	struct iop_heap *h = iop_heap_create(8192, &uncached);
 	void *p = iop_heap_alloc(h, 64); /* free: 64@64 ... 4096@4096 */
 	_Atomic uint64_t *w6 = heap_block_word(h, 6, 0);
 	_Atomic uint64_t *w13 = heap_block_word(h, 13, 0);
@@ -186,10 +210,11 @@ static void test_check_finds_broken_invariants(void)
 }
 
 /* A large heap has several summary levels per order; the invariant check
- * covers them, and a missing summary bit is caught. */
+ * covers them, and a missing summary bit is caught. Uncached, so that the
+ * freed blocks are in the bitmaps, under the summary bit cleared below. */
 static void test_summary_levels(void)
 {
-	struct iop_heap_opts opts = { .min_block = 16 };
+	struct iop_heap_opts opts = { .min_block = 16, .flags = IOP_HEAP_F_NO_CACHE };
 	struct iop_heap *h = iop_heap_create(1 << 22, &opts); /* 2^18 min blocks */
 	void *p[3000];
 
