@@ -44,6 +44,7 @@ struct iop_window_info {
 	size_t ring_bytes;     /**< the ring area: the channel table and its rings */
 	unsigned channels;     /**< channel slots */
 	unsigned ring_entries; /**< entries per MFA ring; each holds one less */
+	size_t owner_bytes;    /**< the frame-owner tables: 2 bytes per smallest block */
 	int hugepages;         /**< 1 if the memory is on hugetlbfs pages */
 };
 
@@ -114,6 +115,36 @@ void *iop_window_frame(const struct iop_window *w, uint32_t mfa);
  * Thread safety: any thread.
  */
 void *iop_window_frame_block(const struct iop_window *w, uint32_t mfa, size_t *block_bytes);
+
+/** Owner of a frame nobody outside the IOP holds: the IOP's, or a free block's. */
+#define IOP_OWNER_IOP 0u
+
+/**
+ * Stamp the frame at `frame` (the start of a block in either heap: any
+ * boundary of the heap's smallest block is taken as one) with its
+ * holder: an id the daemon gives each attached host (1-0xFFFF), or
+ * IOP_OWNER_IOP. Hosts stamp what they allocate and the replies they take,
+ * and clear the stamp before they free; the IOP stamps each request it takes
+ * as its own. So when a host dies, iop_window_reclaim() finds every frame it
+ * held. One 16-bit store; the tables live in the window.
+ *
+ * @return 0, or -EFAULT when frame is on no smallest-block boundary of a heap.
+ * Thread safety: any thread; the holder of the frame stamps it.
+ */
+int iop_window_owner_set(const struct iop_window *w, const void *frame, uint16_t owner);
+
+/** The stamp of the frame at `frame`, or -EFAULT as for iop_window_owner_set(). */
+int iop_window_owner(const struct iop_window *w, const void *frame);
+
+/**
+ * Free every live frame stamped with `owner` (not IOP_OWNER_IOP), in both
+ * heaps, and clear those stamps: what a dead host held. The caller makes sure
+ * the owner is gone and that none of its frames is in a ring or in the IOP.
+ *
+ * @return how many frames were freed.
+ * Thread safety: any thread, while the owner makes no more calls.
+ */
+size_t iop_window_reclaim(const struct iop_window *w, uint16_t owner);
 
 struct iop_sgl_bounds;
 

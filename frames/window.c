@@ -21,7 +21,7 @@
 #include "iop_window.h"
 
 #define WINDOW_MAGIC 0x31444e4957504f49ull /* "IOPWIND1" little-endian */
-#define WINDOW_LAYOUT_VERSION 2u
+#define WINDOW_LAYOUT_VERSION 3u
 #define WINDOW_PAGE 4096u
 #define WINDOW_HUGE_PAGE (2u << 20)
 #define WINDOW_FLAG_HUGEPAGES 0x1u
@@ -38,6 +38,7 @@ struct window_hdr {
 	uint64_t inbound_off, inbound_len;
 	uint64_t outbound_off, outbound_len;
 	uint64_t rings_off, rings_len;
+	uint64_t owners_off, owners_len; /* two owner tables: inbound's, then outbound's */
 };
 
 struct iop_window {
@@ -47,11 +48,21 @@ struct iop_window {
 	const struct window_hdr *hdr;
 	struct iop_heap *inbound;
 	struct iop_heap *outbound;
+	_Atomic uint16_t *owners[2]; /* per smallest block of the inbound, outbound heap */
 };
 
 static uint64_t align_up(uint64_t x, uint64_t a)
 {
 	return (x + a - 1) & ~(a - 1);
+}
+
+/* One 16-bit owner per smallest block of a heap of n bytes. */
+static uint64_t owner_table_bytes(size_t n, const struct iop_heap_opts *heap)
+{
+	size_t min = heap != NULL && heap->min_block != 0 ? heap->min_block
+							  : IOP_HEAP_MIN_BLOCK_DEFAULT;
+
+	return (1ull << heap_ceil_log2(n)) / min * sizeof(uint16_t);
 }
 
 /* Lay the window out into hdr; 0 or a negative errno. */
@@ -72,7 +83,10 @@ static int plan(const struct iop_window_opts *o, struct window_hdr *hdr, size_t 
 	hdr->outbound_len = align_up(out_len, WINDOW_PAGE);
 	hdr->rings_off = hdr->outbound_off + hdr->outbound_len;
 	hdr->rings_len = align_up(rings, WINDOW_PAGE);
-	hdr->total_bytes = align_up(hdr->rings_off + hdr->rings_len, page);
+	hdr->owners_off = hdr->rings_off + hdr->rings_len;
+	hdr->owners_len = align_up(owner_table_bytes(in, o->heap) + owner_table_bytes(out, o->heap),
+				   WINDOW_PAGE);
+	hdr->total_bytes = align_up(hdr->owners_off + hdr->owners_len, page);
 	/* Every MFA must fit 32 bits, and 0xFFFFFFFF means "empty". */
 	if (hdr->total_bytes > IOP_MFA_EMPTY)
 		return -E2BIG;
@@ -106,6 +120,17 @@ static void unmap_window(struct iop_window *w)
 	close(w->fd);
 	free(w);
 	errno = saved;
+}
+
+/* The owner tables, one entry per smallest block of each heap. @return their bytes. */
+static uint64_t locate_owners(struct iop_window *w, uint64_t owners_off)
+{
+	uint64_t in = iop_heap_size(w->inbound) / iop_heap_min_block(w->inbound);
+	uint64_t out = iop_heap_size(w->outbound) / iop_heap_min_block(w->outbound);
+
+	w->owners[0] = (_Atomic uint16_t *)(w->base + owners_off);
+	w->owners[1] = w->owners[0] + in;
+	return (in + out) * sizeof(uint16_t);
 }
 
 /*
@@ -168,6 +193,7 @@ struct iop_window *iop_window_create(const struct iop_window_opts *opts)
 	}
 	channel_table_init(w->base + plan_hdr.rings_off, plan_hdr.rings_len, o.channels,
 			   o.ring_entries);
+	locate_owners(w, plan_hdr.owners_off);
 	hdr = (struct window_hdr *)w->base;
 	*hdr = plan_hdr;
 	hdr->magic = 0;
@@ -181,17 +207,18 @@ struct iop_window *iop_window_create(const struct iop_window_opts *opts)
 /* The header describes this file: in order, in bounds, page aligned. */
 static bool header_sane(const struct window_hdr *h, size_t file_bytes)
 {
-	const uint64_t regions[3][2] = {
+	const uint64_t regions[4][2] = {
 		{ h->inbound_off, h->inbound_len },
 		{ h->outbound_off, h->outbound_len },
 		{ h->rings_off, h->rings_len },
+		{ h->owners_off, h->owners_len },
 	};
 	uint64_t end = WINDOW_PAGE;
 
 	if (h->magic != WINDOW_MAGIC || h->layout_version != WINDOW_LAYOUT_VERSION ||
 	    h->total_bytes != file_bytes || h->total_bytes > IOP_MFA_EMPTY)
 		return false;
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		if (regions[i][0] < end || regions[i][0] % WINDOW_PAGE != 0 ||
 		    regions[i][1] > h->total_bytes - regions[i][0])
 			return false;
@@ -234,7 +261,8 @@ struct iop_window *iop_window_attach(int fd)
 	if (!header_sane(w->hdr, (size_t)st.st_size) ||
 	    !channel_table_sane(w->base + w->hdr->rings_off, w->hdr->rings_len) ||
 	    (w->inbound = attach_heap(w, w->hdr->inbound_off, w->hdr->inbound_len)) == NULL ||
-	    (w->outbound = attach_heap(w, w->hdr->outbound_off, w->hdr->outbound_len)) == NULL) {
+	    (w->outbound = attach_heap(w, w->hdr->outbound_off, w->hdr->outbound_len)) == NULL ||
+	    locate_owners(w, w->hdr->owners_off) > w->hdr->owners_len) {
 		unmap_window(w);
 		errno = EPROTO;
 		return NULL;
@@ -275,6 +303,7 @@ int iop_window_info(const struct iop_window *w, struct iop_window_info *info)
 	info->ring_bytes = w->hdr->rings_len;
 	info->channels = channel_table_slots(w->base + w->hdr->rings_off);
 	info->ring_entries = channel_table_entries(w->base + w->hdr->rings_off);
+	info->owner_bytes = w->hdr->owners_len;
 	info->hugepages = (w->hdr->flags & WINDOW_FLAG_HUGEPAGES) != 0;
 	return 0;
 }
@@ -334,4 +363,64 @@ int iop_window_sgl_bounds(const struct iop_window *w, struct iop_sgl_bounds *b)
 	b->lo = (uint64_t)(heap_blocks(w->inbound) - w->base); /* past the heap's metadata */
 	b->hi = b->lo + iop_heap_size(w->inbound);
 	return 0;
+}
+
+/* Which heap's table, and which entry, a frame's owner lives in; NULL if p is no block start. */
+static _Atomic uint16_t *owner_slot(const struct iop_window *w, const void *p)
+{
+	struct iop_heap *heaps[2] = { w->inbound, w->outbound };
+
+	for (int i = 0; i < 2; i++) {
+		uintptr_t base = (uintptr_t)heap_blocks(heaps[i]);
+		size_t min = iop_heap_min_block(heaps[i]);
+
+		if ((uintptr_t)p >= base && (uintptr_t)p - base < iop_heap_size(heaps[i]) &&
+		    ((uintptr_t)p - base) % min == 0)
+			return &w->owners[i][((uintptr_t)p - base) / min];
+	}
+	return NULL;
+}
+
+int iop_window_owner_set(const struct iop_window *w, const void *frame, uint16_t owner)
+{
+	_Atomic uint16_t *slot = owner_slot(w, frame);
+
+	if (slot == NULL)
+		return -EFAULT;
+	atomic_store_explicit(slot, owner, memory_order_relaxed);
+	return 0;
+}
+
+int iop_window_owner(const struct iop_window *w, const void *frame)
+{
+	_Atomic uint16_t *slot = owner_slot(w, frame);
+
+	return slot != NULL ? atomic_load_explicit(slot, memory_order_relaxed) : -EFAULT;
+}
+
+size_t iop_window_reclaim(const struct iop_window *w, uint16_t owner)
+{
+	struct iop_heap *heaps[2] = { w->inbound, w->outbound };
+	size_t frames = 0;
+
+	if (owner == IOP_OWNER_IOP)
+		return 0;
+	for (int i = 0; i < 2; i++) {
+		size_t min = iop_heap_min_block(heaps[i]);
+		size_t n = iop_heap_size(heaps[i]) / min;
+
+		for (size_t b = 0; b < n; b++) {
+			char *p;
+			size_t bytes;
+
+			if (atomic_load_explicit(&w->owners[i][b], memory_order_relaxed) != owner)
+				continue;
+			p = heap_blocks(heaps[i]) + b * min;
+			bytes = iop_heap_allocated_size(heaps[i], p);
+			atomic_store_explicit(&w->owners[i][b], IOP_OWNER_IOP, memory_order_relaxed);
+			if (bytes != 0 && iop_heap_free(heaps[i], p, bytes) == 0)
+				frames++;
+		}
+	}
+	return frames;
 }

@@ -282,6 +282,8 @@ static void accept(struct iop_lcore *lc, uint32_t channel, uint32_t generation, 
 		fail(lc, r, IOP_FAIL_INVALID_TARGET_ID, IOP_FAIL_SEV_PATH_ERROR);
 		return;
 	}
+	/* Delivered: the frame is the IOP's now, not the host's to lose if it dies. */
+	iop_window_owner_set(rt->w, r->frame, IOP_OWNER_IOP);
 	if (d->lcore != lc->index) {
 		/* Behind any that wait already, so requests cross lcores in order. */
 		if (lc->forward_waiting != 0 || !forward(lc, r, d->lcore)) {

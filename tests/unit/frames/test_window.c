@@ -126,6 +126,48 @@ static void test_sgl_bounds_are_the_inbound_blocks(void)
 	iop_window_close(w);
 }
 
+/* What a dead host held is found by its stamp and freed; nobody else's is touched. */
+static void test_reclaim_by_owner(void)
+{
+	struct iop_window *w = small_window();
+	struct iop_heap *in = iop_window_inbound(w), *out = iop_window_outbound(w);
+	struct iop_heap_stats s0, s1;
+	struct iop_window_info info;
+	char *mine[3], *theirs, *iops;
+	int local;
+
+	iop_heap_cache_flush(in);
+	iop_heap_cache_flush(out);
+	iop_heap_stats(in, &s0);
+	iop_window_info(w, &info);
+	CU_ASSERT(info.owner_bytes >= 2 * ((1u << 20) / 64 + (1u << 18) / 64));
+	mine[0] = iop_heap_alloc(in, 100);
+	mine[1] = iop_heap_alloc(in, 5000);
+	mine[2] = iop_heap_alloc(out, 64); /* a reply the host took */
+	theirs = iop_heap_alloc(in, 100);
+	iops = iop_heap_alloc(in, 100);
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL(iop_window_owner_set(w, mine[i], 7), 0);
+	CU_ASSERT_EQUAL(iop_window_owner_set(w, theirs, 8), 0);
+	CU_ASSERT_EQUAL(iop_window_owner(w, iops), IOP_OWNER_IOP);
+	CU_ASSERT_EQUAL(iop_window_owner(w, mine[1]), 7);
+	CU_ASSERT_EQUAL(iop_window_owner_set(w, mine[1] + 1, 7), -EFAULT); /* off a block boundary */
+	CU_ASSERT_EQUAL(iop_window_owner_set(w, &local, 7), -EFAULT);
+	CU_ASSERT_EQUAL(iop_window_owner(w, &local), -EFAULT);
+
+	CU_ASSERT_EQUAL(iop_window_reclaim(w, 7), 3);
+	CU_ASSERT_EQUAL(iop_window_reclaim(w, 7), 0); /* stamps cleared */
+	CU_ASSERT_EQUAL(iop_window_reclaim(w, IOP_OWNER_IOP), 0);
+	CU_ASSERT_EQUAL(iop_window_owner(w, theirs), 8);
+	CU_ASSERT_EQUAL(iop_heap_free(in, theirs, 100), 0);
+	CU_ASSERT_EQUAL(iop_heap_free(in, iops, 100), 0);
+	iop_heap_cache_flush(in);
+	iop_heap_stats(in, &s1);
+	CU_ASSERT_EQUAL(s1.bytes_free, s0.bytes_free);
+	CU_ASSERT_EQUAL(s1.refused_frees, 0);
+	iop_window_close(w);
+}
+
 static void test_frame_block_of_untrusted_mfa(void)
 {
 	struct iop_window *w = small_window();
@@ -238,6 +280,8 @@ static void test_corrupt_or_foreign_window_refused(void)
 	expect_refused_after(w, 16, 0x10); /* total bytes disagree with the file */
 	expect_refused_after(w, 24, 0x08); /* inbound offset off its page */
 	expect_refused_after(w, 32, 0x80); /* inbound length past the outbound region */
+	expect_refused_after(w, 72, 0x10); /* owner tables off their page */
+	expect_refused_after(w, 80, 0x01); /* owner tables past the end of the file */
 	expect_refused_after(w, info.ring_offset, 0x01);      /* channel table magic */
 	expect_refused_after(w, info.ring_offset + 9, 0x01);  /* slots past the ring area */
 	expect_refused_after(w, info.ring_offset + 12, 0x03); /* entries not a power of two */
@@ -259,6 +303,7 @@ static const struct iop_test_case window_tests[] = {
 	{ "too_large_for_32_bit_mfas", test_too_large_for_32_bit_mfas },
 	{ "mfa_round_trip_and_bounds", test_mfa_round_trip_and_bounds },
 	{ "frame_block_of_untrusted_mfa", test_frame_block_of_untrusted_mfa },
+	{ "reclaim_by_owner", test_reclaim_by_owner },
 	{ "sgl_bounds_are_the_inbound_blocks", test_sgl_bounds_are_the_inbound_blocks },
 	{ "attach_same_frames_other_address", test_attach_same_frames_other_address },
 	{ "frame_from_another_process", test_frame_from_another_process },
