@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "heap_cache.h"
 
@@ -73,8 +74,13 @@ static struct heap_cache_reg *reg_find_or_add(struct iop_heap *h)
 /* Claim a free slot: exclusive, so the owner may use plain (relaxed) accesses. */
 static struct heap_cache *claim_slot(struct iop_heap *h, struct heap_cache_reg *reg)
 {
-	/* Any non-zero value: the CAS, not the value, makes the slot ours. */
-	uint64_t token = atomic_fetch_add_explicit(&next_owner_token, 1, memory_order_relaxed) + 1;
+	/*
+	 * The CAS, not the value, makes the slot ours; the pid in the high half
+	 * lets another process give back the slots of one that was killed.
+	 */
+	uint64_t token = (uint64_t)getpid() << 32 |
+			 ((atomic_fetch_add_explicit(&next_owner_token, 1, memory_order_relaxed) + 1) &
+			  0xFFFFFFFFu);
 
 	for (unsigned i = 0; i < HEAP_CACHE_SLOTS; i++) {
 		struct heap_cache *c = heap_cache_slot(h, i);
@@ -372,4 +378,25 @@ static void fork_child(void)
 __attribute__((constructor)) static void heap_cache_register_atfork(void)
 {
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+unsigned iop_heap_cache_reclaim_process(struct iop_heap *h, pid_t pid)
+{
+	unsigned n = 0;
+
+	if (h == NULL || pid <= 0 || pid == getpid() || h->cache_orders == 0)
+		return 0;
+	for (unsigned s = 0; s < HEAP_CACHE_SLOTS; s++) {
+		struct heap_cache *c = heap_cache_slot(h, s);
+		uint64_t owner = atomic_load_explicit(&c->owner, memory_order_acquire);
+
+		if (owner == 0 || owner >> 32 != (uint64_t)pid)
+			continue;
+		/* The owner is gone: nobody else moves this slot's blocks. */
+		for (uint32_t i = 0; i < h->cache_orders; i++)
+			drain_order(h, c, i);
+		atomic_store_explicit(&c->owner, 0, memory_order_release);
+		n++;
+	}
+	return n;
 }

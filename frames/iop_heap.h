@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -205,6 +206,19 @@ int iop_heap_check_report(const struct iop_heap *h, char *buf, size_t len);
  * Thread safety: any thread; touches only its own cache.
  */
 void iop_heap_cache_flush(struct iop_heap *h);
+
+/**
+ * Give back the thread caches a killed process held in a heap in shared
+ * memory: the blocks they held go back to the heap (and coalesce) and their
+ * slots are free again. A process that exits normally gives its caches back
+ * itself; one killed with SIGKILL cannot.
+ *
+ * @param pid  a process that is gone (the caller knows: waitpid, or its
+ *             socket closed and kill(pid, 0) says ESRCH); never the caller.
+ * @return how many cache slots were given back.
+ * Thread safety: any thread, while pid makes no more calls.
+ */
+unsigned iop_heap_cache_reclaim_process(struct iop_heap *h, pid_t pid);
 
 /** Size in bytes of the heap's block area (2^M). */
 size_t iop_heap_size(const struct iop_heap *h);
