@@ -388,7 +388,7 @@ static unsigned take_channels(struct iop_lcore *lc)
 		struct iop_channel ch;
 		uint32_t mfas[POLL_BURST];
 		int state = iop_channel_lookup(rt->w, c, &ch);
-		unsigned n;
+		unsigned n, want;
 		int credit;
 
 		if (state != IOP_CHANNEL_OPEN && state != IOP_CHANNEL_CLOSED)
@@ -401,10 +401,15 @@ static unsigned take_channels(struct iop_lcore *lc)
 			 (int)atomic_load_explicit(&rt->channel_in_flight[c], memory_order_relaxed);
 		if (credit <= 0)
 			continue;
-		n = RTE_MIN(POLL_BURST, lc->n_free);
-		n = RTE_MIN(n, (unsigned)credit);
-		n = iop_mfa_ring_take(ch.to_iop, mfas, n);
-		atomic_fetch_add_explicit(&rt->channel_in_flight[c], n, memory_order_relaxed);
+		want = RTE_MIN(POLL_BURST, lc->n_free);
+		want = RTE_MIN(want, (unsigned)credit);
+		/*
+		 * Counted before taken, so that iop_runtime_channel_idle() never
+		 * sees an empty ring and a zero count while MFAs are in our hands.
+		 */
+		atomic_fetch_add(&rt->channel_in_flight[c], want);
+		n = iop_mfa_ring_take(ch.to_iop, mfas, want);
+		atomic_fetch_sub(&rt->channel_in_flight[c], want - n);
 		for (unsigned i = 0; i < n; i++)
 			accept(lc, c, ch.generation, mfas[i]);
 		work += n;

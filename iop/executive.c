@@ -25,7 +25,7 @@
 #include "runtime_impl.h"
 
 /* The iopool status block after word 4 of the ExecStatusGet reply. */
-#define STATUS_WORDS 8u
+#define STATUS_WORDS 10u
 #define DESTROY_TID_MASK 0xFFFu
 
 static const uint8_t exec_functions[] = {
@@ -99,6 +99,14 @@ static int reply_lct(struct iop_request *r, uint32_t class_filter)
 	return IOP_DDM_DONE;
 }
 
+static uint64_t in_use(const struct iop_heap *h)
+{
+	struct iop_heap_stats s;
+
+	iop_heap_stats(h, &s);
+	return s.bytes_in_use;
+}
+
 static int status_get(struct iop_request *r)
 {
 	struct iop_runtime *rt = r->lc->rt;
@@ -116,6 +124,8 @@ static int status_get(struct iop_request *r)
 	put(p, 10, (uint32_t)(iop_heap_size(iop_window_outbound(rt->w)) >> 10));
 	put(p, 11, info.channels);
 	put(p, 12, rt->n_lcores);
+	put(p, 13, (uint32_t)in_use(iop_window_inbound(rt->w)));
+	put(p, 14, (uint32_t)in_use(iop_window_outbound(rt->w)));
 	iop_request_reply_send(r, p, IOP_REPLY_WORDS + STATUS_WORDS, IOP_REPLY_STATUS_SUCCESS,
 			       IOP_DSC_SUCCESS);
 	return IOP_DDM_DONE;

@@ -14,6 +14,7 @@
 #define IOP_RUNTIME_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -121,6 +122,38 @@ void iop_runtime_stats(const struct iop_runtime *rt, struct iop_runtime_stats *s
 
 /** The IOP state (enum iop_state). */
 int iop_runtime_state(const struct iop_runtime *rt);
+
+/**
+ * Nothing of channel `id` is in the IOP: its request ring is empty and every
+ * request taken from it has been answered. Once a channel is closed (its host
+ * gone) and this says so, nothing will be posted to its reply ring again.
+ * Thread safety: any thread.
+ */
+bool iop_runtime_channel_idle(const struct iop_runtime *rt, unsigned id);
+
+/**
+ * Quiesce from outside the loops (a daemon shutting down): every DDM's
+ * quiesce on its own loop, then READY, so new requests are answered
+ * DEVICE_NOT_AVAILABLE. Waits for the loops, at most timeout_ms.
+ * @return 0, or -ETIMEDOUT (the loops are not running).
+ * Thread safety: any thread but a loop's.
+ */
+int iop_runtime_quiesce(struct iop_runtime *rt, unsigned timeout_ms);
+
+/** A target (the executive or a DDM), as telemetry and tools list them. */
+struct iop_target_info {
+	uint16_t tid;
+	uint16_t class_id;
+	unsigned lcore;
+	const char *name;
+	int live;
+};
+
+/** Number of targets: the executive and every configured DDM, destroyed ones included. */
+unsigned iop_runtime_targets(const struct iop_runtime *rt);
+
+/** Target i (0 = the executive). @return 0, or -ENOENT past the end. */
+int iop_runtime_target(const struct iop_runtime *rt, unsigned i, struct iop_target_info *t);
 
 /** The window the runtime serves. */
 struct iop_window *iop_runtime_window(const struct iop_runtime *rt);

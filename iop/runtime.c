@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
@@ -203,4 +204,66 @@ int iop_runtime_state(const struct iop_runtime *rt)
 struct iop_window *iop_runtime_window(const struct iop_runtime *rt)
 {
 	return rt->w;
+}
+
+bool iop_runtime_channel_idle(const struct iop_runtime *rt, unsigned id)
+{
+	struct iop_channel ch;
+	int state;
+
+	if (id >= IOP_CHANNELS_MAX)
+		return true;
+	state = iop_channel_lookup(rt->w, id, &ch);
+	/*
+	 * The in-flight count goes up before a loop takes from the ring (see
+	 * take_channels), so an empty ring and a zero count, read in this order,
+	 * mean no request of this channel is anywhere in the IOP.
+	 */
+	if ((state == IOP_CHANNEL_OPEN || state == IOP_CHANNEL_CLOSED) &&
+	    rte_ring_count(ch.to_iop) != 0)
+		return false;
+	return atomic_load(&((struct iop_runtime *)rt)->channel_in_flight[id]) == 0;
+}
+
+int iop_runtime_quiesce(struct iop_runtime *rt, unsigned timeout_ms)
+{
+	struct timespec pause = { 0, 1000000 };
+
+	for (unsigned i = 0; i < rt->n_ddms; i++)
+		if (atomic_load(&rt->ddms[i].live))
+			atomic_store_explicit(&rt->ddms[i].control, CONTROL_QUIESCE,
+					      memory_order_release);
+	for (unsigned ms = 0;; ms++) {
+		bool done = true;
+
+		for (unsigned i = 0; i < rt->n_ddms; i++)
+			done = done && atomic_load_explicit(&rt->ddms[i].control,
+							    memory_order_acquire) == CONTROL_NONE;
+		if (done)
+			break;
+		if (ms == timeout_ms)
+			return -ETIMEDOUT;
+		nanosleep(&pause, NULL);
+	}
+	atomic_store_explicit(&rt->state, IOP_STATE_READY, memory_order_release);
+	return 0;
+}
+
+unsigned iop_runtime_targets(const struct iop_runtime *rt)
+{
+	return rt->n_ddms + 1;
+}
+
+int iop_runtime_target(const struct iop_runtime *rt, unsigned i, struct iop_target_info *t)
+{
+	const struct iop_ddm *d = i == 0 ? &rt->exec : i <= rt->n_ddms ? &rt->ddms[i - 1] : NULL;
+
+	if (d == NULL || t == NULL)
+		return -ENOENT;
+	t->tid = d->tid;
+	t->class_id = d->ops->class_id;
+	t->lcore = d->lcore;
+	t->name = d->ops->name;
+	t->live = atomic_load(&((struct iop_ddm *)d)->live);
+	return 0;
 }

@@ -105,7 +105,7 @@ static void test_status_get(void)
 	up(&t, 0);
 	CU_ASSERT_FATAL(exec_call(&t, IOP_EXEC_STATUS_GET, 0, 0, 4, &s));
 	CU_ASSERT_EQUAL(s.status, IOP_REPLY_STATUS_SUCCESS);
-	CU_ASSERT_EQUAL(s.hdr.size_words, 13);
+	CU_ASSERT_EQUAL(s.hdr.size_words, 15);
 	CU_ASSERT_EQUAL(s.words[5] & 0xFF, IOP_STATE_OPERATIONAL);
 	CU_ASSERT_EQUAL(s.words[5] >> 8 & 0xF, 1); /* I2O 1.5 */
 	CU_ASSERT_EQUAL(s.words[6], 7);            /* IOP_ID */
@@ -113,6 +113,9 @@ static void test_status_get(void)
 	CU_ASSERT_EQUAL(s.words[9], 1024);         /* inbound KiB */
 	CU_ASSERT_EQUAL(s.words[10], 256);         /* outbound KiB */
 	CU_ASSERT_EQUAL(s.words[11], 4);           /* channels */
+	CU_ASSERT_EQUAL(s.words[12], 1);           /* loops */
+	CU_ASSERT_EQUAL(s.words[13], 64);          /* inbound in use: this request */
+	CU_ASSERT_EQUAL(s.words[14], 64);          /* outbound in use: this reply */
 	harness_down(&t);
 }
 
