@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * iopd: the IOP as a daemon. EAL options first, iopd's after `--`:
+ *
+ *     iopd [EAL options] -- [--socket PATH] [--ddm NAME[@LOOP][:PARAMS]] ...
+ *
+ * It makes the frame window and the runtime, runs the poll loops on worker
+ * lcores, and serves hosts on a Unix control socket from the main lcore:
+ * each gets the window's descriptor, and whatever it held comes back when it
+ * goes. SIGINT or SIGTERM: quiesce (new requests are answered
+ * DEVICE_NOT_AVAILABLE), let every request in flight be answered, and exit 0.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_log.h>
+
+#include "iop_channel.h"
+#include "iop_ddm.h"
+#include "iop_eal.h"
+#include "iop_runtime.h"
+#include "iop_window.h"
+#include "iopd.h"
+
+RTE_LOG_REGISTER_DEFAULT(iopd_logtype, INFO);
+
+#define MAX_POLL 300u
+#define SHUTDOWN_GRACE_MS 2000u
+
+/* EAL options, with an lcore per loop (and the main one) unless the user chose. */
+static int eal_args(int argc, char **argv, unsigned loops, char **out, char *lcores, size_t len)
+{
+	int n = 0;
+	bool chosen = false;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	for (int i = 0; i < argc && n < 60; i++) {
+		chosen = chosen || strcmp(argv[i], "-l") == 0 || strcmp(argv[i], "-c") == 0 ||
+			 strncmp(argv[i], "--lcores", 8) == 0;
+		out[n++] = argv[i];
+	}
+	if (!chosen) {
+		/* The main lcore on CPU 0, loop i on CPU (i + 1) mod CPUs: runs on any machine. */
+		size_t used = (size_t)snprintf(lcores, len, "--lcores=0@0");
+
+		for (unsigned i = 0; i < loops && used < len; i++)
+			used += (size_t)snprintf(lcores + used, len - used, ",%u@%ld", i + 1,
+						 cpus > 1 ? (long)(i + 1) % cpus : 0);
+		out[n++] = lcores;
+	}
+	out[n] = NULL;
+	return n;
+}
+
+static int listen_on(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	strcpy(addr.sun_path, path);
+	if (fd < 0)
+		return -errno;
+	/*
+	 * A socket file nobody answers on is a leftover: replace it. Anyone may
+	 * connect; the peer's credentials (SO_PEERCRED) decide who stays, so a
+	 * refused user hears why instead of a bare EACCES.
+	 */
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
+		close(fd);
+		return -EADDRINUSE;
+	}
+	close(fd);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+	    chmod(path, 0666) != 0 || listen(fd, 64) != 0) {
+		int rc = -errno;
+
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* Every request taken from any channel answered, or the grace period over. */
+static void wait_answered(struct iop_runtime *rt, struct iopd_hosts *hs, unsigned channels)
+{
+	uint64_t end = now_ms() + SHUTDOWN_GRACE_MS;
+
+	while (now_ms() < end) {
+		bool idle = true;
+
+		for (unsigned c = 0; c < channels && idle; c++)
+			idle = iop_runtime_channel_idle(rt, c);
+		iopd_hosts_sweep(hs);
+		if (idle)
+			return;
+		usleep(1000);
+	}
+	IOPD_LOG(WARNING, "requests still in flight after %u ms: hosts not taking replies\n",
+		 SHUTDOWN_GRACE_MS);
+}
+
+static int serve(struct iop_runtime *rt, struct iopd_hosts *hs, int sig_fd)
+{
+	struct pollfd fds[MAX_POLL + 1];
+
+	for (;;) {
+		unsigned n = iopd_hosts_pollfds(hs, fds, MAX_POLL);
+
+		fds[n] = (struct pollfd){ .fd = sig_fd, .events = POLLIN };
+		if (poll(fds, n + 1, 10) < 0 && errno != EINTR)
+			return -errno;
+		if (fds[n].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sig_fd, &si, sizeof(si)) == sizeof(si))
+				IOPD_LOG(INFO, "signal %u: shutting down\n", si.ssi_signo);
+			return 0;
+		}
+		if (fds[0].revents & POLLIN)
+			iopd_hosts_accept(hs);
+		for (unsigned i = 1; i < n; i++)
+			if (fds[i].revents & (POLLIN | POLLHUP | POLLERR))
+				iopd_hosts_readable(hs, fds[i].fd);
+		iopd_hosts_sweep(hs);
+		(void)rt;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct iopd_config cfg;
+	char err[512] = "", lcores[256];
+	char *eal[64];
+	int split = argc, listen_fd, sig_fd, rc;
+	struct iop_window_opts wo = { 0 };
+	struct iop_runtime_config rc_cfg = { 0 };
+	struct iop_window *w;
+	struct iop_runtime *rt;
+	struct iopd_hosts *hs;
+	static _Atomic int stop;
+	sigset_t sigs;
+
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			split = i;
+			break;
+		}
+	iopd_config_defaults(&cfg);
+	rc = iopd_config_parse(argc - split - 1 > 0 ? argc - split - 1 : 0, argv + split + 1, &cfg,
+			       err, sizeof(err));
+	if (rc != 0) {
+		if (rc < 0)
+			fprintf(stderr, "iopd: %s\n", err);
+		return rc < 0 ? 2 : 0;
+	}
+	iopd_config_finish(&cfg);
+	for (unsigned i = 0; i < cfg.n_loads; i++) {
+		const struct iop_ddm_ops *ops;
+
+		if (iop_ddm_load(cfg.loads[i], &ops, err, sizeof(err)) != 0) {
+			fprintf(stderr, "iopd: %s\n", err);
+			return 2;
+		}
+	}
+	/* Blocked before the EAL's threads start, so only the signalfd sees them. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (iop_eal_init(eal_args(split, argv, cfg.loops, eal, lcores, sizeof(lcores)), eal, err,
+			 sizeof(err)) < 0) {
+		fprintf(stderr, "iopd: %s\n", err);
+		return 1;
+	}
+	wo.inbound_bytes = cfg.inbound_bytes;
+	wo.outbound_bytes = cfg.outbound_bytes;
+	wo.channels = cfg.channels;
+	wo.ring_entries = cfg.ring_entries;
+	w = iop_window_create(&wo);
+	if (w == NULL) {
+		fprintf(stderr, "iopd: frame window: %s\n", strerror(errno));
+		return 1;
+	}
+	rc_cfg.window = w;
+	rc_cfg.lcores = cfg.loops;
+	rc_cfg.iop_id = (uint16_t)cfg.iop_id;
+	rc_cfg.ddms = cfg.ddms;
+	rc_cfg.n_ddms = cfg.n_ddms;
+	rt = iop_runtime_create(&rc_cfg, err, sizeof(err));
+	if (rt == NULL) {
+		fprintf(stderr, "iopd: %s\n", err);
+		return 1;
+	}
+	listen_fd = listen_on(cfg.socket_path);
+	if (listen_fd < 0) {
+		fprintf(stderr, "iopd: %s: %s\n", cfg.socket_path,
+			listen_fd == -EADDRINUSE ? "another iopd is serving there" :
+						   strerror(-listen_fd));
+		return 1;
+	}
+	if (iop_runtime_launch(rt, &stop) != 0) {
+		fprintf(stderr, "iopd: not enough worker lcores for %u loops\n", cfg.loops);
+		return 1;
+	}
+	hs = iopd_hosts_create(rt, &cfg, listen_fd);
+	iopd_telemetry_register(rt);
+	printf("iopd: ready on %s: %u DDMs, %u loops\n", cfg.socket_path, cfg.n_ddms, cfg.loops);
+	fflush(stdout);
+
+	rc = serve(rt, hs, sig_fd);
+	/* Shutdown: nothing new is taken on; what is in flight is answered. */
+	close(listen_fd);
+	unlink(cfg.socket_path);
+	if (iop_runtime_quiesce(rt, SHUTDOWN_GRACE_MS) != 0)
+		IOPD_LOG(WARNING, "DDMs did not quiesce in time\n");
+	wait_answered(rt, hs, iop_window_channels(w));
+	atomic_store(&stop, 1);
+	iop_runtime_wait(rt);
+	iopd_hosts_close_all(hs);
+	iopd_hosts_destroy(hs);
+	iop_runtime_destroy(rt);
+	iop_window_close(w);
+	rte_eal_cleanup();
+	printf("iopd: stopped\n");
+	return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * iopd as users run it: a daemon process, and hosts in other processes that
+ * attach through its socket. Hosts make calls to the nop DDM; one host is
+ * killed with SIGKILL in the middle of a burst while holding frames of every
+ * kind, and the other loses nothing, iopd stays up, and heap use returns to
+ * where it started. A user iopd does not allow is refused. Telemetry answers.
+ * SIGTERM stops iopd with status 0.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_byteorder.h>
+
+#include "iop_channel.h"
+#include "iop_frame.h"
+#include "iop_heap.h"
+#include "iop_host.h"
+#include "iop_mfa_ring.h"
+#include "iop_test.h"
+#include "iop_window.h"
+
+#define NOP_TID 0x010u
+
+static char sock_path[108];
+static pid_t iopd_pid;
+
+/*
+ * Hosts run on CPU 0, where iopd's main lcore mostly sleeps: its poll loop
+ * spins on CPU 1, as DPDK lcores do, and a host sharing that CPU would get
+ * it only when the scheduler takes it from the loop.
+ */
+static void stay_off_the_loop_cpu(void)
+{
+	cpu_set_t one;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	sched_setaffinity(0, sizeof(one), &one);
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&t, NULL);
+}
+
+/* Post one request (taking replies meanwhile, as a host must) and wait for its reply. */
+static int call(struct iop_host *h, struct iop_channel *ch, uint16_t tid, uint8_t fn,
+		uint32_t tag, uint32_t *words, unsigned nwords)
+{
+	uint32_t *f = NULL;
+	struct iop_msg_hdr m = { .version = 1, .size_words = 4, .target_tid = tid,
+				 .initiator_tid = IOP_TID_HOST, .function = fn,
+				 .transaction_context = tag };
+	uint32_t mfa;
+
+	/* The heap may be full for a while (another host's frames): wait, not fail. */
+	for (unsigned i = 0; i < 5000 && (f = iop_host_frame_alloc(h, 16)) == NULL; i++)
+		sleep_ms(1);
+	if (f == NULL)
+		return -ENOMEM;
+	iop_msg_hdr_encode(&m, f);
+	mfa = iop_window_mfa(iop_host_window(h), f);
+	while (iop_mfa_ring_post(ch->to_iop, &mfa, 1) == 0)
+		sched_yield();
+	for (unsigned spins = 0; spins < 5000000; spins++) {
+		size_t block;
+		uint32_t *r;
+		struct iop_msg_hdr rh;
+		uint8_t status = 0xFF;
+
+		if (iop_mfa_ring_take(ch->to_host, &mfa, 1) == 0) {
+			sched_yield();
+			continue;
+		}
+		r = iop_host_reply_claim(h, mfa, &block);
+		if (r == NULL)
+			return -EFAULT;
+		iop_msg_hdr_decode(r, &rh);
+		iop_reply_status(r, &status, NULL);
+		for (unsigned i = 0; i < nwords && i < rh.size_words; i++)
+			words[i] = rte_le_to_cpu_32(r[i]);
+		iop_host_frame_free(h, r);
+		return rh.transaction_context == tag && status == 0 ? 0 : -EPROTO;
+	}
+	return -ETIMEDOUT;
+}
+
+/* Inbound and outbound bytes in use, as ExecStatusGet reports them. */
+static int heap_use(uint32_t *in, uint32_t *out)
+{
+	char err[256];
+	struct iop_host *h = iop_host_attach(sock_path, err, sizeof(err));
+	struct iop_channel ch;
+	uint32_t words[16] = { 0 };
+	int rc;
+
+	if (h == NULL)
+		return -errno;
+	rc = iop_host_channel_open(h, &ch);
+	if (rc == 0)
+		rc = call(h, &ch, IOP_TID_EXEC, IOP_EXEC_STATUS_GET, 1, words, 16);
+	*in = words[13];
+	*out = words[14];
+	iop_host_detach(h);
+	return rc;
+}
+
+/* A host process: n calls to the nop DDM. Exit status 0 when every one came back right. */
+static void host_process(unsigned n)
+{
+	char err[256];
+	struct iop_host *h = iop_host_attach(sock_path, err, sizeof(err));
+	struct iop_channel ch;
+
+	int rc;
+
+	alarm(60);
+	if (h == NULL) {
+		fprintf(stderr, "host pid %d: %s\n", (int)getpid(), err);
+		_exit(2);
+	}
+	rc = iop_host_channel_open(h, &ch);
+	if (rc != 0) {
+		fprintf(stderr, "host pid %d: channel: %s\n", (int)getpid(), strerror(-rc));
+		_exit(2);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		rc = call(h, &ch, NOP_TID, IOP_UTIL_CLAIM, i, NULL, 0);
+		if (rc != 0) {
+			fprintf(stderr, "host pid %d: call %u: %s\n", (int)getpid(), i, strerror(-rc));
+			_exit(3);
+		}
+	}
+	iop_host_detach(h);
+	_exit(0);
+}
+
+/*
+ * A host that holds frames of every kind when it is killed: allocated and
+ * not posted, replies taken and not freed, requests in its ring, replies in
+ * its ring, requests refused with a FAIL reply; on two channels.
+ */
+static void doomed_host_process(int ready_fd)
+{
+	char err[256];
+	struct iop_host *h = iop_host_attach(sock_path, err, sizeof(err));
+	struct iop_channel ch[2];
+	uint32_t tag = 0;
+
+	alarm(60);
+	if (h == NULL || iop_host_channel_open(h, &ch[0]) != 0 ||
+	    iop_host_channel_open(h, &ch[1]) != 0)
+		_exit(2);
+	for (int i = 0; i < 50; i++)
+		iop_host_frame_alloc(h, 64 << (i % 5)); /* never posted */
+	if (write(ready_fd, "r", 1) != 1)
+		_exit(2);
+	while (tag < 4000) {
+		for (int c = 0; c < 2; c++) {
+			uint32_t *f = iop_host_frame_alloc(h, 16);
+			struct iop_msg_hdr m = { .version = (tag % 9) ? 1 : 3, .size_words = 4,
+						 .target_tid = NOP_TID,
+						 .initiator_tid = IOP_TID_HOST,
+						 .function = IOP_UTIL_CLAIM,
+						 .transaction_context = tag++ };
+			uint32_t mfa;
+			size_t block;
+
+			if (f == NULL)
+				continue;
+			iop_msg_hdr_encode(&m, f);
+			mfa = iop_window_mfa(iop_host_window(h), f);
+			if (iop_mfa_ring_post(ch[c].to_iop, &mfa, 1) == 0)
+				iop_host_frame_free(h, f);
+			/* Take some replies and keep them: frames it holds when it dies. */
+			if (tag % 3 == 0 && iop_mfa_ring_take(ch[c].to_host, &mfa, 1) == 1)
+				iop_host_reply_claim(h, mfa, &block);
+		}
+	}
+	for (;;)
+		pause(); /* holding everything, until killed */
+}
+
+static void test_calls_from_a_host_process(void)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0)
+		host_process(5000);
+	CU_ASSERT_FATAL(pid > 0);
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status))
+		fprintf(stderr, "host: signal %d\n", WTERMSIG(status));
+	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void test_killed_host_loses_nobody_anything(void)
+{
+	uint32_t in0, out0, in1 = 0, out1 = 0;
+	int ready[2], status;
+	pid_t doomed, survivor;
+	char byte;
+
+	CU_ASSERT_EQUAL_FATAL(heap_use(&in0, &out0), 0);
+	CU_ASSERT_FATAL(pipe(ready) == 0);
+	doomed = fork();
+	if (doomed == 0)
+		doomed_host_process(ready[1]);
+	CU_ASSERT_FATAL(doomed > 0);
+	CU_ASSERT_FATAL(read(ready[0], &byte, 1) == 1);
+	survivor = fork();
+	if (survivor == 0)
+		host_process(20000);
+	CU_ASSERT_FATAL(survivor > 0);
+	sleep_ms(200); /* both in full swing */
+	kill(doomed, SIGKILL);
+	CU_ASSERT_EQUAL(waitpid(doomed, NULL, 0), doomed);
+	CU_ASSERT_EQUAL(waitpid(survivor, &status, 0), survivor);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fprintf(stderr, "survivor: status 0x%x\n", status);
+	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0); /* lost nothing */
+	CU_ASSERT_EQUAL(kill(iopd_pid, 0), 0);                   /* iopd still up */
+	/* iopd takes back what the dead host held as the IOP finishes with it. */
+	for (int i = 0; i < 100; i++) {
+		CU_ASSERT_EQUAL_FATAL(heap_use(&in1, &out1), 0);
+		if (in1 == in0 && out1 == out0)
+			break;
+		sleep_ms(50);
+	}
+	CU_ASSERT_EQUAL(in1, in0);
+	CU_ASSERT_EQUAL(out1, out0);
+	close(ready[0]);
+	close(ready[1]);
+}
+
+/* A user iopd was not told to allow is refused, with a message. */
+static void test_other_user_refused(void)
+{
+	pid_t pid;
+	int status;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "(not root: cannot become another user; skipped)\n");
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		char err[256] = "";
+		struct iop_host *h;
+
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(2);
+		h = iop_host_attach(sock_path, err, sizeof(err));
+		_exit(h == NULL && errno == EACCES && strstr(err, "may not attach") != NULL ? 0 : 3);
+	}
+	CU_ASSERT_FATAL(pid > 0);
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void test_attach_to_nothing(void)
+{
+	char err[256] = "";
+
+	errno = 0;
+	CU_ASSERT_PTR_NULL(iop_host_attach("/nonexistent/iopd.sock", err, sizeof(err)));
+	CU_ASSERT_EQUAL(errno, ENOENT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/iopd.sock"));
+}
+
+static const struct iop_test_case iopd_tests[] = {
+	{ "calls_from_a_host_process", test_calls_from_a_host_process },
+	{ "killed_host_loses_nobody_anything", test_killed_host_loses_nobody_anything },
+	{ "other_user_refused", test_other_user_refused },
+	{ "attach_to_nothing", test_attach_to_nothing },
+	{ NULL, NULL },
+};
+
+static const struct iop_test_suite suites[] = {
+	{ "iopd", iopd_tests },
+	{ NULL, NULL },
+};
+
+/* Start iopd and wait until its socket answers. */
+static pid_t start_iopd(const char *iopd)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execl(iopd, iopd, "--log-level=lib.eal:error", "--", "--socket", sock_path,
+		      "--inbound", "4M", "--outbound", "4M", "--ring-entries", "256",
+		      (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200 && pid > 0; i++) {
+		struct sockaddr_un addr = { .sun_family = AF_UNIX };
+		int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+		bool up;
+
+		strcpy(addr.sun_path, sock_path);
+		up = connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+		close(fd);
+		if (up)
+			return pid;
+		sleep_ms(50);
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *iopd = getenv("IOP_TEST_IOPD");
+	int failures, status = -1;
+
+	if (iopd == NULL) {
+		fprintf(stderr, "IOP_TEST_IOPD: the iopd to test\n");
+		return 1;
+	}
+	snprintf(sock_path, sizeof(sock_path), "/tmp/iopd-test-%d.sock", (int)getpid());
+	iopd_pid = start_iopd(iopd);
+	if (iopd_pid < 0) {
+		fprintf(stderr, "iopd did not come up on %s\n", sock_path);
+		return 1;
+	}
+	stay_off_the_loop_cpu(); /* and the hosts it forks */
+	failures = iop_test_main(argc, argv, suites);
+	/* SIGTERM: quiesce, answer what is in flight, exit 0. */
+	kill(iopd_pid, SIGTERM);
+	if (waitpid(iopd_pid, &status, 0) != iopd_pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "iopd did not stop cleanly on SIGTERM (status %d)\n", status);
+		failures++;
+	}
+	if (access(sock_path, F_OK) == 0) {
+		fprintf(stderr, "iopd left its socket behind\n");
+		failures++;
+	}
+	return failures;
+}
