@@ -283,11 +283,94 @@ static void test_attach_to_nothing(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/iopd.sock"));
 }
 
+/* DPDK telemetry: iopd's endpoints answer on its runtime directory's socket. */
+static void test_telemetry(void)
+{
+	const char *dirs[] = { "/var/run/dpdk", getenv("XDG_RUNTIME_DIR"), "/tmp" };
+	char path[256], buf[4096];
+	int fd = -1;
+
+	for (unsigned i = 0; i < 3 && fd < 0; i++) {
+		struct sockaddr_un addr = { .sun_family = AF_UNIX };
+
+		if (dirs[i] == NULL)
+			continue;
+		snprintf(path, sizeof(path), "%s%s/iopool-%d/dpdk_telemetry.v2", dirs[i],
+			 i == 1 ? "/dpdk" : i == 2 ? "/dpdk" : "", (int)iopd_pid);
+		if (strlen(path) >= sizeof(addr.sun_path))
+			continue;
+		strcpy(addr.sun_path, path);
+		fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(read(fd, buf, sizeof(buf)) > 0); /* the greeting */
+	CU_ASSERT_EQUAL(write(fd, "/iopool/status", 14), 14);
+	memset(buf, 0, sizeof(buf));
+	CU_ASSERT(read(fd, buf, sizeof(buf) - 1) > 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"state\":8")); /* OPERATIONAL */
+	CU_ASSERT_EQUAL(write(fd, "/iopool/targets", 15), 15);
+	memset(buf, 0, sizeof(buf));
+	CU_ASSERT(read(fd, buf, sizeof(buf) - 1) > 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"0x010\":\"nop class=0x001 loop=0\""));
+	CU_ASSERT_EQUAL(write(fd, "/iopool/heaps", 13), 13);
+	memset(buf, 0, sizeof(buf));
+	CU_ASSERT(read(fd, buf, sizeof(buf) - 1) > 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"inbound\":{\"bytes\":4194304"));
+	close(fd);
+}
+
+/* Bad options and configurations: a message and a non-zero exit, before anything starts. */
+static void test_bad_configuration_refused(void)
+{
+	const char *iopd = getenv("IOP_TEST_IOPD");
+	char conf[] = "/tmp/iopd-conf-XXXXXX";
+	int cfd = mkstemp(conf);
+	const struct {
+		const char *opt, *val, *expect;
+		int status;
+	} cases[] = {
+		{ "--loops", "0", "1 to 16", 2 },
+		{ "--inbound", "lots", "not a size", 2 },
+		{ "--bogus", "1", "unknown option --bogus", 2 },
+		{ "--config", "/nonexistent.conf", "/nonexistent.conf", 2 },
+		{ "--config", conf, "line 2: unknown option --nonsense", 2 },
+		{ "--ddm", "nosuch@0", "no DDM named \"nosuch\"", 1 },
+	};
+
+	CU_ASSERT_FATAL(cfd >= 0);
+	CU_ASSERT(write(cfd, "# a comment\nnonsense yes\n", 26) == 26);
+	close(cfd);
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char cmd[512], out[1024] = "";
+		FILE *p;
+		int status;
+
+		snprintf(cmd, sizeof(cmd),
+			 "%s --file-prefix=iopd-bad-%d -- --socket /tmp/iopd-bad-%d.sock %s %s 2>&1",
+			 iopd, (int)getpid(), (int)getpid(), cases[i].opt, cases[i].val);
+		p = popen(cmd, "r");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+		fread(out, 1, sizeof(out) - 1, p);
+		status = pclose(p);
+		CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == cases[i].status);
+		if (strstr(out, cases[i].expect) == NULL)
+			fprintf(stderr, "expected \"%s\" in: %s\n", cases[i].expect, out);
+		CU_ASSERT_PTR_NOT_NULL(strstr(out, cases[i].expect));
+	}
+	unlink(conf);
+}
+
 static const struct iop_test_case iopd_tests[] = {
 	{ "calls_from_a_host_process", test_calls_from_a_host_process },
 	{ "killed_host_loses_nobody_anything", test_killed_host_loses_nobody_anything },
 	{ "other_user_refused", test_other_user_refused },
 	{ "attach_to_nothing", test_attach_to_nothing },
+	{ "telemetry", test_telemetry },
+	{ "bad_configuration_refused", test_bad_configuration_refused },
 	{ NULL, NULL },
 };
 
@@ -296,15 +379,20 @@ static const struct iop_test_suite suites[] = {
 	{ NULL, NULL },
 };
 
-/* Start iopd and wait until its socket answers. */
-static pid_t start_iopd(const char *iopd)
+/* Start iopd, configured by a file as users do, and wait until its socket answers. */
+static pid_t start_iopd(const char *iopd, const char *conf)
 {
-	pid_t pid = fork();
+	FILE *f = fopen(conf, "w");
+	pid_t pid;
 
+	if (f == NULL)
+		return -1;
+	fprintf(f, "# iopd for test_iopd\nsocket %s\ninbound 4M\noutbound = 4M\n"
+		   "ring-entries 256\nddm nop@0\n", sock_path);
+	fclose(f);
+	pid = fork();
 	if (pid == 0) {
-		execl(iopd, iopd, "--log-level=lib.eal:error", "--", "--socket", sock_path,
-		      "--inbound", "4M", "--outbound", "4M", "--ring-entries", "256",
-		      (char *)NULL);
+		execl(iopd, iopd, "--log-level=lib.eal:error", "--", "--config", conf, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 200 && pid > 0; i++) {
@@ -325,6 +413,7 @@ static pid_t start_iopd(const char *iopd)
 int main(int argc, char **argv)
 {
 	const char *iopd = getenv("IOP_TEST_IOPD");
+	char conf[128];
 	int failures, status = -1;
 
 	if (iopd == NULL) {
@@ -332,7 +421,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	snprintf(sock_path, sizeof(sock_path), "/tmp/iopd-test-%d.sock", (int)getpid());
-	iopd_pid = start_iopd(iopd);
+	snprintf(conf, sizeof(conf), "/tmp/iopd-test-%d.conf", (int)getpid());
+	iopd_pid = start_iopd(iopd, conf);
 	if (iopd_pid < 0) {
 		fprintf(stderr, "iopd did not come up on %s\n", sock_path);
 		return 1;
@@ -350,5 +440,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "iopd left its socket behind\n");
 		failures++;
 	}
+	unlink(conf);
 	return failures;
 }
