@@ -35,7 +35,7 @@
 #include "iop_window.h"
 #include "iopd.h"
 
-RTE_LOG_REGISTER_DEFAULT(iopd_logtype, INFO);
+RTE_LOG_REGISTER(iopd_logtype, iopd, INFO);
 
 #define MAX_POLL 300u
 #define SHUTDOWN_GRACE_MS 2000u
