@@ -79,10 +79,10 @@ static int parse_uint(const char *s, unsigned *out)
 /* NAME[@LOOP][:PARAMS] */
 static int parse_ddm(const char *arg, struct iopd_config *c, char *err, size_t errlen)
 {
-	char *copy = strdup(arg), *params, *at;
+	char *copy, *params, *at;
 	struct iop_runtime_ddm *d = &c->ddms[c->n_ddms];
 
-	if (copy == NULL || c->n_ddms == IOP_RUNTIME_MAX_DDMS)
+	if (c->n_ddms == IOP_RUNTIME_MAX_DDMS || (copy = strdup(arg)) == NULL)
 		return say(err, errlen, "--ddm %s: too many DDMs%s", arg, "");
 	params = strchr(copy, ':');
 	if (params != NULL)
@@ -90,11 +90,15 @@ static int parse_ddm(const char *arg, struct iopd_config *c, char *err, size_t e
 	at = strchr(copy, '@');
 	if (at != NULL) {
 		*at++ = '\0';
-		if (parse_uint(at, &d->lcore) != 0)
-			return say(err, errlen, "--ddm %s: bad loop number \"%s\"", arg, at);
+		if (parse_uint(at, &d->lcore) != 0) {
+			free(copy);
+			return say(err, errlen, "--ddm %s: bad loop number%s", arg, "");
+		}
 	}
-	if (copy[0] == '\0')
+	if (copy[0] == '\0') {
+		free(copy);
 		return say(err, errlen, "--ddm %s: no DDM name%s", arg, "");
+	}
 	d->name = copy;
 	d->params = params != NULL ? params : "";
 	c->n_ddms++;
@@ -179,7 +183,7 @@ static int parse_file(const char *path, struct iopd_config *c, char *err, size_t
 			rc = say(err, errlen, "%s: option \"%s\" without a value", path, key);
 			break;
 		}
-		rc = apply(key, strdup(val), c, err, errlen, depth);
+		rc = apply(key, val, c, err, errlen, depth);
 		if (rc != 0 && err != NULL) {
 			char again[256];
 
@@ -210,10 +214,22 @@ int iopd_config_parse(int argc, char **argv, struct iopd_config *c, char *err, s
 	return 0;
 }
 
+void iopd_config_free(struct iopd_config *c)
+{
+	/* A DDM's params point into its name's copy ("name@loop:params"). */
+	for (unsigned i = 0; i < c->n_ddms; i++)
+		if (c->ddms[i].name != NULL && !c->default_ddm)
+			free((char *)c->ddms[i].name);
+	for (unsigned i = 0; i < c->n_loads; i++)
+		free((char *)c->loads[i]);
+	c->n_ddms = c->n_loads = 0;
+}
+
 void iopd_config_finish(struct iopd_config *c)
 {
 	if (c->n_ddms == 0) {
 		c->ddms[0] = (struct iop_runtime_ddm){ "nop", "", 0 };
 		c->n_ddms = 1;
+		c->default_ddm = true;
 	}
 }

@@ -150,9 +150,19 @@ static int serve(struct iop_runtime *rt, struct iopd_hosts *hs, int sig_fd)
 	}
 }
 
+static int run(int argc, char **argv, struct iopd_config *c);
+
 int main(int argc, char **argv)
 {
 	struct iopd_config cfg;
+	int rc = run(argc, argv, &cfg);
+
+	iopd_config_free(&cfg);
+	return rc;
+}
+
+static int run(int argc, char **argv, struct iopd_config *c)
+{
 	char err[512] = "", lcores[256];
 	char *eal[64];
 	int split = argc, listen_fd, sig_fd, rc;
@@ -169,19 +179,19 @@ int main(int argc, char **argv)
 			split = i;
 			break;
 		}
-	iopd_config_defaults(&cfg);
-	rc = iopd_config_parse(argc - split - 1 > 0 ? argc - split - 1 : 0, argv + split + 1, &cfg,
+	iopd_config_defaults(c);
+	rc = iopd_config_parse(argc - split - 1 > 0 ? argc - split - 1 : 0, argv + split + 1, c,
 			       err, sizeof(err));
 	if (rc != 0) {
 		if (rc < 0)
 			fprintf(stderr, "iopd: %s\n", err);
 		return rc < 0 ? 2 : 0;
 	}
-	iopd_config_finish(&cfg);
-	for (unsigned i = 0; i < cfg.n_loads; i++) {
+	iopd_config_finish(c);
+	for (unsigned i = 0; i < c->n_loads; i++) {
 		const struct iop_ddm_ops *ops;
 
-		if (iop_ddm_load(cfg.loads[i], &ops, err, sizeof(err)) != 0) {
+		if (iop_ddm_load(c->loads[i], &ops, err, sizeof(err)) != 0) {
 			fprintf(stderr, "iopd: %s\n", err);
 			return 2;
 		}
@@ -192,50 +202,55 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC);
-	if (iop_eal_init(eal_args(split, argv, cfg.loops, eal, lcores, sizeof(lcores)), eal, err,
+	if (iop_eal_init(eal_args(split, argv, c->loops, eal, lcores, sizeof(lcores)), eal, err,
 			 sizeof(err)) < 0) {
 		fprintf(stderr, "iopd: %s\n", err);
 		return 1;
 	}
-	wo.inbound_bytes = cfg.inbound_bytes;
-	wo.outbound_bytes = cfg.outbound_bytes;
-	wo.channels = cfg.channels;
-	wo.ring_entries = cfg.ring_entries;
+	wo.inbound_bytes = c->inbound_bytes;
+	wo.outbound_bytes = c->outbound_bytes;
+	wo.channels = c->channels;
+	wo.ring_entries = c->ring_entries;
 	w = iop_window_create(&wo);
 	if (w == NULL) {
 		fprintf(stderr, "iopd: frame window: %s\n", strerror(errno));
+		rte_eal_cleanup();
 		return 1;
 	}
 	rc_cfg.window = w;
-	rc_cfg.lcores = cfg.loops;
-	rc_cfg.iop_id = (uint16_t)cfg.iop_id;
-	rc_cfg.ddms = cfg.ddms;
-	rc_cfg.n_ddms = cfg.n_ddms;
+	rc_cfg.lcores = c->loops;
+	rc_cfg.iop_id = (uint16_t)c->iop_id;
+	rc_cfg.ddms = c->ddms;
+	rc_cfg.n_ddms = c->n_ddms;
 	rt = iop_runtime_create(&rc_cfg, err, sizeof(err));
 	if (rt == NULL) {
 		fprintf(stderr, "iopd: %s\n", err);
-		return 1;
+		goto close_window;
 	}
-	listen_fd = listen_on(cfg.socket_path);
+	listen_fd = listen_on(c->socket_path);
 	if (listen_fd < 0) {
-		fprintf(stderr, "iopd: %s: %s\n", cfg.socket_path,
+		fprintf(stderr, "iopd: %s: %s\n", c->socket_path,
 			listen_fd == -EADDRINUSE ? "another iopd is serving there" :
 						   strerror(-listen_fd));
-		return 1;
+		goto destroy_runtime;
 	}
 	if (iop_runtime_launch(rt, &stop) != 0) {
-		fprintf(stderr, "iopd: not enough worker lcores for %u loops\n", cfg.loops);
-		return 1;
+		fprintf(stderr, "iopd: not enough worker lcores for %u loops\n", c->loops);
+		close(listen_fd);
+		unlink(c->socket_path);
+		atomic_store(&stop, 1);
+		iop_runtime_wait(rt);
+		goto destroy_runtime;
 	}
-	hs = iopd_hosts_create(rt, &cfg, listen_fd);
+	hs = iopd_hosts_create(rt, c, listen_fd);
 	iopd_telemetry_register(rt);
-	printf("iopd: ready on %s: %u DDMs, %u loops\n", cfg.socket_path, cfg.n_ddms, cfg.loops);
+	printf("iopd: ready on %s: %u DDMs, %u loops\n", c->socket_path, c->n_ddms, c->loops);
 	fflush(stdout);
 
 	rc = serve(rt, hs, sig_fd);
 	/* Shutdown: nothing new is taken on; what is in flight is answered. */
 	close(listen_fd);
-	unlink(cfg.socket_path);
+	unlink(c->socket_path);
 	if (iop_runtime_quiesce(rt, SHUTDOWN_GRACE_MS) != 0)
 		IOPD_LOG(WARNING, "DDMs did not quiesce in time\n");
 	wait_answered(rt, hs, iop_window_channels(w));
@@ -248,4 +263,11 @@ int main(int argc, char **argv)
 	rte_eal_cleanup();
 	printf("iopd: stopped\n");
 	return rc == 0 ? 0 : 1;
+
+destroy_runtime:
+	iop_runtime_destroy(rt);
+close_window:
+	iop_window_close(w);
+	rte_eal_cleanup();
+	return 1;
 }

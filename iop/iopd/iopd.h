@@ -31,6 +31,7 @@ struct iopd_config {
 	unsigned n_loads;
 	uid_t allow_uids[IOPD_MAX_ALLOW];
 	unsigned n_allow;
+	bool default_ddm; /* ddms[0] is the built-in default, not a copy */
 };
 
 /* Defaults: the socket in $XDG_RUNTIME_DIR or /tmp, one loop, the nop DDM if none named. */
@@ -45,6 +46,9 @@ int iopd_config_parse(int argc, char **argv, struct iopd_config *c, char *err, s
 
 /* After parsing: a nop DDM when none was named. */
 void iopd_config_finish(struct iopd_config *c);
+
+/* Free what parsing copied. */
+void iopd_config_free(struct iopd_config *c);
 
 /* The hosts: accept, check credentials, register channels, take back what they held. */
 struct iopd_hosts;
