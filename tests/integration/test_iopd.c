@@ -172,14 +172,16 @@ static void doomed_host_process(int ready_fd)
 	while (tag < 4000) {
 		for (int c = 0; c < 2; c++) {
 			uint32_t *f = iop_host_frame_alloc(h, 16);
+			/* Every ninth with a bad version: a FAIL reply leaves it the host's. */
 			struct iop_msg_hdr m = { .version = (tag % 9) ? 1 : 3, .size_words = 4,
 						 .target_tid = NOP_TID,
 						 .initiator_tid = IOP_TID_HOST,
 						 .function = IOP_UTIL_CLAIM,
-						 .transaction_context = tag++ };
+						 .transaction_context = tag };
 			uint32_t mfa;
 			size_t block;
 
+			tag++;
 			if (f == NULL)
 				continue;
 			iop_msg_hdr_encode(&m, f);
