@@ -40,6 +40,23 @@ extern "C" {
  */
 #define IOP_DDM_ABI_VERSION 1u
 
+/**
+ * Parameter groups (UtilParamsGet, UtilParamsSet). iopool's frame: word 4
+ * GroupNumber (bits 0-15); ParamsSet then a field count in word 5 and the
+ * fields as 64-bit little-endian values from word 6. The reply to ParamsGet
+ * carries the field count in word 5 and the fields from word 6 the same way.
+ * Groups from IOP_PARAMS_GROUP_RUNTIME up are the runtime's, for every target.
+ */
+#define IOP_PARAMS_GROUP_RUNTIME 0xF000u
+/**
+ * The runtime's counters of the target, read-only: requests, replies,
+ * failures, unsupported, double replies, missing replies, retries, and
+ * requests in flight (frames it holds), in that order.
+ */
+#define IOP_PARAMS_GROUP_TARGET_STATS 0xF000u
+/** Most fields in a ParamsGet reply or a ParamsSet request. */
+#define IOP_PARAMS_MAX_FIELDS 64u
+
 /** Longest DDM name, terminating NUL included. */
 #define IOP_DDM_NAME_MAX 32u
 
@@ -89,6 +106,18 @@ struct iop_ddm_ops {
 	int (*handle)(struct iop_ddm *d, struct iop_request *r);
 	/** Called on every turn of the lcore's loop; NULL for none. @return work done. */
 	int (*poll)(struct iop_ddm *d);
+	/**
+	 * UtilParamsGet of one of the DDM's parameter groups (group numbers
+	 * below IOP_PARAMS_GROUP_RUNTIME): fill up to max fields.
+	 * @return how many, -ENOENT for a group it does not have. NULL: none.
+	 */
+	int (*params_get)(struct iop_ddm *d, uint16_t group, uint64_t *fields, unsigned max);
+	/**
+	 * UtilParamsSet of one of its groups, n fields from the first.
+	 * @return 0, -ENOENT (no such group), -EINVAL (a value it refuses) or
+	 *         -EPERM (read-only). NULL: nothing can be set.
+	 */
+	int (*params_set)(struct iop_ddm *d, uint16_t group, const uint64_t *fields, unsigned n);
 	/** Stop taking new work; finish or fail what is in flight. NULL for nothing to do. */
 	int (*quiesce)(struct iop_ddm *d);
 	/** Back to the state after init. NULL for nothing to do. */

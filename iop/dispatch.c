@@ -162,7 +162,7 @@ static void call_handle(struct iop_lcore *lc, struct iop_request *r)
 	int rc;
 
 	r->in_handle = true;
-	rc = d->ops->handle(d, r);
+	rc = r->runtime_params ? params_handle(d, r) : d->ops->handle(d, r);
 	r->in_handle = false;
 	if (r->answered) {
 		/* Replied, whatever it then said: done. */
@@ -221,6 +221,11 @@ static void dispatch_to(struct iop_lcore *lc, struct iop_request *r, struct iop_
 				      IOP_STATE_OPERATIONAL) {
 		dispatch_answer(lc, r, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER,
 				IOP_DSC_DEVICE_NOT_AVAILABLE);
+		return;
+	}
+	if (params_is_runtimes(d, fn)) {
+		r->runtime_params = true;
+		call_handle(lc, r);
 		return;
 	}
 	if (!ddm_accepts(d, fn)) {

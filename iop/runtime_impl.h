@@ -60,6 +60,7 @@ struct iop_request {
 	unsigned reply_words;
 	bool answered;
 	bool in_handle;         /* inside the DDM's handle call: the dispatcher frees it */
+	bool runtime_params;    /* UtilParamsGet/Set the runtime answers (params.c) */
 	struct iop_request *next;
 };
 
@@ -172,6 +173,10 @@ void dispatch_answer(struct iop_lcore *lc, struct iop_request *r, uint8_t req_st
 extern const struct iop_ddm_ops iop_executive_ops;
 /* On the DDM's lcore: do what the executive asked of it, if anything. */
 void executive_run_control(struct iop_ddm *d);
+
+/* params.c: UtilParamsGet/Set, which the runtime answers unless the DDM takes them. */
+bool params_is_runtimes(const struct iop_ddm *d, uint8_t fn);
+int params_handle(struct iop_ddm *d, struct iop_request *r);
 
 /* function_codes.c: does I2O define fn for a target of this class? */
 bool iop_function_defined(uint16_t class_id, uint8_t fn);

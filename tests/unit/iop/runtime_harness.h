@@ -34,7 +34,7 @@ struct seen_reply {
 	uint16_t dsc;
 	uint8_t fail_code;       /* FAIL replies */
 	uint32_t preserved_mfa;  /* FAIL replies */
-	uint32_t words[16];      /* the first words, for payload checks */
+	uint32_t words[32];      /* the first words, for payload checks */
 };
 
 static inline uint64_t heap_free_bytes(struct iop_heap *h)
@@ -132,7 +132,7 @@ static inline int harness_take(struct harness *t, struct seen_reply *s)
 	memset(s, 0, sizeof(*s));
 	iop_msg_hdr_decode(r, &s->hdr);
 	CU_ASSERT((size_t)s->hdr.size_words * 4 <= block); /* a reply fits its frame */
-	for (unsigned i = 0; i < 16 && i < s->hdr.size_words; i++)
+	for (unsigned i = 0; i < 32 && i < s->hdr.size_words; i++)
 		s->words[i] = rte_le_to_cpu_32(r[i]);
 	if (s->hdr.flags & IOP_MSG_FAIL) {
 		uint8_t severity;

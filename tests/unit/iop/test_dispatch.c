@@ -91,6 +91,46 @@ static int echo_handle(struct iop_ddm *d, struct iop_request *r)
 	return IOP_DDM_DONE;
 }
 
+/* A DDM with one settable parameter group (1) of two fields. */
+struct knobs {
+	uint64_t v[2];
+};
+
+static int knob_get(struct iop_ddm *d, uint16_t group, uint64_t *fields, unsigned max)
+{
+	struct knobs *k = iop_ddm_priv(d);
+
+	if (group != 1 || max < 2)
+		return -ENOENT;
+	fields[0] = k->v[0];
+	fields[1] = k->v[1];
+	return 2;
+}
+
+static int knob_set(struct iop_ddm *d, uint16_t group, const uint64_t *fields, unsigned n)
+{
+	struct knobs *k = iop_ddm_priv(d);
+
+	if (group != 1)
+		return -ENOENT;
+	for (unsigned i = 0; i < n && i < 2; i++)
+		k->v[i] = fields[i];
+	return n <= 2 ? 0 : -EINVAL;
+}
+
+static const struct iop_ddm_ops knobs_ops = {
+	.abi_version = IOP_DDM_ABI_VERSION,
+	.name = "knobs",
+	.class_id = IOP_CLASS_DDM,
+	.functions = claim_only,
+	.n_functions = 1,
+	.priv_size = sizeof(struct knobs),
+	.handle = never_handle,
+	.params_get = knob_get,
+	.params_set = knob_set,
+};
+IOP_DDM_REGISTER(knobs_ops)
+
 #define TEST_DDM(id, handler, pollfn, priv)                                                 \
 	static const struct iop_ddm_ops id##_ops = {                                         \
 		.abi_version = IOP_DDM_ABI_VERSION,                                          \
@@ -114,8 +154,9 @@ TEST_DDM(echo, echo_handle, NULL, 0)
 static const struct iop_runtime_ddm all_ddms[] = {
 	{ "nop", NULL, 0 },   { "twice", NULL, 0 }, { "never", NULL, 0 },
 	{ "error", NULL, 0 }, { "later", NULL, 0 }, { "echo", NULL, 0 },
+	{ "knobs", NULL, 0 },
 };
-enum { NOP = 0x010, TWICE, NEVER, ERROR, LATER, ECHO };
+enum { NOP = 0x010, TWICE, NEVER, ERROR, LATER, ECHO, KNOBS };
 
 static const struct iop_window_opts small = { .inbound_bytes = 1 << 20,
 					      .outbound_bytes = 1 << 18,
@@ -175,7 +216,7 @@ static void test_unsupported_and_unknown_functions(void)
 		uint8_t function;
 		uint16_t dsc;
 	} cases[] = {
-		{ NOP, IOP_UTIL_PARAMS_SET, IOP_DSC_UNSUPPORTED_FUNCTION }, /* I2O utility */
+		{ NOP, IOP_UTIL_ABORT, IOP_DSC_UNSUPPORTED_FUNCTION },      /* I2O utility */
 		{ NOP, IOP_UTIL_EVENT_REGISTER, IOP_DSC_UNSUPPORTED_FUNCTION },
 		{ NOP, 0x77, IOP_DSC_UNKNOWN_FUNCTION },                    /* not I2O */
 		{ NOP, 0x30, IOP_DSC_UNKNOWN_FUNCTION },       /* BlockRead, at a DDM-class target */
@@ -199,6 +240,92 @@ static void test_unsupported_and_unknown_functions(void)
 	iop_runtime_ddm_stats(t.rt, NOP, &st);
 	CU_ASSERT_EQUAL(st.unsupported, 5);
 	CU_ASSERT_EQUAL(st.failures, 5);
+	harness_down(&t);
+}
+
+/* A ParamsGet or ParamsSet frame: group in word 4, then count and 64-bit fields. */
+static uint32_t *params_frame(struct harness *t, uint16_t target, uint8_t fn, uint16_t group,
+			      const uint64_t *fields, unsigned n, unsigned count_claimed)
+{
+	uint32_t *f = harness_request(t, target, fn, 6 + 2 * n, 0x50);
+
+	f[4] = rte_cpu_to_le_32(group);
+	f[5] = rte_cpu_to_le_32(count_claimed);
+	for (unsigned i = 0; i < n; i++) {
+		f[6 + 2 * i] = rte_cpu_to_le_32((uint32_t)fields[i]);
+		f[7 + 2 * i] = rte_cpu_to_le_32((uint32_t)(fields[i] >> 32));
+	}
+	return f;
+}
+
+static uint64_t field(const struct seen_reply *s, unsigned i)
+{
+	return s->words[6 + 2 * i] | (uint64_t)s->words[7 + 2 * i] << 32;
+}
+
+/* The runtime's counters of any target, and a DDM's own groups, by UtilParamsGet/Set. */
+static void test_params_get_and_set(void)
+{
+	const uint64_t set[2] = { 5, 1ull << 40 };
+	struct harness t;
+	struct seen_reply s;
+
+	up(&t);
+	for (uint32_t i = 0; i < 3; i++)
+		CU_ASSERT_FATAL(harness_call(&t, NOP, IOP_UTIL_CLAIM, 4, i, &s));
+	harness_post(&t, params_frame(&t, NOP, IOP_UTIL_PARAMS_GET,
+				      IOP_PARAMS_GROUP_TARGET_STATS, NULL, 0, 0));
+	CU_ASSERT_FATAL(harness_wait(&t, &s, 10));
+	CU_ASSERT_EQUAL(s.status, IOP_REPLY_STATUS_SUCCESS);
+	CU_ASSERT_EQUAL(s.words[5], 8);
+	CU_ASSERT_EQUAL(s.hdr.size_words, 6 + 2 * 8);
+	CU_ASSERT_EQUAL(field(&s, 0), 4); /* requests, this one included */
+	CU_ASSERT_EQUAL(field(&s, 1), 3); /* replies before this one */
+	CU_ASSERT_EQUAL(field(&s, 7), 1); /* in flight: this one */
+
+	/* A DDM's own group: set, then read back; 64-bit values survive. */
+	harness_post(&t, params_frame(&t, KNOBS, IOP_UTIL_PARAMS_SET, 1, set, 2, 2));
+	CU_ASSERT_FATAL(harness_wait(&t, &s, 10));
+	CU_ASSERT_EQUAL(s.dsc, IOP_DSC_SUCCESS);
+	harness_post(&t, params_frame(&t, KNOBS, IOP_UTIL_PARAMS_GET, 1, NULL, 0, 0));
+	CU_ASSERT_FATAL(harness_wait(&t, &s, 10));
+	CU_ASSERT_EQUAL(s.words[5], 2);
+	CU_ASSERT_EQUAL(field(&s, 0), 5);
+	CU_ASSERT_EQUAL(field(&s, 1), 1ull << 40);
+
+	/* Refusals, each with its DSC. */
+	const struct {
+		uint16_t target;
+		uint8_t fn;
+		uint16_t group;
+		unsigned n, claimed;
+		uint16_t dsc;
+	} bad[] = {
+		{ NOP, IOP_UTIL_PARAMS_GET, 1, 0, 0, IOP_DSC_INVALID_PARAMETER },   /* no such group */
+		{ KNOBS, IOP_UTIL_PARAMS_GET, 2, 0, 0, IOP_DSC_INVALID_PARAMETER },
+		{ KNOBS, IOP_UTIL_PARAMS_SET, 2, 1, 1, IOP_DSC_INVALID_PARAMETER },
+		{ KNOBS, IOP_UTIL_PARAMS_SET, IOP_PARAMS_GROUP_TARGET_STATS, 1, 1,
+		  IOP_DSC_INVALID_PARAMETER },                                      /* read-only */
+		{ KNOBS, IOP_UTIL_PARAMS_SET, 1, 1, 3, IOP_DSC_MESSAGE_TOO_SMALL }, /* 3 claimed, 1 sent */
+		{ KNOBS, IOP_UTIL_PARAMS_SET, 1, 1, 1000, IOP_DSC_INVALID_PARAMETER },
+		{ NOP, IOP_UTIL_PARAMS_SET, 1, 1, 1, IOP_DSC_INVALID_PARAMETER },   /* nothing to set */
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		harness_post(&t, params_frame(&t, bad[i].target, bad[i].fn, bad[i].group, set,
+					      bad[i].n, bad[i].claimed));
+		CU_ASSERT_FATAL(harness_wait(&t, &s, 10));
+		CU_ASSERT_EQUAL(s.status, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER);
+		CU_ASSERT_EQUAL(s.dsc, bad[i].dsc);
+	}
+	/* No group word at all. */
+	CU_ASSERT_FATAL(harness_call(&t, NOP, IOP_UTIL_PARAMS_GET, 4, 9, &s));
+	CU_ASSERT_EQUAL(s.dsc, IOP_DSC_MISSING_PARAMETER);
+	/* The executive's counters too. */
+	harness_post(&t, params_frame(&t, IOP_TID_EXEC, IOP_UTIL_PARAMS_GET,
+				      IOP_PARAMS_GROUP_TARGET_STATS, NULL, 0, 0));
+	CU_ASSERT_FATAL(harness_wait(&t, &s, 10));
+	CU_ASSERT_EQUAL(s.words[5], 8);
+	CU_ASSERT_EQUAL(field(&s, 0), 1);
 	harness_down(&t);
 }
 
@@ -522,6 +649,7 @@ static const struct iop_test_case dispatch_tests[] = {
 	{ "unsupported_and_unknown_functions", test_unsupported_and_unknown_functions },
 	{ "fail_replies", test_fail_replies },
 	{ "exactly_one_reply", test_exactly_one_reply },
+	{ "params_get_and_set", test_params_get_and_set },
 	{ "pending_and_retry", test_pending_and_retry },
 	{ "reply_payload_and_contexts_kept", test_reply_payload_and_contexts_kept },
 	{ "stalled_host_holds_up_only_itself", test_stalled_host_holds_up_only_itself },
