@@ -174,8 +174,17 @@ int iop_channel_open(struct iop_window *w, struct iop_channel *ch)
 					      memory_order_release);
 			return -EINVAL;
 		}
-		/* Release: whoever sees OPEN sees the rings laid out. */
-		atomic_store_explicit(&s->word, pack(gen, IOP_CHANNEL_OPEN), memory_order_release);
+		/*
+		 * Release: whoever sees OPEN sees the rings laid out. A CAS, not a
+		 * store: if the daemon reclaimed the slot meanwhile (it took this
+		 * process for dead), the slot is not ours any more.
+		 */
+		word = pack(gen, IOP_CHANNEL_CLAIMED);
+		if (!atomic_compare_exchange_strong_explicit(&s->word, &word,
+							     pack(gen, IOP_CHANNEL_OPEN),
+							     memory_order_acq_rel,
+							     memory_order_relaxed))
+			continue;
 		fill(w, id, pack(gen, IOP_CHANNEL_OPEN), ch);
 		return 0;
 	}
@@ -225,8 +234,17 @@ int iop_channel_lookup(const struct iop_window *w, unsigned id, struct iop_chann
 
 int iop_channel_reclaim(struct iop_window *w, unsigned id, uint32_t generation)
 {
+	struct slot_ctl *s;
+	uint64_t word;
+
 	if (w == NULL || id >= iop_window_channels(w))
 		return -EINVAL;
+	s = slot_at(w, id);
+	word = atomic_load_explicit(&s->word, memory_order_acquire);
+	/* A free slot names no process, so a sweep for a dead pid never finds it. */
+	if (generation_of(word) == generation &&
+	    (state_of(word) == IOP_CHANNEL_CLOSED || state_of(word) == IOP_CHANNEL_CLAIMED))
+		atomic_store_explicit(&s->owner_pid, 0, memory_order_relaxed);
 	return transition(w, id, generation,
 			  1u << IOP_CHANNEL_CLOSED | 1u << IOP_CHANNEL_CLAIMED, IOP_CHANNEL_FREE);
 }

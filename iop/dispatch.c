@@ -52,7 +52,12 @@ static void retry_push(struct iop_lcore *lc, struct iop_request *r, enum request
 	lc->retry_tail = r;
 }
 
-/* Post one reply, or say the ring is full. A reply for a host that left is freed. */
+/*
+ * Post one reply, or say the ring is full. A reply for a host that left is
+ * freed. The request's credit goes back only once its reply is in the ring
+ * (or dropped): until then the channel is not idle, so iopd never reclaims
+ * a slot a reply is still on its way to.
+ */
 static bool try_post(struct iop_lcore *lc, const struct held_reply *h)
 {
 	struct iop_window *w = lc->rt->w;
@@ -66,9 +71,11 @@ static bool try_post(struct iop_lcore *lc, const struct held_reply *h)
 
 		iop_heap_free(out, p, iop_heap_allocated_size(out, p));
 		STAT_ADD(lc->rt->stats.replies_dropped, 1);
-		return true;
+	} else if (iop_mfa_ring_post(ch.to_host, &h->mfa, 1) != 1) {
+		return false;
 	}
-	return iop_mfa_ring_post(ch.to_host, &h->mfa, 1) == 1;
+	atomic_fetch_sub(&lc->rt->channel_in_flight[h->channel], 1);
+	return true;
 }
 
 /*
@@ -105,8 +112,6 @@ void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel, uint32_t genera
 	struct held_reply h = { mfa, channel, generation };
 	bool queued = false;
 
-	/* The request's credit goes back with its reply (it had room in the ring). */
-	atomic_fetch_sub_explicit(&lc->rt->channel_in_flight[channel], 1, memory_order_relaxed);
 	/* Behind a held reply of the same channel: wait in line. */
 	for (unsigned i = 0; i < lc->n_held && !queued; i++)
 		queued = lc->held[i].channel == channel;
@@ -136,6 +141,8 @@ static void fail(struct iop_lcore *lc, struct iop_request *r, uint8_t code, uint
 		retry_push(lc, r, STEP_FAIL);
 		return;
 	}
+	/* A fresh block may carry a stale stamp: it is the IOP's until the host takes it. */
+	iop_window_owner_set(w, p, IOP_OWNER_IOP);
 	iop_fail_reply_build(r->hdr_valid ? &r->hdr : NULL, code, severity, lc->rt->iop_id, r->mfa,
 			     p);
 	STAT_ADD(lc->rt->stats.fail_replies, 1);
@@ -192,12 +199,13 @@ static void deliver(struct iop_lcore *lc, struct iop_request *r, struct iop_ddm 
 	uint8_t fn = r->hdr.function;
 
 	r->ddm = d;
+	/* Delivered: the frame is the IOP's now, not the host's to lose if it dies. */
+	iop_window_owner_set(rt->w, r->frame, IOP_OWNER_IOP);
 	STAT_ADD(d->stats.requests, 1);
 	STAT_ADD(d->stats.in_flight, 1);
 	if (fn == IOP_UTIL_NOP) {
 		/* No reply: the frame simply goes back, and so does the credit. */
-		atomic_fetch_sub_explicit(&rt->channel_in_flight[r->channel], 1,
-					  memory_order_relaxed);
+		atomic_fetch_sub(&rt->channel_in_flight[r->channel], 1);
 		iop_heap_free(iop_window_inbound(rt->w), r->frame, r->block);
 		dispatch_release(lc, r);
 		return;
@@ -249,6 +257,14 @@ static bool forward(struct iop_lcore *lc, struct iop_request *r, unsigned to)
 	return true;
 }
 
+/* A request is a live block of the inbound heap: replies and anything else are not. */
+static uint32_t *request_frame(struct iop_runtime *rt, uint32_t mfa, size_t *block)
+{
+	if (mfa < rt->inbound_lo || mfa >= rt->inbound_hi)
+		return NULL;
+	return iop_window_frame_block(rt->w, mfa, block);
+}
+
 /*
  * A request MFA from a host: it must name a live frame that passes
  * validation and a target that exists; then it goes to the target's lcore.
@@ -263,7 +279,7 @@ static void accept(struct iop_lcore *lc, uint32_t channel, uint32_t generation, 
 	r->mfa = mfa;
 	r->channel = channel;
 	r->generation = generation;
-	r->frame = iop_window_frame_block(rt->w, mfa, &r->block);
+	r->frame = request_frame(rt, mfa, &r->block);
 	if (r->frame == NULL) {
 		STAT_ADD(rt->stats.bad_mfas, 1);
 		fail(lc, r, IOP_FAIL_UNKNOWN, IOP_FAIL_SEV_PATH_ERROR);
@@ -287,8 +303,6 @@ static void accept(struct iop_lcore *lc, uint32_t channel, uint32_t generation, 
 		fail(lc, r, IOP_FAIL_INVALID_TARGET_ID, IOP_FAIL_SEV_PATH_ERROR);
 		return;
 	}
-	/* Delivered: the frame is the IOP's now, not the host's to lose if it dies. */
-	iop_window_owner_set(rt->w, r->frame, IOP_OWNER_IOP);
 	if (d->lcore != lc->index) {
 		/* Behind any that wait already, so requests cross lcores in order. */
 		if (lc->forward_waiting != 0 || !forward(lc, r, d->lcore)) {
@@ -305,15 +319,21 @@ static void accept_forwarded(struct iop_lcore *lc, const struct forwarded *f)
 {
 	struct iop_runtime *rt = lc->rt;
 	struct iop_request *r = request_get(lc);
+	struct iop_frame_verdict v;
 	struct iop_ddm *d;
 
 	r->mfa = f->mfa;
 	r->channel = f->channel;
 	r->generation = f->generation;
-	r->frame = iop_window_frame_block(rt->w, f->mfa, &r->block);
+	r->frame = request_frame(rt, f->mfa, &r->block);
 	if (r->frame == NULL) {
 		STAT_ADD(rt->stats.bad_mfas, 1);
 		fail(lc, r, IOP_FAIL_UNKNOWN, IOP_FAIL_SEV_PATH_ERROR);
+		return;
+	}
+	/* The host may have rewritten the frame since: never trust it twice. */
+	if (iop_frame_validate(r->frame, r->block, &v) != 0) {
+		fail(lc, r, v.failure_code, v.severity);
 		return;
 	}
 	iop_msg_hdr_decode(r->frame, &r->hdr);
@@ -321,7 +341,6 @@ static void accept_forwarded(struct iop_lcore *lc, const struct forwarded *f)
 	if (r->hdr.size_words == 3)
 		r->hdr.transaction_context = 0;
 	d = rt->by_tid[r->hdr.target_tid];
-	/* The host may have rewritten the frame since: never trust it twice. */
 	if (d == NULL || !atomic_load(&d->live) || d->lcore != lc->index) {
 		fail(lc, r, IOP_FAIL_INVALID_TARGET_ID, IOP_FAIL_SEV_PATH_ERROR);
 		return;
@@ -390,7 +409,7 @@ static unsigned take_channels(struct iop_lcore *lc)
 	unsigned channels = iop_window_channels(rt->w), work = 0;
 
 	for (unsigned c = lc->index; c < channels; c += rt->n_lcores) {
-		struct iop_channel ch;
+		struct iop_channel ch, again;
 		uint32_t mfas[POLL_BURST];
 		int state = iop_channel_lookup(rt->w, c, &ch);
 		unsigned n, want;
@@ -413,6 +432,12 @@ static unsigned take_channels(struct iop_lcore *lc)
 		 * sees an empty ring and a zero count while MFAs are in our hands.
 		 */
 		atomic_fetch_add(&rt->channel_in_flight[c], want);
+		/* Still the same opening? Else iopd may be reclaiming it: hands off. */
+		if (iop_channel_lookup(rt->w, c, &again) != state ||
+		    again.generation != ch.generation) {
+			atomic_fetch_sub(&rt->channel_in_flight[c], want);
+			continue;
+		}
 		n = iop_mfa_ring_take(ch.to_iop, mfas, want);
 		atomic_fetch_sub(&rt->channel_in_flight[c], want - n);
 		for (unsigned i = 0; i < n; i++)

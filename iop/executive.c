@@ -19,6 +19,7 @@
 
 #include <rte_byteorder.h>
 
+#include "iop_channel.h"
 #include "iop_heap.h"
 #include "iop_lct.h"
 #include "iop_window.h"
@@ -243,22 +244,28 @@ static int exec_handle(struct iop_ddm *d, struct iop_request *r)
 	}
 }
 
-/* Answer the LctNotify requests waiting for a change the table has now made. */
+/*
+ * Answer the LctNotify requests waiting for a change the table has now made,
+ * and those whose host has left (the reply is dropped): a request must not
+ * hold its channel in the IOP forever.
+ */
 static int answer_lct_waiters(struct iop_runtime *rt)
 {
 	uint32_t now = atomic_load(&rt->lct_change);
 	unsigned kept = 0, n = rt->n_lct_waiters, done = 0;
 
-	rt->n_lct_waiters = 0;
 	for (unsigned i = 0; i < n; i++) {
 		struct lct_waiter w = rt->lct_waiters[i];
+		struct iop_channel ch;
+		int state = iop_channel_lookup(rt->w, w.req->channel, &ch);
+		bool gone = state != IOP_CHANNEL_OPEN || ch.generation != w.req->generation;
 
-		if (w.indicator < now && reply_lct(w.req, w.class_filter) == IOP_DDM_DONE)
+		if ((w.indicator < now || gone) && reply_lct(w.req, w.class_filter) == IOP_DDM_DONE)
 			done++;
 		else
 			rt->lct_waiters[kept++] = w; /* unchanged, or no reply frame yet */
-		rt->n_lct_waiters = kept;
 	}
+	rt->n_lct_waiters = kept;
 	return (int)done;
 }
 

@@ -68,20 +68,12 @@ uint32_t *iop_request_reply_alloc(struct iop_request *r, unsigned words)
 	/* Only the latest frame is the request's; an earlier unsent one goes back. */
 	if (r->reply != NULL)
 		iop_heap_free(out, r->reply, (size_t)r->reply_words * 4);
+	/* A fresh block may carry a stale stamp: it is the IOP's until the host takes it. */
+	iop_window_owner_set(r->lc->rt->w, p, IOP_OWNER_IOP);
 	iop_reply_build(&r->hdr, r->ddm->tid, IOP_REPLY_STATUS_SUCCESS, IOP_DSC_SUCCESS, p, words);
 	r->reply = p;
 	r->reply_words = words;
 	return p;
-}
-
-/* A frame the DDM tried to send that is not the request's reply: back to the heap. */
-static void drop_frame(struct iop_request *r, uint32_t *reply)
-{
-	struct iop_heap *out = iop_window_outbound(r->lc->rt->w);
-	size_t bytes = iop_heap_allocated_size(out, reply);
-
-	if (bytes != 0)
-		iop_heap_free(out, reply, bytes);
 }
 
 int iop_request_reply_send(struct iop_request *r, uint32_t *reply, unsigned words,
@@ -92,8 +84,13 @@ int iop_request_reply_send(struct iop_request *r, uint32_t *reply, unsigned word
 	struct iop_msg_hdr h;
 
 	if (r->answered) {
+		/*
+		 * Refused and counted. The frame is not freed here: a frame the
+		 * DDM allocated for this request and did not send went back when
+		 * a later one replaced it, and what it passes now may be the
+		 * reply already in the host's ring.
+		 */
 		STAT_ADD(d->stats.double_replies, 1);
-		drop_frame(r, reply);
 		return -EALREADY;
 	}
 	if (reply == NULL || reply != r->reply || words < IOP_REPLY_WORDS ||

@@ -14,6 +14,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "iop_sgl.h"
 #include "iop_window.h"
 #include "runtime_impl.h"
 
@@ -108,6 +109,13 @@ struct iop_runtime *iop_runtime_create(const struct iop_runtime_config *cfg, cha
 		return NULL;
 	rt->w = cfg->window;
 	rt->iop_id = cfg->iop_id & IOP_TID_MAX;
+	{
+		struct iop_sgl_bounds b; /* the inbound heap's blocks, as SGLs see them */
+
+		iop_window_sgl_bounds(rt->w, &b);
+		rt->inbound_lo = (uint32_t)b.lo;
+		rt->inbound_hi = (uint32_t)b.hi;
+	}
 	rt->n_lcores = cfg->lcores;
 	atomic_store(&rt->state, IOP_STATE_OPERATIONAL);
 	atomic_store(&rt->lct_change, 1);
@@ -229,10 +237,14 @@ int iop_runtime_quiesce(struct iop_runtime *rt, unsigned timeout_ms)
 {
 	struct timespec pause = { 0, 1000000 };
 
-	for (unsigned i = 0; i < rt->n_ddms; i++)
+	for (unsigned i = 0; i < rt->n_ddms; i++) {
+		int none = CONTROL_NONE;
+
+		/* Never over work the executive asked for: that finishes first. */
 		if (atomic_load(&rt->ddms[i].live))
-			atomic_store_explicit(&rt->ddms[i].control, CONTROL_QUIESCE,
-					      memory_order_release);
+			atomic_compare_exchange_strong(&rt->ddms[i].control, &none,
+						       CONTROL_QUIESCE);
+	}
 	for (unsigned ms = 0;; ms++) {
 		bool done = true;
 

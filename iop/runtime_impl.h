@@ -125,6 +125,7 @@ struct loop_arg {
 
 struct iop_runtime {
 	struct iop_window *w;
+	uint32_t inbound_lo, inbound_hi; /* MFAs of the inbound heap's blocks: requests */
 	uint16_t iop_id;
 	unsigned n_lcores;
 	struct iop_lcore *lcores[IOP_RUNTIME_MAX_LCORES];

@@ -33,6 +33,7 @@ struct host {
 	pid_t pid;
 	uid_t uid;
 	uint16_t owner;
+	bool scanned;   /* its unregistered channels looked for (once) */
 	struct {
 		uint32_t id, generation;
 	} ch[HOST_CHANNELS];
@@ -179,8 +180,17 @@ void iopd_hosts_readable(struct iopd_hosts *hs, int fd)
 			close(got); /* hosts send no descriptors */
 		if (rc == -EAGAIN)
 			return;
-		if (rc != 0 || m.type != IOP_CTL_CHANNEL) {
-			host_gone(h); /* closed, or speaking nonsense: either way, done */
+		if (rc == -EPROTO || (rc == 0 && m.type != IOP_CTL_CHANNEL)) {
+			/* Nonsense from a live process: say so, but do not take its frames. */
+			struct iop_ctl_msg e = { .magic = IOP_CTL_MAGIC, .version = IOP_CTL_VERSION,
+						 .type = IOP_CTL_ERROR, .status = -EPROTO };
+
+			snprintf(e.text, sizeof(e.text), "unexpected message");
+			iop_ctl_send(fd, &e, -1);
+			return;
+		}
+		if (rc != 0) {
+			host_gone(h); /* the socket closed: the host detached or died */
 			return;
 		}
 		ack.channel = m.channel;
@@ -208,20 +218,36 @@ static void free_replies(struct iop_window *w, struct rte_ring *to_host)
 	}
 }
 
-/* Channels of the host's process that it opened but never got to register. */
+/* Is this opening of slot id registered by some host? */
+static bool registered(const struct iopd_hosts *hs, unsigned id, uint32_t generation)
+{
+	for (unsigned i = 0; i < hs->n; i++)
+		for (unsigned k = 0; k < hs->hosts[i].n_ch; k++)
+			if (hs->hosts[i].ch[k].id == id && hs->hosts[i].ch[k].generation == generation)
+				return true;
+	return false;
+}
+
+/*
+ * Channels of the host's process that it opened but never got to register:
+ * looked for once, when it goes, and never one another host registered (a
+ * process may attach twice).
+ */
 static void add_unregistered(struct iopd_hosts *hs, struct host *h)
 {
 	unsigned n = iop_window_channels(hs->w);
 
+	if (h->scanned)
+		return;
+	h->scanned = true;
 	for (unsigned id = 0; id < n && h->n_ch < HOST_CHANNELS; id++) {
 		struct iop_channel ch;
 		int state = iop_channel_lookup(hs->w, id, &ch);
-		bool known = false;
+		bool known;
 
 		if (ch.owner_pid != h->pid || state == IOP_CHANNEL_FREE)
 			continue;
-		for (unsigned k = 0; k < h->n_ch && !known; k++)
-			known = h->ch[k].id == id && h->ch[k].generation == ch.generation;
+		known = registered(hs, id, ch.generation);
 		if (!known) {
 			h->ch[h->n_ch].id = id;
 			h->ch[h->n_ch].generation = ch.generation;

@@ -382,9 +382,26 @@ static void test_fail_replies(void)
 	CU_ASSERT_EQUAL(s.fail_code, IOP_FAIL_UNKNOWN);
 	CU_ASSERT_EQUAL(iop_heap_free(iop_window_inbound(t.w), big, 64), 0);
 
+	/* A live block of the outbound heap is no request, whatever it holds. */
+	{
+		uint32_t *out = iop_heap_alloc(iop_window_outbound(t.w), 64);
+		struct iop_msg_hdr m = { .version = 1, .size_words = 4, .target_tid = NOP,
+					 .initiator_tid = IOP_TID_HOST,
+					 .function = IOP_UTIL_CLAIM };
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+		iop_msg_hdr_encode(&m, out);
+		mfa = iop_window_mfa(t.w, out);
+		CU_ASSERT_EQUAL(iop_mfa_ring_post(t.ch.to_iop, &mfa, 1), 1);
+		CU_ASSERT_FATAL(harness_wait(&t, &s, 10));
+		CU_ASSERT_EQUAL(s.fail_code, IOP_FAIL_UNKNOWN);
+		CU_ASSERT_EQUAL(s.preserved_mfa, mfa);
+		CU_ASSERT_EQUAL(iop_heap_free(iop_window_outbound(t.w), out, 64), 0);
+	}
+
 	iop_runtime_stats(t.rt, &rs);
-	CU_ASSERT_EQUAL(rs.fail_replies, 5);
-	CU_ASSERT_EQUAL(rs.bad_mfas, 2);
+	CU_ASSERT_EQUAL(rs.fail_replies, 6);
+	CU_ASSERT_EQUAL(rs.bad_mfas, 3);
 	harness_down(&t);
 }
 
