@@ -403,10 +403,21 @@ static unsigned run_retries(struct iop_lcore *lc)
 	return n;
 }
 
+/*
+ * Descriptors kept for requests other loops forward here: two loops whose
+ * descriptors all held requests waiting to be forwarded to each other would
+ * otherwise never take from their forward rings again.
+ */
+#define FORWARD_RESERVE POLL_BURST
+
 static unsigned take_channels(struct iop_lcore *lc)
 {
 	struct iop_runtime *rt = lc->rt;
 	unsigned channels = iop_window_channels(rt->w), work = 0;
+
+	/* Requests already wait to be forwarded: take no more until they have gone. */
+	if (lc->forward_waiting != 0 || lc->n_free <= FORWARD_RESERVE)
+		return 0;
 
 	for (unsigned c = lc->index; c < channels; c += rt->n_lcores) {
 		struct iop_channel ch, again;
@@ -417,6 +428,8 @@ static unsigned take_channels(struct iop_lcore *lc)
 
 		if (state != IOP_CHANNEL_OPEN && state != IOP_CHANNEL_CLOSED)
 			continue;
+		if (lc->forward_waiting != 0 || lc->n_free <= FORWARD_RESERVE)
+			break; /* as above, found during this pass */
 		/*
 		 * Take only what this loop can hold and what the reply ring has
 		 * room for: the rest waits in the host's ring (back-pressure).
@@ -425,7 +438,7 @@ static unsigned take_channels(struct iop_lcore *lc)
 			 (int)atomic_load_explicit(&rt->channel_in_flight[c], memory_order_relaxed);
 		if (credit <= 0)
 			continue;
-		want = RTE_MIN(POLL_BURST, lc->n_free);
+		want = RTE_MIN(POLL_BURST, lc->n_free - FORWARD_RESERVE);
 		want = RTE_MIN(want, (unsigned)credit);
 		/*
 		 * Counted before taken, so that iop_runtime_channel_idle() never
