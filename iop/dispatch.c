@@ -25,11 +25,13 @@ static struct iop_request *request_get(struct iop_lcore *lc)
 	lc->n_free--;
 	memset(r, 0, sizeof(*r));
 	r->lc = lc;
+	r->in_use = true;
 	return r;
 }
 
 static void request_put(struct iop_lcore *lc, struct iop_request *r)
 {
+	r->in_use = false;
 	r->next = lc->free_requests;
 	lc->free_requests = r;
 	lc->n_free++;
@@ -44,6 +46,7 @@ void dispatch_release(struct iop_lcore *lc, struct iop_request *r)
 static void retry_push(struct iop_lcore *lc, struct iop_request *r, enum request_step step)
 {
 	r->step = step;
+	r->queued = true;
 	r->next = NULL;
 	if (lc->retry_tail != NULL)
 		lc->retry_tail->next = r;
@@ -361,6 +364,7 @@ static unsigned run_retries(struct iop_lcore *lc)
 		struct iop_request *next = r->next;
 
 		n++;
+		r->queued = false;
 		switch (r->step) {
 		case STEP_HANDLE:
 			r->ddm->retry_waiting--;
@@ -490,7 +494,7 @@ int iop_runtime_poll(struct iop_runtime *rt, unsigned lcore)
 
 		if (d->lcore != lcore)
 			continue;
-		executive_run_control(d);
+		executive_run_control(lc, d);
 		if (atomic_load_explicit(&d->live, memory_order_relaxed) && d->ops->poll != NULL) {
 			int n = d->ops->poll(d);
 
@@ -508,4 +512,16 @@ int iop_runtime_lcore_loop(struct iop_runtime *rt, unsigned lcore, const _Atomic
 		if (iop_runtime_poll(rt, lcore) < 0)
 			return -EINVAL;
 	return 0;
+}
+
+void dispatch_fail_held(struct iop_lcore *lc, struct iop_ddm *d)
+{
+	for (unsigned i = 0; i < LCORE_REQUESTS; i++) {
+		struct iop_request *r = &lc->requests[i];
+
+		/* Held by the DDM (pending), not waiting on the retry list, which answers its own. */
+		if (r->in_use && r->ddm == d && !r->answered && !r->queued && r->frame != NULL)
+			dispatch_answer(lc, r, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER,
+					IOP_DSC_DEVICE_NOT_AVAILABLE);
+	}
 }

@@ -300,7 +300,7 @@ static int exec_poll(struct iop_ddm *d)
 	return work;
 }
 
-void executive_run_control(struct iop_ddm *d)
+void executive_run_control(struct iop_lcore *lc, struct iop_ddm *d)
 {
 	int what = atomic_load_explicit(&d->control, memory_order_acquire);
 
@@ -321,6 +321,8 @@ void executive_run_control(struct iop_ddm *d)
 		if (d->ops->fini != NULL)
 			d->ops->fini(d);
 		atomic_store_explicit(&d->live, false, memory_order_release);
+		/* Whatever it still held gets its one reply: it will never answer now. */
+		dispatch_fail_held(lc, d);
 		break;
 	}
 	/* Release: the executive's lcore sees the work done before it answers. */

@@ -61,6 +61,8 @@ struct iop_request {
 	bool answered;
 	bool in_handle;         /* inside the DDM's handle call: the dispatcher frees it */
 	bool runtime_params;    /* UtilParamsGet/Set the runtime answers (params.c) */
+	bool in_use;            /* taken from the lcore's free list */
+	bool queued;            /* on the lcore's retry list */
 	struct iop_request *next;
 };
 
@@ -165,6 +167,9 @@ void dispatch_release(struct iop_lcore *lc, struct iop_request *r);
 void dispatch_answer(struct iop_lcore *lc, struct iop_request *r, uint8_t req_status,
 		     uint16_t dsc);
 
+/* A destroyed DDM's requests it still held, answered DEVICE_NOT_AVAILABLE. */
+void dispatch_fail_held(struct iop_lcore *lc, struct iop_ddm *d);
+
 /* Counters are written by one lcore and read by any thread. */
 #define STAT_ADD(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
 #define STAT_SUB(field, n) __atomic_fetch_sub(&(field), (n), __ATOMIC_RELAXED)
@@ -173,7 +178,7 @@ void dispatch_answer(struct iop_lcore *lc, struct iop_request *r, uint8_t req_st
 /* executive.c */
 extern const struct iop_ddm_ops iop_executive_ops;
 /* On the DDM's lcore: do what the executive asked of it, if anything. */
-void executive_run_control(struct iop_ddm *d);
+void executive_run_control(struct iop_lcore *lc, struct iop_ddm *d);
 
 /* params.c: UtilParamsGet/Set, which the runtime answers unless the DDM takes them. */
 bool params_is_runtimes(const struct iop_ddm *d, uint8_t fn);

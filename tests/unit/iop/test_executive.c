@@ -57,6 +57,24 @@ static const struct iop_ddm_ops counted_ops = {
 };
 IOP_DDM_REGISTER(counted_ops)
 
+/* Keeps every request and never answers: only its destruction can. */
+static int hoard_handle(struct iop_ddm *d, struct iop_request *r)
+{
+	(void)d;
+	(void)r;
+	return IOP_DDM_PENDING;
+}
+
+static const struct iop_ddm_ops hoarder_ops = {
+	.abi_version = IOP_DDM_ABI_VERSION,
+	.name = "hoarder",
+	.class_id = IOP_CLASS_DDM,
+	.functions = claim_only,
+	.n_functions = 1,
+	.handle = hoard_handle,
+};
+IOP_DDM_REGISTER(hoarder_ops)
+
 enum { NOP = 0x010, COUNTED };
 
 static const struct iop_window_opts small = { .inbound_bytes = 1 << 20,
@@ -273,12 +291,46 @@ static void test_control_runs_on_the_ddms_lcore(void)
 	harness_down(&t);
 }
 
+/* Destroying a DDM answers what it held: every request still gets its one reply. */
+static void test_destroy_answers_what_the_ddm_held(void)
+{
+	const struct iop_runtime_ddm ddms[] = { { "nop", NULL, 0 }, { "hoarder", NULL, 1 } };
+	struct harness t;
+	struct seen_reply s;
+	unsigned answered = 0, destroyed = 0;
+	uint32_t *destroy;
+
+	harness_up(&t, &small, ddms, 2, 2);
+	for (uint32_t i = 0; i < 3; i++)
+		harness_post(&t, harness_request(&t, NOP + 1, IOP_UTIL_CLAIM, 4, i));
+	CU_ASSERT_FALSE(harness_wait(&t, &s, 10)); /* held, unanswered */
+	destroy = harness_request(&t, IOP_TID_EXEC, IOP_EXEC_DDM_DESTROY, 5, 77);
+	destroy[4] = rte_cpu_to_le_32(NOP + 1);
+	harness_post(&t, destroy);
+	for (int turn = 0; turn < 50 && answered + destroyed < 4; turn++) {
+		harness_turn(&t);
+		while (harness_take(&t, &s)) {
+			if (s.hdr.function == IOP_EXEC_DDM_DESTROY) {
+				CU_ASSERT_EQUAL(s.status, IOP_REPLY_STATUS_SUCCESS);
+				destroyed++;
+			} else {
+				CU_ASSERT_EQUAL(s.dsc, IOP_DSC_DEVICE_NOT_AVAILABLE);
+				answered++;
+			}
+		}
+	}
+	CU_ASSERT_EQUAL(answered, 3);
+	CU_ASSERT_EQUAL(destroyed, 1);
+	harness_down(&t); /* every request frame back */
+}
+
 static const struct iop_test_case executive_tests[] = {
 	{ "status_get", test_status_get },
 	{ "lct_now", test_lct_now },
 	{ "state_machine", test_state_machine },
 	{ "ddm_destroy_and_deferred_lct", test_ddm_destroy_and_deferred_lct },
 	{ "control_runs_on_the_ddms_lcore", test_control_runs_on_the_ddms_lcore },
+	{ "destroy_answers_what_the_ddm_held", test_destroy_answers_what_the_ddm_held },
 	{ NULL, NULL },
 };
 
