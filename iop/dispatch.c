@@ -87,21 +87,18 @@ static bool try_post(struct iop_lcore *lc, const struct held_reply *h)
  */
 static unsigned flush_held(struct iop_lcore *lc)
 {
-	uint32_t blocked[8];
-	unsigned n_blocked = 0, kept = 0, posted = 0;
+	uint64_t blocked[IOP_CHANNELS_MAX / 64] = { 0 }; /* channels found full this pass */
+	unsigned kept = 0, posted = 0;
 
 	for (unsigned i = 0; i < lc->n_held; i++) {
 		const struct held_reply *h = &lc->held[i];
-		bool stuck = false;
+		uint64_t bit = 1ull << (h->channel % 64);
 
-		for (unsigned b = 0; b < n_blocked && !stuck; b++)
-			stuck = blocked[b] == h->channel;
-		if (!stuck && n_blocked < 8 && try_post(lc, h)) {
+		if (!(blocked[h->channel / 64] & bit) && try_post(lc, h)) {
 			posted++;
 			continue;
 		}
-		if (!stuck && n_blocked < 8)
-			blocked[n_blocked++] = h->channel;
+		blocked[h->channel / 64] |= bit;
 		lc->held[kept++] = *h;
 	}
 	lc->n_held = kept;

@@ -529,6 +529,44 @@ static void test_stalled_host_holds_up_only_itself(void)
 	harness_down(&t);
 }
 
+/*
+ * A host that breaks the rules and fills its own reply ring while the IOP
+ * holds its requests: the replies wait on the loop's held list, in order,
+ * and go out once the host makes room. Nothing is dropped.
+ */
+static void test_replies_held_when_a_host_fills_its_reply_ring(void)
+{
+	const struct iop_window_opts tiny_rings = { .inbound_bytes = 1 << 20,
+						    .outbound_bytes = 1 << 18,
+						    .channels = 2,
+						    .ring_entries = 16 };
+	struct harness t;
+	struct seen_reply s;
+	struct iop_runtime_stats rs;
+	uint32_t junk = 0xDEAD0000u, got = 0;
+
+	harness_up(&t, &tiny_rings, all_ddms, sizeof(all_ddms) / sizeof(all_ddms[0]), 1);
+	for (uint32_t i = 0; i < 3; i++)
+		harness_post(&t, harness_request(&t, LATER, IOP_UTIL_CLAIM, 4, i));
+	harness_turn(&t); /* taken: LATER answers them over the next turns */
+	while (iop_mfa_ring_post(t.ch.to_host, &junk, 1) == 1)
+		;
+	for (int i = 0; i < 20; i++)
+		harness_turn(&t);
+	iop_runtime_stats(t.rt, &rs);
+	CU_ASSERT(rs.replies_held > 0);
+	while (iop_mfa_ring_take(t.ch.to_host, &junk, 1) == 1)
+		CU_ASSERT_EQUAL(junk, 0xDEAD0000u);
+	while (got < 3 && harness_wait(&t, &s, 20)) {
+		CU_ASSERT_EQUAL(s.hdr.transaction_context, got);
+		got++;
+	}
+	CU_ASSERT_EQUAL(got, 3);
+	iop_runtime_stats(t.rt, &rs);
+	CU_ASSERT_EQUAL(rs.replies_held, 0);
+	harness_down(&t);
+}
+
 /* No reply frame free: requests wait until the host frees replies. */
 static void test_empty_outbound_heap_waits(void)
 {
@@ -673,6 +711,8 @@ static const struct iop_test_case dispatch_tests[] = {
 	{ "pending_and_retry", test_pending_and_retry },
 	{ "reply_payload_and_contexts_kept", test_reply_payload_and_contexts_kept },
 	{ "stalled_host_holds_up_only_itself", test_stalled_host_holds_up_only_itself },
+	{ "replies_held_when_a_host_fills_its_reply_ring",
+	  test_replies_held_when_a_host_fills_its_reply_ring },
 	{ "empty_outbound_heap_waits", test_empty_outbound_heap_waits },
 	{ "requests_cross_lcores", test_requests_cross_lcores },
 	{ "forwarding_keeps_order_when_the_ring_is_full",
