@@ -27,6 +27,22 @@ unsigned long iop_test_seed(void)
 	return s;
 }
 
+/* xorshift64*: reproducible from the printed seed on any libc. */
+static uint64_t rng_state = 1;
+
+void iop_test_rng_seed(unsigned long seed)
+{
+	rng_state = (uint64_t)seed * 0x9E3779B97F4A7C15ull | 1;
+}
+
+uint32_t iop_test_rng(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (uint32_t)((rng_state * 0x2545F4914F6CDD1Dull) >> 32);
+}
+
 static void usage(const char *prog)
 {
 	fprintf(stderr, "usage: %s [-s suite] [-t test] [-l]\n", prog);

@@ -10,6 +10,8 @@
 #ifndef IOP_TEST_H
 #define IOP_TEST_H
 
+#include <stdint.h>
+
 #include <CUnit/CUnit.h>
 
 struct iop_test_case {
@@ -27,5 +29,12 @@ int iop_test_main(int argc, char **argv, const struct iop_test_suite *suites);
 
 /* A seed for randomised tests: $IOP_TEST_SEED if set, else the time. Printed. */
 unsigned long iop_test_seed(void);
+
+/*
+ * A small generator (xorshift64*) for one test thread's random inputs, the
+ * same on any libc, so a printed seed repeats a run exactly.
+ */
+void iop_test_rng_seed(unsigned long seed);
+uint32_t iop_test_rng(void);
 
 #endif /* IOP_TEST_H */

@@ -18,22 +18,6 @@
 
 #define RANDOM_ITERATIONS 100000
 
-/* xorshift64*: reproducible from the printed seed on any libc. */
-static uint64_t rng_state;
-
-static void rng_seed(unsigned long seed)
-{
-	rng_state = (uint64_t)seed * 0x9E3779B97F4A7C15ull | 1;
-}
-
-static uint32_t rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (uint32_t)((rng_state * 0x2545F4914F6CDD1Dull) >> 32);
-}
-
 static void assert_hdr_equal(const struct iop_msg_hdr *a, const struct iop_msg_hdr *b)
 {
 	CU_ASSERT_EQUAL(a->version, b->version);
@@ -416,25 +400,25 @@ static void random_frame(uint8_t *b, size_t block_bytes)
 	unsigned size;
 
 	for (size_t i = 0; i < block_bytes; i++)
-		b[i] = rng();
-	if (block_bytes < 8 || rng() % 2 == 0)
+		b[i] = iop_test_rng();
+	if (block_bytes < 8 || iop_test_rng() % 2 == 0)
 		return;
-	size = rng() % (block_bytes / 4 + 2);
+	size = iop_test_rng() % (block_bytes / 4 + 2);
 	b[2] = size;
 	b[3] = size >> 8;
-	if (rng() % 4 != 0)
+	if (iop_test_rng() % 4 != 0)
 		b[0] = (b[0] & 0xF0) | 1;
-	if (rng() % 2 == 0)
+	if (iop_test_rng() % 2 == 0)
 		b[0] &= 0x0F;
-	if (rng() % 4 != 0)
-		b[1] = good_flags[rng() % sizeof(good_flags)];
-	if (rng() % 4 == 0)
+	if (iop_test_rng() % 4 != 0)
+		b[1] = good_flags[iop_test_rng() % sizeof(good_flags)];
+	if (iop_test_rng() % 4 == 0)
 		b[7] = IOP_UTIL_NOP;
-	if (rng() % 8 == 0) {
+	if (iop_test_rng() % 8 == 0) {
 		b[4] = 0xFF;
 		b[5] |= 0x0F;
 	}
-	if (rng() % 8 == 0) {
+	if (iop_test_rng() % 8 == 0) {
 		b[5] |= 0xF0;
 		b[6] = 0xFF;
 	}
@@ -449,9 +433,9 @@ static void test_validate_stays_in_block(void)
 
 	CU_ASSERT_FATAL(map != MAP_FAILED);
 	CU_ASSERT_FATAL(mprotect(end, page, PROT_NONE) == 0);
-	rng_seed(iop_test_seed());
+	iop_test_rng_seed(iop_test_seed());
 	for (int i = 0; i < RANDOM_ITERATIONS; i++) {
-		size_t block_bytes = 4 + rng() % 61;
+		size_t block_bytes = 4 + iop_test_rng() % 61;
 		struct iop_frame_verdict v;
 		int rc;
 
@@ -502,9 +486,9 @@ static void test_validate_matches_model(void)
 	unsigned counts[256] = { 0 };
 	uint8_t buf[64];
 
-	rng_seed(iop_test_seed() + 1);
+	iop_test_rng_seed(iop_test_seed() + 1);
 	for (int i = 0; i < RANDOM_ITERATIONS; i++) {
-		size_t block_bytes = rng() % (sizeof(buf) + 1);
+		size_t block_bytes = iop_test_rng() % (sizeof(buf) + 1);
 		uint8_t want;
 		struct iop_frame_verdict v;
 		int rc;

@@ -24,22 +24,6 @@
 #define RANDOM_MAX_ENTRIES 20
 #define GUARD_ITERATIONS 100000
 
-/* xorshift64*: reproducible from the printed seed on any libc. */
-static uint64_t rng_state;
-
-static void rng_seed(unsigned long seed)
-{
-	rng_state = (uint64_t)seed * 0x9E3779B97F4A7C15ull | 1;
-}
-
-static uint32_t rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (uint32_t)((rng_state * 0x2545F4914F6CDD1Dull) >> 32);
-}
-
 static void assert_header_equal(const struct iop_lct_header *a, const struct iop_lct_header *b)
 {
 	CU_ASSERT_EQUAL(a->table_size_words, b->table_size_words);
@@ -613,26 +597,26 @@ static void test_reader_random_bytes_in_buffer(void)
 	struct guarded g;
 
 	CU_ASSERT_FATAL(guard_map(&g));
-	rng_seed(iop_test_seed() + 1);
+	iop_test_rng_seed(iop_test_seed() + 1);
 	for (int it = 0; it < GUARD_ITERATIONS; it++) {
-		size_t bytes = rng() % (max_bytes + 1);
+		size_t bytes = iop_test_rng() % (max_bytes + 1);
 		uint8_t *b = g.end - bytes;
 		struct iop_lct_entry e;
 		int n;
 
 		for (size_t k = 0; k < bytes; k++)
-			b[k] = rng();
-		if (bytes >= 12 && rng() % 2 == 0) {
-			unsigned size = IOP_LCT_HDR_WORDS + IOP_LCT_ENTRY_WORDS * (rng() % 5);
+			b[k] = iop_test_rng();
+		if (bytes >= 12 && iop_test_rng() % 2 == 0) {
+			unsigned size = IOP_LCT_HDR_WORDS + IOP_LCT_ENTRY_WORDS * (iop_test_rng() % 5);
 
-			if (rng() % 4 == 0)
-				size += rng() % 3;
+			if (iop_test_rng() % 4 == 0)
+				size += iop_test_rng() % 3;
 			b[0] = size;
 			b[1] = size >> 8;
-			if (rng() % 4 != 0)
+			if (iop_test_rng() % 4 != 0)
 				b[3] = (b[3] & 0x0F) | IOP_LCT_VERSION_1_5 << 4;
 			for (unsigned at = 12; at + 4 <= bytes; at += 36) {
-				if (rng() % 4 != 0) {
+				if (iop_test_rng() % 4 != 0) {
 					b[at] = IOP_LCT_ENTRY_WORDS;
 					b[at + 1] = 0;
 				}
@@ -659,20 +643,20 @@ static void test_reader_random_bytes_in_buffer(void)
 
 static void random_entry(struct iop_lct_entry *e)
 {
-	e->entry_size_words = rng();
-	e->local_tid = rng();
-	e->change_indicator = rng();
-	e->device_flags = rng();
-	e->class_id = rng();
-	e->version = rng();
-	e->org_id = rng();
-	e->sub_class = rng();
-	e->user_tid = rng();
-	e->parent_tid = rng();
-	e->bios_info = rng();
+	e->entry_size_words = iop_test_rng();
+	e->local_tid = iop_test_rng();
+	e->change_indicator = iop_test_rng();
+	e->device_flags = iop_test_rng();
+	e->class_id = iop_test_rng();
+	e->version = iop_test_rng();
+	e->org_id = iop_test_rng();
+	e->sub_class = iop_test_rng();
+	e->user_tid = iop_test_rng();
+	e->parent_tid = iop_test_rng();
+	e->bios_info = iop_test_rng();
 	for (size_t k = 0; k < sizeof(e->identity_tag); k++)
-		e->identity_tag[k] = rng();
-	e->event_caps = rng();
+		e->identity_tag[k] = iop_test_rng();
+	e->event_caps = iop_test_rng();
 }
 
 /* Random tables, built and read back from a random byte offset. */
@@ -683,16 +667,16 @@ static void test_random_build_parse(void)
 	static uint32_t words[MAX_WORDS];
 	static uint8_t bytes[4 * MAX_WORDS + 3];
 
-	rng_seed(iop_test_seed());
+	iop_test_rng_seed(iop_test_seed());
 	for (int it = 0; it < RANDOM_ITERATIONS; it++) {
-		unsigned n = rng() % (RANDOM_MAX_ENTRIES + 1);
+		unsigned n = iop_test_rng() % (RANDOM_MAX_ENTRIES + 1);
 		size_t size = IOP_LCT_HDR_WORDS + IOP_LCT_ENTRY_WORDS * n;
-		size_t cap = size + rng() % (MAX_WORDS - size + 1);
-		size_t off = rng() % 4;
+		size_t cap = size + iop_test_rng() % (MAX_WORDS - size + 1);
+		size_t off = iop_test_rng() % 4;
 		struct iop_lct_header h = {
-			.table_size_words = rng(), .boot_tid = rng(),
-			.lct_ver = rng() % 4 != 0 ? IOP_LCT_VERSION_1_5 : rng(),
-			.iop_flags = rng(), .change_indicator = rng(),
+			.table_size_words = iop_test_rng(), .boot_tid = iop_test_rng(),
+			.lct_ver = iop_test_rng() % 4 != 0 ? IOP_LCT_VERSION_1_5 : iop_test_rng(),
+			.iop_flags = iop_test_rng(), .change_indicator = iop_test_rng(),
 		};
 		struct iop_lct_header out;
 		struct iop_lct_entry got;

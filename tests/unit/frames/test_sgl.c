@@ -35,22 +35,6 @@ static const struct iop_sgl_bounds win_bounds = { window, WIN_LO, WIN_BYTES };
 /* Any buffer offset, no chains: for lists that only name buffers. */
 static const struct iop_sgl_bounds all_offsets = { NULL, 0, UINT64_C(1) << 32 };
 
-/* xorshift64*: reproducible from the printed seed on any libc. */
-static uint64_t rng_state;
-
-static void rng_seed(unsigned long seed)
-{
-	rng_state = (uint64_t)seed * 0x9E3779B97F4A7C15ull | 1;
-}
-
-static uint32_t rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (uint32_t)((rng_state * 0x2545F4914F6CDD1Dull) >> 32);
-}
-
 /* A frame: 4 zero header words, then sgl[0 .. n) stored little-endian. */
 static size_t make_frame(uint32_t *frame, const uint32_t *sgl, size_t n)
 {
@@ -678,16 +662,16 @@ static void test_walk_stays_in_frame(void)
 		}
 	}
 	/* Random bytes in both, the frame and its chained segments at the guards. */
-	rng_seed(iop_test_seed() + 2);
+	iop_test_rng_seed(iop_test_seed() + 2);
 	for (int i = 0; i < RANDOM_ITERATIONS; i++) {
-		size_t cut = rng() % 64;
-		uint32_t len = 4 * (1 + rng() % 8);
+		size_t cut = iop_test_rng() % 64;
+		uint32_t len = 4 * (1 + iop_test_rng() % 8);
 
 		for (size_t j = 0; j < cut; j++)
-			frame_end[-1 - (long)j] = (uint8_t)rng();
+			frame_end[-1 - (long)j] = (uint8_t)iop_test_rng();
 		for (uint32_t j = 0; j < len; j++)
-			win_end[-1 - (long)j] = (uint8_t)rng();
-		if (cut >= 24 && rng() % 2) { /* often a chain to the guarded segment */
+			win_end[-1 - (long)j] = (uint8_t)iop_test_rng();
+		if (cut >= 24 && iop_test_rng() % 2) { /* often a chain to the guarded segment */
 			uint32_t h = htole32(H(0x30, len)), at = htole32((uint32_t)page - len);
 
 			memcpy(frame_end - 8, &h, 4);
@@ -715,19 +699,19 @@ struct want_elem {
 static void random_elem(struct want_elem *e, int in_frame)
 {
 	memset(e, 0, sizeof(*e));
-	e->flags = (uint8_t)(rng() % 2 ? IOP_SGL_END_OF_BUFFER : 0);
-	if (in_frame && rng() % 3 == 0) {
+	e->flags = (uint8_t)(iop_test_rng() % 2 ? IOP_SGL_END_OF_BUFFER : 0);
+	if (in_frame && iop_test_rng() % 3 == 0) {
 		e->kind = IOP_SGL_KIND_IMMEDIATE;
 		e->flags |= IOP_SGL_IMMEDIATE;
-		e->count = rng() % 17;
+		e->count = iop_test_rng() % 17;
 		for (unsigned i = 0; i < e->count; i++)
-			e->bytes[i] = (uint8_t)rng();
+			e->bytes[i] = (uint8_t)iop_test_rng();
 		return;
 	}
 	e->kind = IOP_SGL_KIND_SIMPLE;
-	e->flags |= (uint8_t)(IOP_SGL_TYPE_SIMPLE | (rng() % 2 ? IOP_SGL_DIR : 0));
-	e->offset = WIN_LO + rng() % (WIN_BYTES - WIN_LO + 1);
-	e->count = rng() % 4 ? rng() % (WIN_BYTES - e->offset + 1) : 0;
+	e->flags |= (uint8_t)(IOP_SGL_TYPE_SIMPLE | (iop_test_rng() % 2 ? IOP_SGL_DIR : 0));
+	e->offset = WIN_LO + iop_test_rng() % (WIN_BYTES - WIN_LO + 1);
+	e->count = iop_test_rng() % 4 ? iop_test_rng() % (WIN_BYTES - e->offset + 1) : 0;
 }
 
 static void add_elem(struct iop_sgl_writer *w, const struct want_elem *e)
@@ -775,16 +759,16 @@ static void test_random_round_trips(void)
 	static uint32_t frame[SGL_AT + 64];
 	struct want_elem want[MAX_ELEMS];
 
-	rng_seed(iop_test_seed());
+	iop_test_rng_seed(iop_test_seed());
 	for (int i = 0; i < RANDOM_ITERATIONS; i++) {
-		unsigned segs = 1 + rng() % MAX_SEGS, per_seg[MAX_SEGS], n = 0;
+		unsigned segs = 1 + iop_test_rng() % MAX_SEGS, per_seg[MAX_SEGS], n = 0;
 		struct iop_sgl_iter it;
 		struct iop_sgl_elem e;
 		uint64_t sum = 0, total = 0;
 		size_t bytes;
 
 		for (unsigned s = 0; s < segs; s++) {
-			per_seg[s] = 1 + rng() % (MAX_ELEMS / MAX_SEGS);
+			per_seg[s] = 1 + iop_test_rng() % (MAX_ELEMS / MAX_SEGS);
 			n += per_seg[s];
 		}
 		bytes = build_random(frame, want, per_seg, segs);
