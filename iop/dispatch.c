@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "iop_heap.h"
@@ -106,6 +107,18 @@ static unsigned flush_held(struct iop_lcore *lc)
 	return posted;
 }
 
+static bool grow_held(struct iop_lcore *lc)
+{
+	unsigned cap = lc->held_cap != 0 ? lc->held_cap * 2 : LCORE_HELD_REPLIES;
+	struct held_reply *more = realloc(lc->held, cap * sizeof(*more));
+
+	if (more == NULL)
+		return false;
+	lc->held = more;
+	lc->held_cap = cap;
+	return true;
+}
+
 void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel, uint32_t generation,
 			 uint32_t mfa)
 {
@@ -118,12 +131,15 @@ void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel, uint32_t genera
 	if (!queued && try_post(lc, &h))
 		return;
 	/*
-	 * Never dropped. Credits keep replies within their rings, so the held
-	 * list fills only if a host scribbles on its ring; then wait here.
+	 * Never dropped, and the loop never waits here: the list grows. It holds
+	 * replies only for a host that filled its own reply ring, and credits keep
+	 * each channel's share within its ring's size, so it stays bounded.
 	 */
-	while (lc->n_held == LCORE_HELD_REPLIES) {
-		if (flush_held(lc) == 0)
-			sched_yield();
+	if (lc->n_held == lc->held_cap && !grow_held(lc)) {
+		/* Out of memory: the one case left in which the loop waits for a host. */
+		while (lc->n_held == lc->held_cap)
+			if (flush_held(lc) == 0)
+				sched_yield();
 	}
 	lc->held[lc->n_held++] = h;
 	STAT_ADD(lc->rt->stats.replies_held, 1);

@@ -167,8 +167,10 @@ void iop_runtime_destroy(struct iop_runtime *rt)
 		free(d->priv);
 	}
 	for (unsigned i = 0; i < rt->n_lcores; i++) {
-		if (rt->lcores[i] != NULL)
+		if (rt->lcores[i] != NULL) {
 			free(rt->lcores[i]->forward_mem);
+			free(rt->lcores[i]->held);
+		}
 		free(rt->lcores[i]);
 	}
 	free(rt);

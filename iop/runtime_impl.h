@@ -18,8 +18,8 @@
 
 /* Requests one lcore can hold at once (being handled, pending, retrying). */
 #define LCORE_REQUESTS 1024u
-/* Replies one lcore can hold while their reply rings are full. */
-#define LCORE_HELD_REPLIES 4096u
+/* Room for held replies to start with; the list grows as it must (see dispatch.c). */
+#define LCORE_HELD_REPLIES 256u
 /* Entries of an lcore's ring of requests forwarded from other lcores. */
 #define LCORE_FORWARD_ENTRIES 4096u
 /* MFAs taken from a ring in one go. */
@@ -107,8 +107,8 @@ struct iop_lcore {
 	struct iop_request *retry_head, *retry_tail;
 	unsigned forward_waiting; /* STEP_FORWARD requests on the retry list */
 	unsigned retry_pass;      /* counts passes over the retry list */
-	struct held_reply held[LCORE_HELD_REPLIES];
-	unsigned n_held;
+	struct held_reply *held; /* replies whose ring was full, oldest first */
+	unsigned n_held, held_cap;
 };
 
 /* A deferred ExecLctNotify: answered when the table changes past its indicator. */

@@ -131,6 +131,35 @@ static const struct iop_ddm_ops knobs_ops = {
 };
 IOP_DDM_REGISTER(knobs_ops)
 
+/* Parks every request until told to answer them all at once (from its poll). */
+#define PARKED_MAX 1024
+static struct iop_request *parked[PARKED_MAX];
+static unsigned n_parked;
+static bool release_parked;
+
+static int park_handle(struct iop_ddm *d, struct iop_request *r)
+{
+	(void)d;
+	if (n_parked == PARKED_MAX)
+		return IOP_DDM_RETRY;
+	parked[n_parked++] = r;
+	return IOP_DDM_PENDING;
+}
+
+static int park_poll(struct iop_ddm *d)
+{
+	unsigned n = 0;
+
+	(void)d;
+	if (!release_parked)
+		return 0;
+	while (n < n_parked && iop_request_reply(parked[n], IOP_REPLY_STATUS_SUCCESS, 0) == 0)
+		n++;
+	memmove(parked, parked + n, (n_parked - n) * sizeof(parked[0]));
+	n_parked -= n;
+	return (int)n;
+}
+
 #define TEST_DDM(id, handler, pollfn, priv)                                                 \
 	static const struct iop_ddm_ops id##_ops = {                                         \
 		.abi_version = IOP_DDM_ABI_VERSION,                                          \
@@ -149,6 +178,7 @@ TEST_DDM(never, never_handle, NULL, 0)
 TEST_DDM(error, error_handle, NULL, 0)
 TEST_DDM(later, later_handle, later_poll, sizeof(struct later))
 TEST_DDM(echo, echo_handle, NULL, 0)
+TEST_DDM(parker, park_handle, park_poll, 0)
 
 /* The nop DDM at TID 0x010 and each test DDM after it. */
 static const struct iop_runtime_ddm all_ddms[] = {
@@ -567,6 +597,44 @@ static void test_replies_held_when_a_host_fills_its_reply_ring(void)
 	harness_down(&t);
 }
 
+/* Many held replies at once: the held list grows; order and every reply kept. */
+static void test_held_replies_grow_in_order(void)
+{
+	const struct iop_window_opts wide = { .inbound_bytes = 1 << 20,
+					      .outbound_bytes = 1 << 20,
+					      .channels = 2,
+					      .ring_entries = 1024 };
+	const struct iop_runtime_ddm ddms[] = { { "parker", NULL, 0 } };
+	struct harness t;
+	struct seen_reply s;
+	struct iop_runtime_stats rs;
+	uint32_t junk = 0xDEAD0000u, got = 0;
+
+	n_parked = 0;
+	release_parked = false;
+	harness_up(&t, &wide, ddms, 1, 1);
+	for (uint32_t i = 0; i < 600; i++)
+		harness_post(&t, harness_request(&t, NOP, IOP_UTIL_CLAIM, 4, i));
+	for (int i = 0; i < 40; i++)
+		harness_turn(&t);
+	CU_ASSERT_EQUAL(n_parked, 600);
+	while (iop_mfa_ring_post(t.ch.to_host, &junk, 1) == 1)
+		;
+	release_parked = true;
+	for (int i = 0; i < 5; i++)
+		harness_turn(&t);
+	iop_runtime_stats(t.rt, &rs);
+	CU_ASSERT_EQUAL(rs.replies_held, 600); /* past the list's first 256 */
+	while (iop_mfa_ring_take(t.ch.to_host, &junk, 1) == 1)
+		CU_ASSERT_EQUAL(junk, 0xDEAD0000u);
+	while (got < 600 && harness_wait(&t, &s, 20)) {
+		CU_ASSERT_EQUAL_FATAL(s.hdr.transaction_context, got);
+		got++;
+	}
+	CU_ASSERT_EQUAL(got, 600);
+	harness_down(&t);
+}
+
 /* No reply frame free: requests wait until the host frees replies. */
 static void test_empty_outbound_heap_waits(void)
 {
@@ -713,6 +781,7 @@ static const struct iop_test_case dispatch_tests[] = {
 	{ "stalled_host_holds_up_only_itself", test_stalled_host_holds_up_only_itself },
 	{ "replies_held_when_a_host_fills_its_reply_ring",
 	  test_replies_held_when_a_host_fills_its_reply_ring },
+	{ "held_replies_grow_in_order", test_held_replies_grow_in_order },
 	{ "empty_outbound_heap_waits", test_empty_outbound_heap_waits },
 	{ "requests_cross_lcores", test_requests_cross_lcores },
 	{ "forwarding_keeps_order_when_the_ring_is_full",
