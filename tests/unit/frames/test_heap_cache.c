@@ -294,9 +294,18 @@ static void test_busy_threads_answer_drain_requests(void)
 		epoch = atomic_load(&h->cache_epoch);
 		/* A free that looked at the epoch just before the request may put
 		 * one block in its cache after it; the owner's next call returns it. */
-		while (!all_caches_answered(h, epoch, false) && waited++ < 10000)
+		bool answered;
+
+		while (!(answered = all_caches_answered(h, epoch, false)) && waited++ < 10000)
 			nanosleep(&ms, NULL);
-		CU_ASSERT(all_caches_answered(h, epoch, true));
+		/*
+		 * Once is what counts: the fillers keep working, so a later look
+		 * may catch a block cached by a free that read the epoch before
+		 * the request (it goes back at that owner's next call).
+		 */
+		if (!answered)
+			all_caches_answered(h, epoch, true); /* say which slot */
+		CU_ASSERT(answered);
 	}
 	atomic_store(&stop, true);
 	for (int i = 0; i < FILLERS; i++) {
