@@ -447,6 +447,9 @@ static unsigned take_channels(struct iop_lcore *lc)
 			continue;
 		if (lc->forward_waiting != 0 || lc->n_free <= FORWARD_RESERVE)
 			break; /* as above, found during this pass */
+		/* Nothing posted: no atomic work on an idle channel's counter. */
+		if (iop_mfa_ring_count(ch.to_iop) == 0)
+			continue;
 		/*
 		 * Take only what this loop can hold and what the reply ring has
 		 * room for: the rest waits in the host's ring (back-pressure).

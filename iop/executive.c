@@ -146,21 +146,9 @@ static int lct_notify(struct iop_request *r)
 	if (indicator == 0 || indicator < atomic_load(&rt->lct_change))
 		return reply_lct(r, filter);
 	if (rt->n_lct_waiters == sizeof(rt->lct_waiters) / sizeof(rt->lct_waiters[0]))
-		return iop_request_reply(r, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER,
-					 IOP_DSC_INSUFFICIENT_RESOURCE_SOFT) == -ENOMEM ?
-			       IOP_DDM_RETRY :
-			       IOP_DDM_DONE;
+		return request_answer(r, IOP_DSC_INSUFFICIENT_RESOURCE_SOFT);
 	rt->lct_waiters[rt->n_lct_waiters++] = (struct lct_waiter){ r, indicator, filter };
 	return IOP_DDM_PENDING;
-}
-
-static int reply_or_retry(struct iop_request *r, uint16_t dsc)
-{
-	return iop_request_reply(r, dsc ? IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER :
-					  IOP_REPLY_STATUS_SUCCESS,
-				 dsc) == -ENOMEM ?
-		       IOP_DDM_RETRY :
-		       IOP_DDM_DONE;
 }
 
 /*
@@ -174,7 +162,7 @@ static int ask_ddms(struct iop_request *r, enum ddm_control what, struct iop_ddm
 	struct iop_runtime *rt = r->lc->rt;
 
 	if (rt->control_req != NULL)
-		return reply_or_retry(r, IOP_DSC_DEVICE_BUSY); /* one at a time */
+		return request_answer(r, IOP_DSC_DEVICE_BUSY); /* one at a time */
 	for (unsigned i = 0; i < rt->n_ddms; i++) {
 		struct iop_ddm *d = &rt->ddms[i];
 
@@ -195,8 +183,8 @@ static int transition(struct iop_request *r, int from, int to)
 	if (state == from)
 		atomic_store_explicit(&rt->state, to, memory_order_release);
 	else if (state != to)
-		return reply_or_retry(r, IOP_DSC_INAPPROPRIATE_FUNCTION);
-	return reply_or_retry(r, IOP_DSC_SUCCESS);
+		return request_answer(r, IOP_DSC_INAPPROPRIATE_FUNCTION);
+	return request_answer(r, IOP_DSC_SUCCESS);
 }
 
 /* DdmDestroy (word 4: the TID of a DDM, not the executive). */
@@ -207,7 +195,7 @@ static int ddm_destroy(struct iop_request *r)
 	struct iop_ddm *d = tid != IOP_TID_EXEC ? rt->by_tid[tid] : NULL;
 
 	if (d == NULL || !atomic_load(&d->live))
-		return reply_or_retry(r, IOP_DSC_INVALID_TARGET_ADDRESS);
+		return request_answer(r, IOP_DSC_INVALID_TARGET_ADDRESS);
 	return ask_ddms(r, CONTROL_DESTROY, d, 0);
 }
 
@@ -232,9 +220,9 @@ static int exec_handle(struct iop_ddm *d, struct iop_request *r)
 		int state = atomic_load(&rt->state);
 
 		if (state == IOP_STATE_READY)
-			return reply_or_retry(r, IOP_DSC_SUCCESS);
+			return request_answer(r, IOP_DSC_SUCCESS);
 		if (state != IOP_STATE_OPERATIONAL)
-			return reply_or_retry(r, IOP_DSC_INAPPROPRIATE_FUNCTION);
+			return request_answer(r, IOP_DSC_INAPPROPRIATE_FUNCTION);
 		return ask_ddms(r, CONTROL_QUIESCE, NULL, IOP_STATE_READY);
 	}
 	case IOP_EXEC_DDM_DESTROY:

@@ -15,15 +15,6 @@
 #define PARAMS_COUNT_WORD 5u
 #define PARAMS_FIELDS_WORD 6u
 
-static int answer(struct iop_request *r, uint16_t dsc)
-{
-	int rc = iop_request_reply(r, dsc ? IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER :
-					    IOP_REPLY_STATUS_SUCCESS,
-				   dsc);
-
-	return rc == -ENOMEM ? IOP_DDM_RETRY : IOP_DDM_DONE;
-}
-
 static unsigned target_stats(const struct iop_ddm *d, uint64_t *f)
 {
 	f[0] = STAT_GET(d->stats.requests);
@@ -51,7 +42,7 @@ static int params_get(struct iop_ddm *d, struct iop_request *r, uint16_t group)
 	else
 		n = -ENOENT;
 	if (n < 0 || n > (int)IOP_PARAMS_MAX_FIELDS)
-		return answer(r, n == -ENOENT ? IOP_DSC_INVALID_PARAMETER : IOP_DSC_UNKNOWN_ERROR);
+		return request_answer(r, n == -ENOENT ? IOP_DSC_INVALID_PARAMETER : IOP_DSC_UNKNOWN_ERROR);
 	words = PARAMS_FIELDS_WORD + 2 * (unsigned)n;
 	p = iop_request_reply_alloc(r, words);
 	if (p == NULL)
@@ -72,19 +63,19 @@ static int params_set(struct iop_ddm *d, struct iop_request *r, uint16_t group)
 	int rc;
 
 	if (r->hdr.size_words <= PARAMS_COUNT_WORD)
-		return answer(r, IOP_DSC_MISSING_PARAMETER);
+		return request_answer(r, IOP_DSC_MISSING_PARAMETER);
 	n = rte_le_to_cpu_32(r->frame[PARAMS_COUNT_WORD]);
 	if (n > IOP_PARAMS_MAX_FIELDS)
-		return answer(r, IOP_DSC_INVALID_PARAMETER);
+		return request_answer(r, IOP_DSC_INVALID_PARAMETER);
 	if (r->hdr.size_words < PARAMS_FIELDS_WORD + 2 * n)
-		return answer(r, IOP_DSC_MESSAGE_TOO_SMALL);
+		return request_answer(r, IOP_DSC_MESSAGE_TOO_SMALL);
 	if (group >= IOP_PARAMS_GROUP_RUNTIME || d->ops->params_set == NULL)
-		return answer(r, IOP_DSC_INVALID_PARAMETER); /* read-only, or nothing to set */
+		return request_answer(r, IOP_DSC_INVALID_PARAMETER); /* read-only, or nothing to set */
 	for (uint32_t i = 0; i < n; i++)
 		fields[i] = rte_le_to_cpu_32(r->frame[PARAMS_FIELDS_WORD + 2 * i]) |
 			    (uint64_t)rte_le_to_cpu_32(r->frame[PARAMS_FIELDS_WORD + 2 * i + 1]) << 32;
 	rc = d->ops->params_set(d, group, fields, n);
-	return answer(r, rc == 0 ? IOP_DSC_SUCCESS :
+	return request_answer(r, rc == 0 ? IOP_DSC_SUCCESS :
 		      rc == -ENOENT || rc == -EINVAL || rc == -EPERM ? IOP_DSC_INVALID_PARAMETER :
 							    IOP_DSC_UNKNOWN_ERROR);
 }
@@ -99,7 +90,7 @@ int params_handle(struct iop_ddm *d, struct iop_request *r)
 	uint16_t group;
 
 	if (r->hdr.size_words <= PARAMS_GROUP_WORD)
-		return answer(r, IOP_DSC_MISSING_PARAMETER);
+		return request_answer(r, IOP_DSC_MISSING_PARAMETER);
 	group = (uint16_t)rte_le_to_cpu_32(r->frame[PARAMS_GROUP_WORD]);
 	return r->hdr.function == IOP_UTIL_PARAMS_GET ? params_get(d, r, group) :
 							params_set(d, r, group);

@@ -137,3 +137,12 @@ int iop_request_reply(struct iop_request *r, uint8_t req_status, uint16_t dsc)
 {
 	return request_reply_now(r, req_status, dsc);
 }
+
+int request_answer(struct iop_request *r, uint16_t dsc)
+{
+	int rc = request_reply_now(r, dsc ? IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER :
+					    IOP_REPLY_STATUS_SUCCESS,
+				   dsc);
+
+	return rc == -ENOMEM ? IOP_DDM_RETRY : IOP_DDM_DONE;
+}

@@ -158,6 +158,12 @@ struct iop_runtime {
 
 /* request.c: iop_request_reply() without the checks a DDM needs. */
 int request_reply_now(struct iop_request *r, uint8_t req_status, uint16_t dsc);
+/*
+ * A status-only answer from the runtime's own handlers: SUCCESS for dsc 0,
+ * else ERROR_NO_DATA_TRANSFER with dsc. @return IOP_DDM_DONE, or
+ * IOP_DDM_RETRY when no reply frame is free now.
+ */
+int request_answer(struct iop_request *r, uint16_t dsc);
 
 /* dispatch.c */
 void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel, uint32_t generation,

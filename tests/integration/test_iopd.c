@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -329,8 +330,8 @@ static void test_telemetry(void)
 static void test_bad_configuration_refused(void)
 {
 	const char *iopd = getenv("IOP_TEST_IOPD");
-	char conf[] = "/tmp/iopd-conf-XXXXXX";
-	int cfd = mkstemp(conf);
+	char conf[64];
+	int cfd;
 	const struct {
 		const char *opt, *val, *expect;
 		int status;
@@ -343,6 +344,8 @@ static void test_bad_configuration_refused(void)
 		{ "--ddm", "nosuch@0", "no DDM named \"nosuch\"", 1 },
 	};
 
+	snprintf(conf, sizeof(conf), "/tmp/iopd-bad-%d.conf", (int)getpid());
+	cfd = open(conf, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
 	CU_ASSERT_FATAL(cfd >= 0);
 	CU_ASSERT(write(cfd, "# a comment\nnonsense yes\n", 26) == 26);
 	close(cfd);

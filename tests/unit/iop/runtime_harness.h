@@ -165,4 +165,41 @@ static inline int harness_call(struct harness *t, uint16_t target, uint8_t funct
 	return harness_wait(t, s, 100);
 }
 
+/*
+ * Take replies until `last` (exclusive): each must carry the next
+ * TransactionContext from `first`. @return the next one expected, `last`
+ * when all came in order.
+ */
+static inline uint32_t harness_take_in_order(struct harness *t, uint32_t first, uint32_t last)
+{
+	struct seen_reply s;
+
+	while (first < last && harness_wait(t, &s, 20)) {
+		CU_ASSERT_EQUAL(s.hdr.transaction_context, first);
+		first++;
+	}
+	return first;
+}
+
+/* What a host that breaks the rules posts to its own reply ring. */
+#define HARNESS_JUNK_MFA 0xDEAD0000u
+
+/* Fill the channel's reply ring with junk, as a misbehaving host would. */
+static inline void harness_fill_reply_ring(struct harness *t)
+{
+	uint32_t junk = HARNESS_JUNK_MFA;
+
+	while (iop_mfa_ring_post(t->ch.to_host, &junk, 1) == 1)
+		;
+}
+
+/* Take everything in the reply ring back out: it must all be the junk. */
+static inline void harness_drain_junk(struct harness *t)
+{
+	uint32_t mfa;
+
+	while (iop_mfa_ring_take(t->ch.to_host, &mfa, 1) == 1)
+		CU_ASSERT_EQUAL(mfa, HARNESS_JUNK_MFA);
+}
+
 #endif /* IOP_RUNTIME_HARNESS_H */

@@ -193,6 +193,12 @@ static const struct iop_window_opts small = { .inbound_bytes = 1 << 20,
 					      .channels = 4,
 					      .ring_entries = 64 };
 
+/* Rings of 16 entries (15 MFAs): full after a handful of requests. */
+static const struct iop_window_opts tiny_rings = { .inbound_bytes = 1 << 20,
+						   .outbound_bytes = 1 << 18,
+						   .channels = 2,
+						   .ring_entries = 16 };
+
 static void up(struct harness *t)
 {
 	harness_up(t, &small, all_ddms, sizeof(all_ddms) / sizeof(all_ddms[0]), 1);
@@ -520,15 +526,10 @@ static void test_reply_payload_and_contexts_kept(void)
  */
 static void test_stalled_host_holds_up_only_itself(void)
 {
-	const struct iop_window_opts tiny_rings = { .inbound_bytes = 1 << 20,
-						    .outbound_bytes = 1 << 18,
-						    .channels = 2,
-						    .ring_entries = 16 };
 	struct harness t;
 	struct seen_reply s;
 	struct iop_runtime_stats rs;
 	struct iop_channel stalled;
-	uint32_t got = 0;
 
 	harness_up(&t, &tiny_rings, all_ddms, 1, 1);
 	stalled = t.ch;
@@ -551,11 +552,7 @@ static void test_stalled_host_holds_up_only_itself(void)
 	CU_ASSERT_EQUAL(s.hdr.transaction_context, 1000);
 
 	t.ch = stalled;
-	while (got < 30) {
-		CU_ASSERT_FATAL(harness_wait(&t, &s, 10));
-		CU_ASSERT_EQUAL(s.hdr.transaction_context, got);
-		got++;
-	}
+	CU_ASSERT_EQUAL(harness_take_in_order(&t, 0, 30), 30);
 	harness_down(&t);
 }
 
@@ -566,32 +563,20 @@ static void test_stalled_host_holds_up_only_itself(void)
  */
 static void test_replies_held_when_a_host_fills_its_reply_ring(void)
 {
-	const struct iop_window_opts tiny_rings = { .inbound_bytes = 1 << 20,
-						    .outbound_bytes = 1 << 18,
-						    .channels = 2,
-						    .ring_entries = 16 };
 	struct harness t;
-	struct seen_reply s;
 	struct iop_runtime_stats rs;
-	uint32_t junk = 0xDEAD0000u, got = 0;
 
 	harness_up(&t, &tiny_rings, all_ddms, sizeof(all_ddms) / sizeof(all_ddms[0]), 1);
 	for (uint32_t i = 0; i < 3; i++)
 		harness_post(&t, harness_request(&t, LATER, IOP_UTIL_CLAIM, 4, i));
 	harness_turn(&t); /* taken: LATER answers them over the next turns */
-	while (iop_mfa_ring_post(t.ch.to_host, &junk, 1) == 1)
-		;
+	harness_fill_reply_ring(&t);
 	for (int i = 0; i < 20; i++)
 		harness_turn(&t);
 	iop_runtime_stats(t.rt, &rs);
 	CU_ASSERT(rs.replies_held > 0);
-	while (iop_mfa_ring_take(t.ch.to_host, &junk, 1) == 1)
-		CU_ASSERT_EQUAL(junk, 0xDEAD0000u);
-	while (got < 3 && harness_wait(&t, &s, 20)) {
-		CU_ASSERT_EQUAL(s.hdr.transaction_context, got);
-		got++;
-	}
-	CU_ASSERT_EQUAL(got, 3);
+	harness_drain_junk(&t);
+	CU_ASSERT_EQUAL(harness_take_in_order(&t, 0, 3), 3);
 	iop_runtime_stats(t.rt, &rs);
 	CU_ASSERT_EQUAL(rs.replies_held, 0);
 	harness_down(&t);
@@ -606,9 +591,7 @@ static void test_held_replies_grow_in_order(void)
 					      .ring_entries = 1024 };
 	const struct iop_runtime_ddm ddms[] = { { "parker", NULL, 0 } };
 	struct harness t;
-	struct seen_reply s;
 	struct iop_runtime_stats rs;
-	uint32_t junk = 0xDEAD0000u, got = 0;
 
 	n_parked = 0;
 	release_parked = false;
@@ -618,20 +601,14 @@ static void test_held_replies_grow_in_order(void)
 	for (int i = 0; i < 40; i++)
 		harness_turn(&t);
 	CU_ASSERT_EQUAL(n_parked, 600);
-	while (iop_mfa_ring_post(t.ch.to_host, &junk, 1) == 1)
-		;
+	harness_fill_reply_ring(&t);
 	release_parked = true;
 	for (int i = 0; i < 5; i++)
 		harness_turn(&t);
 	iop_runtime_stats(t.rt, &rs);
 	CU_ASSERT_EQUAL(rs.replies_held, 600); /* past the list's first 256 */
-	while (iop_mfa_ring_take(t.ch.to_host, &junk, 1) == 1)
-		CU_ASSERT_EQUAL(junk, 0xDEAD0000u);
-	while (got < 600 && harness_wait(&t, &s, 20)) {
-		CU_ASSERT_EQUAL_FATAL(s.hdr.transaction_context, got);
-		got++;
-	}
-	CU_ASSERT_EQUAL(got, 600);
+	harness_drain_junk(&t);
+	CU_ASSERT_EQUAL(harness_take_in_order(&t, 0, 600), 600);
 	harness_down(&t);
 }
 
@@ -643,9 +620,8 @@ static void test_empty_outbound_heap_waits(void)
 						  .channels = 2,
 						  .ring_entries = 256 };
 	struct harness t;
-	struct seen_reply s;
 	uint32_t mfas[200];
-	unsigned n = 0, got = 0;
+	unsigned n = 0;
 
 	harness_up(&t, &tiny_out, all_ddms, 1, 1);
 	for (uint32_t i = 0; i < 100; i++)
@@ -662,12 +638,7 @@ static void test_empty_outbound_heap_waits(void)
 
 		CU_ASSERT_EQUAL(iop_heap_free(iop_window_outbound(t.w), r, block), 0);
 	}
-	got = n;
-	while (got < 100 && harness_wait(&t, &s, 20)) {
-		CU_ASSERT_EQUAL(s.hdr.transaction_context, got);
-		got++;
-	}
-	CU_ASSERT_EQUAL(got, 100);
+	CU_ASSERT_EQUAL(harness_take_in_order(&t, n, 100), 100);
 	harness_down(&t);
 }
 
