@@ -73,10 +73,11 @@ struct iop_host *iop_host_attach(const char *socket_path, char *err, size_t errl
 	return h;
 }
 
-void iop_host_detach(struct iop_host *h)
+int iop_host_detach(struct iop_host *h, unsigned timeout_ms)
 {
+	(void)timeout_ms;
 	if (h == NULL)
-		return;
+		return 0;
 	for (unsigned i = 0; i < h->n_channels; i++)
 		iop_channel_close(h->w, &h->channels[i]);
 	/* Blocks this process's threads cache go back now; iopd frees the rest it held. */
@@ -85,6 +86,7 @@ void iop_host_detach(struct iop_host *h)
 	close(h->sock);
 	iop_window_close(h->w);
 	free(h);
+	return 0;
 }
 
 struct iop_window *iop_host_window(const struct iop_host *h)

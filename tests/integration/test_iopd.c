@@ -116,7 +116,7 @@ static int heap_use(uint32_t *in, uint32_t *out)
 		rc = call(h, &ch, IOP_TID_EXEC, IOP_EXEC_STATUS_GET, 1, words, 16);
 	*in = words[13];
 	*out = words[14];
-	iop_host_detach(h);
+	iop_host_detach(h, 0);
 	return rc;
 }
 
@@ -146,7 +146,7 @@ static void host_process(unsigned n)
 			_exit(3);
 		}
 	}
-	iop_host_detach(h);
+	iop_host_detach(h, 0);
 	_exit(0);
 }
 

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Request builders and reply readers for hosts: utility, executive and
+ * block-storage (BSA) requests, written into a frame the caller allocated
+ * (iop_qp_frame_alloc()). Each builder writes the header (version 1.5,
+ * InitiatorAddress = the host, MessageSize, SGL offset) and the request's
+ * own words; the contexts are left 0 for the queue pair to write when it
+ * posts. LAN requests are built with the LAN DDM's header.
+ *
+ * Every builder takes the frame's size in bytes and returns the words it
+ * wrote, or -ENOSPC when the request does not fit (the frame is then left
+ * as it was), or -EINVAL for arguments no frame could carry.
+ * Needs only libc, like the frame codec.
+ */
+#ifndef IOP_BUILD_H
+#define IOP_BUILD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct iop_window;
+
+/* ---- Utility class: any target ----------------------------------------- */
+
+/** UtilNOP, 4 words: the IOP frees it and sends no reply. */
+int iop_build_util_nop(uint32_t *frame, size_t frame_bytes, uint16_t tid);
+
+/**
+ * A utility request with no payload (Claim, ClaimRelease, DeviceReserve,
+ * DeviceRelease, Lock, LockRelease, Abort): 4 words.
+ * @return -EINVAL for a function that is not a utility code (0x00-0x1F).
+ */
+int iop_build_util(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t function);
+
+/** UtilPrivate: word 4 XFunctionCode (bits 0-15) | OrganizationID (bits 16-31). */
+int iop_build_util_private(uint32_t *frame, size_t frame_bytes, uint16_t tid,
+			   uint16_t xfunction, uint16_t org_id);
+
+/** UtilParamsGet of one group: word 4 GroupNumber. */
+int iop_build_params_get(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint16_t group);
+
+/**
+ * UtilParamsSet of one group: word 4 GroupNumber, word 5 the field count,
+ * then each field as a 64-bit little-endian value, low word first.
+ * @return -EINVAL for more than 64 fields, or n != 0 with values NULL.
+ */
+int iop_build_params_set(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint16_t group,
+			 const uint64_t *values, unsigned n);
+
+/**
+ * Read a UtilParamsGet reply: the field count (word 5) and up to max values.
+ * @param n  gets the count the reply states.
+ * @return how many values were stored (min of max and the count), or
+ *         -EPROTO for a reply too short for the count it states, or not a
+ *         successful reply.
+ */
+int iop_read_params_reply(const uint32_t *reply, size_t reply_words, uint64_t *values,
+			  unsigned max, unsigned *n);
+
+/* ---- Executive class: TID 0 -------------------------------------------- */
+
+/** An executive request with no payload (SysQuiesce, SysEnable, IopReset, ...). */
+int iop_build_exec(uint32_t *frame, size_t frame_bytes, uint8_t function);
+
+/** ExecStatusGet. */
+int iop_build_exec_status_get(uint32_t *frame, size_t frame_bytes);
+
+/**
+ * ExecLctNotify: word 4 the class filter (0xFFFFFFFF = all), word 5 the
+ * change indicator (0 = reply now; else the reply waits until the table
+ * changes past it).
+ */
+int iop_build_exec_lct_notify(uint32_t *frame, size_t frame_bytes, uint32_t class_filter,
+			      uint32_t change_indicator);
+
+/** ExecDdmDestroy of the DDM at ddm_tid (word 4). */
+int iop_build_exec_ddm_destroy(uint32_t *frame, size_t frame_bytes, uint16_t ddm_tid);
+
+/** What an ExecStatusGet reply says (docs/runtime.md has the words). */
+struct iop_exec_status {
+	uint8_t iop_state;        /**< IOP_STATE_* */
+	uint8_t i2o_version;      /**< 1 = I2O 1.5 */
+	uint16_t iop_id;
+	uint32_t targets;         /**< entries of the LCT: the executive and live DDMs */
+	uint32_t lct_change;      /**< CurrentChangeIndicator */
+	uint32_t inbound_kib;     /**< inbound heap size */
+	uint32_t outbound_kib;
+	uint32_t channels;
+	uint32_t loops;
+	uint32_t inbound_in_use;  /**< bytes */
+	uint32_t outbound_in_use;
+};
+
+/** Read an ExecStatusGet reply. @return 0, or -EPROTO (too short, not SUCCESS). */
+int iop_read_exec_status(const uint32_t *reply, size_t reply_words, struct iop_exec_status *s);
+
+/**
+ * The LCT carried by an ExecLctNotify reply: where it starts and how many
+ * bytes it may span, for iop_lct_parse() / iop_lct_entry_get().
+ * @return 0, or -EPROTO (not a successful reply, or no room for a table).
+ */
+int iop_read_lct_reply(const uint32_t *reply, size_t reply_words, const uint32_t **lct,
+		       size_t *lct_bytes);
+
+/* ---- Block storage (BSA, class 0x010) ---------------------------------- */
+
+/** BSA function codes. */
+enum iop_bsa_function {
+	IOP_BSA_STATUS_CHECK = 0x25,
+	IOP_BSA_DEVICE_RESET = 0x27,
+	IOP_BSA_BLOCK_READ   = 0x30,
+	IOP_BSA_BLOCK_WRITE  = 0x31,
+	IOP_BSA_WRITE_VERIFY = 0x33,
+	IOP_BSA_MEDIA_VERIFY = 0x35,
+	IOP_BSA_CACHE_FLUSH  = 0x37,
+	IOP_BSA_MEDIA_MOUNT  = 0x41,
+	IOP_BSA_MEDIA_EJECT  = 0x43,
+	IOP_BSA_MEDIA_LOCK   = 0x49,
+	IOP_BSA_MEDIA_UNLOCK = 0x4B,
+	IOP_BSA_POWER_MGT    = 0x70,
+};
+
+/** One buffer of a transfer: memory inside the host's frame window. */
+struct iop_buf {
+	void *addr;
+	uint32_t len;
+};
+
+/**
+ * BlockRead, BlockWrite or WriteVerify: word 4 ControlFlags | TimeMultiplier
+ * | FetchAhead (0), word 5 TransferByteCount (the buffers' total), words 6-7
+ * the 64-bit byte address, and from word 8 an SGL of one simple element per
+ * buffer (END_OF_BUFFER on each, DIR on writes, LAST_ELEMENT on the final).
+ * @param w  the window the buffers lie in (their addresses become offsets).
+ * @return words written; -EINVAL for a buffer outside the window, an empty
+ *         transfer, or a total over 4 GiB - 1; -ENOSPC.
+ */
+int iop_build_bsa_rw(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t function,
+		     uint64_t byte_address, const struct iop_window *w, const struct iop_buf *bufs,
+		     unsigned n_bufs);
+
+/** A BSA request with no payload (StatusCheck, CacheFlush, DeviceReset, ...). */
+int iop_build_bsa(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t function);
+
+/**
+ * The TransferCount word of a BlockRead/BlockWrite reply (word 5).
+ * @return 0, or -EPROTO when the reply has no word 5.
+ */
+int iop_read_bsa_transfer_count(const uint32_t *reply, size_t reply_words, uint32_t *count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOP_BUILD_H */
