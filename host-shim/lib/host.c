@@ -229,9 +229,17 @@ int iop_host_detach(struct iop_host *h, unsigned timeout_ms)
 	if (h->rt != NULL) {
 		rc = detach_inproc(h, timeout_ms);
 	} else {
+		struct iop_ctl_msg bye = { .magic = IOP_CTL_MAGIC, .version = IOP_CTL_VERSION,
+					   .type = IOP_CTL_BYE };
+
 		for (unsigned i = 0; i < h->n_channels; i++)
 			iop_channel_close(h->w, &h->channels[i].ch);
-		/* iopd takes back the channels and every frame stamped as ours. */
+		/*
+		 * Our caches are given back (above): iopd need not wait for this
+		 * process to be gone. It takes back the channels and every frame
+		 * tagged as ours.
+		 */
+		iop_ctl_send(h->sock, &bye, -1);
 		close(h->sock);
 		iop_window_close(h->w);
 	}
@@ -278,7 +286,7 @@ int iop_host_channel_open(struct iop_host *h, struct iop_channel *ch)
 		pthread_mutex_unlock(&h->lock);
 		return -ENOSPC;
 	}
-	rc = iop_channel_open(h->w, ch);
+	rc = iop_channel_open_as(h->w, ch, h->owner);
 	if (rc == 0 && h->rt == NULL) {
 		rc = register_channel(h, ch);
 		if (rc != 0)
@@ -295,20 +303,14 @@ int iop_host_channel_open(struct iop_host *h, struct iop_channel *ch)
 
 void *iop_host_frame_alloc(struct iop_host *h, size_t bytes)
 {
-	void *f = iop_heap_alloc(iop_window_inbound(h->w), bytes);
-
-	if (f != NULL)
-		iop_window_owner_set(h->w, f, h->owner);
-	return f;
+	/* Tagged as it is allocated: no moment when a kill would leave it nobody's. */
+	return iop_heap_alloc_tagged(iop_window_inbound(h->w), bytes, h->owner);
 }
 
 void *iop_host_reply_claim(struct iop_host *h, uint32_t mfa, size_t *block_bytes)
 {
-	void *r = iop_window_frame_block(h->w, mfa, block_bytes);
-
-	if (r != NULL)
-		iop_window_owner_set(h->w, r, h->owner);
-	return r;
+	/* Replies come tagged with the channel's owner: nothing to stamp. */
+	return iop_window_frame_block(h->w, mfa, block_bytes);
 }
 
 int iop_host_frame_free(struct iop_host *h, void *frame)
@@ -318,11 +320,9 @@ int iop_host_frame_free(struct iop_host *h, void *frame)
 	for (int i = 0; i < 2; i++) {
 		size_t bytes = iop_heap_allocated_size(heaps[i], frame);
 
-		if (bytes != 0) {
-			/* Unstamped first: once freed, the block may be someone else's. */
-			iop_window_owner_set(h->w, frame, IOP_OWNER_IOP);
+		/* The tag stays: it means nothing on a free block. */
+		if (bytes != 0)
 			return iop_heap_free(heaps[i], frame, bytes);
-		}
 	}
 	return -EFAULT;
 }

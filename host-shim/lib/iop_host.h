@@ -93,14 +93,15 @@ int iop_host_channel_open(struct iop_host *h, struct iop_channel *ch);
 void *iop_host_frame_alloc(struct iop_host *h, size_t bytes);
 
 /**
- * A reply MFA taken from a channel: the frame, now stamped as this host's.
+ * A reply MFA taken from a channel: the frame. (Replies come tagged with
+ * the owner id the channel was opened as: the host's from the start.)
  * @return the frame, or NULL for an MFA that names no live frame.
  */
 void *iop_host_reply_claim(struct iop_host *h, uint32_t mfa, size_t *block_bytes);
 
 /**
  * Free a frame the host holds (a request it did not post, a request a FAIL
- * reply gave back, a reply it has read), clearing its stamp first.
+ * reply gave back, a reply it has read).
  * @return 0, or what iop_heap_free said (-EFAULT: not a frame of the window).
  */
 int iop_host_frame_free(struct iop_host *h, void *frame);

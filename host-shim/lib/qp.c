@@ -187,7 +187,6 @@ int iop_qp_frame_free(struct iop_qp *qp, uint32_t *frame)
 
 	if (bytes == 0)
 		return -EFAULT;
-	iop_window_owner_set(qp->w, frame, IOP_OWNER_IOP);
 	return iop_heap_free(qp->in, frame, bytes);
 }
 
@@ -374,7 +373,6 @@ static unsigned complete(struct iop_qp *qp, uint32_t mfa)
 		if (request != NULL)
 			iop_qp_frame_free(qp, request);
 	}
-	iop_window_owner_set(qp->w, r, IOP_OWNER_IOP);
 	iop_heap_free(qp->out, r, block);
 	return ran;
 }
