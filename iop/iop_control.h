@@ -34,6 +34,7 @@ enum iop_ctl_type {
 	IOP_CTL_CHANNEL = 2, /**< host -> iopd: a channel it opened */
 	IOP_CTL_ACK = 3,     /**< iopd -> host: status of CHANNEL */
 	IOP_CTL_ERROR = 4,   /**< iopd -> host: refused, with text */
+	IOP_CTL_CLOSE = 5,   /**< host -> iopd: a channel it closed, to reclaim (no answer) */
 };
 
 struct iop_ctl_msg {
@@ -43,8 +44,8 @@ struct iop_ctl_msg {
 	int32_t status;      /**< ACK: 0 or a negative errno */
 	uint32_t owner;      /**< HELLO: the host's owner id for frame stamps */
 	uint32_t iop_id;     /**< HELLO */
-	uint32_t channel;    /**< CHANNEL, ACK */
-	uint32_t generation; /**< CHANNEL, ACK */
+	uint32_t channel;    /**< CHANNEL, ACK, CLOSE */
+	uint32_t generation; /**< CHANNEL, ACK, CLOSE */
 	char text[128];      /**< ERROR: why, for the user */
 };
 

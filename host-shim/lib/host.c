@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Attaching to iopd: the window by descriptor, channels registered, frames stamped. */
+/*
+ * Attaching a host: to iopd (the window by descriptor, channels registered
+ * over the control socket) or to a runtime of this process; frames stamped
+ * with the host's owner id; detach giving back what the host held.
+ */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -7,23 +11,22 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "host_impl.h"
 #include "iop_channel.h"
 #include "iop_control.h"
 #include "iop_heap.h"
 #include "iop_host.h"
+#include "iop_mfa_ring.h"
+#include "iop_runtime.h"
 #include "iop_window.h"
 
-#define HOST_CHANNELS 64
-
-struct iop_host {
-	int sock;
-	struct iop_window *w;
-	uint16_t owner;
-	struct iop_channel channels[HOST_CHANNELS];
-	unsigned n_channels;
-};
+/* In-process hosts take owner ids from the top down; iopd gives them from 1 up. */
+#define INPROC_OWNERS 256u
+static pthread_mutex_t inproc_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool inproc_used[INPROC_OWNERS];
 
 static struct iop_host *fail(struct iop_host *h, int err, char *buf, size_t len,
 			     const char *what, const char *detail)
@@ -33,25 +36,37 @@ static struct iop_host *fail(struct iop_host *h, int err, char *buf, size_t len,
 	if (h != NULL) {
 		if (h->sock >= 0)
 			close(h->sock);
+		pthread_mutex_destroy(&h->lock);
 		free(h);
 	}
 	errno = err;
 	return NULL;
 }
 
+static struct iop_host *host_new(void)
+{
+	struct iop_host *h = calloc(1, sizeof(*h));
+
+	if (h == NULL)
+		return NULL;
+	h->sock = -1;
+	pthread_mutex_init(&h->lock, NULL);
+	return h;
+}
+
 struct iop_host *iop_host_attach(const char *socket_path, char *err, size_t errlen)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	struct iop_host *h = calloc(1, sizeof(*h));
+	struct iop_host *h = host_new();
 	struct iop_ctl_msg m;
 	int fd, rc;
 
 	if (h == NULL)
 		return fail(NULL, ENOMEM, err, errlen, "attach", "out of memory");
-	h->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (socket_path == NULL || strlen(socket_path) >= sizeof(addr.sun_path))
 		return fail(h, EINVAL, err, errlen, "attach", "bad socket path");
 	strcpy(addr.sun_path, socket_path);
+	h->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (h->sock < 0 || connect(h->sock, (struct sockaddr *)&addr, sizeof(addr)) != 0)
 		return fail(h, errno, err, errlen, socket_path, strerror(errno));
 	rc = iop_ctl_recv(h->sock, &m, &fd);
@@ -73,20 +88,156 @@ struct iop_host *iop_host_attach(const char *socket_path, char *err, size_t errl
 	return h;
 }
 
+struct iop_host *iop_host_attach_runtime(struct iop_runtime *rt, char *err, size_t errlen)
+{
+	struct iop_host *h;
+	unsigned i;
+
+	if (rt == NULL)
+		return fail(NULL, EINVAL, err, errlen, "attach", "no runtime");
+	h = host_new();
+	if (h == NULL)
+		return fail(NULL, ENOMEM, err, errlen, "attach", "out of memory");
+	pthread_mutex_lock(&inproc_lock);
+	for (i = 0; i < INPROC_OWNERS && inproc_used[i]; i++)
+		;
+	if (i < INPROC_OWNERS)
+		inproc_used[i] = true;
+	pthread_mutex_unlock(&inproc_lock);
+	if (i == INPROC_OWNERS)
+		return fail(h, ENOSPC, err, errlen, "attach", "too many in-process hosts");
+	h->rt = rt;
+	h->w = iop_runtime_window(rt);
+	h->owner = (uint16_t)(0xFFFFu - i);
+	return h;
+}
+
+static void inproc_owner_put(uint16_t owner)
+{
+	pthread_mutex_lock(&inproc_lock);
+	inproc_used[0xFFFFu - owner] = false;
+	pthread_mutex_unlock(&inproc_lock);
+}
+
+/* Replies nobody will take any more: back to the heap. */
+static void free_replies(struct iop_window *w, struct rte_ring *to_host)
+{
+	uint32_t mfa;
+
+	while (iop_mfa_ring_take(to_host, &mfa, 1) == 1) {
+		size_t block;
+		void *r = iop_window_frame_block(w, mfa, &block);
+
+		if (r != NULL) {
+			iop_window_owner_set(w, r, IOP_OWNER_IOP);
+			iop_heap_free(iop_window_outbound(w), r, block);
+		}
+	}
+}
+
+/*
+ * In-process: reclaim the closed channels the runtime is done with (nothing
+ * in their request rings, every request answered), so that their slots can
+ * be opened again. Under h->lock.
+ */
+static unsigned reclaim_closed(struct iop_host *h)
+{
+	unsigned kept = 0;
+
+	for (unsigned i = 0; i < h->n_channels; i++) {
+		struct iop_channel *ch = &h->channels[i].ch;
+
+		if (h->channels[i].closed && iop_runtime_channel_idle(h->rt, ch->id)) {
+			free_replies(h->w, ch->to_host);
+			iop_channel_reclaim(h->w, ch->id, ch->generation);
+			continue;
+		}
+		h->channels[kept++] = h->channels[i];
+	}
+	h->n_channels = kept;
+	return kept;
+}
+
+void host_channel_close(struct iop_host *h, const struct iop_channel *ch)
+{
+	struct iop_ctl_msg m = { .magic = IOP_CTL_MAGIC, .version = IOP_CTL_VERSION,
+				 .type = IOP_CTL_CLOSE, .channel = ch->id,
+				 .generation = ch->generation };
+	unsigned kept = 0;
+
+	pthread_mutex_lock(&h->lock);
+	iop_channel_close(h->w, ch);
+	for (unsigned i = 0; i < h->n_channels; i++) {
+		if (h->channels[i].ch.id == ch->id &&
+		    h->channels[i].ch.generation == ch->generation) {
+			if (h->rt == NULL)
+				continue; /* iopd's to reclaim from now on */
+			h->channels[i].closed = true;
+		}
+		h->channels[kept++] = h->channels[i];
+	}
+	h->n_channels = kept;
+	if (h->rt != NULL)
+		reclaim_closed(h);
+	else
+		iop_ctl_send(h->sock, &m, -1); /* no answer; a closed socket tells iopd too */
+	pthread_mutex_unlock(&h->lock);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* In-process detach: what iopd does for a host that leaves. */
+static int detach_inproc(struct iop_host *h, unsigned timeout_ms)
+{
+	uint64_t end = now_ms() + timeout_ms;
+	unsigned left;
+
+	for (unsigned i = 0; i < h->n_channels; i++)
+		if (!h->channels[i].closed) {
+			iop_channel_close(h->w, &h->channels[i].ch);
+			h->channels[i].closed = true;
+		}
+	/* Replies are freed as they come: the runtime holds back for reply-ring room. */
+	while ((left = reclaim_closed(h)) != 0 && now_ms() < end) {
+		for (unsigned i = 0; i < h->n_channels; i++)
+			free_replies(h->w, h->channels[i].ch.to_host);
+		usleep(100);
+	}
+	if (left != 0)
+		return -ETIMEDOUT; /* the owner id stays taken: its frames are not back */
+	iop_window_reclaim(h->w, h->owner);
+	inproc_owner_put(h->owner);
+	return 0;
+}
+
 int iop_host_detach(struct iop_host *h, unsigned timeout_ms)
 {
-	(void)timeout_ms;
+	int rc = 0;
+
 	if (h == NULL)
 		return 0;
-	for (unsigned i = 0; i < h->n_channels; i++)
-		iop_channel_close(h->w, &h->channels[i]);
-	/* Blocks this process's threads cache go back now; iopd frees the rest it held. */
+	host_qps_destroy(h);
+	/* Blocks this process's threads cache go back now. */
 	iop_heap_cache_flush(iop_window_inbound(h->w));
 	iop_heap_cache_flush(iop_window_outbound(h->w));
-	close(h->sock);
-	iop_window_close(h->w);
+	if (h->rt != NULL) {
+		rc = detach_inproc(h, timeout_ms);
+	} else {
+		for (unsigned i = 0; i < h->n_channels; i++)
+			iop_channel_close(h->w, &h->channels[i].ch);
+		/* iopd takes back the channels and every frame stamped as ours. */
+		close(h->sock);
+		iop_window_close(h->w);
+	}
+	pthread_mutex_destroy(&h->lock);
 	free(h);
-	return 0;
+	return rc;
 }
 
 struct iop_window *iop_host_window(const struct iop_host *h)
@@ -99,32 +250,47 @@ uint16_t iop_host_owner(const struct iop_host *h)
 	return h->owner;
 }
 
-int iop_host_channel_open(struct iop_host *h, struct iop_channel *ch)
+/* Tell iopd about a channel; it checks the slot is open by this process. */
+static int register_channel(struct iop_host *h, const struct iop_channel *ch)
 {
 	struct iop_ctl_msg m = { .magic = IOP_CTL_MAGIC, .version = IOP_CTL_VERSION,
-				 .type = IOP_CTL_CHANNEL };
-	int rc, fd;
+				 .type = IOP_CTL_CHANNEL, .channel = ch->id,
+				 .generation = ch->generation };
+	int rc = iop_ctl_send(h->sock, &m, -1), fd = -1;
 
-	if (h->n_channels == HOST_CHANNELS)
-		return -ENOSPC;
-	rc = iop_channel_open(h->w, ch);
-	if (rc != 0)
-		return rc;
-	m.channel = ch->id;
-	m.generation = ch->generation;
-	rc = iop_ctl_send(h->sock, &m, -1);
 	if (rc == 0)
 		rc = iop_ctl_recv(h->sock, &m, &fd);
+	if (fd >= 0)
+		close(fd);
 	if (rc == 0 && (m.type != IOP_CTL_ACK || m.channel != ch->id))
 		rc = -EPROTO;
-	if (rc == 0)
-		rc = m.status;
-	if (rc != 0) {
-		iop_channel_close(h->w, ch);
-		return rc;
+	return rc == 0 ? m.status : rc;
+}
+
+int iop_host_channel_open(struct iop_host *h, struct iop_channel *ch)
+{
+	int rc;
+
+	pthread_mutex_lock(&h->lock);
+	if (h->rt != NULL)
+		reclaim_closed(h);
+	if (h->n_channels == HOST_CHANNELS) {
+		pthread_mutex_unlock(&h->lock);
+		return -ENOSPC;
 	}
-	h->channels[h->n_channels++] = *ch;
-	return 0;
+	rc = iop_channel_open(h->w, ch);
+	if (rc == 0 && h->rt == NULL) {
+		rc = register_channel(h, ch);
+		if (rc != 0)
+			iop_channel_close(h->w, ch); /* the slot goes back when the host leaves */
+	}
+	if (rc == 0) {
+		h->channels[h->n_channels].ch = *ch;
+		h->channels[h->n_channels].closed = false;
+		h->n_channels++;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return rc;
 }
 
 void *iop_host_frame_alloc(struct iop_host *h, size_t bytes)

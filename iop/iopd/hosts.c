@@ -36,6 +36,7 @@ struct host {
 	bool scanned;   /* its unregistered channels looked for (once) */
 	struct {
 		uint32_t id, generation;
+		bool closing; /* the host closed it: reclaim once the IOP is done with it */
 	} ch[HOST_CHANNELS];
 	unsigned n_ch;
 };
@@ -157,6 +158,14 @@ static int register_channel(struct iopd_hosts *hs, struct host *h, const struct 
 	return 0;
 }
 
+/* A channel the host closed: taken back like a gone host's, the host staying. */
+static void mark_closing(struct host *h, const struct iop_ctl_msg *m)
+{
+	for (unsigned k = 0; k < h->n_ch; k++)
+		if (h->ch[k].id == m->channel && h->ch[k].generation == m->generation)
+			h->ch[k].closing = true;
+}
+
 static void host_gone(struct host *h)
 {
 	close(h->fd);
@@ -180,6 +189,10 @@ void iopd_hosts_readable(struct iopd_hosts *hs, int fd)
 			close(got); /* hosts send no descriptors */
 		if (rc == -EAGAIN)
 			return;
+		if (rc == 0 && m.type == IOP_CTL_CLOSE) {
+			mark_closing(h, &m);
+			return;
+		}
 		if (rc == -EPROTO || (rc == 0 && m.type != IOP_CTL_CHANNEL)) {
 			/* Nonsense from a live process: say so, but do not take its frames. */
 			struct iop_ctl_msg e = { .magic = IOP_CTL_MAGIC, .version = IOP_CTL_VERSION,
@@ -256,6 +269,45 @@ static void add_unregistered(struct iopd_hosts *hs, struct host *h)
 	}
 }
 
+/*
+ * One step of taking back channel k of host h. @return true when the slot is
+ * reclaimed (or was not h's any more).
+ */
+static bool channel_take_back(struct iopd_hosts *hs, struct host *h, unsigned k)
+{
+	struct iop_channel ch = { .id = h->ch[k].id, .generation = h->ch[k].generation };
+	int state = iop_channel_lookup(hs->w, ch.id, &ch);
+
+	if (ch.generation != h->ch[k].generation || state == IOP_CHANNEL_FREE)
+		return true; /* already reclaimed, or another host's now */
+	if (state == IOP_CHANNEL_OPEN)
+		iop_channel_close(hs->w, &ch);
+	/*
+	 * What the IOP took from it, and what is still in its request ring, is
+	 * answered first; the replies are freed as they come, since the IOP
+	 * takes no more than the reply ring has room for.
+	 */
+	if (state != IOP_CHANNEL_CLAIMED && !iop_runtime_channel_idle(hs->rt, ch.id)) {
+		free_replies(hs->w, ch.to_host);
+		return false;
+	}
+	if (state != IOP_CHANNEL_CLAIMED)
+		free_replies(hs->w, ch.to_host);
+	iop_channel_reclaim(hs->w, ch.id, h->ch[k].generation);
+	return true;
+}
+
+/* Channels a live host closed: reclaimed once the IOP holds nothing of theirs. */
+static void take_back_closed(struct iopd_hosts *hs, struct host *h)
+{
+	unsigned kept = 0;
+
+	for (unsigned k = 0; k < h->n_ch; k++)
+		if (!h->ch[k].closing || !channel_take_back(hs, h, k))
+			h->ch[kept++] = h->ch[k];
+	h->n_ch = kept;
+}
+
 /* One step of taking back what a gone host held. @return true when done. */
 static bool take_back(struct iopd_hosts *hs, struct host *h)
 {
@@ -263,28 +315,9 @@ static bool take_back(struct iopd_hosts *hs, struct host *h)
 	size_t frames;
 
 	add_unregistered(hs, h);
-	for (unsigned k = 0; k < h->n_ch; k++) {
-		struct iop_channel ch = { .id = h->ch[k].id, .generation = h->ch[k].generation };
-		int state = iop_channel_lookup(hs->w, ch.id, &ch);
-
-		if (ch.generation != h->ch[k].generation || state == IOP_CHANNEL_FREE)
-			continue; /* already reclaimed, or another host's now */
-		if (state == IOP_CHANNEL_OPEN)
-			iop_channel_close(hs->w, &ch);
-		/*
-		 * What the IOP took from it, and what is still in its request ring,
-		 * is answered first; the replies are freed as they come, since the
-		 * IOP takes no more than the reply ring has room for.
-		 */
-		if (state != IOP_CHANNEL_CLAIMED && !iop_runtime_channel_idle(hs->rt, ch.id)) {
-			free_replies(hs->w, ch.to_host);
+	for (unsigned k = 0; k < h->n_ch; k++)
+		if (!channel_take_back(hs, h, k))
 			h->ch[kept++] = h->ch[k];
-			continue;
-		}
-		if (state != IOP_CHANNEL_CLAIMED)
-			free_replies(hs->w, ch.to_host);
-		iop_channel_reclaim(hs->w, ch.id, h->ch[k].generation);
-	}
 	h->n_ch = kept;
 	if (kept != 0)
 		return false;
@@ -308,6 +341,8 @@ unsigned iopd_hosts_sweep(struct iopd_hosts *hs)
 
 		if (h->gone && take_back(hs, h))
 			continue;
+		if (!h->gone)
+			take_back_closed(hs, h);
 		pending += h->gone;
 		hs->hosts[kept++] = *h;
 	}

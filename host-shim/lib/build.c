@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Request builders and reply readers for hosts: <iop/build.h>. */
+#define _GNU_SOURCE
+#include <endian.h>
+#include <errno.h>
+#include <stdbool.h>
+
+#include "iop_build.h"
+#include "iop_frame.h"
+#include "iop_lct.h"
+#include "iop_sgl.h"
+#include "iop_window.h"
+
+#define PARAMS_MAX_FIELDS 64u
+#define STATUS_WORDS 15u     /* the ExecStatusGet reply, status block included */
+#define BSA_SGL_WORD 8u
+
+static void put(uint32_t *f, unsigned i, uint32_t v)
+{
+	f[i] = htole32(v);
+}
+
+static uint32_t get(const uint32_t *f, unsigned i)
+{
+	return le32toh(f[i]);
+}
+
+/* Words 0-3 of a request from the host; the contexts are the queue pair's to write. */
+static int header(uint32_t *f, size_t frame_bytes, unsigned words, uint16_t tid, uint8_t function,
+		  uint8_t sgl_offset)
+{
+	struct iop_msg_hdr m = {
+		.version = IOP_MSG_VERSION_1_5,
+		.sgl_offset = sgl_offset,
+		.size_words = (uint16_t)words,
+		.target_tid = tid,
+		.initiator_tid = IOP_TID_HOST,
+		.function = function,
+	};
+
+	if (f == NULL || tid >= IOP_TID_MAX)
+		return -EINVAL;
+	if ((size_t)words * 4 > frame_bytes)
+		return -ENOSPC;
+	iop_msg_hdr_encode(&m, f);
+	return (int)words;
+}
+
+int iop_build_util_nop(uint32_t *frame, size_t frame_bytes, uint16_t tid)
+{
+	return header(frame, frame_bytes, IOP_MSG_HDR_WORDS, tid, IOP_UTIL_NOP, 0);
+}
+
+int iop_build_util(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t function)
+{
+	if (function > 0x1F)
+		return -EINVAL;
+	return header(frame, frame_bytes, IOP_MSG_HDR_WORDS, tid, function, 0);
+}
+
+int iop_build_util_private(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint16_t xfunction,
+			   uint16_t org_id)
+{
+	int n = header(frame, frame_bytes, 5, tid, IOP_UTIL_PRIVATE, 0);
+
+	if (n > 0)
+		put(frame, 4, xfunction | (uint32_t)org_id << 16);
+	return n;
+}
+
+int iop_build_params_get(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint16_t group)
+{
+	int n = header(frame, frame_bytes, 5, tid, IOP_UTIL_PARAMS_GET, 0);
+
+	if (n > 0)
+		put(frame, 4, group);
+	return n;
+}
+
+int iop_build_params_set(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint16_t group,
+			 const uint64_t *values, unsigned n)
+{
+	int words;
+
+	if (n > PARAMS_MAX_FIELDS || (n != 0 && values == NULL))
+		return -EINVAL;
+	words = header(frame, frame_bytes, 6 + 2 * n, tid, IOP_UTIL_PARAMS_SET, 0);
+	if (words < 0)
+		return words;
+	put(frame, 4, group);
+	put(frame, 5, n);
+	for (unsigned i = 0; i < n; i++) {
+		put(frame, 6 + 2 * i, (uint32_t)values[i]);
+		put(frame, 7 + 2 * i, (uint32_t)(values[i] >> 32));
+	}
+	return words;
+}
+
+/* A reply that says SUCCESS in at least `words` words. */
+static int success(const uint32_t *reply, size_t reply_words, size_t words)
+{
+	uint8_t status;
+
+	if (reply == NULL || reply_words < words || reply_words < IOP_REPLY_WORDS ||
+	    iop_reply_status(reply, &status, NULL) != 0 || status != IOP_REPLY_STATUS_SUCCESS)
+		return -EPROTO;
+	return 0;
+}
+
+int iop_read_params_reply(const uint32_t *reply, size_t reply_words, uint64_t *values,
+			  unsigned max, unsigned *n)
+{
+	unsigned count, stored;
+
+	if (success(reply, reply_words, 6) != 0)
+		return -EPROTO;
+	count = get(reply, 5);
+	if (count > PARAMS_MAX_FIELDS || reply_words < 6 + 2 * (size_t)count)
+		return -EPROTO;
+	stored = count < max ? count : max;
+	for (unsigned i = 0; i < stored; i++)
+		values[i] = get(reply, 6 + 2 * i) | (uint64_t)get(reply, 7 + 2 * i) << 32;
+	if (n != NULL)
+		*n = count;
+	return (int)stored;
+}
+
+int iop_build_exec(uint32_t *frame, size_t frame_bytes, uint8_t function)
+{
+	if (function < 0xA0)
+		return -EINVAL;
+	return header(frame, frame_bytes, IOP_MSG_HDR_WORDS, IOP_TID_EXEC, function, 0);
+}
+
+int iop_build_exec_status_get(uint32_t *frame, size_t frame_bytes)
+{
+	return iop_build_exec(frame, frame_bytes, IOP_EXEC_STATUS_GET);
+}
+
+int iop_build_exec_lct_notify(uint32_t *frame, size_t frame_bytes, uint32_t class_filter,
+			      uint32_t change_indicator)
+{
+	int n = header(frame, frame_bytes, 6, IOP_TID_EXEC, IOP_EXEC_LCT_NOTIFY, 0);
+
+	if (n > 0) {
+		put(frame, 4, class_filter);
+		put(frame, 5, change_indicator);
+	}
+	return n;
+}
+
+int iop_build_exec_ddm_destroy(uint32_t *frame, size_t frame_bytes, uint16_t ddm_tid)
+{
+	int n;
+
+	if (ddm_tid == IOP_TID_EXEC || ddm_tid >= IOP_TID_MAX)
+		return -EINVAL;
+	n = header(frame, frame_bytes, 5, IOP_TID_EXEC, IOP_EXEC_DDM_DESTROY, 0);
+	if (n > 0)
+		put(frame, 4, ddm_tid);
+	return n;
+}
+
+int iop_read_exec_status(const uint32_t *reply, size_t reply_words, struct iop_exec_status *s)
+{
+	uint32_t w5;
+
+	if (s == NULL || success(reply, reply_words, STATUS_WORDS) != 0)
+		return -EPROTO;
+	w5 = get(reply, 5);
+	s->iop_state = (uint8_t)w5;
+	s->i2o_version = (uint8_t)(w5 >> 8 & 0xF);
+	s->iop_id = (uint16_t)get(reply, 6);
+	s->targets = get(reply, 7);
+	s->lct_change = get(reply, 8);
+	s->inbound_kib = get(reply, 9);
+	s->outbound_kib = get(reply, 10);
+	s->channels = get(reply, 11);
+	s->loops = get(reply, 12);
+	s->inbound_in_use = get(reply, 13);
+	s->outbound_in_use = get(reply, 14);
+	return 0;
+}
+
+int iop_read_lct_reply(const uint32_t *reply, size_t reply_words, const uint32_t **lct,
+		       size_t *lct_bytes)
+{
+	if (lct == NULL || lct_bytes == NULL ||
+	    success(reply, reply_words, IOP_REPLY_WORDS + IOP_LCT_HDR_WORDS) != 0)
+		return -EPROTO;
+	*lct = reply + IOP_REPLY_WORDS;
+	*lct_bytes = (reply_words - IOP_REPLY_WORDS) * 4;
+	return 0;
+}
+
+int iop_build_bsa(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t function)
+{
+	if (function < 0x20 || function >= 0xA0)
+		return -EINVAL;
+	return header(frame, frame_bytes, IOP_MSG_HDR_WORDS, tid, function, 0);
+}
+
+int iop_build_bsa_rw(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t function,
+		     uint64_t byte_address, const struct iop_window *w, const struct iop_buf *bufs,
+		     unsigned n_bufs)
+{
+	bool write = function == IOP_BSA_BLOCK_WRITE || function == IOP_BSA_WRITE_VERIFY;
+	size_t cap = frame_bytes / 4;
+	struct iop_sgl_bounds b;
+	struct iop_sgl_writer sw;
+	uint64_t total = 0;
+	unsigned words;
+
+	if ((!write && function != IOP_BSA_BLOCK_READ) || w == NULL || bufs == NULL ||
+	    n_bufs == 0 || iop_window_sgl_bounds(w, &b) != 0)
+		return -EINVAL;
+	/* Every buffer must lie in the inbound heap's blocks, the only memory an SGL may name. */
+	for (unsigned i = 0; i < n_bufs; i++) {
+		uint32_t off = iop_window_mfa(w, bufs[i].addr);
+
+		if (bufs[i].len == 0 || bufs[i].len > IOP_SGL_COUNT_MAX || off == IOP_MFA_EMPTY ||
+		    off < b.lo || (uint64_t)off + bufs[i].len > b.hi)
+			return -EINVAL;
+		total += bufs[i].len;
+	}
+	if (total > UINT32_MAX)
+		return -EINVAL;
+	words = BSA_SGL_WORD + 2 * n_bufs;
+	if (frame == NULL || (size_t)words > cap)
+		return frame == NULL ? -EINVAL : -ENOSPC;
+	iop_sgl_writer_init(&sw, frame + BSA_SGL_WORD, cap - BSA_SGL_WORD);
+	for (unsigned i = 0; i < n_bufs; i++)
+		iop_sgl_add_simple(&sw, iop_window_mfa(w, bufs[i].addr), bufs[i].len,
+				   IOP_SGL_END_OF_BUFFER | (write ? IOP_SGL_DIR : 0));
+	iop_sgl_finish(&sw);
+	if (header(frame, frame_bytes, words, tid, function, BSA_SGL_WORD) < 0)
+		return -EINVAL;
+	put(frame, 4, 0);
+	put(frame, 5, (uint32_t)total);
+	put(frame, 6, (uint32_t)byte_address);
+	put(frame, 7, (uint32_t)(byte_address >> 32));
+	return (int)words;
+}
+
+int iop_read_bsa_transfer_count(const uint32_t *reply, size_t reply_words, uint32_t *count)
+{
+	if (reply == NULL || count == NULL || reply_words < IOP_REPLY_WORDS + 1)
+		return -EPROTO;
+	*count = get(reply, 5);
+	return 0;
+}

@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Queue pairs: a host thread's channel and the table of its requests in
+ * flight. Each posted request takes a table entry, whose index and
+ * generation go out as the TransactionContext; the reply brings them back,
+ * so matching it is an array index, not a search. A FAIL reply's
+ * TransactionContext is not to be trusted (the frame may have been too
+ * broken to read), so those are matched by PreservedMFA instead: a search,
+ * but FAIL replies are rare.
+ */
+#define _GNU_SOURCE
+#include <endian.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "host_impl.h"
+#include "iop_frame.h"
+#include "iop_heap.h"
+#include "iop_host.h"
+#include "iop_mfa_ring.h"
+#include "iop_window.h"
+
+/* TransactionContext: entry index in the low bits, its generation above. */
+#define KEY_INDEX_BITS 20u
+#define KEY_INDEX_MASK ((1u << KEY_INDEX_BITS) - 1)
+#define POLL_CHUNK 32u
+
+enum entry_state {
+	ENTRY_FREE = 0,
+	ENTRY_WAITING,   /* posted; its reply runs the callback */
+	ENTRY_ABANDONED, /* its iop_qp_call() timed out; the reply is only freed */
+};
+
+struct qp_entry {
+	iop_qp_cb cb;
+	void *arg;
+	uint32_t mfa;        /* the request's, for FAIL replies */
+	uint16_t generation; /* bumped at each use, so a stale key matches nothing */
+	uint8_t state;
+};
+
+struct iop_qp {
+	struct iop_host *h;
+	struct iop_window *w;
+	struct iop_heap *in, *out;
+	struct iop_channel ch;
+	uint32_t initiator_context; /* says a reply is for this queue pair */
+	unsigned depth;
+	unsigned outstanding;
+	unsigned n_free;
+	uint32_t *free_idx; /* a stack of free entry indices */
+	struct qp_entry *e;
+	struct iop_qp *next; /* the host's list */
+};
+
+static uint32_t key_of(const struct iop_qp *qp, uint32_t idx)
+{
+	return (uint32_t)qp->e[idx].generation << KEY_INDEX_BITS | idx;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+struct iop_qp *iop_qp_create(struct iop_host *h, const struct iop_qp_opts *opts)
+{
+	struct iop_qp *qp = calloc(1, sizeof(*qp));
+	unsigned depth;
+	int rc;
+
+	if (qp == NULL)
+		return NULL;
+	rc = iop_host_channel_open(h, &qp->ch);
+	if (rc != 0) {
+		free(qp);
+		errno = -rc;
+		return NULL;
+	}
+	depth = opts != NULL && opts->depth != 0 ? opts->depth
+						  : iop_mfa_ring_capacity(qp->ch.to_host);
+	if (depth > KEY_INDEX_MASK + 1)
+		depth = KEY_INDEX_MASK + 1;
+	qp->e = calloc(depth, sizeof(*qp->e));
+	qp->free_idx = calloc(depth, sizeof(*qp->free_idx));
+	if (qp->e == NULL || qp->free_idx == NULL) {
+		host_channel_close(h, &qp->ch);
+		free(qp->e);
+		free(qp->free_idx);
+		free(qp);
+		errno = ENOMEM;
+		return NULL;
+	}
+	qp->h = h;
+	qp->w = iop_host_window(h);
+	qp->in = iop_window_inbound(qp->w);
+	qp->out = iop_window_outbound(qp->w);
+	qp->depth = depth;
+	/* Pushed in reverse, so entries are handed out from index 0 up. */
+	for (unsigned i = 0; i < depth; i++)
+		qp->free_idx[i] = depth - 1 - i;
+	qp->n_free = depth;
+	qp->initiator_context = 0x49500000u ^ (qp->ch.id << 10) ^ qp->ch.generation;
+	pthread_mutex_lock(&h->lock);
+	qp->next = h->qps;
+	h->qps = qp;
+	pthread_mutex_unlock(&h->lock);
+	return qp;
+}
+
+static void qp_free(struct iop_qp *qp)
+{
+	host_channel_close(qp->h, &qp->ch);
+	free(qp->e);
+	free(qp->free_idx);
+	free(qp);
+}
+
+int iop_qp_destroy(struct iop_qp *qp, unsigned timeout_ms)
+{
+	uint64_t end = now_ns() + (uint64_t)timeout_ms * 1000000u;
+	struct iop_qp **p;
+	int rc = 0;
+
+	if (qp == NULL)
+		return 0;
+	while (qp->outstanding != 0) {
+		if (iop_qp_poll(qp, POLL_CHUNK) == 0 && now_ns() >= end) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+	}
+	pthread_mutex_lock(&qp->h->lock);
+	for (p = &qp->h->qps; *p != NULL; p = &(*p)->next)
+		if (*p == qp) {
+			*p = qp->next;
+			break;
+		}
+	pthread_mutex_unlock(&qp->h->lock);
+	qp_free(qp);
+	return rc;
+}
+
+void host_qps_destroy(struct iop_host *h)
+{
+	while (h->qps != NULL) {
+		struct iop_qp *qp = h->qps;
+
+		h->qps = qp->next;
+		qp_free(qp);
+	}
+}
+
+struct iop_host *iop_qp_host(const struct iop_qp *qp)
+{
+	return qp->h;
+}
+
+const struct iop_channel *iop_qp_channel(const struct iop_qp *qp)
+{
+	return &qp->ch;
+}
+
+unsigned iop_qp_outstanding(const struct iop_qp *qp)
+{
+	return qp->outstanding;
+}
+
+uint32_t *iop_qp_frame_alloc(struct iop_qp *qp, size_t bytes)
+{
+	uint32_t *f = iop_host_frame_alloc(qp->h, bytes < 16 ? 16 : bytes);
+
+	if (f == NULL)
+		errno = ENOMEM;
+	return f;
+}
+
+int iop_qp_frame_free(struct iop_qp *qp, uint32_t *frame)
+{
+	size_t bytes = iop_heap_allocated_size(qp->in, frame);
+
+	if (bytes == 0)
+		return -EFAULT;
+	iop_window_owner_set(qp->w, frame, IOP_OWNER_IOP);
+	return iop_heap_free(qp->in, frame, bytes);
+}
+
+/*
+ * A frame the queue pair may post: a live block of the inbound heap whose
+ * header claims no more than the block. @return its function, or -EINVAL.
+ */
+static int check_frame(const struct iop_qp *qp, const uint32_t *frame)
+{
+	size_t block = iop_heap_allocated_size(qp->in, frame);
+	uint32_t w0, w1, words;
+
+	if (block == 0)
+		return -EINVAL;
+	w0 = le32toh(frame[0]);
+	w1 = le32toh(frame[1]);
+	words = w0 >> 16;
+	if (words < IOP_MSG_MIN_WORDS || (size_t)words * 4 > block)
+		return -EINVAL;
+	return (int)(w1 >> 24);
+}
+
+/* Take an entry for a request and write the contexts. @return false when the table is full. */
+static bool entry_take(struct iop_qp *qp, uint32_t *frame, uint32_t mfa, iop_qp_cb cb, void *arg,
+		       uint32_t *idx_out)
+{
+	struct qp_entry *e;
+	uint32_t idx;
+
+	if (qp->n_free == 0)
+		return false;
+	idx = qp->free_idx[--qp->n_free];
+	e = &qp->e[idx];
+	e->cb = cb;
+	e->arg = arg;
+	e->mfa = mfa;
+	e->generation = (uint16_t)((e->generation + 1) & 0xFFFu);
+	e->state = ENTRY_WAITING;
+	frame[2] = htole32(qp->initiator_context);
+	frame[3] = htole32(key_of(qp, idx));
+	*idx_out = idx;
+	return true;
+}
+
+static void entry_put(struct iop_qp *qp, uint32_t idx)
+{
+	qp->e[idx].state = ENTRY_FREE;
+	qp->e[idx].cb = NULL;
+	qp->free_idx[qp->n_free++] = idx;
+}
+
+/* iop_qp_post(), telling which entry the request took (UINT32_MAX for a UtilNOP). */
+static int post_one(struct iop_qp *qp, uint32_t *frame, iop_qp_cb cb, void *arg, uint32_t *idx)
+{
+	int function = check_frame(qp, frame);
+	uint32_t mfa;
+
+	*idx = UINT32_MAX;
+	if (function < 0)
+		return function;
+	mfa = iop_window_mfa(qp->w, frame);
+	if (function == IOP_UTIL_NOP) /* no reply will come: nothing to wait for */
+		return iop_mfa_ring_post(qp->ch.to_iop, &mfa, 1) == 1 ? 0 : -EAGAIN;
+	if (!entry_take(qp, frame, mfa, cb, arg, idx))
+		return -EAGAIN;
+	if (iop_mfa_ring_post(qp->ch.to_iop, &mfa, 1) != 1) {
+		entry_put(qp, *idx);
+		*idx = UINT32_MAX;
+		return -EAGAIN;
+	}
+	qp->outstanding++;
+	return 0;
+}
+
+int iop_qp_post(struct iop_qp *qp, uint32_t *frame, iop_qp_cb cb, void *arg)
+{
+	uint32_t idx;
+
+	return post_one(qp, frame, cb, arg, &idx);
+}
+
+unsigned iop_qp_post_burst(struct iop_qp *qp, uint32_t *const *frames, unsigned n, iop_qp_cb cb,
+			   void *const *args)
+{
+	uint32_t mfas[POLL_CHUNK], idx[POLL_CHUNK];
+	unsigned done = 0;
+
+	while (done < n) {
+		unsigned want = n - done < POLL_CHUNK ? n - done : POLL_CHUNK, k, posted;
+		bool refused = false;
+
+		for (k = 0; k < want; k++) {
+			uint32_t *f = frames[done + k];
+			int function = check_frame(qp, f);
+
+			if (function < 0) {
+				refused = true;
+				break;
+			}
+			mfas[k] = iop_window_mfa(qp->w, f);
+			idx[k] = UINT32_MAX;
+			if (function != IOP_UTIL_NOP &&
+			    !entry_take(qp, f, mfas[k], cb, args != NULL ? args[done + k] : NULL,
+					&idx[k]))
+				break;
+		}
+		posted = iop_mfa_ring_post(qp->ch.to_iop, mfas, k);
+		/* Entries of frames the ring did not take go back, last first. */
+		for (unsigned j = k; j-- > posted;)
+			if (idx[j] != UINT32_MAX)
+				entry_put(qp, idx[j]);
+		for (unsigned j = 0; j < posted; j++)
+			qp->outstanding += idx[j] != UINT32_MAX;
+		done += posted;
+		if (refused && posted == k) {
+			errno = EINVAL;
+			break;
+		}
+		if (posted < want)
+			break; /* the ring or the table is full */
+	}
+	return done;
+}
+
+/* The entry a FAIL reply's PreservedMFA names, or UINT32_MAX. */
+static uint32_t find_by_mfa(const struct iop_qp *qp, uint32_t mfa)
+{
+	for (uint32_t i = 0; i < qp->depth; i++)
+		if (qp->e[i].state != ENTRY_FREE && qp->e[i].mfa == mfa)
+			return i;
+	return UINT32_MAX;
+}
+
+/* The entry a reply's TransactionContext names, or UINT32_MAX for a stale or foreign one. */
+static uint32_t find_by_key(const struct iop_qp *qp, const struct iop_msg_hdr *m)
+{
+	uint32_t idx = m->transaction_context & KEY_INDEX_MASK;
+
+	if (m->initiator_context != qp->initiator_context || idx >= qp->depth ||
+	    qp->e[idx].state == ENTRY_FREE || key_of(qp, idx) != m->transaction_context)
+		return UINT32_MAX;
+	return idx;
+}
+
+/* One reply: match it, run its callback, free it (and a FAIL's request). @return 1 if a callback ran. */
+static unsigned complete(struct iop_qp *qp, uint32_t mfa)
+{
+	struct iop_completion c = { 0 };
+	struct iop_msg_hdr m;
+	struct qp_entry e;
+	size_t block;
+	uint32_t *r = iop_host_reply_claim(qp->h, mfa, &block), idx, preserved;
+	uint32_t *request = NULL;
+	unsigned ran = 0;
+
+	if (r == NULL || block < IOP_REPLY_WORDS * 4)
+		return 0; /* not a frame: nothing to free, nobody to tell */
+	iop_msg_hdr_decode(r, &m);
+	c.reply = r;
+	c.reply_words = m.size_words * 4u <= block ? m.size_words : block / 4;
+	if ((m.flags & IOP_MSG_FAIL) && block >= IOP_FAIL_REPLY_WORDS * 4 &&
+	    iop_fail_reply_decode(r, &c.fail_code, NULL, &preserved) == 0) {
+		idx = find_by_mfa(qp, preserved);
+		if (idx != UINT32_MAX) {
+			request = iop_window_frame(qp->w, preserved);
+			c.request = request;
+			c.result = -EPROTO;
+		}
+	} else {
+		idx = find_by_key(qp, &m);
+		iop_reply_status(r, &c.req_status, &c.dsc);
+		c.result = c.req_status == IOP_REPLY_STATUS_SUCCESS ? 0 : -EIO;
+	}
+	if (idx != UINT32_MAX) {
+		e = qp->e[idx];
+		/* The entry is free before the callback runs, so that it may post again. */
+		entry_put(qp, idx);
+		qp->outstanding--;
+		if (e.state == ENTRY_WAITING && e.cb != NULL) {
+			c.arg = e.arg;
+			e.cb(qp, &c);
+		}
+		ran = e.state == ENTRY_WAITING && e.cb != NULL;
+		if (request != NULL)
+			iop_qp_frame_free(qp, request);
+	}
+	iop_window_owner_set(qp->w, r, IOP_OWNER_IOP);
+	iop_heap_free(qp->out, r, block);
+	return ran;
+}
+
+unsigned iop_qp_poll(struct iop_qp *qp, unsigned max)
+{
+	uint32_t mfas[POLL_CHUNK];
+	unsigned ran = 0, taken = 0;
+
+	while (taken < max) {
+		unsigned want = max - taken < POLL_CHUNK ? max - taken : POLL_CHUNK;
+		unsigned n = iop_mfa_ring_take(qp->ch.to_host, mfas, want);
+
+		for (unsigned i = 0; i < n; i++)
+			ran += complete(qp, mfas[i]);
+		taken += n;
+		if (n < want)
+			break;
+	}
+	return ran;
+}
+
+/* What iop_qp_call() waits for. */
+struct call_wait {
+	bool done;
+	uint32_t *reply;
+	size_t reply_words;
+	struct iop_completion c;
+};
+
+static void call_done(struct iop_qp *qp, const struct iop_completion *c)
+{
+	struct call_wait *cw = c->arg;
+	size_t n = c->reply_words < cw->reply_words ? c->reply_words : cw->reply_words;
+
+	(void)qp;
+	if (cw->reply != NULL && n != 0)
+		memcpy(cw->reply, c->reply, n * 4);
+	cw->c = *c;
+	cw->done = true;
+}
+
+int iop_qp_call(struct iop_qp *qp, uint32_t *frame, uint32_t *reply, size_t reply_words,
+		struct iop_completion *c, unsigned timeout_ms)
+{
+	struct call_wait cw = { .reply = reply, .reply_words = reply_words };
+	uint64_t end = now_ns() + (uint64_t)timeout_ms * 1000000u;
+	uint32_t idx;
+	int rc;
+
+	/* Once posted, the frame is the IOP's: everything needed of it is known before. */
+	while ((rc = post_one(qp, frame, call_done, &cw, &idx)) == -EAGAIN) {
+		if (iop_qp_poll(qp, POLL_CHUNK) == 0 && now_ns() >= end)
+			return -EAGAIN;
+	}
+	if (rc != 0 || idx == UINT32_MAX)
+		return rc; /* refused, or a UtilNOP: nothing will answer it */
+	while (!cw.done) {
+		if (iop_qp_poll(qp, POLL_CHUNK) == 0 && !cw.done && now_ns() >= end) {
+			/* Its reply may still come: the entry waits for it, and only frees it. */
+			qp->e[idx].state = ENTRY_ABANDONED;
+			qp->e[idx].cb = NULL;
+			return -ETIMEDOUT;
+		}
+	}
+	cw.c.reply = NULL;
+	cw.c.request = NULL;
+	if (c != NULL)
+		*c = cw.c;
+	return cw.c.result;
+}

@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The request builders write what the IOP's own checks accept and what its
+ * handlers read: each frame passes iop_frame_validate(), decodes to the
+ * fields asked for, and a transfer's SGL walks (with the IOP's bounds) to
+ * exactly the buffers given. Frames too small are left untouched; the
+ * readers refuse replies that are short or say something else.
+ */
+#define _GNU_SOURCE
+#include <endian.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "iop_build.h"
+#include "iop_ddm.h"
+#include "iop_frame.h"
+#include "iop_heap.h"
+#include "iop_runtime.h"
+#include "iop_sgl.h"
+#include "iop_test.h"
+#include "iop_window.h"
+
+#define POISON 0xA5A5A5A5u
+
+static uint32_t frame[64];
+
+static void poison(void)
+{
+	for (unsigned i = 0; i < 64; i++)
+		frame[i] = POISON;
+}
+
+static bool untouched(void)
+{
+	for (unsigned i = 0; i < 64; i++)
+		if (frame[i] != POISON)
+			return false;
+	return true;
+}
+
+/* Accepted by the IOP's validator, with the header asked for. */
+static void check_header(int words, uint16_t tid, uint8_t function, struct iop_msg_hdr *m)
+{
+	struct iop_frame_verdict v;
+
+	CU_ASSERT_FATAL(words > 0);
+	CU_ASSERT_EQUAL(iop_frame_validate(frame, (size_t)words * 4, &v), 0);
+	iop_msg_hdr_decode(frame, m);
+	CU_ASSERT_EQUAL(m->size_words, words);
+	CU_ASSERT_EQUAL(m->target_tid, tid);
+	CU_ASSERT_EQUAL(m->initiator_tid, IOP_TID_HOST);
+	CU_ASSERT_EQUAL(m->function, function);
+}
+
+static void test_utility_requests(void)
+{
+	struct iop_msg_hdr m;
+
+	poison();
+	check_header(iop_build_util_nop(frame, sizeof(frame), 0x10), 0x10, IOP_UTIL_NOP, &m);
+	check_header(iop_build_util(frame, sizeof(frame), 0x22, IOP_UTIL_LOCK), 0x22, IOP_UTIL_LOCK,
+		     &m);
+	CU_ASSERT_EQUAL(iop_build_util(frame, sizeof(frame), 0x22, IOP_EXEC_STATUS_GET), -EINVAL);
+	check_header(iop_build_util_private(frame, sizeof(frame), 0x11, 0xBEEF, 0x1234), 0x11,
+		     IOP_UTIL_PRIVATE, &m);
+	CU_ASSERT_EQUAL(le32toh(frame[4]), 0x1234BEEFu);
+	check_header(iop_build_params_get(frame, sizeof(frame), 0x12, 0xF000), 0x12,
+		     IOP_UTIL_PARAMS_GET, &m);
+	CU_ASSERT_EQUAL(le32toh(frame[4]), 0xF000u);
+	CU_ASSERT_EQUAL(iop_build_util_nop(frame, sizeof(frame), IOP_TID_NONE), -EINVAL);
+}
+
+static void test_params_set_layout(void)
+{
+	uint64_t values[3] = { 1, 0x1122334455667788ull, UINT64_MAX };
+	uint64_t many[65] = { 0 };
+	struct iop_msg_hdr m;
+
+	check_header(iop_build_params_set(frame, sizeof(frame), 0x10, 7, values, 3), 0x10,
+		     IOP_UTIL_PARAMS_SET, &m);
+	CU_ASSERT_EQUAL(m.size_words, 12);
+	CU_ASSERT_EQUAL(le32toh(frame[4]), 7);
+	CU_ASSERT_EQUAL(le32toh(frame[5]), 3);
+	CU_ASSERT_EQUAL(le32toh(frame[8]), 0x55667788u); /* low word first */
+	CU_ASSERT_EQUAL(le32toh(frame[9]), 0x11223344u);
+	CU_ASSERT_EQUAL(iop_build_params_set(frame, sizeof(frame), 0x10, 7, many, 65), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_params_set(frame, sizeof(frame), 0x10, 7, NULL, 1), -EINVAL);
+	poison();
+	CU_ASSERT_EQUAL(iop_build_params_set(frame, 44, 0x10, 7, values, 3), -ENOSPC);
+	CU_ASSERT_TRUE(untouched());
+}
+
+static void test_executive_requests(void)
+{
+	struct iop_msg_hdr m;
+
+	check_header(iop_build_exec_status_get(frame, sizeof(frame)), IOP_TID_EXEC,
+		     IOP_EXEC_STATUS_GET, &m);
+	check_header(iop_build_exec_lct_notify(frame, sizeof(frame), 0x010, 5), IOP_TID_EXEC,
+		     IOP_EXEC_LCT_NOTIFY, &m);
+	CU_ASSERT_EQUAL(le32toh(frame[4]), 0x010);
+	CU_ASSERT_EQUAL(le32toh(frame[5]), 5);
+	check_header(iop_build_exec_ddm_destroy(frame, sizeof(frame), 0x011), IOP_TID_EXEC,
+		     IOP_EXEC_DDM_DESTROY, &m);
+	CU_ASSERT_EQUAL(le32toh(frame[4]), 0x011);
+	CU_ASSERT_EQUAL(iop_build_exec_ddm_destroy(frame, sizeof(frame), IOP_TID_EXEC), -EINVAL);
+	check_header(iop_build_exec(frame, sizeof(frame), IOP_EXEC_SYS_QUIESCE), IOP_TID_EXEC,
+		     IOP_EXEC_SYS_QUIESCE, &m);
+	CU_ASSERT_EQUAL(iop_build_exec(frame, sizeof(frame), IOP_UTIL_CLAIM), -EINVAL);
+	poison();
+	CU_ASSERT_EQUAL(iop_build_exec_lct_notify(frame, 20, 0, 0), -ENOSPC);
+	CU_ASSERT_TRUE(untouched());
+}
+
+/* A transfer's SGL, walked as the IOP walks it, names exactly the buffers given. */
+static void test_block_transfers(void)
+{
+	struct iop_window_opts wo = { .inbound_bytes = 1u << 20, .outbound_bytes = 1u << 16 };
+	struct iop_window *w = iop_window_create(&wo);
+	struct iop_sgl_bounds b;
+	struct iop_sgl_iter it;
+	struct iop_sgl_elem e;
+	struct iop_msg_hdr m;
+	struct iop_buf bufs[3];
+	uint32_t count, lens[3] = { 4096, 512, 100 };
+	uint8_t stack_buf[64];
+	int words;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	iop_window_sgl_bounds(w, &b);
+	for (int i = 0; i < 3; i++) {
+		bufs[i].addr = iop_heap_alloc(iop_window_inbound(w), lens[i]);
+		bufs[i].len = lens[i];
+		CU_ASSERT_PTR_NOT_NULL_FATAL(bufs[i].addr);
+	}
+	words = iop_build_bsa_rw(frame, sizeof(frame), 0x11, IOP_BSA_BLOCK_WRITE,
+				 0x123456789000ull, w, bufs, 3);
+	check_header(words, 0x11, IOP_BSA_BLOCK_WRITE, &m);
+	CU_ASSERT_EQUAL(words, 14);
+	CU_ASSERT_EQUAL(m.sgl_offset, 8);
+	CU_ASSERT_EQUAL(le32toh(frame[5]), 4096 + 512 + 100);
+	CU_ASSERT_EQUAL(le32toh(frame[6]), 0x56789000u);
+	CU_ASSERT_EQUAL(le32toh(frame[7]), 0x1234u);
+	CU_ASSERT_EQUAL_FATAL(iop_sgl_iter_init(&it, frame, (size_t)words * 4, m.sgl_offset, &b), 0);
+	for (int i = 0; i < 3; i++) {
+		CU_ASSERT_EQUAL_FATAL(iop_sgl_next(&it, &e), 1);
+		CU_ASSERT_EQUAL(e.kind, IOP_SGL_KIND_SIMPLE);
+		CU_ASSERT_EQUAL(e.offset, iop_window_mfa(w, bufs[i].addr));
+		CU_ASSERT_EQUAL(e.count, lens[i]);
+		CU_ASSERT_TRUE(e.flags & IOP_SGL_DIR);
+		CU_ASSERT_TRUE(e.flags & IOP_SGL_END_OF_BUFFER);
+		CU_ASSERT_EQUAL(!!(e.flags & IOP_SGL_LAST_ELEMENT), i == 2);
+	}
+	CU_ASSERT_EQUAL(iop_sgl_next(&it, &e), 0);
+	/* A read: no DIR. */
+	words = iop_build_bsa_rw(frame, sizeof(frame), 0x11, IOP_BSA_BLOCK_READ, 0, w, bufs, 1);
+	CU_ASSERT_EQUAL(words, 10);
+	iop_sgl_iter_init(&it, frame, (size_t)words * 4, 8, &b);
+	CU_ASSERT_EQUAL(iop_sgl_next(&it, &e), 1);
+	CU_ASSERT_FALSE(e.flags & IOP_SGL_DIR);
+	/* Memory the IOP may not be pointed at, and frames too small. */
+	bufs[1].addr = stack_buf;
+	CU_ASSERT_EQUAL(iop_build_bsa_rw(frame, sizeof(frame), 0x11, IOP_BSA_BLOCK_READ, 0, w, bufs,
+					 2), -EINVAL);
+	bufs[1].addr = iop_heap_alloc(iop_window_outbound(w), 64);
+	CU_ASSERT_EQUAL(iop_build_bsa_rw(frame, sizeof(frame), 0x11, IOP_BSA_BLOCK_READ, 0, w, bufs,
+					 2), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_bsa_rw(frame, sizeof(frame), 0x11, IOP_BSA_CACHE_FLUSH, 0, w,
+					 bufs, 1), -EINVAL);
+	poison();
+	CU_ASSERT_EQUAL(iop_build_bsa_rw(frame, 36, 0x11, IOP_BSA_BLOCK_READ, 0, w, bufs, 1),
+			-ENOSPC);
+	CU_ASSERT_TRUE(untouched());
+	/* The reply's TransferCount. */
+	frame[5] = htole32(4708);
+	CU_ASSERT_EQUAL(iop_read_bsa_transfer_count(frame, 6, &count), 0);
+	CU_ASSERT_EQUAL(count, 4708);
+	CU_ASSERT_EQUAL(iop_read_bsa_transfer_count(frame, 5, &count), -EPROTO);
+	iop_window_close(w);
+}
+
+/* A reply with a status and words 5..: what the IOP would send. */
+static unsigned reply_of(uint8_t status, const uint32_t *payload, unsigned n)
+{
+	struct iop_msg_hdr req = { .version = 1, .size_words = 5, .target_tid = 0x10,
+				   .initiator_tid = IOP_TID_HOST, .function = IOP_UTIL_PARAMS_GET };
+
+	iop_reply_build(&req, 0x10, status, 0, frame, IOP_REPLY_WORDS + n);
+	for (unsigned i = 0; i < n; i++)
+		frame[5 + i] = htole32(payload[i]);
+	return IOP_REPLY_WORDS + n;
+}
+
+static void test_reply_readers(void)
+{
+	uint32_t params[7] = { 3, 1, 0, 2, 0, 0xFFFFFFFFu, 0xFFFFFFFFu };
+	uint32_t status[10] = { IOP_STATE_OPERATIONAL | 1u << 8, 9, 4, 12, 4096, 2048, 16, 2,
+				100, 200 };
+	struct iop_exec_status s;
+	uint64_t v[4];
+	unsigned n, words;
+	const uint32_t *lct;
+	size_t lct_bytes;
+
+	words = reply_of(0, params, 7);
+	CU_ASSERT_EQUAL(iop_read_params_reply(frame, words, v, 4, &n), 3);
+	CU_ASSERT_EQUAL(n, 3);
+	CU_ASSERT_EQUAL(v[0], 1);
+	CU_ASSERT_EQUAL(v[1], 2);
+	CU_ASSERT_EQUAL(v[2], UINT64_MAX);
+	CU_ASSERT_EQUAL(iop_read_params_reply(frame, words, v, 2, &n), 2); /* room for two */
+	CU_ASSERT_EQUAL(n, 3);
+	CU_ASSERT_EQUAL(iop_read_params_reply(frame, words - 1, v, 4, &n), -EPROTO); /* short */
+	words = reply_of(IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER, params, 7);
+	CU_ASSERT_EQUAL(iop_read_params_reply(frame, words, v, 4, &n), -EPROTO);
+
+	words = reply_of(0, status, 10);
+	CU_ASSERT_EQUAL(iop_read_exec_status(frame, words, &s), 0);
+	CU_ASSERT_EQUAL(s.iop_state, IOP_STATE_OPERATIONAL);
+	CU_ASSERT_EQUAL(s.i2o_version, 1);
+	CU_ASSERT_EQUAL(s.iop_id, 9);
+	CU_ASSERT_EQUAL(s.targets, 4);
+	CU_ASSERT_EQUAL(s.loops, 2);
+	CU_ASSERT_EQUAL(s.outbound_in_use, 200);
+	CU_ASSERT_EQUAL(iop_read_exec_status(frame, words - 1, &s), -EPROTO);
+	CU_ASSERT_EQUAL(iop_read_lct_reply(frame, 7, &lct, &lct_bytes), -EPROTO); /* no header */
+	CU_ASSERT_EQUAL(iop_read_lct_reply(frame, 8, &lct, &lct_bytes), 0);
+	CU_ASSERT_PTR_EQUAL(lct, frame + 5);
+	CU_ASSERT_EQUAL(lct_bytes, 12);
+}
+
+static const struct iop_test_case build_tests[] = {
+	{ "utility_requests", test_utility_requests },
+	{ "params_set_layout", test_params_set_layout },
+	{ "executive_requests", test_executive_requests },
+	{ "block_transfers", test_block_transfers },
+	{ "reply_readers", test_reply_readers },
+	{ NULL, NULL },
+};
+
+static const struct iop_test_suite suites[] = {
+	{ "builders", build_tests },
+	{ NULL, NULL },
+};
+
+int main(int argc, char **argv)
+{
+	return iop_test_main(argc, argv, suites);
+}

@@ -1,0 +1,574 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Queue pairs against a real runtime in the same process, its poll loop on
+ * a thread of its own as an lcore would run it: calls, bursts whose
+ * callbacks come back matched and in order, FAIL replies that hand the
+ * request back, back-pressure that loses nothing, calls that time out, and
+ * detach giving every frame back.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iop_build.h"
+#include "iop_channel.h"
+#include "iop_ddm.h"
+#include "iop_frame.h"
+#include "iop_heap.h"
+#include "iop_host.h"
+#include "iop_lct.h"
+#include "iop_mfa_ring.h"
+#include "iop_runtime.h"
+#include "iop_test.h"
+#include "iop_window.h"
+
+#define NOP_TID 0x010u
+#define TIMEOUT_MS 5000u
+
+struct iop_fixture {
+	struct iop_window *w;
+	struct iop_runtime *rt;
+	pthread_t loop;
+	_Atomic int stop;
+	bool running;
+	uint64_t in_free0, out_free0;
+};
+
+static struct iop_fixture fx;
+
+static uint64_t heap_free_bytes(struct iop_heap *h)
+{
+	struct iop_heap_stats s;
+
+	iop_heap_cache_flush(h);
+	iop_heap_stats(h, &s);
+	return s.bytes_free;
+}
+
+static void *loop_main(void *arg)
+{
+	(void)arg;
+	iop_runtime_lcore_loop(fx.rt, 0, &fx.stop);
+	iop_heap_cache_flush(iop_window_inbound(fx.w));
+	iop_heap_cache_flush(iop_window_outbound(fx.w));
+	return NULL;
+}
+
+static void loop_start(void)
+{
+	atomic_store(&fx.stop, 0);
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&fx.loop, NULL, loop_main, NULL), 0);
+	fx.running = true;
+}
+
+static void loop_stop(void)
+{
+	if (!fx.running)
+		return;
+	atomic_store(&fx.stop, 1);
+	pthread_join(fx.loop, NULL);
+	fx.running = false;
+}
+
+/* A window with small rings, so that back-pressure is easy to reach; the nop DDM. */
+static void up(bool run)
+{
+	struct iop_window_opts wo = { .inbound_bytes = 1u << 20, .outbound_bytes = 1u << 20,
+				      .channels = 8, .ring_entries = 64 };
+	struct iop_runtime_ddm ddm = { "nop", NULL, 0 };
+	struct iop_runtime_config cfg = { .lcores = 1, .iop_id = 3, .ddms = &ddm, .n_ddms = 1 };
+	char err[256] = "";
+
+	memset(&fx, 0, sizeof(fx));
+	fx.w = iop_window_create(&wo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fx.w);
+	cfg.window = fx.w;
+	fx.rt = iop_runtime_create(&cfg, err, sizeof(err));
+	if (fx.rt == NULL)
+		fprintf(stderr, "iop_runtime_create: %s\n", err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fx.rt);
+	fx.in_free0 = heap_free_bytes(iop_window_inbound(fx.w));
+	fx.out_free0 = heap_free_bytes(iop_window_outbound(fx.w));
+	if (run)
+		loop_start();
+}
+
+/* Every frame back where it started, once the host has detached. */
+static void down(void)
+{
+	loop_stop();
+	CU_ASSERT_EQUAL(heap_free_bytes(iop_window_inbound(fx.w)), fx.in_free0);
+	CU_ASSERT_EQUAL(heap_free_bytes(iop_window_outbound(fx.w)), fx.out_free0);
+	iop_runtime_destroy(fx.rt);
+	iop_window_close(fx.w);
+}
+
+static struct iop_host *attach(void)
+{
+	char err[256] = "";
+	struct iop_host *h = iop_host_attach_runtime(fx.rt, err, sizeof(err));
+
+	if (h == NULL)
+		fprintf(stderr, "attach: %s\n", err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	return h;
+}
+
+static uint32_t *private_frame(struct iop_qp *qp, uint16_t tid)
+{
+	uint32_t *f = iop_qp_frame_alloc(qp, 32);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_EQUAL(iop_build_util_private(f, 32, tid, 0x1234, 0x5678), 5);
+	return f;
+}
+
+static void test_call_round_trip(void)
+{
+	struct iop_host *h;
+	struct iop_qp *qp;
+	struct iop_completion c;
+	struct iop_msg_hdr m;
+	uint32_t reply[8] = { 0 };
+
+	up(true);
+	h = attach();
+	qp = iop_qp_create(h, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
+	for (int i = 0; i < 1000; i++) {
+		CU_ASSERT_EQUAL_FATAL(iop_qp_call(qp, private_frame(qp, NOP_TID), reply, 8, &c,
+						  TIMEOUT_MS), 0);
+		iop_msg_hdr_decode(reply, &m);
+		CU_ASSERT_TRUE(m.flags & IOP_MSG_REPLY);
+		CU_ASSERT_EQUAL(m.function, IOP_UTIL_PRIVATE);
+		CU_ASSERT_EQUAL(m.target_tid, NOP_TID);
+		CU_ASSERT_EQUAL(c.req_status, IOP_REPLY_STATUS_SUCCESS);
+		CU_ASSERT_EQUAL(c.reply_words, IOP_REPLY_WORDS);
+	}
+	CU_ASSERT_EQUAL(iop_qp_outstanding(qp), 0);
+	CU_ASSERT_EQUAL(iop_qp_destroy(qp, TIMEOUT_MS), 0);
+	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
+	down();
+}
+
+/* Callbacks of bursts: each request's own argument, once, in the order posted. */
+struct order_check {
+	uintptr_t next;
+	unsigned bad;
+};
+
+/* arg: a slot of two pointers, the checker and the request's sequence number. */
+static void in_order(struct iop_qp *qp, const struct iop_completion *c)
+{
+	void **slot = c->arg;
+	struct order_check *oc = slot[0];
+	uintptr_t seq = (uintptr_t)slot[1];
+
+	(void)qp;
+	if (c->result != 0 || seq != oc->next)
+		oc->bad++;
+	oc->next = seq + 1;
+}
+
+static void test_bursts_match_callbacks_in_order(void)
+{
+	enum { TOTAL = 20000, BURST = 32 };
+	struct order_check oc = { 0 };
+	void **slots = calloc(TOTAL, 2 * sizeof(void *));
+	struct iop_host *h;
+	struct iop_qp *qp;
+	unsigned posted = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(slots);
+	up(true);
+	h = attach();
+	qp = iop_qp_create(h, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
+	while (oc.next < TOTAL && oc.bad == 0) {
+		uint32_t *frames[BURST];
+		void *args[BURST];
+		unsigned n = 0, k;
+
+		while (n < BURST && posted + n < TOTAL) {
+			frames[n] = iop_qp_frame_alloc(qp, 16 << (n % 3));
+			if (frames[n] == NULL)
+				break;
+			iop_build_util(frames[n], 16, NOP_TID, IOP_UTIL_CLAIM);
+			slots[2 * (posted + n)] = &oc;
+			slots[2 * (posted + n) + 1] = (void *)(uintptr_t)(posted + n);
+			args[n] = &slots[2 * (posted + n)];
+			n++;
+		}
+		k = iop_qp_post_burst(qp, frames, n, in_order, args);
+		for (unsigned i = k; i < n; i++) /* back-pressure: ours again */
+			iop_qp_frame_free(qp, frames[i]);
+		posted += k;
+		iop_qp_poll(qp, 64);
+	}
+	CU_ASSERT_EQUAL(oc.bad, 0);
+	CU_ASSERT_EQUAL(oc.next, TOTAL);
+	CU_ASSERT_EQUAL(iop_qp_outstanding(qp), 0);
+	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0); /* destroys the queue pair too */
+	down();
+	free(slots);
+}
+
+static void test_executive_through_builders(void)
+{
+	uint32_t reply[64], *f;
+	struct iop_exec_status s;
+	struct iop_lct_header lh;
+	struct iop_lct_entry e;
+	const uint32_t *lct;
+	size_t lct_bytes;
+	struct iop_completion c;
+	struct iop_host *h;
+	struct iop_qp *qp;
+	bool nop_listed = false;
+
+	up(true);
+	h = attach();
+	qp = iop_qp_create(h, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
+	f = iop_qp_frame_alloc(qp, 16);
+	CU_ASSERT_EQUAL(iop_build_exec_status_get(f, 16), 4);
+	CU_ASSERT_EQUAL_FATAL(iop_qp_call(qp, f, reply, 64, &c, TIMEOUT_MS), 0);
+	CU_ASSERT_EQUAL_FATAL(iop_read_exec_status(reply, c.reply_words, &s), 0);
+	CU_ASSERT_EQUAL(s.iop_state, IOP_STATE_OPERATIONAL);
+	CU_ASSERT_EQUAL(s.iop_id, 3);
+	CU_ASSERT_EQUAL(s.targets, 2);
+	CU_ASSERT_EQUAL(s.channels, 8);
+	CU_ASSERT_EQUAL(s.inbound_kib, 1024);
+	CU_ASSERT(s.outbound_in_use > 0); /* this reply's own frame */
+
+	f = iop_qp_frame_alloc(qp, 32);
+	CU_ASSERT_EQUAL(iop_build_exec_lct_notify(f, 32, 0xFFFFFFFFu, 0), 6);
+	CU_ASSERT_EQUAL_FATAL(iop_qp_call(qp, f, reply, 64, &c, TIMEOUT_MS), 0);
+	CU_ASSERT_EQUAL_FATAL(iop_read_lct_reply(reply, c.reply_words, &lct, &lct_bytes), 0);
+	CU_ASSERT_EQUAL_FATAL(iop_lct_parse(lct, lct_bytes, &lh), 2);
+	for (unsigned i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL(iop_lct_entry_get(lct, lct_bytes, i, &e), 0);
+		if (e.local_tid == NOP_TID && strncmp((const char *)e.identity_tag, "nop", 3) == 0)
+			nop_listed = true;
+	}
+	CU_ASSERT_TRUE(nop_listed);
+	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
+	down();
+}
+
+static void test_params_get_and_refused_set(void)
+{
+	uint32_t reply[64], *f;
+	uint64_t v[16], one = 1;
+	unsigned n = 0;
+	struct iop_completion c;
+	struct iop_host *h;
+	struct iop_qp *qp;
+
+	up(true);
+	h = attach();
+	qp = iop_qp_create(h, NULL);
+	for (int i = 0; i < 5; i++)
+		CU_ASSERT_EQUAL(iop_qp_call(qp, private_frame(qp, NOP_TID), NULL, 0, NULL,
+					    TIMEOUT_MS), 0);
+	f = iop_qp_frame_alloc(qp, 32);
+	CU_ASSERT_EQUAL(iop_build_params_get(f, 32, NOP_TID, IOP_PARAMS_GROUP_TARGET_STATS), 5);
+	CU_ASSERT_EQUAL_FATAL(iop_qp_call(qp, f, reply, 64, &c, TIMEOUT_MS), 0);
+	CU_ASSERT_EQUAL(iop_read_params_reply(reply, c.reply_words, v, 16, &n), 8);
+	CU_ASSERT_EQUAL(n, 8);
+	CU_ASSERT_EQUAL(v[0], 6); /* requests: the five calls and this one */
+	CU_ASSERT_EQUAL(v[1], 5); /* replies sent before this one */
+	/* The counters are read-only: refused with a status, not a FAIL. */
+	f = iop_qp_frame_alloc(qp, 64);
+	CU_ASSERT_EQUAL(iop_build_params_set(f, 64, NOP_TID, IOP_PARAMS_GROUP_TARGET_STATS, &one,
+					     1), 8);
+	CU_ASSERT_EQUAL(iop_qp_call(qp, f, reply, 64, &c, TIMEOUT_MS), -EIO);
+	CU_ASSERT_EQUAL(c.dsc, IOP_DSC_INVALID_PARAMETER);
+	CU_ASSERT_EQUAL(iop_read_params_reply(reply, c.reply_words, v, 16, &n), -EPROTO);
+	/* A function the nop DDM does not take. */
+	f = iop_qp_frame_alloc(qp, 16);
+	iop_build_util(f, 16, NOP_TID, IOP_UTIL_EVENT_REGISTER);
+	CU_ASSERT_EQUAL(iop_qp_call(qp, f, NULL, 0, &c, TIMEOUT_MS), -EIO);
+	CU_ASSERT_EQUAL(c.dsc, IOP_DSC_UNSUPPORTED_FUNCTION);
+	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
+	down();
+}
+
+/* A FAIL reply hands the request back; the queue pair frees it after the callback. */
+static uint32_t *fail_seen_request;
+static uint8_t fail_seen_code;
+
+static void on_fail(struct iop_qp *qp, const struct iop_completion *c)
+{
+	(void)qp;
+	CU_ASSERT_EQUAL(c->result, -EPROTO);
+	fail_seen_request = c->request;
+	fail_seen_code = c->fail_code;
+}
+
+static void test_fail_reply_gives_the_request_back(void)
+{
+	struct iop_host *h;
+	struct iop_qp *qp;
+	uint32_t *f;
+	uint32_t w0;
+
+	up(true);
+	h = attach();
+	qp = iop_qp_create(h, NULL);
+	f = private_frame(qp, 0x0ABC); /* no such target */
+	CU_ASSERT_EQUAL(iop_qp_post(qp, f, on_fail, NULL), 0);
+	while (iop_qp_poll(qp, 8) == 0)
+		;
+	CU_ASSERT_PTR_EQUAL(fail_seen_request, f);
+	CU_ASSERT_EQUAL(fail_seen_code, IOP_FAIL_INVALID_TARGET_ID);
+	/* A frame with a bad version: matched by PreservedMFA, its context not trusted. */
+	f = private_frame(qp, NOP_TID);
+	w0 = le32toh(f[0]);
+	f[0] = htole32((w0 & ~7u) | 3u);
+	fail_seen_request = NULL;
+	CU_ASSERT_EQUAL(iop_qp_post(qp, f, on_fail, NULL), 0);
+	while (iop_qp_poll(qp, 8) == 0)
+		;
+	CU_ASSERT_PTR_EQUAL(fail_seen_request, f);
+	CU_ASSERT_EQUAL(fail_seen_code, IOP_FAIL_INVALID_VERSION);
+	CU_ASSERT_EQUAL(iop_qp_outstanding(qp), 0);
+	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
+	down(); /* both request frames were freed */
+}
+
+static unsigned completions;
+
+static void count_ok(struct iop_qp *qp, const struct iop_completion *c)
+{
+	(void)qp;
+	CU_ASSERT_EQUAL(c->result, 0);
+	completions++;
+}
+
+/* A full table or ring is -EAGAIN, the frame stays the caller's, and nothing is lost. */
+static void test_back_pressure_loses_nothing(void)
+{
+	struct iop_qp_opts small = { .depth = 10 }, deep = { .depth = 500 };
+	struct iop_host *h;
+	struct iop_qp *qp;
+	uint32_t *f;
+	unsigned posted = 0, capacity;
+
+	up(false); /* nothing takes requests yet */
+	h = attach();
+	qp = iop_qp_create(h, &small);
+	for (int i = 0; i < 10; i++)
+		CU_ASSERT_EQUAL(iop_qp_post(qp, private_frame(qp, NOP_TID), count_ok, NULL), 0);
+	f = private_frame(qp, NOP_TID);
+	CU_ASSERT_EQUAL(iop_qp_post(qp, f, count_ok, NULL), -EAGAIN); /* the table */
+	CU_ASSERT_EQUAL(iop_qp_outstanding(qp), 10);
+	CU_ASSERT_EQUAL(iop_qp_frame_free(qp, f), 0);
+
+	qp = iop_qp_create(h, &deep);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
+	capacity = iop_mfa_ring_capacity(iop_qp_channel(qp)->to_iop);
+	for (;;) {
+		f = private_frame(qp, NOP_TID);
+		if (iop_qp_post(qp, f, count_ok, NULL) != 0)
+			break;
+		posted++;
+	}
+	CU_ASSERT_EQUAL(posted, capacity); /* the ring */
+	CU_ASSERT_EQUAL(le32toh(f[1]) >> 24, IOP_UTIL_PRIVATE); /* untouched, still ours */
+	CU_ASSERT_EQUAL(iop_qp_frame_free(qp, f), 0);
+	completions = 0;
+	loop_start();
+	while (completions < posted)
+		iop_qp_poll(qp, 64);
+	CU_ASSERT_EQUAL(iop_qp_outstanding(qp), 0);
+	CU_ASSERT_EQUAL(iop_qp_destroy(qp, TIMEOUT_MS), 0);
+	/* The first queue pair's ten, polled by destroy. */
+	completions = 0;
+	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
+	down();
+}
+
+/* A call that times out leaves its request with the IOP; the late reply is freed. */
+static void test_call_timeout_then_late_reply(void)
+{
+	struct iop_host *h;
+	struct iop_qp *qp;
+	struct iop_completion c;
+
+	up(false);
+	h = attach();
+	qp = iop_qp_create(h, NULL);
+	CU_ASSERT_EQUAL(iop_qp_call(qp, private_frame(qp, NOP_TID), NULL, 0, &c, 50), -ETIMEDOUT);
+	CU_ASSERT_EQUAL(iop_qp_outstanding(qp), 1);
+	loop_start();
+	while (iop_qp_outstanding(qp) != 0)
+		CU_ASSERT_EQUAL(iop_qp_poll(qp, 8), 0); /* no callback for it */
+	CU_ASSERT_EQUAL(iop_qp_call(qp, private_frame(qp, NOP_TID), NULL, 0, &c, TIMEOUT_MS), 0);
+	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
+	down();
+}
+
+static void test_bad_frames_refused(void)
+{
+	uint32_t stack_frame[8] = { 0 }, *f;
+	struct iop_host *h;
+	struct iop_qp *qp;
+
+	up(true);
+	h = attach();
+	qp = iop_qp_create(h, NULL);
+	iop_build_util(stack_frame, sizeof(stack_frame), NOP_TID, IOP_UTIL_CLAIM);
+	CU_ASSERT_EQUAL(iop_qp_post(qp, stack_frame, count_ok, NULL), -EINVAL);
+	f = iop_qp_frame_alloc(qp, 16);
+	iop_build_util(f, 16, NOP_TID, IOP_UTIL_CLAIM);
+	f[0] = htole32((le32toh(f[0]) & 0xFFFFu) | 64u << 16); /* 64 words in a 16-byte block */
+	CU_ASSERT_EQUAL(iop_qp_post(qp, f, count_ok, NULL), -EINVAL);
+	errno = 0;
+	CU_ASSERT_EQUAL(iop_qp_post_burst(qp, &f, 1, count_ok, NULL), 0);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_EQUAL(iop_qp_frame_free(qp, f), 0);
+	CU_ASSERT_EQUAL(iop_qp_frame_free(qp, stack_frame), -EFAULT);
+	CU_ASSERT_EQUAL(iop_qp_outstanding(qp), 0);
+	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
+	down();
+}
+
+/* UtilNOP: posted, freed by the IOP, no table entry and no callback. */
+static void test_nop_takes_no_entry(void)
+{
+	struct iop_host *h;
+	struct iop_qp *qp;
+	struct iop_completion c;
+
+	up(true);
+	h = attach();
+	qp = iop_qp_create(h, NULL);
+	for (int i = 0; i < 100; i++) {
+		uint32_t *f = iop_qp_frame_alloc(qp, 16);
+
+		int rc;
+
+		CU_ASSERT_EQUAL(iop_build_util_nop(f, 16, NOP_TID), 4);
+		while ((rc = iop_qp_post(qp, f, count_ok, NULL)) == -EAGAIN)
+			; /* the ring is full until the loop takes some */
+		CU_ASSERT_EQUAL(rc, 0);
+	}
+	CU_ASSERT_EQUAL(iop_qp_outstanding(qp), 0);
+	/* A call after them: the NOPs are done once it answers (one channel, in order). */
+	CU_ASSERT_EQUAL(iop_qp_call(qp, private_frame(qp, NOP_TID), NULL, 0, &c, TIMEOUT_MS), 0);
+	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
+	down();
+}
+
+/* Detach with requests in flight and replies unread gives every frame back. */
+static void test_detach_gives_everything_back(void)
+{
+	struct iop_host *h;
+	struct iop_qp *qp[3];
+
+	up(true);
+	h = attach();
+	for (int q = 0; q < 3; q++) {
+		qp[q] = iop_qp_create(h, NULL);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(qp[q]);
+		for (int i = 0; i < 40; i++)
+			CU_ASSERT_EQUAL(iop_qp_post(qp[q], private_frame(qp[q], NOP_TID), count_ok,
+						    NULL), 0);
+	}
+	iop_qp_frame_alloc(qp[0], 512); /* allocated, never posted */
+	completions = 0;
+	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
+	CU_ASSERT_EQUAL(completions, 0); /* detach runs no callbacks */
+	down();
+}
+
+/* Queue pairs made and destroyed many times over: the channel slots come back. */
+static void test_channels_come_back(void)
+{
+	struct iop_host *h;
+	struct iop_completion c;
+
+	up(true);
+	h = attach();
+	for (int i = 0; i < 100; i++) {
+		struct iop_qp *qp = iop_qp_create(h, NULL);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
+		CU_ASSERT_EQUAL(iop_qp_call(qp, private_frame(qp, NOP_TID), NULL, 0, &c,
+					    TIMEOUT_MS), 0);
+		CU_ASSERT_EQUAL(iop_qp_destroy(qp, TIMEOUT_MS), 0);
+	}
+	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
+	down();
+}
+
+/* Host threads that are not lcores, each with its own queue pair, at once. */
+static void *host_thread(void *arg)
+{
+	struct iop_host *h = arg;
+	struct iop_qp *qp = iop_qp_create(h, NULL);
+	struct iop_completion c;
+	long bad = 0;
+
+	if (qp == NULL)
+		return (void *)1;
+	for (int i = 0; i < 3000; i++) {
+		uint32_t *f;
+
+		while ((f = iop_qp_frame_alloc(qp, 16 << (i % 4))) == NULL)
+			iop_qp_poll(qp, 8);
+		iop_build_util(f, 16, NOP_TID, IOP_UTIL_LOCK);
+		bad += iop_qp_call(qp, f, NULL, 0, &c, TIMEOUT_MS) != 0;
+	}
+	bad += iop_qp_destroy(qp, TIMEOUT_MS) != 0;
+	return (void *)bad;
+}
+
+static void test_threads_each_with_a_queue_pair(void)
+{
+	pthread_t t[6];
+	struct iop_host *h;
+
+	up(true);
+	h = attach();
+	for (int i = 0; i < 6; i++)
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&t[i], NULL, host_thread, h), 0);
+	for (int i = 0; i < 6; i++) {
+		void *bad;
+
+		pthread_join(t[i], &bad);
+		CU_ASSERT_PTR_NULL(bad);
+	}
+	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
+	down();
+}
+
+static const struct iop_test_case qp_tests[] = {
+	{ "call_round_trip", test_call_round_trip },
+	{ "bursts_match_callbacks_in_order", test_bursts_match_callbacks_in_order },
+	{ "executive_through_builders", test_executive_through_builders },
+	{ "params_get_and_refused_set", test_params_get_and_refused_set },
+	{ "fail_reply_gives_the_request_back", test_fail_reply_gives_the_request_back },
+	{ "back_pressure_loses_nothing", test_back_pressure_loses_nothing },
+	{ "call_timeout_then_late_reply", test_call_timeout_then_late_reply },
+	{ "bad_frames_refused", test_bad_frames_refused },
+	{ "nop_takes_no_entry", test_nop_takes_no_entry },
+	{ "detach_gives_everything_back", test_detach_gives_everything_back },
+	{ "channels_come_back", test_channels_come_back },
+	{ "threads_each_with_a_queue_pair", test_threads_each_with_a_queue_pair },
+	{ NULL, NULL },
+};
+
+static const struct iop_test_suite suites[] = {
+	{ "queue_pairs", qp_tests },
+	{ NULL, NULL },
+};
+
+int main(int argc, char **argv)
+{
+	return iop_test_main(argc, argv, suites);
+}
