@@ -6,11 +6,14 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "iopctl.h"
 #include "json.h"
@@ -38,6 +41,60 @@ void iopctl_error(const struct iopctl_opts *o, const char *fmt, ...)
 	}
 }
 
+/*
+ * Attaching and registering the channel wait on iopd's answers with no
+ * timeout of their own, so an iopd that is stopped or wedged would hold
+ * iopctl forever: a timer ends iopctl then, with the message written ahead
+ * (a signal handler may only write() and _exit()).
+ */
+static char hung_text[512], hung_json[768];
+static size_t hung_text_len, hung_json_len;
+
+static void attach_hung(int sig)
+{
+	(void)sig;
+	if (write(STDERR_FILENO, hung_text, hung_text_len) < 0 ||
+	    write(STDOUT_FILENO, hung_json, hung_json_len) < 0)
+		_exit(IOPCTL_EXIT_FAIL);
+	_exit(IOPCTL_EXIT_FAIL);
+}
+
+static void arm_attach_timer(const struct iopctl_opts *o)
+{
+	struct itimerval t = { .it_value = { o->timeout_ms / 1000,
+					     (long)(o->timeout_ms % 1000) * 1000 } };
+	struct sigaction sa = { .sa_handler = attach_hung };
+	char msg[256];
+	FILE *f;
+	struct json j;
+
+	snprintf(msg, sizeof(msg), "iopd at %s did not answer in %u ms", o->socket,
+		 o->timeout_ms);
+	snprintf(hung_text, sizeof(hung_text), "iopctl: %s\n", msg);
+	hung_text_len = strlen(hung_text);
+	hung_json_len = 0;
+	f = o->json ? fmemopen(hung_json, sizeof(hung_json), "w") : NULL;
+	if (f != NULL) {
+		json_init(&j, f);
+		json_object_begin(&j, NULL);
+		json_string(&j, "error", msg);
+		json_object_end(&j);
+		json_end(&j);
+		hung_json_len = (size_t)ftell(f);
+		fclose(f);
+	}
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &t, NULL);
+}
+
+static void disarm_attach_timer(void)
+{
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+
+	setitimer(ITIMER_REAL, &off, NULL);
+	signal(SIGALRM, SIG_DFL);
+}
+
 int iopctl_open(struct iopctl *s, const struct iopctl_opts *o)
 {
 	char err[256] = "";
@@ -50,8 +107,10 @@ int iopctl_open(struct iopctl *s, const struct iopctl_opts *o)
 		iopctl_error(o, "out of memory");
 		return -1;
 	}
+	arm_attach_timer(o);
 	s->h = iop_host_attach(o->socket, err, sizeof(err));
 	if (s->h == NULL) {
+		disarm_attach_timer();
 		e = errno;
 		if (e == ENOENT || e == ECONNREFUSED)
 			iopctl_error(o, "no iopd at %s (%s): start iopd, or name its socket with -s",
@@ -61,6 +120,7 @@ int iopctl_open(struct iopctl *s, const struct iopctl_opts *o)
 		goto fail;
 	}
 	s->qp = iop_qp_create(s->h, NULL);
+	disarm_attach_timer();
 	if (s->qp == NULL) {
 		e = errno;
 		iopctl_error(o, "iopd at %s gave no queue pair: %s%s", o->socket, strerror(e),

@@ -27,6 +27,7 @@
 static const char *iopctl;
 static char dir[64];        /* iopd's socket and configuration live here */
 static char sock_path[108]; /* dir/iopd.sock: also iopd's default in $XDG_RUNTIME_DIR=dir */
+static pid_t iopd_pid;
 
 /* What one run of iopctl did. */
 struct run {
@@ -58,32 +59,23 @@ static bool drain(int fd, char *buf, size_t cap, size_t *used)
 	return true;
 }
 
-/*
- * Run iopctl with args (NULL-terminated), stdout and stderr captured. With
- * xdg set, $XDG_RUNTIME_DIR is set to it (for the default socket).
- */
-static void run_env(struct run *r, const char *xdg, ...)
-{
-	const char *argv[32] = { iopctl };
-	int out[2], err[2];
-	size_t n_out = 0, n_err = 0;
-	bool out_open = true, err_open = true;
-	unsigned argc = 1;
-	va_list ap;
+/* A running iopctl: its pid and the read ends of its stdout and stderr. */
+struct child {
 	pid_t pid;
-	int status;
+	int out, err;
+	size_t n_out, n_err;
+};
 
-	va_start(ap, xdg);
-	while (argc < 31 && (argv[argc] = va_arg(ap, const char *)) != NULL)
-		argc++;
-	va_end(ap);
-	argv[argc] = NULL;
-	r->status = -1;
-	r->out[0] = r->err[0] = '\0';
+/* Start iopctl with argv[1..] (argv[0] is filled in); with xdg, $XDG_RUNTIME_DIR = xdg. */
+static void spawn(struct child *ch, const char *xdg, const char **argv)
+{
+	int out[2], err[2];
+
+	argv[0] = iopctl;
 	CU_ASSERT_FATAL(pipe2(out, O_CLOEXEC) == 0 && pipe2(err, O_CLOEXEC) == 0);
-	pid = fork();
-	CU_ASSERT_FATAL(pid >= 0);
-	if (pid == 0) {
+	ch->pid = fork();
+	CU_ASSERT_FATAL(ch->pid >= 0);
+	if (ch->pid == 0) {
 		dup2(out[1], STDOUT_FILENO);
 		dup2(err[1], STDERR_FILENO);
 		if (xdg != NULL)
@@ -93,25 +85,66 @@ static void run_env(struct run *r, const char *xdg, ...)
 	}
 	close(out[1]);
 	close(err[1]);
-	while (out_open || err_open) {
-		struct pollfd p[2] = { { out_open ? out[0] : -1, POLLIN, 0 },
-				       { err_open ? err[0] : -1, POLLIN, 0 } };
+	ch->out = out[0];
+	ch->err = err[0];
+	ch->n_out = ch->n_err = 0;
+}
 
+/*
+ * Take what the child writes into r until it has written `lines` lines to
+ * stdout (0: until it closes both), then, with lines 0, wait for its exit.
+ */
+static void collect(struct child *ch, struct run *r, unsigned lines)
+{
+	bool out_open = true, err_open = true;
+	int status;
+
+	while (out_open || err_open) {
+		struct pollfd p[2] = { { out_open ? ch->out : -1, POLLIN, 0 },
+				       { err_open ? ch->err : -1, POLLIN, 0 } };
+		unsigned seen = 0;
+
+		for (size_t i = 0; lines != 0 && i < ch->n_out; i++)
+			seen += r->out[i] == '\n';
+		if (lines != 0 && seen >= lines)
+			return;
 		/* Nothing iopctl does here takes 30 s: a hang is a failure, not a stuck test. */
 		if (poll(p, 2, 30000) == 0) {
-			kill(pid, SIGKILL);
+			kill(ch->pid, SIGKILL);
 			break;
 		}
 		if (p[0].revents)
-			out_open = drain(out[0], r->out, sizeof(r->out), &n_out);
+			out_open = drain(ch->out, r->out, sizeof(r->out), &ch->n_out);
 		if (p[1].revents)
-			err_open = drain(err[0], r->err, sizeof(r->err), &n_err);
+			err_open = drain(ch->err, r->err, sizeof(r->err), &ch->n_err);
 	}
-	close(out[0]);
-	close(err[0]);
-	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	close(ch->out);
+	close(ch->err);
+	CU_ASSERT_EQUAL(waitpid(ch->pid, &status, 0), ch->pid);
 	if (WIFEXITED(status))
 		r->status = WEXITSTATUS(status);
+}
+
+/*
+ * Run iopctl with args (NULL-terminated), stdout and stderr captured. With
+ * xdg set, $XDG_RUNTIME_DIR is set to it (for the default socket).
+ */
+static void run_env(struct run *r, const char *xdg, ...)
+{
+	const char *argv[32];
+	unsigned argc = 1;
+	struct child ch;
+	va_list ap;
+
+	va_start(ap, xdg);
+	while (argc < 31 && (argv[argc] = va_arg(ap, const char *)) != NULL)
+		argc++;
+	va_end(ap);
+	argv[argc] = NULL;
+	r->status = -1;
+	r->out[0] = r->err[0] = '\0';
+	spawn(&ch, xdg, argv);
+	collect(&ch, r, 0);
 }
 
 #define run(r, ...) run_env(r, NULL, "-s", sock_path, __VA_ARGS__, (char *)NULL)
@@ -458,6 +491,57 @@ static void test_bad_arguments(void)
 	free(r);
 }
 
+/*
+ * An iopd that stops answering (SIGSTOP) after iopctl attached: the request
+ * in flight times out with --timeout, named, and iopctl exits 1. A watch
+ * stops there; a ping stops there and still reports the round trips before.
+ */
+static void test_request_timeout(void)
+{
+	const char *watch[] = { NULL, "-s", sock_path, "--timeout", "300", "watch", "-n", "0.1",
+				NULL };
+	const char *ping[] = { NULL, "-s", sock_path, "--timeout", "300", "--json", "ping",
+			       "-c", "1000000", "-i", "200", NULL };
+	struct run *r = malloc(sizeof(*r));
+	struct child ch;
+
+	r->status = -1;
+	r->out[0] = r->err[0] = '\0';
+	spawn(&ch, NULL, watch);
+	collect(&ch, r, 3); /* the first table is out */
+	kill(iopd_pid, SIGSTOP);
+	collect(&ch, r, 0);
+	kill(iopd_pid, SIGCONT);
+	CU_ASSERT_EQUAL(r->status, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r->err, "failed: no reply in 300 ms"));
+
+	r->status = -1;
+	r->out[0] = r->err[0] = '\0';
+	spawn(&ch, NULL, ping);
+	sleep_ms(300);
+	kill(iopd_pid, SIGSTOP);
+	collect(&ch, r, 0);
+	kill(iopd_pid, SIGCONT);
+	CU_ASSERT_EQUAL(r->status, 1);
+	CU_ASSERT(json_doc_ok(r->out));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r->out, "\"error\":\"UtilPrivate to TID 0x010 failed: no "
+					      "reply in 300 ms\""));
+	CU_ASSERT(json_num(r->out, "replies") > 0);
+	CU_ASSERT_EQUAL(json_num(r->out, "sent"), json_num(r->out, "replies") + 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r->err, "no reply in 300 ms"));
+
+	/* Stopped before iopctl attaches: attaching has no timeout of its own; iopctl's holds. */
+	kill(iopd_pid, SIGSTOP);
+	run(r, "--timeout", "300", "status");
+	kill(iopd_pid, SIGCONT);
+	CU_ASSERT_EQUAL(r->status, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r->err, "did not answer in 300 ms"));
+	/* And iopd goes on as before. */
+	run(r, "status");
+	CU_ASSERT_EQUAL(r->status, 0);
+	free(r);
+}
+
 static const struct iop_test_case iopctl_tests[] = {
 	{ "status", test_status },
 	{ "lct", test_lct },
@@ -468,6 +552,7 @@ static const struct iop_test_case iopctl_tests[] = {
 	{ "watch", test_watch },
 	{ "no_iopd", test_no_iopd },
 	{ "bad_arguments", test_bad_arguments },
+	{ "request_timeout", test_request_timeout },
 	{ NULL, NULL },
 };
 
@@ -531,7 +616,6 @@ int main(int argc, char **argv)
 	const char *iopd = getenv("IOP_TEST_IOPD");
 	char conf[128];
 	int failures, status = -1;
-	pid_t iopd_pid;
 
 	iopctl = getenv("IOP_TEST_IOPCTL");
 	if (iopd == NULL || iopctl == NULL) {
