@@ -212,13 +212,34 @@ static int refresh(struct watch *w)
 	return rc;
 }
 
+/*
+ * Sleep until the next refresh is due: refreshes keep to start + n *
+ * interval, so the time a refresh takes does not stretch the period; one
+ * that ran past its successor's time skips it. @return false if a signal
+ * came.
+ */
+static bool wait_for_next(struct timespec *due, uint64_t interval_ns)
+{
+	struct timespec now;
+	uint64_t due_ns, now_ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	due_ns = (uint64_t)due->tv_sec * 1000000000u + (uint64_t)due->tv_nsec;
+	now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	do
+		due_ns += interval_ns;
+	while (due_ns <= now_ns);
+	due->tv_sec = (time_t)(due_ns / 1000000000u);
+	due->tv_nsec = (long)(due_ns % 1000000000u);
+	return clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, due, NULL) == 0;
+}
+
 int iopctl_cmd_watch(struct iopctl *s)
 {
-	double whole;
-	const struct timespec gap = { (time_t)s->o->interval_s,
-				      (long)(modf(s->o->interval_s, &whole) * 1e9) };
+	uint64_t interval_ns = (uint64_t)llround(s->o->interval_s * 1e9);
 	struct sigaction sa = { .sa_handler = on_stop };
 	struct watch w = { .s = s, .redraw = !s->o->json && isatty(STDOUT_FILENO) };
+	struct timespec due;
 	int rc = 0;
 
 	w.last = calloc(IOP_TID_MAX + 1, sizeof(*w.last));
@@ -229,8 +250,9 @@ int iopctl_cmd_watch(struct iopctl *s)
 	/* Ctrl-C ends the watch between refreshes, so iopctl still detaches itself. */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &due);
 	for (unsigned long n = 0; !stop && (s->o->count == 0 || n < s->o->count); n++) {
-		if (n != 0 && (nanosleep(&gap, NULL) != 0 || stop))
+		if (n != 0 && (!wait_for_next(&due, interval_ns) || stop))
 			break;
 		rc = refresh(&w);
 		if (rc != 0)
