@@ -71,7 +71,8 @@ static int ping_once(struct iopctl *s, struct ping *p)
 	rc = iopctl_request(s, f, rc, &c);
 	if (rc == -ETIMEDOUT)
 		p->sent++; /* posted, and still the IOP's */
-	if (rc != 0 && rc != -EIO && !(rc == -EPROTO && c.result == -EPROTO)) {
+	/* -EIO and -EPROTO are replies too: an error status, a FAIL reply. */
+	if (rc != 0 && rc != -EIO && rc != -EPROTO) {
 		iopctl_failure(s, "UtilPrivate", p->tid, rc, &c, p->stopped, sizeof(p->stopped));
 		return -1;
 	}

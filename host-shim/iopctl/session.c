@@ -50,12 +50,18 @@ void iopctl_error(const struct iopctl_opts *o, const char *fmt, ...)
 static char hung_text[512], hung_json[768];
 static size_t hung_text_len, hung_json_len;
 
+static void say(int fd, const char *buf, size_t len)
+{
+	/* A failed write has nowhere to be reported: the exit status says it all the same. */
+	if (len != 0 && write(fd, buf, len) < 0)
+		return;
+}
+
 static void attach_hung(int sig)
 {
 	(void)sig;
-	if (write(STDERR_FILENO, hung_text, hung_text_len) < 0 ||
-	    write(STDOUT_FILENO, hung_json, hung_json_len) < 0)
-		_exit(IOPCTL_EXIT_FAIL);
+	say(STDERR_FILENO, hung_text, hung_text_len);
+	say(STDOUT_FILENO, hung_json, hung_json_len);
 	_exit(IOPCTL_EXIT_FAIL);
 }
 
@@ -110,8 +116,8 @@ int iopctl_open(struct iopctl *s, const struct iopctl_opts *o)
 	arm_attach_timer(o);
 	s->h = iop_host_attach(o->socket, err, sizeof(err));
 	if (s->h == NULL) {
-		disarm_attach_timer();
 		e = errno;
+		disarm_attach_timer();
 		if (e == ENOENT || e == ECONNREFUSED)
 			iopctl_error(o, "no iopd at %s (%s): start iopd, or name its socket with -s",
 				     o->socket, strerror(e));
@@ -120,9 +126,9 @@ int iopctl_open(struct iopctl *s, const struct iopctl_opts *o)
 		goto fail;
 	}
 	s->qp = iop_qp_create(s->h, NULL);
+	e = errno;
 	disarm_attach_timer();
 	if (s->qp == NULL) {
-		e = errno;
 		iopctl_error(o, "iopd at %s gave no queue pair: %s%s", o->socket, strerror(e),
 			     e == ENOSPC ? " (every channel in use)" : "");
 		iop_host_detach(s->h, o->timeout_ms);
