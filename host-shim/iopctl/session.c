@@ -186,11 +186,12 @@ int iopctl_request(struct iopctl *s, uint32_t *frame, int built, struct iop_comp
 		return built;
 	}
 	rc = iop_qp_call(s->qp, frame, s->reply, REPLY_MAX_WORDS, c, s->o->timeout_ms);
-	/* Not posted: the frame is still ours. Posted, it is the IOP's (or freed by the queue pair). */
+	/* Not posted: the frame is still ours. Posted: the IOP's, or the queue pair frees it. */
 	if (rc == -EAGAIN || rc == -EINVAL)
 		iop_qp_frame_free(s->qp, frame);
 	if (rc == 0 || rc == -EIO)
-		s->reply_words = c->reply_words < REPLY_MAX_WORDS ? c->reply_words : REPLY_MAX_WORDS;
+		s->reply_words = c->reply_words < REPLY_MAX_WORDS ? c->reply_words
+								  : REPLY_MAX_WORDS;
 	return rc;
 }
 

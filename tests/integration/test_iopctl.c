@@ -476,9 +476,10 @@ static void test_bad_arguments(void)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *const *c = cases[i];
+		const char *a1 = c[0] ? c[1] : NULL, *a2 = a1 ? c[2] : NULL, *a3 = a2 ? c[3] : NULL;
+
 		/* Arguments are checked before iopctl attaches: a live socket changes nothing. */
-		run_env(r, NULL, "-s", sock_path, c[0], c[0] ? c[1] : NULL, c[0] && c[1] ? c[2] : NULL,
-			c[0] && c[1] && c[2] ? c[3] : NULL, (char *)NULL);
+		run_env(r, NULL, "-s", sock_path, c[0], a1, a2, a3, (char *)NULL);
 		if (r->status != 2)
 			fprintf(stderr, "\ncase %zu (%s ...): status %d\n", i, c[0], r->status);
 		CU_ASSERT_EQUAL(r->status, 2);
@@ -589,7 +590,8 @@ static pid_t start_iopd(const char *iopd, const char *conf)
 	fclose(f);
 	pid = fork();
 	if (pid == 0) {
-		execl(iopd, iopd, "--log-level=lib.eal:error", "--", "--config", conf, (char *)NULL);
+		execl(iopd, iopd, "--log-level=lib.eal:error", "--", "--config", conf,
+		      (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 200 && pid > 0; i++) {
