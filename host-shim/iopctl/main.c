@@ -79,17 +79,6 @@ static int parse_ulong(const char *s, unsigned long lo, unsigned long hi, unsign
 		       -1 : 0;
 }
 
-/* iopd's own default (iop/iopd/config.c), so both find each other with no options. */
-static void default_socket(char *buf, size_t len)
-{
-	const char *dir = getenv("XDG_RUNTIME_DIR");
-
-	if (dir != NULL && dir[0] != '\0' && strlen(dir) + 10 < len)
-		snprintf(buf, len, "%s/iopd.sock", dir);
-	else
-		snprintf(buf, len, "/tmp/iopd-%u.sock", (unsigned)getuid());
-}
-
 /* The options into o; which subcommand options were given into *given. @return 0 or 2. */
 static int parse_options(int argc, char **argv, struct iopctl_opts *o, unsigned *given)
 {
@@ -222,7 +211,7 @@ int main(int argc, char **argv)
 		return IOPCTL_EXIT_USAGE;
 	}
 	if (o.socket == NULL) {
-		default_socket(sock_path, sizeof(sock_path));
+		iop_host_default_socket(sock_path, sizeof(sock_path));
 		o.socket = sock_path;
 	}
 	if (strcmp(argv[optind], "ping") == 0 && !(given & OPT_COUNT))

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +23,9 @@
 #include "iop_mfa_ring.h"
 #include "iop_runtime.h"
 #include "iop_window.h"
+
+/* How long attach and channel registration wait for iopd to answer. */
+#define ANSWER_TIMEOUT_S 5
 
 /* In-process hosts take owner ids from the top down; iopd gives them from 1 up. */
 #define INPROC_OWNERS 256u
@@ -54,8 +58,23 @@ static struct iop_host *host_new(void)
 	return h;
 }
 
+int iop_host_default_socket(char *buf, size_t len)
+{
+	const char *dir = getenv("XDG_RUNTIME_DIR");
+	int n;
+
+	if (dir != NULL && dir[0] != '\0')
+		n = snprintf(buf, len, "%s/iopd.sock", dir);
+	else
+		n = snprintf(buf, len, "/tmp/iopd-%u.sock", (unsigned)getuid());
+	return n >= 0 && (size_t)n < len && (size_t)n < sizeof(((struct sockaddr_un *)0)->sun_path)
+		       ? 0
+		       : -ENAMETOOLONG;
+}
+
 struct iop_host *iop_host_attach(const char *socket_path, char *err, size_t errlen)
 {
+	const struct timeval answer_timeout = { .tv_sec = ANSWER_TIMEOUT_S };
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct iop_host *h = host_new();
 	struct iop_ctl_msg m;
@@ -69,7 +88,12 @@ struct iop_host *iop_host_attach(const char *socket_path, char *err, size_t errl
 	h->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (h->sock < 0 || connect(h->sock, (struct sockaddr *)&addr, sizeof(addr)) != 0)
 		return fail(h, errno, err, errlen, socket_path, strerror(errno));
+	/* A stopped or wedged iopd must not hold its hosts forever. */
+	setsockopt(h->sock, SOL_SOCKET, SO_RCVTIMEO, &answer_timeout, sizeof(answer_timeout));
+	setsockopt(h->sock, SOL_SOCKET, SO_SNDTIMEO, &answer_timeout, sizeof(answer_timeout));
 	rc = iop_ctl_recv(h->sock, &m, &fd);
+	if (rc == -EAGAIN)
+		return fail(h, ETIMEDOUT, err, errlen, socket_path, "iopd did not answer");
 	if (rc == 0 && m.type == IOP_CTL_ERROR) {
 		if (fd >= 0)
 			close(fd);
@@ -272,6 +296,8 @@ static int register_channel(struct iop_host *h, const struct iop_channel *ch)
 		close(fd);
 	if (rc == 0 && (m.type != IOP_CTL_ACK || m.channel != ch->id))
 		rc = -EPROTO;
+	if (rc == -EAGAIN)
+		rc = -ETIMEDOUT; /* iopd did not answer in time */
 	return rc == 0 ? m.status : rc;
 }
 
