@@ -15,6 +15,7 @@
  * asking for the state the IOP is in succeeds and changes nothing.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_byteorder.h>
@@ -145,8 +146,15 @@ static int lct_notify(struct iop_request *r)
 
 	if (indicator == 0 || indicator < atomic_load(&rt->lct_change))
 		return reply_lct(r, filter);
-	if (rt->n_lct_waiters == sizeof(rt->lct_waiters) / sizeof(rt->lct_waiters[0]))
-		return request_answer(r, IOP_DSC_INSUFFICIENT_RESOURCE_SOFT);
+	if (rt->n_lct_waiters == rt->lct_waiters_cap) {
+		unsigned cap = rt->lct_waiters_cap ? 2 * rt->lct_waiters_cap : 16;
+		struct lct_waiter *more = realloc(rt->lct_waiters, cap * sizeof(*more));
+
+		if (more == NULL)
+			return request_answer(r, IOP_DSC_INSUFFICIENT_RESOURCE_SOFT);
+		rt->lct_waiters = more;
+		rt->lct_waiters_cap = cap;
+	}
 	rt->lct_waiters[rt->n_lct_waiters++] = (struct lct_waiter){ r, indicator, filter };
 	return IOP_DDM_PENDING;
 }

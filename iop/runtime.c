@@ -173,6 +173,7 @@ void iop_runtime_destroy(struct iop_runtime *rt)
 		}
 		free(rt->lcores[i]);
 	}
+	free(rt->lct_waiters);
 	free(rt);
 }
 

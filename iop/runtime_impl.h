@@ -138,8 +138,9 @@ struct iop_runtime {
 	struct iop_ddm *by_tid[IOP_TID_MAX + 1];
 	_Atomic int state;                         /* enum iop_state */
 	_Atomic uint32_t lct_change;               /* CurrentChangeIndicator */
-	struct lct_waiter lct_waiters[64];
-	unsigned n_lct_waiters;
+	/* Deferred LctNotify requests: as many as hosts post (each holds a request slot). */
+	struct lct_waiter *lct_waiters;
+	unsigned n_lct_waiters, lct_waiters_cap;
 	/* The executive request waiting for its DDMs' control work (one at a time). */
 	struct iop_request *control_req;
 	int control_next_state;                    /* 0: no state change */

@@ -273,6 +273,58 @@ static void test_ddm_destroy_and_deferred_lct(void)
 	CU_ASSERT_EQUAL(finis, 1); /* destroy does not fini it twice */
 }
 
+/*
+ * More deferred LctNotify requests than any fixed table would hold, from
+ * several channels: every one waits, and every one is answered when the
+ * table changes.
+ */
+static void test_many_deferred_lct_waiters(void)
+{
+	enum { PER_CHANNEL = 50, CHANNELS = 2 };
+	struct harness t;
+	struct iop_channel ch[CHANNELS];
+	struct seen_reply s;
+	unsigned answered = 0;
+
+	up(&t, 0);
+	for (unsigned c = 0; c < CHANNELS; c++) {
+		CU_ASSERT_EQUAL_FATAL(iop_channel_open(t.w, &ch[c]), 0);
+		for (unsigned i = 0; i < PER_CHANNEL; i++) {
+			uint32_t *f = harness_request(&t, IOP_TID_EXEC, IOP_EXEC_LCT_NOTIFY, 6, i);
+			uint32_t mfa = iop_window_mfa(t.w, f);
+
+			f[4] = rte_cpu_to_le_32(0xFFFFFFFFu);
+			f[5] = rte_cpu_to_le_32(1);
+			CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_post(ch[c].to_iop, &mfa, 1), 1);
+		}
+	}
+	for (int i = 0; i < 20; i++)
+		harness_turn(&t);
+	for (unsigned c = 0; c < CHANNELS; c++)
+		CU_ASSERT_EQUAL(iop_mfa_ring_count(ch[c].to_host), 0); /* all of them wait */
+	CU_ASSERT_FATAL(exec_call(&t, IOP_EXEC_DDM_DESTROY, COUNTED, 0, 5, &s));
+	CU_ASSERT_EQUAL(s.status, IOP_REPLY_STATUS_SUCCESS);
+	for (int turn = 0; turn < 100 && answered < CHANNELS * PER_CHANNEL; turn++) {
+		harness_turn(&t);
+		for (unsigned c = 0; c < CHANNELS; c++) {
+			uint32_t mfa;
+
+			while (iop_mfa_ring_take(ch[c].to_host, &mfa, 1) == 1) {
+				size_t block;
+				uint32_t *r = iop_window_frame_block(t.w, mfa, &block);
+				uint8_t status = 0xFF;
+
+				CU_ASSERT_EQUAL(iop_reply_status(r, &status, NULL), 0);
+				CU_ASSERT_EQUAL(status, IOP_REPLY_STATUS_SUCCESS);
+				iop_heap_free(iop_window_outbound(t.w), r, block);
+				answered++;
+			}
+		}
+	}
+	CU_ASSERT_EQUAL(answered, CHANNELS * PER_CHANNEL);
+	harness_down(&t);
+}
+
 /* Quiesce and reset reach a DDM on another lcore, through that lcore. */
 static void test_control_runs_on_the_ddms_lcore(void)
 {
@@ -329,6 +381,7 @@ static const struct iop_test_case executive_tests[] = {
 	{ "lct_now", test_lct_now },
 	{ "state_machine", test_state_machine },
 	{ "ddm_destroy_and_deferred_lct", test_ddm_destroy_and_deferred_lct },
+	{ "many_deferred_lct_waiters", test_many_deferred_lct_waiters },
 	{ "control_runs_on_the_ddms_lcore", test_control_runs_on_the_ddms_lcore },
 	{ "destroy_answers_what_the_ddm_held", test_destroy_answers_what_the_ddm_held },
 	{ NULL, NULL },
