@@ -17,6 +17,7 @@
 
 #include "channel_table.h"
 #include "iop_channel.h"
+#include "iop_heap.h"
 #include "iop_mfa_ring.h"
 #include "iop_window.h"
 
@@ -257,4 +258,19 @@ int iop_channel_reclaim(struct iop_window *w, unsigned id, uint32_t generation)
 	}
 	return transition(w, id, generation,
 			  1u << IOP_CHANNEL_CLOSED | 1u << IOP_CHANNEL_CLAIMED, IOP_CHANNEL_FREE);
+}
+
+unsigned iop_channel_free_replies(struct iop_window *w, const struct iop_channel *ch)
+{
+	unsigned n = 0;
+	uint32_t mfa;
+
+	while (iop_mfa_ring_take(ch->to_host, &mfa, 1) == 1) {
+		size_t block;
+		void *r = iop_window_frame_block(w, mfa, &block);
+
+		if (r != NULL && iop_heap_free(iop_window_outbound(w), r, block) == 0)
+			n++;
+	}
+	return n;
 }

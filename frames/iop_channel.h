@@ -112,6 +112,15 @@ int iop_channel_lookup(const struct iop_window *w, unsigned id, struct iop_chann
  */
 int iop_channel_reclaim(struct iop_window *w, unsigned id, uint32_t generation);
 
+/**
+ * Free every reply waiting in a channel's reply ring: for the IOP side, once
+ * the channel's host is gone (closed) and nobody else will take them, before
+ * the slot is reclaimed.
+ * @return how many were freed.
+ * Thread safety: the one consumer of the reply ring.
+ */
+unsigned iop_channel_free_replies(struct iop_window *w, const struct iop_channel *ch);
+
 #ifdef __cplusplus
 }
 #endif

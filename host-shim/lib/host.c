@@ -143,21 +143,6 @@ static void inproc_owner_put(uint16_t owner)
 	pthread_mutex_unlock(&inproc_lock);
 }
 
-/* Replies nobody will take any more: back to the heap. */
-static void free_replies(struct iop_window *w, struct rte_ring *to_host)
-{
-	uint32_t mfa;
-
-	while (iop_mfa_ring_take(to_host, &mfa, 1) == 1) {
-		size_t block;
-		void *r = iop_window_frame_block(w, mfa, &block);
-
-		if (r != NULL) {
-			iop_window_owner_set(w, r, IOP_OWNER_IOP);
-			iop_heap_free(iop_window_outbound(w), r, block);
-		}
-	}
-}
 
 /*
  * In-process: reclaim the closed channels the runtime is done with (nothing
@@ -172,7 +157,7 @@ static unsigned reclaim_closed(struct iop_host *h)
 		struct iop_channel *ch = &h->channels[i].ch;
 
 		if (h->channels[i].closed && iop_runtime_channel_idle(h->rt, ch->id)) {
-			free_replies(h->w, ch->to_host);
+			iop_channel_free_replies(h->w, ch);
 			iop_channel_reclaim(h->w, ch->id, ch->generation);
 			continue;
 		}
@@ -230,7 +215,7 @@ static int detach_inproc(struct iop_host *h, unsigned timeout_ms)
 	/* Replies are freed as they come: the runtime holds back for reply-ring room. */
 	while ((left = reclaim_closed(h)) != 0 && now_ms() < end) {
 		for (unsigned i = 0; i < h->n_channels; i++)
-			free_replies(h->w, h->channels[i].ch.to_host);
+			iop_channel_free_replies(h->w, &h->channels[i].ch);
 		usleep(100);
 	}
 	if (left != 0)

@@ -236,21 +236,6 @@ void iopd_hosts_readable(struct iopd_hosts *hs, int fd)
 	}
 }
 
-/* Replies nobody will take: back to the heap. The host is gone, so we consume. */
-static void free_replies(struct iop_window *w, struct rte_ring *to_host)
-{
-	uint32_t mfa;
-
-	while (iop_mfa_ring_take(to_host, &mfa, 1) == 1) {
-		size_t block;
-		void *r = iop_window_frame_block(w, mfa, &block);
-
-		if (r != NULL) {
-			iop_window_owner_set(w, r, IOP_OWNER_IOP);
-			iop_heap_free(iop_window_outbound(w), r, block);
-		}
-	}
-}
 
 /* Is this opening of slot id registered by some host? */
 static bool registered(const struct iopd_hosts *hs, unsigned id, uint32_t generation)
@@ -309,11 +294,11 @@ static bool channel_take_back(struct iopd_hosts *hs, struct host *h, unsigned k)
 	 * takes no more than the reply ring has room for.
 	 */
 	if (state != IOP_CHANNEL_CLAIMED && !iop_runtime_channel_idle(hs->rt, ch.id)) {
-		free_replies(hs->w, ch.to_host);
+		iop_channel_free_replies(hs->w, &ch);
 		return false;
 	}
 	if (state != IOP_CHANNEL_CLAIMED)
-		free_replies(hs->w, ch.to_host);
+		iop_channel_free_replies(hs->w, &ch);
 	iop_channel_reclaim(hs->w, ch.id, h->ch[k].generation);
 	return true;
 }

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "iop_test.h"
+#include "iop_test_iopd.h"
 
 static const char *iopctl;
 static char dir[64];        /* iopd's socket and configuration live here */
@@ -35,13 +36,6 @@ struct run {
 	char out[65536];
 	char err[8192];
 };
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&t, NULL);
-}
 
 /* Append what fd has to buf (kept NUL-terminated). @return false at end of file. */
 static bool drain(int fd, char *buf, size_t cap, size_t *used)
@@ -519,7 +513,7 @@ static void test_request_timeout(void)
 	r->status = -1;
 	r->out[0] = r->err[0] = '\0';
 	spawn(&ch, NULL, ping);
-	sleep_ms(300);
+	iop_test_sleep_ms(300);
 	kill(iopd_pid, SIGSTOP);
 	collect(&ch, r, 0);
 	kill(iopd_pid, SIGCONT);
@@ -562,65 +556,14 @@ static const struct iop_test_suite suites[] = {
 	{ NULL, NULL },
 };
 
-/*
- * iopctl runs on CPU 0, where iopd's main lcore mostly sleeps: the poll loop
- * spins on CPU 1, and a caller that shares its CPU waits for the scheduler.
- */
-static void stay_off_the_loop_cpu(void)
-{
-	cpu_set_t one;
-
-	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
-		return;
-	CPU_ZERO(&one);
-	CPU_SET(0, &one);
-	sched_setaffinity(0, sizeof(one), &one);
-}
-
-/* Start iopd from a configuration file, as users do, and wait until its socket answers. */
-static pid_t start_iopd(const char *iopd, const char *conf)
-{
-	FILE *f = fopen(conf, "w");
-	pid_t pid;
-
-	if (f == NULL)
-		return -1;
-	fprintf(f, "# iopd for test_iopctl\nsocket %s\ninbound 4M\noutbound 4M\n"
-		   "ddm nop@0\nddm nop@0\n", sock_path);
-	fclose(f);
-	pid = fork();
-	if (pid == 0) {
-		execl(iopd, iopd, "--log-level=lib.eal:error", "--", "--config", conf,
-		      (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200 && pid > 0; i++) {
-		struct sockaddr_un addr = { .sun_family = AF_UNIX };
-		int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-		bool up;
-
-		strcpy(addr.sun_path, sock_path);
-		up = connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
-		close(fd);
-		if (up)
-			return pid;
-		sleep_ms(50);
-	}
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
-	return -1;
-}
-
 int main(int argc, char **argv)
 {
-	const char *iopd = getenv("IOP_TEST_IOPD");
-	char conf[128];
-	int failures, status = -1;
+	const char *iopd_path = getenv("IOP_TEST_IOPD");
+	struct iop_test_iopd d = { 0 };
+	int failures;
 
 	iopctl = getenv("IOP_TEST_IOPCTL");
-	if (iopd == NULL || iopctl == NULL) {
+	if (iopd_path == NULL || iopctl == NULL) {
 		fprintf(stderr, "IOP_TEST_IOPD, IOP_TEST_IOPCTL: the iopd and iopctl to test\n");
 		return 1;
 	}
@@ -629,25 +572,20 @@ int main(int argc, char **argv)
 		perror("mkdtemp");
 		return 1;
 	}
+	/* In its own directory: iopd's default socket when $XDG_RUNTIME_DIR is dir. */
 	snprintf(sock_path, sizeof(sock_path), "%s/iopd.sock", dir);
-	snprintf(conf, sizeof(conf), "%s/iopd.conf", dir);
-	iopd_pid = start_iopd(iopd, conf);
-	if (iopd_pid < 0) {
-		fprintf(stderr, "iopd did not come up on %s\n", sock_path);
-		unlink(conf);
+	snprintf(d.sock_path, sizeof(d.sock_path), "%s", sock_path);
+	snprintf(d.conf_path, sizeof(d.conf_path), "%s/iopd.conf", dir);
+	if (iop_test_iopd_start(&d, iopd_path, "test_iopctl",
+				"inbound 4M\noutbound 4M\nddm nop@0\nddm nop@0\n") != 0) {
 		rmdir(dir);
 		return 1;
 	}
-	stay_off_the_loop_cpu(); /* and the iopctl runs it forks */
+	iopd_pid = d.pid;
+	iop_test_stay_off_the_loop_cpu(); /* and the iopctl runs it forks */
 	failures = iop_test_main(argc, argv, suites);
-	kill(iopd_pid, SIGTERM);
-	if (waitpid(iopd_pid, &status, 0) != iopd_pid || !WIFEXITED(status) ||
-	    WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "iopd did not stop cleanly on SIGTERM (status %d)\n", status);
+	if (iop_test_iopd_stop(&d) != 0)
 		failures++;
-	}
-	unlink(sock_path);
-	unlink(conf);
 	rmdir(dir);
 	return failures;
 }

@@ -49,8 +49,12 @@ int iop_test_iopd_start(struct iop_test_iopd *d, const char *iopd_path, const ch
 {
 	FILE *f;
 
-	snprintf(d->sock_path, sizeof(d->sock_path), "/tmp/%s-%d.sock", name, (int)getpid());
-	snprintf(d->conf_path, sizeof(d->conf_path), "/tmp/%s-%d.conf", name, (int)getpid());
+	if (d->sock_path[0] == '\0')
+		snprintf(d->sock_path, sizeof(d->sock_path), "/tmp/%s-%d.sock", name,
+			 (int)getpid());
+	if (d->conf_path[0] == '\0')
+		snprintf(d->conf_path, sizeof(d->conf_path), "/tmp/%s-%d.conf", name,
+			 (int)getpid());
 	f = fopen(d->conf_path, "w");
 	if (f == NULL) {
 		perror(d->conf_path);

@@ -15,9 +15,10 @@ struct iop_test_iopd {
 };
 
 /*
- * Write a configuration (the socket line, then `conf`: iopd config-file lines)
- * under /tmp with names made from `name` and this pid, start `iopd_path` with
- * it and wait (up to 10 s) until the socket answers.
+ * Write a configuration (the socket line, then `conf`: iopd config-file lines),
+ * start `iopd_path` with it and wait (up to 10 s) until the socket answers.
+ * The socket and the configuration go where d says, or, where d's paths are
+ * empty, under /tmp with names made from `name` and this pid.
  * @return 0, or -1 with a message on stderr.
  */
 int iop_test_iopd_start(struct iop_test_iopd *d, const char *iopd_path, const char *name,
