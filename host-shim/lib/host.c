@@ -20,7 +20,6 @@
 #include "iop_control.h"
 #include "iop_heap.h"
 #include "iop_host.h"
-#include "iop_mfa_ring.h"
 #include "iop_runtime.h"
 #include "iop_window.h"
 

@@ -22,7 +22,6 @@
 #include "iop_channel.h"
 #include "iop_control.h"
 #include "iop_heap.h"
-#include "iop_mfa_ring.h"
 #include "iop_window.h"
 #include "iopd.h"
 
