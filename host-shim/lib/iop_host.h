@@ -28,6 +28,7 @@
 #ifndef IOP_HOST_H
 #define IOP_HOST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -142,6 +143,13 @@ struct iop_completion {
 	size_t reply_words;      /**< its MessageSize, at most the block it came in */
 	uint32_t *request;       /**< FAIL only: the request frame, given back; else NULL */
 	void *arg;               /**< what the request was posted with */
+	/**
+	 * One of several replies to the request (MsgFlags MULTIPLE without
+	 * LAST, as LAN DDMs batch received packets): the request stays in
+	 * flight and its callback runs again for each reply, the last one
+	 * with more false.
+	 */
+	bool more;
 };
 
 /** Runs in iop_qp_poll() (or iop_qp_call()) on the queue pair's thread. */
@@ -218,8 +226,8 @@ unsigned iop_qp_post_burst(struct iop_qp *qp, uint32_t *const *frames, unsigned 
 unsigned iop_qp_poll(struct iop_qp *qp, unsigned max);
 
 /**
- * Post one request and wait for its reply, polling (other requests'
- * callbacks run meanwhile).
+ * Post one request and wait for its reply (the last, for a request
+ * answered with several), polling (other requests' callbacks run meanwhile).
  * @param reply        gets the reply's first reply_words words (at most its
  *                     MessageSize); may be NULL.
  * @param reply_words  room at reply.

@@ -363,7 +363,16 @@ static unsigned complete(struct iop_qp *qp, uint32_t mfa)
 		iop_reply_status(r, &c.req_status, &c.dsc);
 		c.result = c.req_status == IOP_REPLY_STATUS_SUCCESS ? 0 : -EIO;
 	}
-	if (idx != UINT32_MAX) {
+	/* One of several replies to a request (MULTIPLE without LAST): more will come. */
+	c.more = c.request == NULL && (m.flags & IOP_MSG_MULTIPLE) && !(m.flags & IOP_MSG_LAST);
+	if (idx != UINT32_MAX && c.more) {
+		e = qp->e[idx];
+		if (e.state == ENTRY_WAITING && e.cb != NULL) {
+			c.arg = e.arg;
+			e.cb(qp, &c);
+			ran = 1;
+		}
+	} else if (idx != UINT32_MAX) {
 		e = qp->e[idx];
 		/* The entry is free before the callback runs, so that it may post again. */
 		entry_put(qp, idx);
@@ -412,6 +421,8 @@ static void call_done(struct iop_qp *qp, const struct iop_completion *c)
 	size_t n = c->reply_words < cw->reply_words ? c->reply_words : cw->reply_words;
 
 	(void)qp;
+	if (c->more)
+		return; /* a call answers with a request's last reply */
 	if (cw->reply != NULL && n != 0)
 		memcpy(cw->reply, c->reply, n * 4);
 	cw->c = *c;

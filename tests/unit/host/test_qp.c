@@ -464,6 +464,62 @@ static void test_nop_takes_no_entry(void)
 	down();
 }
 
+/* Replies seen by a callback that records them. */
+static unsigned n_seen;
+static bool seen_more[8];
+
+static void record(struct iop_qp *qp, const struct iop_completion *c)
+{
+	(void)qp;
+	CU_ASSERT_EQUAL(c->result, 0);
+	if (n_seen < 8)
+		seen_more[n_seen] = c->more;
+	n_seen++;
+}
+
+/*
+ * A request answered with several replies (MULTIPLE; the last also LAST, as
+ * LAN DDMs batch received packets): one callback each, and the request stays
+ * in flight until the last. The test plays the IOP's part on the rings.
+ */
+static void test_multiple_replies_keep_the_request(void)
+{
+	const uint8_t flags[3] = { IOP_MSG_MULTIPLE, IOP_MSG_MULTIPLE,
+				   IOP_MSG_MULTIPLE | IOP_MSG_LAST };
+	struct iop_host *h;
+	struct iop_qp *qp;
+	struct iop_msg_hdr req;
+	uint32_t mfa, *f;
+	size_t block;
+
+	up(false);
+	h = attach();
+	qp = iop_qp_create(h, NULL);
+	n_seen = 0;
+	CU_ASSERT_EQUAL(iop_qp_post(qp, private_frame(qp, NOP_TID), record, NULL), 0);
+	CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_take(iop_qp_channel(qp)->to_iop, &mfa, 1), 1);
+	f = iop_window_frame_block(fx.w, mfa, &block);
+	iop_msg_hdr_decode(f, &req);
+	for (int i = 0; i < 3; i++) {
+		uint32_t *r = iop_heap_alloc_tagged(iop_window_outbound(fx.w), IOP_REPLY_WORDS * 4,
+						    iop_host_owner(h));
+		uint32_t rm;
+
+		iop_reply_build(&req, NOP_TID, IOP_REPLY_STATUS_SUCCESS, 0, r, IOP_REPLY_WORDS);
+		r[0] = htole32(le32toh(r[0]) | (uint32_t)flags[i] << 8);
+		rm = iop_window_mfa(fx.w, r);
+		CU_ASSERT_EQUAL(iop_mfa_ring_post(iop_qp_channel(qp)->to_host, &rm, 1), 1);
+		CU_ASSERT_EQUAL(iop_qp_poll(qp, 8), 1);
+		CU_ASSERT_EQUAL(iop_qp_outstanding(qp), i < 2 ? 1u : 0u);
+	}
+	CU_ASSERT_EQUAL(n_seen, 3);
+	CU_ASSERT_TRUE(seen_more[0] && seen_more[1]);
+	CU_ASSERT_FALSE(seen_more[2]);
+	iop_heap_free(iop_window_inbound(fx.w), f, block); /* the IOP's part: the request */
+	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
+	down();
+}
+
 /* Detach with requests in flight and replies unread gives every frame back. */
 static void test_detach_gives_everything_back(void)
 {
@@ -557,6 +613,7 @@ static const struct iop_test_case qp_tests[] = {
 	{ "call_timeout_then_late_reply", test_call_timeout_then_late_reply },
 	{ "bad_frames_refused", test_bad_frames_refused },
 	{ "nop_takes_no_entry", test_nop_takes_no_entry },
+	{ "multiple_replies_keep_the_request", test_multiple_replies_keep_the_request },
 	{ "detach_gives_everything_back", test_detach_gives_everything_back },
 	{ "channels_come_back", test_channels_come_back },
 	{ "threads_each_with_a_queue_pair", test_threads_each_with_a_queue_pair },
