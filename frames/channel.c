@@ -229,6 +229,13 @@ int iop_channel_close(struct iop_window *w, const struct iop_channel *ch)
 	return rc == -EBUSY ? -ESTALE : rc;
 }
 
+const _Atomic uint64_t *iop_channel_word(const struct iop_window *w, unsigned id)
+{
+	if (w == NULL || id >= iop_window_channels(w))
+		return NULL;
+	return &slot_at(w, id)->word;
+}
+
 int iop_channel_lookup(const struct iop_window *w, unsigned id, struct iop_channel *ch)
 {
 	uint64_t word;

@@ -25,6 +25,7 @@
 #ifndef IOP_CHANNEL_H
 #define IOP_CHANNEL_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -111,6 +112,25 @@ int iop_channel_lookup(const struct iop_window *w, unsigned id, struct iop_chann
  * Thread safety: the IOP thread that owns the slot.
  */
 int iop_channel_reclaim(struct iop_window *w, unsigned id, uint32_t generation);
+
+/**
+ * The word that says slot id's state and generation (generation << 32 |
+ * state), for a poller that keeps what iop_channel_lookup() told it and
+ * looks it up again only when this word changes: one load per slot and turn.
+ * Load it with acquire ordering. NULL for a bad id.
+ */
+const _Atomic uint64_t *iop_channel_word(const struct iop_window *w, unsigned id);
+
+/** The state and generation a slot's word says (see iop_channel_word()). */
+static inline int iop_channel_word_state(uint64_t word)
+{
+	return (int)(word & 0xFFFFFFFFu);
+}
+
+static inline uint32_t iop_channel_word_generation(uint64_t word)
+{
+	return (uint32_t)(word >> 32);
+}
 
 /**
  * Free every reply waiting in a channel's reply ring: for the IOP side, once

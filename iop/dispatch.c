@@ -56,6 +56,36 @@ static void retry_push(struct iop_lcore *lc, struct iop_request *r, enum request
 	lc->retry_tail = r;
 }
 
+/* This loop's view of slot c, looked up again only when the slot's word has changed. */
+static inline const struct chan_view *chan_view(struct iop_lcore *lc, unsigned c)
+{
+	struct chan_view *v = &lc->chans[c];
+	uint64_t word = atomic_load_explicit(v->word, memory_order_acquire);
+
+	if (word != v->seen) {
+		v->state = iop_channel_lookup(lc->rt->w, c, &v->ch);
+		v->seen = (uint64_t)v->ch.generation << 32 | (uint32_t)v->state;
+	}
+	return v;
+}
+
+/* Is the opening a reply was made for still there to take it? */
+static bool reply_wanted(const struct chan_view *v, uint32_t generation)
+{
+	return (v->state == IOP_CHANNEL_OPEN || v->state == IOP_CHANNEL_CLOSED) &&
+	       v->ch.generation == generation;
+}
+
+/* A reply for a host that left: back to the heap. */
+static void drop_reply(struct iop_lcore *lc, uint32_t mfa)
+{
+	struct iop_heap *out = iop_window_outbound(lc->rt->w);
+	void *p = iop_window_frame(lc->rt->w, mfa);
+
+	iop_heap_free(out, p, iop_heap_allocated_size(out, p));
+	STAT_ADD(lc->rt->stats.replies_dropped, 1);
+}
+
 /*
  * Post one reply, or say the ring is full. A reply for a host that left is
  * freed. The request's credit goes back only once its reply is in the ring
@@ -64,18 +94,11 @@ static void retry_push(struct iop_lcore *lc, struct iop_request *r, enum request
  */
 static bool try_post(struct iop_lcore *lc, const struct held_reply *h)
 {
-	struct iop_window *w = lc->rt->w;
-	struct iop_channel ch;
-	int state = iop_channel_lookup(w, h->channel, &ch);
+	const struct chan_view *v = chan_view(lc, h->channel);
 
-	if ((state != IOP_CHANNEL_OPEN && state != IOP_CHANNEL_CLOSED) ||
-	    ch.generation != h->generation) {
-		struct iop_heap *out = iop_window_outbound(w);
-		void *p = iop_window_frame(w, h->mfa);
-
-		iop_heap_free(out, p, iop_heap_allocated_size(out, p));
-		STAT_ADD(lc->rt->stats.replies_dropped, 1);
-	} else if (iop_mfa_ring_post(ch.to_host, &h->mfa, 1) != 1) {
+	if (!reply_wanted(v, h->generation)) {
+		drop_reply(lc, h->mfa);
+	} else if (iop_mfa_ring_post(v->ch.to_host, &h->mfa, 1) != 1) {
 		return false;
 	}
 	atomic_fetch_sub(&lc->rt->channel_in_flight[h->channel], 1);
@@ -119,17 +142,9 @@ static bool grow_held(struct iop_lcore *lc)
 	return true;
 }
 
-void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel, uint32_t generation,
-			 uint32_t mfa)
+/* Hold a reply whose ring is full (or behind one that is), in order. */
+static void hold(struct iop_lcore *lc, const struct held_reply *h)
 {
-	struct held_reply h = { mfa, channel, generation };
-	bool queued = false;
-
-	/* Behind a held reply of the same channel: wait in line. */
-	for (unsigned i = 0; i < lc->n_held && !queued; i++)
-		queued = lc->held[i].channel == channel;
-	if (!queued && try_post(lc, &h))
-		return;
 	/*
 	 * Never dropped, and the loop never waits here: the list grows. It holds
 	 * replies only for a host that filled its own reply ring, and credits keep
@@ -141,8 +156,66 @@ void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel, uint32_t genera
 			if (flush_held(lc) == 0)
 				sched_yield();
 	}
-	lc->held[lc->n_held++] = h;
+	lc->held[lc->n_held++] = *h;
 	STAT_ADD(lc->rt->stats.replies_held, 1);
+}
+
+static bool channel_has_held(const struct iop_lcore *lc, uint32_t channel)
+{
+	for (unsigned i = 0; i < lc->n_held; i++)
+		if (lc->held[i].channel == channel)
+			return true;
+	return false;
+}
+
+/*
+ * Post a run of replies for one channel (one opening) as one burst: the reply
+ * ring's head and tail move once, not once per reply. What does not fit is
+ * held, in order, behind whatever was held before.
+ */
+static void post_run(struct iop_lcore *lc, const struct held_reply *run, unsigned n)
+{
+	uint32_t mfas[LCORE_OUTBOX];
+	const struct chan_view *v = chan_view(lc, run[0].channel);
+	unsigned posted = 0;
+
+	if (!reply_wanted(v, run[0].generation)) {
+		for (unsigned i = 0; i < n; i++)
+			drop_reply(lc, run[i].mfa);
+		posted = n;
+	} else if (!channel_has_held(lc, run[0].channel)) {
+		for (unsigned i = 0; i < n; i++)
+			mfas[i] = run[i].mfa;
+		posted = iop_mfa_ring_post(v->ch.to_host, mfas, n);
+	}
+	if (posted != 0)
+		atomic_fetch_sub(&lc->rt->channel_in_flight[run[0].channel], posted);
+	for (unsigned i = posted; i < n; i++)
+		hold(lc, &run[i]);
+}
+
+unsigned dispatch_flush_outbox(struct iop_lcore *lc)
+{
+	unsigned n = lc->n_outbox, start = 0;
+
+	for (unsigned i = 1; i <= n; i++) {
+		if (i < n && lc->outbox[i].channel == lc->outbox[start].channel &&
+		    lc->outbox[i].generation == lc->outbox[start].generation)
+			continue;
+		post_run(lc, &lc->outbox[start], i - start);
+		start = i;
+	}
+	lc->n_outbox = 0;
+	return n;
+}
+
+void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel, uint32_t generation,
+			 uint32_t mfa)
+{
+	/* Queued for the end of the turn; the channel's credit stays taken until then. */
+	if (lc->n_outbox == LCORE_OUTBOX)
+		dispatch_flush_outbox(lc);
+	lc->outbox[lc->n_outbox++] = (struct held_reply){ mfa, channel, generation };
 }
 
 /* A FAIL reply: the request frame stays the host's, to find by PreservedMFA and free. */
@@ -439,24 +512,24 @@ static unsigned take_channels(struct iop_lcore *lc)
 		return 0;
 
 	for (unsigned c = lc->index; c < channels; c += rt->n_lcores) {
-		struct iop_channel ch, again;
-		uint32_t mfas[POLL_BURST];
-		int state = iop_channel_lookup(rt->w, c, &ch);
+		const struct chan_view *v = chan_view(lc, c);
+		uint32_t mfas[POLL_BURST], generation;
+		uint16_t owner;
 		unsigned n, want;
 		int credit;
 
-		if (state != IOP_CHANNEL_OPEN && state != IOP_CHANNEL_CLOSED)
+		if (v->state != IOP_CHANNEL_OPEN && v->state != IOP_CHANNEL_CLOSED)
 			continue;
 		if (lc->forward_waiting != 0 || lc->n_free <= FORWARD_RESERVE)
 			break; /* as above, found during this pass */
 		/* Nothing posted: no atomic work on an idle channel's counter. */
-		if (iop_mfa_ring_count(ch.to_iop) == 0)
+		if (iop_mfa_ring_count(v->ch.to_iop) == 0)
 			continue;
 		/*
 		 * Take only what this loop can hold and what the reply ring has
 		 * room for: the rest waits in the host's ring (back-pressure).
 		 */
-		credit = (int)rte_ring_free_count(ch.to_host) -
+		credit = (int)rte_ring_free_count(v->ch.to_host) -
 			 (int)atomic_load_explicit(&rt->channel_in_flight[c], memory_order_relaxed);
 		if (credit <= 0)
 			continue;
@@ -468,15 +541,17 @@ static unsigned take_channels(struct iop_lcore *lc)
 		 */
 		atomic_fetch_add(&rt->channel_in_flight[c], want);
 		/* Still the same opening? Else iopd may be reclaiming it: hands off. */
-		if (iop_channel_lookup(rt->w, c, &again) != state ||
-		    again.generation != ch.generation) {
+		if (atomic_load_explicit(v->word, memory_order_acquire) != v->seen) {
 			atomic_fetch_sub(&rt->channel_in_flight[c], want);
 			continue;
 		}
-		n = iop_mfa_ring_take(ch.to_iop, mfas, want);
+		n = iop_mfa_ring_take(v->ch.to_iop, mfas, want);
 		atomic_fetch_sub(&rt->channel_in_flight[c], want - n);
+		/* Copied: posting replies meanwhile may look the slot up again. */
+		generation = v->ch.generation;
+		owner = v->ch.owner;
 		for (unsigned i = 0; i < n; i++)
-			accept(lc, c, ch.generation, ch.owner, mfas[i]);
+			accept(lc, c, generation, owner, mfas[i]);
 		work += n;
 	}
 	return work;
@@ -521,6 +596,8 @@ int iop_runtime_poll(struct iop_runtime *rt, unsigned lcore)
 	}
 	if (lcore == rt->exec.lcore)
 		work += (unsigned)rt->exec.ops->poll(&rt->exec);
+	if (lc->n_outbox != 0)
+		dispatch_flush_outbox(lc);
 	return (int)work;
 }
 

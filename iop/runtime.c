@@ -50,6 +50,16 @@ static struct iop_lcore *lcore_create(struct iop_runtime *rt, unsigned index)
 		return NULL;
 	}
 	lc->forward = lc->forward_mem;
+	lc->chans = calloc(iop_window_channels(rt->w), sizeof(*lc->chans));
+	if (lc->chans == NULL) {
+		free(lc->forward_mem);
+		free(lc);
+		return NULL;
+	}
+	for (unsigned c = 0; c < iop_window_channels(rt->w); c++) {
+		lc->chans[c].word = iop_channel_word(rt->w, c);
+		lc->chans[c].seen = UINT64_MAX; /* no slot's word: looked up at first use */
+	}
 	for (unsigned i = 0; i < LCORE_REQUESTS; i++) {
 		lc->requests[i].next = lc->free_requests;
 		lc->free_requests = &lc->requests[i];
@@ -170,6 +180,7 @@ void iop_runtime_destroy(struct iop_runtime *rt)
 		if (rt->lcores[i] != NULL) {
 			free(rt->lcores[i]->forward_mem);
 			free(rt->lcores[i]->held);
+			free(rt->lcores[i]->chans);
 		}
 		free(rt->lcores[i]);
 	}

@@ -97,6 +97,21 @@ struct held_reply {
 	uint32_t generation;
 };
 
+/*
+ * A loop's view of one channel slot: what iop_channel_lookup() said, kept
+ * until the slot's word (state and generation) changes, so that a turn costs
+ * one load per slot instead of a lookup.
+ */
+struct chan_view {
+	const _Atomic uint64_t *word;
+	uint64_t seen; /* the word ch and state describe; never a real word at first */
+	struct iop_channel ch;
+	int state;
+};
+
+/* Replies a turn made, posted together at its end: one ring enqueue per channel. */
+#define LCORE_OUTBOX 64u
+
 struct iop_lcore {
 	struct iop_runtime *rt;
 	unsigned index;
@@ -110,6 +125,9 @@ struct iop_lcore {
 	unsigned retry_pass;      /* counts passes over the retry list */
 	struct held_reply *held; /* replies whose ring was full, oldest first */
 	unsigned n_held, held_cap;
+	struct held_reply outbox[LCORE_OUTBOX]; /* this turn's replies, in order */
+	unsigned n_outbox;
+	struct chan_view *chans; /* every slot of the window, this loop's view */
 };
 
 /* A deferred ExecLctNotify: answered when the table changes past its indicator. */
@@ -170,6 +188,8 @@ int request_answer(struct iop_request *r, uint16_t dsc);
 /* dispatch.c */
 void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel, uint32_t generation,
 			 uint32_t mfa);
+/* Post the replies a turn made (dispatch_post_reply only queues them). */
+unsigned dispatch_flush_outbox(struct iop_lcore *lc);
 void dispatch_release(struct iop_lcore *lc, struct iop_request *r);
 /* The runtime answers for the target: now, or from the retry list. */
 void dispatch_answer(struct iop_lcore *lc, struct iop_request *r, uint8_t req_status,
