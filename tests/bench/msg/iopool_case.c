@@ -254,9 +254,10 @@ static void check_iop(struct iopool *p, uint64_t in0, uint64_t out0, char *why, 
 		p->run->errors++;
 	}
 	if (in1 != in0 || out1 != out0) {
-		snprintf(why, whylen, "heap bytes in use: inbound %llu -> %llu, outbound %llu -> %llu",
-			 (unsigned long long)in0, (unsigned long long)in1, (unsigned long long)out0,
-			 (unsigned long long)out1);
+		snprintf(why, whylen,
+			 "heap bytes in use: inbound %llu -> %llu, outbound %llu -> %llu",
+			 (unsigned long long)in0, (unsigned long long)in1,
+			 (unsigned long long)out0, (unsigned long long)out1);
 		p->run->errors++;
 	}
 	if (why[0] != '\0')

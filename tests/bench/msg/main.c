@@ -26,7 +26,7 @@ static const struct msg_case *const all_cases[] = {
 	&msg_case_iopool, &msg_case_iopool_uncached, &msg_case_limit_b, &msg_case_limit_a,
 };
 #define NCASES (sizeof(all_cases) / sizeof(all_cases[0]))
-/* Without --cases: the uncached heaps take many times longer than the rest, so they are asked for. */
+/* Without --cases: the uncached heaps take many times longer than the rest; ask for them. */
 static const char default_cases[] = "iopool,limit-b,limit-a";
 
 struct opts {
@@ -88,9 +88,11 @@ static int parse_cpus(const char *arg, struct msg_cpus *c)
 
 	if (sscanf(arg, "%lu,%lu%c", &a, &b, &tail) != 2 || a >= CPU_SETSIZE || b >= CPU_SETSIZE)
 		return -EINVAL;
-	if (sched_getaffinity(0, sizeof(set), &set) != 0 || !CPU_ISSET(a, &set) ||
-	    !CPU_ISSET(b, &set)) {
-		fprintf(stderr, "iop-bench-msg: this process may not run on CPU %lu or %lu\n", a, b);
+	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+		return -errno;
+	if (!CPU_ISSET(a, &set) || !CPU_ISSET(b, &set)) {
+		fprintf(stderr, "iop-bench-msg: this process may not run on CPU %lu\n",
+			!CPU_ISSET(a, &set) ? a : b);
 		return -EINVAL;
 	}
 	c->host = (int)a;
@@ -198,16 +200,37 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return -1;
 }
 
-static void progress(const struct msg_case *c, enum msg_mode m, unsigned rep,
-		     const struct opts *o, const struct msg_fig *f, const struct msg_run *run)
+static void progress(const struct msg_case *c, enum msg_mode m, unsigned rep, unsigned repeat,
+		     const struct msg_fig *f, const struct msg_run *run)
 {
-	fprintf(stderr, "  %-7s %-16s run %u/%u: ", msg_mode_name(m), c->name, rep + 1, o->repeat);
+	fprintf(stderr, "  %-7s %-16s run %u/%u: ", msg_mode_name(m), c->name, rep + 1, repeat);
 	if (run->errors != 0)
 		fprintf(stderr, "ERR: %llu wrong or missing replies, leaks or failures\n",
 			(unsigned long long)run->errors);
 	else
 		fprintf(stderr, "%8.3f M round trips/s, p50 %.0f ns, p99 %.0f ns, p999 %.0f ns\n",
 			f->mrt_per_sec, f->p50_ns, f->p99_ns, f->p999_ns);
+}
+
+/* One case in one mode, once, into its figure; false when it had errors or could not run. */
+static bool run_one(const struct msg_case *c, enum msg_mode m, const struct msg_env *env,
+		    unsigned rep, const struct msg_report *r, struct msg_run *run,
+		    struct msg_fig *f)
+{
+	char why[160] = "";
+	int rc;
+
+	memset(run, 0, sizeof(*run));
+	rc = c->run(c, m, env, run, why, sizeof(why));
+	if (rc != 0) {
+		fprintf(stderr, "  %-7s %-16s cannot run: %s\n", msg_mode_name(m), c->name,
+			why[0] ? why : strerror(-rc));
+		run->errors++;
+	}
+	msg_fig_from_run(f, run, r->ticks_per_ns);
+	if (rc == 0)
+		progress(c, m, rep, r->repeat, f, run);
+	return run->errors == 0;
 }
 
 /* Every run; false when any had errors or could not run. */
@@ -221,28 +244,11 @@ static bool run_all(const struct opts *o, struct msg_report *r, struct msg_run *
 				.cpus = o->cpus,
 				.count = r->count[m],
 				.warmup = r->warmup[m],
-				.ticks_per_ns = r->ticks_per_ns,
 			};
+			struct msg_fig *row = &r->runs[(rep * MSG_NMODES + m) * o->ncases];
 
-			for (unsigned i = 0; i < o->ncases; i++) {
-				const struct msg_case *c = o->cases[i];
-				char why[160] = "";
-				int rc;
-
-				memset(run, 0, sizeof(*run));
-				rc = c->run(c, m, &env, run, why, sizeof(why));
-				if (rc != 0) {
-					fprintf(stderr, "  %-7s %-16s cannot run: %s\n", msg_mode_name(m),
-						c->name, why[0] ? why : strerror(-rc));
-					run->errors++;
-				}
-				msg_fig_from_run(&r->runs[(rep * MSG_NMODES + m) * o->ncases + i], run,
-						 r->ticks_per_ns);
-				if (rc == 0)
-					progress(c, m, rep, o,
-						 &r->runs[(rep * MSG_NMODES + m) * o->ncases + i], run);
-				good &= run->errors == 0;
-			}
+			for (unsigned i = 0; i < o->ncases; i++)
+				good &= run_one(o->cases[i], m, &env, rep, r, run, &row[i]);
 		}
 	}
 	return good;

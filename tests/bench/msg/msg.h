@@ -20,7 +20,7 @@
 #define MSG_MAX_REPEAT 15u
 
 enum msg_mode {
-	MSG_ONE,    /* one request in flight: post, wait for its reply, again */
+	MSG_ONE,     /* one request in flight: post, wait for its reply, again */
 	MSG_BURST32, /* MSG_BURST in flight: refilled as replies come back */
 	MSG_NMODES,
 };
@@ -36,7 +36,6 @@ struct msg_env {
 	struct msg_cpus cpus;
 	uint64_t count;  /* round trips measured */
 	uint64_t warmup; /* round trips before, not measured */
-	double ticks_per_ns;
 };
 
 /* One run of one case in one mode. */

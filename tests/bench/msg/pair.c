@@ -39,7 +39,7 @@ static int start_pinned(pthread_t *t, int cpu, void *(*fn)(void *), void *arg)
 	rc = pthread_attr_init(&attr);
 	if (rc != 0)
 		return -rc;
-	/* Pinned from its first instruction, so nothing it touches is first faulted in elsewhere. */
+	/* Pinned from its first instruction: nothing it touches is first faulted in elsewhere. */
 	rc = pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
 	if (rc == 0)
 		rc = pthread_create(t, &attr, fn, arg);

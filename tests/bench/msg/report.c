@@ -152,7 +152,8 @@ static void print_mode(const struct msg_report *r, enum msg_mode m)
 			printf(" %8s\n", "ERR");
 			continue;
 		}
-		printf(" %8.2f %8.0f %8.0f %8.0f", f->mrt_per_sec, f->p50_ns, f->p99_ns, f->p999_ns);
+		printf(" %8.2f %8.0f %8.0f %8.0f", f->mrt_per_sec, f->p50_ns, f->p99_ns,
+		       f->p999_ns);
 		print_ratio(rate_ratio(f, b));
 		print_ratio(rate_ratio(f, a));
 		print_ratio(p99_ratio(f, b));
@@ -179,15 +180,17 @@ static void print_targets(const struct msg_report *r)
 		printf("  burst 32: iopool %.2f M round trips/s >= %.0f M/s: %s\n", ib->mrt_per_sec,
 		       TARGET_BURST_MRT, verdict(ib->mrt_per_sec >= TARGET_BURST_MRT));
 	else
-		printf("  burst 32: iopool >= %.0f M round trips/s: not measured\n", TARGET_BURST_MRT);
+		printf("  burst 32: iopool >= %.0f M round trips/s: not measured\n",
+		       TARGET_BURST_MRT);
 	if (!isnan(vb))
 		printf("  burst 32: iopool %.2fx limit (b) >= %.1fx: %s\n", vb, TARGET_BURST_VS_B,
 		       verdict(vb >= TARGET_BURST_VS_B));
 	else
 		printf("  burst 32: iopool >= %.1fx limit (b): not measured\n", TARGET_BURST_VS_B);
 	if (!isnan(va))
-		printf("  one at a time: iopool p99 %.0f ns = %.2fx limit (a) p99 %.0f ns <= %.0fx: %s\n",
-		       io->p99_ns, va, a->p99_ns, TARGET_ONE_P99_VS_A, verdict(va <= TARGET_ONE_P99_VS_A));
+		printf("  one at a time: iopool p99 %.0f ns = %.2fx limit (a) p99 %.0f ns "
+		       "<= %.0fx: %s\n", io->p99_ns, va, a->p99_ns, TARGET_ONE_P99_VS_A,
+		       verdict(va <= TARGET_ONE_P99_VS_A));
 	else
 		printf("  one at a time: iopool p99 <= %.0fx limit (a) p99: not measured\n",
 		       TARGET_ONE_P99_VS_A);

@@ -255,11 +255,13 @@ static void *limit_iop(void *arg)
 
 static struct rte_ring *ring_new(const char *name, char *why, size_t whylen)
 {
-	ssize_t bytes = iop_mfa_ring_memsize(RING_ENTRIES);
-	void *mem = aligned_alloc(RTE_CACHE_LINE_SIZE, RTE_ALIGN_CEIL((size_t)bytes,
-								       RTE_CACHE_LINE_SIZE));
-	struct rte_ring *r = mem != NULL ? iop_mfa_ring_init(mem, name, RING_ENTRIES,
-							     IOP_MFA_RING_SP | IOP_MFA_RING_SC) : NULL;
+	size_t bytes = RTE_ALIGN_CEIL((size_t)iop_mfa_ring_memsize(RING_ENTRIES),
+				      RTE_CACHE_LINE_SIZE);
+	void *mem = aligned_alloc(RTE_CACHE_LINE_SIZE, bytes);
+	struct rte_ring *r = NULL;
+
+	if (mem != NULL)
+		r = iop_mfa_ring_init(mem, name, RING_ENTRIES, IOP_MFA_RING_SP | IOP_MFA_RING_SC);
 
 	if (r == NULL) {
 		snprintf(why, whylen, "ring %s: %s", name, strerror(mem != NULL ? errno : ENOMEM));
