@@ -208,8 +208,9 @@ static void progress(const struct msg_case *c, enum msg_mode m, unsigned rep, un
 		fprintf(stderr, "ERR: %llu wrong or missing replies, leaks or failures\n",
 			(unsigned long long)run->errors);
 	else
-		fprintf(stderr, "%8.3f M round trips/s, p50 %.0f ns, p99 %.0f ns, p999 %.0f ns\n",
-			f->mrt_per_sec, f->p50_ns, f->p99_ns, f->p999_ns);
+		fprintf(stderr, "%8.3f M round trips/s, p50 %.0f ns, p99 %.0f ns, p999 %.0f ns; "
+			"others %.2f CPUs, steal %.2f\n", f->mrt_per_sec, f->p50_ns, f->p99_ns,
+			f->p999_ns, f->others_cpus, f->steal_cpus);
 }
 
 /* One case in one mode, once, into its figure; false when it had errors or could not run. */
@@ -218,9 +219,11 @@ static bool run_one(const struct msg_case *c, enum msg_mode m, const struct msg_
 		    struct msg_fig *f)
 {
 	char why[160] = "";
+	struct msg_load load;
 	int rc;
 
 	memset(run, 0, sizeof(*run));
+	msg_load_mark(&load);
 	rc = c->run(c, m, env, run, why, sizeof(why));
 	if (rc != 0) {
 		fprintf(stderr, "  %-7s %-16s cannot run: %s\n", msg_mode_name(m), c->name,
@@ -228,6 +231,7 @@ static bool run_one(const struct msg_case *c, enum msg_mode m, const struct msg_
 		run->errors++;
 	}
 	msg_fig_from_run(f, run, r->ticks_per_ns);
+	msg_load_since(&load, &f->others_cpus, &f->steal_cpus);
 	if (rc == 0)
 		progress(c, m, rep, r->repeat, f, run);
 	return run->errors == 0;

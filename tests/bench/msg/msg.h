@@ -87,6 +87,20 @@ static inline bool msg_cpus_shared(const struct msg_cpus *c)
 int msg_pair_run(const struct msg_cpus *cpus, void *(*host)(void *), void *(*iop)(void *),
 		 void *arg, _Atomic int *stop);
 
+/* ---- What else ran (load.c) -------------------------------------------- */
+
+struct msg_load {
+	bool ok;
+	double busy_s, steal_s, self_s, wall_s;
+};
+
+void msg_load_mark(struct msg_load *m);
+/*
+ * Since start, on average: how many CPUs' worth of work ran outside this
+ * process, and how many the hypervisor stole; both -1 when unknown.
+ */
+void msg_load_since(const struct msg_load *start, double *others_cpus, double *steal_cpus);
+
 /* ---- Output (report.c) ------------------------------------------------- */
 
 /* The figures of one run, or the medians over the repeats of one case in one mode. */
@@ -96,6 +110,8 @@ struct msg_fig {
 	double seconds;
 	double mrt_per_sec;   /* millions of round trips per second */
 	double p50_ns, p99_ns, p999_ns, max_ns;
+	double others_cpus;   /* load.c; in a median, the most of any run */
+	double steal_cpus;
 };
 
 struct msg_report {
@@ -111,7 +127,7 @@ struct msg_report {
 };
 
 void msg_fig_from_run(struct msg_fig *f, const struct msg_run *r, double ticks_per_ns);
-/* Each figure the median of its own over n runs; not ok if any run was not. */
+/* Each figure the median of its own over n runs, the load the most; not ok if any run was not. */
 void msg_fig_median(struct msg_fig *f, const struct msg_fig *const *runs, unsigned n);
 void msg_report_table(const struct msg_report *r);
 int msg_report_csv(const struct msg_report *r, const char *path);

@@ -23,6 +23,8 @@
 #define TARGET_BURST_MRT 10.0
 #define TARGET_BURST_VS_B 0.3
 #define TARGET_ONE_P99_VS_A 2.0
+/* Above this much of a CPU used by others during a run, the report says the machine was busy. */
+#define QUIET_CPUS 0.05
 
 static const char *const mode_titles[MSG_NMODES] = {
 	[MSG_ONE] = "one at a time: 1 request in flight",
@@ -65,6 +67,10 @@ void msg_fig_median(struct msg_fig *f, const struct msg_fig *const *runs, unsign
 
 		f->ok &= r->ok;
 		f->round_trips = r->round_trips;
+		f->others_cpus = i == 0 || r->others_cpus > f->others_cpus ? r->others_cpus :
+									      f->others_cpus;
+		f->steal_cpus = i == 0 || r->steal_cpus > f->steal_cpus ? r->steal_cpus :
+									   f->steal_cpus;
 		v[0][i] = r->seconds;
 		v[1][i] = r->mrt_per_sec;
 		v[2][i] = r->p50_ns;
@@ -118,6 +124,27 @@ static void print_ratio(double v)
 		printf(" %8.2fx", v);
 }
 
+/* The worst any run saw: one busy neighbour on 2 CPUs is enough to make a run meaningless. */
+static void print_load(const struct msg_report *r)
+{
+	double others = -1, steal = -1;
+
+	for (unsigned i = 0; i < r->repeat * MSG_NMODES * r->ncases; i++) {
+		if (r->runs[i].others_cpus > others)
+			others = r->runs[i].others_cpus;
+		if (r->runs[i].steal_cpus > steal)
+			steal = r->runs[i].steal_cpus;
+	}
+	if (others < 0) {
+		printf("  load of others during the runs: unknown (no /proc/stat)\n");
+		return;
+	}
+	printf("  load of others during the runs: at most %.2f CPUs busy outside this process, "
+	       "%.2f CPUs stolen by the hypervisor%s\n", others, steal,
+	       others > QUIET_CPUS || steal > QUIET_CPUS ? ": NOT QUIET, only ratios within "
+							   "a run may mean anything" : "");
+}
+
 static void print_setup(const struct msg_report *r)
 {
 	printf("iop-bench-msg: host thread on CPU %d, IOP thread on CPU %d (%ld CPUs online)%s\n",
@@ -134,6 +161,7 @@ static void print_setup(const struct msg_report *r)
 	printf("\n");
 	for (unsigned i = 0; i < r->ncases; i++)
 		printf("  %-16s %s\n", r->cases[i]->name, r->cases[i]->what);
+	print_load(r);
 }
 
 static void print_mode(const struct msg_report *r, enum msg_mode m)
@@ -231,7 +259,7 @@ static void csv_row(FILE *f, const struct msg_report *r, const char *run, enum m
 	put_ratio(f, p99_ratio(x, b));
 	fputc(',', f);
 	put_ratio(f, p99_ratio(x, a));
-	fputc('\n', f);
+	fprintf(f, ",%.3f,%.3f\n", x->others_cpus, x->steal_cpus);
 }
 
 int msg_report_csv(const struct msg_report *r, const char *path)
@@ -241,7 +269,8 @@ int msg_report_csv(const struct msg_report *r, const char *path)
 	if (f == NULL)
 		return -1;
 	fprintf(f, "run,mode,case,ok,round_trips,seconds,mrt_per_sec,p50_ns,p99_ns,p999_ns,max_ns,"
-		   "rate_vs_limit_b,rate_vs_limit_a,p99_vs_limit_b,p99_vs_limit_a\n");
+		   "rate_vs_limit_b,rate_vs_limit_a,p99_vs_limit_b,p99_vs_limit_a,others_cpus,"
+		   "steal_cpus\n");
 	for (unsigned rep = 0; rep < r->repeat; rep++) {
 		char run[16];
 
