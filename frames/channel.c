@@ -36,6 +36,7 @@ struct table_hdr {
 struct slot_ctl {
 	_Atomic uint64_t word; /* generation << 32 | state */
 	_Atomic int32_t owner_pid;
+	_Atomic uint16_t owner; /* the opener's owner id: its replies are tagged with it */
 };
 
 static uint64_t round_up(uint64_t x, uint64_t a)
@@ -142,11 +143,17 @@ static void fill(const struct iop_window *w, unsigned id, uint64_t word, struct 
 	ch->id = id;
 	ch->generation = generation_of(word);
 	ch->owner_pid = atomic_load_explicit(&slot_at(w, id)->owner_pid, memory_order_relaxed);
+	ch->owner = atomic_load_explicit(&slot_at(w, id)->owner, memory_order_relaxed);
 	ch->to_iop = rings ? ring_at(w, id, 0) : NULL;
 	ch->to_host = rings ? ring_at(w, id, 1) : NULL;
 }
 
 int iop_channel_open(struct iop_window *w, struct iop_channel *ch)
+{
+	return iop_channel_open_as(w, ch, IOP_OWNER_IOP);
+}
+
+int iop_channel_open_as(struct iop_window *w, struct iop_channel *ch, uint16_t owner)
 {
 	const struct table_hdr *t;
 
@@ -165,6 +172,7 @@ int iop_channel_open(struct iop_window *w, struct iop_channel *ch)
 							     memory_order_relaxed))
 			continue;
 		atomic_store_explicit(&s->owner_pid, (int32_t)getpid(), memory_order_relaxed);
+		atomic_store_explicit(&s->owner, owner, memory_order_relaxed);
 		if (iop_mfa_ring_init(ring_at(w, id, 0), "iop_to_iop", t->entries,
 				      IOP_MFA_RING_SP | IOP_MFA_RING_SC) == NULL ||
 		    iop_mfa_ring_init(ring_at(w, id, 1), "iop_to_host", t->entries,
@@ -243,8 +251,10 @@ int iop_channel_reclaim(struct iop_window *w, unsigned id, uint32_t generation)
 	word = atomic_load_explicit(&s->word, memory_order_acquire);
 	/* A free slot names no process, so a sweep for a dead pid never finds it. */
 	if (generation_of(word) == generation &&
-	    (state_of(word) == IOP_CHANNEL_CLOSED || state_of(word) == IOP_CHANNEL_CLAIMED))
+	    (state_of(word) == IOP_CHANNEL_CLOSED || state_of(word) == IOP_CHANNEL_CLAIMED)) {
 		atomic_store_explicit(&s->owner_pid, 0, memory_order_relaxed);
+		atomic_store_explicit(&s->owner, IOP_OWNER_IOP, memory_order_relaxed);
+	}
 	return transition(w, id, generation,
 			  1u << IOP_CHANNEL_CLOSED | 1u << IOP_CHANNEL_CLAIMED, IOP_CHANNEL_FREE);
 }

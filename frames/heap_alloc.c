@@ -150,11 +150,23 @@ int64_t heap_take_held(struct iop_heap *h, uint32_t n)
 	return take_block(h, n, false);
 }
 
-static void *try_alloc(struct iop_heap *h, uint32_t n)
+static void *try_alloc(struct iop_heap *h, uint32_t n, uint16_t tag)
 {
-	int64_t b = take_block(h, n, true);
+	int64_t b;
 
-	return b >= 0 ? heap_blocks(h) + ((uint64_t)b << n) : NULL;
+	if (heap_tags(h) == NULL) {
+		b = take_block(h, n, true);
+		return b >= 0 ? heap_blocks(h) + ((uint64_t)b << n) : NULL;
+	}
+	/* Held, tagged, then allocated: an allocated block always has its tag. */
+	b = take_block(h, n, false);
+	if (b < 0)
+		return NULL;
+	heap_tag_block(h, n, (uint64_t)b, tag);
+	HEAP_HOOK(HEAP_HOOK_ALLOC_TAGGED);
+	atomic_fetch_or_explicit(heap_block_word(h, n, (uint64_t)b), heap_alloc_bit((uint64_t)b),
+				 memory_order_acq_rel);
+	return heap_blocks(h) + ((uint64_t)b << n);
 }
 
 static void inflight_snapshot(const struct iop_heap *h, uint64_t *snap, bool *busy)
@@ -192,7 +204,7 @@ static inline void cpu_relax(void)
  * back. Otherwise search again, for at most enomem_wait_ns, so that a thread
  * stopped in the middle of an operation cannot make us wait forever.
  */
-static void *alloc_slow(struct iop_heap *h, uint32_t n)
+static void *alloc_slow(struct iop_heap *h, uint32_t n, uint16_t tag)
 {
 	uint64_t before[HEAP_INFLIGHT_SLOTS];
 	uint64_t after[HEAP_INFLIGHT_SLOTS];
@@ -207,7 +219,7 @@ static void *alloc_slow(struct iop_heap *h, uint32_t n)
 		void *p;
 
 		inflight_snapshot(h, before, &busy_before);
-		p = try_alloc(h, n);
+		p = try_alloc(h, n, tag);
 		if (p != NULL)
 			return p;
 		inflight_snapshot(h, after, &busy_after);
@@ -225,7 +237,7 @@ static void *alloc_slow(struct iop_heap *h, uint32_t n)
 	return NULL;
 }
 
-void *iop_heap_alloc(struct iop_heap *h, size_t x)
+void *iop_heap_alloc_tagged(struct iop_heap *h, size_t x, uint16_t tag)
 {
 	uint32_t n;
 	void *p;
@@ -238,18 +250,18 @@ void *iop_heap_alloc(struct iop_heap *h, size_t x)
 	if (heap_cache_covers(h, n)) {
 		struct heap_cache_binding *cb = heap_cache_binding(h);
 
-		if (cb != NULL && (p = heap_cache_alloc(h, cb, n)) != NULL)
+		if (cb != NULL && (p = heap_cache_alloc(h, cb, n, tag)) != NULL)
 			return p;
 	}
-	p = try_alloc(h, n);
-	return p != NULL ? p : alloc_slow(h, n);
+	p = try_alloc(h, n, tag);
+	return p != NULL ? p : alloc_slow(h, n, tag);
 }
 
-/*
- * Carry a merged block of order k upward (FIG. 6): while its buddy is
- * free, take the buddy and go up; then publish the block as free. We hold the
- * block (no bit anywhere) the whole time, so nobody else can touch it.
- */
+void *iop_heap_alloc(struct iop_heap *h, size_t x)
+{
+	return iop_heap_alloc_tagged(h, x, 0);
+}
+
 static void merge_up(struct iop_heap *h, uint32_t k, uint64_t b)
 {
 	for (;;) {

@@ -127,12 +127,25 @@ struct heap_cache_binding *heap_cache_bind(struct iop_heap *h)
 	return cb;
 }
 
-/* Give the unused rest of the reserve back, as the aligned blocks it is made of. */
-static void drain_reserve(struct iop_heap *h, struct heap_cache *c, uint32_t i)
+/* Is piece b of order n allocated (a pop that a killed process left unfinished)? */
+static bool allocated(const struct iop_heap *h, uint32_t n, uint64_t b)
+{
+	return atomic_load_explicit(heap_block_word(h, n, b), memory_order_acquire) &
+	       heap_alloc_bit(b);
+}
+
+/*
+ * Give the unused rest of the reserve back, as the aligned blocks it is made
+ * of. For a killed owner (dead), its first piece may already be allocated:
+ * that one is its caller's, not the reserve's.
+ */
+static void drain_reserve(struct iop_heap *h, struct heap_cache *c, uint32_t i, bool dead)
 {
 	uint64_t next = atomic_load_explicit(&c->reserve_next[i], memory_order_relaxed);
 	uint64_t end = atomic_load_explicit(&c->reserve_end[i], memory_order_relaxed);
 
+	if (dead && next < end && allocated(h, h->min_order + i, next))
+		next++;
 	while (next < end) {
 		uint32_t j = next == 0 ? h->cache_chunk[i] : (uint32_t)__builtin_ctzll(next);
 
@@ -145,16 +158,19 @@ static void drain_reserve(struct iop_heap *h, struct heap_cache *c, uint32_t i)
 	atomic_store_explicit(&c->reserve_end[i], 0, memory_order_release);
 }
 
-/* Give every cached block of one order back to the heap. */
-static void drain_order(struct iop_heap *h, struct heap_cache *c, uint32_t i)
+/* Give every cached block of one order back to the heap; for a killed owner, as above. */
+static void drain_order(struct iop_heap *h, struct heap_cache *c, uint32_t i, bool dead)
 {
 	uint32_t cnt = atomic_load_explicit(&c->count[i], memory_order_relaxed);
 
-	for (uint32_t j = 0; j < cnt; j++)
-		heap_release_held(h, h->min_order + i,
-				  atomic_load_explicit(&c->block[i][j], memory_order_relaxed));
+	for (uint32_t j = 0; j < cnt; j++) {
+		uint64_t b = atomic_load_explicit(&c->block[i][j], memory_order_relaxed);
+
+		if (!(dead && allocated(h, h->min_order + i, b)))
+			heap_release_held(h, h->min_order + i, b);
+	}
 	atomic_store_explicit(&c->count[i], 0, memory_order_release);
-	drain_reserve(h, c, i);
+	drain_reserve(h, c, i, dead);
 }
 
 void heap_cache_drain(struct iop_heap *h, struct heap_cache_binding *cb)
@@ -163,7 +179,7 @@ void heap_cache_drain(struct iop_heap *h, struct heap_cache_binding *cb)
 	uint64_t epoch = atomic_load_explicit(&h->cache_epoch, memory_order_acquire);
 
 	for (uint32_t i = 0; i < h->cache_orders; i++)
-		drain_order(h, cb->c, i);
+		drain_order(h, cb->c, i, false);
 	cb->seen_epoch = epoch;
 	atomic_store_explicit(&cb->c->seen_epoch, epoch, memory_order_release);
 }
@@ -191,7 +207,8 @@ void heap_cache_spill(struct iop_heap *h, struct heap_cache *c, uint32_t i)
  * needs no bitmap work but marking it allocated. Chunks are as large as one
  * cache line of the order's bitmap, so two threads' pieces do not share one.
  */
-void *heap_cache_refill_alloc(struct iop_heap *h, struct heap_cache_binding *cb, uint32_t n)
+void *heap_cache_refill_alloc(struct iop_heap *h, struct heap_cache_binding *cb, uint32_t n,
+			      uint16_t tag)
 {
 	struct heap_cache *c = cb->c;
 	uint32_t i = n - h->min_order;
@@ -214,9 +231,12 @@ void *heap_cache_refill_alloc(struct iop_heap *h, struct heap_cache_binding *cb,
 		end = next + (1ull << shift);
 		atomic_store_explicit(&c->reserve_end[i], (uint32_t)end, memory_order_relaxed);
 	}
-	atomic_store_explicit(&c->reserve_next[i], (uint32_t)(next + 1), memory_order_relaxed);
+	/* As in heap_cache_alloc(): tagged, allocated, then out of the reserve. */
+	heap_tag_block(h, n, next, tag);
 	atomic_fetch_or_explicit(heap_block_word(h, n, next), heap_alloc_bit(next),
 				 memory_order_acq_rel);
+	HEAP_HOOK(HEAP_HOOK_REFILL_ALLOCATED);
+	atomic_store_explicit(&c->reserve_next[i], (uint32_t)(next + 1), memory_order_relaxed);
 	return heap_blocks(h) + (next << n);
 }
 
@@ -394,7 +414,7 @@ unsigned iop_heap_cache_reclaim_process(struct iop_heap *h, pid_t pid)
 			continue;
 		/* The owner is gone: nobody else moves this slot's blocks. */
 		for (uint32_t i = 0; i < h->cache_orders; i++)
-			drain_order(h, c, i);
+			drain_order(h, c, i, true);
 		atomic_store_explicit(&c->owner, 0, memory_order_release);
 		n++;
 	}

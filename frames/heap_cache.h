@@ -21,6 +21,7 @@
 #ifndef IOP_HEAP_CACHE_H
 #define IOP_HEAP_CACHE_H
 
+#include "heap_hooks.h"
 #include "heap_layout.h"
 
 struct heap_cache_reg;
@@ -41,7 +42,8 @@ extern _Atomic uint64_t heap_cache_destroy_gen;
 
 struct heap_cache_binding *heap_cache_bind(struct iop_heap *h);
 void heap_cache_revalidate(void);
-void *heap_cache_refill_alloc(struct iop_heap *h, struct heap_cache_binding *cb, uint32_t n);
+void *heap_cache_refill_alloc(struct iop_heap *h, struct heap_cache_binding *cb, uint32_t n,
+			      uint16_t tag);
 void heap_cache_spill(struct iop_heap *h, struct heap_cache *c, uint32_t i);
 void heap_cache_drain(struct iop_heap *h, struct heap_cache_binding *cb);
 uint64_t heap_cache_request_drain(struct iop_heap *h);
@@ -82,7 +84,7 @@ static inline void heap_cache_check_epoch(struct iop_heap *h, struct heap_cache_
 }
 
 static inline void *heap_cache_alloc(struct iop_heap *h, struct heap_cache_binding *cb,
-				     uint32_t n)
+				     uint32_t n, uint16_t tag)
 {
 	struct heap_cache *c = cb->c;
 	uint32_t i = n - h->min_order;
@@ -92,33 +94,53 @@ static inline void *heap_cache_alloc(struct iop_heap *h, struct heap_cache_bindi
 	heap_cache_check_epoch(h, cb);
 	cnt = atomic_load_explicit(&c->count[i], memory_order_relaxed);
 	if (cnt == 0)
-		return heap_cache_refill_alloc(h, cb, n);
+		return heap_cache_refill_alloc(h, cb, n, tag);
 	b = atomic_load_explicit(&c->block[i][cnt - 1], memory_order_relaxed);
-	atomic_store_explicit(&c->count[i], cnt - 1, memory_order_relaxed);
-	/* acq_rel: ordered after the free that made it held (same word). */
+	/*
+	 * Tagged, then allocated, then out of the cache: at every point a
+	 * process killed here leaves the block either in its cache (drained by
+	 * iop_heap_cache_reclaim_process(), which skips an allocated one) or
+	 * allocated with its tag (freed by iop_heap_reclaim_tag()).
+	 * acq_rel: ordered after the free that made it held (same word), and it
+	 * publishes the tag.
+	 */
+	heap_tag_block(h, n, b, tag);
+	HEAP_HOOK(HEAP_HOOK_CACHE_POP_TAGGED);
 	atomic_fetch_or_explicit(heap_block_word(h, n, b), heap_alloc_bit(b), memory_order_acq_rel);
+	HEAP_HOOK(HEAP_HOOK_CACHE_POP_ALLOCATED);
+	atomic_store_explicit(&c->count[i], cnt - 1, memory_order_relaxed);
 	return heap_blocks(h) + (b << n);
 }
 
 /*
  * Free into this thread's cache. Validated first, like any free (of two frees
  * of one block exactly one wins), so a refused free changes nothing: no slot
- * is claimed, no cache drained.
+ * is claimed, no cache drained, nothing cached.
+ *
+ * The block goes into the cache before its A bit is cleared, so a process
+ * killed at any point leaves it allocated (freed by iop_heap_reclaim_tag()),
+ * or cached and free (drained by iop_heap_cache_reclaim_process()), never
+ * in neither. A free that loses the race to a second free of the same block
+ * takes it out of the cache again.
  */
 static inline int heap_cache_free(struct iop_heap *h, uint32_t n, uint64_t off)
 {
 	uint32_t i = n - h->min_order;
+	uint64_t b = off >> n;
 	struct heap_cache_binding *cb;
 	struct heap_cache *c;
 	uint32_t cnt;
-	int rc = heap_unmark_alloc(h, off, n);
+	int rc;
 
-	if (rc != 0)
-		return rc;
+	if (!(atomic_load_explicit(heap_block_word(h, n, b), memory_order_relaxed) &
+	      heap_alloc_bit(b)))
+		return heap_unmark_alloc(h, off, n); /* refused, and diagnosed, there */
 	cb = heap_cache_binding(h);
 	if (cb == NULL) {
-		heap_release_held(h, n, off >> n); /* no cache: straight back to the heap */
-		return 0;
+		rc = heap_unmark_alloc(h, off, n);
+		if (rc == 0)
+			heap_release_held(h, n, b); /* no cache: straight back to the heap */
+		return rc;
 	}
 	heap_cache_check_epoch(h, cb);
 	c = cb->c;
@@ -127,9 +149,14 @@ static inline int heap_cache_free(struct iop_heap *h, uint32_t n, uint64_t off)
 		heap_cache_spill(h, c, i);
 		cnt = atomic_load_explicit(&c->count[i], memory_order_relaxed);
 	}
-	atomic_store_explicit(&c->block[i][cnt], (uint32_t)(off >> n), memory_order_relaxed);
+	atomic_store_explicit(&c->block[i][cnt], (uint32_t)b, memory_order_relaxed);
 	atomic_store_explicit(&c->count[i], cnt + 1, memory_order_relaxed);
-	return 0;
+	HEAP_HOOK(HEAP_HOOK_CACHE_FREE_PUSHED);
+	/* Its release orders the cache stores before the block is seen free. */
+	rc = heap_unmark_alloc(h, off, n);
+	if (rc != 0)
+		atomic_store_explicit(&c->count[i], cnt, memory_order_relaxed);
+	return rc;
 }
 
 #endif /* IOP_HEAP_CACHE_H */

@@ -14,6 +14,11 @@ enum heap_hook_point {
 	HEAP_HOOK_FREE_MERGING,   /* took the buddy, parent not yet published */
 	HEAP_HOOK_FREE_PUBLISHING, /* freed into an empty word, summary not yet set */
 	HEAP_HOOK_FREE_DONE_WORD, /* freed without merge, before returning */
+	HEAP_HOOK_CACHE_POP_TAGGED,    /* cached block tagged, not yet allocated */
+	HEAP_HOOK_CACHE_POP_ALLOCATED, /* cached block allocated, still counted in the cache */
+	HEAP_HOOK_REFILL_ALLOCATED,    /* reserve piece allocated, still in the reserve */
+	HEAP_HOOK_CACHE_FREE_PUSHED,   /* freed block in the cache, still allocated */
+	HEAP_HOOK_ALLOC_TAGGED,        /* uncached: block held and tagged, not yet allocated */
 };
 
 #ifdef IOP_HEAP_TEST_HOOKS

@@ -27,7 +27,7 @@
 #include "iop_heap.h"
 
 #define HEAP_MAGIC 0x50414548504f4931ull /* "1IOPHEAP" little-endian */
-#define HEAP_LAYOUT_VERSION 2u
+#define HEAP_LAYOUT_VERSION 3u
 #define HEAP_FLAG_OWNED 0x1u /* memory was mapped by iop_heap_create() */
 
 #define HEAP_CACHE_LINE 64u
@@ -95,6 +95,12 @@ struct iop_heap {
 	uint32_t cache_orders;                     /* cached orders from min_order up */
 	uint32_t cache_depth[HEAP_CACHE_ORDERS];   /* blocks a cache keeps per order */
 	uint32_t cache_chunk[HEAP_CACHE_ORDERS];   /* log2 of the pieces in a reserve chunk */
+	/*
+	 * Tags (heap_tags.h): from the header to a table of one 16-bit tag per
+	 * smallest block, or 0 for a heap without one. Relative, like every
+	 * offset here, so it holds in every process that maps the heap.
+	 */
+	int64_t tags_rel;
 
 	/* The patent's heap data structure: bit k = order k has a free block. */
 	_Alignas(HEAP_CACHE_LINE) _Atomic uint64_t nonempty_orders;
@@ -141,6 +147,24 @@ static inline char *heap_blocks(const struct iop_heap *h)
 static inline bool heap_valid(const struct iop_heap *h)
 {
 	return h != NULL && h->magic == HEAP_MAGIC && h->layout_version == HEAP_LAYOUT_VERSION;
+}
+
+static inline _Atomic uint16_t *heap_tags(const struct iop_heap *h)
+{
+	return h->tags_rel != 0 ? (_Atomic uint16_t *)((char *)h + h->tags_rel) : NULL;
+}
+
+/*
+ * Tag block b of order n. Stored before the block's A bit is set, by the
+ * same thread: the A bit's release RMW publishes it, so whoever sees the
+ * block allocated sees its tag.
+ */
+static inline void heap_tag_block(const struct iop_heap *h, uint32_t n, uint64_t b, uint16_t tag)
+{
+	_Atomic uint16_t *t = heap_tags(h);
+
+	if (t != NULL)
+		atomic_store_explicit(&t[(b << n) >> h->min_order], tag, memory_order_relaxed);
 }
 
 /* ceil(log2(x)) for x >= 1. */

@@ -52,6 +52,7 @@ struct iop_channel {
 	unsigned id;              /**< slot index, 0 .. iop_window_channels() - 1 */
 	uint32_t generation;      /**< counts opens of this slot; tells a reused slot apart */
 	int32_t owner_pid;        /**< pid of the process that opened it */
+	uint16_t owner;           /**< owner id it was opened as: the tag of its replies */
 	struct rte_ring *to_iop;  /**< requests (see iop_mfa_ring.h) */
 	struct rte_ring *to_host; /**< replies */
 };
@@ -68,6 +69,14 @@ unsigned iop_window_channels(const struct iop_window *w);
  * Thread safety: any thread; each channel then has one host thread posting.
  */
 int iop_channel_open(struct iop_window *w, struct iop_channel *ch);
+
+/**
+ * iop_channel_open() for a host that holds frames as `owner` (its owner id,
+ * <iop/window.h>): the IOP allocates the channel's replies tagged with it,
+ * so a reply is the host's from the moment it exists, in the IOP's hands,
+ * in the ring or in the host's. iop_channel_open() opens as IOP_OWNER_IOP.
+ */
+int iop_channel_open_as(struct iop_window *w, struct iop_channel *ch, uint16_t owner);
 
 /**
  * The host is done with the channel: OPEN -> CLOSED. Frames still in the

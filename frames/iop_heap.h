@@ -154,6 +154,45 @@ void iop_heap_destroy(struct iop_heap *h);
  */
 void *iop_heap_alloc(struct iop_heap *h, size_t x);
 
+/*
+ * Tags. A heap may carry a table of one 16-bit tag per block (the heaps of a
+ * frame window do: <iop/window.h> keeps in them who holds each frame, so that
+ * the frames of a process that dies can be found). An allocation writes its
+ * block's tag before the block becomes allocated, so an allocated block
+ * always has the tag its allocator gave it, even when the allocating process
+ * was killed in the middle of the call; a free leaves the tag alone (it
+ * means nothing on a free block). Without a table, tags cost nothing and
+ * say nothing.
+ */
+
+/**
+ * HeapAlloc(x) of a block tagged `tag` (iop_heap_alloc() tags 0).
+ * @return as iop_heap_alloc().
+ * Thread safety: as iop_heap_alloc().
+ */
+void *iop_heap_alloc_tagged(struct iop_heap *h, size_t x, uint16_t tag);
+
+/**
+ * Re-tag the allocated block at p (its holder changed hands).
+ * @return 0; -EFAULT when p is not the start of an allocated block; -ENOTSUP
+ *         for a heap without a tag table.
+ * Thread safety: the block's holder.
+ */
+int iop_heap_tag_set(struct iop_heap *h, const void *p, uint16_t tag);
+
+/** The tag of the allocated block at p, or -EFAULT / -ENOTSUP as iop_heap_tag_set(). */
+int iop_heap_tag(const struct iop_heap *h, const void *p);
+
+/**
+ * Free every allocated block tagged `tag`: what a dead holder held. Call it
+ * once nobody will use those blocks any more, and, if the holder's process
+ * is dead, after iop_heap_cache_reclaim_process() (which must not find them
+ * freed).
+ * @return how many blocks were freed.
+ * Thread safety: any thread, while no block tagged `tag` is used.
+ */
+size_t iop_heap_reclaim_tag(struct iop_heap *h, uint16_t tag);
+
 /**
  * HeapFree(p, x): return a block and coalesce it with its buddy, repeatedly
  * upward. x may be the size asked of iop_heap_alloc() or the block size.

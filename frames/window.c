@@ -17,11 +17,12 @@
 
 #include "channel_table.h"
 #include "heap_layout.h"
+#include "heap_tags.h"
 #include "iop_sgl.h"
 #include "iop_window.h"
 
 #define WINDOW_MAGIC 0x31444e4957504f49ull /* "IOPWIND1" little-endian */
-#define WINDOW_LAYOUT_VERSION 3u
+#define WINDOW_LAYOUT_VERSION 4u
 #define WINDOW_PAGE 4096u
 #define WINDOW_HUGE_PAGE (2u << 20)
 #define WINDOW_FLAG_HUGEPAGES 0x1u
@@ -38,7 +39,8 @@ struct window_hdr {
 	uint64_t inbound_off, inbound_len;
 	uint64_t outbound_off, outbound_len;
 	uint64_t rings_off, rings_len;
-	uint64_t owners_off, owners_len; /* two owner tables: inbound's, then outbound's */
+	/* The heaps' tag tables (the frames' owners): inbound's, then outbound's. */
+	uint64_t owners_off, owners_len;
 };
 
 struct iop_window {
@@ -48,21 +50,11 @@ struct iop_window {
 	const struct window_hdr *hdr;
 	struct iop_heap *inbound;
 	struct iop_heap *outbound;
-	_Atomic uint16_t *owners[2]; /* per smallest block of the inbound, outbound heap */
 };
 
 static uint64_t align_up(uint64_t x, uint64_t a)
 {
 	return (x + a - 1) & ~(a - 1);
-}
-
-/* One 16-bit owner per smallest block of a heap of n bytes. */
-static uint64_t owner_table_bytes(size_t n, const struct iop_heap_opts *heap)
-{
-	size_t min = heap != NULL && heap->min_block != 0 ? heap->min_block
-							  : IOP_HEAP_MIN_BLOCK_DEFAULT;
-
-	return (1ull << heap_ceil_log2(n)) / min * sizeof(uint16_t);
 }
 
 /* Lay the window out into hdr; 0 or a negative errno. */
@@ -84,7 +76,7 @@ static int plan(const struct iop_window_opts *o, struct window_hdr *hdr, size_t 
 	hdr->rings_off = hdr->outbound_off + hdr->outbound_len;
 	hdr->rings_len = align_up(rings, WINDOW_PAGE);
 	hdr->owners_off = hdr->rings_off + hdr->rings_len;
-	hdr->owners_len = align_up(owner_table_bytes(in, o->heap) + owner_table_bytes(out, o->heap),
+	hdr->owners_len = align_up(heap_tags_bytes(in, o->heap) + heap_tags_bytes(out, o->heap),
 				   WINDOW_PAGE);
 	hdr->total_bytes = align_up(hdr->owners_off + hdr->owners_len, page);
 	/* Every MFA must fit 32 bits, and 0xFFFFFFFF means "empty". */
@@ -122,15 +114,22 @@ static void unmap_window(struct iop_window *w)
 	errno = saved;
 }
 
-/* The owner tables, one entry per smallest block of each heap. @return their bytes. */
-static uint64_t locate_owners(struct iop_window *w, uint64_t owners_off)
+/* Bytes of the two heaps' tag tables, which make up the owner area. */
+static uint64_t owner_bytes(const struct iop_window *w)
 {
-	uint64_t in = iop_heap_size(w->inbound) / iop_heap_min_block(w->inbound);
-	uint64_t out = iop_heap_size(w->outbound) / iop_heap_min_block(w->outbound);
+	return (iop_heap_size(w->inbound) / iop_heap_min_block(w->inbound) +
+		iop_heap_size(w->outbound) / iop_heap_min_block(w->outbound)) * sizeof(uint16_t);
+}
 
-	w->owners[0] = (_Atomic uint16_t *)(w->base + owners_off);
-	w->owners[1] = w->owners[0] + in;
-	return (in + out) * sizeof(uint16_t);
+/* The heaps' tag tables are where the header says the owner area is. */
+static bool owners_sane(const struct iop_window *w)
+{
+	char *area = w->base + w->hdr->owners_off;
+	size_t in = iop_heap_size(w->inbound) / iop_heap_min_block(w->inbound) * sizeof(uint16_t);
+
+	return owner_bytes(w) <= w->hdr->owners_len &&
+	       (char *)heap_tags(w->inbound) == area &&
+	       (char *)heap_tags(w->outbound) == area + in;
 }
 
 /*
@@ -193,7 +192,10 @@ struct iop_window *iop_window_create(const struct iop_window_opts *opts)
 	}
 	channel_table_init(w->base + plan_hdr.rings_off, plan_hdr.rings_len, o.channels,
 			   o.ring_entries);
-	locate_owners(w, plan_hdr.owners_off);
+	/* Each heap tags its frames with their owners in the window's owner area. */
+	heap_tags_attach(w->inbound, w->base + plan_hdr.owners_off);
+	heap_tags_attach(w->outbound, w->base + plan_hdr.owners_off +
+					  heap_tags_bytes(iop_heap_size(w->inbound), o.heap));
 	hdr = (struct window_hdr *)w->base;
 	*hdr = plan_hdr;
 	hdr->magic = 0;
@@ -262,7 +264,7 @@ struct iop_window *iop_window_attach(int fd)
 	    !channel_table_sane(w->base + w->hdr->rings_off, w->hdr->rings_len) ||
 	    (w->inbound = attach_heap(w, w->hdr->inbound_off, w->hdr->inbound_len)) == NULL ||
 	    (w->outbound = attach_heap(w, w->hdr->outbound_off, w->hdr->outbound_len)) == NULL ||
-	    locate_owners(w, w->hdr->owners_off) > w->hdr->owners_len) {
+	    !owners_sane(w)) {
 		unmap_window(w);
 		errno = EPROTO;
 		return NULL;
@@ -365,62 +367,37 @@ int iop_window_sgl_bounds(const struct iop_window *w, struct iop_sgl_bounds *b)
 	return 0;
 }
 
-/* Which heap's table, and which entry, a frame's owner lives in; NULL if p is no block start. */
-static _Atomic uint16_t *owner_slot(const struct iop_window *w, const void *p)
+/* The heap a frame lies in, or NULL. */
+static struct iop_heap *heap_of(const struct iop_window *w, const void *p)
 {
 	struct iop_heap *heaps[2] = { w->inbound, w->outbound };
 
 	for (int i = 0; i < 2; i++) {
 		uintptr_t base = (uintptr_t)heap_blocks(heaps[i]);
-		size_t min = iop_heap_min_block(heaps[i]);
 
-		if ((uintptr_t)p >= base && (uintptr_t)p - base < iop_heap_size(heaps[i]) &&
-		    ((uintptr_t)p - base) % min == 0)
-			return &w->owners[i][((uintptr_t)p - base) / min];
+		if ((uintptr_t)p >= base && (uintptr_t)p - base < iop_heap_size(heaps[i]))
+			return heaps[i];
 	}
 	return NULL;
 }
 
 int iop_window_owner_set(const struct iop_window *w, const void *frame, uint16_t owner)
 {
-	_Atomic uint16_t *slot = owner_slot(w, frame);
+	struct iop_heap *h = heap_of(w, frame);
 
-	if (slot == NULL)
-		return -EFAULT;
-	atomic_store_explicit(slot, owner, memory_order_relaxed);
-	return 0;
+	return h != NULL ? iop_heap_tag_set(h, frame, owner) : -EFAULT;
 }
 
 int iop_window_owner(const struct iop_window *w, const void *frame)
 {
-	_Atomic uint16_t *slot = owner_slot(w, frame);
+	struct iop_heap *h = heap_of(w, frame);
 
-	return slot != NULL ? atomic_load_explicit(slot, memory_order_relaxed) : -EFAULT;
+	return h != NULL ? iop_heap_tag(h, frame) : -EFAULT;
 }
 
 size_t iop_window_reclaim(const struct iop_window *w, uint16_t owner)
 {
-	struct iop_heap *heaps[2] = { w->inbound, w->outbound };
-	size_t frames = 0;
-
 	if (owner == IOP_OWNER_IOP)
 		return 0;
-	for (int i = 0; i < 2; i++) {
-		size_t min = iop_heap_min_block(heaps[i]);
-		size_t n = iop_heap_size(heaps[i]) / min;
-
-		for (size_t b = 0; b < n; b++) {
-			char *p;
-			size_t bytes;
-
-			if (atomic_load_explicit(&w->owners[i][b], memory_order_relaxed) != owner)
-				continue;
-			p = heap_blocks(heaps[i]) + b * min;
-			bytes = iop_heap_allocated_size(heaps[i], p);
-			atomic_store_explicit(&w->owners[i][b], IOP_OWNER_IOP, memory_order_relaxed);
-			if (bytes != 0 && iop_heap_free(heaps[i], p, bytes) == 0)
-				frames++;
-		}
-	}
-	return frames;
+	return iop_heap_reclaim_tag(w->inbound, owner) + iop_heap_reclaim_tag(w->outbound, owner);
 }

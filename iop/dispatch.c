@@ -149,7 +149,8 @@ void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel, uint32_t genera
 static void fail(struct iop_lcore *lc, struct iop_request *r, uint8_t code, uint8_t severity)
 {
 	struct iop_window *w = lc->rt->w;
-	uint32_t *p = iop_heap_alloc(iop_window_outbound(w), IOP_FAIL_REPLY_WORDS * 4);
+	uint32_t *p = iop_heap_alloc_tagged(iop_window_outbound(w), IOP_FAIL_REPLY_WORDS * 4,
+					    r->owner);
 
 	if (p == NULL) {
 		r->fail_code = code;
@@ -157,8 +158,6 @@ static void fail(struct iop_lcore *lc, struct iop_request *r, uint8_t code, uint
 		retry_push(lc, r, STEP_FAIL);
 		return;
 	}
-	/* A fresh block may carry a stale stamp: it is the IOP's until the host takes it. */
-	iop_window_owner_set(w, p, IOP_OWNER_IOP);
 	iop_fail_reply_build(r->hdr_valid ? &r->hdr : NULL, code, severity, lc->rt->iop_id, r->mfa,
 			     p);
 	STAT_ADD(lc->rt->stats.fail_replies, 1);
@@ -265,7 +264,7 @@ static void dispatch_to(struct iop_lcore *lc, struct iop_request *r, struct iop_
 
 static bool forward(struct iop_lcore *lc, struct iop_request *r, unsigned to)
 {
-	struct forwarded f = { r->mfa, r->channel, r->generation, 0 };
+	struct forwarded f = { r->mfa, r->channel, r->generation, r->owner };
 
 	if (rte_ring_enqueue_burst_elem(lc->rt->lcores[to]->forward, &f, sizeof(f), 1, NULL) != 1)
 		return false;
@@ -285,7 +284,8 @@ static uint32_t *request_frame(struct iop_runtime *rt, uint32_t mfa, size_t *blo
  * A request MFA from a host: it must name a live frame that passes
  * validation and a target that exists; then it goes to the target's lcore.
  */
-static void accept(struct iop_lcore *lc, uint32_t channel, uint32_t generation, uint32_t mfa)
+static void accept(struct iop_lcore *lc, uint32_t channel, uint32_t generation, uint16_t owner,
+		   uint32_t mfa)
 {
 	struct iop_runtime *rt = lc->rt;
 	struct iop_request *r = request_get(lc);
@@ -295,6 +295,7 @@ static void accept(struct iop_lcore *lc, uint32_t channel, uint32_t generation, 
 	r->mfa = mfa;
 	r->channel = channel;
 	r->generation = generation;
+	r->owner = owner;
 	r->frame = request_frame(rt, mfa, &r->block);
 	if (r->frame == NULL) {
 		STAT_ADD(rt->stats.bad_mfas, 1);
@@ -341,6 +342,7 @@ static void accept_forwarded(struct iop_lcore *lc, const struct forwarded *f)
 	r->mfa = f->mfa;
 	r->channel = f->channel;
 	r->generation = f->generation;
+	r->owner = (uint16_t)f->owner;
 	r->frame = request_frame(rt, f->mfa, &r->block);
 	if (r->frame == NULL) {
 		STAT_ADD(rt->stats.bad_mfas, 1);
@@ -474,7 +476,7 @@ static unsigned take_channels(struct iop_lcore *lc)
 		n = iop_mfa_ring_take(ch.to_iop, mfas, want);
 		atomic_fetch_sub(&rt->channel_in_flight[c], want - n);
 		for (unsigned i = 0; i < n; i++)
-			accept(lc, c, ch.generation, mfas[i]);
+			accept(lc, c, ch.generation, ch.owner, mfas[i]);
 		work += n;
 	}
 	return work;

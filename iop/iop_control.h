@@ -35,6 +35,7 @@ enum iop_ctl_type {
 	IOP_CTL_ACK = 3,     /**< iopd -> host: status of CHANNEL */
 	IOP_CTL_ERROR = 4,   /**< iopd -> host: refused, with text */
 	IOP_CTL_CLOSE = 5,   /**< host -> iopd: a channel it closed, to reclaim (no answer) */
+	IOP_CTL_BYE = 6,     /**< host -> iopd: detaching, caches given back (no answer) */
 };
 
 struct iop_ctl_msg {

@@ -60,7 +60,8 @@ uint32_t *iop_request_reply_alloc(struct iop_request *r, unsigned words)
 		errno = EINVAL;
 		return NULL;
 	}
-	p = iop_heap_alloc(out, (size_t)words * 4);
+	/* Tagged with the channel's owner: the host's from the start, wherever it is. */
+	p = iop_heap_alloc_tagged(out, (size_t)words * 4, r->owner);
 	if (p == NULL) {
 		errno = ENOMEM;
 		return NULL;
@@ -68,8 +69,6 @@ uint32_t *iop_request_reply_alloc(struct iop_request *r, unsigned words)
 	/* Only the latest frame is the request's; an earlier unsent one goes back. */
 	if (r->reply != NULL)
 		iop_heap_free(out, r->reply, (size_t)r->reply_words * 4);
-	/* A fresh block may carry a stale stamp: it is the IOP's until the host takes it. */
-	iop_window_owner_set(r->lc->rt->w, p, IOP_OWNER_IOP);
 	iop_reply_build(&r->hdr, r->ddm->tid, IOP_REPLY_STATUS_SUCCESS, IOP_DSC_SUCCESS, p, words);
 	r->reply = p;
 	r->reply_words = words;

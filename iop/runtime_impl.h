@@ -30,7 +30,7 @@ struct forwarded {
 	uint32_t mfa;
 	uint32_t channel;
 	uint32_t generation;
-	uint32_t pad; /* rte_ring elements are a multiple of 4 bytes; 16 keeps them aligned */
+	uint32_t owner; /* the channel's owner id, the tag of its replies */
 };
 
 /* What a request waiting on an lcore's retry list is waiting to do. */
@@ -54,6 +54,7 @@ struct iop_request {
 	uint32_t mfa;
 	uint32_t channel;
 	uint32_t generation;
+	uint16_t owner;         /* the channel's owner id: its replies are tagged with it */
 	struct iop_ddm *ddm;
 	struct iop_lcore *lc;
 	uint32_t *reply;        /* allocated for this request and not yet sent */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +23,9 @@
 #include "iop_mfa_ring.h"
 #include "iop_runtime.h"
 #include "iop_window.h"
+
+/* How long attach and channel registration wait for iopd to answer. */
+#define ANSWER_TIMEOUT_S 5
 
 /* In-process hosts take owner ids from the top down; iopd gives them from 1 up. */
 #define INPROC_OWNERS 256u
@@ -54,8 +58,23 @@ static struct iop_host *host_new(void)
 	return h;
 }
 
+int iop_host_default_socket(char *buf, size_t len)
+{
+	const char *dir = getenv("XDG_RUNTIME_DIR");
+	int n;
+
+	if (dir != NULL && dir[0] != '\0')
+		n = snprintf(buf, len, "%s/iopd.sock", dir);
+	else
+		n = snprintf(buf, len, "/tmp/iopd-%u.sock", (unsigned)getuid());
+	return n >= 0 && (size_t)n < len && (size_t)n < sizeof(((struct sockaddr_un *)0)->sun_path)
+		       ? 0
+		       : -ENAMETOOLONG;
+}
+
 struct iop_host *iop_host_attach(const char *socket_path, char *err, size_t errlen)
 {
+	const struct timeval answer_timeout = { .tv_sec = ANSWER_TIMEOUT_S };
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct iop_host *h = host_new();
 	struct iop_ctl_msg m;
@@ -69,7 +88,12 @@ struct iop_host *iop_host_attach(const char *socket_path, char *err, size_t errl
 	h->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (h->sock < 0 || connect(h->sock, (struct sockaddr *)&addr, sizeof(addr)) != 0)
 		return fail(h, errno, err, errlen, socket_path, strerror(errno));
+	/* A stopped or wedged iopd must not hold its hosts forever. */
+	setsockopt(h->sock, SOL_SOCKET, SO_RCVTIMEO, &answer_timeout, sizeof(answer_timeout));
+	setsockopt(h->sock, SOL_SOCKET, SO_SNDTIMEO, &answer_timeout, sizeof(answer_timeout));
 	rc = iop_ctl_recv(h->sock, &m, &fd);
+	if (rc == -EAGAIN)
+		return fail(h, ETIMEDOUT, err, errlen, socket_path, "iopd did not answer");
 	if (rc == 0 && m.type == IOP_CTL_ERROR) {
 		if (fd >= 0)
 			close(fd);
@@ -229,9 +253,17 @@ int iop_host_detach(struct iop_host *h, unsigned timeout_ms)
 	if (h->rt != NULL) {
 		rc = detach_inproc(h, timeout_ms);
 	} else {
+		struct iop_ctl_msg bye = { .magic = IOP_CTL_MAGIC, .version = IOP_CTL_VERSION,
+					   .type = IOP_CTL_BYE };
+
 		for (unsigned i = 0; i < h->n_channels; i++)
 			iop_channel_close(h->w, &h->channels[i].ch);
-		/* iopd takes back the channels and every frame stamped as ours. */
+		/*
+		 * Our caches are given back (above): iopd need not wait for this
+		 * process to be gone. It takes back the channels and every frame
+		 * tagged as ours.
+		 */
+		iop_ctl_send(h->sock, &bye, -1);
 		close(h->sock);
 		iop_window_close(h->w);
 	}
@@ -264,6 +296,8 @@ static int register_channel(struct iop_host *h, const struct iop_channel *ch)
 		close(fd);
 	if (rc == 0 && (m.type != IOP_CTL_ACK || m.channel != ch->id))
 		rc = -EPROTO;
+	if (rc == -EAGAIN)
+		rc = -ETIMEDOUT; /* iopd did not answer in time */
 	return rc == 0 ? m.status : rc;
 }
 
@@ -278,7 +312,7 @@ int iop_host_channel_open(struct iop_host *h, struct iop_channel *ch)
 		pthread_mutex_unlock(&h->lock);
 		return -ENOSPC;
 	}
-	rc = iop_channel_open(h->w, ch);
+	rc = iop_channel_open_as(h->w, ch, h->owner);
 	if (rc == 0 && h->rt == NULL) {
 		rc = register_channel(h, ch);
 		if (rc != 0)
@@ -295,20 +329,14 @@ int iop_host_channel_open(struct iop_host *h, struct iop_channel *ch)
 
 void *iop_host_frame_alloc(struct iop_host *h, size_t bytes)
 {
-	void *f = iop_heap_alloc(iop_window_inbound(h->w), bytes);
-
-	if (f != NULL)
-		iop_window_owner_set(h->w, f, h->owner);
-	return f;
+	/* Tagged as it is allocated: no moment when a kill would leave it nobody's. */
+	return iop_heap_alloc_tagged(iop_window_inbound(h->w), bytes, h->owner);
 }
 
 void *iop_host_reply_claim(struct iop_host *h, uint32_t mfa, size_t *block_bytes)
 {
-	void *r = iop_window_frame_block(h->w, mfa, block_bytes);
-
-	if (r != NULL)
-		iop_window_owner_set(h->w, r, h->owner);
-	return r;
+	/* Replies come tagged with the channel's owner: nothing to stamp. */
+	return iop_window_frame_block(h->w, mfa, block_bytes);
 }
 
 int iop_host_frame_free(struct iop_host *h, void *frame)
@@ -318,11 +346,9 @@ int iop_host_frame_free(struct iop_host *h, void *frame)
 	for (int i = 0; i < 2; i++) {
 		size_t bytes = iop_heap_allocated_size(heaps[i], frame);
 
-		if (bytes != 0) {
-			/* Unstamped first: once freed, the block may be someone else's. */
-			iop_window_owner_set(h->w, frame, IOP_OWNER_IOP);
+		/* The tag stays: it means nothing on a free block. */
+		if (bytes != 0)
 			return iop_heap_free(heaps[i], frame, bytes);
-		}
 	}
 	return -EFAULT;
 }

@@ -54,7 +54,7 @@ int iop_build_params_set(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint
 
 /**
  * Read a UtilParamsGet reply: the field count (word 5) and up to max values.
- * @param n  gets the count the reply states.
+ * @param n  gets the count the reply states (untouched on -EPROTO).
  * @return how many values were stored (min of max and the count), or
  *         -EPROTO for a reply too short for the count it states, or not a
  *         successful reply.

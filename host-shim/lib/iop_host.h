@@ -42,11 +42,20 @@ struct iop_runtime;
 struct iop_window;
 
 /**
+ * The control socket iopd listens on when not told otherwise:
+ * $XDG_RUNTIME_DIR/iopd.sock, or /tmp/iopd-UID.sock without one.
+ * @return 0, or -ENAMETOOLONG when it does not fit buf or a socket address.
+ */
+int iop_host_default_socket(char *buf, size_t len);
+
+/**
  * Attach to the iopd listening at socket_path: receive its frame window and
- * an owner id.
+ * an owner id. iopd has 5 seconds to answer this and each channel
+ * registration (a stopped iopd holds nobody for ever).
  * @return the host, or NULL with errno (and a message in err): what connect
  *         said (ENOENT, ECONNREFUSED: no iopd there), EACCES (iopd refused
- *         this user), EPROTO (not an iopd, or another protocol version).
+ *         this user), ETIMEDOUT (no answer), EPROTO (not an iopd, or another
+ *         protocol version).
  * Thread safety: any thread.
  */
 struct iop_host *iop_host_attach(const char *socket_path, char *err, size_t errlen);
@@ -93,14 +102,15 @@ int iop_host_channel_open(struct iop_host *h, struct iop_channel *ch);
 void *iop_host_frame_alloc(struct iop_host *h, size_t bytes);
 
 /**
- * A reply MFA taken from a channel: the frame, now stamped as this host's.
+ * A reply MFA taken from a channel: the frame. (Replies come tagged with
+ * the owner id the channel was opened as: the host's from the start.)
  * @return the frame, or NULL for an MFA that names no live frame.
  */
 void *iop_host_reply_claim(struct iop_host *h, uint32_t mfa, size_t *block_bytes);
 
 /**
  * Free a frame the host holds (a request it did not post, a request a FAIL
- * reply gave back, a reply it has read), clearing its stamp first.
+ * reply gave back, a reply it has read).
  * @return 0, or what iop_heap_free said (-EFAULT: not a frame of the window).
  */
 int iop_host_frame_free(struct iop_host *h, void *frame);
@@ -214,7 +224,8 @@ unsigned iop_qp_poll(struct iop_qp *qp, unsigned max);
  *                     MessageSize); may be NULL.
  * @param reply_words  room at reply.
  * @param c            if not NULL, gets the completion (its reply and
- *                     request pointers are no longer valid on return).
+ *                     request pointers are no longer valid on return);
+ *                     untouched unless a reply came.
  * @param timeout_ms   how long to wait for room to post and for the reply.
  * @return the completion's result (0, -EIO, -EPROTO); -EAGAIN when the
  *         request could not be posted in time (the frame is still the

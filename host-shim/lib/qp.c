@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <endian.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,8 @@
 #define KEY_INDEX_BITS 20u
 #define KEY_INDEX_MASK ((1u << KEY_INDEX_BITS) - 1)
 #define POLL_CHUNK 32u
+/* Empty polls a call spins through before it yields between polls (a few us). */
+#define CALL_SPINS 1024u
 
 enum entry_state {
 	ENTRY_FREE = 0,
@@ -187,7 +190,6 @@ int iop_qp_frame_free(struct iop_qp *qp, uint32_t *frame)
 
 	if (bytes == 0)
 		return -EFAULT;
-	iop_window_owner_set(qp->w, frame, IOP_OWNER_IOP);
 	return iop_heap_free(qp->in, frame, bytes);
 }
 
@@ -374,7 +376,6 @@ static unsigned complete(struct iop_qp *qp, uint32_t mfa)
 		if (request != NULL)
 			iop_qp_frame_free(qp, request);
 	}
-	iop_window_owner_set(qp->w, r, IOP_OWNER_IOP);
 	iop_heap_free(qp->out, r, block);
 	return ran;
 }
@@ -432,8 +433,19 @@ int iop_qp_call(struct iop_qp *qp, uint32_t *frame, uint32_t *reply, size_t repl
 	}
 	if (rc != 0 || idx == UINT32_MAX)
 		return rc; /* refused, or a UtilNOP: nothing will answer it */
-	while (!cw.done) {
-		if (iop_qp_poll(qp, POLL_CHUNK) == 0 && !cw.done && now_ns() >= end) {
+	for (unsigned idle = 0; !cw.done;) {
+		if (iop_qp_poll(qp, POLL_CHUNK) != 0 || cw.done) {
+			idle = 0;
+			continue;
+		}
+		/*
+		 * A host thread may share its CPU with the IOP's loop, which spins:
+		 * once the reply is clearly not moments away, give the CPU up
+		 * between polls rather than wait for the scheduler to take it.
+		 */
+		if (++idle > CALL_SPINS)
+			sched_yield();
+		if (now_ns() >= end) {
 			/* Its reply may still come: the entry waits for it, and only frees it. */
 			qp->e[idx].state = ENTRY_ABANDONED;
 			qp->e[idx].cb = NULL;

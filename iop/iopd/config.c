@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "iop_host.h"
 #include "iopd.h"
 
 static const char usage[] =
@@ -29,12 +30,9 @@ static const char usage[] =
 
 void iopd_config_defaults(struct iopd_config *c)
 {
-	const char *dir = getenv("XDG_RUNTIME_DIR");
-
 	memset(c, 0, sizeof(*c));
-	if (dir != NULL && dir[0] != '\0' && strlen(dir) + 10 < sizeof(c->socket_path))
-		snprintf(c->socket_path, sizeof(c->socket_path), "%s/iopd.sock", dir);
-	else
+	/* The hosts' default too: both find each other with no options. */
+	if (iop_host_default_socket(c->socket_path, sizeof(c->socket_path)) != 0)
 		snprintf(c->socket_path, sizeof(c->socket_path), "/tmp/iopd-%u.sock",
 			 (unsigned)getuid());
 	c->loops = 1;

@@ -13,8 +13,10 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "iop_channel.h"
@@ -30,6 +32,8 @@
 struct host {
 	int fd;         /* -1 once the socket closed */
 	bool gone;      /* socket closed: take back what it held */
+	bool left_alive; /* said BYE, or cut off by iopd: it lives, and keeps its heap caches */
+	uint64_t gone_ms; /* when the socket closed */
 	pid_t pid;
 	uid_t uid;
 	uint16_t owner;
@@ -150,10 +154,14 @@ static int register_channel(struct iopd_hosts *hs, struct host *h, const struct 
 
 	if (state != IOP_CHANNEL_OPEN || ch.generation != m->generation || ch.owner_pid != h->pid)
 		return -ESTALE;
+	/* Its replies are tagged with its owner id: never another host's. */
+	if (ch.owner != h->owner)
+		return -EPERM;
 	if (h->n_ch == HOST_CHANNELS)
 		return -ENOSPC;
 	h->ch[h->n_ch].id = m->channel;
 	h->ch[h->n_ch].generation = m->generation;
+	h->ch[h->n_ch].closing = false;
 	h->n_ch++;
 	return 0;
 }
@@ -166,8 +174,17 @@ static void mark_closing(struct host *h, const struct iop_ctl_msg *m)
 			h->ch[k].closing = true;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
 static void host_gone(struct host *h)
 {
+	h->gone_ms = now_ms();
 	close(h->fd);
 	h->fd = -1;
 	h->gone = true;
@@ -191,6 +208,10 @@ void iopd_hosts_readable(struct iopd_hosts *hs, int fd)
 			return;
 		if (rc == 0 && m.type == IOP_CTL_CLOSE) {
 			mark_closing(h, &m);
+			return;
+		}
+		if (rc == 0 && m.type == IOP_CTL_BYE) {
+			h->left_alive = true;
 			return;
 		}
 		if (rc == -EPROTO || (rc == 0 && m.type != IOP_CTL_CHANNEL)) {
@@ -308,6 +329,30 @@ static void take_back_closed(struct iopd_hosts *hs, struct host *h)
 	h->n_ch = kept;
 }
 
+/* How long a host that closed its socket without BYE has to be gone as a process. */
+#define DEATH_WAIT_MS 2000u
+
+/* The process has exited: no such pid, or a zombie its parent has not reaped. */
+static bool process_gone(pid_t pid)
+{
+	char path[64], buf[256], *paren;
+	FILE *f;
+	size_t n;
+
+	if (kill(pid, 0) != 0 && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return true;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* "pid (comm) S ...": the state follows the last ')', comm may hold any. */
+	paren = strrchr(buf, ')');
+	return paren != NULL && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
 /* One step of taking back what a gone host held. @return true when done. */
 static bool take_back(struct iopd_hosts *hs, struct host *h)
 {
@@ -321,12 +366,24 @@ static bool take_back(struct iopd_hosts *hs, struct host *h)
 	h->n_ch = kept;
 	if (kept != 0)
 		return false;
-	frames = iop_window_reclaim(hs->w, h->owner);
-	/* A killed process could not give back its heap caches; a live one did. */
-	if (kill(h->pid, 0) != 0 && errno == ESRCH) {
-		iop_heap_cache_reclaim_process(iop_window_inbound(hs->w), h->pid);
-		iop_heap_cache_reclaim_process(iop_window_outbound(hs->w), h->pid);
+	/*
+	 * A host that left without saying so died, or is dying: its caches are
+	 * given back once the process is gone (a killed process closes its
+	 * sockets before it is gone), and before its frames, since a cache may
+	 * hold a block its owner had just allocated. One that lives on after
+	 * closing its socket anyway keeps its caches.
+	 */
+	if (!h->left_alive) {
+		bool dead = process_gone(h->pid);
+
+		if (!dead && now_ms() - h->gone_ms < DEATH_WAIT_MS)
+			return false;
+		if (dead) {
+			iop_heap_cache_reclaim_process(iop_window_inbound(hs->w), h->pid);
+			iop_heap_cache_reclaim_process(iop_window_outbound(hs->w), h->pid);
+		}
 	}
+	frames = iop_window_reclaim(hs->w, h->owner);
 	IOPD_LOG(INFO, "host pid %d: %zu frames it held freed\n", (int)h->pid, frames);
 	hs->owner_used[h->owner] = false;
 	return true;
@@ -353,8 +410,10 @@ unsigned iopd_hosts_sweep(struct iopd_hosts *hs)
 void iopd_hosts_close_all(struct iopd_hosts *hs)
 {
 	for (unsigned i = 0; i < hs->n; i++)
-		if (hs->hosts[i].fd >= 0)
+		if (hs->hosts[i].fd >= 0) {
+			hs->hosts[i].left_alive = true;
 			host_gone(&hs->hosts[i]);
+		}
 }
 
 void iopd_hosts_destroy(struct iopd_hosts *hs)

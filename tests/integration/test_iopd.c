@@ -28,35 +28,13 @@
 #include "iop_host.h"
 #include "iop_mfa_ring.h"
 #include "iop_test.h"
+#include "iop_test_iopd.h"
 #include "iop_window.h"
 
 #define NOP_TID 0x010u
 
 static char sock_path[108];
 static pid_t iopd_pid;
-
-/*
- * Hosts run on CPU 0, where iopd's main lcore mostly sleeps: its poll loop
- * spins on CPU 1, as DPDK lcores do, and a host sharing that CPU would get
- * it only when the scheduler takes it from the loop.
- */
-static void stay_off_the_loop_cpu(void)
-{
-	cpu_set_t one;
-
-	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
-		return;
-	CPU_ZERO(&one);
-	CPU_SET(0, &one);
-	sched_setaffinity(0, sizeof(one), &one);
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&t, NULL);
-}
 
 /* Post one request (taking replies meanwhile, as a host must) and wait for its reply. */
 static int call(struct iop_host *h, struct iop_channel *ch, uint16_t tid, uint8_t fn,
@@ -70,7 +48,7 @@ static int call(struct iop_host *h, struct iop_channel *ch, uint16_t tid, uint8_
 
 	/* The heap may be full for a while (another host's frames): wait, not fail. */
 	for (unsigned i = 0; i < 5000 && (f = iop_host_frame_alloc(h, 16)) == NULL; i++)
-		sleep_ms(1);
+		iop_test_sleep_ms(1);
 	if (f == NULL)
 		return -ENOMEM;
 	iop_msg_hdr_encode(&m, f);
@@ -230,7 +208,7 @@ static void test_killed_host_loses_nobody_anything(void)
 	if (survivor == 0)
 		host_process(20000);
 	CU_ASSERT_FATAL(survivor > 0);
-	sleep_ms(200); /* both in full swing */
+	iop_test_sleep_ms(200); /* both in full swing */
 	kill(doomed, SIGKILL);
 	CU_ASSERT_EQUAL(waitpid(doomed, NULL, 0), doomed);
 	CU_ASSERT_EQUAL(waitpid(survivor, &status, 0), survivor);
@@ -243,7 +221,7 @@ static void test_killed_host_loses_nobody_anything(void)
 		CU_ASSERT_EQUAL_FATAL(heap_use(&in1, &out1), 0);
 		if (in1 == in0 && out1 == out0)
 			break;
-		sleep_ms(50);
+		iop_test_sleep_ms(50);
 	}
 	CU_ASSERT_EQUAL(in1, in0);
 	CU_ASSERT_EQUAL(out1, out0);
@@ -384,67 +362,24 @@ static const struct iop_test_suite suites[] = {
 	{ NULL, NULL },
 };
 
-/* Start iopd, configured by a file as users do, and wait until its socket answers. */
-static pid_t start_iopd(const char *iopd, const char *conf)
-{
-	FILE *f = fopen(conf, "w");
-	pid_t pid;
-
-	if (f == NULL)
-		return -1;
-	fprintf(f, "# iopd for test_iopd\nsocket %s\ninbound 4M\noutbound = 4M\n"
-		   "ring-entries 256\nddm nop@0\n", sock_path);
-	fclose(f);
-	pid = fork();
-	if (pid == 0) {
-		execl(iopd, iopd, "--log-level=lib.eal:error", "--", "--config", conf, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200 && pid > 0; i++) {
-		struct sockaddr_un addr = { .sun_family = AF_UNIX };
-		int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-		bool up;
-
-		strcpy(addr.sun_path, sock_path);
-		up = connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
-		close(fd);
-		if (up)
-			return pid;
-		sleep_ms(50);
-	}
-	return -1;
-}
-
 int main(int argc, char **argv)
 {
 	const char *iopd = getenv("IOP_TEST_IOPD");
-	char conf[128];
-	int failures, status = -1;
+	struct iop_test_iopd d;
+	int failures;
 
 	if (iopd == NULL) {
 		fprintf(stderr, "IOP_TEST_IOPD: the iopd to test\n");
 		return 1;
 	}
-	snprintf(sock_path, sizeof(sock_path), "/tmp/iopd-test-%d.sock", (int)getpid());
-	snprintf(conf, sizeof(conf), "/tmp/iopd-test-%d.conf", (int)getpid());
-	iopd_pid = start_iopd(iopd, conf);
-	if (iopd_pid < 0) {
-		fprintf(stderr, "iopd did not come up on %s\n", sock_path);
+	if (iop_test_iopd_start(&d, iopd, "iopd-test",
+				"inbound 4M\noutbound = 4M\nring-entries 256\nddm nop@0\n") != 0)
 		return 1;
-	}
-	stay_off_the_loop_cpu(); /* and the hosts it forks */
+	iopd_pid = d.pid;
+	strcpy(sock_path, d.sock_path);
+	iop_test_stay_off_the_loop_cpu(); /* and the hosts it forks */
 	failures = iop_test_main(argc, argv, suites);
-	/* SIGTERM: quiesce, answer what is in flight, exit 0. */
-	kill(iopd_pid, SIGTERM);
-	if (waitpid(iopd_pid, &status, 0) != iopd_pid || !WIFEXITED(status) ||
-	    WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "iopd did not stop cleanly on SIGTERM (status %d)\n", status);
+	if (iop_test_iopd_stop(&d) != 0)
 		failures++;
-	}
-	if (access(sock_path, F_OK) == 0) {
-		fprintf(stderr, "iopd left its socket behind\n");
-		failures++;
-	}
-	unlink(conf);
 	return failures;
 }

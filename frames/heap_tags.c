@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Block tags: who holds each block, for heaps that have a table of them
+ * (see iop_heap.h). The table lives in the heap's mapping and is found from
+ * the header by a relative offset, like the rest of the heap's metadata.
+ */
+#include <errno.h>
+
+#include "heap_layout.h"
+#include "heap_tags.h"
+
+size_t heap_tags_bytes(size_t n, const struct iop_heap_opts *opts)
+{
+	size_t min = opts != NULL && opts->min_block != 0 ? opts->min_block
+							  : IOP_HEAP_MIN_BLOCK_DEFAULT;
+
+	return (size_t)((1ull << heap_ceil_log2(n)) / min * sizeof(uint16_t));
+}
+
+void heap_tags_attach(struct iop_heap *h, void *table)
+{
+	h->tags_rel = (int64_t)((char *)table - (char *)h);
+}
+
+/* The tag entry of the allocated block starting at p, or NULL (*rc says why). */
+static _Atomic uint16_t *tag_of(const struct iop_heap *h, const void *p, int *rc)
+{
+	_Atomic uint16_t *t = heap_valid(h) ? heap_tags(h) : NULL;
+
+	if (t == NULL) {
+		*rc = -ENOTSUP;
+		return NULL;
+	}
+	if (iop_heap_allocated_size(h, p) == 0) {
+		*rc = -EFAULT;
+		return NULL;
+	}
+	return &t[(size_t)((const char *)p - heap_blocks(h)) >> h->min_order];
+}
+
+int iop_heap_tag_set(struct iop_heap *h, const void *p, uint16_t tag)
+{
+	int rc = 0;
+	_Atomic uint16_t *t = tag_of(h, p, &rc);
+
+	if (t != NULL)
+		atomic_store_explicit(t, tag, memory_order_relaxed);
+	return rc;
+}
+
+int iop_heap_tag(const struct iop_heap *h, const void *p)
+{
+	int rc = 0;
+	_Atomic uint16_t *t = tag_of(h, p, &rc);
+
+	return t != NULL ? atomic_load_explicit(t, memory_order_relaxed) : rc;
+}
+
+size_t iop_heap_reclaim_tag(struct iop_heap *h, uint16_t tag)
+{
+	_Atomic uint16_t *t = heap_valid(h) ? heap_tags(h) : NULL;
+	size_t n, freed = 0;
+
+	if (t == NULL)
+		return 0;
+	n = (size_t)(1ull << (h->max_order - h->min_order));
+	for (size_t i = 0; i < n; i++) {
+		char *p;
+		size_t bytes;
+
+		if (atomic_load_explicit(&t[i], memory_order_relaxed) != tag)
+			continue;
+		/*
+		 * Only an allocated block's tag counts: a free block keeps the tag
+		 * of its last holder, and an entry inside a larger block is no
+		 * block's. An allocation that made this block someone else's wrote
+		 * its own tag first, so the tag is read again after the A bit.
+		 */
+		p = heap_blocks(h) + (i << h->min_order);
+		bytes = iop_heap_allocated_size(h, p);
+		atomic_thread_fence(memory_order_acquire);
+		if (bytes == 0 || atomic_load_explicit(&t[i], memory_order_relaxed) != tag)
+			continue;
+		if (iop_heap_free(h, p, bytes) == 0)
+			freed++;
+	}
+	return freed;
+}
