@@ -251,20 +251,26 @@ int iop_channel_lookup(const struct iop_window *w, unsigned id, struct iop_chann
 int iop_channel_reclaim(struct iop_window *w, unsigned id, uint32_t generation)
 {
 	struct slot_ctl *s;
-	uint64_t word;
+	int rc;
 
 	if (w == NULL || id >= iop_window_channels(w))
 		return -EINVAL;
 	s = slot_at(w, id);
-	word = atomic_load_explicit(&s->word, memory_order_acquire);
+	/*
+	 * A slot still being opened is closed first, so that its opener's move
+	 * to OPEN fails (it looks for another slot) before the fields are
+	 * cleared: no slot is ever OPEN without its opener's pid and owner.
+	 */
+	rc = transition(w, id, generation, 1u << IOP_CHANNEL_CLAIMED, IOP_CHANNEL_CLOSED);
+	if (rc != 0 && rc != -EBUSY)
+		return rc;
+	if (atomic_load_explicit(&s->word, memory_order_acquire) !=
+	    pack(generation, IOP_CHANNEL_CLOSED))
+		return rc == -EBUSY ? -EBUSY : -ESTALE; /* FREE or OPEN, or reopened meanwhile */
 	/* A free slot names no process, so a sweep for a dead pid never finds it. */
-	if (generation_of(word) == generation &&
-	    (state_of(word) == IOP_CHANNEL_CLOSED || state_of(word) == IOP_CHANNEL_CLAIMED)) {
-		atomic_store_explicit(&s->owner_pid, 0, memory_order_relaxed);
-		atomic_store_explicit(&s->owner, IOP_OWNER_IOP, memory_order_relaxed);
-	}
-	return transition(w, id, generation,
-			  1u << IOP_CHANNEL_CLOSED | 1u << IOP_CHANNEL_CLAIMED, IOP_CHANNEL_FREE);
+	atomic_store_explicit(&s->owner_pid, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->owner, IOP_OWNER_IOP, memory_order_relaxed);
+	return transition(w, id, generation, 1u << IOP_CHANNEL_CLOSED, IOP_CHANNEL_FREE);
 }
 
 unsigned iop_channel_free_replies(struct iop_window *w, const struct iop_channel *ch)

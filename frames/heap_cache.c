@@ -148,14 +148,18 @@ static void drain_reserve(struct iop_heap *h, struct heap_cache *c, uint32_t i, 
 		next++;
 	while (next < end) {
 		uint32_t j = next == 0 ? h->cache_chunk[i] : (uint32_t)__builtin_ctzll(next);
+		uint64_t b;
 
 		while (next + (1ull << j) > end)
 			j--;
-		heap_release_held(h, h->min_order + i + j, next >> j);
+		b = next >> j;
+		/* Off the reserve first, then released: as in heap_cache_spill(). */
 		next += 1ull << j;
+		atomic_store_explicit(&c->reserve_next[i], (uint32_t)next, memory_order_relaxed);
+		heap_release_held(h, h->min_order + i + j, b);
 	}
-	atomic_store_explicit(&c->reserve_next[i], 0, memory_order_relaxed);
-	atomic_store_explicit(&c->reserve_end[i], 0, memory_order_release);
+	atomic_store_explicit(&c->reserve_end[i], 0, memory_order_relaxed);
+	atomic_store_explicit(&c->reserve_next[i], 0, memory_order_release);
 }
 
 /* Give every cached block of one order back to the heap; for a killed owner, as above. */
@@ -163,13 +167,14 @@ static void drain_order(struct iop_heap *h, struct heap_cache *c, uint32_t i, bo
 {
 	uint32_t cnt = atomic_load_explicit(&c->count[i], memory_order_relaxed);
 
-	for (uint32_t j = 0; j < cnt; j++) {
+	/* From the top, each block off the record before it is released. */
+	for (uint32_t j = cnt; j-- > 0;) {
 		uint64_t b = atomic_load_explicit(&c->block[i][j], memory_order_relaxed);
 
+		atomic_store_explicit(&c->count[i], j, memory_order_relaxed);
 		if (!(dead && allocated(h, h->min_order + i, b)))
 			heap_release_held(h, h->min_order + i, b);
 	}
-	atomic_store_explicit(&c->count[i], 0, memory_order_release);
 	drain_reserve(h, c, i, dead);
 }
 
@@ -184,20 +189,23 @@ void heap_cache_drain(struct iop_heap *h, struct heap_cache_binding *cb)
 	atomic_store_explicit(&cb->c->seen_epoch, epoch, memory_order_release);
 }
 
-/* A full cache gives its older half back, keeping the recently freed blocks. */
+/*
+ * A full cache gives half back: its newest half, from the top, each block
+ * taken off the cache's record before it is released, so that a process
+ * killed in the middle leaves no block both released and still recorded
+ * (which the drain after its death would release again).
+ */
 void heap_cache_spill(struct iop_heap *h, struct heap_cache *c, uint32_t i)
 {
 	uint32_t cnt = atomic_load_explicit(&c->count[i], memory_order_relaxed);
-	uint32_t half = cnt / 2;
 
-	for (uint32_t j = 0; j < half; j++)
-		heap_release_held(h, h->min_order + i,
-				  atomic_load_explicit(&c->block[i][j], memory_order_relaxed));
-	for (uint32_t j = half; j < cnt; j++)
-		atomic_store_explicit(&c->block[i][j - half],
-				      atomic_load_explicit(&c->block[i][j], memory_order_relaxed),
-				      memory_order_relaxed);
-	atomic_store_explicit(&c->count[i], cnt - half, memory_order_relaxed);
+	for (uint32_t j = cnt; j-- > cnt - cnt / 2;) {
+		uint32_t b = atomic_load_explicit(&c->block[i][j], memory_order_relaxed);
+
+		atomic_store_explicit(&c->count[i], j, memory_order_relaxed);
+		HEAP_HOOK(HEAP_HOOK_CACHE_SPILLING);
+		heap_release_held(h, h->min_order + i, b); /* its release orders the store */
+	}
 }
 
 /*
@@ -229,7 +237,15 @@ void *heap_cache_refill_alloc(struct iop_heap *h, struct heap_cache_binding *cb,
 			return NULL;
 		next = (uint64_t)big << shift;
 		end = next + (1ull << shift);
-		atomic_store_explicit(&c->reserve_end[i], (uint32_t)end, memory_order_relaxed);
+		/*
+		 * Empty, then the new start, then the new end (release: in this
+		 * order), so that the reserve never names blocks that are not its
+		 * own, even for a drain after this process is killed in between.
+		 */
+		atomic_store_explicit(&c->reserve_end[i], 0, memory_order_release);
+		atomic_store_explicit(&c->reserve_next[i], (uint32_t)next, memory_order_release);
+		HEAP_HOOK(HEAP_HOOK_REFILL_CHUNK_STARTED);
+		atomic_store_explicit(&c->reserve_end[i], (uint32_t)end, memory_order_release);
 	}
 	/* As in heap_cache_alloc(): tagged, allocated, then out of the reserve. */
 	heap_tag_block(h, n, next, tag);

@@ -19,6 +19,8 @@ enum heap_hook_point {
 	HEAP_HOOK_REFILL_ALLOCATED,    /* reserve piece allocated, still in the reserve */
 	HEAP_HOOK_CACHE_FREE_PUSHED,   /* freed block in the cache, still allocated */
 	HEAP_HOOK_ALLOC_TAGGED,        /* uncached: block held and tagged, not yet allocated */
+	HEAP_HOOK_REFILL_CHUNK_STARTED, /* new reserve chunk: start recorded, end not yet */
+	HEAP_HOOK_CACHE_SPILLING,      /* spill: a block off the cache's record, not yet released */
 };
 
 #ifdef IOP_HEAP_TEST_HOOKS

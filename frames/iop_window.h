@@ -116,30 +116,37 @@ void *iop_window_frame(const struct iop_window *w, uint32_t mfa);
  */
 void *iop_window_frame_block(const struct iop_window *w, uint32_t mfa, size_t *block_bytes);
 
-/** Owner of a frame nobody outside the IOP holds: the IOP's, or a free block's. */
+/** Owner of a frame nobody outside the IOP holds: the IOP's. */
 #define IOP_OWNER_IOP 0u
 
+/*
+ * Owners. Every frame carries its holder's owner id in its heap's tag table
+ * (<iop/heap.h>, "Tags"), in the window's owner area: a host's id (iopd
+ * gives them from 1 up, in-process hosts take them from 0xFFFF down) or
+ * IOP_OWNER_IOP. Hosts' requests are tagged as they are allocated
+ * (iop_heap_alloc_tagged()), replies as the IOP allocates them for a channel
+ * opened as that host (iop_channel_open_as()), and the IOP re-tags a request
+ * as its own when it delivers it to its target. A free leaves the tag. So
+ * when a host dies, iop_window_reclaim() finds every frame it held.
+ */
+
 /**
- * Stamp the frame at `frame` (the start of a block in either heap: any
- * boundary of the heap's smallest block is taken as one) with its
- * holder: an id the daemon gives each attached host (1-0xFFFF), or
- * IOP_OWNER_IOP. Hosts stamp what they allocate and the replies they take,
- * and clear the stamp before they free; the IOP stamps each request it takes
- * as its own. So when a host dies, iop_window_reclaim() finds every frame it
- * held. One 16-bit store; the tables live in the window.
- *
- * @return 0, or -EFAULT when frame is on no smallest-block boundary of a heap.
- * Thread safety: any thread; the holder of the frame stamps it.
+ * Re-tag the allocated frame at `frame` (the start of an allocated block of
+ * either heap) with its new holder.
+ * @return 0; -EFAULT when frame is not the start of an allocated block.
+ * Thread safety: any thread; the holder of the frame re-tags it.
  */
 int iop_window_owner_set(const struct iop_window *w, const void *frame, uint16_t owner);
 
-/** The stamp of the frame at `frame`, or -EFAULT as for iop_window_owner_set(). */
+/** The owner of the allocated frame at `frame`, or -EFAULT as for iop_window_owner_set(). */
 int iop_window_owner(const struct iop_window *w, const void *frame);
 
 /**
- * Free every live frame stamped with `owner` (not IOP_OWNER_IOP), in both
- * heaps, and clear those stamps: what a dead host held. The caller makes sure
- * the owner is gone and that none of its frames is in a ring or in the IOP.
+ * Free every allocated frame tagged with `owner` (not IOP_OWNER_IOP), in
+ * both heaps: what a dead host held. The caller makes sure the owner makes no
+ * more calls, that none of its frames is in a ring or in the IOP, and, for a
+ * process that died, that its heap caches were given back first
+ * (iop_heap_cache_reclaim_process()).
  *
  * @return how many frames were freed.
  * Thread safety: any thread, while the owner makes no more calls.

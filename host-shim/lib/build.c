@@ -38,7 +38,7 @@ static int header(uint32_t *f, size_t frame_bytes, unsigned words, uint16_t tid,
 		.function = function,
 	};
 
-	if (f == NULL || tid >= IOP_TID_MAX)
+	if (f == NULL || tid >= IOP_TID_MAX || words > 0xFFFF) /* MessageSize is 16 bits */
 		return -EINVAL;
 	if ((size_t)words * 4 > frame_bytes)
 		return -ENOSPC;
@@ -211,8 +211,10 @@ int iop_build_bsa_rw(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t 
 	uint64_t total = 0;
 	unsigned words;
 
+	/* Everything that makes -EINVAL before anything is written. */
 	if ((!write && function != IOP_BSA_BLOCK_READ) || w == NULL || bufs == NULL ||
-	    n_bufs == 0 || iop_window_sgl_bounds(w, &b) != 0)
+	    n_bufs == 0 || n_bufs > (0xFFFFu - BSA_SGL_WORD) / 2 || tid >= IOP_TID_MAX ||
+	    iop_window_sgl_bounds(w, &b) != 0)
 		return -EINVAL;
 	/* Every buffer must lie in the inbound heap's blocks, the only memory an SGL may name. */
 	for (unsigned i = 0; i < n_bufs; i++) {

@@ -243,13 +243,13 @@ int iop_host_detach(struct iop_host *h, unsigned timeout_ms)
 		for (unsigned i = 0; i < h->n_channels; i++)
 			iop_channel_close(h->w, &h->channels[i].ch);
 		/*
-		 * Our caches are given back (above): iopd need not wait for this
-		 * process to be gone. It takes back the channels and every frame
-		 * tagged as ours.
+		 * Done with the window, then BYE: iopd takes back the channels and
+		 * every frame tagged as ours without waiting for this process to
+		 * be gone, and leaves its other threads' caches to it.
 		 */
+		iop_window_close(h->w);
 		iop_ctl_send(h->sock, &bye, -1);
 		close(h->sock);
-		iop_window_close(h->w);
 	}
 	pthread_mutex_destroy(&h->lock);
 	free(h);

@@ -40,6 +40,7 @@ enum entry_state {
 struct qp_entry {
 	iop_qp_cb cb;
 	void *arg;
+	uint64_t posted;     /* when, in the queue pair's posts: the newest of one MFA wins */
 	uint32_t mfa;        /* the request's, for FAIL replies */
 	uint16_t generation; /* bumped at each use, so a stale key matches nothing */
 	uint8_t state;
@@ -53,6 +54,7 @@ struct iop_qp {
 	uint32_t initiator_context; /* says a reply is for this queue pair */
 	unsigned depth;
 	unsigned outstanding;
+	uint64_t posts;
 	unsigned n_free;
 	uint32_t *free_idx; /* a stack of free entry indices */
 	struct qp_entry *e;
@@ -226,6 +228,7 @@ static bool entry_take(struct iop_qp *qp, uint32_t *frame, uint32_t mfa, iop_qp_
 	e->cb = cb;
 	e->arg = arg;
 	e->mfa = mfa;
+	e->posted = ++qp->posts;
 	e->generation = (uint16_t)((e->generation + 1) & 0xFFFu);
 	e->state = ENTRY_WAITING;
 	frame[2] = htole32(qp->initiator_context);
@@ -314,13 +317,27 @@ unsigned iop_qp_post_burst(struct iop_qp *qp, uint32_t *const *frames, unsigned 
 	return done;
 }
 
-/* The entry a FAIL reply's PreservedMFA names, or UINT32_MAX. */
-static uint32_t find_by_mfa(const struct iop_qp *qp, uint32_t mfa)
+static uint32_t find_by_key(const struct iop_qp *qp, const struct iop_msg_hdr *m);
+
+/*
+ * The entry a FAIL reply is for, or UINT32_MAX. Its TransactionContext, if
+ * it echoes one, is only a hint: believed when that entry's request is the
+ * preserved MFA. Else the newest request posted in that frame: an MFA can be
+ * in flight twice (the IOP frees a request before it posts the reply, and
+ * the frame may be posted again meanwhile), and a FAIL is always for the
+ * newer, since a FAILed frame is not freed by the IOP.
+ */
+static uint32_t find_failed(const struct iop_qp *qp, const struct iop_msg_hdr *m, uint32_t mfa)
 {
+	uint32_t idx = find_by_key(qp, m), best = UINT32_MAX;
+
+	if (idx != UINT32_MAX && qp->e[idx].mfa == mfa)
+		return idx;
 	for (uint32_t i = 0; i < qp->depth; i++)
-		if (qp->e[i].state != ENTRY_FREE && qp->e[i].mfa == mfa)
-			return i;
-	return UINT32_MAX;
+		if (qp->e[i].state != ENTRY_FREE && qp->e[i].mfa == mfa &&
+		    (best == UINT32_MAX || qp->e[i].posted > qp->e[best].posted))
+			best = i;
+	return best;
 }
 
 /* The entry a reply's TransactionContext names, or UINT32_MAX for a stale or foreign one. */
@@ -352,11 +369,14 @@ static unsigned complete(struct iop_qp *qp, uint32_t mfa)
 	c.reply_words = m.size_words * 4u <= block ? m.size_words : block / 4;
 	if ((m.flags & IOP_MSG_FAIL) && block >= IOP_FAIL_REPLY_WORDS * 4 &&
 	    iop_fail_reply_decode(r, &c.fail_code, NULL, &preserved) == 0) {
-		idx = find_by_mfa(qp, preserved);
+		idx = find_failed(qp, &m, preserved);
+		request = iop_window_frame(qp->w, preserved);
 		if (idx != UINT32_MAX) {
-			request = iop_window_frame(qp->w, preserved);
 			c.request = request;
 			c.result = -EPROTO;
+		} else if (request != NULL && iop_heap_tag(qp->in, request) == iop_host_owner(qp->h)) {
+			/* A UtilNOP's: no entry, but the frame came back and is still ours. */
+			iop_qp_frame_free(qp, request);
 		}
 	} else {
 		idx = find_by_key(qp, &m);

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "iop_channel.h"
@@ -32,7 +31,6 @@ struct host {
 	int fd;         /* -1 once the socket closed */
 	bool gone;      /* socket closed: take back what it held */
 	bool left_alive; /* said BYE, or cut off by iopd: it lives, and keeps its heap caches */
-	uint64_t gone_ms; /* when the socket closed */
 	pid_t pid;
 	uid_t uid;
 	uint16_t owner;
@@ -173,17 +171,8 @@ static void mark_closing(struct host *h, const struct iop_ctl_msg *m)
 			h->ch[k].closing = true;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
-
 static void host_gone(struct host *h)
 {
-	h->gone_ms = now_ms();
 	close(h->fd);
 	h->fd = -1;
 	h->gone = true;
@@ -263,7 +252,8 @@ static void add_unregistered(struct iopd_hosts *hs, struct host *h)
 		int state = iop_channel_lookup(hs->w, id, &ch);
 		bool known;
 
-		if (ch.owner_pid != h->pid || state == IOP_CHANNEL_FREE)
+		/* Its process's, opened as this host (a process may attach twice). */
+		if (ch.owner_pid != h->pid || ch.owner != h->owner || state == IOP_CHANNEL_FREE)
 			continue;
 		known = registered(hs, id, ch.generation);
 		if (!known) {
@@ -313,9 +303,6 @@ static void take_back_closed(struct iopd_hosts *hs, struct host *h)
 	h->n_ch = kept;
 }
 
-/* How long a host that closed its socket without BYE has to be gone as a process. */
-#define DEATH_WAIT_MS 2000u
-
 /* The process has exited: no such pid, or a zombie its parent has not reaped. */
 static bool process_gone(pid_t pid)
 {
@@ -351,21 +338,18 @@ static bool take_back(struct iopd_hosts *hs, struct host *h)
 	if (kept != 0)
 		return false;
 	/*
-	 * A host that left without saying so died, or is dying: its caches are
-	 * given back once the process is gone (a killed process closes its
-	 * sockets before it is gone), and before its frames, since a cache may
-	 * hold a block its owner had just allocated. One that lives on after
-	 * closing its socket anyway keeps its caches.
+	 * A host that left without saying so died, or is dying: what it held is
+	 * taken back once its process is gone (a killed process closes its
+	 * sockets before it is gone), its caches before its frames, since a
+	 * cache may hold a block its owner had just allocated. A process that
+	 * lives on after closing its socket without BYE may still use its
+	 * frames: they, and its owner id, wait for it to exit.
 	 */
 	if (!h->left_alive) {
-		bool dead = process_gone(h->pid);
-
-		if (!dead && now_ms() - h->gone_ms < DEATH_WAIT_MS)
+		if (!process_gone(h->pid))
 			return false;
-		if (dead) {
-			iop_heap_cache_reclaim_process(iop_window_inbound(hs->w), h->pid);
-			iop_heap_cache_reclaim_process(iop_window_outbound(hs->w), h->pid);
-		}
+		iop_heap_cache_reclaim_process(iop_window_inbound(hs->w), h->pid);
+		iop_heap_cache_reclaim_process(iop_window_outbound(hs->w), h->pid);
 	}
 	frames = iop_window_reclaim(hs->w, h->owner);
 	IOPD_LOG(INFO, "host pid %d: %zu frames it held freed\n", (int)h->pid, frames);

@@ -65,7 +65,14 @@ static void make_heap(struct shared_heap *s)
 	heap_tags_attach(s->h, (char *)s->mem + heap_len);
 }
 
-enum last_op { LAST_ALLOC_SMALL, LAST_FREE_SMALL, LAST_FIRST_ALLOC, LAST_ALLOC_LARGE };
+enum last_op {
+	LAST_ALLOC_SMALL,  /* a cached block popped */
+	LAST_FREE_SMALL,   /* a block freed into the cache */
+	LAST_FIRST_ALLOC,  /* the very first allocation: a first reserve chunk */
+	LAST_ALLOC_LARGE,  /* an uncached block */
+	LAST_NEW_CHUNK,    /* a second reserve chunk, once the first is used up */
+	LAST_SPILL,        /* frees until the cache is full and spills */
+};
 
 /* The child: hold blocks as a host does, some cached, then die inside `last`. */
 static void child(struct iop_heap *h, enum heap_hook_point point, enum last_op last)
@@ -77,6 +84,24 @@ static void child(struct iop_heap *h, enum heap_hook_point point, enum last_op l
 		kill_point = (int)point;
 		iop_heap_alloc_tagged(h, SMALL, HOST_TAG);
 		_exit(1); /* the hook did not fire */
+	}
+	if (last == LAST_NEW_CHUNK) {
+		/* The first chunk's pieces, then the allocation that takes the next chunk. */
+		for (uint32_t i = 0; i < 1u << h->cache_chunk[0]; i++)
+			iop_heap_alloc_tagged(h, SMALL, HOST_TAG);
+		kill_point = (int)point;
+		iop_heap_alloc_tagged(h, SMALL, HOST_TAG);
+		_exit(1);
+	}
+	if (last == LAST_SPILL) {
+		void *b[2 * HEAP_CACHE_DEPTH];
+
+		for (uint32_t i = 0; i <= h->cache_depth[0]; i++)
+			b[i] = iop_heap_alloc_tagged(h, SMALL, HOST_TAG);
+		kill_point = (int)point;
+		for (uint32_t i = 0; i <= h->cache_depth[0]; i++)
+			iop_heap_free(h, b[i], SMALL); /* the last one finds the cache full */
+		_exit(1);
 	}
 	for (int i = 0; i < 40; i++)
 		held[i] = iop_heap_alloc_tagged(h, SMALL << (i % 3), HOST_TAG);
@@ -148,6 +173,29 @@ static void test_killed_freeing_into_the_cache(void)
 	CU_ASSERT_EQUAL(killed_at(HEAP_HOOK_CACHE_FREE_PUSHED, LAST_FREE_SMALL), 0);
 }
 
+/*
+ * A second reserve chunk, killed between recording its start and its end:
+ * the reserve names nothing (so no drain releases blocks that are not its
+ * own); the chunk is the loss.
+ */
+static void test_killed_taking_a_new_chunk_loses_only_that_chunk(void)
+{
+	struct iop_heap probe;
+	struct shared_heap s;
+
+	make_heap(&s);
+	probe = *s.h; /* the geometry the child's heap will have */
+	munmap(s.mem, s.len);
+	CU_ASSERT_EQUAL(killed_at(HEAP_HOOK_REFILL_CHUNK_STARTED, LAST_NEW_CHUNK),
+			(uint64_t)SMALL << probe.cache_chunk[0]);
+}
+
+/* A spill killed between taking a block off the record and releasing it: that block, once. */
+static void test_killed_spilling_loses_one_block(void)
+{
+	CU_ASSERT_EQUAL(killed_at(HEAP_HOOK_CACHE_SPILLING, LAST_SPILL), SMALL);
+}
+
 /* The known loss: exactly the block in transit, and no harm to anything else. */
 static void test_killed_between_take_and_allocate_loses_that_block(void)
 {
@@ -158,6 +206,9 @@ static const struct iop_test_case killed_tests[] = {
 	{ "killed_popping_a_cached_block", test_killed_popping_a_cached_block },
 	{ "killed_cutting_a_reserve_piece", test_killed_cutting_a_reserve_piece },
 	{ "killed_freeing_into_the_cache", test_killed_freeing_into_the_cache },
+	{ "killed_taking_a_new_chunk_loses_only_that_chunk",
+	  test_killed_taking_a_new_chunk_loses_only_that_chunk },
+	{ "killed_spilling_loses_one_block", test_killed_spilling_loses_one_block },
 	{ "killed_between_take_and_allocate_loses_that_block",
 	  test_killed_between_take_and_allocate_loses_that_block },
 	{ NULL, NULL },

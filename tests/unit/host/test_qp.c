@@ -336,6 +336,13 @@ static void test_fail_reply_gives_the_request_back(void)
 	CU_ASSERT_PTR_EQUAL(fail_seen_request, f);
 	CU_ASSERT_EQUAL(fail_seen_code, IOP_FAIL_INVALID_VERSION);
 	CU_ASSERT_EQUAL(iop_qp_outstanding(qp), 0);
+	/* A UtilNOP to nobody: no entry, no callback, but its frame comes back and is freed. */
+	f = iop_qp_frame_alloc(qp, 16);
+	iop_build_util_nop(f, 16, 0x0ABC);
+	CU_ASSERT_EQUAL(iop_qp_post(qp, f, on_fail, NULL), 0);
+	fail_seen_request = NULL;
+	CU_ASSERT_EQUAL(iop_qp_call(qp, private_frame(qp, NOP_TID), NULL, 0, NULL, TIMEOUT_MS), 0);
+	CU_ASSERT_PTR_NULL(fail_seen_request);
 	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
 	down(); /* both request frames were freed */
 }
