@@ -78,7 +78,9 @@ static bool try_post(struct iop_lcore *lc, const struct held_reply *h)
 	} else if (iop_mfa_ring_post(ch.to_host, &h->mfa, 1) != 1) {
 		return false;
 	}
-	atomic_fetch_sub(&lc->rt->channel_in_flight[h->channel], 1);
+	/* An intermediate reply (MULTIPLE) leaves the request, and its credit, in the IOP. */
+	if (h->final)
+		atomic_fetch_sub(&lc->rt->channel_in_flight[h->channel], 1);
 	return true;
 }
 
@@ -120,9 +122,9 @@ static bool grow_held(struct iop_lcore *lc)
 }
 
 void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel, uint32_t generation,
-			 uint32_t mfa)
+			 uint32_t mfa, bool final)
 {
-	struct held_reply h = { mfa, channel, generation };
+	struct held_reply h = { mfa, channel, generation, final };
 	bool queued = false;
 
 	/* Behind a held reply of the same channel: wait in line. */
@@ -133,7 +135,9 @@ void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel, uint32_t genera
 	/*
 	 * Never dropped, and the loop never waits here: the list grows. It holds
 	 * replies only for a host that filled its own reply ring, and credits keep
-	 * each channel's share within its ring's size, so it stays bounded.
+	 * each channel's share within its ring's size, so it stays bounded (beyond
+	 * that only by intermediate replies, which their DDM bounds: a LAN DDM
+	 * sends no more than the buckets a host posted).
 	 */
 	if (lc->n_held == lc->held_cap && !grow_held(lc)) {
 		/* Out of memory: the one case left in which the loop waits for a host. */
@@ -161,7 +165,7 @@ static void fail(struct iop_lcore *lc, struct iop_request *r, uint8_t code, uint
 	iop_fail_reply_build(r->hdr_valid ? &r->hdr : NULL, code, severity, lc->rt->iop_id, r->mfa,
 			     p);
 	STAT_ADD(lc->rt->stats.fail_replies, 1);
-	dispatch_post_reply(lc, r->channel, r->generation, iop_window_mfa(w, p));
+	dispatch_post_reply(lc, r->channel, r->generation, iop_window_mfa(w, p), true);
 	request_put(lc, r);
 }
 

@@ -60,6 +60,7 @@ struct iop_request {
 	uint32_t *reply;        /* allocated for this request and not yet sent */
 	unsigned reply_words;
 	bool answered;
+	bool multiple;          /* an intermediate reply went out: the final one says LAST */
 	bool in_handle;         /* inside the DDM's handle call: the dispatcher frees it */
 	bool runtime_params;    /* UtilParamsGet/Set the runtime answers (params.c) */
 	bool in_use;            /* taken from the lcore's free list */
@@ -95,6 +96,7 @@ struct held_reply {
 	uint32_t mfa;
 	uint32_t channel;
 	uint32_t generation;
+	bool final; /* the request's last reply: posting it gives the channel's credit back */
 };
 
 struct iop_lcore {
@@ -169,7 +171,7 @@ int request_answer(struct iop_request *r, uint16_t dsc);
 
 /* dispatch.c */
 void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel, uint32_t generation,
-			 uint32_t mfa);
+			 uint32_t mfa, bool final);
 void dispatch_release(struct iop_lcore *lc, struct iop_request *r);
 /* The runtime answers for the target: now, or from the retry list. */
 void dispatch_answer(struct iop_lcore *lc, struct iop_request *r, uint8_t req_status,
