@@ -13,8 +13,10 @@
  *  - a function the DDM does not list: a reply with DSC UNSUPPORTED_FUNCTION
  *    (a function I2O defines) or UNKNOWN_FUNCTION (one it does not);
  *  - both contexts echoed and REPLY set in every reply it builds;
- *  - exactly one reply per request: a second is refused and counted, a
- *    request finished without one is answered for the DDM and counted.
+ *  - exactly one final reply per request: a second is refused and counted,
+ *    a request finished without one is answered for the DDM and counted
+ *    (a request may get intermediate replies first, MULTIPLE, through
+ *    iop_request_reply_more()).
  *
  * A DDM's callbacks run on the lcore the runtime gives it, one call at a time
  * per DDM: a DDM needs no locks of its own unless it shares state with
@@ -174,6 +176,24 @@ uint32_t *iop_request_reply_alloc(struct iop_request *r, unsigned words);
  * Thread safety: the DDM's lcore.
  */
 int iop_request_reply_send(struct iop_request *r, uint32_t *reply, unsigned words,
+			   uint8_t req_status, uint16_t dsc);
+
+/**
+ * Send the reply frame from iop_request_reply_alloc() as one of several
+ * replies to the request (as a LAN DDM batches received packets): MsgFlags
+ * MULTIPLE, without LAST. The request stays the DDM's, frame and all; more
+ * intermediate replies may follow, and the final reply, sent as usual with
+ * iop_request_reply_send() or iop_request_reply(), then carries
+ * MULTIPLE | LAST. Each reply is counted in the target's replies. Like every
+ * reply it goes to the host's reply ring in order, or waits on the loop when
+ * the ring is full; it takes no reply credit of its own, so a DDM should
+ * bound how many it sends (a LAN DDM sends at most one per bucket posted).
+ *
+ * @return 0; -EALREADY after the final reply (refused, counted as a double
+ *         reply); -EINVAL for a frame not allocated for this request.
+ * Thread safety: the DDM's lcore.
+ */
+int iop_request_reply_more(struct iop_request *r, uint32_t *reply, unsigned words,
 			   uint8_t req_status, uint16_t dsc);
 
 /**

@@ -101,7 +101,9 @@ static bool try_post(struct iop_lcore *lc, const struct held_reply *h)
 	} else if (iop_mfa_ring_post(v->ch.to_host, &h->mfa, 1) != 1) {
 		return false;
 	}
-	atomic_fetch_sub(&lc->rt->channel_in_flight[h->channel], 1);
+	/* An intermediate reply (MULTIPLE) leaves the request, and its credit, in the IOP. */
+	if (h->final)
+		atomic_fetch_sub(&lc->rt->channel_in_flight[h->channel], 1);
 	return true;
 }
 
@@ -148,7 +150,9 @@ static void hold(struct iop_lcore *lc, const struct held_reply *h)
 	/*
 	 * Never dropped, and the loop never waits here: the list grows. It holds
 	 * replies only for a host that filled its own reply ring, and credits keep
-	 * each channel's share within its ring's size, so it stays bounded.
+	 * each channel's share within its ring's size, so it stays bounded (beyond
+	 * that only by intermediate replies, which their DDM bounds: a LAN DDM
+	 * sends no more than the buckets a host posted).
 	 */
 	if (lc->n_held == lc->held_cap && !grow_held(lc)) {
 		/* Out of memory: the one case left in which the loop waits for a host. */
@@ -177,7 +181,7 @@ static void post_run(struct iop_lcore *lc, const struct held_reply *run, unsigne
 {
 	uint32_t mfas[LCORE_OUTBOX];
 	const struct chan_view *v = chan_view(lc, run[0].channel);
-	unsigned posted = 0;
+	unsigned posted = 0, finals = 0;
 
 	if (!reply_wanted(v, run[0].generation)) {
 		for (unsigned i = 0; i < n; i++)
@@ -188,8 +192,11 @@ static void post_run(struct iop_lcore *lc, const struct held_reply *run, unsigne
 			mfas[i] = run[i].mfa;
 		posted = iop_mfa_ring_post(v->ch.to_host, mfas, n);
 	}
-	if (posted != 0)
-		atomic_fetch_sub(&lc->rt->channel_in_flight[run[0].channel], posted);
+	/* An intermediate reply (MULTIPLE) leaves the request, and its credit, in the IOP. */
+	for (unsigned i = 0; i < posted; i++)
+		finals += run[i].final;
+	if (finals != 0)
+		atomic_fetch_sub(&lc->rt->channel_in_flight[run[0].channel], finals);
 	for (unsigned i = posted; i < n; i++)
 		hold(lc, &run[i]);
 }
@@ -210,12 +217,12 @@ unsigned dispatch_flush_outbox(struct iop_lcore *lc)
 }
 
 void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel, uint32_t generation,
-			 uint32_t mfa)
+			 uint32_t mfa, bool final)
 {
 	/* Queued for the end of the turn; the channel's credit stays taken until then. */
 	if (lc->n_outbox == LCORE_OUTBOX)
 		dispatch_flush_outbox(lc);
-	lc->outbox[lc->n_outbox++] = (struct held_reply){ mfa, channel, generation };
+	lc->outbox[lc->n_outbox++] = (struct held_reply){ mfa, channel, generation, final };
 }
 
 /* A FAIL reply: the request frame stays the host's, to find by PreservedMFA and free. */
@@ -234,7 +241,7 @@ static void fail(struct iop_lcore *lc, struct iop_request *r, uint8_t code, uint
 	iop_fail_reply_build(r->hdr_valid ? &r->hdr : NULL, code, severity, lc->rt->iop_id, r->mfa,
 			     p);
 	STAT_ADD(lc->rt->stats.fail_replies, 1);
-	dispatch_post_reply(lc, r->channel, r->generation, iop_window_mfa(w, p));
+	dispatch_post_reply(lc, r->channel, r->generation, iop_window_mfa(w, p), true);
 	request_put(lc, r);
 }
 

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * What a DDM calls while it holds a request: its header and frame, reply
- * frames, and the one reply it may send. Sending finishes the request: the
- * reply goes to the channel the request came in on, and the request frame
- * goes back to the inbound heap.
+ * frames, the intermediate replies of a request answered with several, and
+ * the one final reply. The final reply finishes the request: it goes to the
+ * channel the request came in on, and the request frame goes back to the
+ * inbound heap.
  */
 #include <errno.h>
 #include <rte_byteorder.h>
@@ -75,12 +76,62 @@ uint32_t *iop_request_reply_alloc(struct iop_request *r, unsigned words)
 	return p;
 }
 
+/*
+ * Words 0-4 of a reply the DDM built: REPLY, both contexts, the function and
+ * the TIDs are not its to change, whatever it wrote over them.
+ */
+static void reply_seal(struct iop_request *r, uint32_t *reply, unsigned words, uint8_t flags,
+		       uint8_t req_status, uint16_t dsc)
+{
+	struct iop_msg_hdr h;
+
+	iop_msg_hdr_decode(reply, &h);
+	h.version = IOP_MSG_VERSION_1_5;
+	h.flags &= (uint8_t)~(IOP_MSG_FAIL | IOP_MSG_MULTIPLE | IOP_MSG_LAST);
+	h.flags |= IOP_MSG_REPLY | flags;
+	h.size_words = (uint16_t)words;
+	h.initiator_context = r->hdr.initiator_context;
+	h.transaction_context = r->hdr.transaction_context;
+	h.function = r->hdr.function;
+	h.initiator_tid = r->hdr.initiator_tid;
+	h.target_tid = r->ddm->tid;
+	iop_msg_hdr_encode(&h, reply);
+	reply[4] = rte_cpu_to_le_32((uint32_t)dsc | (uint32_t)req_status << 24);
+	STAT_ADD(r->ddm->stats.replies, 1);
+	if (req_status != IOP_REPLY_STATUS_SUCCESS)
+		STAT_ADD(r->ddm->stats.failures, 1);
+}
+
+/* The frame from iop_request_reply_alloc() for this request, and words that fit it? */
+static bool reply_ours(const struct iop_request *r, const uint32_t *reply, unsigned words)
+{
+	return reply != NULL && reply == r->reply && words >= IOP_REPLY_WORDS &&
+	       words <= r->reply_words;
+}
+
+int iop_request_reply_more(struct iop_request *r, uint32_t *reply, unsigned words,
+			   uint8_t req_status, uint16_t dsc)
+{
+	struct iop_lcore *lc = r->lc;
+
+	if (r->answered) {
+		STAT_ADD(r->ddm->stats.double_replies, 1);
+		return -EALREADY;
+	}
+	if (!reply_ours(r, reply, words))
+		return -EINVAL;
+	reply_seal(r, reply, words, IOP_MSG_MULTIPLE, req_status, dsc);
+	r->multiple = true;
+	r->reply = NULL;
+	/* Not final: the request keeps its frame and its channel credit. */
+	dispatch_post_reply(lc, r->channel, r->generation, iop_window_mfa(lc->rt->w, reply), false);
+	return 0;
+}
+
 int iop_request_reply_send(struct iop_request *r, uint32_t *reply, unsigned words,
 			   uint8_t req_status, uint16_t dsc)
 {
 	struct iop_lcore *lc = r->lc;
-	struct iop_ddm *d = r->ddm;
-	struct iop_msg_hdr h;
 
 	if (r->answered) {
 		/*
@@ -89,32 +140,17 @@ int iop_request_reply_send(struct iop_request *r, uint32_t *reply, unsigned word
 		 * a later one replaced it, and what it passes now may be the
 		 * reply already in the host's ring.
 		 */
-		STAT_ADD(d->stats.double_replies, 1);
+		STAT_ADD(r->ddm->stats.double_replies, 1);
 		return -EALREADY;
 	}
-	if (reply == NULL || reply != r->reply || words < IOP_REPLY_WORDS ||
-	    words > r->reply_words)
+	if (!reply_ours(r, reply, words))
 		return -EINVAL;
-	/* The DDM may have written words 0-3 too: REPLY and both contexts are not its to change. */
-	iop_msg_hdr_decode(reply, &h);
-	h.version = IOP_MSG_VERSION_1_5;
-	h.flags |= IOP_MSG_REPLY;
-	h.flags &= (uint8_t)~IOP_MSG_FAIL;
-	h.size_words = (uint16_t)words;
-	h.initiator_context = r->hdr.initiator_context;
-	h.transaction_context = r->hdr.transaction_context;
-	h.function = r->hdr.function;
-	h.initiator_tid = r->hdr.initiator_tid;
-	h.target_tid = d->tid;
-	iop_msg_hdr_encode(&h, reply);
-	reply[4] = rte_cpu_to_le_32((uint32_t)dsc | (uint32_t)req_status << 24);
-
+	/* The last of several replies says so: the host's request stays in flight until LAST. */
+	reply_seal(r, reply, words, r->multiple ? IOP_MSG_MULTIPLE | IOP_MSG_LAST : 0, req_status,
+		   dsc);
 	r->answered = true;
 	r->reply = NULL;
-	STAT_ADD(d->stats.replies, 1);
-	if (req_status != IOP_REPLY_STATUS_SUCCESS)
-		STAT_ADD(d->stats.failures, 1);
-	dispatch_post_reply(lc, r->channel, r->generation, iop_window_mfa(lc->rt->w, reply));
+	dispatch_post_reply(lc, r->channel, r->generation, iop_window_mfa(lc->rt->w, reply), true);
 	iop_heap_free(iop_window_inbound(lc->rt->w), r->frame, r->block);
 	r->frame = NULL;
 	/* Answered later, from a callback: the request is done with here. */

@@ -60,6 +60,7 @@ struct iop_request {
 	uint32_t *reply;        /* allocated for this request and not yet sent */
 	unsigned reply_words;
 	bool answered;
+	bool multiple;          /* an intermediate reply went out: the final one says LAST */
 	bool in_handle;         /* inside the DDM's handle call: the dispatcher frees it */
 	bool runtime_params;    /* UtilParamsGet/Set the runtime answers (params.c) */
 	bool in_use;            /* taken from the lcore's free list */
@@ -95,6 +96,7 @@ struct held_reply {
 	uint32_t mfa;
 	uint32_t channel;
 	uint32_t generation;
+	bool final; /* the request's last reply: posting it gives the channel's credit back */
 };
 
 /*
@@ -187,7 +189,7 @@ int request_answer(struct iop_request *r, uint16_t dsc);
 
 /* dispatch.c */
 void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel, uint32_t generation,
-			 uint32_t mfa);
+			 uint32_t mfa, bool final);
 /* Post the replies a turn made (dispatch_post_reply only queues them). */
 unsigned dispatch_flush_outbox(struct iop_lcore *lc);
 void dispatch_release(struct iop_lcore *lc, struct iop_request *r);

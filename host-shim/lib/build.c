@@ -7,6 +7,7 @@
 
 #include "iop_build.h"
 #include "iop_frame.h"
+#include "iop_lan.h"
 #include "iop_lct.h"
 #include "iop_sgl.h"
 #include "iop_window.h"
@@ -200,31 +201,39 @@ int iop_build_bsa(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t fun
 	return header(frame, frame_bytes, IOP_MSG_HDR_WORDS, tid, function, 0);
 }
 
+/* Every buffer in the inbound heap's blocks, the only memory an SGL may name. */
+static bool bufs_in_window(const struct iop_window *w, const struct iop_buf *bufs, unsigned n)
+{
+	struct iop_sgl_bounds b;
+
+	if (w == NULL || bufs == NULL || n == 0 || iop_window_sgl_bounds(w, &b) != 0)
+		return false;
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t off = iop_window_mfa(w, bufs[i].addr);
+
+		if (bufs[i].len == 0 || bufs[i].len > IOP_SGL_COUNT_MAX || off == IOP_MFA_EMPTY ||
+		    off < b.lo || (uint64_t)off + bufs[i].len > b.hi)
+			return false;
+	}
+	return true;
+}
+
 int iop_build_bsa_rw(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t function,
 		     uint64_t byte_address, const struct iop_window *w, const struct iop_buf *bufs,
 		     unsigned n_bufs)
 {
 	bool write = function == IOP_BSA_BLOCK_WRITE || function == IOP_BSA_WRITE_VERIFY;
 	size_t cap = frame_bytes / 4;
-	struct iop_sgl_bounds b;
 	struct iop_sgl_writer sw;
 	uint64_t total = 0;
 	unsigned words;
 
 	/* Everything that makes -EINVAL before anything is written. */
-	if ((!write && function != IOP_BSA_BLOCK_READ) || w == NULL || bufs == NULL ||
-	    n_bufs == 0 || n_bufs > (0xFFFFu - BSA_SGL_WORD) / 2 || tid >= IOP_TID_MAX ||
-	    iop_window_sgl_bounds(w, &b) != 0)
+	if ((!write && function != IOP_BSA_BLOCK_READ) || n_bufs > (0xFFFFu - BSA_SGL_WORD) / 2 ||
+	    tid >= IOP_TID_MAX || !bufs_in_window(w, bufs, n_bufs))
 		return -EINVAL;
-	/* Every buffer must lie in the inbound heap's blocks, the only memory an SGL may name. */
-	for (unsigned i = 0; i < n_bufs; i++) {
-		uint32_t off = iop_window_mfa(w, bufs[i].addr);
-
-		if (bufs[i].len == 0 || bufs[i].len > IOP_SGL_COUNT_MAX || off == IOP_MFA_EMPTY ||
-		    off < b.lo || (uint64_t)off + bufs[i].len > b.hi)
-			return -EINVAL;
+	for (unsigned i = 0; i < n_bufs; i++)
 		total += bufs[i].len;
-	}
 	if (total > UINT32_MAX)
 		return -EINVAL;
 	words = BSA_SGL_WORD + 2 * n_bufs;
@@ -250,4 +259,94 @@ int iop_read_bsa_transfer_count(const uint32_t *reply, size_t reply_words, uint3
 		return -EPROTO;
 	*count = get(reply, 5);
 	return 0;
+}
+
+int iop_build_lan(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t function)
+{
+	if (function != IOP_LAN_RESET && function != IOP_LAN_SUSPEND)
+		return -EINVAL;
+	return header(frame, frame_bytes, IOP_MSG_HDR_WORDS, tid, function, 0);
+}
+
+int iop_build_lan_packet_send_inline(uint32_t *frame, size_t frame_bytes, uint16_t tid,
+				     const void *packet, uint32_t len)
+{
+	size_t cap = frame_bytes / 4;
+	struct iop_sgl_writer sw;
+	int words;
+
+	if (frame == NULL || packet == NULL || len == 0 || len > IOP_SGL_COUNT_MAX)
+		return -EINVAL;
+	if (cap < IOP_LAN_SGL_WORD + 1 + ((size_t)len + 3) / 4)
+		return -ENOSPC;
+	iop_sgl_writer_init(&sw, frame + IOP_LAN_SGL_WORD, cap - IOP_LAN_SGL_WORD);
+	iop_sgl_add_immediate(&sw, packet, len, IOP_SGL_END_OF_BUFFER);
+	words = IOP_LAN_SGL_WORD + iop_sgl_finish(&sw);
+	if (header(frame, frame_bytes, (unsigned)words, tid, IOP_LAN_PACKET_SEND,
+		   IOP_LAN_SGL_WORD) < 0)
+		return -EINVAL;
+	put(frame, IOP_LAN_CONTROL_WORD, 0);
+	return words;
+}
+
+/* Word 4 and one simple element per buffer from word 5; the last one also END_OF_BUFFER. */
+static int lan_simple(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t function,
+		      uint32_t control, const struct iop_window *w, const struct iop_buf *bufs,
+		      unsigned n, unsigned flags, unsigned last_flags)
+{
+	size_t cap = frame_bytes / 4;
+	unsigned words = IOP_LAN_SGL_WORD + 2 * n;
+	struct iop_sgl_writer sw;
+
+	if (frame == NULL || !bufs_in_window(w, bufs, n))
+		return -EINVAL;
+	if ((size_t)words > cap)
+		return -ENOSPC;
+	iop_sgl_writer_init(&sw, frame + IOP_LAN_SGL_WORD, cap - IOP_LAN_SGL_WORD);
+	for (unsigned i = 0; i < n; i++)
+		iop_sgl_add_simple(&sw, iop_window_mfa(w, bufs[i].addr), bufs[i].len,
+				   i + 1 == n ? last_flags : flags);
+	iop_sgl_finish(&sw);
+	if (header(frame, frame_bytes, words, tid, function, IOP_LAN_SGL_WORD) < 0)
+		return -EINVAL;
+	put(frame, IOP_LAN_CONTROL_WORD, control);
+	return (int)words;
+}
+
+int iop_build_lan_packet_send_sgl(uint32_t *frame, size_t frame_bytes, uint16_t tid,
+				  const struct iop_window *w, const struct iop_buf *bufs,
+				  unsigned n_bufs)
+{
+	/* The buffers make one packet: END_OF_BUFFER closes it on the last. */
+	return lan_simple(frame, frame_bytes, tid, IOP_LAN_PACKET_SEND, 0, w, bufs, n_bufs,
+			  IOP_SGL_DIR, IOP_SGL_DIR | IOP_SGL_END_OF_BUFFER);
+}
+
+int iop_build_lan_receive_post(uint32_t *frame, size_t frame_bytes, uint16_t tid,
+			       const struct iop_window *w, const struct iop_buf *buckets,
+			       unsigned n_buckets)
+{
+	if (n_buckets > IOP_LAN_MAX_BUCKETS)
+		return -EINVAL;
+	return lan_simple(frame, frame_bytes, tid, IOP_LAN_RECEIVE_POST, n_buckets, w, buckets,
+			  n_buckets, IOP_SGL_END_OF_BUFFER, IOP_SGL_END_OF_BUFFER);
+}
+
+int iop_read_lan_receive_reply(const uint32_t *reply, size_t reply_words,
+			       struct iop_lan_packet *pkts, unsigned max, uint32_t *left)
+{
+	uint32_t n;
+
+	if (success(reply, reply_words, IOP_LAN_RX_FIRST_WORD) != 0 || (max != 0 && pkts == NULL))
+		return -EPROTO;
+	n = get(reply, IOP_LAN_RX_PACKETS_WORD);
+	if (n > (reply_words - IOP_LAN_RX_FIRST_WORD) / 2)
+		return -EPROTO;
+	if (left != NULL)
+		*left = get(reply, IOP_LAN_RX_LEFT_WORD);
+	for (uint32_t i = 0; i < n && i < max; i++) {
+		pkts[i].bucket = get(reply, IOP_LAN_RX_FIRST_WORD + 2 * i);
+		pkts[i].len = get(reply, IOP_LAN_RX_FIRST_WORD + 2 * i + 1);
+	}
+	return (int)(n < max ? n : max);
 }

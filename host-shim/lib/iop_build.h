@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file
- * Request builders and reply readers for hosts: utility, executive and
- * block-storage (BSA) requests, written into a frame the caller allocated
+ * Request builders and reply readers for hosts: utility, executive,
+ * block-storage (BSA) and LAN requests, written into a frame the caller allocated
  * (iop_qp_frame_alloc()). Each builder writes the header (version 1.5,
  * InitiatorAddress = the host, MessageSize, SGL offset) and the request's
  * own words; the contexts are left 0 for the queue pair to write when it
- * posts. LAN requests are built with the LAN DDM's header.
+ * posts.
  *
  * Every builder takes the frame's size in bytes and returns the words it
  * wrote, or -ENOSPC when the request does not fit (the frame is then left
@@ -152,6 +152,59 @@ int iop_build_bsa(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t fun
  * @return 0, or -EPROTO when the reply has no word 5.
  */
 int iop_read_bsa_transfer_count(const uint32_t *reply, size_t reply_words, uint32_t *count);
+
+/* ---- LAN (class 0x020): iopool's frames, <iop/lan.h> and docs/lan.md --- */
+
+/** A LAN request with no payload: LanReset, LanSuspend. */
+int iop_build_lan(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t function);
+
+/**
+ * LanPacketSend of one packet carried in the frame: word 4 the transmit
+ * control word (0), from word 5 one immediate-data element holding the packet
+ * (LAST_ELEMENT | END_OF_BUFFER). Needs 6 + ceil(len / 4) words.
+ * @return words written; -EINVAL for a NULL packet, len 0 or over 24 bits; -ENOSPC.
+ */
+int iop_build_lan_packet_send_inline(uint32_t *frame, size_t frame_bytes, uint16_t tid,
+				     const void *packet, uint32_t len);
+
+/**
+ * LanPacketSend of one packet held in buffers of the inbound heap, in order:
+ * word 4 the transmit control word (0), from word 5 one simple element per
+ * buffer (DIR), END_OF_BUFFER and LAST_ELEMENT on the final one.
+ * @return words written; -EINVAL for a buffer outside the window's inbound
+ *         heap, none, or an empty one; -ENOSPC.
+ */
+int iop_build_lan_packet_send_sgl(uint32_t *frame, size_t frame_bytes, uint16_t tid,
+				  const struct iop_window *w, const struct iop_buf *bufs,
+				  unsigned n_bufs);
+
+/**
+ * LanReceivePost: word 4 the bucket count, from word 5 one simple element
+ * per bucket (END_OF_BUFFER on each, LAST_ELEMENT on the final). The buckets
+ * stay the IOP's to fill until the request's last reply (LAST, or a reply
+ * without MULTIPLE).
+ * @return words written; -EINVAL for a bucket outside the window's inbound
+ *         heap, an empty one, none, or more than IOP_LAN_MAX_BUCKETS; -ENOSPC.
+ */
+int iop_build_lan_receive_post(uint32_t *frame, size_t frame_bytes, uint16_t tid,
+			       const struct iop_window *w, const struct iop_buf *buckets,
+			       unsigned n_buckets);
+
+/** One received packet, as a ReceivePost reply reports it. */
+struct iop_lan_packet {
+	uint32_t bucket; /**< index of its bucket in the request's SGL, 0 first */
+	uint32_t len;    /**< bytes */
+};
+
+/**
+ * Read a ReceivePost reply: the packets it reports (word 5 their count,
+ * word 6 the buckets still empty, then two words a packet).
+ * @param left  if not NULL, gets the request's buckets still empty.
+ * @return how many packets were stored (at most max), or -EPROTO for a
+ *         reply that is not SUCCESS or too short for the count it states.
+ */
+int iop_read_lan_receive_reply(const uint32_t *reply, size_t reply_words,
+			       struct iop_lan_packet *pkts, unsigned max, uint32_t *left);
 
 #ifdef __cplusplus
 }

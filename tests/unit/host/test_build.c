@@ -2,8 +2,8 @@
 /*
  * The request builders write what the IOP's own checks accept and what its
  * handlers read: each frame passes iop_frame_validate(), decodes to the
- * fields asked for, and a transfer's SGL walks (with the IOP's bounds) to
- * exactly the buffers given. Frames too small are left untouched; the
+ * fields asked for, and a transfer's or packet's SGL walks (with the IOP's
+ * bounds) to exactly the buffers or bytes given. Frames too small are left untouched; the
  * readers refuse replies that are short or say something else.
  */
 #define _GNU_SOURCE
@@ -16,6 +16,7 @@
 #include "iop_ddm.h"
 #include "iop_frame.h"
 #include "iop_heap.h"
+#include "iop_lan.h"
 #include "iop_runtime.h"
 #include "iop_sgl.h"
 #include "iop_test.h"
@@ -180,6 +181,88 @@ static void test_block_transfers(void)
 	iop_window_close(w);
 }
 
+/* LAN requests: word 4 the control word, the SGL at word 5, as the LAN DDM reads them. */
+static void test_lan_requests(void)
+{
+	struct iop_window_opts wo = { .inbound_bytes = 1u << 20, .outbound_bytes = 1u << 16 };
+	struct iop_window *w = iop_window_create(&wo);
+	uint8_t pkt[61], stack_buf[64];
+	struct iop_sgl_bounds b;
+	struct iop_sgl_iter it;
+	struct iop_sgl_elem e;
+	struct iop_msg_hdr m;
+	struct iop_buf bufs[3];
+	int words;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	iop_window_sgl_bounds(w, &b);
+	for (unsigned i = 0; i < sizeof(pkt); i++)
+		pkt[i] = (uint8_t)i;
+	/* Inline: one immediate element holding the packet. */
+	words = iop_build_lan_packet_send_inline(frame, sizeof(frame), 0x10, pkt, sizeof(pkt));
+	check_header(words, 0x10, IOP_LAN_PACKET_SEND, &m);
+	CU_ASSERT_EQUAL(words, 5 + 1 + 16);
+	CU_ASSERT_EQUAL(m.sgl_offset, IOP_LAN_SGL_WORD);
+	CU_ASSERT_EQUAL(le32toh(frame[IOP_LAN_CONTROL_WORD]), 0);
+	iop_sgl_iter_init(&it, frame, (size_t)words * 4, m.sgl_offset, &b);
+	CU_ASSERT_EQUAL_FATAL(iop_sgl_next(&it, &e), 1);
+	CU_ASSERT_EQUAL(e.kind, IOP_SGL_KIND_IMMEDIATE);
+	CU_ASSERT_EQUAL(e.count, sizeof(pkt));
+	CU_ASSERT_EQUAL(memcmp(e.data, pkt, sizeof(pkt)), 0);
+	CU_ASSERT_TRUE(e.flags & IOP_SGL_LAST_ELEMENT);
+	poison();
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_inline(frame, 21 * 4, 0x10, pkt, sizeof(pkt)),
+			-ENOSPC);
+	CU_ASSERT_TRUE(untouched());
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_inline(frame, sizeof(frame), 0x10, pkt, 0),
+			-EINVAL);
+	/* By SGL: one packet in three buffers, END_OF_BUFFER on the last only. */
+	for (int i = 0; i < 3; i++) {
+		bufs[i].addr = iop_heap_alloc(iop_window_inbound(w), 256);
+		bufs[i].len = 100 + (uint32_t)i;
+		CU_ASSERT_PTR_NOT_NULL_FATAL(bufs[i].addr);
+	}
+	words = iop_build_lan_packet_send_sgl(frame, sizeof(frame), 0x10, w, bufs, 3);
+	check_header(words, 0x10, IOP_LAN_PACKET_SEND, &m);
+	CU_ASSERT_EQUAL(words, 11);
+	CU_ASSERT_EQUAL(le32toh(frame[IOP_LAN_CONTROL_WORD]), 0);
+	iop_sgl_iter_init(&it, frame, (size_t)words * 4, m.sgl_offset, &b);
+	for (int i = 0; i < 3; i++) {
+		CU_ASSERT_EQUAL_FATAL(iop_sgl_next(&it, &e), 1);
+		CU_ASSERT_EQUAL(e.offset, iop_window_mfa(w, bufs[i].addr));
+		CU_ASSERT_EQUAL(e.count, 100u + (uint32_t)i);
+		CU_ASSERT_TRUE(e.flags & IOP_SGL_DIR);
+		CU_ASSERT_EQUAL(!!(e.flags & IOP_SGL_END_OF_BUFFER), i == 2);
+	}
+	CU_ASSERT_EQUAL(iop_sgl_next(&it, &e), 0);
+	/* ReceivePost: the bucket count in word 4, a bucket per element. */
+	words = iop_build_lan_receive_post(frame, sizeof(frame), 0x10, w, bufs, 3);
+	check_header(words, 0x10, IOP_LAN_RECEIVE_POST, &m);
+	CU_ASSERT_EQUAL(le32toh(frame[IOP_LAN_CONTROL_WORD]), 3);
+	iop_sgl_iter_init(&it, frame, (size_t)words * 4, m.sgl_offset, &b);
+	for (int i = 0; i < 3; i++) {
+		CU_ASSERT_EQUAL_FATAL(iop_sgl_next(&it, &e), 1);
+		CU_ASSERT_FALSE(e.flags & IOP_SGL_DIR);
+		CU_ASSERT_TRUE(e.flags & IOP_SGL_END_OF_BUFFER);
+	}
+	/* Memory the IOP may not be pointed at; too many buckets; frames too small. */
+	bufs[1].addr = stack_buf;
+	CU_ASSERT_EQUAL(iop_build_lan_receive_post(frame, sizeof(frame), 0x10, w, bufs, 2),
+			-EINVAL);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_sgl(frame, sizeof(frame), 0x10, w, bufs, 2),
+			-EINVAL);
+	CU_ASSERT_EQUAL(iop_build_lan_receive_post(frame, sizeof(frame), 0x10, w, bufs,
+						   IOP_LAN_MAX_BUCKETS + 1), -EINVAL);
+	poison();
+	CU_ASSERT_EQUAL(iop_build_lan_receive_post(frame, 24, 0x10, w, bufs, 1), -ENOSPC);
+	CU_ASSERT_TRUE(untouched());
+	/* Reset and Suspend; nothing else is built that way. */
+	check_header(iop_build_lan(frame, sizeof(frame), 0x10, IOP_LAN_RESET), 0x10, IOP_LAN_RESET,
+		     &m);
+	CU_ASSERT_EQUAL(iop_build_lan(frame, sizeof(frame), 0x10, IOP_LAN_PACKET_SEND), -EINVAL);
+	iop_window_close(w);
+}
+
 /* A reply with a status and words 5..: what the IOP would send. */
 static unsigned reply_of(uint8_t status, const uint32_t *payload, unsigned n)
 {
@@ -202,6 +285,8 @@ static void test_reply_readers(void)
 	unsigned n, words;
 	const uint32_t *lct;
 	size_t lct_bytes;
+	struct iop_lan_packet pkts[4];
+	uint32_t left;
 
 	words = reply_of(0, params, 7);
 	CU_ASSERT_EQUAL(iop_read_params_reply(frame, words, v, 4, &n), 3);
@@ -228,6 +313,15 @@ static void test_reply_readers(void)
 	CU_ASSERT_EQUAL(iop_read_lct_reply(frame, 8, &lct, &lct_bytes), 0);
 	CU_ASSERT_PTR_EQUAL(lct, frame + 5);
 	CU_ASSERT_EQUAL(lct_bytes, 12);
+
+	/* A ReceivePost reply: two packets, five buckets still empty. */
+	words = reply_of(0, (const uint32_t[]){ 2, 5, 0, 60, 1, 9000 }, 6);
+	CU_ASSERT_EQUAL(iop_read_lan_receive_reply(frame, words, pkts, 4, &left), 2);
+	CU_ASSERT_EQUAL(left, 5);
+	CU_ASSERT_EQUAL(pkts[1].bucket, 1);
+	CU_ASSERT_EQUAL(pkts[1].len, 9000);
+	CU_ASSERT_EQUAL(iop_read_lan_receive_reply(frame, words, pkts, 1, NULL), 1);
+	CU_ASSERT_EQUAL(iop_read_lan_receive_reply(frame, words - 1, pkts, 4, NULL), -EPROTO);
 }
 
 static const struct iop_test_case build_tests[] = {
@@ -235,6 +329,7 @@ static const struct iop_test_case build_tests[] = {
 	{ "params_set_layout", test_params_set_layout },
 	{ "executive_requests", test_executive_requests },
 	{ "block_transfers", test_block_transfers },
+	{ "lan_requests", test_lan_requests },
 	{ "reply_readers", test_reply_readers },
 	{ NULL, NULL },
 };

@@ -160,6 +160,64 @@ static int park_poll(struct iop_ddm *d)
 	return (int)n;
 }
 
+/*
+ * Answers each request with several replies: word 4 of the request says how
+ * many intermediate ones (MULTIPLE), one per turn from its poll, each
+ * carrying its number in word 5, then the final one (MULTIPLE | LAST).
+ */
+struct batcher {
+	struct iop_request *held;
+	uint32_t sent, want;
+};
+
+static int batch_handle(struct iop_ddm *d, struct iop_request *r)
+{
+	struct batcher *b = iop_ddm_priv(d);
+
+	if (b->held != NULL)
+		return IOP_DDM_RETRY;
+	b->held = r;
+	b->sent = 0;
+	b->want = rte_le_to_cpu_32(iop_request_frame(r)[4]);
+	return IOP_DDM_PENDING;
+}
+
+static int batch_poll(struct iop_ddm *d)
+{
+	struct batcher *b = iop_ddm_priv(d);
+	struct iop_request *r = b->held;
+	uint32_t *p;
+
+	if (r == NULL)
+		return 0;
+	p = iop_request_reply_alloc(r, IOP_REPLY_WORDS + 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	p[5] = rte_cpu_to_le_32(b->sent);
+	if (b->sent < b->want) {
+		CU_ASSERT_EQUAL(iop_request_reply_more(r, p, IOP_REPLY_WORDS + 1, 0, 0), 0);
+		b->sent++;
+		return 1;
+	}
+	CU_ASSERT_EQUAL(iop_request_reply_send(r, p, IOP_REPLY_WORDS + 1, 0, 0x55), 0);
+	b->held = NULL;
+	return 1;
+}
+
+/* Sends one intermediate reply, then the final, then tries another intermediate. */
+static int more_after_final_handle(struct iop_ddm *d, struct iop_request *r)
+{
+	uint32_t *p = iop_request_reply_alloc(r, IOP_REPLY_WORDS);
+
+	(void)d;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_EQUAL(iop_request_reply_more(r, p, IOP_REPLY_WORDS, 0, 0), 0);
+	/* The frame just sent is no longer the request's to send again. */
+	CU_ASSERT_EQUAL(iop_request_reply_more(r, p, IOP_REPLY_WORDS, 0, 0), -EINVAL);
+	CU_ASSERT_EQUAL(iop_request_reply(r, IOP_REPLY_STATUS_SUCCESS, 0), 0);
+	CU_ASSERT_EQUAL(iop_request_reply_more(r, p, IOP_REPLY_WORDS, 0, 0), -EALREADY);
+	return IOP_DDM_DONE;
+}
+
 #define TEST_DDM(id, handler, pollfn, priv)                                                 \
 	static const struct iop_ddm_ops id##_ops = {                                         \
 		.abi_version = IOP_DDM_ABI_VERSION,                                          \
@@ -179,14 +237,16 @@ TEST_DDM(error, error_handle, NULL, 0)
 TEST_DDM(later, later_handle, later_poll, sizeof(struct later))
 TEST_DDM(echo, echo_handle, NULL, 0)
 TEST_DDM(parker, park_handle, park_poll, 0)
+TEST_DDM(batch, batch_handle, batch_poll, sizeof(struct batcher))
+TEST_DDM(moreafter, more_after_final_handle, NULL, 0)
 
 /* The nop DDM at TID 0x010 and each test DDM after it. */
 static const struct iop_runtime_ddm all_ddms[] = {
 	{ "nop", NULL, 0 },   { "twice", NULL, 0 }, { "never", NULL, 0 },
 	{ "error", NULL, 0 }, { "later", NULL, 0 }, { "echo", NULL, 0 },
-	{ "knobs", NULL, 0 },
+	{ "knobs", NULL, 0 }, { "batch", NULL, 0 }, { "moreafter", NULL, 0 },
 };
-enum { NOP = 0x010, TWICE, NEVER, ERROR, LATER, ECHO, KNOBS };
+enum { NOP = 0x010, TWICE, NEVER, ERROR, LATER, ECHO, KNOBS, BATCH, MORE_AFTER };
 
 static const struct iop_window_opts small = { .inbound_bytes = 1 << 20,
 					      .outbound_bytes = 1 << 18,
@@ -740,6 +800,95 @@ static void test_replies_to_a_closed_channel_are_freed(void)
 	harness_down(&t); /* request and reply frames both back */
 }
 
+/* A request answered with several replies: MULTIPLE on each, LAST on the final, in order. */
+static void test_multiple_replies(void)
+{
+	struct harness t;
+	struct seen_reply s;
+	struct iop_ddm_stats st;
+	uint32_t *f;
+
+	up(&t);
+	f = harness_request(&t, BATCH, IOP_UTIL_CLAIM, 5, 9);
+	f[4] = rte_cpu_to_le_32(3);
+	harness_post(&t, f);
+	for (uint32_t i = 0; i <= 3; i++) {
+		CU_ASSERT_FATAL(harness_wait(&t, &s, 10));
+		CU_ASSERT_EQUAL(s.hdr.transaction_context, 9);
+		CU_ASSERT_EQUAL(s.hdr.initiator_context, 0xC0FFEE00u);
+		CU_ASSERT(s.hdr.flags & IOP_MSG_REPLY);
+		CU_ASSERT(s.hdr.flags & IOP_MSG_MULTIPLE);
+		CU_ASSERT_EQUAL(!!(s.hdr.flags & IOP_MSG_LAST), i == 3);
+		CU_ASSERT_EQUAL(s.words[5], i);
+		CU_ASSERT_EQUAL(s.dsc, i == 3 ? 0x55 : 0);
+		iop_runtime_ddm_stats(t.rt, BATCH, &st);
+		CU_ASSERT_EQUAL(st.in_flight, i < 3); /* the request stays until the last */
+	}
+	CU_ASSERT_FALSE(harness_wait(&t, &s, 10));
+	iop_runtime_ddm_stats(t.rt, BATCH, &st);
+	CU_ASSERT_EQUAL(st.replies, 4);
+	CU_ASSERT_EQUAL(st.double_replies, 0);
+	/* A request answered once carries neither flag. */
+	CU_ASSERT_FATAL(harness_call(&t, NOP, IOP_UTIL_CLAIM, 4, 10, &s));
+	CU_ASSERT_EQUAL(s.hdr.flags & (IOP_MSG_MULTIPLE | IOP_MSG_LAST), 0);
+	CU_ASSERT(iop_runtime_channel_idle(t.rt, t.ch.id));
+	harness_down(&t);
+}
+
+/* After the final reply an intermediate one is refused and counted. */
+static void test_more_after_final_refused(void)
+{
+	struct harness t;
+	struct seen_reply s;
+	struct iop_ddm_stats st;
+
+	up(&t);
+	harness_post(&t, harness_request(&t, MORE_AFTER, IOP_UTIL_CLAIM, 4, 3));
+	CU_ASSERT_FATAL(harness_wait(&t, &s, 10));
+	CU_ASSERT_EQUAL(s.hdr.flags & (IOP_MSG_MULTIPLE | IOP_MSG_LAST), IOP_MSG_MULTIPLE);
+	CU_ASSERT_FATAL(harness_wait(&t, &s, 10));
+	CU_ASSERT_EQUAL(s.hdr.flags & (IOP_MSG_MULTIPLE | IOP_MSG_LAST),
+			IOP_MSG_MULTIPLE | IOP_MSG_LAST);
+	CU_ASSERT_FALSE(harness_wait(&t, &s, 10));
+	iop_runtime_ddm_stats(t.rt, MORE_AFTER, &st);
+	CU_ASSERT_EQUAL(st.replies, 2);
+	CU_ASSERT_EQUAL(st.double_replies, 1);
+	CU_ASSERT_EQUAL(st.in_flight, 0);
+	harness_down(&t);
+}
+
+/*
+ * More intermediate replies than the reply ring holds, the host taking none
+ * meanwhile: they wait on the loop, in order, and the request's credit comes
+ * back only with the final one.
+ */
+static void test_multiple_replies_wait_for_a_full_ring(void)
+{
+	struct harness t;
+	struct seen_reply s;
+	struct iop_runtime_stats rs;
+	uint32_t *f;
+
+	harness_up(&t, &tiny_rings, all_ddms, sizeof(all_ddms) / sizeof(all_ddms[0]), 1);
+	f = harness_request(&t, BATCH, IOP_UTIL_CLAIM, 5, 1);
+	f[4] = rte_cpu_to_le_32(40);
+	harness_post(&t, f);
+	for (int i = 0; i < 60; i++)
+		harness_turn(&t);
+	iop_runtime_stats(t.rt, &rs);
+	CU_ASSERT(rs.replies_held > 0);
+	CU_ASSERT_FALSE(iop_runtime_channel_idle(t.rt, t.ch.id));
+	for (uint32_t i = 0; i <= 40; i++) {
+		CU_ASSERT_FATAL(harness_wait(&t, &s, 10));
+		CU_ASSERT_EQUAL(s.words[5], i);
+		CU_ASSERT_EQUAL(!!(s.hdr.flags & IOP_MSG_LAST), i == 40);
+	}
+	iop_runtime_stats(t.rt, &rs);
+	CU_ASSERT_EQUAL(rs.replies_held, 0);
+	CU_ASSERT(iop_runtime_channel_idle(t.rt, t.ch.id));
+	harness_down(&t);
+}
+
 static const struct iop_test_case dispatch_tests[] = {
 	{ "nop_round_trip", test_nop_round_trip },
 	{ "util_nop_frees_and_never_replies", test_util_nop_frees_and_never_replies },
@@ -758,6 +907,9 @@ static const struct iop_test_case dispatch_tests[] = {
 	{ "forwarding_keeps_order_when_the_ring_is_full",
 	  test_forwarding_keeps_order_when_the_ring_is_full },
 	{ "replies_to_a_closed_channel_are_freed", test_replies_to_a_closed_channel_are_freed },
+	{ "multiple_replies", test_multiple_replies },
+	{ "more_after_final_refused", test_more_after_final_refused },
+	{ "multiple_replies_wait_for_a_full_ring", test_multiple_replies_wait_for_a_full_ring },
 	{ NULL, NULL },
 };
 

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The IOP iop-replay runs in its own process: the EAL with one worker lcore,
+ * a runtime whose lan DDM drives the output port from that lcore, and a host
+ * queue pair on the main thread that posts each packet as a LanPacketSend
+ * carried inline in its frame.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+
+#include "iop_build.h"
+#include "iop_eal.h"
+#include "iop_host.h"
+#include "iop_lan.h"
+#include "iop_runtime.h"
+#include "iop_window.h"
+#include "replay.h"
+
+#define QP_DEPTH 256u
+#define LAT_RESERVOIR (1u << 20)
+#define STOP_TIMEOUT_MS 10000u
+/* Words of a LanPacketSend besides the packet: header, control word, the element's header. */
+#define SEND_OVERHEAD_BYTES ((IOP_LAN_SGL_WORD + 1) * 4)
+/* The port's Ethernet header and two VLAN tags on top of its MTU (as the lan DDM counts). */
+#define L2_OVERHEAD 22u
+
+struct inflight {
+	uint64_t t_post;
+	uint32_t len;
+};
+
+struct replay_iop {
+	struct iop_window *w;
+	struct iop_runtime *rt;
+	struct iop_host *h;
+	struct iop_qp *qp;
+	_Atomic int stop;
+	bool launched;
+	uint16_t tid;            /* the lan DDM's */
+	struct inflight slots[QP_DEPTH];
+	uint64_t seq, done;      /* requests posted, and answered */
+	uint64_t rng;
+	struct send_stats st;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint32_t replay_iop_max_packet(const struct replay_opts *o)
+{
+	uint32_t port = o->mtu + L2_OVERHEAD;
+	uint32_t frame = (uint32_t)(o->max_frame - SEND_OVERHEAD_BYTES);
+
+	return port < frame ? port : frame;
+}
+
+/* A reservoir sample, so p50/p99 stay fair over any number of packets in bounded memory. */
+static void record_latency(struct replay_iop *x, uint64_t ns)
+{
+	struct send_stats *s = &x->st;
+
+	s->lat_seen++;
+	if (s->n_lat < LAT_RESERVOIR) {
+		s->lat_ns[s->n_lat++] = ns;
+		return;
+	}
+	x->rng = x->rng * 6364136223846793005ull + 1442695040888963407ull;
+	if ((x->rng >> 33) % s->lat_seen < LAT_RESERVOIR)
+		s->lat_ns[(x->rng >> 11) % LAT_RESERVOIR] = ns;
+}
+
+static void on_reply(struct iop_qp *qp, const struct iop_completion *c)
+{
+	struct replay_iop *x = c->arg;
+	/* One target answers in the order posted: this is the oldest in flight. */
+	struct inflight *f = &x->slots[x->done++ % QP_DEPTH];
+
+	(void)qp;
+	record_latency(x, now_ns() - f->t_post);
+	if (c->result == 0) {
+		x->st.sent++;
+		x->st.sent_bytes += f->len;
+	} else {
+		x->st.refused++;
+	}
+}
+
+static int eal_start(const struct replay_opts *o, const char *prog, char *err, size_t errlen)
+{
+	static char lcores[64], vdev[4200];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	char *argv[] = { (char *)prog, lcores, vdev, (char *)"--no-telemetry", NULL };
+
+	/* The DDM's lcore on a CPU of its own when there is one; the host keeps CPU 0. */
+	snprintf(lcores, sizeof(lcores), "--lcores=0@0,1@%ld", cpus > 1 ? 1L : 0L);
+	if (o->vdev != NULL)
+		snprintf(vdev, sizeof(vdev), "--vdev=%s", o->vdev);
+	else
+		snprintf(vdev, sizeof(vdev), "--vdev=net_pcap0,tx_pcap=%s", o->output);
+	return iop_eal_init(4, argv, err, errlen) < 0 ? -1 : 0;
+}
+
+struct replay_iop *replay_iop_start(const struct replay_opts *o, const char *prog, char *err,
+				    size_t errlen)
+{
+	const struct iop_window_opts wo = { .inbound_bytes = 32u << 20,
+					    .outbound_bytes = 2u << 20 };
+	struct iop_qp_opts qo = { .depth = QP_DEPTH };
+	char port[128], params[192];
+	struct iop_runtime_ddm ddm = { "lan", params, 0 };
+	struct iop_runtime_config cfg = { .lcores = 1, .ddms = &ddm, .n_ddms = 1 };
+	struct replay_iop *x = calloc(1, sizeof(*x));
+
+	if (x == NULL || (x->st.lat_ns = malloc(LAT_RESERVOIR * sizeof(uint64_t))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		free(x);
+		return NULL;
+	}
+	x->rng = 0x9E3779B97F4A7C15ull;
+	if (eal_start(o, prog, err, errlen) != 0)
+		goto fail;
+	/* The DDM names its port by the vdev's name: what comes before its arguments. */
+	snprintf(port, sizeof(port), "%s", o->vdev != NULL ? o->vdev : "net_pcap0");
+	port[strcspn(port, ",")] = '\0';
+	snprintf(params, sizeof(params), "port=%s,mtu=%u", port, o->mtu);
+	x->w = iop_window_create(&wo);
+	if (x->w == NULL) {
+		snprintf(err, errlen, "frame window: %s", strerror(errno));
+		goto fail;
+	}
+	cfg.window = x->w;
+	x->rt = iop_runtime_create(&cfg, err, errlen);
+	if (x->rt == NULL)
+		goto fail;
+	if (iop_runtime_launch(x->rt, &x->stop) != 0) {
+		snprintf(err, errlen, "no worker lcore for the lan DDM");
+		goto fail;
+	}
+	x->launched = true;
+	x->tid = iop_runtime_ddm_tid(x->rt, 0);
+	x->h = iop_host_attach_runtime(x->rt, err, errlen);
+	x->qp = x->h != NULL ? iop_qp_create(x->h, &qo) : NULL;
+	if (x->qp == NULL) {
+		if (x->h != NULL)
+			snprintf(err, errlen, "queue pair: %s", strerror(errno));
+		goto fail;
+	}
+	return x;
+fail:
+	replay_iop_stop(x);
+	replay_iop_free(x);
+	return NULL;
+}
+
+int replay_iop_send(struct replay_iop *x, const uint8_t *data, uint32_t len)
+{
+	size_t bytes = SEND_OVERHEAD_BYTES + ((size_t)len + 3) / 4 * 4;
+	uint32_t *frame;
+	struct inflight *f;
+	int rc;
+
+	/* Frames and ring slots come back with the replies: take them while waiting. */
+	while ((frame = iop_qp_frame_alloc(x->qp, bytes)) == NULL)
+		if (replay_iop_poll(x) == 0 && iop_qp_outstanding(x->qp) == 0)
+			return -ENOMEM;
+	rc = iop_build_lan_packet_send_inline(frame, bytes, x->tid, data, len);
+	if (rc < 0) {
+		iop_qp_frame_free(x->qp, frame);
+		return rc;
+	}
+	f = &x->slots[x->seq % QP_DEPTH];
+	f->len = len;
+	f->t_post = now_ns();
+	while ((rc = iop_qp_post(x->qp, frame, on_reply, x)) == -EAGAIN)
+		replay_iop_poll(x);
+	if (rc != 0) {
+		iop_qp_frame_free(x->qp, frame);
+		return rc;
+	}
+	x->seq++;
+	x->st.posted++;
+	return 0;
+}
+
+unsigned replay_iop_poll(struct replay_iop *x)
+{
+	return iop_qp_poll(x->qp, 64);
+}
+
+int replay_iop_drain(struct replay_iop *x)
+{
+	uint64_t give_up = now_ns() + (uint64_t)STOP_TIMEOUT_MS * 1000000u;
+
+	while (iop_qp_outstanding(x->qp) != 0) {
+		if (replay_iop_poll(x) == 0 && now_ns() > give_up)
+			return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+int replay_iop_stop(struct replay_iop *x)
+{
+	int rc = 0;
+
+	if (x == NULL)
+		return 0;
+	if (x->qp != NULL && iop_qp_destroy(x->qp, STOP_TIMEOUT_MS) != 0)
+		rc = -ETIMEDOUT;
+	if (x->h != NULL && iop_host_detach(x->h, STOP_TIMEOUT_MS) != 0)
+		rc = -ETIMEDOUT;
+	x->qp = NULL;
+	x->h = NULL;
+	if (x->launched) {
+		atomic_store(&x->stop, 1);
+		iop_runtime_wait(x->rt);
+		x->launched = false;
+	}
+	/* The DDM's fini stops the port: net_pcap closes its tx file. */
+	if (x->rt != NULL)
+		iop_runtime_destroy(x->rt);
+	x->rt = NULL;
+	if (x->w != NULL)
+		iop_window_close(x->w);
+	x->w = NULL;
+	return rc;
+}
+
+const struct send_stats *replay_iop_stats(const struct replay_iop *x)
+{
+	return &x->st;
+}
+
+void replay_iop_free(struct replay_iop *x)
+{
+	if (x == NULL)
+		return;
+	free(x->st.lat_ns);
+	free(x);
+}

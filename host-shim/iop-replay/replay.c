@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The send loop: each packet of the capture, loop after loop, posted when
+ * its time comes. When it comes is set by one of: --topspeed (at once),
+ * --pps, --mbps, or the capture's own timestamps divided by --multiplier
+ * (1 when not given, as tcpreplay). Replies are taken while waiting, so a
+ * packet's latency is its frame's round trip, not the wait for its turn.
+ */
+#include <stdio.h>
+#include <time.h>
+
+#include "replay.h"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+struct pacer {
+	uint64_t start;      /* the replay's start */
+	uint64_t loop_start; /* this loop's, for capture timing */
+	uint64_t first_ts;   /* the capture's first timestamp in this loop */
+	bool have_first;
+	uint64_t packets, bits;
+};
+
+/* When the next packet is due, in now_ns() time. */
+static uint64_t due(const struct replay_opts *o, struct pacer *pc, const struct packet *p)
+{
+	if (o->topspeed)
+		return 0;
+	if (o->pps > 0)
+		return pc->start + (uint64_t)((double)pc->packets * 1e9 / o->pps);
+	if (o->mbps > 0)
+		return pc->start + (uint64_t)((double)pc->bits * 1e3 / o->mbps);
+	if (!pc->have_first) {
+		pc->first_ts = p->ts_ns;
+		pc->have_first = true;
+	}
+	/* A capture whose clock goes back sends that packet at once. */
+	if (p->ts_ns < pc->first_ts)
+		return 0;
+	return pc->loop_start + (uint64_t)((double)(p->ts_ns - pc->first_ts) /
+					   (o->multiplier > 0 ? o->multiplier : 1.0));
+}
+
+static bool out_of_time(const struct replay_opts *o, const struct pacer *pc, uint64_t now)
+{
+	return o->duration > 0 && (double)(now - pc->start) >= o->duration * 1e9;
+}
+
+/* Wait for the packet's turn, taking replies. @return false when --duration ran out. */
+static bool wait_turn(const struct replay_opts *o, struct replay_iop *x, struct pacer *pc,
+		      uint64_t when, uint64_t *next_stats)
+{
+	uint64_t now = now_ns();
+
+	for (;;) {
+		if (out_of_time(o, pc, now))
+			return false;
+		if (o->stats > 0 && now >= *next_stats) {
+			report_progress(replay_iop_stats(x), (double)(now - pc->start) / 1e9);
+			*next_stats += (uint64_t)(o->stats * 1e9);
+		}
+		if (now >= when)
+			return true;
+		replay_iop_poll(x);
+		now = now_ns();
+	}
+}
+
+int replay_run(const struct replay_opts *o, struct replay_iop *x, struct capture *c,
+	       struct replay_result *r, char *err, size_t errlen)
+{
+	uint32_t max = replay_iop_max_packet(o);
+	struct pacer pc = { 0 };
+	uint64_t next_stats;
+	int rc = 0;
+
+	pc.start = pc.loop_start = now_ns();
+	next_stats = pc.start + (uint64_t)(o->stats * 1e9);
+	for (uint64_t loop = 0; rc == 0 && (o->loop == 0 || loop < o->loop); loop++) {
+		struct packet p;
+		int got = 0;
+
+		if (loop > 0) {
+			if (capture_rewind(c, err, errlen) != 0) {
+				rc = -1;
+				break;
+			}
+			pc.loop_start = now_ns();
+			pc.have_first = false;
+		}
+		while ((o->limit == 0 || pc.packets < o->limit) &&
+		       (got = capture_next(c, &p, err, errlen)) == 1) {
+			r->packets_read++;
+			if (p.len == 0 || p.len > max) {
+				if (o->skip_bad) {
+					r->skipped++;
+					continue;
+				}
+				snprintf(err, errlen,
+					 "packet %lu: %u bytes; iop-replay sends 1 to %u (the "
+					 "port's MTU %u + 22, and a frame of %zu bytes); "
+					 "--skip-bad skips such packets",
+					 (unsigned long)r->packets_read, p.len, max, o->mtu,
+					 o->max_frame);
+				rc = -1;
+				goto done;
+			}
+			if (!wait_turn(o, x, &pc, due(o, &pc, &p), &next_stats))
+				goto done;
+			if (replay_iop_send(x, p.data, p.len) != 0) {
+				snprintf(err, errlen, "packet %lu: no frame for %u bytes",
+					 (unsigned long)r->packets_read, p.len);
+				rc = -1;
+				goto done;
+			}
+			pc.packets++;
+			pc.bits += (uint64_t)p.len * 8;
+		}
+		if (got < 0) {
+			/* A truncated or corrupt record: the rest of the file cannot be trusted. */
+			if (!o->skip_bad) {
+				rc = -1;
+				break;
+			}
+			r->skipped++;
+			if (pc.packets == 0)
+				break; /* nothing good in the file: looping would only repeat that */
+		}
+		if (o->limit != 0 && pc.packets >= o->limit)
+			break;
+	}
+done:
+	/* Sent means answered: the time and the rates include the last replies. */
+	if (replay_iop_drain(x) != 0 && rc == 0) {
+		snprintf(err, errlen, "the IOP did not answer every packet");
+		rc = -1;
+	}
+	r->seconds = (double)(now_ns() - pc.start) / 1e9;
+	return rc;
+}

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * iop-replay's parts: the options (main.c), the capture it reads
+ * (capture.c), the IOP it runs in-process and sends through (iop.c), the
+ * paced send loop (replay.c), the sample capture and the comparison of two
+ * captures (sample.c), and the summary (report.c). docs/iop-replay.md.
+ */
+#ifndef IOP_REPLAY_H
+#define IOP_REPLAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <pcap/pcap.h>
+
+struct replay_opts {
+	const char *input;     /* NULL: the generated sample */
+	const char *output;    /* the tx pcap net_pcap writes */
+	const char *vdev;      /* another port than net_pcap to output (--vdev) */
+	bool topspeed;
+	double pps, mbps, multiplier; /* 0: not given */
+	uint64_t loop;         /* 0: for ever */
+	uint64_t limit;        /* packets, 0: no limit */
+	double duration;       /* seconds, 0: no limit */
+	double stats;          /* seconds between progress lines, 0: none */
+	bool preload;
+	bool json;
+	bool verify;           /* compare the output with the input */
+	bool skip_bad;         /* skip (and count) packets that cannot be sent */
+	unsigned mtu;
+	size_t max_frame;      /* largest request frame, bytes */
+};
+
+/* ---- capture.c ---- */
+
+struct capture;
+
+struct packet {
+	const uint8_t *data;
+	uint32_t len;          /* captured bytes: what is sent */
+	uint64_t ts_ns;        /* capture timestamp */
+};
+
+/*
+ * Open a pcap or pcapng file of Ethernet frames (DLT_EN10MB), preloaded
+ * into memory or read as it goes. @return NULL with a message in err.
+ */
+struct capture *capture_open(const char *path, bool preload, char *err, size_t errlen);
+/* @return 1 with the next packet, 0 at the end, -1 with a message in err (truncated, corrupt). */
+int capture_next(struct capture *c, struct packet *p, char *err, size_t errlen);
+/* Back to the first packet. @return 0, or -1 with a message in err. */
+int capture_rewind(struct capture *c, char *err, size_t errlen);
+void capture_close(struct capture *c);
+
+/* ---- iop.c: EAL, runtime with the lan DDM, host queue pair ---- */
+
+struct replay_iop;
+
+struct send_stats {
+	uint64_t posted, sent, sent_bytes, refused;
+	uint64_t *lat_ns;      /* a reservoir of frame latencies (post to reply) */
+	uint64_t n_lat, lat_seen;
+};
+
+/* @return NULL with a message in err. */
+struct replay_iop *replay_iop_start(const struct replay_opts *o, const char *prog, char *err,
+				    size_t errlen);
+/* Post one packet as LanPacketSend (inline), polling for room. @return 0 or -errno. */
+int replay_iop_send(struct replay_iop *x, const uint8_t *data, uint32_t len);
+/* Take replies. @return how many. */
+unsigned replay_iop_poll(struct replay_iop *x);
+/* Take replies until none is outstanding. @return 0, or -ETIMEDOUT. */
+int replay_iop_drain(struct replay_iop *x);
+/* Wait for every reply, stop the runtime (the port, so the tx pcap is closed). */
+int replay_iop_stop(struct replay_iop *x);
+const struct send_stats *replay_iop_stats(const struct replay_iop *x);
+/* After replay_iop_stop(). */
+void replay_iop_free(struct replay_iop *x);
+/* The largest packet the port sends, and that fits the largest frame. */
+uint32_t replay_iop_max_packet(const struct replay_opts *o);
+
+/* ---- replay.c ---- */
+
+struct replay_result {
+	uint64_t packets_read, skipped;
+	double seconds;
+};
+
+/* @return 0, or -1 with a message in err (bad input, or the IOP failed). */
+int replay_run(const struct replay_opts *o, struct replay_iop *x, struct capture *c,
+	       struct replay_result *r, char *err, size_t errlen);
+
+/* ---- sample.c ---- */
+
+/* Write the sample capture (pcapng when the name ends in .pcapng). @return 0 or -1, err. */
+int sample_write(const char *path, char *err, size_t errlen);
+/*
+ * Does `got` hold exactly the first n packets of `want` (n = 0: all of it),
+ * in order, byte for byte? @return 1 yes, 0 no (err says where), -1 unreadable.
+ */
+int captures_match(const char *want, const char *got, uint64_t n, char *err, size_t errlen);
+
+/* ---- report.c ---- */
+
+void report_progress(const struct send_stats *s, double seconds);
+void report_summary(const struct replay_opts *o, const struct send_stats *s,
+		    const struct replay_result *r, int verified);
+
+#endif /* IOP_REPLAY_H */

@@ -1,0 +1,520 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The LAN DDM on the real EAL with virtual ports, one process for every case
+ * (rte_eal_init runs once): net_ring0 (a ring its tx and rx share: every
+ * packet sent comes back), net_pcap0 (to a pcap file; no rx_pcap) and
+ * net_null0. The DDM runs on a worker lcore; the test's main thread is the
+ * host, through a queue pair of the host shim. Each case makes its own
+ * window and runtime and leaves both heaps as it found them.
+ */
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+
+#include "iop_build.h"
+#include "iop_eal.h"
+#include "iop_host.h"
+#include "iop_lan.h"
+#include "runtime_harness.h"
+
+#define LAN_TID 0x010
+#define TIMEOUT_MS 5000u
+#define BUCKET 9216u
+
+static char tx_pcap[256];
+
+/* A runtime with the lan DDM on its worker lcore, and a host queue pair on this thread. */
+struct fixture {
+	struct iop_window *w;
+	struct iop_runtime *rt;
+	struct iop_host *h;
+	struct iop_qp *qp;
+	_Atomic int stop;
+	uint64_t in_free0, out_free0;
+};
+
+static void up(struct fixture *f, const char *params)
+{
+	const struct iop_window_opts wo = { .inbound_bytes = 4u << 20, .outbound_bytes = 1u << 20 };
+	const struct iop_runtime_ddm ddms[] = { { "lan", params, 0 } };
+	struct iop_runtime_config cfg = { .lcores = 1, .ddms = ddms, .n_ddms = 1 };
+	char err[256] = "";
+
+	memset(f, 0, sizeof(*f));
+	f->w = iop_window_create(&wo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f->w);
+	f->in_free0 = heap_free_bytes(iop_window_inbound(f->w));
+	f->out_free0 = heap_free_bytes(iop_window_outbound(f->w));
+	cfg.window = f->w;
+	f->rt = iop_runtime_create(&cfg, err, sizeof(err));
+	if (f->rt == NULL)
+		fprintf(stderr, "runtime: %s\n", err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f->rt);
+	CU_ASSERT_EQUAL_FATAL(iop_runtime_launch(f->rt, &f->stop), 0);
+	f->h = iop_host_attach_runtime(f->rt, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f->h);
+	f->qp = iop_qp_create(f->h, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f->qp);
+}
+
+static void down(struct fixture *f)
+{
+	CU_ASSERT_EQUAL(iop_qp_destroy(f->qp, TIMEOUT_MS), 0);
+	CU_ASSERT_EQUAL(iop_host_detach(f->h, TIMEOUT_MS), 0);
+	atomic_store(&f->stop, 1);
+	iop_runtime_wait(f->rt);
+	iop_runtime_destroy(f->rt); /* the DDM's fini: the port stopped */
+	CU_ASSERT_EQUAL(heap_free_bytes(iop_window_inbound(f->w)), f->in_free0);
+	CU_ASSERT_EQUAL(heap_free_bytes(iop_window_outbound(f->w)), f->out_free0);
+	iop_window_close(f->w);
+}
+
+/* A packet of len bytes: an Ethernet header (VLAN tagged if asked), then a pattern from seed. */
+static void make_packet(uint8_t *p, uint32_t len, uint32_t seed, bool vlan)
+{
+	static const uint8_t hdr[12] = { 0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2 };
+	uint32_t i = 12;
+
+	memcpy(p, hdr, 12);
+	if (vlan) {
+		p[i++] = 0x81;
+		p[i++] = 0x00;
+		p[i++] = 0x00;
+		p[i++] = (uint8_t)(seed & 0xFF);
+	}
+	p[i++] = 0x08;
+	p[i++] = 0x00;
+	for (; i < len; i++)
+		p[i] = (uint8_t)(seed * 31 + i);
+}
+
+/* Send one packet, inline or through one buffer of the inbound heap. @return the reply's DSC. */
+static int send_packet(struct fixture *f, const uint8_t *pkt, uint32_t len, bool inline_data,
+		       struct iop_completion *c)
+{
+	size_t bytes = inline_data ? 32 + len : 64;
+	uint32_t *frame = iop_qp_frame_alloc(f->qp, bytes);
+	void *buf = NULL;
+	int words, rc;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(frame);
+	if (inline_data) {
+		words = iop_build_lan_packet_send_inline(frame, bytes, LAN_TID, pkt, len);
+	} else {
+		struct iop_buf b = { iop_host_frame_alloc(f->h, len), len };
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(b.addr);
+		memcpy(b.addr, pkt, len);
+		buf = b.addr;
+		words = iop_build_lan_packet_send_sgl(frame, bytes, LAN_TID, f->w, &b, 1);
+	}
+	CU_ASSERT_FATAL(words > 0);
+	rc = iop_qp_call(f->qp, frame, NULL, 0, c, TIMEOUT_MS);
+	if (buf != NULL)
+		iop_host_frame_free(f->h, buf);
+	return rc;
+}
+
+/* One request with no SGL buffers of its own (the frame given), its completion. */
+static int call(struct fixture *f, uint32_t *frame, struct iop_completion *c)
+{
+	return iop_qp_call(f->qp, frame, NULL, 0, c, TIMEOUT_MS);
+}
+
+static uint64_t lan_field(struct fixture *f, uint16_t group, unsigned i)
+{
+	uint32_t *frame = iop_qp_frame_alloc(f->qp, 32), reply[32];
+	uint64_t v[8] = { 0 };
+	unsigned n;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(frame);
+	iop_build_params_get(frame, 32, LAN_TID, group);
+	CU_ASSERT_EQUAL_FATAL(iop_qp_call(f->qp, frame, reply, 32, NULL, TIMEOUT_MS), 0);
+	CU_ASSERT_EQUAL(iop_read_params_reply(reply, 32, v, 8, &n) > (int)i, 1);
+	return v[i];
+}
+
+/* ---- the receive side: buckets posted, filled, reported in batches ---- */
+
+struct rx_post {
+	void *buckets[IOP_LAN_MAX_BUCKETS];
+	unsigned n;
+	unsigned replies, intermediate, packets, bad_flags;
+	uint32_t len[IOP_LAN_MAX_BUCKETS]; /* per bucket, 0 until filled */
+	bool done;
+	int result;
+	uint8_t req_status;
+	uint16_t dsc;
+};
+
+static void rx_done(struct iop_qp *qp, const struct iop_completion *c)
+{
+	struct rx_post *p = c->arg;
+	struct iop_lan_packet pkts[IOP_LAN_RX_REPLY_MAX];
+	struct iop_msg_hdr m;
+	int n;
+
+	(void)qp;
+	iop_msg_hdr_decode(c->reply, &m);
+	p->replies++;
+	p->intermediate += c->more;
+	/* MULTIPLE on every reply of a batched answer, LAST on its final one. */
+	if (c->more ? (m.flags & (IOP_MSG_MULTIPLE | IOP_MSG_LAST)) != IOP_MSG_MULTIPLE :
+		      (p->intermediate != 0 && !(m.flags & IOP_MSG_LAST)))
+		p->bad_flags++;
+	if (!c->more) {
+		p->done = true;
+		p->result = c->result;
+		p->req_status = c->req_status;
+		p->dsc = c->dsc;
+	}
+	n = iop_read_lan_receive_reply(c->reply, c->reply_words, pkts, IOP_LAN_RX_REPLY_MAX, NULL);
+	for (int i = 0; i < n; i++) {
+		if (pkts[i].bucket < p->n)
+			p->len[pkts[i].bucket] = pkts[i].len;
+		p->packets++;
+	}
+}
+
+static void post_buckets(struct fixture *f, struct rx_post *p, unsigned n, uint32_t size)
+{
+	struct iop_buf b[IOP_LAN_MAX_BUCKETS];
+	size_t bytes = 32 + 8 * (size_t)n;
+	uint32_t *frame = iop_qp_frame_alloc(f->qp, bytes);
+
+	memset(p, 0, sizeof(*p));
+	p->n = n;
+	for (unsigned i = 0; i < n; i++) {
+		p->buckets[i] = iop_host_frame_alloc(f->h, size);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p->buckets[i]);
+		b[i] = (struct iop_buf){ p->buckets[i], size };
+	}
+	CU_ASSERT_FATAL(iop_build_lan_receive_post(frame, bytes, LAN_TID, f->w, b, n) > 0);
+	CU_ASSERT_EQUAL_FATAL(iop_qp_post(f->qp, frame, rx_done, p), 0);
+}
+
+static void free_buckets(struct fixture *f, struct rx_post *p)
+{
+	for (unsigned i = 0; i < p->n; i++)
+		iop_host_frame_free(f->h, p->buckets[i]);
+}
+
+/* Poll until the post's final reply, or give up. */
+static bool wait_done(struct fixture *f, const struct rx_post *p)
+{
+	for (unsigned i = 0; i < TIMEOUT_MS * 10 && !p->done; i++) {
+		if (iop_qp_poll(f->qp, 64) == 0)
+			usleep(100);
+	}
+	return p->done;
+}
+
+/*
+ * net_ring0 loops every packet back: sizes 60 to 9000 bytes, VLAN tagged
+ * ones, sent inline and by SGL, arrive in the posted buckets byte for byte,
+ * reported by replies with MULTIPLE until the last bucket (LAST).
+ */
+static void test_loopback_send_and_receive(void)
+{
+	static const uint32_t sizes[] = { 60, 61, 64, 127, 128, 1000, 1514, 1518, 4000, 9000 };
+	enum { N = sizeof(sizes) / sizeof(sizes[0]) };
+	static uint8_t pkts[N][9000];
+	struct fixture f;
+	struct iop_completion c;
+	struct rx_post rx;
+
+	up(&f, "port=net_ring0,mtu=9000");
+	post_buckets(&f, &rx, N, BUCKET);
+	for (unsigned i = 0; i < N; i++) {
+		make_packet(pkts[i], sizes[i], i, i % 3 == 1);
+		CU_ASSERT_EQUAL(send_packet(&f, pkts[i], sizes[i], i % 2 == 0, &c), 0);
+		CU_ASSERT_EQUAL(c.req_status, IOP_REPLY_STATUS_SUCCESS);
+	}
+	CU_ASSERT_FATAL(wait_done(&f, &rx));
+	CU_ASSERT_EQUAL(rx.result, 0);
+	CU_ASSERT_EQUAL(rx.packets, N);
+	CU_ASSERT_EQUAL(rx.bad_flags, 0);
+	CU_ASSERT(rx.replies >= 2); /* sent one by one: the buckets fill over several turns */
+	for (unsigned i = 0; i < N; i++) {
+		CU_ASSERT_EQUAL(rx.len[i], sizes[i]);
+		CU_ASSERT_EQUAL(memcmp(rx.buckets[i], pkts[i], sizes[i]), 0);
+	}
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_DDM_STATS, 0), N);     /* sent */
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_DDM_STATS, 3), N);     /* received */
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_PORT_STATS, 1), N);    /* opackets */
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_PORT_INFO, 1), 9000);  /* MTU */
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_PORT_INFO, 2), 9022);  /* largest packet */
+	free_buckets(&f, &rx);
+	down(&f);
+}
+
+/* Packets with no bucket, or larger than theirs, are dropped and counted. */
+static void test_receive_drops(void)
+{
+	static uint8_t pkt[2000];
+	struct fixture f;
+	struct iop_completion c;
+	struct rx_post rx;
+
+	up(&f, "port=net_ring0");
+	make_packet(pkt, sizeof(pkt), 1, false);
+	CU_ASSERT_EQUAL(send_packet(&f, pkt, 100, true, &c), 0);
+	for (int i = 0; i < 100 && lan_field(&f, IOP_LAN_GROUP_DDM_STATS, 5) == 0; i++)
+		usleep(1000);
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_DDM_STATS, 5), 1); /* no bucket */
+	post_buckets(&f, &rx, 1, 256);
+	CU_ASSERT_EQUAL(send_packet(&f, pkt, 1000, false, &c), 0); /* larger than the bucket */
+	CU_ASSERT_EQUAL(send_packet(&f, pkt, 200, false, &c), 0);
+	CU_ASSERT_FATAL(wait_done(&f, &rx));
+	CU_ASSERT_EQUAL(rx.packets, 1);
+	CU_ASSERT_EQUAL(rx.len[0], 200);
+	CU_ASSERT_EQUAL(rx.replies, 1); /* one reply filled it: neither MULTIPLE nor LAST needed */
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_DDM_STATS, 6), 1); /* too large */
+	free_buckets(&f, &rx);
+	down(&f);
+}
+
+/* A PacketSend frame with word 4 and an SGL set by hand. */
+static uint32_t *raw_send(struct fixture *f, uint32_t control, const uint32_t *sgl,
+			  unsigned sgl_words, uint8_t sgl_offset)
+{
+	uint32_t *frame = iop_qp_frame_alloc(f->qp, 64);
+	struct iop_msg_hdr m = { .version = 1, .sgl_offset = sgl_offset,
+				 .size_words = (uint16_t)(5 + sgl_words), .target_tid = LAN_TID,
+				 .initiator_tid = IOP_TID_HOST, .function = IOP_LAN_PACKET_SEND };
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(frame);
+	iop_msg_hdr_encode(&m, frame);
+	frame[4] = rte_cpu_to_le_32(control);
+	for (unsigned i = 0; i < sgl_words; i++)
+		frame[5 + i] = rte_cpu_to_le_32(sgl[i]);
+	return frame;
+}
+
+/* Every refusal with its DSC; nothing refused reaches the port. */
+static void test_refusals(void)
+{
+	static uint8_t pkt[1600];
+	const uint32_t imm_hdr = 0xCC000004u | 0x40000000u; /* immediate, LAST, END_OF_BUFFER */
+	struct fixture f;
+	struct iop_completion c;
+	struct iop_buf stray;
+	uint32_t *frame;
+	struct {
+		uint32_t control;
+		uint32_t sgl[3];
+		unsigned words;
+		uint8_t offset;
+		uint16_t dsc;
+	} cases[] = {
+		{ 1, { imm_hdr, 0x01020304u }, 2, 5, IOP_DSC_INVALID_PARAMETER }, /* control word */
+		{ 0, { imm_hdr, 0x01020304u }, 2, 0, IOP_DSC_INVALID_REQUEST },   /* no SGL */
+		{ 0, { imm_hdr, 0x01020304u }, 2, 6, IOP_DSC_INVALID_OFFSET },
+		{ 0, { 0xD0000040u, 0 }, 2, 5, IOP_DSC_INVALID_OFFSET },     /* simple at offset 0 */
+		{ 0, { 0xE0000004u, 0 }, 2, 5, IOP_DSC_INVALID_PARAMETER },  /* a page list */
+		{ 0, { 0xCC000100u, 0 }, 2, 5, IOP_DSC_MESSAGE_TOO_SMALL },  /* 256 bytes in 4 */
+		{ 0, { 0xCC000000u }, 1, 5, IOP_DSC_INVALID_REQUEST },       /* an empty packet */
+	};
+
+	up(&f, "port=net_null0");
+	make_packet(pkt, sizeof(pkt), 7, false);
+	/* Larger than the port takes (MTU 1500: 1522 bytes), inline and by SGL. */
+	CU_ASSERT_EQUAL(send_packet(&f, pkt, 1523, true, &c), -EIO);
+	CU_ASSERT_EQUAL(c.dsc, IOP_DSC_MESSAGE_TOO_LARGE);
+	CU_ASSERT_EQUAL(send_packet(&f, pkt, 1523, false, &c), -EIO);
+	CU_ASSERT_EQUAL(c.dsc, IOP_DSC_MESSAGE_TOO_LARGE);
+	CU_ASSERT_EQUAL(send_packet(&f, pkt, 1522, false, &c), 0);
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		frame = raw_send(&f, cases[i].control, cases[i].sgl, cases[i].words,
+				 cases[i].offset);
+		CU_ASSERT_EQUAL(call(&f, frame, &c), -EIO);
+		CU_ASSERT_EQUAL(c.req_status, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER);
+		if (c.dsc != cases[i].dsc)
+			fprintf(stderr, "case %u: dsc 0x%x, not 0x%x\n", i, c.dsc, cases[i].dsc);
+		CU_ASSERT_EQUAL(c.dsc, cases[i].dsc);
+	}
+	/* A bucket list with an immediate element, or fewer buckets than word 4 says. */
+	stray.addr = iop_host_frame_alloc(f.h, 64);
+	stray.len = 64;
+	frame = iop_qp_frame_alloc(f.qp, 64);
+	iop_build_lan_receive_post(frame, 64, LAN_TID, f.w, &stray, 1);
+	frame[4] = rte_cpu_to_le_32(2);
+	CU_ASSERT_EQUAL(call(&f, frame, &c), -EIO);
+	CU_ASSERT_EQUAL(c.dsc, IOP_DSC_INVALID_PARAMETER);
+	frame = iop_qp_frame_alloc(f.qp, 64);
+	iop_build_lan_packet_send_inline(frame, 64, LAN_TID, pkt, 16);
+	frame[1] = rte_cpu_to_le_32((rte_le_to_cpu_32(frame[1]) & 0x00FFFFFFu) |
+				    (uint32_t)IOP_LAN_RECEIVE_POST << 24);
+	frame[4] = rte_cpu_to_le_32(1);
+	CU_ASSERT_EQUAL(call(&f, frame, &c), -EIO);
+	CU_ASSERT_EQUAL(c.dsc, IOP_DSC_INVALID_PARAMETER);
+	iop_host_frame_free(f.h, stray.addr);
+	/* SduSend is I2O's, not this DDM's. */
+	frame = iop_qp_frame_alloc(f.qp, 32);
+	iop_build_util(frame, 32, LAN_TID, 0);
+	frame[1] = rte_cpu_to_le_32((rte_le_to_cpu_32(frame[1]) & 0x00FFFFFFu) |
+				    (uint32_t)IOP_LAN_SDU_SEND << 24);
+	CU_ASSERT_EQUAL(call(&f, frame, &c), -EIO);
+	CU_ASSERT_EQUAL(c.dsc, IOP_DSC_UNSUPPORTED_FUNCTION);
+	/* net_null takes everything: one packet went, everything else was refused. */
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_PORT_STATS, 1), 1);
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_DDM_STATS, 2), 2 + 7);
+	down(&f);
+}
+
+/*
+ * LanSuspend returns the buckets (ABORT_NO_DATA_TRANSFER, DEVICE_NOT_AVAILABLE)
+ * and refuses work until LanReset, which returns buckets posted since
+ * (DEVICE_RESET), clears the counts and starts the port again.
+ */
+static void test_suspend_and_reset(void)
+{
+	static uint8_t pkt[100];
+	struct fixture f;
+	struct iop_completion c;
+	struct rx_post rx;
+	uint32_t *frame;
+
+	up(&f, "port=net_ring0");
+	make_packet(pkt, sizeof(pkt), 3, false);
+	post_buckets(&f, &rx, 4, 2048);
+	CU_ASSERT_EQUAL(send_packet(&f, pkt, sizeof(pkt), true, &c), 0);
+	for (int i = 0; i < 1000 && rx.packets == 0; i++) {
+		iop_qp_poll(f.qp, 8);
+		usleep(1000);
+	}
+	CU_ASSERT_EQUAL(rx.packets, 1);
+	frame = iop_qp_frame_alloc(f.qp, 32);
+	iop_build_lan(frame, 32, LAN_TID, IOP_LAN_SUSPEND);
+	CU_ASSERT_EQUAL(call(&f, frame, &c), 0);
+	CU_ASSERT_FATAL(wait_done(&f, &rx));
+	CU_ASSERT_EQUAL(rx.req_status, IOP_REPLY_STATUS_ABORT_NO_DATA_TRANSFER);
+	CU_ASSERT_EQUAL(rx.dsc, IOP_DSC_DEVICE_NOT_AVAILABLE);
+	CU_ASSERT_EQUAL(rx.bad_flags, 0); /* its last reply: MULTIPLE | LAST */
+	free_buckets(&f, &rx);
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_PORT_INFO, 4), 1);
+	CU_ASSERT_EQUAL(send_packet(&f, pkt, sizeof(pkt), true, &c), -EIO);
+	CU_ASSERT_EQUAL(c.dsc, IOP_DSC_DEVICE_NOT_AVAILABLE);
+
+	frame = iop_qp_frame_alloc(f.qp, 32);
+	iop_build_lan(frame, 32, LAN_TID, IOP_LAN_RESET);
+	CU_ASSERT_EQUAL(call(&f, frame, &c), 0);
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_PORT_INFO, 4), 0);
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_DDM_STATS, 0), 0);
+	post_buckets(&f, &rx, 2, 2048);
+	frame = iop_qp_frame_alloc(f.qp, 32);
+	iop_build_lan(frame, 32, LAN_TID, IOP_LAN_RESET);
+	CU_ASSERT_EQUAL(call(&f, frame, &c), 0);
+	CU_ASSERT_FATAL(wait_done(&f, &rx));
+	CU_ASSERT_EQUAL(rx.dsc, IOP_DSC_DEVICE_RESET);
+	CU_ASSERT_EQUAL(rx.replies, 1);
+	free_buckets(&f, &rx);
+	CU_ASSERT_EQUAL(send_packet(&f, pkt, sizeof(pkt), true, &c), 0);
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_DDM_STATS, 0), 1);
+	down(&f);
+}
+
+/* net_pcap with tx_pcap: the file holds every packet sent, in order, byte for byte. */
+static void test_pcap_tx_file(void)
+{
+	enum { N = 200 };
+	static uint8_t pkts[N][1514];
+	char errbuf[PCAP_ERRBUF_SIZE];
+	struct fixture f;
+	struct iop_completion c;
+	struct pcap_pkthdr *ph;
+	const u_char *data;
+	pcap_t *p;
+	unsigned got = 0;
+
+	up(&f, "port=net_pcap0");
+	for (unsigned i = 0; i < N; i++) {
+		uint32_t len = 60 + (i * 97) % (1514 - 60);
+
+		make_packet(pkts[i], len, i, i % 5 == 0);
+		CU_ASSERT_EQUAL(send_packet(&f, pkts[i], len, i % 2 == 0, &c), 0);
+	}
+	down(&f); /* the port stopped: the file closed */
+	p = pcap_open_offline(tx_pcap, errbuf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	while (pcap_next_ex(p, &ph, &data) == 1) {
+		uint32_t len = 60 + (got * 97) % (1514 - 60);
+
+		if (got < N) {
+			CU_ASSERT_EQUAL(ph->caplen, len);
+			CU_ASSERT_EQUAL(ph->len, len);
+			CU_ASSERT_EQUAL(memcmp(data, pkts[got], len), 0);
+		}
+		got++;
+	}
+	CU_ASSERT_EQUAL(got, N);
+	pcap_close(p);
+}
+
+/* Parameters that name no port, or ask for what the port cannot do. */
+static void test_bad_parameters(void)
+{
+	const char *bad[] = { "", "port=net_nothing0", "port=99", "mtu=9000", "port=0,speed=10",
+			      "port=net_null0,mtu=0" };
+	const struct iop_window_opts wo = { .inbound_bytes = 1u << 20, .outbound_bytes = 1u << 20 };
+	struct iop_window *w = iop_window_create(&wo);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const struct iop_runtime_ddm ddms[] = { { "lan", bad[i], 0 } };
+		struct iop_runtime_config cfg = { .window = w, .lcores = 1, .ddms = ddms,
+						  .n_ddms = 1 };
+		char err[256] = "";
+		struct iop_runtime *rt = iop_runtime_create(&cfg, err, sizeof(err));
+
+		CU_ASSERT_PTR_NULL(rt);
+		if (rt != NULL)
+			iop_runtime_destroy(rt);
+	}
+	iop_window_close(w);
+}
+
+static const struct iop_test_case lan_tests[] = {
+	{ "loopback_send_and_receive", test_loopback_send_and_receive },
+	{ "receive_drops", test_receive_drops },
+	{ "refusals", test_refusals },
+	{ "suspend_and_reset", test_suspend_and_reset },
+	{ "pcap_tx_file", test_pcap_tx_file },
+	{ "bad_parameters", test_bad_parameters },
+	{ NULL, NULL },
+};
+
+static const struct iop_test_suite suites[] = {
+	{ "lan_eal", lan_tests },
+	{ NULL, NULL },
+};
+
+int main(int argc, char **argv)
+{
+	char dir[] = "/tmp/iop-lan-XXXXXX", pcap_vdev[320];
+	char *eal_argv[] = { argv[0],		    (char *)"--lcores=0@0,1@1",
+			     (char *)"--vdev=net_ring0", (char *)"--vdev=net_null0",
+			     pcap_vdev,		    NULL };
+	char err[256];
+	int failures;
+
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	snprintf(tx_pcap, sizeof(tx_pcap), "%s/tx.pcap", dir);
+	snprintf(pcap_vdev, sizeof(pcap_vdev), "--vdev=net_pcap0,tx_pcap=%s", tx_pcap);
+	if (iop_eal_init(5, eal_argv, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	failures = iop_test_main(argc, argv, suites);
+	rte_eal_cleanup();
+	unlink(tx_pcap);
+	rmdir(dir);
+	return failures;
+}
