@@ -215,8 +215,13 @@ static void *alloc_slow(struct iop_heap *h, uint32_t n, uint16_t tag)
 		bool busy_before;
 		bool busy_after;
 		/* Read before the search: a cache that gives back after it would be missed. */
-		bool draining = heap_caches_draining(h, epoch);
+		bool draining;
 		void *p;
+
+		/* What other threads spilled since: into the heap, where it coalesces. */
+		if (h->cache_orders != 0)
+			heap_depot_drain(h);
+		draining = heap_caches_draining(h, epoch);
 
 		inflight_snapshot(h, before, &busy_before);
 		p = try_alloc(h, n, tag);

@@ -190,6 +190,124 @@ void heap_cache_drain(struct iop_heap *h, struct heap_cache_binding *cb)
 }
 
 /*
+ * The depot's stacks. A head is tag << 32 | index + 1: every push and pop
+ * bumps the tag, so a pop that read a magazine's next link before another
+ * thread popped and pushed that magazine again fails its CAS (no ABA). The
+ * links and contents are atomics: a pop may read a magazine that another
+ * thread is filling, and throws what it read away when its CAS fails.
+ */
+static uint32_t depot_pop(struct heap_depot *d, _Atomic uint64_t *head)
+{
+	uint64_t v = atomic_load_explicit(head, memory_order_acquire);
+
+	for (;;) {
+		uint32_t top = (uint32_t)v, next;
+
+		if (top == 0)
+			return UINT32_MAX;
+		next = atomic_load_explicit(&d->mag[top - 1].next, memory_order_relaxed);
+		/* acquire: the magazine's contents, as its pusher wrote them. */
+		if (atomic_compare_exchange_weak_explicit(head, &v, ((v >> 32) + 1) << 32 | next,
+							  memory_order_acq_rel,
+							  memory_order_acquire))
+			return top - 1;
+	}
+}
+
+static void depot_push(struct heap_depot *d, _Atomic uint64_t *head, uint32_t m)
+{
+	uint64_t v = atomic_load_explicit(head, memory_order_relaxed);
+
+	do {
+		atomic_store_explicit(&d->mag[m].next, (uint32_t)v, memory_order_relaxed);
+		/* release: the magazine's contents before it can be popped. */
+	} while (!atomic_compare_exchange_weak_explicit(head, &v, ((v >> 32) + 1) << 32 | (m + 1),
+							memory_order_acq_rel,
+							memory_order_relaxed));
+}
+
+/*
+ * Hand the newest half of a full cache to the depot in one magazine.
+ * @return false when no empty magazine was left (the caller releases instead).
+ */
+static bool depot_give(struct iop_heap *h, struct heap_cache *c, uint32_t i, uint32_t cnt)
+{
+	struct heap_depot *d = heap_depot(h, i);
+	uint32_t half = cnt / 2, m = depot_pop(d, &d->empty);
+	struct heap_mag *mag;
+
+	if (m == UINT32_MAX)
+		return false;
+	mag = &d->mag[m];
+	for (uint32_t j = 0; j < half; j++)
+		atomic_store_explicit(&mag->block[j],
+				      atomic_load_explicit(&c->block[i][cnt - half + j],
+							   memory_order_relaxed),
+				      memory_order_relaxed);
+	atomic_store_explicit(&mag->count, half, memory_order_relaxed);
+	/*
+	 * Off the cache, then into the depot: a process killed between the two
+	 * loses this magazine's blocks (a leak), where the other order would
+	 * leave them both cached and in the depot (a double allocation).
+	 */
+	atomic_store_explicit(&c->count[i], cnt - half, memory_order_release);
+	HEAP_HOOK(HEAP_HOOK_DEPOT_GIVING);
+	depot_push(d, &d->full, m);
+	return true;
+}
+
+/* Fill an empty cache with a magazine from the depot. @return false if it had none. */
+static bool depot_take(struct iop_heap *h, struct heap_cache *c, uint32_t i)
+{
+	struct heap_depot *d = heap_depot(h, i);
+	uint32_t m = depot_pop(d, &d->full), n;
+	struct heap_mag *mag;
+
+	if (m == UINT32_MAX)
+		return false;
+	mag = &d->mag[m];
+	n = atomic_load_explicit(&mag->count, memory_order_relaxed);
+	for (uint32_t j = 0; j < n; j++)
+		atomic_store_explicit(&c->block[i][j],
+				      atomic_load_explicit(&mag->block[j], memory_order_relaxed),
+				      memory_order_relaxed);
+	atomic_store_explicit(&c->count[i], n, memory_order_relaxed);
+	depot_push(d, &d->empty, m);
+	return true;
+}
+
+unsigned heap_depot_drain(struct iop_heap *h)
+{
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i < h->cache_orders; i++) {
+		struct heap_depot *d = heap_depot(h, i);
+		uint32_t m;
+
+		while ((m = depot_pop(d, &d->full)) != UINT32_MAX) {
+			struct heap_mag *mag = &d->mag[m];
+			uint32_t k = atomic_load_explicit(&mag->count, memory_order_relaxed);
+
+			for (uint32_t j = 0; j < k; j++)
+				heap_release_held(h, h->min_order + i,
+						  atomic_load_explicit(&mag->block[j],
+								       memory_order_relaxed));
+			depot_push(d, &d->empty, m);
+			n += k;
+		}
+	}
+	return n;
+}
+
+bool heap_depot_holding(const struct iop_heap *h)
+{
+	for (uint32_t i = 0; i < h->cache_orders; i++)
+		if ((uint32_t)atomic_load_explicit(&heap_depot(h, i)->full, memory_order_acquire) != 0)
+			return true;
+	return false;
+}
+
+/*
  * A full cache gives half back: its newest half, from the top, each block
  * taken off the cache's record before it is released, so that a process
  * killed in the middle leaves no block both released and still recorded
@@ -198,6 +316,9 @@ void heap_cache_drain(struct iop_heap *h, struct heap_cache_binding *cb)
 void heap_cache_spill(struct iop_heap *h, struct heap_cache *c, uint32_t i)
 {
 	uint32_t cnt = atomic_load_explicit(&c->count[i], memory_order_relaxed);
+
+	if (depot_give(h, c, i, cnt))
+		return;
 
 	for (uint32_t j = cnt; j-- > cnt - cnt / 2;) {
 		uint32_t b = atomic_load_explicit(&c->block[i][j], memory_order_relaxed);
@@ -223,6 +344,9 @@ void *heap_cache_refill_alloc(struct iop_heap *h, struct heap_cache_binding *cb,
 	uint64_t next = atomic_load_explicit(&c->reserve_next[i], memory_order_relaxed);
 	uint64_t end = atomic_load_explicit(&c->reserve_end[i], memory_order_relaxed);
 
+	/* Blocks other threads freed, before cutting new ones: the depot first. */
+	if (next == end && depot_take(h, c, i))
+		return heap_cache_alloc(h, cb, n, tag);
 	if (next == end) {
 		int64_t big = -1;
 		uint32_t shift;
@@ -265,6 +389,7 @@ uint64_t heap_cache_request_drain(struct iop_heap *h)
 	cb = heap_cache_find(h);
 	if (cb != NULL)
 		heap_cache_drain(h, cb); /* our own first: no need to wait for it */
+	heap_depot_drain(h);
 	return atomic_fetch_add_explicit(&h->cache_epoch, 1, memory_order_acq_rel) + 1;
 }
 
@@ -273,6 +398,9 @@ bool heap_caches_draining(const struct iop_heap *h, uint64_t epoch)
 {
 	if (h->cache_orders == 0)
 		return false;
+	/* Spilled into since the drain: the allocation's next round drains it again. */
+	if (heap_depot_holding(h))
+		return true;
 	for (unsigned s = 0; s < HEAP_CACHE_SLOTS; s++) {
 		struct heap_cache *c = heap_cache_slot(h, s);
 
@@ -310,6 +438,8 @@ static void release_slot(struct iop_heap *h, struct heap_cache_reg *reg, unsigne
 	struct heap_cache_binding tmp = { .h = h, .c = heap_cache_slot(h, i), .reg = reg };
 
 	heap_cache_drain(h, &tmp);
+	/* And the depot: a heap whose threads have all left is whole again. */
+	heap_depot_drain(h);
 	atomic_fetch_and(&reg->slots, ~(1ull << i));
 	atomic_store_explicit(&tmp.c->owner, 0, memory_order_release);
 }
@@ -376,6 +506,7 @@ void iop_heap_cache_flush(struct iop_heap *h)
 	cb = heap_cache_find(h);
 	if (cb != NULL)
 		heap_cache_drain(h, cb);
+	heap_depot_drain(h);
 }
 
 /*

@@ -47,6 +47,10 @@ void *heap_cache_refill_alloc(struct iop_heap *h, struct heap_cache_binding *cb,
 void heap_cache_spill(struct iop_heap *h, struct heap_cache *c, uint32_t i);
 void heap_cache_drain(struct iop_heap *h, struct heap_cache_binding *cb);
 uint64_t heap_cache_request_drain(struct iop_heap *h);
+/* Every block in the depot back to the heap (where it coalesces). @return how many. */
+unsigned heap_depot_drain(struct iop_heap *h);
+/* Does the depot hold blocks? */
+bool heap_depot_holding(const struct iop_heap *h);
 bool heap_caches_draining(const struct iop_heap *h, uint64_t epoch);
 void heap_cache_forget_heap(struct iop_heap *h);
 struct heap_cache_binding *heap_cache_find(struct iop_heap *h);

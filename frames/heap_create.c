@@ -85,6 +85,7 @@ static uint64_t layout_orders(const struct heap_geometry *g, struct heap_order *
 static uint64_t layout_caches(const struct heap_geometry *g, uint64_t off, struct iop_heap *hdr)
 {
 	hdr->cache_off = 0;
+	hdr->depot_off = 0;
 	hdr->cache_orders = 0;
 	memset(hdr->cache_depth, 0, sizeof(hdr->cache_depth));
 	memset(hdr->cache_chunk, 0, sizeof(hdr->cache_chunk));
@@ -108,7 +109,22 @@ static uint64_t layout_caches(const struct heap_geometry *g, uint64_t off, struc
 	if (hdr->cache_orders == 0)
 		return off;
 	hdr->cache_off = align_up(off, HEAP_CACHE_LINE);
-	return hdr->cache_off + HEAP_CACHE_SLOTS * sizeof(struct heap_cache);
+	hdr->depot_off = hdr->cache_off + HEAP_CACHE_SLOTS * sizeof(struct heap_cache);
+	return hdr->depot_off + hdr->cache_orders * sizeof(struct heap_depot);
+}
+
+/* Every magazine of every depot on its order's empty stack. */
+static void depots_init(struct iop_heap *h)
+{
+	for (uint32_t i = 0; i < h->cache_orders; i++) {
+		struct heap_depot *d = heap_depot(h, i);
+
+		for (uint32_t m = 0; m < HEAP_DEPOT_MAGS; m++)
+			atomic_store_explicit(&d->mag[m].next, m + 1 < HEAP_DEPOT_MAGS ? m + 2 : 0,
+					      memory_order_relaxed);
+		atomic_store_explicit(&d->empty, 1, memory_order_relaxed);
+		atomic_store_explicit(&d->full, 0, memory_order_relaxed);
+	}
 }
 
 /* The whole metadata layout into hdr; returns where the metadata ends. */
@@ -158,6 +174,8 @@ struct iop_heap *iop_heap_create_in(void *mem, size_t len, size_t n,
 	h->blocks_off = align_up(meta_end, HEAP_BLOCKS_ALIGN);
 	h->footprint = h->blocks_off + (1ull << g.max_order);
 	h->metadata_bytes = meta_end;
+
+	depots_init(h);
 
 	/* The whole heap starts as one free block of order M. */
 	atomic_store(heap_block_word(h, g.max_order, 0), heap_free_bit(0));

@@ -21,6 +21,7 @@ enum heap_hook_point {
 	HEAP_HOOK_ALLOC_TAGGED,        /* uncached: block held and tagged, not yet allocated */
 	HEAP_HOOK_REFILL_CHUNK_STARTED, /* new reserve chunk: start recorded, end not yet */
 	HEAP_HOOK_CACHE_SPILLING,      /* spill: a block off the cache's record, not yet released */
+	HEAP_HOOK_DEPOT_GIVING,        /* spill: a magazine off the cache, not yet in the depot */
 };
 
 #ifdef IOP_HEAP_TEST_HOOKS

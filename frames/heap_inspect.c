@@ -11,6 +11,37 @@
 
 #include "heap_layout.h"
 
+/*
+ * Call fn on each full magazine of order i's depot. Exact at quiescence; a
+ * snapshot otherwise (the walk is bounded, so a stack that changes under it
+ * cannot make it loop).
+ */
+static int for_each_full_mag(const struct iop_heap *h, uint32_t i,
+			     int (*fn)(const struct iop_heap *h, uint32_t i,
+				       const struct heap_mag *m, void *arg),
+			     void *arg)
+{
+	struct heap_depot *d = heap_depot(h, i);
+	uint32_t top = (uint32_t)atomic_load_explicit(&d->full, memory_order_acquire);
+	int rc = 0;
+
+	for (unsigned steps = 0; top != 0 && top <= HEAP_DEPOT_MAGS && steps < HEAP_DEPOT_MAGS &&
+				 rc == 0;
+	     steps++) {
+		rc = fn(h, i, &d->mag[top - 1], arg);
+		top = atomic_load_explicit(&d->mag[top - 1].next, memory_order_relaxed);
+	}
+	return rc;
+}
+
+static int count_mag(const struct iop_heap *h, uint32_t i, const struct heap_mag *m, void *arg)
+{
+	uint64_t n = atomic_load_explicit(&m->count, memory_order_relaxed);
+
+	*(uint64_t *)arg += (n <= HEAP_MAG_BLOCKS ? n : 0) << (h->min_order + i);
+	return 0;
+}
+
 int iop_heap_stats(const struct iop_heap *h, struct iop_heap_stats *s)
 {
 	if (!heap_valid(h) || s == NULL)
@@ -44,12 +75,16 @@ int iop_heap_stats(const struct iop_heap *h, struct iop_heap_stats *s)
 
 		for (uint32_t i = 0; i < h->cache_orders; i++) {
 			uint64_t n = atomic_load_explicit(&c->count[i], memory_order_acquire);
+			uint64_t next = atomic_load_explicit(&c->reserve_next[i], memory_order_acquire);
+			uint64_t end = atomic_load_explicit(&c->reserve_end[i], memory_order_acquire);
 
-			n += atomic_load_explicit(&c->reserve_end[i], memory_order_acquire) -
-			     atomic_load_explicit(&c->reserve_next[i], memory_order_acquire);
+			/* A reserve being replaced reads empty for a moment (end below next). */
+			n += end > next ? end - next : 0;
 			s->bytes_cached += n << (h->min_order + i);
 		}
 	}
+	for (uint32_t i = 0; i < h->cache_orders; i++)
+		for_each_full_mag(h, i, count_mag, &s->bytes_cached);
 	s->bytes_free += s->bytes_cached;
 	return 0;
 }
@@ -199,10 +234,34 @@ static int check_cached_slots(const struct iop_heap *h, struct held_set *held,
 }
 
 /* Cached blocks carry no bits, so only their ranges show two caches holding one block. */
+struct mag_check {
+	struct held_set *held;
+	struct check_ctx *c;
+};
+
+static int check_mag(const struct iop_heap *h, uint32_t i, const struct heap_mag *m, void *arg)
+{
+	struct mag_check *mc = arg;
+	uint32_t n = atomic_load_explicit(&m->count, memory_order_acquire);
+	int rc = 0;
+
+	if (n > HEAP_MAG_BLOCKS)
+		return broken(mc->c, "depot order %u: a magazine of %u blocks", h->min_order + i, n);
+	for (uint32_t j = 0; j < n && rc == 0; j++)
+		rc = check_held(h, h->min_order + i,
+				atomic_load_explicit(&m->block[j], memory_order_acquire), mc->held,
+				mc->c);
+	return rc;
+}
+
 static int check_cached(const struct iop_heap *h, uint64_t *covered, struct check_ctx *c)
 {
 	struct held_set held = { NULL, 0, 0 };
+	struct mag_check mc = { &held, c };
 	int rc = check_cached_slots(h, &held, c);
+
+	for (uint32_t i = 0; i < h->cache_orders && rc == 0; i++)
+		rc = for_each_full_mag(h, i, check_mag, &mc);
 
 	if (rc == 0 && held.n > 0) {
 		qsort(held.range, held.n, sizeof(*held.range), by_start);

@@ -27,7 +27,7 @@
 #include "iop_heap.h"
 
 #define HEAP_MAGIC 0x50414548504f4931ull /* "1IOPHEAP" little-endian */
-#define HEAP_LAYOUT_VERSION 3u
+#define HEAP_LAYOUT_VERSION 4u
 #define HEAP_FLAG_OWNED 0x1u /* memory was mapped by iop_heap_create() */
 
 #define HEAP_CACHE_LINE 64u
@@ -80,6 +80,29 @@ struct heap_cache {
 	_Alignas(HEAP_CACHE_LINE) _Atomic uint32_t block[HEAP_CACHE_ORDERS][HEAP_CACHE_DEPTH];
 };
 
+/*
+ * The depot (heap_cache.c): per cached order, magazines of free blocks that
+ * a full cache hands over whole and an empty cache takes whole, so that
+ * blocks freed on one thread and allocated on another (a frame's life:
+ * the host allocates, the IOP frees) go round without a merge and a split
+ * each. Two lock-free stacks of magazine indices per order, each head a
+ * 64-bit word (a tag that every change bumps, against ABA, and index + 1).
+ */
+#define HEAP_DEPOT_MAGS 64u
+#define HEAP_MAG_BLOCKS (HEAP_CACHE_DEPTH / 2)
+
+struct heap_mag {
+	_Atomic uint32_t next;  /* index + 1 of the next magazine on its stack; 0 ends it */
+	_Atomic uint32_t count; /* blocks in it, when full */
+	_Atomic uint32_t block[HEAP_MAG_BLOCKS];
+};
+
+struct heap_depot {
+	_Alignas(HEAP_CACHE_LINE) _Atomic uint64_t full;  /* tag << 32 | index + 1 */
+	_Alignas(HEAP_CACHE_LINE) _Atomic uint64_t empty;
+	_Alignas(HEAP_CACHE_LINE) struct heap_mag mag[HEAP_DEPOT_MAGS];
+};
+
 struct iop_heap {
 	uint64_t magic;
 	uint32_t layout_version;
@@ -95,6 +118,7 @@ struct iop_heap {
 	uint32_t cache_orders;                     /* cached orders from min_order up */
 	uint32_t cache_depth[HEAP_CACHE_ORDERS];   /* blocks a cache keeps per order */
 	uint32_t cache_chunk[HEAP_CACHE_ORDERS];   /* log2 of the pieces in a reserve chunk */
+	uint64_t depot_off;                        /* cache_orders depots, or 0 */
 	/*
 	 * Tags (heap_tags.h): from the header to a table of one 16-bit tag per
 	 * smallest block, or 0 for a heap without one. Relative, like every
@@ -113,6 +137,11 @@ struct iop_heap {
 static inline struct heap_cache *heap_cache_slot(const struct iop_heap *h, unsigned i)
 {
 	return (struct heap_cache *)((char *)h + h->cache_off) + i;
+}
+
+static inline struct heap_depot *heap_depot(const struct iop_heap *h, uint32_t i)
+{
+	return (struct heap_depot *)((char *)h + h->depot_off) + i;
 }
 
 static inline _Atomic uint64_t *heap_level_word(const struct iop_heap *h, uint32_t k,

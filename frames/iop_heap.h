@@ -237,12 +237,14 @@ int iop_heap_check(const struct iop_heap *h);
 int iop_heap_check_report(const struct iop_heap *h, char *buf, size_t len);
 
 /**
- * Return the blocks in the calling thread's cache of h to the heap, where
- * they coalesce. Call it where a thread that freed blocks lives on and the
- * heap is expected whole (largest_free, free_blocks[], iop_heap_check), and
- * before leaving a process with _exit(), which gives no cache back. A no-op
- * for a heap without caches (IOP_HEAP_F_NO_CACHE, or too small for them).
- * Thread safety: any thread; touches only its own cache.
+ * Return the blocks in the calling thread's cache of h, and those in the
+ * heap's depot (the magazines full caches hand over for other threads to
+ * take), to the heap, where they coalesce. Call it where a thread that freed
+ * blocks lives on and the heap is expected whole (largest_free,
+ * free_blocks[], iop_heap_check), and before leaving a process with _exit(),
+ * which gives no cache back. A no-op for a heap without caches
+ * (IOP_HEAP_F_NO_CACHE, or too small for them).
+ * Thread safety: any thread; of the thread caches, touches only its own.
  */
 void iop_heap_cache_flush(struct iop_heap *h);
 
