@@ -365,7 +365,7 @@ static const struct iop_test_suite suites[] = {
 int main(int argc, char **argv)
 {
 	const char *iopd = getenv("IOP_TEST_IOPD");
-	struct iop_test_iopd d;
+	struct iop_test_iopd d = { 0 };
 	int failures;
 
 	if (iopd == NULL) {
