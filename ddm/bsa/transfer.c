@@ -119,9 +119,10 @@ static int move_batch(struct xfer *x, int n)
 		rc = be->ops->flush(be);
 		if (rc == 0)
 			rc = compare_back(x, off, x->s->iov, n);
-		if (rc != 0)
-			done = 0;
 	}
+	/* WriteVerify counts verified bytes: none of a batch that failed to write or verify. */
+	if (rc != 0 && x->verify)
+		done = 0;
 	x->moved += done;
 	if (rc != 0)
 		x->dsc = rc == -EILSEQ ? IOP_BSA_DSC_MEDIA_FAILURE : bsa_dsc_of_errno(rc);
