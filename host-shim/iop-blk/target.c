@@ -49,7 +49,9 @@ static int start_in_process(struct blk_target *t, const struct blk_opts *o)
 	struct in_process *ip = calloc(1, sizeof(*ip));
 	/* Every slot's buffer and request frame, twice over for the heap's splits. */
 	size_t in = pow2_at_least(2 * (size_t)o->threads * o->qd * ((size_t)o->bs + 64));
-	struct iop_window_opts wo = { .inbound_bytes = in < (16u << 20) ? 16u << 20 : in };
+	/* A channel per thread, and one for the device information asked for first. */
+	struct iop_window_opts wo = { .inbound_bytes = in < (16u << 20) ? 16u << 20 : in,
+				      .channels = o->threads + 1 < 16 ? 16 : o->threads + 1 };
 	struct iop_runtime_ddm ddm = { "bsa", o->in_process, 0 };
 	struct iop_runtime_config cfg = { .lcores = 1, .ddms = &ddm, .n_ddms = 1 };
 	char err[256] = "";

@@ -8,6 +8,7 @@
  * then reads each back and checks it.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -134,9 +135,13 @@ static int post(struct phase *p, struct slot *s, uint64_t addr, bool write)
 	return 0;
 }
 
+/* Empty polls before a thread yields its CPU, as iop_qp_call does: the IOP's loop may share it. */
+#define SPINS_BEFORE_YIELD 1000u
+
 static void run_phase(struct phase *p)
 {
 	const struct blk_opts *o = p->w->o;
+	unsigned empty = 0;
 	bool more = true;
 
 	while (more || iop_qp_outstanding(p->qp) != 0) {
@@ -154,7 +159,10 @@ static void run_phase(struct phase *p)
 				break; /* taken again after replies come back */
 			p->issued++;
 		}
-		iop_qp_poll(p->qp, o->qd);
+		if (iop_qp_poll(p->qp, o->qd) > 0)
+			empty = 0;
+		else if (++empty >= SPINS_BEFORE_YIELD)
+			sched_yield();
 	}
 }
 
