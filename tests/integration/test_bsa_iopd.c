@@ -4,7 +4,9 @@
  * through its queue pair and flushes them; iopd is stopped with SIGTERM and
  * started again on the same file; another host process reads the blocks
  * back, the same, and finds the device's geometry through UtilParamsGet.
- * Both heaps' bytes in use are where they were before each host ran.
+ * Both heaps' bytes in use are where they were before each host ran. And
+ * iop-blk, the real binary, attached to that iopd: a verify run with threads
+ * reads back what it wrote, and a target that is not block storage is refused.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,6 +29,7 @@
 #define BLOCKS_PER_WRITE 4u
 
 static const char *iopd_path;
+static const char *iop_blk_path;
 static struct iop_test_iopd iopd;
 static char file_path[64];
 static char conf[256];
@@ -200,8 +203,49 @@ static void test_flushed_writes_survive_a_restart(void)
 	unlink(file_path);
 }
 
+/* iop-blk with these arguments after -s SOCKET: its exit status, or -1. */
+static int iop_blk(const char *const *args)
+{
+	const char *argv[16] = { iop_blk_path, "-s", iopd.sock_path };
+	int status = -1;
+	unsigned n = 3;
+	pid_t pid;
+
+	while (*args != NULL && n < 15)
+		argv[n++] = *args++;
+	pid = fork();
+	if (pid == 0) {
+		execv(iop_blk_path, (char *const *)argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+static void test_iop_blk_attached(void)
+{
+	static const char *const verify[] = { "--rw", "randwrite", "--verify", "--threads", "2",
+					      "--qd", "8", "--bs", "8k", NULL };
+	static const char *const timed[] = { "--rw", "randrw", "--qd", "4", "--duration", "0.3",
+					     "--json", NULL };
+	static const char *const not_bsa[] = { "--tid", "0x011", "--ios", "1", NULL };
+
+	snprintf(file_path, sizeof(file_path), "/tmp/iop-test-bsa-iopd-%d", (int)getpid());
+	unlink(file_path);
+	/* A nop DDM at 0x011: a target that answers, but has no block device information. */
+	snprintf(conf, sizeof(conf), "ddm bsa@0:file=%s,size=8M,bs=4096\nddm nop@0\n", file_path);
+	CU_ASSERT_EQUAL_FATAL(iop_test_iopd_start(&iopd, iopd_path, "bsa-iopd", conf), 0);
+	CU_ASSERT_EQUAL(iop_blk(verify), 0);
+	CU_ASSERT_EQUAL(iop_blk(timed), 0);
+	CU_ASSERT_EQUAL(iop_blk(not_bsa), 2);
+	CU_ASSERT_EQUAL(iop_test_iopd_stop(&iopd), 0);
+	unlink(file_path);
+}
+
 static const struct iop_test_case tests[] = {
 	{ "flushed_writes_survive_a_restart", test_flushed_writes_survive_a_restart },
+	{ "iop_blk_attached", test_iop_blk_attached },
 	{ NULL, NULL },
 };
 
@@ -213,8 +257,9 @@ static const struct iop_test_suite suites[] = {
 int main(int argc, char **argv)
 {
 	iopd_path = getenv("IOP_TEST_IOPD");
-	if (iopd_path == NULL) {
-		fprintf(stderr, "IOP_TEST_IOPD: the iopd to test\n");
+	iop_blk_path = getenv("IOP_TEST_IOP_BLK");
+	if (iopd_path == NULL || iop_blk_path == NULL) {
+		fprintf(stderr, "IOP_TEST_IOPD, IOP_TEST_IOP_BLK: the iopd and iop-blk to test\n");
 		return 1;
 	}
 	iop_test_stay_off_the_loop_cpu();
