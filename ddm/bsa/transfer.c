@@ -92,9 +92,10 @@ static int compare_back(struct xfer *x, uint64_t off, const struct iovec *iov, i
 		if (rc != 0)
 			return rc;
 		while (c < chunk) {
-			size_t k = iov[i].iov_len - in < chunk - c ? iov[i].iov_len - in : chunk - c;
+			size_t left = iov[i].iov_len - in, k = left < chunk - c ? left : chunk - c;
+			const unsigned char *host = (const unsigned char *)iov[i].iov_base + in;
 
-			if (memcmp(x->s->scratch + c, (unsigned char *)iov[i].iov_base + in, k) != 0)
+			if (memcmp(x->s->scratch + c, host, k) != 0)
 				return -EILSEQ;
 			c += k;
 			in += k;

@@ -42,8 +42,10 @@ static int plan(const struct blk_opts *o, const struct blk_target *t, struct blk
 static void report(const struct blk_opts *o, const struct blk_result *r, double secs,
 		   uint64_t region)
 {
-	double iops = secs > 0 ? (double)r->ios / secs : 0, mbps = secs > 0 ? r->bytes / secs / 1e6 : 0;
-	double p50 = blk_hist_quantile(&r->hist, 0.50) / 1e3, p99 = blk_hist_quantile(&r->hist, 0.99) / 1e3;
+	double iops = secs > 0 ? (double)r->ios / secs : 0;
+	double mbps = secs > 0 ? (double)r->bytes / secs / 1e6 : 0;
+	double p50 = blk_hist_quantile(&r->hist, 0.50) / 1e3;
+	double p99 = blk_hist_quantile(&r->hist, 0.99) / 1e3;
 	double p999 = blk_hist_quantile(&r->hist, 0.999) / 1e3;
 
 	if (o->json) {
@@ -85,11 +87,14 @@ int main(int argc, char **argv)
 	w = calloc(o.threads, sizeof(*w));
 	th = calloc(o.threads, sizeof(*th));
 	sum = calloc(1, sizeof(*sum));
-	if (w == NULL || th == NULL || sum == NULL)
-		return 2;
+	if (w == NULL || th == NULL || sum == NULL) {
+		rc = 2;
+		goto out;
+	}
 	if (blk_target_open(&t, &o) != 0 || plan(&o, &t, w) != 0) {
 		blk_target_close(&t);
-		return 2;
+		rc = 2;
+		goto out;
 	}
 	t0 = blk_now_ns();
 	for (unsigned i = 0; i < o.threads; i++)
@@ -112,6 +117,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "iop-blk: %d threads could not run\n", failed);
 	rc = failed != 0 || sum->errors != 0 || sum->bad != 0 ? 1 : 0;
 	blk_target_close(&t);
+out:
 	free(sum);
 	free(th);
 	free(w);

@@ -131,7 +131,8 @@ static int apply(int c, const char *arg, struct blk_opts *o)
 	case OPT_SIZE:
 	case OPT_SEED:
 		if (number(arg, UINT64_MAX, &v) != 0)
-			return bad(c == OPT_IOS ? "--ios" : c == OPT_SIZE ? "--size" : "--seed", arg);
+			return bad(c == OPT_IOS ? "--ios" : c == OPT_SIZE ? "--size" : "--seed",
+				   arg);
 		*(c == OPT_IOS ? &o->ios : c == OPT_SIZE ? &o->size : &o->seed) = v;
 		return 0;
 	default:

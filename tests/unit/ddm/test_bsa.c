@@ -202,8 +202,8 @@ static void expect(struct result r, uint8_t status, uint16_t dsc, uint32_t count
 	CU_ASSERT_EQUAL(r.dsc, dsc);
 	CU_ASSERT_EQUAL(r.count, count);
 	if (r.status != status || r.dsc != dsc || r.count != count)
-		fprintf(stderr, "\n  got status 0x%02x dsc 0x%04x count %u, want 0x%02x 0x%04x %u\n",
-			r.status, r.dsc, r.count, status, dsc, count);
+		fprintf(stderr, "\n  got status 0x%02x dsc 0x%04x count %u, want 0x%02x 0x%04x "
+			"%u\n", r.status, r.dsc, r.count, status, dsc, count);
 }
 
 static void expect_ok(struct result r, uint32_t count)
