@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "iop_bsa.h"
@@ -78,9 +79,9 @@ static struct iop_runtime *runtime_with(const char *params)
 	return iop_runtime_create(&cfg, err, sizeof(err));
 }
 
-static void up(const char *params)
+static void up_with(const char *params, size_t outbound_bytes)
 {
-	struct iop_window_opts wo = { .inbound_bytes = 8u << 20, .outbound_bytes = 1u << 20,
+	struct iop_window_opts wo = { .inbound_bytes = 8u << 20, .outbound_bytes = outbound_bytes,
 				      .channels = 8, .ring_entries = 64 };
 	char err[256] = "";
 
@@ -96,6 +97,11 @@ static void up(const char *params)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(fx.h);
 	fx.qp = iop_qp_create(fx.h, NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(fx.qp);
+}
+
+static void up(const char *params)
+{
+	up_with(params, 1u << 20);
 }
 
 /* The host gone, the loop stopped: every frame back where it started. */
@@ -621,6 +627,87 @@ static void test_write_cut_short(void)
 	unlink(file_path);
 }
 
+/*
+ * Two queue pairs post 60 writes each before taking a reply: 120 replies do
+ * not fit a 4 KiB outbound heap (64 blocks), so the DDM finds no reply frame,
+ * hands requests back (IOP_DDM_RETRY) with nothing done, and does them once
+ * the host frees replies. Every write succeeds once, and reads back right.
+ */
+#define BURST 60u
+
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+struct burst_check {
+	unsigned ok, bad;
+};
+
+static void burst_reply(struct iop_qp *qp, const struct iop_completion *c)
+{
+	struct burst_check *bc = c->arg;
+	uint32_t count = 0;
+
+	(void)qp;
+	if (c->result == 0 && iop_read_bsa_transfer_count(c->reply, c->reply_words, &count) == 0 &&
+	    count == 512)
+		bc->ok++;
+	else
+		bc->bad++;
+}
+
+static void test_writes_wait_for_reply_frames(void)
+{
+	struct iop_qp *qps[2];
+	void *bufs[2][BURST];
+	unsigned char want[512], got[512];
+	struct burst_check bc = { 0, 0 };
+	struct iop_ddm_stats st;
+	uint64_t t0;
+
+	up_with("ram,size=1M", 4096);
+	qps[0] = fx.qp;
+	qps[1] = iop_qp_create(fx.h, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qps[1]);
+	for (unsigned q = 0; q < 2; q++)
+		for (unsigned i = 0; i < BURST; i++) {
+			struct iop_buf b = { iop_qp_frame_alloc(qps[q], 512), 512 };
+			uint32_t *f = frame(qps[q]);
+			uint64_t block = q * 100 + i;
+
+			CU_ASSERT_PTR_NOT_NULL_FATAL(b.addr);
+			bufs[q][i] = b.addr;
+			pattern(b.addr, block, 512, 1, 9);
+			iop_build_bsa_rw(f, FRAME_BYTES, BSA_TID, IOP_BSA_BLOCK_WRITE, block * 512,
+					 iop_host_window(fx.h), &b, 1);
+			CU_ASSERT_EQUAL_FATAL(iop_qp_post(qps[q], f, burst_reply, &bc), 0);
+		}
+	/* Nothing is taken back until the DDM has had to hand requests back. */
+	t0 = now_ms();
+	do {
+		CU_ASSERT_EQUAL_FATAL(iop_runtime_ddm_stats(fx.rt, BSA_TID, &st), 0);
+	} while (st.retries == 0 && now_ms() - t0 < TIMEOUT_MS);
+	CU_ASSERT(st.retries > 0);
+	while (bc.ok + bc.bad < 2 * BURST && now_ms() - t0 < TIMEOUT_MS)
+		for (unsigned q = 0; q < 2; q++)
+			iop_qp_poll(qps[q], 8);
+	CU_ASSERT_EQUAL(bc.ok, 2 * BURST);
+	CU_ASSERT_EQUAL(bc.bad, 0);
+	for (unsigned q = 0; q < 2; q++)
+		for (unsigned i = 0; i < BURST; i++) {
+			iop_qp_frame_free(qps[q], bufs[q][i]);
+			pattern(want, q * 100 + i, 512, 1, 9);
+			expect_ok(rw(IOP_BSA_BLOCK_READ, (q * 100 + i) * 512, got, 512), 512);
+			CU_ASSERT_EQUAL(memcmp(want, got, 512), 0);
+		}
+	CU_ASSERT_EQUAL(iop_qp_destroy(qps[1], TIMEOUT_MS), 0);
+	down();
+}
+
 /* Parameters init refuses: no runtime, and a message on stderr. */
 static void test_bad_parameters(void)
 {
@@ -660,6 +747,7 @@ static const struct iop_test_case bsa_tests[] = {
 	{ "write_verify_finds_other_data", test_write_verify_finds_other_data },
 	{ "file_shrunk_under_the_ddm", test_file_shrunk_under_the_ddm },
 	{ "write_cut_short", test_write_cut_short },
+	{ "writes_wait_for_reply_frames", test_writes_wait_for_reply_frames },
 	{ "bad_parameters", test_bad_parameters },
 	{ NULL, NULL },
 };
