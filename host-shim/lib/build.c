@@ -253,6 +253,21 @@ int iop_build_bsa_rw(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t 
 	return (int)words;
 }
 
+int iop_build_bsa_media_verify(uint32_t *frame, size_t frame_bytes, uint16_t tid,
+			       uint64_t byte_address, uint32_t byte_count)
+{
+	int rc = byte_count == 0 ? -EINVAL
+				 : header(frame, frame_bytes, BSA_SGL_WORD, tid, IOP_BSA_MEDIA_VERIFY, 0);
+
+	if (rc < 0)
+		return rc;
+	put(frame, 4, 0);
+	put(frame, 5, byte_count);
+	put(frame, 6, (uint32_t)byte_address);
+	put(frame, 7, (uint32_t)(byte_address >> 32));
+	return (int)BSA_SGL_WORD;
+}
+
 int iop_read_bsa_transfer_count(const uint32_t *reply, size_t reply_words, uint32_t *count)
 {
 	if (reply == NULL || count == NULL || reply_words < IOP_REPLY_WORDS + 1)

@@ -144,11 +144,20 @@ int iop_build_bsa_rw(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t 
 		     uint64_t byte_address, const struct iop_window *w, const struct iop_buf *bufs,
 		     unsigned n_bufs);
 
+/**
+ * MediaVerify of byte_count bytes at byte_address: the words of a transfer
+ * (word 5 the count, words 6-7 the address) without an SGL; 8 words.
+ * @return words written; -EINVAL for a count of 0; -ENOSPC.
+ */
+int iop_build_bsa_media_verify(uint32_t *frame, size_t frame_bytes, uint16_t tid,
+			       uint64_t byte_address, uint32_t byte_count);
+
 /** A BSA request with no payload (StatusCheck, CacheFlush, DeviceReset, ...). */
 int iop_build_bsa(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t function);
 
 /**
- * The TransferCount word of a BlockRead/BlockWrite reply (word 5).
+ * The TransferCount word of a BlockRead/BlockWrite/WriteVerify/MediaVerify
+ * reply (word 5): the bytes moved, on failures too.
  * @return 0, or -EPROTO when the reply has no word 5.
  */
 int iop_read_bsa_transfer_count(const uint32_t *reply, size_t reply_words, uint32_t *count);

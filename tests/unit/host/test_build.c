@@ -178,6 +178,18 @@ static void test_block_transfers(void)
 	CU_ASSERT_EQUAL(iop_read_bsa_transfer_count(frame, 6, &count), 0);
 	CU_ASSERT_EQUAL(count, 4708);
 	CU_ASSERT_EQUAL(iop_read_bsa_transfer_count(frame, 5, &count), -EPROTO);
+	/* MediaVerify: a transfer's words without an SGL. */
+	words = iop_build_bsa_media_verify(frame, sizeof(frame), 0x11, 0x200000400ull, 8192);
+	check_header(words, 0x11, IOP_BSA_MEDIA_VERIFY, &m);
+	CU_ASSERT_EQUAL(words, 8);
+	CU_ASSERT_EQUAL(m.sgl_offset, 0);
+	CU_ASSERT_EQUAL(le32toh(frame[5]), 8192);
+	CU_ASSERT_EQUAL(le32toh(frame[6]), 0x400u);
+	CU_ASSERT_EQUAL(le32toh(frame[7]), 0x2u);
+	CU_ASSERT_EQUAL(iop_build_bsa_media_verify(frame, sizeof(frame), 0x11, 0, 0), -EINVAL);
+	poison();
+	CU_ASSERT_EQUAL(iop_build_bsa_media_verify(frame, 28, 0x11, 0, 512), -ENOSPC);
+	CU_ASSERT_TRUE(untouched());
 	iop_window_close(w);
 }
 

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The file backend: a regular file or a device, read and written with
+ * preadv/pwritev straight between the file and the host's buffers in the
+ * frame window (the kernel's copy is the only one). A short transfer is
+ * continued where it stopped; an error stops the request with the bytes
+ * moved so far counted, never reported as whole. CacheFlush is fdatasync.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend.h"
+
+/* The iovecs are copied: a short transfer moves the start of the one it stopped in. */
+static int file_rw(struct bsa_backend *b, int write, uint64_t off, const struct iovec *iov,
+		   int iovcnt, uint64_t *done)
+{
+	struct iovec rest[BSA_IOV_BATCH];
+	int n = iovcnt < BSA_IOV_BATCH ? iovcnt : BSA_IOV_BATCH;
+	uint64_t moved = 0;
+	int first = 0;
+
+	memcpy(rest, iov, (size_t)n * sizeof(*iov));
+	while (first < n) {
+		ssize_t r = write ? pwritev(b->fd, rest + first, n - first, (off_t)(off + moved))
+				  : preadv(b->fd, rest + first, n - first, (off_t)(off + moved));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			*done = moved;
+			/* No byte and no error: the file ends inside the capacity (it shrank). */
+			return r < 0 ? -errno : -EIO;
+		}
+		moved += (uint64_t)r;
+		/* Step over the buffers this call filled, and into the one it stopped in. */
+		while (first < n && (size_t)r >= rest[first].iov_len)
+			r -= (ssize_t)rest[first++].iov_len;
+		if (first < n) {
+			rest[first].iov_base = (char *)rest[first].iov_base + r;
+			rest[first].iov_len -= (size_t)r;
+		}
+	}
+	*done = moved;
+	return 0;
+}
+
+/* EINVAL: a device that cannot be synced (a character device) has no cache to flush. */
+static int file_flush(struct bsa_backend *b)
+{
+	return fdatasync(b->fd) == 0 || errno == EINVAL ? 0 : -errno;
+}
+
+static int file_verify(struct bsa_backend *b, uint64_t off, uint64_t len, void *scratch,
+		       size_t scratch_len, uint64_t *done)
+{
+	uint64_t moved = 0;
+	int rc = 0;
+
+	while (moved < len && rc == 0) {
+		struct iovec v = { scratch, len - moved < scratch_len ? len - moved : scratch_len };
+		uint64_t got = 0;
+
+		rc = file_rw(b, 0, off + moved, &v, 1, &got);
+		moved += got;
+	}
+	*done = moved;
+	return rc;
+}
+
+static void file_close(struct bsa_backend *b)
+{
+	close(b->fd);
+	b->fd = -1;
+}
+
+static const struct bsa_backend_ops file_ops = {
+	.rw = file_rw,
+	.flush = file_flush,
+	.verify = file_verify,
+	.close = file_close,
+};
+
+static int fail(const struct bsa_config *c, const char *what, int err)
+{
+	fprintf(stderr, "bsa: %s: %s: %s\n", c->path, what, strerror(err));
+	return -err;
+}
+
+/* The capacity the file gives, extended or checked against what was asked. */
+static int file_capacity(int fd, const struct bsa_config *c, uint64_t *cap)
+{
+	struct stat st;
+	uint64_t have;
+
+	if (fstat(fd, &st) != 0)
+		return fail(c, "fstat", errno);
+	if (S_ISREG(st.st_mode)) {
+		have = (uint64_t)st.st_size;
+		if (c->size > have && ftruncate(fd, (off_t)c->size) != 0)
+			return fail(c, "extending to size", errno);
+	} else if (S_ISBLK(st.st_mode)) {
+		if (ioctl(fd, BLKGETSIZE64, &have) != 0)
+			return fail(c, "BLKGETSIZE64", errno);
+		if (c->size > have)
+			return fail(c, "size is larger than the device", ENOSPC);
+	} else {
+		/* A character device has no size of its own: it must be given. */
+		have = 0;
+		if (c->size == 0)
+			return fail(c, "not a regular file or a block device: give size=", EINVAL);
+	}
+	*cap = c->size != 0 ? c->size : have - have % c->block_size;
+	if (*cap == 0)
+		return fail(c, "an empty file: give size=", EINVAL);
+	return 0;
+}
+
+int bsa_backend_file_open(struct bsa_backend *b, const struct bsa_config *c)
+{
+	int fd = open(c->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	uint64_t cap = 0;
+	int rc;
+
+	if (fd < 0)
+		return fail(c, "open", errno);
+	rc = file_capacity(fd, c, &cap);
+	if (rc != 0) {
+		close(fd);
+		return rc;
+	}
+	b->ops = &file_ops;
+	b->kind = IOP_BSA_BACKEND_FILE;
+	b->capacity = cap;
+	b->block_size = c->block_size;
+	b->mem = NULL;
+	b->fd = fd;
+	return 0;
+}

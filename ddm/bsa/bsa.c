@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The bsa DDM: a random block storage target (class 0x010) on a RAM disk
+ * or a file (backend.h), registered as the built-in "bsa". Parameters are
+ * parsed by config.c; the transfers are transfer.c's. Here: the dispatch,
+ * the requests without data (StatusCheck, DeviceReset, CacheFlush,
+ * MediaVerify) and the device-information parameter group.
+ *
+ * Every backend call is synchronous on the DDM's loop: the loop waits for
+ * the file system, and the requests of a loop are answered in order.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+
+#include "bsa.h"
+#include "iop_build.h"
+#include "iop_ddm.h"
+#include "iop_frame.h"
+#include "iop_lct.h"
+
+static const uint8_t bsa_functions[] = {
+	IOP_BSA_STATUS_CHECK, IOP_BSA_DEVICE_RESET, IOP_BSA_BLOCK_READ,  IOP_BSA_BLOCK_WRITE,
+	IOP_BSA_WRITE_VERIFY, IOP_BSA_MEDIA_VERIFY, IOP_BSA_CACHE_FLUSH,
+};
+
+uint16_t bsa_check_range(const struct bsa *s, uint64_t addr, uint64_t len)
+{
+	uint64_t mask = s->be.block_size - 1;
+
+	if (len == 0 || (addr & mask) != 0 || (len & mask) != 0)
+		return IOP_BSA_DSC_ACCESS_ERROR;
+	if (addr > s->be.capacity || len > s->be.capacity - addr)
+		return IOP_BSA_DSC_ACCESS_VIOLATION;
+	return 0;
+}
+
+uint16_t bsa_dsc_of_errno(int rc)
+{
+	switch (rc) {
+	case -EIO:
+		return IOP_BSA_DSC_MEDIA_ERROR;
+	case -EROFS:
+	case -EBADF:
+	case -EACCES:
+	case -EPERM:
+		return IOP_BSA_DSC_WRITE_PROTECTED;
+	default:
+		return IOP_BSA_DSC_DEVICE_FAILURE;
+	}
+}
+
+/* A reply frame before any work, so a request that must wait for one has done nothing. */
+static uint32_t *reply_first(struct iop_request *r, unsigned words, int *result)
+{
+	uint32_t *rep = iop_request_reply_alloc(r, words);
+
+	if (rep == NULL)
+		*result = errno == ENOMEM ? IOP_DDM_RETRY : -errno;
+	return rep;
+}
+
+/* StatusCheck, DeviceReset, CacheFlush: a status-only reply. */
+static int answer_status(struct bsa *s, struct iop_request *r, uint8_t function)
+{
+	int result = IOP_DDM_DONE, rc = 0;
+	uint32_t *rep = reply_first(r, IOP_REPLY_WORDS, &result);
+
+	if (rep == NULL)
+		return result;
+	/* A reset leaves nothing unwritten behind it: the state after init is "all durable". */
+	if (function == IOP_BSA_CACHE_FLUSH || function == IOP_BSA_DEVICE_RESET)
+		rc = s->be.ops->flush(&s->be);
+	iop_request_reply_send(r, rep, IOP_REPLY_WORDS,
+			       rc == 0 ? IOP_REPLY_STATUS_SUCCESS
+				       : IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER,
+			       rc == 0 ? IOP_BSA_DSC_SUCCESS : bsa_dsc_of_errno(rc));
+	return IOP_DDM_DONE;
+}
+
+/* MediaVerify: word 5 ByteCount, words 6-7 the address; the range is read, the data dropped. */
+static int answer_media_verify(struct bsa *s, struct iop_request *r)
+{
+	const struct iop_msg_hdr *h = iop_request_hdr(r);
+	const uint32_t *f = iop_request_frame(r);
+	int result = IOP_DDM_DONE;
+	uint32_t *rep = reply_first(r, IOP_BSA_REPLY_WORDS, &result);
+	uint64_t addr = 0, done = 0;
+	uint32_t len = 0;
+	uint16_t dsc;
+	int rc;
+
+	if (rep == NULL)
+		return result;
+	if (h->size_words < BSA_REQUEST_WORDS) {
+		dsc = IOP_DSC_MESSAGE_TOO_SMALL;
+	} else {
+		len = le32toh(f[BSA_WORD_BYTE_COUNT]);
+		addr = le32toh(f[BSA_WORD_ADDRESS]) |
+		       (uint64_t)le32toh(f[BSA_WORD_ADDRESS + 1]) << 32;
+		dsc = bsa_check_range(s, addr, len);
+	}
+	if (dsc == 0) {
+		rc = s->be.ops->verify(&s->be, addr, len, s->scratch, BSA_SCRATCH_BYTES, &done);
+		dsc = rc == 0 ? 0 : bsa_dsc_of_errno(rc);
+	}
+	rep[5] = htole32((uint32_t)done);
+	iop_request_reply_send(r, rep, IOP_BSA_REPLY_WORDS,
+			       dsc == 0     ? IOP_REPLY_STATUS_SUCCESS
+			       : done == 0 ? IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER
+					   : IOP_REPLY_STATUS_ERROR_PARTIAL_TRANSFER,
+			       dsc);
+	return IOP_DDM_DONE;
+}
+
+static int bsa_handle(struct iop_ddm *d, struct iop_request *r)
+{
+	struct bsa *s = iop_ddm_priv(d);
+	uint8_t function = iop_request_hdr(r)->function;
+
+	switch (function) {
+	case IOP_BSA_BLOCK_READ:
+	case IOP_BSA_BLOCK_WRITE:
+	case IOP_BSA_WRITE_VERIFY:
+		return bsa_transfer(s, r);
+	case IOP_BSA_MEDIA_VERIFY:
+		return answer_media_verify(s, r);
+	default:
+		return answer_status(s, r, function);
+	}
+}
+
+static int bsa_params_get(struct iop_ddm *d, uint16_t group, uint64_t *fields, unsigned max)
+{
+	const struct bsa *s = iop_ddm_priv(d);
+	uint64_t info[IOP_BSA_INFO_FIELDS] = {
+		[IOP_BSA_INFO_BLOCK_SIZE] = s->be.block_size,
+		[IOP_BSA_INFO_CAPACITY] = s->be.capacity,
+		[IOP_BSA_INFO_BACKEND] = s->be.kind,
+	};
+	unsigned n = max < IOP_BSA_INFO_FIELDS ? max : IOP_BSA_INFO_FIELDS;
+
+	if (group != IOP_BSA_PARAMS_DEVICE_INFO)
+		return -ENOENT;
+	for (unsigned i = 0; i < n; i++)
+		fields[i] = info[i];
+	return (int)n;
+}
+
+static int bsa_init(struct iop_ddm *d, const char *params)
+{
+	struct bsa *s = iop_ddm_priv(d);
+	struct bsa_config c;
+	int rc = bsa_config_parse(params, &c);
+
+	if (rc != 0)
+		return rc;
+	s->scratch = malloc(BSA_SCRATCH_BYTES);
+	if (s->scratch == NULL)
+		return -ENOMEM;
+	rc = c.kind == IOP_BSA_BACKEND_FILE ? bsa_backend_file_open(&s->be, &c)
+					    : bsa_backend_ram_open(&s->be, &c);
+	if (rc != 0) {
+		free(s->scratch);
+		s->scratch = NULL;
+	}
+	return rc;
+}
+
+static void bsa_fini(struct iop_ddm *d)
+{
+	struct bsa *s = iop_ddm_priv(d);
+
+	s->be.ops->close(&s->be);
+	free(s->scratch);
+	s->scratch = NULL;
+}
+
+static const struct iop_ddm_ops bsa_ops = {
+	.abi_version = IOP_DDM_ABI_VERSION,
+	.name = "bsa",
+	.class_id = IOP_CLASS_RANDOM_BLOCK_STORAGE,
+	.identity = "bsa",
+	.functions = bsa_functions,
+	.n_functions = sizeof(bsa_functions),
+	.priv_size = sizeof(struct bsa),
+	.init = bsa_init,
+	.handle = bsa_handle,
+	.params_get = bsa_params_get,
+	.fini = bsa_fini,
+};
+
+IOP_DDM_REGISTER(bsa_ops)

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * BlockRead, BlockWrite and WriteVerify: the request's SGL, walked as
+ * untrusted with the window's bounds, becomes batches of iovecs that point
+ * straight at the host's buffers, which the backend reads into or writes
+ * from. The list is walked twice: once to check all of it before any byte
+ * moves (so a bad list, or one too short for TransferByteCount, is refused
+ * with nothing transferred), then to move the data. A host that rewrites
+ * its list between the two walks gets what the second walk finds: a
+ * refusal there stops the request with the bytes already moved reported.
+ *
+ * No silent partial transfer: the reply's TransferCount is always the bytes
+ * that reached the device (or the host's buffers), and its ReqStatus is
+ * SUCCESS only when that is all of TransferByteCount; otherwise
+ * ERROR_PARTIAL_TRANSFER (some moved) or ERROR_NO_DATA_TRANSFER (none),
+ * with the detailed status of what stopped it.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "bsa.h"
+#include "iop_build.h"
+#include "iop_ddm.h"
+#include "iop_frame.h"
+#include "iop_sgl.h"
+#include "iop_window.h"
+
+/* One request in hand: where it goes, and how far it got. */
+struct xfer {
+	struct bsa *s;
+	bool write, verify;
+	uint64_t addr;       /* device byte address of the transfer's start */
+	uint32_t count;      /* TransferByteCount */
+	uint64_t moved;      /* bytes that reached the device or the host's buffers */
+	uint16_t dsc;        /* why it stopped, when it did */
+};
+
+/*
+ * A buffer the IOP may move data through: a simple element's window memory,
+ * or, for writes, immediate data in the frame. Reads into the frame are
+ * refused: the frame is the request, not a buffer.
+ */
+static void *elem_data(const struct iop_sgl_bounds *b, const struct iop_sgl_elem *e, bool write)
+{
+	if (e->kind == IOP_SGL_KIND_SIMPLE)
+		return (unsigned char *)b->window + e->offset;
+	return write ? (void *)e->data : NULL;
+}
+
+/* The first walk: every element acceptable, and bytes enough for the transfer. */
+static uint16_t check_list(const uint32_t *f, size_t bytes, unsigned sgl_offset,
+			   const struct iop_sgl_bounds *b, bool write, uint32_t count)
+{
+	struct iop_sgl_iter it;
+	struct iop_sgl_elem e;
+	uint64_t total = 0;
+	int rc = 0;
+
+	/* Words 4-7 are the request's own: a list there would overlap them. */
+	if (sgl_offset != 0 && sgl_offset < BSA_REQUEST_WORDS)
+		return IOP_DSC_INVALID_OFFSET;
+	iop_sgl_iter_init(&it, f, bytes, sgl_offset, b);
+	while (total < count && (rc = iop_sgl_next(&it, &e)) == 1) {
+		if (elem_data(b, &e, write) == NULL)
+			return IOP_DSC_INVALID_PARAMETER;
+		total += e.count;
+	}
+	if (total >= count)
+		return 0;
+	return rc < 0 ? it.dsc : IOP_DSC_INVALID_PARAMETER;
+}
+
+/* WriteVerify: read back what the batch wrote, compare it with the host's buffers. */
+static int compare_back(struct xfer *x, uint64_t off, const struct iovec *iov, int n)
+{
+	struct bsa_backend *be = &x->s->be;
+	size_t in = 0;
+	int i = 0;
+
+	while (i < n) {
+		size_t chunk = 0, c = 0;
+		uint64_t got;
+		int rc;
+
+		for (int j = i; j < n && chunk < BSA_SCRATCH_BYTES; j++)
+			chunk += iov[j].iov_len - (j == i ? in : 0);
+		if (chunk > BSA_SCRATCH_BYTES)
+			chunk = BSA_SCRATCH_BYTES;
+		rc = be->ops->rw(be, 0, off, &(struct iovec){ x->s->scratch, chunk }, 1, &got);
+		if (rc != 0)
+			return rc;
+		while (c < chunk) {
+			size_t left = iov[i].iov_len - in, k = left < chunk - c ? left : chunk - c;
+			const unsigned char *host = (const unsigned char *)iov[i].iov_base + in;
+
+			if (memcmp(x->s->scratch + c, host, k) != 0)
+				return -EILSEQ;
+			c += k;
+			in += k;
+			if (in == iov[i].iov_len) {
+				i++;
+				in = 0;
+			}
+		}
+		off += chunk;
+	}
+	return 0;
+}
+
+/* Move one batch; a WriteVerify batch counts only once it is durable and reads back the same. */
+static int move_batch(struct xfer *x, int n)
+{
+	struct bsa_backend *be = &x->s->be;
+	uint64_t off = x->addr + x->moved, done = 0;
+	int rc = be->ops->rw(be, x->write, off, x->s->iov, n, &done);
+
+	if (rc == 0 && x->verify) {
+		rc = be->ops->flush(be);
+		if (rc == 0)
+			rc = compare_back(x, off, x->s->iov, n);
+	}
+	/* WriteVerify counts verified bytes: none of a batch that failed to write or verify. */
+	if (rc != 0 && x->verify)
+		done = 0;
+	x->moved += done;
+	if (rc != 0)
+		x->dsc = rc == -EILSEQ ? IOP_BSA_DSC_MEDIA_FAILURE : bsa_dsc_of_errno(rc);
+	return rc;
+}
+
+/* The second walk: the buffers, in batches, to the backend. */
+static int move(struct xfer *x, const uint32_t *f, size_t bytes, unsigned sgl_offset,
+		const struct iop_sgl_bounds *b)
+{
+	struct iop_sgl_iter it;
+	struct iop_sgl_elem e;
+	uint64_t gathered = 0;
+	int n = 0;
+
+	iop_sgl_iter_init(&it, f, bytes, sgl_offset, b);
+	while (gathered < x->count) {
+		int rc = iop_sgl_next(&it, &e);
+		void *data;
+		uint32_t take;
+
+		if (rc != 1) {
+			x->dsc = rc < 0 ? it.dsc : IOP_DSC_INVALID_PARAMETER;
+			return -EPROTO;
+		}
+		data = elem_data(b, &e, x->write);
+		if (data == NULL) {
+			x->dsc = IOP_DSC_INVALID_PARAMETER;
+			return -EPROTO;
+		}
+		take = e.count < x->count - gathered ? e.count : (uint32_t)(x->count - gathered);
+		if (take == 0)
+			continue;
+		x->s->iov[n++] = (struct iovec){ data, take };
+		gathered += take;
+		if (n == BSA_IOV_BATCH || gathered == x->count) {
+			rc = move_batch(x, n);
+			if (rc != 0)
+				return rc;
+			n = 0;
+		}
+	}
+	return 0;
+}
+
+int bsa_transfer(struct bsa *s, struct iop_request *r)
+{
+	const struct iop_msg_hdr *h = iop_request_hdr(r);
+	const uint32_t *f = iop_request_frame(r);
+	size_t bytes = (size_t)h->size_words * 4;
+	struct xfer x = { .s = s, .write = h->function != IOP_BSA_BLOCK_READ,
+			  .verify = h->function == IOP_BSA_WRITE_VERIFY };
+	struct iop_sgl_bounds b;
+	uint8_t status;
+	uint32_t *rep;
+
+	/* The reply frame first: with none free, the request waits with nothing done. */
+	rep = iop_request_reply_alloc(r, IOP_BSA_REPLY_WORDS);
+	if (rep == NULL)
+		return errno == ENOMEM ? IOP_DDM_RETRY : -errno;
+	if (h->size_words < BSA_REQUEST_WORDS) {
+		x.dsc = IOP_DSC_MESSAGE_TOO_SMALL;
+	} else {
+		x.count = le32toh(f[BSA_WORD_BYTE_COUNT]);
+		x.addr = le32toh(f[BSA_WORD_ADDRESS]) |
+			 (uint64_t)le32toh(f[BSA_WORD_ADDRESS + 1]) << 32;
+		x.dsc = bsa_check_range(s, x.addr, x.count);
+	}
+	if (x.dsc == 0) {
+		iop_window_sgl_bounds(iop_request_window(r), &b);
+		x.dsc = check_list(f, bytes, h->sgl_offset, &b, x.write, x.count);
+	}
+	if (x.dsc == 0)
+		move(&x, f, bytes, h->sgl_offset, &b);
+	if (x.dsc == 0)
+		status = IOP_REPLY_STATUS_SUCCESS;
+	else if (x.moved == 0)
+		status = IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER;
+	else
+		status = IOP_REPLY_STATUS_ERROR_PARTIAL_TRANSFER;
+	rep[5] = htole32((uint32_t)x.moved);
+	iop_request_reply_send(r, rep, IOP_BSA_REPLY_WORDS, status, x.dsc);
+	return IOP_DDM_DONE;
+}

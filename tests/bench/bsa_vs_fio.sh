@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# 4 KiB random reads and writes at queue depth 1 and 32 on one file: fio straight on the file,
+# against iop-blk through the bsa DDM, in-process and through a separate iopd. Prints a
+# markdown table of medians (docs/iop-blk.md#against-fio).
+#
+#   tests/bench/bsa_vs_fio.sh [BUILD_DIR] [SECONDS] [REPEATS]
+#
+# Needs fio and python3. The file (256 MiB) is written whole first, so every run reads and
+# writes the page cache (fio with --invalidate=0, so it does not drop it): the numbers compare
+# the I/O paths, not a disk.
+set -euo pipefail
+
+build=${1:-build}
+secs=${2:-5}
+repeats=${3:-3}
+file=${IOP_BENCH_FILE:-/tmp/iop-bench-bsa-$$.img}
+sock=/tmp/iop-bench-bsa-$$.sock
+blk=$build/host-shim/iop-blk/iop-blk
+iopd=$build/iop/iopd/iopd
+iopd_pid=
+pin=
+
+command -v fio >/dev/null || { echo "bsa_vs_fio: fio is not installed" >&2; exit 2; }
+[ -x "$blk" ] && [ -x "$iopd" ] || { echo "bsa_vs_fio: build $build first" >&2; exit 2; }
+
+stop_iopd() {
+	if [ -n "$iopd_pid" ]; then
+		kill -TERM "$iopd_pid" 2>/dev/null || true
+		wait "$iopd_pid" 2>/dev/null || true
+		iopd_pid=
+	fi
+}
+trap 'stop_iopd; rm -f "$file" "$sock"' EXIT
+
+dd if=/dev/urandom of="$file" bs=1M count=256 status=none
+
+# One line per run: IOPS p50_us p99_us p999_us
+fio_run() { # RW QD
+	local engine=psync
+	[ "$2" -gt 1 ] && engine=io_uring
+	fio --name=b --filename="$file" --size=256M --rw="$1" --bs=4k --ioengine=$engine \
+		--iodepth="$2" --numjobs=1 --time_based --runtime="$secs" --randrepeat=0 --invalidate=0 \
+		--output-format=json 2>/dev/null |
+		python3 -c '
+import json, sys
+j = json.load(sys.stdin)["jobs"][0]
+d = j["read"] if j["read"]["io_bytes"] else j["write"]
+p = d["clat_ns"]["percentile"]
+print(round(d["iops"]), p["50.000000"] / 1e3, p["99.000000"] / 1e3, p["99.900000"] / 1e3)'
+}
+
+blk_run() { # RW QD TARGET-ARGS...
+	local rw=$1 qd=$2
+	shift 2
+	$pin "$blk" "$@" --rw "$rw" --bs 4k --qd "$qd" --duration "$secs" --json |
+		python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+l = j["lat_us"]
+print(round(j["iops"]), l["p50"], l["p99"], l["p999"])'
+}
+
+median() { # lines of "iops p50 p99 p999" -> the median of each column
+	python3 -c '
+import statistics, sys
+rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
+cols = [statistics.median(c) for c in zip(*rows)]
+print("| %.0f | %.1f | %.1f | %.1f |" % tuple(cols))'
+}
+
+echo "| path | pattern | QD | IOPS | p50 us | p99 us | p99.9 us |"
+echo "|---|---|---|---|---|---|---|"
+for rw in randread randwrite; do
+	for qd in 1 32; do
+		engine=psync
+		[ "$qd" -gt 1 ] && engine=io_uring
+		echo -n "| fio ($engine) | $rw | $qd "
+		for _ in $(seq "$repeats"); do fio_run "$rw" "$qd"; done | median
+		echo -n "| iop-blk, in-process | $rw | $qd "
+		for _ in $(seq "$repeats"); do
+			blk_run "$rw" "$qd" --in-process "file=$file,bs=4096"
+		done | median
+		"$iopd" --log-level=lib.eal:error -- --socket "$sock" --ddm "bsa@0:file=$file,bs=4096" \
+			>/dev/null 2>&1 &
+		iopd_pid=$!
+		for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+		echo -n "| iop-blk, iopd | $rw | $qd "
+		# iopd's loop spins on CPU 1: the host thread stays on CPU 0 with iopd's main lcore.
+		[ "$(nproc)" -ge 2 ] && pin="taskset -c 0"
+		for _ in $(seq "$repeats"); do blk_run "$rw" "$qd" -s "$sock"; done | median
+		pin=
+		stop_iopd
+	done
+done

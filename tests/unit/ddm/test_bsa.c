@@ -1,0 +1,763 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The bsa DDM in a runtime of this process, its poll loop on a thread, with
+ * hosts' queue pairs: data written through SGLs of several buffers reads
+ * back the same, on the RAM disk and on a file; host threads writing their
+ * own regions at once; a file that keeps its blocks across runtimes; and
+ * every refusal and backend error with its status, its detailed status and
+ * the bytes it says it moved. The backend errors are real ones: /dev/full
+ * refuses writes (ENOSPC), /dev/zero reads back other data than was
+ * written, a file truncated behind the DDM's back ends inside the capacity,
+ * and RLIMIT_FSIZE cuts a write short and then refuses the rest (EFBIG).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "iop_bsa.h"
+#include "iop_build.h"
+#include "iop_frame.h"
+#include "iop_heap.h"
+#include "iop_host.h"
+#include "iop_runtime.h"
+#include "iop_sgl.h"
+#include "iop_test.h"
+#include "iop_window.h"
+
+#define BSA_TID 0x010u
+#define TIMEOUT_MS 10000u
+#define FRAME_BYTES 128u
+/* What struct result's count says of a status-only reply, which has no TransferCount. */
+#define NO_COUNT UINT32_MAX
+
+static struct {
+	struct iop_window *w;
+	struct iop_runtime *rt;
+	struct iop_host *h;
+	struct iop_qp *qp;
+	pthread_t loop;
+	_Atomic int stop;
+	uint64_t in_free0, out_free0;
+} fx;
+
+static char file_path[64];
+
+static uint64_t heap_free_bytes(struct iop_heap *h)
+{
+	struct iop_heap_stats s;
+
+	iop_heap_cache_flush(h);
+	iop_heap_stats(h, &s);
+	return s.bytes_free;
+}
+
+static void *loop_main(void *arg)
+{
+	(void)arg;
+	iop_runtime_lcore_loop(fx.rt, 0, &fx.stop);
+	iop_heap_cache_flush(iop_window_inbound(fx.w));
+	iop_heap_cache_flush(iop_window_outbound(fx.w));
+	return NULL;
+}
+
+/* A runtime with one bsa DDM of these parameters, or NULL when its init refuses them. */
+static struct iop_runtime *runtime_with(const char *params)
+{
+	struct iop_runtime_ddm ddm = { "bsa", params, 0 };
+	struct iop_runtime_config cfg = { .window = fx.w, .lcores = 1, .ddms = &ddm, .n_ddms = 1 };
+	char err[256] = "";
+
+	return iop_runtime_create(&cfg, err, sizeof(err));
+}
+
+static void up_with(const char *params, size_t outbound_bytes)
+{
+	struct iop_window_opts wo = { .inbound_bytes = 8u << 20, .outbound_bytes = outbound_bytes,
+				      .channels = 8, .ring_entries = 64 };
+	char err[256] = "";
+
+	memset(&fx, 0, sizeof(fx));
+	fx.w = iop_window_create(&wo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fx.w);
+	fx.rt = runtime_with(params);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fx.rt);
+	fx.in_free0 = heap_free_bytes(iop_window_inbound(fx.w));
+	fx.out_free0 = heap_free_bytes(iop_window_outbound(fx.w));
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&fx.loop, NULL, loop_main, NULL), 0);
+	fx.h = iop_host_attach_runtime(fx.rt, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fx.h);
+	fx.qp = iop_qp_create(fx.h, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fx.qp);
+}
+
+static void up(const char *params)
+{
+	up_with(params, 1u << 20);
+}
+
+/* The host gone, the loop stopped: every frame back where it started. */
+static void down(void)
+{
+	CU_ASSERT_EQUAL(iop_qp_destroy(fx.qp, TIMEOUT_MS), 0);
+	CU_ASSERT_EQUAL(iop_host_detach(fx.h, TIMEOUT_MS), 0);
+	atomic_store(&fx.stop, 1);
+	pthread_join(fx.loop, NULL);
+	CU_ASSERT_EQUAL(heap_free_bytes(iop_window_inbound(fx.w)), fx.in_free0);
+	CU_ASSERT_EQUAL(heap_free_bytes(iop_window_outbound(fx.w)), fx.out_free0);
+	iop_runtime_destroy(fx.rt);
+	iop_window_close(fx.w);
+}
+
+/* What a reply said. */
+struct result {
+	int rc;
+	uint8_t status;
+	uint16_t dsc;
+	uint32_t count;
+};
+
+static struct result call(struct iop_qp *qp, uint32_t *f)
+{
+	struct result res = { 0 };
+	struct iop_completion c;
+	uint32_t reply[16];
+
+	res.rc = iop_qp_call(qp, f, reply, 16, &c, TIMEOUT_MS);
+	CU_ASSERT_FATAL(res.rc == 0 || res.rc == -EIO);
+	res.status = c.req_status;
+	res.dsc = c.dsc;
+	if (iop_read_bsa_transfer_count(reply, c.reply_words, &res.count) != 0)
+		res.count = NO_COUNT;
+	return res;
+}
+
+static uint32_t *frame(struct iop_qp *qp)
+{
+	uint32_t *f = iop_qp_frame_alloc(qp, FRAME_BYTES);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	return f;
+}
+
+/*
+ * A transfer of len bytes at addr through `pieces` buffers of the inbound
+ * heap (cut where they fall, not at block boundaries), data from or to buf.
+ */
+static struct result rw_split(struct iop_qp *qp, uint8_t fn, uint64_t addr, void *buf,
+			      uint32_t len, unsigned pieces)
+{
+	struct iop_buf bufs[4];
+	uint32_t *f = frame(qp), off = 0;
+	struct result res;
+
+	CU_ASSERT_FATAL(pieces >= 1 && pieces <= 4 && len >= pieces);
+	for (unsigned i = 0; i < pieces; i++) {
+		bufs[i].len = i + 1 < pieces ? len / pieces + i : len - off;
+		bufs[i].addr = iop_qp_frame_alloc(qp, bufs[i].len < 16 ? 16 : bufs[i].len);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(bufs[i].addr);
+		if (fn != IOP_BSA_BLOCK_READ)
+			memcpy(bufs[i].addr, (char *)buf + off, bufs[i].len);
+		off += bufs[i].len;
+	}
+	CU_ASSERT_FATAL(iop_build_bsa_rw(f, FRAME_BYTES, BSA_TID, fn, addr, iop_host_window(
+		iop_qp_host(qp)), bufs, pieces) > 0);
+	res = call(qp, f);
+	off = 0;
+	for (unsigned i = 0; i < pieces; i++) {
+		if (fn == IOP_BSA_BLOCK_READ)
+			memcpy((char *)buf + off, bufs[i].addr, bufs[i].len);
+		off += bufs[i].len;
+		iop_qp_frame_free(qp, bufs[i].addr);
+	}
+	return res;
+}
+
+static struct result rw(uint8_t fn, uint64_t addr, void *buf, uint32_t len)
+{
+	return rw_split(fx.qp, fn, addr, buf, len, 1);
+}
+
+static struct result plain(uint8_t fn)
+{
+	uint32_t *f = frame(fx.qp);
+
+	iop_build_bsa(f, FRAME_BYTES, BSA_TID, fn);
+	return call(fx.qp, f);
+}
+
+static struct result media_verify(uint64_t addr, uint32_t len)
+{
+	uint32_t *f = frame(fx.qp);
+
+	CU_ASSERT_EQUAL_FATAL(iop_build_bsa_media_verify(f, FRAME_BYTES, BSA_TID, addr, len), 8);
+	return call(fx.qp, f);
+}
+
+static void expect(struct result r, uint8_t status, uint16_t dsc, uint32_t count)
+{
+	CU_ASSERT_EQUAL(r.status, status);
+	CU_ASSERT_EQUAL(r.dsc, dsc);
+	CU_ASSERT_EQUAL(r.count, count);
+	if (r.status != status || r.dsc != dsc || r.count != count)
+		fprintf(stderr, "\n  got status 0x%02x dsc 0x%04x count %u, want 0x%02x 0x%04x "
+			"%u\n", r.status, r.dsc, r.count, status, dsc, count);
+}
+
+static void expect_ok(struct result r, uint32_t count)
+{
+	expect(r, IOP_REPLY_STATUS_SUCCESS, IOP_BSA_DSC_SUCCESS, count);
+}
+
+static void expect_refused(struct result r, uint16_t dsc)
+{
+	expect(r, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER, dsc, 0);
+}
+
+/* The bytes of block `block` of a pattern: a different 64-bit word everywhere. */
+static void pattern(void *buf, uint64_t block, uint32_t block_size, uint32_t blocks, uint64_t seed)
+{
+	uint64_t *p = buf;
+
+	for (uint64_t i = 0; i < (uint64_t)blocks * block_size / 8; i++) {
+		uint64_t z = seed * 0x9E3779B97F4A7C15ull + block * block_size / 8 + i;
+
+		z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+		z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+		p[i] = z ^ (z >> 31);
+	}
+}
+
+static void make_file_path(void)
+{
+	snprintf(file_path, sizeof(file_path), "/tmp/iop-test-bsa-%d", (int)getpid());
+	unlink(file_path);
+}
+
+/*
+ * Random writes of 1-64 blocks through 1-4 buffers over a disk of `blocks`,
+ * a shadow copy kept; then the whole disk read back in pieces and compared.
+ */
+static void read_after_write(uint32_t bs, uint32_t blocks)
+{
+	uint64_t cap = (uint64_t)bs * blocks;
+	unsigned char *shadow = calloc(1, cap), *buf = malloc(64 * bs);
+	unsigned bad = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(shadow);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+	iop_test_rng_seed(iop_test_seed());
+	for (int i = 0; i < 400; i++) {
+		uint32_t n = 1 + iop_test_rng() % 64, at = iop_test_rng() % (blocks - n + 1);
+
+		pattern(buf, at, bs, n, (uint64_t)i + 1);
+		memcpy(shadow + (uint64_t)at * bs, buf, (size_t)n * bs);
+		expect_ok(rw_split(fx.qp, i % 5 == 0 ? IOP_BSA_WRITE_VERIFY : IOP_BSA_BLOCK_WRITE,
+				   (uint64_t)at * bs, buf, n * bs, 1 + i % 4),
+			  n * bs);
+	}
+	for (uint32_t at = 0; at < blocks; at += 64) {
+		uint32_t n = blocks - at < 64 ? blocks - at : 64;
+
+		expect_ok(rw_split(fx.qp, IOP_BSA_BLOCK_READ, (uint64_t)at * bs, buf, n * bs,
+				   1 + at % 3),
+			  n * bs);
+		bad += memcmp(buf, shadow + (uint64_t)at * bs, (size_t)n * bs) != 0;
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	free(buf);
+	free(shadow);
+}
+
+static void test_ram_read_after_write(void)
+{
+	up("ram,size=4M,bs=512");
+	read_after_write(512, 8192);
+	down();
+}
+
+static void test_file_read_after_write(void)
+{
+	char params[128];
+	struct stat st;
+
+	make_file_path();
+	snprintf(params, sizeof(params), "file=%s,size=2M,bs=4096", file_path);
+	up(params);
+	/* The file was created at the size asked for. */
+	CU_ASSERT_EQUAL(stat(file_path, &st), 0);
+	CU_ASSERT_EQUAL(st.st_size, 2 << 20);
+	read_after_write(4096, 512);
+	down();
+	unlink(file_path);
+}
+
+/* Host threads, each with its own queue pair, write their own regions, then read every region. */
+#define THREADS 4
+#define REGION_BLOCKS 256u
+
+static pthread_barrier_t written;
+
+static void *region_thread(void *arg)
+{
+	uintptr_t me = (uintptr_t)arg;
+	struct iop_qp *qp = iop_qp_create(fx.h, NULL);
+	unsigned char want[8 * 512], got[8 * 512];
+	uintptr_t bad = 0;
+
+	if (qp == NULL) {
+		pthread_barrier_wait(&written);
+		return (void *)1;
+	}
+	for (uint32_t b = 0; b < REGION_BLOCKS; b += 8) {
+		uint64_t block = me * REGION_BLOCKS + b;
+
+		pattern(want, block, 512, 8, 7);
+		bad += rw_split(qp, IOP_BSA_BLOCK_WRITE, block * 512, want, sizeof(want),
+				1 + b % 3).rc != 0;
+	}
+	pthread_barrier_wait(&written);
+	for (uint64_t block = 0; block < THREADS * REGION_BLOCKS; block += 8) {
+		pattern(want, block, 512, 8, 7);
+		bad += rw_split(qp, IOP_BSA_BLOCK_READ, block * 512, got, sizeof(got), 2).rc != 0;
+		bad += memcmp(want, got, sizeof(got)) != 0;
+	}
+	bad += iop_qp_destroy(qp, TIMEOUT_MS) != 0;
+	return (void *)bad;
+}
+
+static void test_threads_write_their_regions(void)
+{
+	pthread_t t[THREADS];
+
+	up("ram,size=1M");
+	pthread_barrier_init(&written, NULL, THREADS);
+	for (uintptr_t i = 0; i < THREADS; i++)
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&t[i], NULL, region_thread, (void *)i), 0);
+	for (int i = 0; i < THREADS; i++) {
+		void *bad;
+
+		pthread_join(t[i], &bad);
+		CU_ASSERT_PTR_NULL(bad);
+	}
+	pthread_barrier_destroy(&written);
+	down();
+}
+
+/* Written and flushed by one runtime, read back by the next on the same file. */
+static void test_file_survives_a_new_runtime(void)
+{
+	unsigned char want[16 * 512], got[16 * 512];
+	char params[128];
+
+	make_file_path();
+	snprintf(params, sizeof(params), "file=%s,size=1M", file_path);
+	up(params);
+	pattern(want, 100, 512, 16, 3);
+	expect_ok(rw(IOP_BSA_BLOCK_WRITE, 100 * 512, want, sizeof(want)), sizeof(want));
+	expect_ok(plain(IOP_BSA_CACHE_FLUSH), NO_COUNT);
+	down();
+	/* No size this time: the file's own. */
+	snprintf(params, sizeof(params), "file=%s", file_path);
+	up(params);
+	expect_ok(rw_split(fx.qp, IOP_BSA_BLOCK_READ, 100 * 512, got, sizeof(got), 3), sizeof(got));
+	CU_ASSERT_EQUAL(memcmp(want, got, sizeof(got)), 0);
+	down();
+	unlink(file_path);
+}
+
+static void test_status_reset_flush_verify(void)
+{
+	uint32_t reply[16], *f;
+	struct iop_completion c;
+	uint64_t v[4];
+	unsigned n;
+
+	up("ram,size=1M,bs=1024");
+	expect_ok(plain(IOP_BSA_STATUS_CHECK), NO_COUNT);
+	expect_ok(plain(IOP_BSA_DEVICE_RESET), NO_COUNT);
+	expect_ok(plain(IOP_BSA_CACHE_FLUSH), NO_COUNT);
+	expect_ok(media_verify(0, 1 << 20), 1 << 20);
+	expect_refused(media_verify(1024, 1 << 20), IOP_BSA_DSC_ACCESS_VIOLATION);
+	expect_refused(media_verify(512, 1024), IOP_BSA_DSC_ACCESS_ERROR);
+	/* The device-information group. */
+	f = frame(fx.qp);
+	iop_build_params_get(f, FRAME_BYTES, BSA_TID, IOP_BSA_PARAMS_DEVICE_INFO);
+	CU_ASSERT_EQUAL_FATAL(iop_qp_call(fx.qp, f, reply, 16, &c, TIMEOUT_MS), 0);
+	CU_ASSERT_EQUAL(iop_read_params_reply(reply, c.reply_words, v, 4, &n), 3);
+	CU_ASSERT_EQUAL(n, IOP_BSA_INFO_FIELDS);
+	CU_ASSERT_EQUAL(v[IOP_BSA_INFO_BLOCK_SIZE], 1024);
+	CU_ASSERT_EQUAL(v[IOP_BSA_INFO_CAPACITY], 1 << 20);
+	CU_ASSERT_EQUAL(v[IOP_BSA_INFO_BACKEND], IOP_BSA_BACKEND_RAM);
+	f = frame(fx.qp);
+	iop_build_params_get(f, FRAME_BYTES, BSA_TID, 0x0001);
+	CU_ASSERT_EQUAL(iop_qp_call(fx.qp, f, reply, 16, &c, TIMEOUT_MS), -EIO);
+	CU_ASSERT_EQUAL(c.dsc, IOP_DSC_INVALID_PARAMETER);
+	down();
+}
+
+/* A write refused leaves the disk as it was. */
+static void expect_disk_zero(uint64_t addr, uint32_t len)
+{
+	unsigned char got[4096], zero[4096] = { 0 };
+
+	CU_ASSERT_FATAL(len <= sizeof(got));
+	expect_ok(rw(IOP_BSA_BLOCK_READ, addr, got, len), len);
+	CU_ASSERT_EQUAL(memcmp(got, zero, len), 0);
+}
+
+static void test_refused_ranges(void)
+{
+	unsigned char buf[4096];
+	const uint64_t cap = 1 << 20;
+
+	up("ram,size=1M,bs=512");
+	memset(buf, 0xA5, sizeof(buf));
+	/* Past the capacity: at the end, across it, and an address that would wrap. */
+	expect_refused(rw(IOP_BSA_BLOCK_WRITE, cap, buf, 512), IOP_BSA_DSC_ACCESS_VIOLATION);
+	expect_refused(rw(IOP_BSA_BLOCK_WRITE, cap - 512, buf, 1024), IOP_BSA_DSC_ACCESS_VIOLATION);
+	expect_refused(rw(IOP_BSA_BLOCK_READ, UINT64_MAX - 511, buf, 1024),
+		       IOP_BSA_DSC_ACCESS_VIOLATION);
+	expect_disk_zero(cap - 512, 512);
+	/* Not whole blocks: the address, the length. */
+	expect_refused(rw(IOP_BSA_BLOCK_WRITE, 100, buf, 512), IOP_BSA_DSC_ACCESS_ERROR);
+	expect_refused(rw(IOP_BSA_BLOCK_WRITE, 0, buf, 1000), IOP_BSA_DSC_ACCESS_ERROR);
+	expect_refused(rw(IOP_BSA_WRITE_VERIFY, 512, buf, 513), IOP_BSA_DSC_ACCESS_ERROR);
+	expect_refused(rw(IOP_BSA_BLOCK_READ, 0, buf, 100), IOP_BSA_DSC_ACCESS_ERROR);
+	expect_disk_zero(0, 2048);
+	down();
+}
+
+/* A write of 1024 bytes at 0 built into f, buffer data; returns its words. */
+static int build_write(uint32_t *f, void **data, uint8_t fn)
+{
+	struct iop_buf b = { iop_qp_frame_alloc(fx.qp, 1024), 1024 };
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b.addr);
+	memset(b.addr, 0x5A, 1024);
+	*data = b.addr;
+	return iop_build_bsa_rw(f, FRAME_BYTES, BSA_TID, fn, 0, iop_host_window(fx.h), &b, 1);
+}
+
+static struct result call_then_free(uint32_t *f, void *data)
+{
+	struct result r = call(fx.qp, f);
+
+	iop_qp_frame_free(fx.qp, data);
+	return r;
+}
+
+static void test_refused_frames(void)
+{
+	uint32_t *f;
+	void *data;
+	int words;
+
+	up("ram,size=1M");
+	/* TransferByteCount 0. */
+	f = frame(fx.qp);
+	build_write(f, &data, IOP_BSA_BLOCK_WRITE);
+	f[5] = 0;
+	expect_refused(call_then_free(f, data), IOP_BSA_DSC_ACCESS_ERROR);
+	/* More bytes than the SGL's buffers hold. */
+	f = frame(fx.qp);
+	build_write(f, &data, IOP_BSA_BLOCK_WRITE);
+	f[5] = htole32(2048);
+	expect_refused(call_then_free(f, data), IOP_DSC_INVALID_PARAMETER);
+	/* No SGL at all. */
+	f = frame(fx.qp);
+	words = build_write(f, &data, IOP_BSA_BLOCK_WRITE);
+	f[0] &= htole32(~0xF0u);
+	expect_refused(call_then_free(f, data), IOP_DSC_INVALID_PARAMETER);
+	/* The SGL over the request's own words 4-7. */
+	f = frame(fx.qp);
+	build_write(f, &data, IOP_BSA_BLOCK_WRITE);
+	f[0] = (f[0] & htole32(~0xF0u)) | htole32(6u << 4);
+	expect_refused(call_then_free(f, data), IOP_DSC_INVALID_OFFSET);
+	/* A buffer outside the inbound heap: the walker's refusal and its DSC. */
+	f = frame(fx.qp);
+	build_write(f, &data, IOP_BSA_BLOCK_WRITE);
+	f[9] = 0;
+	expect_refused(call_then_free(f, data), IOP_DSC_INVALID_OFFSET);
+	/* An element the walker refuses (LOCAL_ADDRESS). */
+	f = frame(fx.qp);
+	build_write(f, &data, IOP_BSA_BLOCK_READ);
+	f[8] |= htole32((uint32_t)IOP_SGL_LOCAL_ADDRESS << 24);
+	expect_refused(call_then_free(f, data), IOP_DSC_INVALID_PARAMETER);
+	/* Too short for words 5-7. */
+	f = frame(fx.qp);
+	iop_build_bsa(f, FRAME_BYTES, BSA_TID, IOP_BSA_BLOCK_READ);
+	expect_refused(call(fx.qp, f), IOP_DSC_MESSAGE_TOO_SMALL);
+	f = frame(fx.qp);
+	iop_build_bsa(f, FRAME_BYTES, BSA_TID, IOP_BSA_MEDIA_VERIFY);
+	expect_refused(call(fx.qp, f), IOP_DSC_MESSAGE_TOO_SMALL);
+	CU_ASSERT_EQUAL(words, 10);
+	expect_disk_zero(0, 2048);
+	down();
+}
+
+/* Immediate data: the bytes of a write may ride in the frame; a read has nowhere to put them. */
+static void test_immediate_data(void)
+{
+	struct iop_sgl_writer sw;
+	unsigned char want[512], got[512];
+	uint32_t *f;
+
+	up("ram,size=1M");
+	memset(want, 0x3C, sizeof(want));
+	f = iop_qp_frame_alloc(fx.qp, 1024);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	/* A one-buffer write, its SGL replaced by the data itself. */
+	iop_build_bsa(f, 1024, BSA_TID, IOP_BSA_BLOCK_WRITE);
+	iop_sgl_writer_init(&sw, f + 8, 1024 / 4 - 8);
+	CU_ASSERT_EQUAL(iop_sgl_add_immediate(&sw, want, sizeof(want), IOP_SGL_END_OF_BUFFER), 0);
+	f[0] = htole32((uint32_t)(8 + iop_sgl_finish(&sw)) << 16 | 8u << 4 | 0x01);
+	f[4] = 0;
+	f[5] = htole32(sizeof(want));
+	f[6] = htole32(4096);
+	f[7] = 0;
+	expect_ok(call(fx.qp, f), sizeof(want));
+	expect_ok(rw(IOP_BSA_BLOCK_READ, 4096, got, sizeof(got)), sizeof(got));
+	CU_ASSERT_EQUAL(memcmp(want, got, sizeof(got)), 0);
+	f = iop_qp_frame_alloc(fx.qp, 1024);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	iop_build_bsa(f, 1024, BSA_TID, IOP_BSA_BLOCK_READ);
+	iop_sgl_writer_init(&sw, f + 8, 1024 / 4 - 8);
+	iop_sgl_add_immediate(&sw, want, sizeof(want), IOP_SGL_END_OF_BUFFER);
+	f[0] = htole32((uint32_t)(8 + iop_sgl_finish(&sw)) << 16 | 8u << 4 | 0x01);
+	f[4] = 0;
+	f[5] = htole32(sizeof(want));
+	f[6] = f[7] = 0;
+	expect_refused(call(fx.qp, f), IOP_DSC_INVALID_PARAMETER);
+	down();
+}
+
+/* /dev/full: every write fails with ENOSPC. */
+static void test_device_refuses_writes(void)
+{
+	unsigned char buf[1024];
+
+	up("file=/dev/full,size=1M");
+	memset(buf, 1, sizeof(buf));
+	expect_refused(rw(IOP_BSA_BLOCK_WRITE, 0, buf, sizeof(buf)), IOP_BSA_DSC_DEVICE_FAILURE);
+	expect_refused(rw_split(fx.qp, IOP_BSA_WRITE_VERIFY, 512, buf, sizeof(buf), 2),
+		       IOP_BSA_DSC_DEVICE_FAILURE);
+	/* Nothing to flush on a device that cannot be synced. */
+	expect_ok(plain(IOP_BSA_CACHE_FLUSH), NO_COUNT);
+	/* Reads work: /dev/full reads as zeros. */
+	expect_ok(rw(IOP_BSA_BLOCK_READ, 0, buf, sizeof(buf)), sizeof(buf));
+	CU_ASSERT_EQUAL(buf[0], 0);
+	CU_ASSERT_EQUAL(buf[1023], 0);
+	down();
+}
+
+/* /dev/zero takes every write and reads back zeros: WriteVerify finds other data. */
+static void test_write_verify_finds_other_data(void)
+{
+	unsigned char buf[2048];
+
+	up("file=/dev/zero,size=1M");
+	memset(buf, 0x77, sizeof(buf));
+	expect_ok(rw(IOP_BSA_BLOCK_WRITE, 0, buf, sizeof(buf)), sizeof(buf));
+	expect_refused(rw(IOP_BSA_WRITE_VERIFY, 0, buf, sizeof(buf)), IOP_BSA_DSC_MEDIA_FAILURE);
+	down();
+}
+
+/* A file cut short behind the DDM: reads and verifies stop at its end, and say so. */
+static void test_file_shrunk_under_the_ddm(void)
+{
+	unsigned char want[8192], got[8192];
+	char params[128];
+
+	make_file_path();
+	snprintf(params, sizeof(params), "file=%s,size=1M", file_path);
+	up(params);
+	pattern(want, 0, 512, 16, 11);
+	expect_ok(rw(IOP_BSA_BLOCK_WRITE, 0, want, sizeof(want)), sizeof(want));
+	CU_ASSERT_EQUAL_FATAL(truncate(file_path, 4096), 0);
+	memset(got, 0, sizeof(got));
+	expect(rw_split(fx.qp, IOP_BSA_BLOCK_READ, 0, got, sizeof(got), 3),
+	       IOP_REPLY_STATUS_ERROR_PARTIAL_TRANSFER, IOP_BSA_DSC_MEDIA_ERROR, 4096);
+	CU_ASSERT_EQUAL(memcmp(want, got, 4096), 0);
+	expect_refused(rw(IOP_BSA_BLOCK_READ, 8192, got, 512), IOP_BSA_DSC_MEDIA_ERROR);
+	expect(media_verify(0, 1 << 20), IOP_REPLY_STATUS_ERROR_PARTIAL_TRANSFER,
+	       IOP_BSA_DSC_MEDIA_ERROR, 4096);
+	down();
+	unlink(file_path);
+}
+
+/*
+ * RLIMIT_FSIZE at 64 KiB: a write from 56 KiB to 72 KiB is cut at the limit
+ * (a short write), and the rest refused (EFBIG): reported as the 8 KiB that
+ * went, not as success. SIGXFSZ, which comes with EFBIG, is ignored meanwhile.
+ */
+static void test_write_cut_short(void)
+{
+	unsigned char want[16384], got[8192];
+	struct rlimit old, lim;
+	struct sigaction ign = { .sa_handler = SIG_IGN }, prev;
+	char params[128];
+
+	make_file_path();
+	snprintf(params, sizeof(params), "file=%s,size=1M", file_path);
+	up(params);
+	pattern(want, 112, 512, 32, 5);
+	CU_ASSERT_EQUAL_FATAL(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 64 << 10;
+	CU_ASSERT_EQUAL_FATAL(sigaction(SIGXFSZ, &ign, &prev), 0);
+	CU_ASSERT_EQUAL_FATAL(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	expect(rw_split(fx.qp, IOP_BSA_BLOCK_WRITE, 56 << 10, want, sizeof(want), 3),
+	       IOP_REPLY_STATUS_ERROR_PARTIAL_TRANSFER, IOP_BSA_DSC_DEVICE_FAILURE, 8192);
+	expect_refused(rw(IOP_BSA_BLOCK_WRITE, 64 << 10, want, 512), IOP_BSA_DSC_DEVICE_FAILURE);
+	CU_ASSERT_EQUAL(setrlimit(RLIMIT_FSIZE, &old), 0);
+	sigaction(SIGXFSZ, &prev, NULL);
+	/* What the reply counted is what is on the file. */
+	expect_ok(rw(IOP_BSA_BLOCK_READ, 56 << 10, got, sizeof(got)), sizeof(got));
+	CU_ASSERT_EQUAL(memcmp(want, got, sizeof(got)), 0);
+	down();
+	unlink(file_path);
+}
+
+/*
+ * Two queue pairs post 60 writes each before taking a reply: 120 replies do
+ * not fit a 4 KiB outbound heap (64 blocks), so the DDM finds no reply frame,
+ * hands requests back (IOP_DDM_RETRY) with nothing done, and does them once
+ * the host frees replies. Every write succeeds once, and reads back right.
+ */
+#define BURST 60u
+
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+struct burst_check {
+	unsigned ok, bad;
+};
+
+static void burst_reply(struct iop_qp *qp, const struct iop_completion *c)
+{
+	struct burst_check *bc = c->arg;
+	uint32_t count = 0;
+
+	(void)qp;
+	if (c->result == 0 && iop_read_bsa_transfer_count(c->reply, c->reply_words, &count) == 0 &&
+	    count == 512)
+		bc->ok++;
+	else
+		bc->bad++;
+}
+
+static void test_writes_wait_for_reply_frames(void)
+{
+	struct iop_qp *qps[2];
+	void *bufs[2][BURST];
+	unsigned char want[512], got[512];
+	struct burst_check bc = { 0, 0 };
+	struct iop_ddm_stats st;
+	uint64_t t0;
+
+	up_with("ram,size=1M", 4096);
+	qps[0] = fx.qp;
+	qps[1] = iop_qp_create(fx.h, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qps[1]);
+	for (unsigned q = 0; q < 2; q++)
+		for (unsigned i = 0; i < BURST; i++) {
+			struct iop_buf b = { iop_qp_frame_alloc(qps[q], 512), 512 };
+			uint32_t *f = frame(qps[q]);
+			uint64_t block = q * 100 + i;
+
+			CU_ASSERT_PTR_NOT_NULL_FATAL(b.addr);
+			bufs[q][i] = b.addr;
+			pattern(b.addr, block, 512, 1, 9);
+			iop_build_bsa_rw(f, FRAME_BYTES, BSA_TID, IOP_BSA_BLOCK_WRITE, block * 512,
+					 iop_host_window(fx.h), &b, 1);
+			CU_ASSERT_EQUAL_FATAL(iop_qp_post(qps[q], f, burst_reply, &bc), 0);
+		}
+	/* Nothing is taken back until the DDM has had to hand requests back. */
+	t0 = now_ms();
+	do {
+		CU_ASSERT_EQUAL_FATAL(iop_runtime_ddm_stats(fx.rt, BSA_TID, &st), 0);
+	} while (st.retries == 0 && now_ms() - t0 < TIMEOUT_MS);
+	CU_ASSERT(st.retries > 0);
+	while (bc.ok + bc.bad < 2 * BURST && now_ms() - t0 < TIMEOUT_MS)
+		for (unsigned q = 0; q < 2; q++)
+			iop_qp_poll(qps[q], 8);
+	CU_ASSERT_EQUAL(bc.ok, 2 * BURST);
+	CU_ASSERT_EQUAL(bc.bad, 0);
+	for (unsigned q = 0; q < 2; q++)
+		for (unsigned i = 0; i < BURST; i++) {
+			iop_qp_frame_free(qps[q], bufs[q][i]);
+			pattern(want, q * 100 + i, 512, 1, 9);
+			expect_ok(rw(IOP_BSA_BLOCK_READ, (q * 100 + i) * 512, got, 512), 512);
+			CU_ASSERT_EQUAL(memcmp(want, got, 512), 0);
+		}
+	CU_ASSERT_EQUAL(iop_qp_destroy(qps[1], TIMEOUT_MS), 0);
+	down();
+}
+
+/* Parameters init refuses: no runtime, and a message on stderr. */
+static void test_bad_parameters(void)
+{
+	static const char *const bad[] = {
+		"bs=1000",            "bs=256",
+		"size=1000",          "size=0",
+		"size=12Q",           "floppy",
+		"file=",              "file=/nonexistent-dir/x,size=1M",
+		"file=/dev/null",     "ram=1",
+	};
+	struct iop_window_opts wo = { .inbound_bytes = 1u << 20, .outbound_bytes = 1u << 20 };
+
+	fx.w = iop_window_create(&wo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fx.w);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct iop_runtime *rt = runtime_with(bad[i]);
+
+		CU_ASSERT_PTR_NULL(rt);
+		if (rt != NULL) {
+			fprintf(stderr, "accepted: %s\n", bad[i]);
+			iop_runtime_destroy(rt);
+		}
+	}
+	iop_window_close(fx.w);
+}
+
+static const struct iop_test_case bsa_tests[] = {
+	{ "ram_read_after_write", test_ram_read_after_write },
+	{ "file_read_after_write", test_file_read_after_write },
+	{ "threads_write_their_regions", test_threads_write_their_regions },
+	{ "file_survives_a_new_runtime", test_file_survives_a_new_runtime },
+	{ "status_reset_flush_verify", test_status_reset_flush_verify },
+	{ "refused_ranges", test_refused_ranges },
+	{ "refused_frames", test_refused_frames },
+	{ "immediate_data", test_immediate_data },
+	{ "device_refuses_writes", test_device_refuses_writes },
+	{ "write_verify_finds_other_data", test_write_verify_finds_other_data },
+	{ "file_shrunk_under_the_ddm", test_file_shrunk_under_the_ddm },
+	{ "write_cut_short", test_write_cut_short },
+	{ "writes_wait_for_reply_frames", test_writes_wait_for_reply_frames },
+	{ "bad_parameters", test_bad_parameters },
+	{ NULL, NULL },
+};
+
+static const struct iop_test_suite suites[] = {
+	{ "bsa", bsa_tests },
+	{ NULL, NULL },
+};
+
+int main(int argc, char **argv)
+{
+	return iop_test_main(argc, argv, suites);
+}
