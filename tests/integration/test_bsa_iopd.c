@@ -20,6 +20,7 @@
 #include "iop_build.h"
 #include "iop_host.h"
 #include "iop_test.h"
+#include "iop_test_host.h"
 #include "iop_test_iopd.h"
 
 #define BSA_TID 0x010u
@@ -141,32 +142,6 @@ static void reader(void)
 	_exit(bad != 0);
 }
 
-/* Heap bytes in use, as ExecStatusGet says. */
-static int heap_use(uint32_t *in, uint32_t *out)
-{
-	char err[256];
-	struct iop_host *h = iop_host_attach(iopd.sock_path, err, sizeof(err));
-	struct iop_qp *qp = h != NULL ? iop_qp_create(h, NULL) : NULL;
-	uint32_t reply[16], *f = qp != NULL ? iop_qp_frame_alloc(qp, 16) : NULL;
-	struct iop_exec_status s;
-	struct iop_completion c;
-	int rc = -ENOMEM;
-
-	if (f != NULL) {
-		iop_build_exec_status_get(f, 16);
-		rc = iop_qp_call(qp, f, reply, 16, &c, TIMEOUT_MS);
-		if (rc == 0)
-			rc = iop_read_exec_status(reply, c.reply_words, &s);
-	}
-	if (rc == 0) {
-		*in = s.inbound_in_use;
-		*out = s.outbound_in_use;
-	}
-	if (h != NULL)
-		iop_host_detach(h, TIMEOUT_MS);
-	return rc;
-}
-
 /* A host process to its end, with both heaps where they were before it. */
 static void run_host(void (*host)(void))
 {
@@ -174,14 +149,14 @@ static void run_host(void (*host)(void))
 	pid_t pid;
 	int status = -1;
 
-	CU_ASSERT_EQUAL_FATAL(heap_use(&in0, &out0), 0);
+	CU_ASSERT_EQUAL_FATAL(iop_test_heap_use(iopd.sock_path, &in0, &out0), 0);
 	pid = fork();
 	CU_ASSERT_FATAL(pid >= 0);
 	if (pid == 0)
 		host();
 	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
 	CU_ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	CU_ASSERT_EQUAL_FATAL(heap_use(&in1, &out1), 0);
+	CU_ASSERT_EQUAL_FATAL(iop_test_heap_use(iopd.sock_path, &in1, &out1), 0);
 	CU_ASSERT_EQUAL(in1, in0);
 	CU_ASSERT_EQUAL(out1, out0);
 }

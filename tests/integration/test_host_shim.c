@@ -22,6 +22,7 @@
 #include "iop_heap.h"
 #include "iop_host.h"
 #include "iop_test.h"
+#include "iop_test_host.h"
 #include "iop_test_iopd.h"
 #include "iop_window.h"
 
@@ -43,30 +44,6 @@ static struct iop_host *attach_or_exit(void)
 	return h;
 }
 
-/* Heap bytes in use, as ExecStatusGet says, asked through a queue pair of this process. */
-static int heap_use(uint32_t *in, uint32_t *out)
-{
-	char err[256];
-	struct iop_host *h = iop_host_attach(iopd.sock_path, err, sizeof(err));
-	struct iop_qp *qp = h != NULL ? iop_qp_create(h, NULL) : NULL;
-	struct iop_exec_status s;
-	struct iop_completion c;
-	uint32_t reply[16], *f = qp != NULL ? iop_qp_frame_alloc(qp, 16) : NULL;
-	int rc = -ENOMEM;
-
-	if (f != NULL) {
-		iop_build_exec_status_get(f, 16);
-		rc = iop_qp_call(qp, f, reply, 16, &c, TIMEOUT_MS);
-		if (rc == 0)
-			rc = iop_read_exec_status(reply, c.reply_words, &s);
-	}
-	if (rc == 0) {
-		*in = s.inbound_in_use;
-		*out = s.outbound_in_use;
-	}
-	iop_host_detach(h, TIMEOUT_MS);
-	return rc;
-}
 
 /*
  * What a kill may still lose (docs/heap.md, "Tags"): the block a spill or a
@@ -275,7 +252,7 @@ static void test_killed_mid_burst_loses_nobody_anything(void)
 	pid_t doomed, survivor;
 	char byte;
 
-	CU_ASSERT_EQUAL_FATAL(heap_use(&in0, &out0), 0);
+	CU_ASSERT_EQUAL_FATAL(iop_test_heap_use(iopd.sock_path, &in0, &out0), 0);
 	CU_ASSERT_FATAL(pipe(ready) == 0);
 	doomed = fork();
 	if (doomed == 0)
@@ -291,12 +268,8 @@ static void test_killed_mid_burst_loses_nobody_anything(void)
 	CU_ASSERT_EQUAL(waitpid(doomed, NULL, 0), doomed);
 	CU_ASSERT_EQUAL(wait_ok(survivor), 0); /* lost nothing, every reply in order */
 	CU_ASSERT_EQUAL(kill(iopd.pid, 0), 0); /* iopd still up */
-	for (int i = 0; i < 100; i++) {
-		CU_ASSERT_EQUAL_FATAL(heap_use(&in1, &out1), 0);
-		if (in1 == in0 && out1 == out0)
-			break;
-		iop_test_sleep_ms(50);
-	}
+	/* iopd takes back what the host held as the IOP finishes with it. */
+	iop_test_heap_use_back(iopd.sock_path, in0, out0, &in1, &out1);
 	if (in1 != in0 || out1 != out0)
 		fprintf(stderr, "heap use: inbound %u then %u, outbound %u then %u\n", in0, in1, out0,
 			out1);
@@ -359,7 +332,7 @@ static void test_detach_with_work_in_flight(void)
 	uint32_t in0, out0, in1 = 0, out1 = 0;
 	pid_t pid;
 
-	CU_ASSERT_EQUAL_FATAL(heap_use(&in0, &out0), 0);
+	CU_ASSERT_EQUAL_FATAL(iop_test_heap_use(iopd.sock_path, &in0, &out0), 0);
 	pid = fork();
 	if (pid == 0) {
 		struct iop_host *h = attach_or_exit();
@@ -376,12 +349,8 @@ static void test_detach_with_work_in_flight(void)
 		_exit(qp == NULL);
 	}
 	CU_ASSERT_EQUAL(wait_ok(pid), 0);
-	for (int i = 0; i < 100; i++) {
-		CU_ASSERT_EQUAL_FATAL(heap_use(&in1, &out1), 0);
-		if (in1 == in0 && out1 == out0)
-			break;
-		iop_test_sleep_ms(50);
-	}
+	/* iopd takes back what the host held as the IOP finishes with it. */
+	iop_test_heap_use_back(iopd.sock_path, in0, out0, &in1, &out1);
 	CU_ASSERT_EQUAL(in1, in0);
 	CU_ASSERT_EQUAL(out1, out0);
 }
