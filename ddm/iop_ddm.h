@@ -29,6 +29,7 @@
 #ifndef IOP_DDM_H
 #define IOP_DDM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -141,6 +142,16 @@ const struct iop_ddm_ops *iop_ddm_ops(const struct iop_ddm *d);
 
 /** The request's header, decoded once by the runtime after validation. */
 const struct iop_msg_hdr *iop_request_hdr(const struct iop_request *r);
+
+/**
+ * Has the host that posted this request left (its channel closed, or
+ * reclaimed and perhaps opened again by another)? A DDM that holds requests
+ * for long (a LAN ReceivePost waiting for packets) answers such a request
+ * now, with any status, rather than when its work would be done: until it
+ * is answered, the host's channel and frames cannot be taken back.
+ * Thread safety: the DDM's lcore.
+ */
+bool iop_request_orphaned(const struct iop_request *r);
 
 /**
  * The request frame in this process: MessageSize words, readable and

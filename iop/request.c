@@ -43,6 +43,14 @@ uint32_t iop_request_mfa(const struct iop_request *r)
 	return r->mfa;
 }
 
+bool iop_request_orphaned(const struct iop_request *r)
+{
+	struct iop_channel ch;
+	int state = iop_channel_lookup(r->lc->rt->w, r->channel, &ch);
+
+	return state != IOP_CHANNEL_OPEN || ch.generation != r->generation;
+}
+
 struct iop_window *iop_request_window(const struct iop_request *r)
 {
 	return r->lc->rt->w;

@@ -110,14 +110,22 @@ static int reset(struct lan *l)
 
 static int lan_reset_request(struct lan *l, struct iop_request *r)
 {
-	int rc = reset(l);
+	/* The reply frame first: a retry for want of one must not reset twice. */
+	uint32_t *p = iop_request_reply_alloc(r, IOP_REPLY_WORDS);
+	int rc;
 
+	if (p == NULL)
+		return IOP_DDM_RETRY;
+	rc = reset(l);
 	if (rc == -ENOMEM)
 		return IOP_DDM_RETRY; /* the buckets left are returned on the next try */
 	if (rc != 0)
-		return lan_answer(r, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER,
-				  IOP_DSC_DEVICE_NOT_AVAILABLE);
-	return lan_answer(r, IOP_REPLY_STATUS_SUCCESS, IOP_DSC_SUCCESS);
+		iop_request_reply_send(r, p, IOP_REPLY_WORDS, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER,
+				       IOP_DSC_DEVICE_NOT_AVAILABLE);
+	else
+		iop_request_reply_send(r, p, IOP_REPLY_WORDS, IOP_REPLY_STATUS_SUCCESS,
+				       IOP_DSC_SUCCESS);
+	return IOP_DDM_DONE;
 }
 
 /* Buckets returned, the port stopped, until LanReset. */

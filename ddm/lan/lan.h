@@ -53,6 +53,7 @@ struct lan {
 	struct iop_sgl_bounds bounds;
 	struct lan_post posts[LAN_MAX_POSTS]; /* a FIFO, oldest first */
 	unsigned post_head, n_posts;
+	unsigned polls; /* turns since posts were last checked for hosts that left */
 	struct lan_counters c;
 };
 

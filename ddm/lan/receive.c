@@ -153,9 +153,40 @@ static int deliver(struct lan *l, struct lan_post *p)
 	return (int)got;
 }
 
+/* How many turns between looks for posts whose host has left. */
+#define ORPHAN_CHECK_TURNS 4096u
+
+/*
+ * Posts of hosts that have left are answered (the reply is dropped) and
+ * taken out: they would otherwise hold their channels, and the host's frames,
+ * until traffic filled every bucket, and take that traffic from live hosts.
+ */
+static void drop_orphans(struct lan *l)
+{
+	unsigned n = l->n_posts, kept = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct lan_post *p = &l->posts[(l->post_head + i) % LAN_MAX_POSTS];
+
+		if (iop_request_orphaned(p->r) &&
+		    iop_request_reply(p->r, IOP_REPLY_STATUS_ABORT_NO_DATA_TRANSFER,
+				      IOP_DSC_DEVICE_NOT_AVAILABLE) != -ENOMEM)
+			continue;
+		if (kept != i)
+			l->posts[(l->post_head + kept) % LAN_MAX_POSTS] = *p;
+		kept++;
+	}
+	l->n_posts = kept;
+}
+
 int lan_receive_poll(struct lan *l)
 {
 	int work = 0;
+
+	if (l->n_posts != 0 && ++l->polls >= ORPHAN_CHECK_TURNS) {
+		l->polls = 0;
+		drop_orphans(l);
+	}
 
 	if (!l->rx || !l->started || l->suspended)
 		return 0;

@@ -117,7 +117,8 @@ static int apply(int c, const char *arg, struct blk_opts *o)
 		o->read_pct = (unsigned)v;
 		return 0;
 	case OPT_BS:
-		if (number(arg, 1u << 24, &v) != 0 || v < 512 || v % 8 != 0)
+		/* One SGL element per request: its 24-bit count bounds a request at 8 MiB. */
+		if (number(arg, 1u << 23, &v) != 0 || v < 512 || v % 8 != 0)
 			return bad("--bs", arg);
 		o->bs = (uint32_t)v;
 		return 0;

@@ -105,6 +105,16 @@ static int device_info(struct blk_target *t, const struct blk_opts *o)
 			o->tid, strerror(-rc));
 		return -1;
 	}
+	/* Group 0 of another class's target reads as anything: believe only a sane device. */
+	if (v[IOP_BSA_INFO_BLOCK_SIZE] < 512 || v[IOP_BSA_INFO_BLOCK_SIZE] > (1u << 23) ||
+	    (v[IOP_BSA_INFO_BLOCK_SIZE] & (v[IOP_BSA_INFO_BLOCK_SIZE] - 1)) != 0 ||
+	    v[IOP_BSA_INFO_CAPACITY] < v[IOP_BSA_INFO_BLOCK_SIZE]) {
+		fprintf(stderr, "iop-blk: target 0x%03x is not a block device (block size %llu, "
+				"capacity %llu)\n", o->tid,
+			(unsigned long long)v[IOP_BSA_INFO_BLOCK_SIZE],
+			(unsigned long long)v[IOP_BSA_INFO_CAPACITY]);
+		return -1;
+	}
 	t->block_size = (uint32_t)v[IOP_BSA_INFO_BLOCK_SIZE];
 	t->capacity = v[IOP_BSA_INFO_CAPACITY];
 	return 0;

@@ -118,18 +118,26 @@ static int post(struct phase *p, struct slot *s, uint64_t addr, bool write)
 	struct iop_buf b = { s->buf, o->bs };
 	uint32_t *f = iop_qp_frame_alloc(p->qp, FRAME_BYTES);
 
+	int rc;
+
 	if (f == NULL)
 		return -EAGAIN;
-	iop_build_bsa_rw(f, FRAME_BYTES, o->tid, write ? IOP_BSA_BLOCK_WRITE : IOP_BSA_BLOCK_READ,
-			 addr, iop_host_window(p->w->t->host), &b, 1);
+	rc = iop_build_bsa_rw(f, FRAME_BYTES, o->tid,
+			      write ? IOP_BSA_BLOCK_WRITE : IOP_BSA_BLOCK_READ, addr,
+			      iop_host_window(p->w->t->host), &b, 1);
+	if (rc < 0) {
+		iop_qp_frame_free(p->qp, f);
+		return rc; /* no request could carry this: not worth a retry */
+	}
 	if (o->verify && write)
 		blk_pattern_fill(s->buf, o->bs, addr, o->seed);
 	s->addr = addr;
 	s->write = write;
 	s->start_ns = blk_now_ns();
-	if (iop_qp_post(p->qp, f, on_reply, s) != 0) {
+	rc = iop_qp_post(p->qp, f, on_reply, s);
+	if (rc != 0) {
 		iop_qp_frame_free(p->qp, f);
-		return -EAGAIN;
+		return rc; /* -EAGAIN: the ring or the table is full for now */
 	}
 	s->busy = true;
 	return 0;
@@ -142,7 +150,8 @@ static void run_phase(struct phase *p)
 {
 	const struct blk_opts *o = p->w->o;
 	unsigned empty = 0;
-	bool more = true;
+	bool more = p->w->res.rc == 0;
+	int rc;
 
 	while (more || iop_qp_outstanding(p->qp) != 0) {
 		for (unsigned i = 0; i < o->qd && more; i++) {
@@ -155,8 +164,15 @@ static void run_phase(struct phase *p)
 			more = next_io(p, &addr, &write);
 			if (!more)
 				break;
-			if (post(p, s, addr, write) != 0)
+			rc = post(p, s, addr, write);
+			if (rc == -EAGAIN)
 				break; /* taken again after replies come back */
+			if (rc != 0) {
+				/* Nothing more can be posted: finish what is in flight, then stop. */
+				p->w->res.rc = rc;
+				more = false;
+				break;
+			}
 			p->issued++;
 		}
 		if (iop_qp_poll(p->qp, o->qd) > 0)

@@ -180,15 +180,20 @@ int replay_iop_send(struct replay_iop *x, const uint8_t *data, uint32_t len)
 		iop_qp_frame_free(x->qp, frame);
 		return rc;
 	}
-	f = &x->slots[x->seq % QP_DEPTH];
-	f->len = len;
-	f->t_post = now_ns();
 	while ((rc = iop_qp_post(x->qp, frame, on_reply, x)) == -EAGAIN)
 		replay_iop_poll(x);
 	if (rc != 0) {
 		iop_qp_frame_free(x->qp, frame);
 		return rc;
 	}
+	/*
+	 * Its slot only now: until the post went in, the slot may still be the
+	 * oldest request's, whose reply a poll above reads. No callback runs
+	 * between the post and these stores (callbacks run only in polls).
+	 */
+	f = &x->slots[x->seq % QP_DEPTH];
+	f->len = len;
+	f->t_post = now_ns();
 	x->seq++;
 	x->st.posted++;
 	return 0;

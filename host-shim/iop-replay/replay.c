@@ -83,6 +83,7 @@ int replay_run(const struct replay_opts *o, struct replay_iop *x, struct capture
 	pc.start = pc.loop_start = now_ns();
 	next_stats = pc.start + (uint64_t)(o->stats * 1e9);
 	for (uint64_t loop = 0; rc == 0 && (o->loop == 0 || loop < o->loop); loop++) {
+		uint64_t sent_before = pc.packets;
 		struct packet p;
 		int got = 0;
 
@@ -133,6 +134,9 @@ int replay_run(const struct replay_opts *o, struct replay_iop *x, struct capture
 				break; /* nothing good in the file: looping would only repeat that */
 		}
 		if (o->limit != 0 && pc.packets >= o->limit)
+			break;
+		/* A pass that sent nothing (an empty capture, every packet skipped) ends the loop. */
+		if (pc.packets == sent_before)
 			break;
 	}
 done:

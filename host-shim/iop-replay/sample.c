@@ -53,6 +53,7 @@ static int write_pcap(const char *path, uint8_t *buf, char *err, size_t errlen)
 	pcap_t *dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535,
 							    PCAP_TSTAMP_PRECISION_NANO);
 	pcap_dumper_t *d = dead != NULL ? pcap_dump_open(dead, path) : NULL;
+	bool failed;
 
 	if (d == NULL) {
 		snprintf(err, errlen, "%s: %s", path, dead ? pcap_geterr(dead) : "pcap_open_dead");
@@ -69,8 +70,14 @@ static int write_pcap(const char *path, uint8_t *buf, char *err, size_t errlen)
 		h.caplen = h.len = sample_packet(i, buf);
 		pcap_dump((u_char *)d, &h, buf);
 	}
+	/* pcap_dump() says nothing of a failed write: ask the stream (a full disk). */
+	failed = pcap_dump_flush(d) != 0 || ferror(pcap_dump_file(d));
 	pcap_dump_close(d);
 	pcap_close(dead);
+	if (failed) {
+		snprintf(err, errlen, "%s: writing the sample failed", path);
+		return -1;
+	}
 	return 0;
 }
 

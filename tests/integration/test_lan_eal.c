@@ -420,6 +420,37 @@ static void test_suspend_and_reset(void)
 	down(&f);
 }
 
+/*
+ * A ReceivePost whose host leaves before any packet comes is answered (and
+ * the reply dropped) soon after, not when traffic would fill its buckets:
+ * until then its channel could not be taken back.
+ */
+static void test_post_of_a_gone_host_is_answered(void)
+{
+	struct fixture f;
+	struct rx_post rx;
+	struct iop_qp *mine;
+	unsigned id;
+	bool idle = false;
+
+	up(&f, "port=net_ring0");
+	mine = f.qp;
+	f.qp = iop_qp_create(f.h, NULL); /* the host that leaves */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f.qp);
+	id = iop_qp_channel(f.qp)->id;
+	post_buckets(&f, &rx, 4, 2048);
+	CU_ASSERT_FALSE(iop_runtime_channel_idle(f.rt, id)); /* the DDM holds the post */
+	iop_qp_destroy(f.qp, 0);
+	f.qp = mine;
+	for (unsigned i = 0; i < TIMEOUT_MS && !idle; i++) {
+		idle = iop_runtime_channel_idle(f.rt, id);
+		usleep(1000);
+	}
+	CU_ASSERT_TRUE(idle);
+	free_buckets(&f, &rx);
+	down(&f);
+}
+
 /* net_pcap with tx_pcap: the file holds every packet sent, in order, byte for byte. */
 static void test_pcap_tx_file(void)
 {
@@ -485,6 +516,7 @@ static const struct iop_test_case lan_tests[] = {
 	{ "receive_drops", test_receive_drops },
 	{ "refusals", test_refusals },
 	{ "suspend_and_reset", test_suspend_and_reset },
+	{ "post_of_a_gone_host_is_answered", test_post_of_a_gone_host_is_answered },
 	{ "pcap_tx_file", test_pcap_tx_file },
 	{ "bad_parameters", test_bad_parameters },
 	{ NULL, NULL },
