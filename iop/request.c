@@ -178,6 +178,11 @@ int request_reply_now(struct iop_request *r, uint8_t req_status, uint16_t dsc)
 
 int iop_request_reply(struct iop_request *r, uint8_t req_status, uint16_t dsc)
 {
+	/* Counted here: its allocation would refuse a second reply before the send could. */
+	if (r->answered) {
+		STAT_ADD(r->ddm->stats.double_replies, 1);
+		return -EALREADY;
+	}
 	return request_reply_now(r, req_status, dsc);
 }
 

@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * iop-conform: the DDM conformance suite. Runs its checks against one DDM, a
+ * built-in by name or a shared object by path, and exits with the number of
+ * checks that failed. docs/iop-conform.md.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/Automated.h>
+#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
+
+#include "checks.h"
+#include "fixture.h"
+#include "iop_frame.h"
+
+static const struct {
+	const char *name;
+	const struct conform_check *checks;
+} suites[] = {
+	{ "generic", conform_generic },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: iop-conform (--ddm NAME | --so PATH) [--params STR] [--function 0xNN]\n"
+		"                   [-s SUITE] [-t TEST] [--xml PREFIX] [-l]\n"
+		"  --ddm NAME       a built-in DDM\n"
+		"  --so PATH        a DDM shared object (IOP_DDM_EXPORT)\n"
+		"  --params STR     the DDM instance's parameters\n"
+		"  --function 0xNN  a function the DDM answers itself (default: the first it lists\n"
+		"                   that the runtime does not answer for it)\n"
+		"  -s SUITE, -t TEST  run one suite, one test\n"
+		"  --xml PREFIX     CUnit XML results in PREFIX-Results.xml and PREFIX-Listing.xml\n"
+		"  -l               list the suites and tests\n"
+		"exit status: the number of failed tests (at most 254); 255: could not run\n");
+}
+
+/*
+ * The first function the DDM lists that reaches it with a plain request and
+ * is answered at once: UtilNOP, the parameter groups and UtilEventRegister
+ * (answered only when an event fires) would not test the DDM's replies.
+ */
+static int default_function(const struct iop_ddm_ops *ops)
+{
+	for (unsigned i = 0; i < ops->n_functions; i++) {
+		uint8_t fn = ops->functions[i];
+
+		if (fn != IOP_UTIL_NOP && fn != IOP_UTIL_PARAMS_GET && fn != IOP_UTIL_PARAMS_SET &&
+		    fn != IOP_UTIL_EVENT_REGISTER)
+			return fn;
+	}
+	return -1;
+}
+
+static int register_suites(const char *only_suite, const char *only_test, unsigned *selected)
+{
+	*selected = 0;
+	for (size_t s = 0; s < sizeof(suites) / sizeof(suites[0]); s++) {
+		CU_pSuite cs;
+
+		if (only_suite != NULL && strcmp(only_suite, suites[s].name) != 0)
+			continue;
+		cs = CU_add_suite(suites[s].name, NULL, NULL);
+		if (cs == NULL)
+			return -ENOMEM;
+		for (const struct conform_check *c = suites[s].checks; c->name != NULL; c++) {
+			if (only_test != NULL && strcmp(only_test, c->name) != 0)
+				continue;
+			if (CU_add_test(cs, c->name, c->fn) == NULL)
+				return -ENOMEM;
+			(*selected)++;
+		}
+	}
+	return 0;
+}
+
+static void list(void)
+{
+	for (size_t s = 0; s < sizeof(suites) / sizeof(suites[0]); s++)
+		for (const struct conform_check *c = suites[s].checks; c->name != NULL; c++)
+			printf("%s %s\n", suites[s].name, c->name);
+}
+
+/* One line per failed test, for people and for scripts: "FAILED suite test". */
+static void print_failed(void)
+{
+	const char *last_suite = NULL, *last_test = NULL;
+
+	for (CU_pFailureRecord f = CU_get_failure_list(); f != NULL; f = f->pNext) {
+		if (f->pSuite == NULL || f->pTest == NULL)
+			continue;
+		if (last_suite == f->pSuite->pName && last_test == f->pTest->pName)
+			continue;
+		printf("FAILED %s %s\n", f->pSuite->pName, f->pTest->pName);
+		last_suite = f->pSuite->pName;
+		last_test = f->pTest->pName;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "ddm", required_argument, NULL, 'd' },
+		{ "so", required_argument, NULL, 'o' },
+		{ "params", required_argument, NULL, 'p' },
+		{ "function", required_argument, NULL, 'f' },
+		{ "xml", required_argument, NULL, 'x' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *ddm = NULL, *so = NULL, *only_suite = NULL, *only_test = NULL, *xml = NULL;
+	long function = -1;
+	unsigned selected, failed;
+	char err[512] = "";
+	char *end;
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, "s:t:lh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			ddm = optarg;
+			break;
+		case 'o':
+			so = optarg;
+			break;
+		case 'p':
+			conform.params = optarg;
+			break;
+		case 'f':
+			function = strtol(optarg, &end, 0);
+			if (*optarg == '\0' || *end != '\0' || function < 0 || function > 0xFF) {
+				fprintf(stderr, "iop-conform: --function: not a function code: %s\n",
+					optarg);
+				return 255;
+			}
+			break;
+		case 's':
+			only_suite = optarg;
+			break;
+		case 't':
+			only_test = optarg;
+			break;
+		case 'x':
+			xml = optarg;
+			break;
+		case 'l':
+			list();
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 255;
+		}
+	}
+	if ((ddm == NULL) == (so == NULL) || optind != argc) {
+		usage(stderr);
+		return 255;
+	}
+	if (so != NULL) {
+		rc = iop_ddm_load(so, &conform.ops, err, sizeof(err));
+		if (rc != 0) {
+			fprintf(stderr, "iop-conform: %s: %s\n", so, err);
+			return 255;
+		}
+	} else {
+		conform.ops = iop_ddm_find(ddm);
+		if (conform.ops == NULL) {
+			fprintf(stderr, "iop-conform: no built-in DDM named %s\n", ddm);
+			return 255;
+		}
+	}
+	if (function < 0)
+		function = default_function(conform.ops);
+	if (function < 0) {
+		fprintf(stderr, "iop-conform: %s lists no function to send it: use --function\n",
+			conform.ops->name);
+		return 255;
+	}
+	conform.function = (uint8_t)function;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 255;
+	if (register_suites(only_suite, only_test, &selected) != 0 || selected == 0) {
+		fprintf(stderr, "iop-conform: no test selected\n");
+		CU_cleanup_registry();
+		return 255;
+	}
+	printf("iop-conform: %s (class 0x%03x), function 0x%02x\n", conform.ops->name,
+	       conform.ops->class_id, conform.function);
+	if (xml != NULL) {
+		CU_set_output_filename(xml);
+		CU_list_tests_to_file();
+		CU_automated_run_tests();
+	} else {
+		CU_basic_set_mode(CU_BRM_VERBOSE);
+		CU_basic_run_tests();
+	}
+	print_failed();
+	failed = CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	/* 255 is kept for "could not run". */
+	return failed > 254 ? 254 : (int)failed;
+}
