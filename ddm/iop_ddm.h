@@ -121,9 +121,14 @@ struct iop_ddm_ops {
 	 *         -EPERM (read-only). NULL: nothing can be set.
 	 */
 	int (*params_set)(struct iop_ddm *d, uint16_t group, const uint64_t *fields, unsigned n);
-	/** Stop taking new work; finish or fail what is in flight. NULL for nothing to do. */
+	/**
+	 * Stop taking new work; finish or fail what is in flight. NULL for
+	 * nothing to do. @return 0 when done; -EAGAIN or -ENOMEM when it could
+	 * not finish now (no reply frame free): called again on a later turn,
+	 * and the executive answers only once it is done.
+	 */
 	int (*quiesce)(struct iop_ddm *d);
-	/** Back to the state after init. NULL for nothing to do. */
+	/** Back to the state after init. NULL for nothing to do. @return as quiesce. */
 	int (*reset)(struct iop_ddm *d);
 	/** Release everything init took. NULL for nothing to do. */
 	void (*fini)(struct iop_ddm *d);

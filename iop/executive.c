@@ -296,6 +296,12 @@ static int exec_poll(struct iop_ddm *d)
 	return work;
 }
 
+/* A quiesce or reset that could not finish now (no reply frame free) is asked again. */
+static bool not_yet(int rc)
+{
+	return rc == -EAGAIN || rc == -ENOMEM;
+}
+
 void executive_run_control(struct iop_lcore *lc, struct iop_ddm *d)
 {
 	int what = atomic_load_explicit(&d->control, memory_order_acquire);
@@ -304,12 +310,12 @@ void executive_run_control(struct iop_lcore *lc, struct iop_ddm *d)
 	case CONTROL_NONE:
 		return;
 	case CONTROL_QUIESCE:
-		if (d->ops->quiesce != NULL)
-			d->ops->quiesce(d);
+		if (d->ops->quiesce != NULL && not_yet(d->ops->quiesce(d)))
+			return; /* asked again on the next turn; the executive waits */
 		break;
 	case CONTROL_RESET:
-		if (d->ops->reset != NULL)
-			d->ops->reset(d);
+		if (d->ops->reset != NULL && not_yet(d->ops->reset(d)))
+			return;
 		break;
 	case CONTROL_DESTROY:
 		if (d->ops->quiesce != NULL)

@@ -12,6 +12,7 @@
 
 /* A DDM that counts its control callbacks (here, to outlive the instance). */
 static unsigned quiesces, resets, finis;
+static unsigned resets_not_yet; /* how many more resets answer "not yet" */
 
 static int counted_handle(struct iop_ddm *d, struct iop_request *r)
 {
@@ -31,6 +32,10 @@ static int counted_reset(struct iop_ddm *d)
 {
 	(void)d;
 	resets++;
+	if (resets_not_yet != 0) {
+		resets_not_yet--;
+		return -EAGAIN; /* as a DDM with no reply frame for what it must cancel */
+	}
 	return 0;
 }
 
@@ -325,6 +330,20 @@ static void test_many_deferred_lct_waiters(void)
 	harness_down(&t);
 }
 
+/* A reset that cannot finish now is asked again; IopReset is answered once it is done. */
+static void test_reset_not_yet_is_asked_again(void)
+{
+	struct harness t;
+
+	quiesces = resets = 0;
+	resets_not_yet = 3;
+	up(&t, 1);
+	expect_status(&t, IOP_EXEC_IOP_RESET, IOP_DSC_SUCCESS);
+	CU_ASSERT_EQUAL(resets, 4);
+	CU_ASSERT_EQUAL(resets_not_yet, 0);
+	harness_down(&t);
+}
+
 /* Quiesce and reset reach a DDM on another lcore, through that lcore. */
 static void test_control_runs_on_the_ddms_lcore(void)
 {
@@ -383,6 +402,7 @@ static const struct iop_test_case executive_tests[] = {
 	{ "ddm_destroy_and_deferred_lct", test_ddm_destroy_and_deferred_lct },
 	{ "many_deferred_lct_waiters", test_many_deferred_lct_waiters },
 	{ "control_runs_on_the_ddms_lcore", test_control_runs_on_the_ddms_lcore },
+	{ "reset_not_yet_is_asked_again", test_reset_not_yet_is_asked_again },
 	{ "destroy_answers_what_the_ddm_held", test_destroy_answers_what_the_ddm_held },
 	{ NULL, NULL },
 };
