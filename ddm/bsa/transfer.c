@@ -13,7 +13,9 @@
  * that reached the device (or the host's buffers), and its ReqStatus is
  * SUCCESS only when that is all of TransferByteCount; otherwise
  * ERROR_PARTIAL_TRANSFER (some moved) or ERROR_NO_DATA_TRANSFER (none),
- * with the detailed status of what stopped it.
+ * with the detailed status of what stopped it; a WriteVerify that wrote a
+ * batch it could not verify says ERROR_DIRTY: the media changed past the
+ * verified TransferCount.
  */
 #include <endian.h>
 #include <errno.h>
@@ -34,6 +36,7 @@ struct xfer {
 	uint64_t addr;       /* device byte address of the transfer's start */
 	uint32_t count;      /* TransferByteCount */
 	uint64_t moved;      /* bytes that reached the device or the host's buffers */
+	bool dirty;          /* WriteVerify: written past `moved`, unverified */
 	uint16_t dsc;        /* why it stopped, when it did */
 };
 
@@ -121,9 +124,14 @@ static int move_batch(struct xfer *x, int n)
 		if (rc == 0)
 			rc = compare_back(x, off, x->s->iov, n);
 	}
-	/* WriteVerify counts verified bytes: none of a batch that failed to write or verify. */
-	if (rc != 0 && x->verify)
+	/*
+	 * WriteVerify counts verified bytes: none of a batch that failed to write
+	 * or verify; what it did write changed the media all the same (dirty).
+	 */
+	if (rc != 0 && x->verify) {
+		x->dirty = done != 0;
 		done = 0;
+	}
 	x->moved += done;
 	if (rc != 0)
 		x->dsc = rc == -EILSEQ ? IOP_BSA_DSC_MEDIA_FAILURE : bsa_dsc_of_errno(rc);
@@ -200,6 +208,8 @@ int bsa_transfer(struct bsa *s, struct iop_request *r)
 		move(&x, f, bytes, h->sgl_offset, &b);
 	if (x.dsc == 0)
 		status = IOP_REPLY_STATUS_SUCCESS;
+	else if (x.dirty)
+		status = IOP_REPLY_STATUS_ERROR_DIRTY; /* the media changed past TransferCount */
 	else if (x.moved == 0)
 		status = IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER;
 	else
