@@ -31,6 +31,7 @@
 #include "iop_runtime.h"
 #include "iop_sgl.h"
 #include "iop_test.h"
+#include "runtime_harness.h" /* heap_free_bytes() */
 #include "iop_window.h"
 
 #define BSA_TID 0x010u
@@ -50,15 +51,6 @@ static struct {
 } fx;
 
 static char file_path[64];
-
-static uint64_t heap_free_bytes(struct iop_heap *h)
-{
-	struct iop_heap_stats s;
-
-	iop_heap_cache_flush(h);
-	iop_heap_stats(h, &s);
-	return s.bytes_free;
-}
 
 static void *loop_main(void *arg)
 {

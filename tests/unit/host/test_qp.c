@@ -23,6 +23,7 @@
 #include "iop_mfa_ring.h"
 #include "iop_runtime.h"
 #include "iop_test.h"
+#include "runtime_harness.h" /* heap_free_bytes() */
 #include "iop_window.h"
 
 #define NOP_TID 0x010u
@@ -38,15 +39,6 @@ struct iop_fixture {
 };
 
 static struct iop_fixture fx;
-
-static uint64_t heap_free_bytes(struct iop_heap *h)
-{
-	struct iop_heap_stats s;
-
-	iop_heap_cache_flush(h);
-	iop_heap_stats(h, &s);
-	return s.bytes_free;
-}
 
 static void *loop_main(void *arg)
 {
