@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The runtime under test on a loop thread, and raw host channels to it. */
 #define _GNU_SOURCE
+#include <endian.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -216,4 +217,28 @@ uint32_t *raw_ddm_request(struct raw_chan *rc)
 	if (f != NULL)
 		raw_header(rc, f, 5, rc->fx->tid, conform.function);
 	return f;
+}
+
+uint32_t raw_contexts(struct raw_chan *rc, uint32_t *f)
+{
+	uint32_t tc = rc->next_transaction++;
+
+	f[2] = htole32(rc->initiator_context);
+	f[3] = htole32(tc);
+	return tc;
+}
+
+void *raw_buf(struct raw_chan *rc, size_t bytes, uint8_t fill)
+{
+	void *b = iop_host_frame_alloc(rc->fx->h, bytes);
+
+	if (b != NULL)
+		memset(b, fill, bytes);
+	return b;
+}
+
+void raw_buf_free(struct raw_chan *rc, void *buf)
+{
+	if (buf != NULL)
+		iop_host_frame_free(rc->fx->h, buf);
 }

@@ -110,4 +110,19 @@ int raw_call(struct raw_chan *rc, uint32_t *f, struct raw_reply *r);
 /* A request for the DDM's own function (5 words, word 4 zero) on rc. */
 uint32_t *raw_ddm_request(struct raw_chan *rc);
 
+/*
+ * Give a frame that a builder of <iop/build.h> wrote (contexts left 0) the
+ * channel's InitiatorContext and the next TransactionContext (returned).
+ */
+uint32_t raw_contexts(struct raw_chan *rc, uint32_t *f);
+
+/*
+ * A data buffer of `bytes` from the inbound heap, filled with `fill`, or NULL:
+ * memory an SGL may name. Freed with raw_buf_free().
+ */
+void *raw_buf(struct raw_chan *rc, size_t bytes, uint8_t fill);
+
+/* Give back a buffer of raw_buf(); NULL is ignored. */
+void raw_buf_free(struct raw_chan *rc, void *buf);
+
 #endif /* CONFORM_FIXTURE_H */
