@@ -18,13 +18,25 @@
 #include "checks.h"
 #include "fixture.h"
 #include "iop_frame.h"
+#include "iop_lct.h"
 
+/* A suite for every target. */
+#define ANY_CLASS 0xFFFFu
+
+/*
+ * The suites, and the class of target each judges: a class suite runs when
+ * the DDM's registered class (the Class of its LCT entry) is its class.
+ */
 static const struct {
 	const char *name;
+	uint16_t class_id;
 	const struct conform_check *checks;
 } suites[] = {
-	{ "generic", conform_generic },
+	{ "generic", ANY_CLASS, conform_generic },
+	{ "bsa", IOP_CLASS_RANDOM_BLOCK_STORAGE, conform_bsa },
 };
+
+#define N_SUITES (sizeof(suites) / sizeof(suites[0]))
 
 static void usage(FILE *f)
 {
@@ -36,7 +48,7 @@ static void usage(FILE *f)
 		"  --params STR     the DDM instance's parameters\n"
 		"  --function 0xNN  a function the DDM answers itself (default: the first it lists\n"
 		"                   that the runtime does not answer for it)\n"
-		"  -s SUITE, -t TEST  run one suite, one test\n"
+		"  -s SUITE, -t TEST  run one suite, one test (class suites: the DDM's class only)\n"
 		"  --xml PREFIX     CUnit XML results in PREFIX-Results.xml and PREFIX-Listing.xml\n"
 		"  -l               list the suites and tests\n"
 		"exit status: the number of failed tests (at most 254); 255: could not run\n");
@@ -59,14 +71,28 @@ static int default_function(const struct iop_ddm_ops *ops)
 	return -1;
 }
 
+static bool suite_applies(size_t s, uint16_t class_id)
+{
+	return suites[s].class_id == ANY_CLASS || suites[s].class_id == class_id;
+}
+
 static int register_suites(const char *only_suite, const char *only_test, unsigned *selected)
 {
 	*selected = 0;
-	for (size_t s = 0; s < sizeof(suites) / sizeof(suites[0]); s++) {
+	for (size_t s = 0; s < N_SUITES; s++) {
 		CU_pSuite cs;
 
 		if (only_suite != NULL && strcmp(only_suite, suites[s].name) != 0)
 			continue;
+		if (!suite_applies(s, conform.ops->class_id)) {
+			/* Asked for by name: say why it does not run, rather than "no test". */
+			if (only_suite != NULL)
+				fprintf(stderr,
+					"iop-conform: suite %s judges class 0x%03x; %s is class 0x%03x\n",
+					suites[s].name, suites[s].class_id, conform.ops->name,
+					conform.ops->class_id);
+			continue;
+		}
 		cs = CU_add_suite(suites[s].name, NULL, NULL);
 		if (cs == NULL)
 			return -ENOMEM;
@@ -81,11 +107,17 @@ static int register_suites(const char *only_suite, const char *only_test, unsign
 	return 0;
 }
 
+/* Every suite, whatever the DDM: "suite test", and the class a class suite judges. */
 static void list(void)
 {
-	for (size_t s = 0; s < sizeof(suites) / sizeof(suites[0]); s++)
-		for (const struct conform_check *c = suites[s].checks; c->name != NULL; c++)
-			printf("%s %s\n", suites[s].name, c->name);
+	for (size_t s = 0; s < N_SUITES; s++)
+		for (const struct conform_check *c = suites[s].checks; c->name != NULL; c++) {
+			if (suites[s].class_id == ANY_CLASS)
+				printf("%s %s\n", suites[s].name, c->name);
+			else
+				printf("%s %s (class 0x%03x)\n", suites[s].name, c->name,
+				       suites[s].class_id);
+		}
 }
 
 /* One line per failed test, for people and for scripts: "FAILED suite test". */
