@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # iop-conform must catch each broken DDM with the check named for its defect,
 # and with that check alone: usage: check.sh IOP-CONFORM DDM.so:CHECK ...
+# (CHECK is a test name; tests are named uniquely across the suites.)
 set -u
 conform=$1
 shift
@@ -11,7 +12,7 @@ for pair in "$@"; do
 	want=${pair#*:}
 	out=$("$conform" --so "$so" 2>&1)
 	status=$?
-	failed=$(printf '%s\n' "$out" | sed -n 's/^FAILED generic //p' | tr '\n' ' ')
+	failed=$(printf '%s\n' "$out" | sed -n 's/^FAILED [^ ]* //p' | tr '\n' ' ')
 	if [ "$failed" != "$want " ] || [ "$status" -ne 1 ]; then
 		echo "$(basename "$so"): failed [${failed}] with status $status; want [$want] and 1"
 		printf '%s\n' "$out" | tail -40
