@@ -21,6 +21,9 @@ extern const struct conform_check conform_generic[];
 /* The checks of a block-storage target (class 0x010), beside the generic ones. */
 extern const struct conform_check conform_bsa[];
 
+/* The checks of a LAN target (class 0x020), beside the generic ones. */
+extern const struct conform_check conform_lan[];
+
 /* ---- what every check does: its own runtime and a channel to it ---- */
 
 static inline bool check_up(struct fixture *fx, struct raw_chan *rc)

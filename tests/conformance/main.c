@@ -16,6 +16,7 @@
 #include <CUnit/CUnit.h>
 
 #include "checks.h"
+#include "eal.h"
 #include "fixture.h"
 #include "iop_frame.h"
 #include "iop_lct.h"
@@ -34,6 +35,7 @@ static const struct {
 } suites[] = {
 	{ "generic", ANY_CLASS, conform_generic },
 	{ "bsa", IOP_CLASS_RANDOM_BLOCK_STORAGE, conform_bsa },
+	{ "lan", IOP_CLASS_LAN, conform_lan },
 };
 
 #define N_SUITES (sizeof(suites) / sizeof(suites[0]))
@@ -42,12 +44,14 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: iop-conform (--ddm NAME | --so PATH) [--params STR] [--function 0xNN]\n"
-		"                   [-s SUITE] [-t TEST] [--xml PREFIX] [-l]\n"
+		"                   [--vdev SPEC]... [-s SUITE] [-t TEST] [--xml PREFIX] [-l]\n"
 		"  --ddm NAME       a built-in DDM\n"
 		"  --so PATH        a DDM shared object (IOP_DDM_EXPORT)\n"
 		"  --params STR     the DDM instance's parameters\n"
 		"  --function 0xNN  a function the DDM answers itself (default: the first it lists\n"
 		"                   that the runtime does not answer for it)\n"
+		"  --vdev SPEC      start DPDK's EAL with this virtual device (net_ring0, ...),\n"
+		"                   for a DDM that needs a port; may be repeated\n"
 		"  -s SUITE, -t TEST  run one suite, one test (class suites: the DDM's class only)\n"
 		"  --xml PREFIX     CUnit XML results in PREFIX-Results.xml and PREFIX-Listing.xml\n"
 		"  -l               list the suites and tests\n"
@@ -144,12 +148,14 @@ int main(int argc, char **argv)
 		{ "params", required_argument, NULL, 'p' },
 		{ "function", required_argument, NULL, 'f' },
 		{ "xml", required_argument, NULL, 'x' },
+		{ "vdev", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *ddm = NULL, *so = NULL, *only_suite = NULL, *only_test = NULL, *xml = NULL;
+	const char *vdevs[CONFORM_MAX_VDEVS];
 	long function = -1;
-	unsigned selected, failed;
+	unsigned selected, failed, n_vdevs = 0;
 	char err[512] = "";
 	char *end;
 	int opt, rc;
@@ -182,6 +188,13 @@ int main(int argc, char **argv)
 		case 'x':
 			xml = optarg;
 			break;
+		case 'v':
+			if (n_vdevs == CONFORM_MAX_VDEVS) {
+				fprintf(stderr, "iop-conform: at most %u --vdev\n", CONFORM_MAX_VDEVS);
+				return 255;
+			}
+			vdevs[n_vdevs++] = optarg;
+			break;
 		case 'l':
 			list();
 			return 0;
@@ -197,6 +210,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 255;
 	}
+	/* Before the DDM is looked at: a port must exist before its DDM's init names it. */
+	if (n_vdevs != 0 && conform_eal_start(vdevs, n_vdevs, err, sizeof(err)) != 0) {
+		fprintf(stderr, "iop-conform: EAL: %s\n", err);
+		return 255;
+	}
+	atexit(conform_eal_stop); /* every way out below, 255 included */
 	if (so != NULL) {
 		rc = iop_ddm_load(so, &conform.ops, err, sizeof(err));
 		if (rc != 0) {
