@@ -347,13 +347,27 @@ static bool read_blocks(struct raw_chan *rc, const struct geometry *g, uint64_t 
 /*
  * What a check that sends writes to be refused compares: blocks [blk, blk +
  * n) read before and after. Written first with data of their own, so that a
- * refused write that went through anyway changes them.
+ * refused write that went through anyway changes them. However large the
+ * blocks, each transfer stays within MAX_TRANSFER (blocks()): the guarded
+ * range is written and read in pieces.
  */
 struct guard {
 	uint64_t blk;
 	uint32_t n;
 	uint8_t *before, *after;
 };
+
+/* Blocks [blk, blk + n) read into out, in transfers of at most MAX_TRANSFER. */
+static bool read_range(struct raw_chan *rc, const struct geometry *g, uint64_t blk, uint32_t n,
+		       uint8_t *out)
+{
+	for (uint32_t done = 0, step; done < n; done += step) {
+		step = blocks(g, n - done);
+		if (!read_blocks(rc, g, blk + done, step, out + (size_t)done * g->bs))
+			return false;
+	}
+	return true;
+}
 
 static bool guard_set(struct raw_chan *rc, const struct geometry *g, struct guard *gd,
 		      uint64_t blk, uint32_t n)
@@ -366,8 +380,12 @@ static bool guard_set(struct raw_chan *rc, const struct geometry *g, struct guar
 		CU_FAIL("out of memory");
 		return false;
 	}
-	CU_ASSERT_TRUE(rw_blocks(rc, g, IOP_BSA_BLOCK_WRITE, blk, n, 1, 0xB0u));
-	if (!read_blocks(rc, g, blk, n, gd->before)) {
+	for (uint32_t done = 0, step; done < n; done += step) {
+		step = blocks(g, n - done);
+		CU_ASSERT_TRUE(rw_blocks(rc, g, IOP_BSA_BLOCK_WRITE, blk + done, step, 1,
+					 0xB0u));
+	}
+	if (!read_range(rc, g, blk, n, gd->before)) {
 		CU_FAIL("the guarded blocks could not be read");
 		return false;
 	}
@@ -378,7 +396,7 @@ static bool guard_set(struct raw_chan *rc, const struct geometry *g, struct guar
 static void guard_check(struct raw_chan *rc, const struct geometry *g, struct guard *gd, bool set)
 {
 	if (set) {
-		CU_ASSERT_TRUE(read_blocks(rc, g, gd->blk, gd->n, gd->after));
+		CU_ASSERT_TRUE(read_range(rc, g, gd->blk, gd->n, gd->after));
 		if (memcmp(gd->before, gd->after, (size_t)gd->n * g->bs) != 0)
 			CU_FAIL("a refused write changed the device");
 	}
