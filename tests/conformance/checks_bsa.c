@@ -43,11 +43,29 @@ struct geometry {
 
 /* One BlockRead/BlockWrite/WriteVerify reply, as the checks judge it. */
 struct xfer_reply {
-	bool ok;        /* a 6-word REPLY of the function, not FAIL */
-	uint8_t status; /* ReqStatus */
+	bool ok;         /* a 6-word REPLY of the function to this request, not FAIL or MULTIPLE */
+	const char *why; /* when not ok: what it is instead */
+	uint8_t status;  /* ReqStatus */
 	uint16_t dsc;
-	uint32_t count; /* TransferCount */
+	uint32_t count;  /* TransferCount */
 };
+
+/*
+ * Is r the answer to the request with TransactionContext tc on rc? A reply
+ * with another context (one that came after its request timed out, or that
+ * the target made up) answers some other request: taken for this one, it
+ * would be counted against the wrong transfer. @return NULL, or what differs.
+ */
+static const char *not_ours(const struct raw_chan *rc, const struct raw_reply *r, uint32_t tc)
+{
+	if (r->words < IOP_REPLY_WORDS)
+		return "shorter than a reply";
+	if (le32toh(r->w[2]) != rc->initiator_context)
+		return "another InitiatorContext";
+	if (le32toh(r->w[3]) != tc)
+		return "another TransactionContext (the reply to another request)";
+	return NULL;
+}
 
 /* The byte at device address a, in the data written with this seed. */
 static uint8_t pattern(uint64_t a, uint32_t seed)
@@ -83,13 +101,14 @@ static bool geometry(struct raw_chan *rc, struct geometry *g)
 	struct raw_reply r;
 	uint32_t *f = raw_frame(rc, 32);
 	unsigned n = 0;
+	uint32_t tc;
 
 	if (f == NULL || iop_build_params_get(f, 32, rc->fx->tid, IOP_BSA_PARAMS_DEVICE_INFO) < 0) {
 		CU_FAIL("no frame for UtilParamsGet");
 		return false;
 	}
-	raw_contexts(rc, f);
-	if (raw_call(rc, f, &r) != 0 ||
+	tc = raw_contexts(rc, f);
+	if (raw_call(rc, f, &r) != 0 || not_ours(rc, &r, tc) != NULL ||
 	    iop_read_params_reply(r.w, r.words, v, IOP_BSA_INFO_FIELDS, &n) < 2) {
 		CU_FAIL("no device-information group (UtilParamsGet 0x0000: block size, capacity)");
 		return false;
@@ -179,13 +198,31 @@ static bool untouched(const struct iop_buf *b, unsigned n)
 	return true;
 }
 
-/* Read the reply of a transfer; anything that is not a 6-word reply of `function` is not ok. */
-static void judge(const struct raw_reply *r, uint8_t function, struct xfer_reply *x)
+/*
+ * Read the reply of a transfer whose request had TransactionContext tc:
+ * anything that is not a 6-word reply of `function` to that request is not
+ * ok. Nor is one flagged MULTIPLE: a transfer has one reply, and a host
+ * that saw "more to come" would wait for the rest.
+ */
+static void judge(const struct raw_chan *rc, const struct raw_reply *r, uint8_t function,
+		  uint32_t tc, struct xfer_reply *x)
 {
 	memset(x, 0, sizeof(*x));
 	x->count = UINT32_MAX;
-	if (r->words < IOP_BSA_REPLY_WORDS || !(reply_flags(r) & IOP_MSG_REPLY) ||
-	    (reply_flags(r) & IOP_MSG_FAIL) || reply_function(r) != function)
+	x->why = not_ours(rc, r, tc);
+	if (x->why == NULL) {
+		if (r->words < IOP_BSA_REPLY_WORDS)
+			x->why = "shorter than 6 words";
+		else if (!(reply_flags(r) & IOP_MSG_REPLY))
+			x->why = "REPLY clear";
+		else if (reply_flags(r) & IOP_MSG_FAIL)
+			x->why = "a FAIL reply";
+		else if (reply_flags(r) & IOP_MSG_MULTIPLE)
+			x->why = "flagged MULTIPLE";
+		else if (reply_function(r) != function)
+			x->why = "of another function";
+	}
+	if (x->why != NULL)
 		return;
 	x->ok = true;
 	x->status = reply_req_status(r);
@@ -193,9 +230,12 @@ static void judge(const struct raw_reply *r, uint8_t function, struct xfer_reply
 	x->count = le32toh(r->w[5]);
 }
 
-/* A transfer of these buffers at addr, posted, and its reply as it came. @return 0 or -errno. */
+/*
+ * A transfer of these buffers at addr, posted, and its reply as it came;
+ * *tc the request's TransactionContext. @return 0 or -errno.
+ */
 static int transfer_raw(struct raw_chan *rc, uint8_t function, uint64_t addr,
-			const struct iop_buf *b, unsigned n, struct raw_reply *r)
+			const struct iop_buf *b, unsigned n, struct raw_reply *r, uint32_t *tc)
 {
 	size_t bytes = 64 + 8 * (size_t)n;
 	uint32_t *f = raw_frame(rc, bytes);
@@ -207,7 +247,7 @@ static int transfer_raw(struct raw_chan *rc, uint8_t function, uint64_t addr,
 		iop_qp_frame_free(rc->qp, f);
 		return -EINVAL;
 	}
-	raw_contexts(rc, f);
+	*tc = raw_contexts(rc, f);
 	err = raw_call(rc, f, r);
 	if (err == -EAGAIN)
 		iop_qp_frame_free(rc->qp, f); /* not posted: still ours */
@@ -219,11 +259,12 @@ static int transfer(struct raw_chan *rc, uint8_t function, uint64_t addr, const 
 		    unsigned n, struct xfer_reply *x)
 {
 	struct raw_reply r;
-	int err = transfer_raw(rc, function, addr, b, n, &r);
+	uint32_t tc;
+	int err = transfer_raw(rc, function, addr, b, n, &r, &tc);
 
 	memset(x, 0, sizeof(*x));
 	if (err == 0)
-		judge(&r, function, x);
+		judge(rc, &r, function, tc, x);
 	return err;
 }
 
@@ -260,7 +301,7 @@ static bool rw_blocks(struct raw_chan *rc, const struct geometry *g, uint8_t fun
 				"  function 0x%02x, block %llu, %u blocks in %u buffers: reply %s, "
 				"status 0x%02x, DSC 0x%04x, TransferCount %u of %u%s\n",
 				function, (unsigned long long)blk, blocks, n,
-				x.ok ? "ok" : "malformed", x.status, x.dsc, x.count, len,
+				x.ok ? "ok" : x.why, x.status, x.dsc, x.count, len,
 				write || !x.ok ? "" : ", data differs");
 	}
 	buffers_free(rc, b, n);
@@ -447,7 +488,7 @@ static void refused(struct raw_chan *rc, uint8_t function, uint64_t addr, uint32
 				"  %s (function 0x%02x at 0x%llx, %u bytes): reply %s, status "
 				"0x%02x, DSC 0x%04x, TransferCount %u; want 0x05, 0x%04x, 0%s\n",
 				what, function, (unsigned long long)addr, len,
-				x.ok ? "ok" : "malformed", x.status, x.dsc, x.count, dsc,
+				x.ok ? "ok" : x.why, x.status, x.dsc, x.count, dsc,
 				function == IOP_BSA_BLOCK_READ && !untouched(b, n)
 					? "; the read wrote into the host's buffers"
 					: "");
@@ -522,15 +563,15 @@ static void check_partial_blocks_refused(void)
 	check_down(&fx, &rc);
 }
 
-/* A request of the class with no payload (4 words), and its reply. */
-static int bare_call(struct raw_chan *rc, uint8_t function, struct raw_reply *r)
+/* A request of the class with no payload (4 words), and its reply; *tc the request's. */
+static int bare_call(struct raw_chan *rc, uint8_t function, struct raw_reply *r, uint32_t *tc)
 {
 	uint32_t *f = raw_frame(rc, 32);
 	int rc_;
 
 	if (f == NULL || iop_build_bsa(f, 32, rc->fx->tid, function) < 0)
 		return -ENOMEM;
-	raw_contexts(rc, f);
+	*tc = raw_contexts(rc, f);
 	rc_ = raw_call(rc, f, r);
 	if (rc_ == -EAGAIN)
 		iop_qp_frame_free(rc->qp, f);
@@ -548,17 +589,18 @@ static void check_cache_flush(void)
 	struct raw_chan rc;
 	struct raw_reply r;
 	struct geometry g;
+	uint32_t tc;
 
 	if (!check_up(&fx, &rc))
 		return;
 	if (geometry(&rc, &g)) {
 		CU_ASSERT_TRUE(rw_blocks(&rc, &g, IOP_BSA_BLOCK_WRITE, 4, blocks(&g, 4), 2, 0xF1u));
-		if (bare_call(&rc, IOP_BSA_CACHE_FLUSH, &r) != 0) {
+		if (bare_call(&rc, IOP_BSA_CACHE_FLUSH, &r, &tc) != 0) {
 			CU_FAIL("no reply to CacheFlush");
 		} else {
-			CU_ASSERT(r.words >= IOP_REPLY_WORDS);
+			CU_ASSERT_PTR_NULL(not_ours(&rc, &r, tc));
 			CU_ASSERT(reply_flags(&r) & IOP_MSG_REPLY);
-			CU_ASSERT_FALSE(reply_flags(&r) & IOP_MSG_FAIL);
+			CU_ASSERT_FALSE(reply_flags(&r) & (IOP_MSG_FAIL | IOP_MSG_MULTIPLE));
 			CU_ASSERT_EQUAL(reply_function(&r), IOP_BSA_CACHE_FLUSH);
 			CU_ASSERT_EQUAL(reply_req_status(&r), IOP_REPLY_STATUS_SUCCESS);
 			CU_ASSERT_EQUAL(reply_dsc(&r), IOP_BSA_DSC_SUCCESS);
@@ -590,13 +632,15 @@ static void check_write_verify(void)
 	} else {
 		struct iop_buf b = { raw_buf(&rc, g.bs, 0x11), g.bs };
 		struct raw_reply r;
+		uint32_t tc;
 
 		if (b.addr == NULL) {
 			CU_FAIL("inbound heap short of buffers");
-		} else if (transfer_raw(&rc, IOP_BSA_WRITE_VERIFY, 0, &b, 1, &r) != 0) {
+		} else if (transfer_raw(&rc, IOP_BSA_WRITE_VERIFY, 0, &b, 1, &r, &tc) != 0) {
 			CU_FAIL("no reply to WriteVerify");
 		} else {
-			CU_ASSERT(r.words >= IOP_REPLY_WORDS);
+			CU_ASSERT_PTR_NULL(not_ours(&rc, &r, tc));
+			CU_ASSERT_FALSE(reply_flags(&r) & IOP_MSG_MULTIPLE);
 			CU_ASSERT_NOT_EQUAL(reply_req_status(&r), IOP_REPLY_STATUS_SUCCESS);
 			CU_ASSERT_EQUAL(reply_dsc(&r), IOP_DSC_UNSUPPORTED_FUNCTION);
 		}
