@@ -52,6 +52,12 @@ struct raw_chan {
 	struct iop_qp *qp; /* opens and registers the channel; never posts */
 	uint32_t initiator_context;
 	uint32_t next_transaction;
+	/*
+	 * The request just posted, while it is outstanding: the only frame a FAIL
+	 * reply's PreservedMFA may hand back to be freed. 0 once it is answered,
+	 * freed, or once the channel allocates again (its block may be reused).
+	 */
+	uint32_t posted_mfa, posted_tc;
 };
 
 /* One reply as the host took it from its ring. */
@@ -98,9 +104,10 @@ uint32_t raw_header(struct raw_chan *rc, uint32_t *f, unsigned words, uint16_t t
 uint32_t raw_post(struct raw_chan *rc, uint32_t *f);
 
 /*
- * Take the next reply within timeout_ms into *r and free it (and the request
- * frame a FAIL reply hands back by PreservedMFA, when it is one of ours).
- * @return 0, or -ETIMEDOUT.
+ * Take the next reply within timeout_ms into *r and free it, and the request
+ * frame a FAIL reply hands back by PreservedMFA when that is the request just
+ * posted and still outstanding (anything else it names, a buffer or a frame
+ * already answered, is left alone). @return 0, or -ETIMEDOUT.
  */
 int raw_take(struct raw_chan *rc, struct raw_reply *r, unsigned timeout_ms);
 
