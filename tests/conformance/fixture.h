@@ -17,6 +17,8 @@
 #include <stdint.h>
 
 #include "iop_ddm.h"
+#include "iop_frame.h"
+#include "iop_lan.h"
 #include "iop_runtime.h"
 
 /* The DDM under test, chosen on the command line. */
@@ -32,8 +34,18 @@ extern struct conform_target conform;
 #define CONFORM_TIMEOUT_MS 2000u
 /* How long a check watches for a reply that should not come. */
 #define CONFORM_QUIET_MS 50u
-/* Most words of a reply a check keeps. */
-#define CONFORM_REPLY_MAX 64u
+/*
+ * The longest replies a target may legally send, in words: a LAN
+ * ReceivePost reply reporting its most packets (words 0-6, then a bucket
+ * and a length per packet), and a UtilParamsGet reply of its most fields
+ * (the reply's 5 words, the count in word 5, two words a field).
+ */
+#define CONFORM_LAN_REPLY_MAX (IOP_LAN_RX_FIRST_WORD + 2u * IOP_LAN_RX_REPLY_MAX)
+#define CONFORM_PARAMS_REPLY_MAX (IOP_REPLY_WORDS + 1u + 2u * IOP_PARAMS_MAX_FIELDS)
+/* Most words of a reply a check keeps: any legal reply whole. */
+#define CONFORM_REPLY_MAX                                                                        \
+	(CONFORM_LAN_REPLY_MAX > CONFORM_PARAMS_REPLY_MAX ? CONFORM_LAN_REPLY_MAX                 \
+							   : CONFORM_PARAMS_REPLY_MAX)
 
 struct fixture {
 	struct iop_window *w;
