@@ -102,13 +102,19 @@ static bool geometry(struct raw_chan *rc, struct geometry *g)
 	uint32_t *f = raw_frame(rc, 32);
 	unsigned n = 0;
 	uint32_t tc;
+	int err;
 
 	if (f == NULL || iop_build_params_get(f, 32, rc->fx->tid, IOP_BSA_PARAMS_DEVICE_INFO) < 0) {
+		if (f != NULL)
+			iop_qp_frame_free(rc->qp, f);
 		CU_FAIL("no frame for UtilParamsGet");
 		return false;
 	}
 	tc = raw_contexts(rc, f);
-	if (raw_call(rc, f, &r) != 0 || not_ours(rc, &r, tc) != NULL ||
+	err = raw_call(rc, f, &r);
+	if (err == -EAGAIN)
+		iop_qp_frame_free(rc->qp, f); /* not posted: still ours */
+	if (err != 0 || not_ours(rc, &r, tc) != NULL ||
 	    iop_read_params_reply(r.w, r.words, v, IOP_BSA_INFO_FIELDS, &n) < 2) {
 		CU_FAIL("no device-information group (UtilParamsGet 0x0000: block size, capacity)");
 		return false;
@@ -569,8 +575,11 @@ static int bare_call(struct raw_chan *rc, uint8_t function, struct raw_reply *r,
 	uint32_t *f = raw_frame(rc, 32);
 	int rc_;
 
-	if (f == NULL || iop_build_bsa(f, 32, rc->fx->tid, function) < 0)
+	if (f == NULL || iop_build_bsa(f, 32, rc->fx->tid, function) < 0) {
+		if (f != NULL)
+			iop_qp_frame_free(rc->qp, f);
 		return -ENOMEM;
+	}
 	*tc = raw_contexts(rc, f);
 	rc_ = raw_call(rc, f, r);
 	if (rc_ == -EAGAIN)

@@ -105,23 +105,31 @@ static bool post_buckets(struct exchange *ex)
 	struct iop_buf b[BUCKETS];
 	size_t bytes = 32 + 8 * BUCKETS;
 	uint32_t *f = raw_frame(ex->rc, bytes);
+	bool all = true;
 
 	for (unsigned i = 0; i < BUCKETS; i++) {
 		ex->bucket[i] = raw_buf(ex->rc, BUCKET_BYTES, 0xEE);
 		b[i] = (struct iop_buf){ ex->bucket[i], BUCKET_BYTES };
-		if (ex->bucket[i] == NULL)
-			f = NULL;
+		all = all && ex->bucket[i] != NULL;
 	}
-	if (f == NULL ||
-	    iop_build_lan_receive_post(f, bytes, ex->rc->fx->tid, ex->rc->fx->w, b, BUCKETS) < 0) {
-		CU_FAIL("no frame or buffers for ReceivePost");
-		return false;
-	}
-	ex->post_tc = raw_contexts(ex->rc, f);
-	ex->posted = raw_post(ex->rc, f) != 0;
-	if (!ex->posted)
+	if (f != NULL && all &&
+	    iop_build_lan_receive_post(f, bytes, ex->rc->fx->tid, ex->rc->fx->w, b, BUCKETS) >= 0) {
+		ex->post_tc = raw_contexts(ex->rc, f);
+		ex->posted = raw_post(ex->rc, f) != 0;
+		if (ex->posted)
+			return true;
 		CU_FAIL("ReceivePost could not be posted");
-	return ex->posted;
+	} else {
+		CU_FAIL("no frame or buffers for ReceivePost");
+	}
+	/* Not posted: the frame and the buckets are still ours. */
+	if (f != NULL)
+		iop_qp_frame_free(ex->rc->qp, f);
+	for (unsigned i = 0; i < BUCKETS; i++) {
+		raw_buf_free(ex->rc, ex->bucket[i]);
+		ex->bucket[i] = NULL;
+	}
+	return false;
 }
 
 /* Packet i: inline when i is even, else through one buffer or two. @return its TC, or 0. */
@@ -147,25 +155,24 @@ static uint32_t send_packet(struct exchange *ex, unsigned i, void **bufs)
 		b[0] = (struct iop_buf){ bufs[0] = raw_buf(ex->rc, first, 0), first };
 		b[1] = (struct iop_buf){ bufs[1] = n == 2 ? raw_buf(ex->rc, len - first, 0) : NULL,
 					 len - first };
-		if (b[0].addr == NULL || (n == 2 && b[1].addr == NULL)) {
-			iop_qp_frame_free(ex->rc->qp, f);
-			return 0;
-		}
+		if (b[0].addr == NULL || (n == 2 && b[1].addr == NULL))
+			goto unposted;
 		memcpy(b[0].addr, ex->pkt[i], first);
 		if (n == 2)
 			memcpy(b[1].addr, ex->pkt[i] + first, len - first);
 		words = iop_build_lan_packet_send_sgl(f, bytes, ex->rc->fx->tid, ex->rc->fx->w, b, n);
 	}
-	if (words < 0) {
-		iop_qp_frame_free(ex->rc->qp, f);
-		return 0;
-	}
+	if (words < 0)
+		goto unposted;
 	tc = raw_contexts(ex->rc, f);
-	if (raw_post(ex->rc, f) == 0) {
-		iop_qp_frame_free(ex->rc->qp, f);
-		return 0;
-	}
-	return tc;
+	if (raw_post(ex->rc, f) != 0)
+		return tc;
+unposted: /* the frame and the buffers are still ours */
+	iop_qp_frame_free(ex->rc->qp, f);
+	raw_buf_free(ex->rc, bufs[0]);
+	raw_buf_free(ex->rc, bufs[1]);
+	bufs[0] = bufs[1] = NULL;
+	return 0;
 }
 
 /* Take replies until the one with this TransactionContext, or the timeout. */
@@ -413,11 +420,18 @@ static void check_reset_returns_buckets(void)
 	}
 	f = raw_frame(&rc, 32);
 	if (f == NULL || iop_build_lan(f, 32, fx.tid, IOP_LAN_RESET) < 0) {
+		if (f != NULL)
+			iop_qp_frame_free(rc.qp, f);
 		CU_FAIL("no frame for LanReset");
 		goto out;
 	}
 	tc = raw_contexts(&rc, f);
-	if (raw_post(&rc, f) == 0 || !take_until(&ex, tc, CONFORM_TIMEOUT_MS)) {
+	if (raw_post(&rc, f) == 0) {
+		iop_qp_frame_free(rc.qp, f);
+		CU_FAIL("LanReset could not be posted");
+		goto out;
+	}
+	if (!take_until(&ex, tc, CONFORM_TIMEOUT_MS)) {
 		CU_FAIL("no reply to LanReset");
 		goto out;
 	}
