@@ -11,6 +11,8 @@
  * bytes written are a function of the device address and a seed, so a read
  * cut differently from the write still knows what each byte must be, and a
  * target that ignores the address, drops a write or returns zeros is seen.
+ * Every seed has the run's own (conform.seed) mixed in: a disk image that an
+ * earlier run filled does not already hold what this run writes.
  */
 #include <endian.h>
 #include <errno.h>
@@ -65,6 +67,12 @@ static const char *not_ours(const struct raw_chan *rc, const struct raw_reply *r
 	if (le32toh(r->w[3]) != tc)
 		return "another TransactionContext (the reply to another request)";
 	return NULL;
+}
+
+/* The seed of a check's data: its own constant and this run's seed. */
+static uint32_t seed_of(uint32_t base)
+{
+	return base ^ conform.seed;
 }
 
 /* The byte at device address a, in the data written with this seed. */
@@ -308,7 +316,10 @@ static bool rw_blocks(struct raw_chan *rc, const struct geometry *g, uint8_t fun
 				"status 0x%02x, DSC 0x%04x, TransferCount %u of %u%s\n",
 				function, (unsigned long long)blk, blocks, n,
 				x.ok ? "ok" : x.why, x.status, x.dsc, x.count, len,
-				write || !x.ok ? "" : ", data differs");
+				write || !x.ok ? "" : ", data differs from the pattern written");
+		if (!good && !write && x.ok)
+			fprintf(stderr, "  (pattern seed 0x%08x; run seed 0x%08x: --seed to repeat)\n",
+				seed, conform.seed);
 	}
 	buffers_free(rc, b, n);
 	return good;
@@ -327,7 +338,10 @@ static uint32_t blocks(const struct geometry *g, uint32_t want)
  * target that ignores the address (or keeps one block) is seen: one block;
  * multi-block through one buffer; through three and four buffers cut inside
  * blocks; the device's last two blocks. Each read is cut otherwise than its
- * write. Then a few blocks from inside a range, alone.
+ * write. All of it twice, with two patterns: a device that already held
+ * the first (an image from an earlier run with this seed) fails on the
+ * second, so a target that drops writes cannot pass on data that was there.
+ * Then a few blocks from inside a range, alone.
  */
 static void check_read_after_write(void)
 {
@@ -340,7 +354,7 @@ static void check_read_after_write(void)
 		{ (uint64_t)-2, 2, 2, 1 },
 	};
 	enum { N = sizeof(ranges) / sizeof(ranges[0]) };
-	const uint32_t seed = 0x5EED0001u;
+	const uint32_t seeds[2] = { seed_of(0x5EED0001u), seed_of(0x5EED0002u) };
 	struct fixture fx;
 	struct raw_chan rc;
 	struct geometry g;
@@ -351,23 +365,24 @@ static void check_read_after_write(void)
 		check_down(&fx, &rc);
 		return;
 	}
-	for (int pass = 0; pass < 2; pass++) {
-		for (unsigned i = 0; i < N; i++) {
-			uint64_t blk = ranges[i].blk;
-			uint32_t n = blocks(&g, ranges[i].blocks);
+	for (int round = 0; round < 2; round++) {
+		for (int pass = 0; pass < 2; pass++) {
+			for (unsigned i = 0; i < N; i++) {
+				uint64_t blk = ranges[i].blk;
+				uint32_t n = blocks(&g, ranges[i].blocks);
 
-			if ((int64_t)blk < 0)
-				blk += g.cap / g.bs;
-			CU_ASSERT_TRUE(rw_blocks(&rc, &g,
-						 pass == 0 ? IOP_BSA_BLOCK_WRITE : IOP_BSA_BLOCK_READ,
-						 blk, n,
-						 pass == 0 ? ranges[i].write_bufs : ranges[i].read_bufs,
-						 seed));
+				if ((int64_t)blk < 0)
+					blk += g.cap / g.bs;
+				CU_ASSERT_TRUE(rw_blocks(
+					&rc, &g, pass == 0 ? IOP_BSA_BLOCK_WRITE : IOP_BSA_BLOCK_READ,
+					blk, n, pass == 0 ? ranges[i].write_bufs : ranges[i].read_bufs,
+					seeds[round]));
+			}
 		}
 	}
 	/* Blocks 3-5 of the second range: the address counts to the block. */
 	if (blocks(&g, 8) >= 6) {
-		CU_ASSERT_TRUE(rw_blocks(&rc, &g, IOP_BSA_BLOCK_READ, 2 + 3, 3, 2, seed));
+		CU_ASSERT_TRUE(rw_blocks(&rc, &g, IOP_BSA_BLOCK_READ, 2 + 3, 3, 2, seeds[1]));
 	}
 	check_down(&fx, &rc);
 }
@@ -430,7 +445,7 @@ static bool guard_set(struct raw_chan *rc, const struct geometry *g, struct guar
 	for (uint32_t done = 0, step; done < n; done += step) {
 		step = blocks(g, n - done);
 		CU_ASSERT_TRUE(rw_blocks(rc, g, IOP_BSA_BLOCK_WRITE, blk + done, step, 1,
-					 0xB0u));
+					 seed_of(0xB0u)));
 	}
 	if (!read_range(rc, g, blk, n, gd->before)) {
 		CU_FAIL("the guarded blocks could not be read");
@@ -603,7 +618,8 @@ static void check_cache_flush(void)
 	if (!check_up(&fx, &rc))
 		return;
 	if (geometry(&rc, &g)) {
-		CU_ASSERT_TRUE(rw_blocks(&rc, &g, IOP_BSA_BLOCK_WRITE, 4, blocks(&g, 4), 2, 0xF1u));
+		CU_ASSERT_TRUE(rw_blocks(&rc, &g, IOP_BSA_BLOCK_WRITE, 4, blocks(&g, 4), 2,
+					 seed_of(0xF1u)));
 		if (bare_call(&rc, IOP_BSA_CACHE_FLUSH, &r, &tc) != 0) {
 			CU_FAIL("no reply to CacheFlush");
 		} else {
@@ -636,8 +652,10 @@ static void check_write_verify(void)
 		return;
 	}
 	if (ddm_lists(IOP_BSA_WRITE_VERIFY)) {
-		CU_ASSERT_TRUE(rw_blocks(&rc, &g, IOP_BSA_WRITE_VERIFY, 30, blocks(&g, 6), 3, 0xA1u));
-		CU_ASSERT_TRUE(rw_blocks(&rc, &g, IOP_BSA_BLOCK_READ, 30, blocks(&g, 6), 1, 0xA1u));
+		const uint32_t seed = seed_of(0xA1u);
+
+		CU_ASSERT_TRUE(rw_blocks(&rc, &g, IOP_BSA_WRITE_VERIFY, 30, blocks(&g, 6), 3, seed));
+		CU_ASSERT_TRUE(rw_blocks(&rc, &g, IOP_BSA_BLOCK_READ, 30, blocks(&g, 6), 1, seed));
 	} else {
 		struct iop_buf b = { raw_buf(&rc, g.bs, 0x11), g.bs };
 		struct raw_reply r;

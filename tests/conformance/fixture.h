@@ -26,6 +26,12 @@ struct conform_target {
 	const struct iop_ddm_ops *ops;
 	const char *params;
 	uint8_t function; /* one it answers itself, for the checks that need one */
+	/*
+	 * This run's seed, mixed into all data a check writes (--seed, else the
+	 * time and the process ID): data left on a device by an earlier run,
+	 * even a correct one, is not what this run expects to read back.
+	 */
+	uint32_t seed;
 };
 
 extern struct conform_target conform;

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <CUnit/Automated.h>
 #include <CUnit/Basic.h>
@@ -44,7 +46,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: iop-conform (--ddm NAME | --so PATH) [--params STR] [--function 0xNN]\n"
-		"                   [--vdev SPEC]... [-s SUITE] [-t TEST] [--xml PREFIX] [-l]\n"
+		"                   [--vdev SPEC]... [--seed N] [-s SUITE] [-t TEST] [--xml PREFIX] [-l]\n"
 		"  --ddm NAME       a built-in DDM\n"
 		"  --so PATH        a DDM shared object (IOP_DDM_EXPORT)\n"
 		"  --params STR     the DDM instance's parameters\n"
@@ -52,10 +54,21 @@ static void usage(FILE *f)
 		"                   that the runtime does not answer for it)\n"
 		"  --vdev SPEC      start DPDK's EAL with this virtual device (net_ring0, ...),\n"
 		"                   for a DDM that needs a port; may be repeated\n"
+		"  --seed N         the seed of the data the checks write (default: from the time\n"
+		"                   and the process ID; printed, to repeat a run)\n"
 		"  -s SUITE, -t TEST  run one suite, one test (class suites: the DDM's class only)\n"
 		"  --xml PREFIX     CUnit XML results in PREFIX-Results.xml and PREFIX-Listing.xml\n"
 		"  -l               list the suites and tests\n"
 		"exit status: the number of failed tests (at most 254); 255: could not run\n");
+}
+
+/* A seed of its own for each run: the time to the nanosecond and the process ID. */
+static uint32_t run_seed(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint32_t)ts.tv_sec ^ (uint32_t)ts.tv_nsec ^ (uint32_t)getpid() << 16;
 }
 
 /*
@@ -149,12 +162,15 @@ int main(int argc, char **argv)
 		{ "function", required_argument, NULL, 'f' },
 		{ "xml", required_argument, NULL, 'x' },
 		{ "vdev", required_argument, NULL, 'v' },
+		{ "seed", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *ddm = NULL, *so = NULL, *only_suite = NULL, *only_test = NULL, *xml = NULL;
 	const char *vdevs[CONFORM_MAX_VDEVS];
 	long function = -1;
+	unsigned long long seed;
+	bool seed_given = false;
 	unsigned selected, failed, n_vdevs = 0;
 	char err[512] = "";
 	char *end;
@@ -178,6 +194,18 @@ int main(int argc, char **argv)
 					optarg);
 				return 255;
 			}
+			break;
+		case 'S':
+			errno = 0;
+			seed = strtoull(optarg, &end, 0);
+			if (*optarg == '\0' || *optarg == '-' || *end != '\0' || errno != 0 ||
+			    seed > UINT32_MAX) {
+				fprintf(stderr, "iop-conform: --seed: not a 32-bit number: %s\n",
+					optarg);
+				return 255;
+			}
+			conform.seed = (uint32_t)seed;
+			seed_given = true;
 			break;
 		case 's':
 			only_suite = optarg;
@@ -245,8 +273,10 @@ int main(int argc, char **argv)
 		CU_cleanup_registry();
 		return 255;
 	}
-	printf("iop-conform: %s (class 0x%03x), function 0x%02x\n", conform.ops->name,
-	       conform.ops->class_id, conform.function);
+	if (!seed_given)
+		conform.seed = run_seed();
+	printf("iop-conform: %s (class 0x%03x), function 0x%02x, seed 0x%08x\n", conform.ops->name,
+	       conform.ops->class_id, conform.function, conform.seed);
 	if (xml != NULL) {
 		CU_set_output_filename(xml);
 		CU_list_tests_to_file();
