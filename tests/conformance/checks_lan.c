@@ -314,9 +314,12 @@ static void check_round_trip(void)
 /*
  * The post's replies as a host reads a batched answer: each a REPLY of
  * ReceivePost, as long as the packets it reports; MULTIPLE without LAST on
- * all but the last; the last MULTIPLE | LAST, or, when it is the only one,
- * a plain reply; nothing after it; the empty buckets it counts (word 6)
- * going down by what each reports, to 0; no bucket reported twice.
+ * all but the last; the last one final: MULTIPLE | LAST, or, when it is the
+ * only one, either a plain reply (neither flag) or MULTIPLE | LAST (a lone
+ * reply with MULTIPLE alone says more is coming, and a host would wait for
+ * it forever; LAST alone ends a series that never began); nothing after it;
+ * the empty buckets it counts (word 6) going down by what each reports, to
+ * 0; no bucket reported twice.
  */
 static void check_batched_replies(void)
 {
@@ -352,9 +355,18 @@ static void check_batched_replies(void)
 				k + 1, ex.replies, fl);
 			CU_FAIL("a reply without MULTIPLE, or with LAST, followed by more");
 		}
-		if (last && ex.replies > 1 &&
-		    (fl & (IOP_MSG_MULTIPLE | IOP_MSG_LAST)) != (IOP_MSG_MULTIPLE | IOP_MSG_LAST)) {
-			CU_FAIL("the final reply of several is not MULTIPLE | LAST");
+		if (last) {
+			uint8_t ml = fl & (IOP_MSG_MULTIPLE | IOP_MSG_LAST);
+
+			if (ml != (IOP_MSG_MULTIPLE | IOP_MSG_LAST) && (ex.replies > 1 || ml != 0)) {
+				fprintf(stderr, "  reply %u of %u, the final one: flags 0x%02x\n",
+					k + 1, ex.replies, fl);
+				if (ex.replies > 1) {
+					CU_FAIL("the final reply of several is not MULTIPLE | LAST");
+				} else {
+					CU_FAIL("a lone reply with MULTIPLE or LAST but not both");
+				}
+			}
 		}
 		if (n == 0 || n > IOP_LAN_RX_REPLY_MAX || n > left ||
 		    (r->w[0] >> 16) < IOP_LAN_RX_FIRST_WORD + 2 * n || r->words < IOP_LAN_RX_FIRST_WORD) {

@@ -12,6 +12,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "iop_ddm.h"
 #include "iop_frame.h"
@@ -26,6 +27,8 @@
 #define SLOTS 64u
 /* ReceivePosts held at once. */
 #define MAX_POSTS 8u
+/* DEFECT_LONE_MULTIPLE: how long packets are held for more to come. */
+#define HOLD_MS 500u
 
 struct post {
 	struct iop_request *r;
@@ -42,7 +45,16 @@ struct loop {
 	uint8_t data[SLOTS][MAX_PACKET];
 	unsigned post_head, n_posts;
 	struct post posts[MAX_POSTS];
+	uint64_t last_sent_ms; /* when the newest packet was queued */
 };
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 static const uint8_t functions[] = { IOP_LAN_RESET, IOP_LAN_PACKET_SEND, IOP_LAN_RECEIVE_POST };
 
@@ -100,8 +112,10 @@ static int packet_send(struct loop *l, struct iop_request *r)
 	if (rep == NULL)
 		return errno == ENOMEM ? IOP_DDM_RETRY : -errno;
 	dsc = take_packet(l, r, s);
-	if (dsc == 0)
+	if (dsc == 0) {
 		l->count++;
+		l->last_sent_ms = now_ms();
+	}
 	iop_request_reply_send(r, rep, IOP_REPLY_WORDS,
 			       dsc == 0 ? IOP_REPLY_STATUS_SUCCESS
 					: IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER,
@@ -156,7 +170,10 @@ static void dequeue(struct loop *l)
 	l->count--;
 }
 
-/* Fill buckets of the oldest post with the packets queued, and answer it. @return -ENOMEM or 0. */
+/*
+ * Fill buckets of the oldest post with the packets queued, and answer it.
+ * @return 0, -ENOMEM, or -EAGAIN when it holds the packets for now (a defect).
+ */
 static int deliver(struct loop *l, struct post *p)
 {
 	unsigned want = 0, got = 0;
@@ -170,6 +187,15 @@ static int deliver(struct loop *l, struct post *p)
 		want++;
 	if (want == 0)
 		return 0;
+#if defined(DEFECT_LONE_MULTIPLE)
+	/*
+	 * Batches: holds the packets until they fill the post, or until none has
+	 * come for HOLD_MS (so one packet alone is still reported, as an
+	 * intermediate reply: only the final reply is wrong).
+	 */
+	if (want < p->n - p->next && now_ms() - l->last_sent_ms < HOLD_MS)
+		return -EAGAIN;
+#endif
 	rep = iop_request_reply_alloc(p->r, IOP_LAN_RX_FIRST_WORD + 2 * want);
 	if (rep == NULL)
 		return -ENOMEM;
@@ -197,6 +223,15 @@ static int deliver(struct loop *l, struct post *p)
 	} else {
 		iop_request_reply_send(p->r, rep, IOP_LAN_RX_FIRST_WORD + 2 * got,
 				       IOP_REPLY_STATUS_SUCCESS, 0);
+#if defined(DEFECT_LONE_MULTIPLE)
+		/*
+		 * The final reply flagged "more to come": MULTIPLE, without LAST. With
+		 * the packets batched it is the post's only reply, and a host would
+		 * wait for the rest forever.
+		 */
+		rep[0] = (rep[0] & ~htole32((uint32_t)IOP_MSG_LAST << 8)) |
+			 htole32((uint32_t)IOP_MSG_MULTIPLE << 8);
+#endif
 		pop_post(l);
 	}
 	return 0;
