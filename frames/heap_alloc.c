@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * HeapAlloc and HeapFree (patent FIG. 5 and FIG. 6), lock-free.
+ * HeapAlloc and HeapFree (patent FIG. 5 and FIG. 6), lock-free. HeapFree's
+ * merging is deferred to when a larger block is needed (heap_coalesce.c).
  *
  * Every state change of a block is one atomic read-modify-write on the word
  * that holds the block and its buddy (heap_layout.h). No step waits for
@@ -224,6 +225,8 @@ static void *alloc_slow(struct iop_heap *h, uint32_t n, uint16_t tag)
 		draining = heap_caches_draining(h, epoch);
 
 		inflight_snapshot(h, before, &busy_before);
+		/* The merges frees deferred (heap_coalesce.c), inside the window the snapshots bound. */
+		heap_coalesce(h);
 		p = try_alloc(h, n, tag);
 		if (p != NULL)
 			return p;
@@ -267,9 +270,10 @@ void *iop_heap_alloc(struct iop_heap *h, size_t x)
 	return iop_heap_alloc_tagged(h, x, 0);
 }
 
-static void merge_up(struct iop_heap *h, uint32_t k, uint64_t b)
+/* Publish held block b of order k free, merging while its buddy is free; returns the merges. */
+static unsigned merge_up(struct iop_heap *h, uint32_t k, uint64_t b)
 {
-	for (;;) {
+	for (unsigned merges = 0;; merges++) {
 		_Atomic uint64_t *word = heap_block_word(h, k, b);
 		uint64_t v = atomic_load_explicit(word, memory_order_relaxed);
 		uint64_t buddy = heap_free_bit(b ^ 1);
@@ -282,7 +286,7 @@ static void merge_up(struct iop_heap *h, uint32_t k, uint64_t b)
 		if (nv & heap_free_bit(b)) {
 			if ((v & HEAP_FREE_MASK) == 0)
 				summary_sync(h, k, 0, b / HEAP_BLOCKS_PER_WORD);
-			return;
+			return merges;
 		}
 		/* A merge empties words that stay empty until a split comes
 		 * back down: clear their summary bits now, not lazily. */
@@ -294,13 +298,15 @@ static void merge_up(struct iop_heap *h, uint32_t k, uint64_t b)
 	}
 }
 
-void heap_release_held(struct iop_heap *h, uint32_t k, uint64_t b)
+unsigned heap_release_held(struct iop_heap *h, uint32_t k, uint64_t b)
 {
 	_Atomic uint64_t *slot = inflight_slot(h);
+	unsigned merges;
 
 	inflight_begin(slot);
-	merge_up(h, k, b);
+	merges = merge_up(h, k, b);
 	inflight_end(slot);
+	return merges;
 }
 
 int heap_unmark_alloc(struct iop_heap *h, uint64_t off, uint32_t n)
@@ -325,7 +331,7 @@ int iop_heap_free(struct iop_heap *h, void *p, size_t x)
 	_Atomic uint64_t *word;
 	_Atomic uint64_t *slot = NULL;
 	uint64_t v, nv;
-	bool merge, announce;
+	bool announce;
 
 	if (h == NULL)
 		return -EINVAL;
@@ -345,20 +351,15 @@ int iop_heap_free(struct iop_heap *h, void *p, size_t x)
 	word = heap_block_word(h, n, b);
 	v = atomic_load_explicit(word, memory_order_relaxed);
 	for (;;) {
-		uint64_t buddy = heap_free_bit(b ^ 1);
-
-		merge = n < h->max_order && (v & buddy);
-
 		/* The A bit is checked in the same CAS that clears it: of two
 		 * frees of one block exactly one wins, and a refused free has
-		 * changed nothing. */
+		 * changed nothing. Free at its own order: merging with a free
+		 * buddy waits until a larger block is needed (heap_coalesce.c). */
 		if (!(v & heap_alloc_bit(b)))
 			return heap_refuse_free(h, heap_diagnose_free(h, off, n));
-		nv = v & ~heap_alloc_bit(b);
-		nv = merge ? nv & ~buddy : nv | heap_free_bit(b);
-		/* A merge holds the pair; a free into an empty word is invisible
-		 * until its summary bit is set. Either is in flight until done. */
-		announce = merge || (v & HEAP_FREE_MASK) == 0;
+		nv = (v & ~heap_alloc_bit(b)) | heap_free_bit(b);
+		/* A free into an empty word is invisible until its summary bit is set: in flight until then. */
+		announce = (v & HEAP_FREE_MASK) == 0;
 		if (announce) {
 			slot = inflight_slot(h);
 			inflight_begin(slot);
@@ -370,19 +371,11 @@ int iop_heap_free(struct iop_heap *h, void *p, size_t x)
 		if (announce)
 			inflight_abort(slot);
 	}
-	if (!merge) {
-		if (announce) {
-			HEAP_HOOK(HEAP_HOOK_FREE_PUBLISHING);
-			summary_sync(h, n, 0, b / HEAP_BLOCKS_PER_WORD);
-			inflight_end(slot);
-		}
-		HEAP_HOOK(HEAP_HOOK_FREE_DONE_WORD);
-		return 0;
-	}
-	if ((nv & HEAP_FREE_MASK) == 0)
+	if (announce) {
+		HEAP_HOOK(HEAP_HOOK_FREE_PUBLISHING);
 		summary_sync(h, n, 0, b / HEAP_BLOCKS_PER_WORD);
-	HEAP_HOOK(HEAP_HOOK_FREE_MERGING);
-	merge_up(h, n + 1, b >> 1);
-	inflight_end(slot);
+		inflight_end(slot);
+	}
+	HEAP_HOOK(HEAP_HOOK_FREE_DONE_WORD);
 	return 0;
 }

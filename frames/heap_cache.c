@@ -543,12 +543,15 @@ void iop_heap_cache_flush(struct iop_heap *h)
 {
 	struct heap_cache_binding *cb;
 
-	if (!heap_valid(h) || h->cache_orders == 0)
+	if (!heap_valid(h))
 		return;
-	cb = heap_cache_find(h);
-	if (cb != NULL)
-		heap_cache_drain(h, cb);
-	heap_depot_drain(h);
+	if (h->cache_orders != 0) {
+		cb = heap_cache_find(h);
+		if (cb != NULL)
+			heap_cache_drain(h, cb);
+		heap_depot_drain(h);
+	}
+	heap_coalesce(h);
 }
 
 /*

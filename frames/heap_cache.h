@@ -57,7 +57,10 @@ struct heap_cache_binding *heap_cache_find(struct iop_heap *h);
 
 /* From heap_alloc.c: the global heap underneath the caches. */
 int64_t heap_take_held(struct iop_heap *h, uint32_t n);
-void heap_release_held(struct iop_heap *h, uint32_t k, uint64_t b);
+/* Publish held block b of order k free, merging upward; returns the merges it made. */
+unsigned heap_release_held(struct iop_heap *h, uint32_t k, uint64_t b);
+/* Merge every pair of free buddies, upward as far as they go (heap_coalesce.c); returns the merges. */
+uint64_t heap_coalesce(struct iop_heap *h);
 int heap_unmark_alloc(struct iop_heap *h, uint64_t off, uint32_t n);
 
 static inline bool heap_cache_covers(const struct iop_heap *h, uint32_t n)

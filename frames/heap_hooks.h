@@ -12,6 +12,7 @@ enum heap_hook_point {
 	HEAP_HOOK_ALLOC_CLAIMED,  /* took a larger block, halves not yet published */
 	HEAP_HOOK_ALLOC_SPLIT,    /* between publishing two halves */
 	HEAP_HOOK_FREE_MERGING,   /* took the buddy, parent not yet published */
+	HEAP_HOOK_COALESCE_PAIRS, /* coalesce: a word's free pairs taken, parents not yet released */
 	HEAP_HOOK_FREE_PUBLISHING, /* freed into an empty word, summary not yet set */
 	HEAP_HOOK_FREE_DONE_WORD, /* freed without merge, before returning */
 	HEAP_HOOK_CACHE_POP_TAGGED,    /* cached block tagged, not yet allocated */

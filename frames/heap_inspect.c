@@ -133,8 +133,9 @@ static uint32_t marked_order(const struct iop_heap *h, uint32_t k, uint64_t b, u
 	return h->max_order + 1;
 }
 
-/* Per block: bits in range, not free and allocated at once, buddies merged,
- * no ancestor holding a bit (no overlap). Adds the bytes it covers. */
+/* Per block: bits in range, not free and allocated at once, no ancestor
+ * holding a bit (no overlap). Free buddies may both be free: frees defer
+ * merging (heap_coalesce.c). Adds the bytes it covers. */
 static int check_blocks(const struct iop_heap *h, uint32_t k, uint64_t *covered,
 			struct check_ctx *c)
 {
@@ -150,13 +151,6 @@ static int check_blocks(const struct iop_heap *h, uint32_t k, uint64_t *covered,
 		if ((v & HEAP_FREE_MASK) & (v >> 32))
 			return broken(c, "order %u word %llu: block both free and allocated", k,
 				      (unsigned long long)w);
-		for (uint64_t pair = v & HEAP_FREE_MASK & 0x55555555ull; pair; pair &= pair - 1) {
-			uint32_t i = (uint32_t)__builtin_ctzll(pair);
-
-			if (k < h->max_order && (v & (2ull << i)))
-				return broken(c, "order %u block %llu: free buddies not merged", k,
-					      (unsigned long long)(w * HEAP_BLOCKS_PER_WORD + i));
-		}
 		for (; live; live &= live - 1) {
 			uint64_t b = w * HEAP_BLOCKS_PER_WORD + (uint64_t)__builtin_ctzll(live);
 

@@ -221,8 +221,15 @@ int iop_heap_tag(const struct iop_heap *h, const void *p);
 size_t iop_heap_reclaim_tag(struct iop_heap *h, uint16_t tag);
 
 /**
- * HeapFree(p, x): return a block and coalesce it with its buddy, repeatedly
- * upward. x may be the size asked of iop_heap_alloc() or the block size.
+ * HeapFree(p, x): return a block. x may be the size asked of
+ * iop_heap_alloc() or the block size. The block is free at its own order at
+ * once; merging it with its buddy, upward as far as it goes (the patent's
+ * FIG. 6), is deferred to when a larger block is needed: an allocation that
+ * finds none merges every free buddy pair before it can fail, and so do
+ * iop_heap_cache_flush() and iop_heap_coalesce(). So an alloc+free pair of
+ * one size costs a compare-and-swap each, not a split and a merge of every
+ * level, and nothing is lost: whatever an eager free would have merged, an
+ * allocation that needs it gets.
  *
  * A refused free leaves the heap unchanged and counts in refused_frees.
  * @return 0, or
@@ -266,14 +273,26 @@ int iop_heap_check_report(const struct iop_heap *h, char *buf, size_t len);
 /**
  * Return the blocks in the calling thread's cache of h, and those in the
  * heap's depot (the magazines full caches hand over for other threads to
- * take), to the heap, where they coalesce. Call it where a thread that freed
- * blocks lives on and the heap is expected whole (largest_free,
- * free_blocks[], iop_heap_check), and before leaving a process with _exit(),
- * which gives no cache back. A no-op for a heap without caches
- * (IOP_HEAP_F_NO_CACHE, or too small for them).
+ * take), to the heap, then merge every pair of free buddies
+ * (iop_heap_coalesce()). Call it where a thread that freed blocks lives on
+ * and the heap is expected whole (largest_free, free_blocks[],
+ * iop_heap_check), and before leaving a process with _exit(), which gives
+ * no cache back. On a heap without caches (IOP_HEAP_F_NO_CACHE, or too
+ * small for them) it only merges.
  * Thread safety: any thread; of the thread caches, touches only its own.
  */
 void iop_heap_cache_flush(struct iop_heap *h);
+
+/**
+ * Merge every pair of free buddies, upward as far as they go: what HeapFree
+ * defers (see iop_heap_free()). Afterwards, at quiescence, free_blocks[]
+ * and largest_free are what an eager HeapFree would have left. Walks the
+ * bitmaps under the summary bits of each order: cost grows with the free
+ * blocks, not for hot paths.
+ * @return the merges made (a pair of blocks into one); 0 for an invalid heap.
+ * Thread safety: any thread, alongside any other call; lock-free.
+ */
+size_t iop_heap_coalesce(struct iop_heap *h);
 
 /**
  * Give back the thread caches a killed process held in a heap in shared

@@ -208,10 +208,12 @@ static void *iop_thread(void *arg)
 	return NULL;
 }
 
-static bool all_free(const struct iop_heap *h)
+/* Every frame back, and merged back into one block once the merges frees defer are done. */
+static bool all_free(struct iop_heap *h)
 {
 	struct iop_heap_stats s;
 
+	iop_heap_coalesce(h);
 	return iop_heap_stats(h, &s) == 0 && s.largest_free == s.heap_bytes;
 }
 

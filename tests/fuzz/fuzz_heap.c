@@ -567,6 +567,20 @@ static void op_free_anywhere(struct fuzz *f)
  * others keep it nearly empty: random bytes alone would hover at a few live
  * blocks and never reach a full 2^16 heap.
  */
+/* Merge what frees deferred, on both sides: the same number of merges, then everything agrees. */
+static void op_coalesce(struct fuzz *f)
+{
+	uint64_t want, got;
+
+	note_op(f, "coalesce", false, NULL, 0);
+	want = hm_coalesce(&f->model);
+	got = iop_heap_coalesce(f->h);
+	if (got != want)
+		fail(f, "iop_heap_coalesce merged %llu pairs, model says %llu",
+		     (unsigned long long)got, (unsigned long long)want);
+	full_check(f);
+}
+
 static void run_op(struct fuzz *f)
 {
 	uint8_t op = next8(f);
@@ -598,8 +612,7 @@ static void run_op(struct fuzz *f)
 		op_free_anywhere(f);
 		break;
 	default:
-		note_op(f, "check", false, NULL, 0);
-		full_check(f);
+		op_coalesce(f);
 		break;
 	}
 }
@@ -683,8 +696,7 @@ static void teardown(struct fuzz *f)
 		if (do_free(f, "final_free", ptr_at(f, b->off), b->req) != 0)
 			fail(f, "a live block with the size it was asked for is refused");
 	}
-	note_op(f, "final_check", false, NULL, 0);
-	full_check(f);
+	op_coalesce(f);
 	iop_heap_stats(f->h, &s);
 	for (unsigned k = 0; k < IOP_HEAP_ORDER_SLOTS; k++)
 		if (s.free_blocks[k] != (k == f->max_order ? 1u : 0u))

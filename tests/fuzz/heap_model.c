@@ -99,9 +99,20 @@ int hm_order_for(const struct heap_model *m, size_t x)
 	return (int)(n < m->min_order ? m->min_order : n);
 }
 
+/* The smallest order from n up with a free block, and its lowest block (*start), or -1. */
+static int smallest_with_free(const struct heap_model *m, unsigned n, int64_t *start)
+{
+	for (unsigned j = n; j <= m->max_order; j++) {
+		*start = lowest_free(m, j);
+		if (*start >= 0)
+			return (int)j;
+	}
+	return -1;
+}
+
 int64_t hm_alloc(struct heap_model *m, size_t x)
 {
-	int order = hm_order_for(m, x);
+	int order = hm_order_for(m, x), found;
 	unsigned n;
 	unsigned j;
 	int64_t start = -1;
@@ -109,13 +120,15 @@ int64_t hm_alloc(struct heap_model *m, size_t x)
 	if (order < 0)
 		return -EINVAL;
 	n = (unsigned)order;
-	for (j = n; j <= m->max_order; j++) {
-		start = lowest_free(m, j);
-		if (start >= 0)
-			break;
+	found = smallest_with_free(m, n, &start);
+	if (found < 0) {
+		/* What frees deferred, before the heap may say ENOMEM. */
+		hm_coalesce(m);
+		found = smallest_with_free(m, n, &start);
 	}
-	if (start < 0)
+	if (found < 0)
 		return -ENOMEM;
+	j = (unsigned)found;
 
 	take_free(m, (uint32_t)start, j);
 	/* Keep the lower half at every level; the upper halves become free. */
@@ -146,21 +159,34 @@ int hm_free_predict(const struct heap_model *m, struct hm_free_where where, size
 	return u->order == n ? 0 : -ERANGE;
 }
 
-/* Give back an allocated block and merge it with free buddies upward. */
+/* Give back an allocated block: free at its own order, merged later by hm_coalesce(). */
 static void release(struct heap_model *m, uint32_t start, unsigned order)
 {
 	m->blocks_in_use--;
 	m->bytes_in_use -= 1ull << order;
-	while (order < m->max_order) {
-		uint32_t buddy = start ^ units_of(m, order);
-
-		if (!whole_free_block(m, buddy, order))
-			break;
-		take_free(m, buddy, order);
-		start = start < buddy ? start : buddy;
-		order++;
-	}
 	add_free(m, start, order);
+}
+
+uint64_t hm_coalesce(struct heap_model *m)
+{
+	uint64_t merges = 0;
+
+	for (unsigned k = m->min_order; k < m->max_order; k++) {
+		uint32_t blocks = 1u << (m->max_order - k);
+
+		/* Pairs (2i, 2i + 1); a merge adds to order k + 1, looked at next. */
+		for (uint32_t i = 0; i < blocks; i += 2) {
+			uint32_t a = i << (k - m->min_order), b = (i + 1) << (k - m->min_order);
+
+			if (!whole_free_block(m, a, k) || !whole_free_block(m, b, k))
+				continue;
+			take_free(m, a, k);
+			take_free(m, b, k);
+			add_free(m, a, k + 1);
+			merges++;
+		}
+	}
+	return merges;
 }
 
 int hm_free(struct heap_model *m, struct hm_free_where where, size_t x)
@@ -239,8 +265,6 @@ const char *hm_self_check(const struct heap_model *m)
 		if (b->state == HM_FREE) {
 			if (!in_free_set(m, u, b->order))
 				return "model: free block missing from its free set";
-			if (b->order < m->max_order && whole_free_block(m, u ^ len, b->order))
-				return "model: free buddies not merged";
 			free_blocks[b->order]++;
 			bytes_free += 1ull << b->order;
 		} else if (b->state == HM_ALLOC) {

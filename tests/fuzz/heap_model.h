@@ -8,9 +8,13 @@
  * heap does when one thread drives it:
  *   alloc(x): order N = max(ceil(log2 x), min_order); the smallest order
  *             j >= N with a free block, the lowest free block of that order,
- *             split keeping the lower half, upper halves become free blocks.
- *   free:     coalesce with the binary buddy upward while it is a whole free
- *             block; a refused free changes nothing but the refused count.
+ *             split keeping the lower half, upper halves become free blocks;
+ *             if there is none, coalesce (below) and look once more.
+ *   free:     the block becomes free at its own order, nothing merges; a
+ *             refused free changes nothing but the refused count.
+ *   coalesce: from the smallest order up, every free block whose binary
+ *             buddy is a whole free block merges with it, until no two free
+ *             buddies are left; the count of merges is what the heap returns.
  */
 #ifndef IOP_FUZZ_HEAP_MODEL_H
 #define IOP_FUZZ_HEAP_MODEL_H
@@ -86,12 +90,15 @@ int hm_free_predict(const struct heap_model *m, struct hm_free_where where, size
 /* The allocated block that starts at byte offset off: its order, or -1. */
 int hm_alloc_order_at(const struct heap_model *m, uint64_t off);
 
+/* Merge every pair of free buddies, upward; returns the merges (iop_heap_coalesce()). */
+uint64_t hm_coalesce(struct heap_model *m);
+
 /* The largest free block in bytes, 0 if none. */
 uint64_t hm_largest_free(const struct heap_model *m);
 
 /*
  * The model's own invariants (units partition the heap, free sets agree with
- * the units, no two free buddies, counters add up). Returns NULL or what broke.
+ * the units, counters add up). Returns NULL or what broke.
  */
 const char *hm_self_check(const struct heap_model *m);
 

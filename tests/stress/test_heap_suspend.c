@@ -40,7 +40,7 @@ static void stop_victim_here(enum heap_hook_point point)
 	sem_wait(&victim_resume);
 }
 
-enum victim_op { VICTIM_ALLOC, VICTIM_FREE };
+enum victim_op { VICTIM_ALLOC, VICTIM_FREE, VICTIM_COALESCE };
 
 struct victim {
 	struct iop_heap *h;
@@ -58,8 +58,10 @@ static void *victim_thread(void *arg)
 	if (v->op == VICTIM_ALLOC) {
 		v->block = iop_heap_alloc(v->h, v->size);
 		v->rc = v->block != NULL ? 0 : -errno;
-	} else {
+	} else if (v->op == VICTIM_FREE) {
 		v->rc = iop_heap_free(v->h, v->block, v->size);
+	} else {
+		v->rc = iop_heap_coalesce(v->h) != 0 ? 0 : -ENOENT; /* it had pairs to merge */
 	}
 	return NULL;
 }
@@ -165,6 +167,7 @@ static void finish(struct iop_heap *h, void *pinned)
 	char report[200];
 
 	CU_ASSERT_EQUAL(iop_heap_free(h, pinned, 256 << 10), 0);
+	iop_heap_coalesce(h); /* what the frees deferred */
 	CU_ASSERT_EQUAL(iop_heap_check_report(h, report, sizeof(report)), 0);
 	if (strcmp(report, "ok") != 0)
 		printf("\n  check: %s\n", report);
@@ -197,15 +200,21 @@ static void test_stopped_between_split_halves(void)
 	stopped_in_alloc(HEAP_HOOK_ALLOC_SPLIT);
 }
 
-static void stopped_in_free(enum heap_hook_point point)
+/*
+ * The victim merges what frees deferred and stops at point, holding a pair
+ * (or a parent on its way up) out of every bitmap: the 64-byte block it
+ * freed, taken from the 256K at 768K, and its buddy, free since the split.
+ */
+static void stopped_in_coalesce(enum heap_hook_point point)
 {
 	void *pinned;
 	struct iop_heap *h = heap_with_room_for_workers(&pinned);
-	/* Taken from the 256K at 768K; its buddy stays free, so freeing it merges. */
-	struct victim v = { .h = h, .op = VICTIM_FREE, .block = iop_heap_alloc(h, 64), .size = 64 };
+	struct victim v = { .h = h, .op = VICTIM_COALESCE };
+	void *block = iop_heap_alloc(h, 64);
 	pthread_t t;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(v.block);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(block);
+	CU_ASSERT_EQUAL(iop_heap_free(h, block, 64), 0);
 	t = stop_victim_at(&v, point);
 	run_workers_to_completion(h);
 	resume_victim(t);
@@ -213,9 +222,14 @@ static void stopped_in_free(enum heap_hook_point point)
 	finish(h, pinned);
 }
 
+static void test_stopped_holding_coalesced_pair(void)
+{
+	stopped_in_coalesce(HEAP_HOOK_COALESCE_PAIRS);
+}
+
 static void test_stopped_while_merging(void)
 {
-	stopped_in_free(HEAP_HOOK_FREE_MERGING);
+	stopped_in_coalesce(HEAP_HOOK_FREE_MERGING);
 }
 
 static void test_stopped_after_plain_free(void)
@@ -348,6 +362,7 @@ static void test_free_publishing_is_not_enomem(void)
 static const struct iop_test_case suspend_tests[] = {
 	{ "stopped_after_claiming_block_to_split", test_stopped_after_claiming_block_to_split },
 	{ "stopped_between_split_halves", test_stopped_between_split_halves },
+	{ "stopped_holding_coalesced_pair", test_stopped_holding_coalesced_pair },
 	{ "stopped_while_merging", test_stopped_while_merging },
 	{ "stopped_after_plain_free", test_stopped_after_plain_free },
 	{ "enomem_wait_is_bounded", test_enomem_wait_is_bounded },

@@ -113,12 +113,17 @@ static void test_alloc_uses_smallest_sufficient_order(void)
 	assert_free_blocks(h, (const unsigned[]){ 6, 1, 7, 1, 9, 1, 10, 1, 11, 1, 12, 1, 0 });
 	CU_ASSERT_EQUAL(iop_heap_free(h, a, 64), 0);
 	CU_ASSERT_EQUAL(iop_heap_free(h, b, 200), 0);
+	CU_ASSERT_EQUAL(iop_heap_coalesce(h), 7); /* 64+64, 128+128, 256+256, ... up to 8192 */
 	assert_free_blocks(h, (const unsigned[]){ 13, 1, 0 });
 	iop_heap_destroy(h);
 }
 
-/* FIG. 6: a free whose buddy is in use stays at its order; the last
- * free of a pair merges, and the merge carries upward as far as it can. */
+/*
+ * FIG. 6, deferred: a free leaves its block free at its own order, its buddy
+ * free or not; the merge the patent's HeapFree does at once, up as far as it
+ * carries, is done by iop_heap_coalesce() (or by an allocation that finds no
+ * block large enough), and leaves exactly what the eager free would have.
+ */
 static void test_free_coalesces_upward(void)
 {
 	struct iop_heap *h = patent_heap(8192, 0);
@@ -132,10 +137,26 @@ static void test_free_coalesces_upward(void)
 	assert_free_blocks(h, (const unsigned[]){ 10, 1, 0 });
 	CU_ASSERT_EQUAL(iop_heap_free(h, p4096, 4096), 0);
 	assert_free_blocks(h, (const unsigned[]){ 10, 1, 12, 1, 0 });
-	CU_ASSERT_EQUAL(iop_heap_free(h, q1024, 1000), 0); /* merges to 2048 only */
+	CU_ASSERT_EQUAL(iop_heap_free(h, q1024, 1000), 0); /* its buddy is free: both stay */
+	assert_free_blocks(h, (const unsigned[]){ 10, 2, 12, 1, 0 });
+	CU_ASSERT_EQUAL(iop_heap_coalesce(h), 1);           /* the eager free's 2048 */
 	assert_free_blocks(h, (const unsigned[]){ 11, 1, 12, 1, 0 });
-	CU_ASSERT_EQUAL(iop_heap_free(h, p2048, 2048), 0); /* 2048 -> 4096 -> 8192 */
+	CU_ASSERT_EQUAL(iop_heap_free(h, p2048, 2048), 0);
+	assert_free_blocks(h, (const unsigned[]){ 11, 2, 12, 1, 0 });
+	CU_ASSERT_EQUAL(iop_heap_coalesce(h), 2);           /* 2048 -> 4096 -> 8192 */
 	assert_free_blocks(h, (const unsigned[]){ 13, 1, 0 });
+	CU_ASSERT_EQUAL(iop_heap_coalesce(h), 0);
+
+	/* An allocation that needs the merge does it: 2 x 4096 freed, 8192 wanted. */
+	p4096 = iop_heap_alloc(h, 4096);
+	q1024 = iop_heap_alloc(h, 4096);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q1024);
+	CU_ASSERT_EQUAL(iop_heap_free(h, p4096, 4096), 0);
+	CU_ASSERT_EQUAL(iop_heap_free(h, q1024, 4096), 0);
+	assert_free_blocks(h, (const unsigned[]){ 12, 2, 0 });
+	p4096 = iop_heap_alloc(h, 8192);
+	CU_ASSERT_PTR_NOT_NULL(p4096);
+	CU_ASSERT_EQUAL(iop_heap_free(h, p4096, 8192), 0);
 	iop_heap_destroy(h);
 }
 
@@ -200,6 +221,8 @@ static void test_fill_with_min_blocks_and_merge_back(void)
 	}
 	for (int i = 0; i < 128; i++)
 		CU_ASSERT_EQUAL(iop_heap_free(h, blocks[i], 64), 0);
+	assert_free_blocks(h, (const unsigned[]){ 6, 128, 0 }); /* merging deferred */
+	CU_ASSERT_EQUAL(iop_heap_coalesce(h), 127);
 	assert_free_blocks(h, (const unsigned[]){ 13, 1, 0 });
 	iop_heap_destroy(h);
 }
