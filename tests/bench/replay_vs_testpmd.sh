@@ -45,6 +45,22 @@ die() {
 }
 note() { echo "$me: $*" >&2; }
 
+# check TOOL SIZE OUTPUT: a run's checker (python3 on stdin, with its arguments after OUTPUT)
+# says the rate on its first line and what it counted on its second, or why the run is wrong;
+# sets pps_run, or fails the whole run with the why and the tool's output.
+check() {
+	local tool=$1 size=$2 out=$3 res
+	shift 3
+	if ! res=$(python3 - "$out" "$size" "$@" 2>"$dir/why"); then
+		echo "$me: FAILED: $tool, $size bytes: $(cat "$dir/why")" >&2
+		echo "$me: $tool's output:" >&2
+		tail -20 "$out" >&2
+		exit 1
+	fi
+	pps_run=${res%%$'\n'*}
+	note "${res#*$'\n'}"
+}
+
 command -v python3 >/dev/null || { echo "$me: python3 is not installed" >&2; exit 2; }
 [ -x "$replay" ] || { echo "$me: no iop-replay at $replay: build $build first" >&2; exit 2; }
 
@@ -116,7 +132,7 @@ run_iop() {
 	"$replay" --json --topspeed --preload --loop=0 --duration="$secs" \
 		--vdev=net_null0,no-rx=1 "$dir/c$size.pcap" >"$out" 2>"$dir/iop.err" ||
 		die "iop-replay exited $?: $(tail -5 "$dir/iop.err")"
-	pps_run=$(python3 - "$out" "$size" <<'EOF'
+	check iop-replay "$size" "$out" <<'EOF'
 import json, sys
 j = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
 size = int(sys.argv[2])
@@ -131,12 +147,11 @@ if j["port_packets"] != n:
 if j["bytes"] != n * size:
     why.append("%d bytes for %d packets of %d" % (j["bytes"], n, size))
 if why:
-    sys.exit("iop-replay: " + "; ".join(why))
+    sys.exit("; ".join(why))
 print("%.0f" % j["pps"])
 print("iop-replay %d B: %d packets in %.3f s, port counted %d" %
-      (size, n, j["seconds"], j["port_packets"]), file=sys.stderr)
+      (size, n, j["seconds"], j["port_packets"]))
 EOF
-	) || die "iop-replay, $size bytes: $(cat "$out")"
 }
 
 # ---- dpdk-testpmd ----
@@ -186,25 +201,25 @@ run_testpmd() {
 	exec 3>&-
 	wait "$testpmd_pid" || die "dpdk-testpmd exited $?: $(tail -5 "$log")"
 	testpmd_pid=
-	pps_run=$(python3 - "$log" "$size" "$secs" <<'EOF'
+	check dpdk-testpmd "$size" "$log" "$secs" <<'EOF'
 import re, sys
 text, size, secs = open(sys.argv[1]).read(), int(sys.argv[2]), float(sys.argv[3])
 def num(pattern, s):
     m = re.search(pattern + r'\s*(\d+)', s)
     if not m:
-        sys.exit("dpdk-testpmd: no '%s' in its output" % pattern)
+        sys.exit("no '%s' in its output" % pattern)
     return int(m.group(1))
 # Port 0 is net_pcap0 and port 1 net_null0 (the order of --vdev). Three "show port stats all",
 # each a block per port between two rules of '#'; the prompt's echoes are taken out first.
 text = re.sub(r'testpmd> (show port stats all|stop|quit)?\r?\n?', '', text)
 blocks = re.findall(r'NIC statistics for port (\d+)\s*#+(.*?)#{20,}', text, re.S)
 if [b[0] for b in blocks] != ['0', '1'] * 3:
-    sys.exit("dpdk-testpmd: expected three stats displays of ports 0 and 1, found ports %s"
+    sys.exit("expected three stats displays of ports 0 and 1, found ports %s"
              % [b[0] for b in blocks])
 shows = [{'0': blocks[i][1], '1': blocks[i + 1][1]} for i in (0, 2, 4)]
 acc = text.split('Accumulated forward statistics', 1)
 if len(acc) != 2:
-    sys.exit("dpdk-testpmd: no forward statistics")
+    sys.exit("no forward statistics")
 fwd_tx, fwd_drop = num(r'TX-packets:', acc[1]), num(r'TX-dropped:', acc[1])
 pps = num(r'Tx-pps:', shows[1]['1'])
 window = num(r'TX-packets:', shows[1]['1']) - num(r'TX-packets:', shows[0]['1'])
@@ -223,12 +238,11 @@ if pcap_rx < fwd_tx or pcap_rx_bytes != pcap_rx * size:
     why.append("net_pcap received %d packets, %d bytes: not the %d-byte capture"
                % (pcap_rx, pcap_rx_bytes, size))
 if why:
-    sys.exit("dpdk-testpmd: " + "; ".join(why))
+    sys.exit("; ".join(why))
 print(pps)
 print("dpdk-testpmd %d B: %d packets in the window, %d in all, net_null counted %d"
-      % (size, window, fwd_tx, null_tx), file=sys.stderr)
+      % (size, window, fwd_tx, null_tx))
 EOF
-	) || die "dpdk-testpmd, $size bytes: $(grep -E 'TX-|RX-|Tx-pps' "$log" | tail -12)"
 }
 
 # ---- tcpreplay ----
@@ -279,14 +293,14 @@ run_tcpreplay() {
 		die "tcpreplay exited $?: $(tail -5 "$out")"
 	p1=$(veth_count rx_packets)
 	b1=$(veth_count rx_bytes)
-	pps_run=$(python3 - "$out" "$size" $((p1 - p0)) $((b1 - b0)) <<'EOF'
+	check tcpreplay "$size" "$out" $((p1 - p0)) $((b1 - b0)) <<'EOF'
 import re, sys
 text, size, got, got_bytes = open(sys.argv[1]).read(), *map(int, sys.argv[2:])
 m = re.search(r'Actual: (\d+) packets \((\d+) bytes\) sent', text)
 r = re.search(r'Rated: .*?([\d.]+) pps', text)
 f = re.search(r'Failed packets:\s*(\d+)', text)
 if not (m and r and f):
-    sys.exit("tcpreplay: no 'Actual', 'Rated' or 'Failed packets' line")
+    sys.exit("no 'Actual', 'Rated' or 'Failed packets' line")
 n, nbytes = int(m.group(1)), int(m.group(2))
 why = []
 if n <= 0:
@@ -299,11 +313,10 @@ if (got, got_bytes) != (n, nbytes):
     why.append("says %d packets (%d bytes) sent, the veth peer received %d (%d bytes)"
                % (n, nbytes, got, got_bytes))
 if why:
-    sys.exit("tcpreplay: " + "; ".join(why))
+    sys.exit("; ".join(why))
 print("%.0f" % float(r.group(1)))
-print("tcpreplay %d B: %d packets, the veth peer received %d" % (size, n, got), file=sys.stderr)
+print("tcpreplay %d B: %d packets, the veth peer received %d" % (size, n, got))
 EOF
-	) || die "tcpreplay, $size bytes: $(cat "$out")"
 }
 
 # ---- the runs and the table ----
