@@ -328,6 +328,8 @@ median() { # numbers, one a line -> the median
 if [ -n "$testpmd_skip" ]; then note "dpdk-testpmd skipped: $testpmd_skip"; fi
 if [ -n "$tcpreplay_skip" ]; then note "tcpreplay skipped: $tcpreplay_skip"; fi
 note "$repeats run(s) of ${secs} s per tool and capture ($npkts packets, looped), $(nproc) CPUs"
+# The machine's load beside the numbers: on a shared machine they mean little without it.
+note "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 declare -A pps
 for size in "${sizes[@]}"; do
@@ -371,6 +373,7 @@ ratio() { # PEER SIZE: iop-replay's pps / the peer's
 	fi
 }
 
+note "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "| packet | iop-replay pps | dpdk-testpmd pps | tcpreplay pps | iop-replay ÷ testpmd (target >= 1) | iop-replay ÷ tcpreplay (target >= 10) |"
 echo "|---|---|---|---|---|---|"
 for size in "${sizes[@]}"; do
