@@ -79,6 +79,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# No tool may hang the run: each gets its window and a minute more, then timeout ends it (124).
+limit=$(awk -v s="$secs" 'BEGIN { printf "%d", s + 60 }')
+
 # The peers' DPDK main lcore on CPU 0 and the working one on CPU 1, as iop-replay places its
 # host thread and its DDM's lcore; on a one-CPU machine both share CPU 0, as iop-replay's do.
 cpu1=0
@@ -129,7 +132,7 @@ pps_run=
 # drop (no buckets posted) at a cost the peers do not pay.
 run_iop() {
 	local size=$1 out=$dir/iop.json
-	"$replay" --json --topspeed --preload --loop=0 --duration="$secs" \
+	timeout "$limit" "$replay" --json --topspeed --preload --loop=0 --duration="$secs" \
 		--vdev=net_null0,no-rx=1 "$dir/c$size.pcap" >"$out" 2>"$dir/iop.err" ||
 		die "iop-replay exited $?: $(tail -5 "$dir/iop.err")"
 	check iop-replay "$size" "$out" <<'EOF'
@@ -174,8 +177,8 @@ run_testpmd() {
 	mkfifo "$fifo"
 	# Unbuffered: testpmd's stats go through stdio while its prompt echoes each command with a
 	# write of its own; buffered, the echo lands at a buffer boundary inside a line of stats.
-	stdbuf -o0 "$testpmd" --lcores="0@0,1@$cpu1" --no-huge --no-pci -m 256 --no-telemetry \
-		--file-prefix="iop-bench-testpmd-$$" --log-level=lib.eal:error \
+	timeout "$limit" stdbuf -o0 "$testpmd" --lcores="0@0,1@$cpu1" --no-huge --no-pci -m 256 \
+		--no-telemetry --file-prefix="iop-bench-testpmd-$$" --log-level=lib.eal:error \
 		--vdev="net_pcap0,rx_pcap=$dir/c$size.pcap,infinite_rx=1" --vdev=net_null0,no-rx=1 \
 		-- -i --auto-start --forward-mode=io --nb-cores=1 --no-flush-rx \
 		--total-num-mbufs=8192 <"$fifo" >"$log" 2>&1 &
@@ -288,7 +291,7 @@ run_tcpreplay() {
 	whole=$(awk -v s="$secs" 'BEGIN { w = int(s); if (w < s) w++; print w }')
 	p0=$(veth_count rx_packets)
 	b0=$(veth_count rx_bytes)
-	ip netns exec "$ns" "$tcpreplay" -i iopb0 --topspeed --preload-pcap --no-flow-stats --loop=0 \
+	timeout "$limit" ip netns exec "$ns" "$tcpreplay" -i iopb0 --topspeed --preload-pcap --no-flow-stats --loop=0 \
 		--duration="$whole" "$dir/c$size.pcap" >"$out" 2>&1 ||
 		die "tcpreplay exited $?: $(tail -5 "$out")"
 	p1=$(veth_count rx_packets)
