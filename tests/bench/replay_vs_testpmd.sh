@@ -73,7 +73,9 @@ cleanup() {
 		wait "$testpmd_pid" 2>/dev/null || true
 	fi
 	# Deleting the namespace deletes the veth pair in it.
-	[ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
+	if [ -n "$ns" ]; then
+		ip netns del "$ns" 2>/dev/null || echo "$me: could not delete network namespace $ns" >&2
+	fi
 	rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -126,7 +128,7 @@ done
 # that die ends the whole run and the EXIT trap knows testpmd's pid.
 pps_run=
 
-# run_iop SIZE: Preloaded, like the peers (net_pcap's infinite_rx, tcpreplay -K),
+# run_iop SIZE: preloaded, like the peers (net_pcap's infinite_rx, tcpreplay -K),
 # so no tool reads the file while it is timed. The sink is net_null with its rx off: with rx
 # on, net_null hands the lan DDM 32 made-up packets on every turn, which it would receive and
 # drop (no buckets posted) at a cost the peers do not pay.
@@ -291,8 +293,8 @@ run_tcpreplay() {
 	whole=$(awk -v s="$secs" 'BEGIN { w = int(s); if (w < s) w++; print w }')
 	p0=$(veth_count rx_packets)
 	b0=$(veth_count rx_bytes)
-	timeout "$limit" ip netns exec "$ns" "$tcpreplay" -i iopb0 --topspeed --preload-pcap --no-flow-stats --loop=0 \
-		--duration="$whole" "$dir/c$size.pcap" >"$out" 2>&1 ||
+	timeout "$limit" ip netns exec "$ns" "$tcpreplay" -i iopb0 --topspeed --preload-pcap \
+		--no-flow-stats --loop=0 --duration="$whole" "$dir/c$size.pcap" >"$out" 2>&1 ||
 		die "tcpreplay exited $?: $(tail -5 "$out")"
 	p1=$(veth_count rx_packets)
 	b1=$(veth_count rx_bytes)
