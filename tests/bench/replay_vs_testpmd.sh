@@ -154,8 +154,8 @@ if j["bytes"] != n * size:
 if why:
     sys.exit("; ".join(why))
 print("%.0f" % j["pps"])
-print("iop-replay %d B: %d packets in %.3f s, port counted %d" %
-      (size, n, j["seconds"], j["port_packets"]))
+print("iop-replay %d B: %.0f pps: %d packets in %.3f s, port counted %d" %
+      (size, j["pps"], n, j["seconds"], j["port_packets"]))
 EOF
 }
 
@@ -245,8 +245,8 @@ if pcap_rx < fwd_tx or pcap_rx_bytes != pcap_rx * size:
 if why:
     sys.exit("; ".join(why))
 print(pps)
-print("dpdk-testpmd %d B: %d packets in the window, %d in all, net_null counted %d"
-      % (size, window, fwd_tx, null_tx))
+print("dpdk-testpmd %d B: %d pps: %d packets in the window, %d in all, net_null counted %d"
+      % (size, pps, window, fwd_tx, null_tx))
 EOF
 }
 
@@ -320,7 +320,8 @@ if (got, got_bytes) != (n, nbytes):
 if why:
     sys.exit("; ".join(why))
 print("%.0f" % float(r.group(1)))
-print("tcpreplay %d B: %d packets, the veth peer received %d" % (size, n, got))
+print("tcpreplay %d B: %.0f pps: %d packets, the veth peer received %d"
+      % (size, float(r.group(1)), n, got))
 EOF
 }
 
