@@ -11,6 +11,15 @@ void msg_hist_reset(struct msg_hist *h)
 	memset(h, 0, sizeof(*h));
 }
 
+void msg_hist_merge(struct msg_hist *into, const struct msg_hist *from)
+{
+	for (unsigned i = 0; i < MSG_HIST_BUCKETS; i++)
+		into->bucket[i] += from->bucket[i];
+	into->n += from->n;
+	if (from->max > into->max)
+		into->max = from->max;
+}
+
 /* The middle of bucket i, inverting msg_hist_index(). */
 static double bucket_value(unsigned i)
 {

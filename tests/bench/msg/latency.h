@@ -54,6 +54,9 @@ static inline void msg_hist_add(struct msg_hist *h, uint64_t ticks)
 /* Empty the histogram. */
 void msg_hist_reset(struct msg_hist *h);
 
+/* Add the values of from to into. */
+void msg_hist_merge(struct msg_hist *into, const struct msg_hist *from);
+
 /*
  * The q-quantile (0 < q <= 1) in ticks: the middle of the bucket that holds
  * the ceil(q n)-th smallest value, or the exact value below 2^SUB_BITS; 0 for

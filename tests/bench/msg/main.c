@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,8 @@
 #define MAX_COUNT (1ull << 40)
 
 static const struct msg_case *const all_cases[] = {
-	&msg_case_iopool, &msg_case_iopool_uncached, &msg_case_limit_b, &msg_case_limit_a,
+	&msg_case_iopool, &msg_case_iopool_uncached, &msg_case_iopool_apart, &msg_case_limit_b,
+	&msg_case_limit_a,
 };
 #define NCASES (sizeof(all_cases) / sizeof(all_cases[0]))
 /* Without --cases: the uncached heaps take many times longer than the rest; ask for them. */
@@ -34,13 +36,15 @@ struct opts {
 	unsigned repeat;
 	const char *csv;
 	bool smoke;
+	unsigned pairs;      /* --pairs; 0 when not given */
+	unsigned cpus_pairs; /* pairs --cpus named */
 	bool cpus_given;
-	struct msg_cpus cpus;
+	struct msg_cpus cpus[MSG_MAX_PAIRS];
 	const struct msg_case *cases[NCASES];
 	unsigned ncases;
 };
 
-enum { OPT_COUNT = 256, OPT_REPEAT, OPT_CSV, OPT_SMOKE, OPT_CPUS, OPT_CASES };
+enum { OPT_COUNT = 256, OPT_REPEAT, OPT_CSV, OPT_SMOKE, OPT_CPUS, OPT_PAIRS, OPT_CASES };
 
 static const struct option long_opts[] = {
 	{ "count", required_argument, NULL, OPT_COUNT },
@@ -48,6 +52,7 @@ static const struct option long_opts[] = {
 	{ "csv", required_argument, NULL, OPT_CSV },
 	{ "smoke", no_argument, NULL, OPT_SMOKE },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "pairs", required_argument, NULL, OPT_PAIRS },
 	{ "cases", required_argument, NULL, OPT_CASES },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -61,13 +66,20 @@ static void usage(FILE *f)
 		"                   %llu in bursts of %u)\n"
 		"  --repeat N       run everything N times (1..%u) and report the medians\n"
 		"  --cpus A,B       host thread on CPU A, IOP thread on CPU B (default: the\n"
-		"                   first two CPUs this process may use)\n"
-		"  --cases LIST     iopool, iopool-uncached, limit-b, limit-a, or all\n"
+		"                   first two CPUs this process may use); with several pairs,\n"
+		"                   A1,B1,A2,B2,... (a CPU named twice: its threads yield)\n"
+		"  --pairs N        N host/IOP thread pairs at once (1..%u, default 1): N\n"
+		"                   loops with a nop DDM each, one window; rates are of all\n"
+		"                   pairs together (default CPUs: the first 2N; fewer are\n"
+		"                   shared)\n"
+		"  --cases LIST     iopool, iopool-uncached, iopool-apart, limit-b, limit-a, or\n"
+		"                   all\n"
 		"                   (default %s)\n"
 		"  --csv FILE       write every run and the medians\n"
 		"  --smoke          %llu round trips, every case (the CI test: checks replies,\n"
 		"                   not speed)\n",
-		DEFAULT_COUNT_ONE, DEFAULT_COUNT_BURST, MSG_BURST, MSG_MAX_REPEAT, default_cases,
+		DEFAULT_COUNT_ONE, DEFAULT_COUNT_BURST, MSG_BURST, MSG_MAX_REPEAT, MSG_MAX_PAIRS,
+		default_cases,
 		SMOKE_COUNT);
 }
 
@@ -80,24 +92,44 @@ static int parse_u64(const char *s, uint64_t *v)
 	return errno != 0 || end == s || *end != '\0' || *s == '-' ? -EINVAL : 0;
 }
 
-static int parse_cpus(const char *arg, struct msg_cpus *c)
+/* A1,B1[,A2,B2...]: pairs of CPUs this process may run on. */
+static int parse_cpus(const char *arg, struct opts *o)
 {
-	unsigned long a, b;
+	char *list = strdup(arg), *save = NULL;
+	unsigned n = 0;
 	cpu_set_t set;
-	char tail;
+	int rc = 0;
 
-	if (sscanf(arg, "%lu,%lu%c", &a, &b, &tail) != 2 || a >= CPU_SETSIZE || b >= CPU_SETSIZE)
-		return -EINVAL;
-	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+	if (list == NULL)
+		return -ENOMEM;
+	if (sched_getaffinity(0, sizeof(set), &set) != 0) {
+		free(list);
 		return -errno;
-	if (!CPU_ISSET(a, &set) || !CPU_ISSET(b, &set)) {
-		fprintf(stderr, "iop-bench-msg: this process may not run on CPU %lu\n",
-			!CPU_ISSET(a, &set) ? a : b);
-		return -EINVAL;
 	}
-	c->host = (int)a;
-	c->iop = (int)b;
-	return 0;
+	for (char *t = strtok_r(list, ",", &save); t != NULL && rc == 0;
+	     t = strtok_r(NULL, ",", &save)) {
+		uint64_t cpu;
+
+		if (parse_u64(t, &cpu) != 0 || cpu >= CPU_SETSIZE || n == 2 * MSG_MAX_PAIRS) {
+			rc = -EINVAL;
+		} else if (!CPU_ISSET(cpu, &set)) {
+			fprintf(stderr, "iop-bench-msg: this process may not run on CPU %llu\n",
+				(unsigned long long)cpu);
+			rc = -EINVAL;
+		} else if (n % 2 == 0) {
+			o->cpus[n++ / 2].host = (int)cpu;
+		} else {
+			o->cpus[n++ / 2].iop = (int)cpu;
+		}
+	}
+	free(list);
+	if (rc == 0 && (n == 0 || n % 2 != 0))
+		rc = -EINVAL;
+	if (rc == 0) {
+		o->cpus_given = true;
+		o->cpus_pairs = n / 2;
+	}
+	return rc;
 }
 
 static int parse_cases(const char *arg, struct opts *o)
@@ -157,8 +189,12 @@ static int parse_one(int c, const char *arg, struct opts *o)
 		o->smoke = true;
 		return -1;
 	case OPT_CPUS:
-		o->cpus_given = true;
-		return parse_cpus(arg, &o->cpus) == 0 ? -1 : bad_value("--cpus", arg);
+		return parse_cpus(arg, o) == 0 ? -1 : bad_value("--cpus", arg);
+	case OPT_PAIRS:
+		if (parse_u64(arg, &v) != 0 || v == 0 || v > MSG_MAX_PAIRS)
+			return bad_value("--pairs", arg);
+		o->pairs = (unsigned)v;
+		return -1;
 	case OPT_CASES:
 		return parse_cases(arg, o) == 0 ? -1 : 2;
 	case 'h':
@@ -172,7 +208,7 @@ static int parse_one(int c, const char *arg, struct opts *o)
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-	int c;
+	int c, err;
 
 	memset(o, 0, sizeof(*o));
 	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
@@ -193,7 +229,19 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		o->repeat = 1;
 	if (o->ncases == 0 && parse_cases(o->smoke ? "all" : default_cases, o) != 0)
 		return 2;
-	if (!o->cpus_given && msg_cpus_default(&o->cpus) != 0) {
+	if (o->cpus_given) {
+		if (o->pairs != 0 && o->pairs != o->cpus_pairs) {
+			fprintf(stderr, "iop-bench-msg: --cpus names %u pairs, --pairs says %u\n",
+				o->cpus_pairs, o->pairs);
+			return 2;
+		}
+		o->pairs = o->cpus_pairs;
+		return -1;
+	}
+	if (o->pairs == 0)
+		o->pairs = 1;
+	err = msg_cpus_default(o->cpus, o->pairs);
+	if (err != 0) {
 		fprintf(stderr, "iop-bench-msg: no CPU to run on\n");
 		return 2;
 	}
@@ -238,18 +286,23 @@ static bool run_one(const struct msg_case *c, enum msg_mode m, const struct msg_
 }
 
 /* Every run; false when any had errors or could not run. */
-static bool run_all(const struct opts *o, struct msg_report *r, struct msg_run *run)
+static bool run_all(const struct opts *o, struct msg_report *r, struct msg_run *run,
+		    pthread_barrier_t *measure)
 {
 	bool good = true;
 
 	for (unsigned rep = 0; rep < o->repeat; rep++) {
 		for (unsigned m = 0; m < MSG_NMODES; m++) {
 			struct msg_env env = {
-				.cpus = o->cpus,
+				.pairs = o->pairs,
+				.shared = r->shared,
 				.count = r->count[m],
 				.warmup = r->warmup[m],
+				.measure = measure,
 			};
 			struct msg_fig *row = &r->runs[(rep * MSG_NMODES + m) * o->ncases];
+
+			memcpy(env.cpus, o->cpus, sizeof(env.cpus));
 
 			for (unsigned i = 0; i < o->ncases; i++)
 				good &= run_one(o->cases[i], m, &env, rep, r, run, &row[i]);
@@ -276,12 +329,15 @@ int main(int argc, char **argv)
 	struct opts o;
 	struct msg_report r = { 0 };
 	struct msg_run *run;
+	pthread_barrier_t measure;
 	bool good;
 	int rc = parse_opts(argc, argv, &o);
 
 	if (rc >= 0)
 		return rc;
-	r.cpus = o.cpus;
+	r.pairs = o.pairs;
+	memcpy(r.cpus, o.cpus, sizeof(r.cpus));
+	r.shared = msg_cpus_any_shared(o.cpus, o.pairs);
 	r.repeat = o.repeat;
 	r.cases = o.cases;
 	r.ncases = o.ncases;
@@ -301,7 +357,12 @@ int main(int argc, char **argv)
 		perror("iop-bench-msg");
 		return 1;
 	}
-	good = run_all(&o, &r, run);
+	if (pthread_barrier_init(&measure, NULL, o.pairs) != 0) {
+		perror("iop-bench-msg: barrier");
+		return 1;
+	}
+	good = run_all(&o, &r, run, &measure);
+	pthread_barrier_destroy(&measure);
 	medians(&r);
 	msg_report_table(&r);
 	if (o.csv != NULL && msg_report_csv(&r, o.csv) != 0) {

@@ -1,31 +1,52 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The two threads of every case, each pinned to its CPU: the IOP side starts
- * first, so it is polling before the host posts anything, and stops when the
- * host is done.
+ * The threads of every case, each pinned to its CPU: per pair one IOP side and
+ * one host. Every IOP side starts first, so it is polling before any host
+ * posts anything, and all stop when the last host is done. Hosts meet at a
+ * barrier after their warm-ups, so that with several pairs the measured parts
+ * overlap: an aggregate rate over parts that ran one after the other would
+ * say nothing about scaling.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "msg.h"
 
-int msg_cpus_default(struct msg_cpus *c)
+int msg_cpus_default(struct msg_cpus *c, unsigned pairs)
 {
+	int cpus[2 * MSG_MAX_PAIRS];
+	unsigned n = 0;
 	cpu_set_t set;
-	int found = 0;
 
 	if (sched_getaffinity(0, sizeof(set), &set) != 0)
 		return -errno;
-	for (int cpu = 0; cpu < CPU_SETSIZE && found < 2; cpu++) {
-		if (!CPU_ISSET(cpu, &set))
-			continue;
-		if (found++ == 0)
-			c->host = cpu;
-		c->iop = cpu;
+	for (int cpu = 0; cpu < CPU_SETSIZE && n < 2 * pairs; cpu++)
+		if (CPU_ISSET(cpu, &set))
+			cpus[n++] = cpu;
+	if (n == 0)
+		return -ENODEV;
+	/* Fewer than 2 x pairs: round the list again; the threads sharing a CPU yield. */
+	for (unsigned i = 0; i < 2 * pairs; i++) {
+		if (i % 2 == 0)
+			c[i / 2].host = cpus[i % n];
+		else
+			c[i / 2].iop = cpus[i % n];
 	}
-	return found != 0 ? 0 : -ENODEV;
+	return 0;
+}
+
+bool msg_cpus_any_shared(const struct msg_cpus *c, unsigned pairs)
+{
+	for (unsigned i = 0; i < 2 * pairs; i++)
+		for (unsigned j = i + 1; j < 2 * pairs; j++)
+			if ((i % 2 ? c[i / 2].iop : c[i / 2].host) ==
+			    (j % 2 ? c[j / 2].iop : c[j / 2].host))
+				return true;
+	return false;
 }
 
 static int start_pinned(pthread_t *t, int cpu, void *(*fn)(void *), void *arg)
@@ -47,20 +68,48 @@ static int start_pinned(pthread_t *t, int cpu, void *(*fn)(void *), void *arg)
 	return -rc;
 }
 
-int msg_pair_run(const struct msg_cpus *cpus, void *(*host)(void *), void *(*iop)(void *),
-		 void *arg, _Atomic int *stop)
+void msg_measure_start(const struct msg_env *env)
 {
-	pthread_t ti, th;
-	int rc;
+	pthread_barrier_wait(env->measure);
+}
+
+int msg_pairs_run(const struct msg_env *env, void *(*host)(void *), void *(*iop)(void *),
+		  void *const *args, _Atomic int *stop)
+{
+	pthread_t ti[MSG_MAX_PAIRS], th[MSG_MAX_PAIRS];
+	unsigned ni = 0, nh = 0;
+	int rc = 0;
 
 	atomic_store(stop, 0);
-	rc = start_pinned(&ti, cpus->iop, iop, arg);
-	if (rc != 0)
-		return rc;
-	rc = start_pinned(&th, cpus->host, host, arg);
-	if (rc == 0)
-		pthread_join(th, NULL);
+	while (ni < env->pairs && rc == 0)
+		if ((rc = start_pinned(&ti[ni], env->cpus[ni].iop, iop, args[ni])) == 0)
+			ni++;
+	/*
+	 * Hosts start only once every IOP side runs, and all of them or none: a
+	 * host that is never started would leave the others at the barrier.
+	 */
+	while (nh < env->pairs && rc == 0)
+		if ((rc = start_pinned(&th[nh], env->cpus[nh].host, host, args[nh])) == 0)
+			nh++;
+	if (rc != 0 && nh != 0) {
+		/* Cannot happen after the first host started but for a resource limit: say so. */
+		fprintf(stderr, "iop-bench-msg: %u of %u host threads started; cannot go on\n",
+			nh, env->pairs);
+		abort();
+	}
+	for (unsigned i = 0; i < nh; i++)
+		pthread_join(th[i], NULL);
 	atomic_store_explicit(stop, 1, memory_order_release);
-	pthread_join(ti, NULL);
+	for (unsigned i = 0; i < ni; i++)
+		pthread_join(ti[i], NULL);
 	return rc;
+}
+
+void msg_run_merge(struct msg_run *into, const struct msg_run *from)
+{
+	into->round_trips += from->round_trips;
+	into->errors += from->errors;
+	if (from->seconds > into->seconds)
+		into->seconds = from->seconds;
+	msg_hist_merge(&into->hist, &from->hist);
 }

@@ -151,12 +151,20 @@ static void print_load(const struct msg_report *r)
 
 static void print_setup(const struct msg_report *r)
 {
-	printf("iop-bench-msg: host thread on CPU %d, IOP thread on CPU %d (%ld CPUs online)%s\n",
-	       r->cpus.host, r->cpus.iop, sysconf(_SC_NPROCESSORS_ONLN),
-	       msg_cpus_shared(&r->cpus) ? ": ONE CPU SHARED, waiters yield, latency is the "
-					   "scheduler's" : "");
-	printf("  round trips per case: %llu one at a time, %llu in bursts (after %llu and %llu "
-	       "not measured); TSC %.3f ticks/ns",
+	if (r->pairs == 1)
+		printf("iop-bench-msg: host thread on CPU %d, IOP thread on CPU %d (%ld CPUs online)%s\n",
+		       r->cpus[0].host, r->cpus[0].iop, sysconf(_SC_NPROCESSORS_ONLN),
+		       r->shared ? ": ONE CPU SHARED, waiters yield, latency is the scheduler's" : "");
+	else {
+		printf("iop-bench-msg: %u pairs at once, host -> IOP CPUs", r->pairs);
+		for (unsigned i = 0; i < r->pairs; i++)
+			printf("%s %d->%d", i ? "," : "", r->cpus[i].host, r->cpus[i].iop);
+		printf(" (%ld CPUs online)%s\n", sysconf(_SC_NPROCESSORS_ONLN),
+		       r->shared ? ": CPUS SHARED, waiters yield, latency is the scheduler's" : "");
+		printf("  rates are of all pairs together, latencies of all their round trips\n");
+	}
+	printf("  round trips per case%s: %llu one at a time, %llu in bursts (after %llu and %llu "
+	       "not measured); TSC %.3f ticks/ns", r->pairs > 1 ? " and pair" : "",
 	       (unsigned long long)r->count[MSG_ONE], (unsigned long long)r->count[MSG_BURST32],
 	       (unsigned long long)r->warmup[MSG_ONE], (unsigned long long)r->warmup[MSG_BURST32],
 	       r->ticks_per_ns);
@@ -207,6 +215,11 @@ static void print_targets(const struct msg_report *r)
 	const struct msg_fig *ib = fig_of(r, burst, REFERENCE), *b = fig_of(r, burst, LIMIT_B);
 	double vb = rate_ratio(ib, b), va = p99_ratio(io, a);
 
+	if (r->pairs > 1) {
+		printf("\ntargets (docs/benchmarks.md) are for one pair; with %u, compare each "
+		       "case's rate with its one-pair run\n", r->pairs);
+		return;
+	}
 	printf("\ntargets (docs/benchmarks.md):\n");
 	if (ib != NULL)
 		printf("  burst 32: iopool %.2f M round trips/s >= %.0f M/s: %s\n", ib->mrt_per_sec,
@@ -253,8 +266,8 @@ static void csv_row(FILE *f, const struct msg_report *r, const char *run, enum m
 	const struct msg_fig *x = &row[i];
 	const struct msg_fig *a = fig_of(r, row, LIMIT_A), *b = fig_of(r, row, LIMIT_B);
 
-	fprintf(f, "%s,%s,%s,%d,%llu,%.6f,%.4f,%.1f,%.1f,%.1f,%.1f,", run, msg_mode_name(m),
-		r->cases[i]->key, x->ok, (unsigned long long)x->round_trips, x->seconds,
+	fprintf(f, "%s,%u,%s,%s,%d,%llu,%.6f,%.4f,%.1f,%.1f,%.1f,%.1f,", run, r->pairs,
+		msg_mode_name(m), r->cases[i]->key, x->ok, (unsigned long long)x->round_trips, x->seconds,
 		x->mrt_per_sec, x->p50_ns, x->p99_ns, x->p999_ns, x->max_ns);
 	put_ratio(f, rate_ratio(x, b));
 	fputc(',', f);
@@ -272,7 +285,7 @@ int msg_report_csv(const struct msg_report *r, const char *path)
 
 	if (f == NULL)
 		return -1;
-	fprintf(f, "run,mode,case,ok,round_trips,seconds,mrt_per_sec,p50_ns,p99_ns,p999_ns,max_ns,"
+	fprintf(f, "run,pairs,mode,case,ok,round_trips,seconds,mrt_per_sec,p50_ns,p99_ns,p999_ns,max_ns,"
 		   "rate_vs_limit_b,rate_vs_limit_a,p99_vs_limit_b,p99_vs_limit_a,others_cpus,"
 		   "steal_cpus\n");
 	for (unsigned rep = 0; rep < r->repeat; rep++) {

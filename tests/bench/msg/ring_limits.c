@@ -53,9 +53,9 @@ struct limit {
 	bool shared;
 	enum msg_mode mode;
 	const struct msg_env *env;
-	struct msg_run *run;
+	_Atomic int *stop;     /* of all pairs */
 	uint64_t bad_requests; /* requests the IOP side found malformed */
-	_Alignas(64) _Atomic int stop;
+	struct msg_run run;    /* this pair's */
 };
 
 static inline void wait_a_little(bool shared)
@@ -129,7 +129,7 @@ static __rte_always_inline void post_all(struct rte_ring *r, const uint32_t *mfa
 static __rte_always_inline uint64_t host_one(struct limit *l, uint64_t seq, uint64_t n,
 					     bool lines)
 {
-	struct msg_hist *h = &l->run->hist;
+	struct msg_hist *h = &l->run.hist;
 	uint64_t ok = 0;
 
 	for (uint64_t end = seq + n; seq < end; seq++) {
@@ -153,7 +153,7 @@ static __rte_always_inline uint64_t host_one(struct limit *l, uint64_t seq, uint
 static __rte_always_inline uint64_t host_burst(struct limit *l, uint64_t base, uint64_t n,
 					       bool lines)
 {
-	struct msg_hist *h = &l->run->hist;
+	struct msg_hist *h = &l->run.hist;
 	uint64_t stamp[SLOTS];
 	uint32_t pend[MSG_BURST], back[MSG_BURST];
 	uint64_t prepared = 0, posted = 0, done = 0, ok = 0;
@@ -213,14 +213,15 @@ static void *limit_host(void *arg)
 	uint64_t ok;
 
 	ok = host_rounds(l, 0, env->warmup);
-	l->run->errors += env->warmup - ok;
-	msg_hist_reset(&l->run->hist);
+	l->run.errors += env->warmup - ok;
+	msg_hist_reset(&l->run.hist);
+	msg_measure_start(env);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ok = host_rounds(l, env->warmup, env->count);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	l->run->round_trips = ok;
-	l->run->errors += env->count - ok;
-	l->run->seconds = elapsed(&t0, &t1);
+	l->run.round_trips = ok;
+	l->run.errors += env->count - ok;
+	l->run.seconds = elapsed(&t0, &t1);
 	return NULL;
 }
 
@@ -228,7 +229,7 @@ static __rte_always_inline void iop_loop(struct limit *l, bool lines)
 {
 	uint32_t mfas[MSG_BURST];
 
-	while (!atomic_load_explicit(&l->stop, memory_order_acquire)) {
+	while (!atomic_load_explicit(l->stop, memory_order_acquire)) {
 		unsigned n = iop_mfa_ring_take(l->to_iop, mfas, MSG_BURST);
 
 		if (n == 0) {
@@ -270,20 +271,23 @@ static struct rte_ring *ring_new(const char *name, char *why, size_t whylen)
 	return r;
 }
 
-static int limit_run(const struct msg_case *c, enum msg_mode mode, const struct msg_env *env,
-		     struct msg_run *run, char *why, size_t whylen)
+/* One pair's rings and frame lines; NULL, with why filled, when they cannot be had. */
+static struct limit *limit_new(const struct msg_case *c, enum msg_mode mode,
+			       const struct msg_env *env, _Atomic int *stop, char *why,
+			       size_t whylen)
 {
-	struct limit *l = aligned_alloc(64, sizeof(*l));
-	int rc = -ENOMEM;
+	struct limit *l = aligned_alloc(64, RTE_ALIGN_CEIL(sizeof(*l), 64));
 
-	if (l == NULL)
-		return -ENOMEM;
+	if (l == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
 	memset(l, 0, sizeof(*l));
 	l->lines = (c->flags & LIMIT_LINES) != 0;
-	l->shared = msg_cpus_shared(&env->cpus);
+	l->shared = env->shared;
 	l->mode = mode;
 	l->env = env;
-	l->run = run;
+	l->stop = stop;
 	l->to_iop = ring_new("msg-to-iop", why, whylen);
 	l->to_host = ring_new("msg-to-host", why, whylen);
 	l->req = aligned_alloc(LINE, SLOTS * LINE);
@@ -291,18 +295,49 @@ static int limit_run(const struct msg_case *c, enum msg_mode mode, const struct 
 	if (l->to_iop != NULL && l->to_host != NULL && l->req != NULL && l->rep != NULL) {
 		memset(l->req, 0, SLOTS * LINE);
 		memset(l->rep, 0, SLOTS * LINE);
-		rc = msg_pair_run(&env->cpus, limit_host, limit_iop, l, &l->stop);
-		if (rc != 0)
-			snprintf(why, whylen, "threads: %s", strerror(-rc));
-		run->errors += l->bad_requests;
-	} else if (l->to_iop != NULL && l->to_host != NULL) {
-		snprintf(why, whylen, "frame lines: out of memory");
+		return l;
 	}
+	if (l->to_iop != NULL && l->to_host != NULL)
+		snprintf(why, whylen, "frame lines: out of memory");
 	free(l->to_iop);
 	free(l->to_host);
 	free(l->req);
 	free(l->rep);
 	free(l);
+	return NULL;
+}
+
+static void limit_free(struct limit *l)
+{
+	free(l->to_iop);
+	free(l->to_host);
+	free(l->req);
+	free(l->rep);
+	free(l);
+}
+
+/* Each pair on rings and lines of its own: nothing is shared between pairs but the machine. */
+static int limit_run(const struct msg_case *c, enum msg_mode mode, const struct msg_env *env,
+		     struct msg_run *run, char *why, size_t whylen)
+{
+	struct limit *l[MSG_MAX_PAIRS] = { NULL };
+	_Alignas(64) _Atomic int stop = 0;
+	unsigned n = 0;
+	int rc = -ENOMEM;
+
+	while (n < env->pairs && (l[n] = limit_new(c, mode, env, &stop, why, whylen)) != NULL)
+		n++;
+	if (n == env->pairs) {
+		rc = msg_pairs_run(env, limit_host, limit_iop, (void *const *)l, &stop);
+		if (rc != 0)
+			snprintf(why, whylen, "threads: %s", strerror(-rc));
+		for (unsigned i = 0; i < n; i++) {
+			msg_run_merge(run, &l[i]->run);
+			run->errors += l[i]->bad_requests;
+		}
+	}
+	for (unsigned i = 0; i < n; i++)
+		limit_free(l[i]);
 	return rc;
 }
 
