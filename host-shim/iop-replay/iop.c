@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <rte_eal.h>
+#include <rte_ethdev.h>
 
 #include "iop_build.h"
 #include "iop_eal.h"
@@ -44,6 +45,7 @@ struct replay_iop {
 	_Atomic int stop;
 	bool launched;
 	uint16_t tid;            /* the lan DDM's */
+	char port[128];          /* its port's device name */
 	struct inflight slots[QP_DEPTH];
 	uint64_t seq, done;      /* requests posted, and answered */
 	uint64_t rng;
@@ -118,7 +120,7 @@ struct replay_iop *replay_iop_start(const struct replay_opts *o, const char *pro
 	const struct iop_window_opts wo = { .inbound_bytes = 32u << 20,
 					    .outbound_bytes = 2u << 20 };
 	struct iop_qp_opts qo = { .depth = QP_DEPTH };
-	char port[128], params[192];
+	char params[192];
 	struct iop_runtime_ddm ddm = { "lan", params, 0 };
 	struct iop_runtime_config cfg = { .lcores = 1, .ddms = &ddm, .n_ddms = 1 };
 	struct replay_iop *x = calloc(1, sizeof(*x));
@@ -129,12 +131,13 @@ struct replay_iop *replay_iop_start(const struct replay_opts *o, const char *pro
 		return NULL;
 	}
 	x->rng = 0x9E3779B97F4A7C15ull;
+	x->st.port_packets = -1;
 	if (eal_start(o, prog, err, errlen) != 0)
 		goto fail;
 	/* The DDM names its port by the vdev's name: what comes before its arguments. */
-	snprintf(port, sizeof(port), "%s", o->vdev != NULL ? o->vdev : "net_pcap0");
-	port[strcspn(port, ",")] = '\0';
-	snprintf(params, sizeof(params), "port=%s,mtu=%u", port, o->mtu);
+	snprintf(x->port, sizeof(x->port), "%s", o->vdev != NULL ? o->vdev : "net_pcap0");
+	x->port[strcspn(x->port, ",")] = '\0';
+	snprintf(params, sizeof(params), "port=%s,mtu=%u", x->port, o->mtu);
 	x->w = iop_window_create(&wo);
 	if (x->w == NULL) {
 		snprintf(err, errlen, "frame window: %s", strerror(errno));
@@ -215,6 +218,21 @@ int replay_iop_drain(struct replay_iop *x)
 	return 0;
 }
 
+/*
+ * The port's own count of what it sent, independent of the DDM's replies:
+ * a port that dropped what the DDM handed it (or a DDM that answered SUCCESS
+ * without sending) shows here. Read with the loop stopped, so nothing is in
+ * flight on the queue, and before the DDM's fini stops the port.
+ */
+static void read_port_count(struct replay_iop *x)
+{
+	struct rte_eth_stats st;
+	uint16_t id;
+
+	if (rte_eth_dev_get_port_by_name(x->port, &id) == 0 && rte_eth_stats_get(id, &st) == 0)
+		x->st.port_packets = (int64_t)st.opackets;
+}
+
 int replay_iop_stop(struct replay_iop *x)
 {
 	int rc = 0;
@@ -231,6 +249,7 @@ int replay_iop_stop(struct replay_iop *x)
 		atomic_store(&x->stop, 1);
 		iop_runtime_wait(x->rt);
 		x->launched = false;
+		read_port_count(x);
 	}
 	/* The DDM's fini stops the port: net_pcap closes its tx file. */
 	if (x->rt != NULL)

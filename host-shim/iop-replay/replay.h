@@ -59,6 +59,12 @@ struct replay_iop;
 
 struct send_stats {
 	uint64_t posted, sent, sent_bytes, refused;
+	/*
+	 * What the port itself counted as sent (rte_eth_stats opackets), read
+	 * when the IOP stops: a check on `sent` from outside the DDM. -1: the
+	 * port could not say.
+	 */
+	int64_t port_packets;
 	uint64_t *lat_ns;      /* a reservoir of frame latencies (post to reply) */
 	uint64_t n_lat, lat_seen;
 };
@@ -72,7 +78,10 @@ int replay_iop_send(struct replay_iop *x, const uint8_t *data, uint32_t len);
 unsigned replay_iop_poll(struct replay_iop *x);
 /* Take replies until none is outstanding. @return 0, or -ETIMEDOUT. */
 int replay_iop_drain(struct replay_iop *x);
-/* Wait for every reply, stop the runtime (the port, so the tx pcap is closed). */
+/*
+ * Wait for every reply, stop the runtime (the port, so the tx pcap is closed)
+ * and read the port's count of packets sent into the stats.
+ */
 int replay_iop_stop(struct replay_iop *x);
 const struct send_stats *replay_iop_stats(const struct replay_iop *x);
 /* After replay_iop_stop(). */

@@ -51,6 +51,10 @@ void report_summary(const struct replay_opts *o, const struct send_stats *s,
 		json_double(&j, "pps", pps);
 		json_double(&j, "mbps", mbps);
 		json_uint(&j, "drops", s->refused);
+		if (s->port_packets >= 0)
+			json_uint(&j, "port_packets", (uint64_t)s->port_packets);
+		else
+			json_null(&j, "port_packets");
 		json_uint(&j, "skipped", r->skipped);
 		json_double(&j, "latency_p50_us", p50);
 		json_double(&j, "latency_p99_us", p99);
@@ -66,6 +70,8 @@ void report_summary(const struct replay_opts *o, const struct send_stats *s,
 	       (unsigned long)s->sent_bytes, r->seconds, pps, mbps);
 	printf("drops %lu (refused by the IOP), skipped %lu\n", (unsigned long)s->refused,
 	       (unsigned long)r->skipped);
+	if (s->port_packets >= 0)
+		printf("the port counted %ld packets sent\n", (long)s->port_packets);
 	printf("frame latency p50 %.1f us, p99 %.1f us\n", p50, p99);
 	if (verified >= 0)
 		printf("output %s the input, packet for packet\n",

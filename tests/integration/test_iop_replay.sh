@@ -3,8 +3,9 @@
 # iop-replay, the real binary: the no-argument main job; generated captures
 # (pcap and pcapng, 60 to 9000 bytes, VLAN tagged) replayed and found
 # identical in the tx pcap; rate control within 5% at modest rates; the
-# options' counts; and every bad input refused with its message and a
-# non-zero exit (or skipped and counted with --skip-bad).
+# options' counts, and the port's own count of what it sent; and every bad
+# input refused with its message and a non-zero exit (or skipped and counted
+# with --skip-bad).
 set -u
 R=${IOP_TEST_REPLAY:?path of iop-replay}
 dir=$(mktemp -d /tmp/iop-replay-test.XXXXXX)
@@ -59,6 +60,13 @@ expect 0 '"packets":72' --json -o tx3.pcap sample.pcapng
 expect 0 '"packets":5,' --json --limit=5 -o tx.pcap sample.pcap
 expect 0 '"packets":216,' --json --loop=3 --preload --topspeed -o tx.pcap sample.pcap
 expect 0 '"packets":1000,' --json --loop=0 --limit=1000 --topspeed -o tx.pcap sample.pcap
+
+# The port's own count of what it sent agrees with the replies: net_pcap, and
+# net_null with its rx off (the sink tests/bench/replay_vs_testpmd.sh uses).
+expect 0 '"packets":216,.*"port_packets":216,' --json --loop=3 --topspeed -o tx.pcap sample.pcap
+expect 0 '"packets":216,.*"port_packets":216,' --json --loop=3 --preload --topspeed \
+	--vdev=net_null0,no-rx=1 sample.pcap
+expect 0 "the port counted 72 packets sent" -o tx.pcap sample.pcap
 
 # Rate control, within 5%.
 expect 0 '"packets":500,' --json --pps=1000 --loop=0 --limit=500 -o tx.pcap sample.pcap
