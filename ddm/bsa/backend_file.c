@@ -129,6 +129,14 @@ int bsa_backend_file_open(struct bsa_backend *b, const struct bsa_config *c)
 	uint64_t cap = 0;
 	int rc;
 
+	/* A file the IOP may only read is served read-only: its writes fail EBADF, WRITE_PROTECTED. */
+	if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM)) {
+		int err = errno;
+
+		fd = open(c->path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			errno = err;
+	}
 	if (fd < 0)
 		return fail(c, "open", errno);
 	rc = file_capacity(fd, c, &cap);
