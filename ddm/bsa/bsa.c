@@ -160,9 +160,8 @@ static int bsa_params_get(struct iop_ddm *d, uint16_t group, uint64_t *fields, u
 }
 
 /*
- * A file on io_uring where it was asked for (io=uring) or left to the DDM
- * (io=auto); where the ring cannot be set up, the file backend as it was
- * opened, said in one line (not for auto in a build without liburing).
+ * A file on io_uring where it was asked for (io=uring); where the ring
+ * cannot be set up, the file backend as it was opened, said in one line.
  */
 static int open_file(struct bsa *s, const struct bsa_config *c)
 {
@@ -177,9 +176,8 @@ static int open_file(struct bsa *s, const struct bsa_config *c)
 			s->be.ops->close(&s->be);
 		return rc;
 	}
-	if (c->io == BSA_IO_URING || rc != -ENOTSUP)
-		fprintf(stderr, "bsa: %s: io_uring not available (%s): using preadv/pwritev\n",
-			c->path, strerror(-rc));
+	fprintf(stderr, "bsa: %s: io_uring not available (%s): using preadv/pwritev\n",
+		c->path, strerror(-rc));
 	return 0;
 }
 

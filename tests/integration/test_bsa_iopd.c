@@ -107,14 +107,6 @@ static void writer(void)
 	_exit(bad != 0);
 }
 
-/* The backend iopd's bsa should use for a file it was given no io= for: IOP_TEST_BSA_FILE_BACKEND. */
-static uint64_t default_file_backend(void)
-{
-	const char *b = getenv("IOP_TEST_BSA_FILE_BACKEND");
-
-	return b != NULL && strcmp(b, "uring") == 0 ? IOP_BSA_BACKEND_URING : IOP_BSA_BACKEND_FILE;
-}
-
 /* The host that reads after the restart: every block as written, and the geometry. */
 static void reader(void)
 {
@@ -144,7 +136,7 @@ static void reader(void)
 	    iop_qp_call(qp, f, reply, 16, &c, TIMEOUT_MS) != 0 ||
 	    iop_read_params_reply(reply, c.reply_words, v, IOP_BSA_INFO_FIELDS, &n) != 3 ||
 	    v[IOP_BSA_INFO_BLOCK_SIZE] != BS || v[IOP_BSA_INFO_CAPACITY] != 8u << 20 ||
-	    v[IOP_BSA_INFO_BACKEND] != default_file_backend())
+	    v[IOP_BSA_INFO_BACKEND] != IOP_BSA_BACKEND_FILE)
 		bad++;
 	bad += iop_host_detach(h, TIMEOUT_MS) != 0;
 	_exit(bad != 0);

@@ -995,7 +995,7 @@ static void test_bad_parameters(void)
 		"file=",              "file=/nonexistent-dir/x,size=1M",
 		"file=/dev/null",     "ram=1",
 		"ram,io=uring",       "file=/tmp/x,io=fast",
-		"io=sync",
+		"file=/tmp/x,io=auto",
 	};
 	struct iop_window_opts wo = { .inbound_bytes = 1u << 20, .outbound_bytes = 1u << 20 };
 
