@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
-# 4 KiB random reads and writes at queue depth 1 and 32 on one file: fio straight on the file,
-# against iop-blk through the bsa DDM, in-process and through a separate iopd. Prints a
-# markdown table of medians (docs/iop-blk.md#against-fio).
+# 4 KiB random reads and writes at queue depth 1 and 32 on one file: fio straight on the file
+# (psync at QD 1, io_uring at QD 1 and 32), against iop-blk through the bsa DDM with each of
+# its file submission paths (io=sync: preadv/pwritev on the loop; io=uring: io_uring), in-process
+# and through a separate iopd. Prints a markdown table of medians (docs/iop-blk.md#against-fio).
 #
 #   tests/bench/bsa_vs_fio.sh [BUILD_DIR] [SECONDS] [REPEATS]
 #
-# Needs fio and python3. The file (256 MiB) is written whole first, so every run reads and
-# writes the page cache (fio with --invalidate=0, so it does not drop it): the numbers compare
-# the I/O paths, not a disk.
+# Needs fio and python3. The file (256 MiB; IOP_BENCH_FILE, default under /tmp) is written whole
+# first, so every run reads and writes the page cache (fio with --invalidate=0, so it does not
+# drop it): the numbers compare the I/O paths, not a disk. IOP_BENCH_IO lists the bsa io= modes
+# to run (default "sync uring").
 set -euo pipefail
 
 build=${1:-build}
@@ -36,10 +38,8 @@ trap 'stop_iopd; rm -f "$file" "$sock"' EXIT
 dd if=/dev/urandom of="$file" bs=1M count=256 status=none
 
 # One line per run: IOPS p50_us p99_us p999_us
-fio_run() { # RW QD
-	local engine=psync
-	[ "$2" -gt 1 ] && engine=io_uring
-	fio --name=b --filename="$file" --size=256M --rw="$1" --bs=4k --ioengine=$engine \
+fio_run() { # RW QD ENGINE
+	fio --name=b --filename="$file" --size=256M --rw="$1" --bs=4k --ioengine="$3" \
 		--iodepth="$2" --numjobs=1 --time_based --runtime="$secs" --randrepeat=0 --invalidate=0 \
 		--output-format=json 2>/dev/null |
 		python3 -c '
@@ -73,23 +73,28 @@ echo "| path | pattern | QD | IOPS | p50 us | p99 us | p99.9 us |"
 echo "|---|---|---|---|---|---|---|"
 for rw in randread randwrite; do
 	for qd in 1 32; do
-		engine=psync
-		[ "$qd" -gt 1 ] && engine=io_uring
-		echo -n "| fio ($engine) | $rw | $qd "
-		for _ in $(seq "$repeats"); do fio_run "$rw" "$qd"; done | median
-		echo -n "| iop-blk, in-process | $rw | $qd "
-		for _ in $(seq "$repeats"); do
-			blk_run "$rw" "$qd" --in-process "file=$file,bs=4096"
-		done | median
-		"$iopd" --log-level=lib.eal:error -- --socket "$sock" --ddm "bsa@0:file=$file,bs=4096" \
-			>/dev/null 2>&1 &
-		iopd_pid=$!
-		for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
-		echo -n "| iop-blk, iopd | $rw | $qd "
-		# iopd's loop spins on CPU 1: the host thread stays on CPU 0 with iopd's main lcore.
-		[ "$(nproc)" -ge 2 ] && pin="taskset -c 0"
-		for _ in $(seq "$repeats"); do blk_run "$rw" "$qd" -s "$sock"; done | median
-		pin=
-		stop_iopd
+		# psync has no queue: at QD 32 it would be QD 1 again.
+		engines="psync io_uring"
+		[ "$qd" -gt 1 ] && engines=io_uring
+		for engine in $engines; do
+			echo -n "| fio ($engine) | $rw | $qd "
+			for _ in $(seq "$repeats"); do fio_run "$rw" "$qd" "$engine"; done | median
+		done
+		for io in ${IOP_BENCH_IO:-sync uring}; do
+			echo -n "| iop-blk, in-process, io=$io | $rw | $qd "
+			for _ in $(seq "$repeats"); do
+				blk_run "$rw" "$qd" --in-process "file=$file,bs=4096,io=$io"
+			done | median
+			"$iopd" --log-level=lib.eal:error -- --socket "$sock" \
+				--ddm "bsa@0:file=$file,bs=4096,io=$io" >/dev/null 2>&1 &
+			iopd_pid=$!
+			for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+			echo -n "| iop-blk, iopd, io=$io | $rw | $qd "
+			# iopd's loop spins on CPU 1: the host thread stays on CPU 0 with iopd's main lcore.
+			[ "$(nproc)" -ge 2 ] && pin="taskset -c 0"
+			for _ in $(seq "$repeats"); do blk_run "$rw" "$qd" -s "$sock"; done | median
+			pin=
+			stop_iopd
+		done
 	done
 done
