@@ -72,6 +72,22 @@ void iop_reply_build(const struct iop_msg_hdr *req, uint16_t replying_tid, uint8
 	store(words, 4, (uint32_t)detailed_status | (uint32_t)req_status << 24);
 }
 
+void iop_reply_seal(uint32_t *words, const struct iop_msg_hdr *req, uint16_t replying_tid,
+		    uint8_t flags, uint16_t size_words, uint8_t req_status,
+		    uint16_t detailed_status)
+{
+	uint32_t w0 = load(words, 0);
+	uint8_t kept = (uint8_t)((w0 >> 8) & ~(uint32_t)(IOP_MSG_FAIL | IOP_MSG_MULTIPLE |
+							 IOP_MSG_LAST));
+
+	store(words, 0, pack_word0(IOP_MSG_VERSION_1_5, (w0 >> 4) & 0xFu,
+				   kept | IOP_MSG_REPLY | flags, size_words));
+	store(words, 1, pack_word1(replying_tid, req->initiator_tid, req->function));
+	store(words, 2, req->initiator_context);
+	store(words, 3, req->transaction_context);
+	store(words, 4, (uint32_t)detailed_status | (uint32_t)req_status << 24);
+}
+
 int iop_reply_status(const uint32_t *words, uint8_t *req_status, uint16_t *dsc)
 {
 	uint8_t flags = (load(words, 0) >> 8) & 0xFFu;

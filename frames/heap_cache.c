@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -124,6 +125,9 @@ struct heap_cache_binding *heap_cache_bind(struct iop_heap *h)
 		return NULL; /* remembered: no slot, no cache, no rescan */
 	cb->seen_epoch = atomic_load_explicit(&h->cache_epoch, memory_order_acquire);
 	atomic_store_explicit(&cb->c->seen_epoch, cb->seen_epoch, memory_order_release);
+	/* Until its first chunk: spread over the shards by slot. */
+	for (uint32_t i = 0; i < HEAP_CACHE_ORDERS; i++)
+		cb->c->home[i] = (uint32_t)(cb->c - heap_cache_slot(h, 0)) % HEAP_DEPOT_SHARDS;
 	return cb;
 }
 
@@ -226,14 +230,42 @@ static void depot_push(struct heap_depot *d, _Atomic uint64_t *head, uint32_t m)
 							memory_order_relaxed));
 }
 
+/* The owner's count of an event: a plain load and store, no read-modify-write. */
+static void count_event(struct heap_cache *c, enum heap_cache_event e)
+{
+	atomic_store_explicit(&c->events[e],
+			      atomic_load_explicit(&c->events[e], memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+/* A magazine off one of the stacks `which` (full or empty), shard `first` first; UINT32_MAX if none. */
+static uint32_t depot_pop_any(struct heap_depot *d, size_t which, uint32_t first)
+{
+	for (uint32_t k = 0; k < HEAP_DEPOT_SHARDS; k++) {
+		struct heap_depot_shard *s = &d->shard[(first + k) % HEAP_DEPOT_SHARDS];
+		uint32_t m = depot_pop(d, (_Atomic uint64_t *)((char *)s + which));
+
+		if (m != UINT32_MAX)
+			return m;
+	}
+	return UINT32_MAX;
+}
+
+#define DEPOT_FULL offsetof(struct heap_depot_shard, full)
+#define DEPOT_EMPTY offsetof(struct heap_depot_shard, empty)
+
 /*
- * Hand the newest half of a full cache to the depot in one magazine.
+ * Hand the newest half of a full cache to the depot in one magazine, on the
+ * shard of the chunk its first block came from.
  * @return false when no empty magazine was left (the caller releases instead).
  */
 static bool depot_give(struct iop_heap *h, struct heap_cache *c, uint32_t i, uint32_t cnt)
 {
 	struct heap_depot *d = heap_depot(h, i);
-	uint32_t half = cnt / 2, m = depot_pop(d, &d->empty);
+	uint32_t half = cnt / 2;
+	uint32_t shard = heap_depot_shard_of(
+		h, i, atomic_load_explicit(&c->block[i][cnt - half], memory_order_relaxed));
+	uint32_t m = depot_pop_any(d, DEPOT_EMPTY, shard);
 	struct heap_mag *mag;
 
 	if (m == UINT32_MAX)
@@ -252,15 +284,19 @@ static bool depot_give(struct iop_heap *h, struct heap_cache *c, uint32_t i, uin
 	 */
 	atomic_store_explicit(&c->count[i], cnt - half, memory_order_release);
 	HEAP_HOOK(HEAP_HOOK_DEPOT_GIVING);
-	depot_push(d, &d->full, m);
+	depot_push(d, &d->shard[shard].full, m);
+	count_event(c, HEAP_CACHE_DEPOT_GIVE);
 	return true;
 }
 
-/* Fill an empty cache with a magazine from the depot. @return false if it had none. */
+/*
+ * Fill an empty cache with a magazine from the depot: from the shard of the
+ * cache's own chunks first. @return false if it had none.
+ */
 static bool depot_take(struct iop_heap *h, struct heap_cache *c, uint32_t i)
 {
 	struct heap_depot *d = heap_depot(h, i);
-	uint32_t m = depot_pop(d, &d->full), n;
+	uint32_t m = depot_pop_any(d, DEPOT_FULL, c->home[i]), n;
 	struct heap_mag *mag;
 
 	if (m == UINT32_MAX)
@@ -272,7 +308,8 @@ static bool depot_take(struct iop_heap *h, struct heap_cache *c, uint32_t i)
 				      atomic_load_explicit(&mag->block[j], memory_order_relaxed),
 				      memory_order_relaxed);
 	atomic_store_explicit(&c->count[i], n, memory_order_relaxed);
-	depot_push(d, &d->empty, m);
+	depot_push(d, &d->shard[c->home[i]].empty, m);
+	count_event(c, HEAP_CACHE_DEPOT_TAKE);
 	return true;
 }
 
@@ -284,7 +321,7 @@ unsigned heap_depot_drain(struct iop_heap *h)
 		struct heap_depot *d = heap_depot(h, i);
 		uint32_t m;
 
-		while ((m = depot_pop(d, &d->full)) != UINT32_MAX) {
+		while ((m = depot_pop_any(d, DEPOT_FULL, 0)) != UINT32_MAX) {
 			struct heap_mag *mag = &d->mag[m];
 			uint32_t k = atomic_load_explicit(&mag->count, memory_order_relaxed);
 
@@ -292,7 +329,7 @@ unsigned heap_depot_drain(struct iop_heap *h)
 				heap_release_held(h, h->min_order + i,
 						  atomic_load_explicit(&mag->block[j],
 								       memory_order_relaxed));
-			depot_push(d, &d->empty, m);
+			depot_push(d, &d->shard[m % HEAP_DEPOT_SHARDS].empty, m);
 			n += k;
 		}
 	}
@@ -302,8 +339,10 @@ unsigned heap_depot_drain(struct iop_heap *h)
 bool heap_depot_holding(const struct iop_heap *h)
 {
 	for (uint32_t i = 0; i < h->cache_orders; i++)
-		if ((uint32_t)atomic_load_explicit(&heap_depot(h, i)->full, memory_order_acquire) != 0)
-			return true;
+		for (uint32_t s = 0; s < HEAP_DEPOT_SHARDS; s++)
+			if ((uint32_t)atomic_load_explicit(&heap_depot(h, i)->shard[s].full,
+							   memory_order_acquire) != 0)
+				return true;
 	return false;
 }
 
@@ -319,6 +358,7 @@ void heap_cache_spill(struct iop_heap *h, struct heap_cache *c, uint32_t i)
 
 	if (depot_give(h, c, i, cnt))
 		return;
+	count_event(c, HEAP_CACHE_HEAP_RELEASE);
 
 	for (uint32_t j = cnt; j-- > cnt - cnt / 2;) {
 		uint32_t b = atomic_load_explicit(&c->block[i][j], memory_order_relaxed);
@@ -359,7 +399,9 @@ void *heap_cache_refill_alloc(struct iop_heap *h, struct heap_cache_binding *cb,
 		}
 		if (big < 0)
 			return NULL;
+		count_event(c, HEAP_CACHE_CHUNK_CUT);
 		next = (uint64_t)big << shift;
+		c->home[i] = heap_depot_shard_of(h, i, next);
 		end = next + (1ull << shift);
 		/*
 		 * Empty, then the new start, then the new end (release: in this

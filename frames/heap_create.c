@@ -113,17 +113,24 @@ static uint64_t layout_caches(const struct heap_geometry *g, uint64_t off, struc
 	return hdr->depot_off + hdr->cache_orders * sizeof(struct heap_depot);
 }
 
-/* Every magazine of every depot on its order's empty stack. */
+/* Every magazine of every depot empty, dealt out to its shards' empty stacks in turn. */
 static void depots_init(struct iop_heap *h)
 {
 	for (uint32_t i = 0; i < h->cache_orders; i++) {
 		struct heap_depot *d = heap_depot(h, i);
 
-		for (uint32_t m = 0; m < HEAP_DEPOT_MAGS; m++)
-			atomic_store_explicit(&d->mag[m].next, m + 1 < HEAP_DEPOT_MAGS ? m + 2 : 0,
+		for (uint32_t s = 0; s < HEAP_DEPOT_SHARDS; s++) {
+			atomic_store_explicit(&d->shard[s].empty, 0, memory_order_relaxed);
+			atomic_store_explicit(&d->shard[s].full, 0, memory_order_relaxed);
+		}
+		for (uint32_t m = 0; m < HEAP_DEPOT_MAGS; m++) {
+			_Atomic uint64_t *head = &d->shard[m % HEAP_DEPOT_SHARDS].empty;
+
+			atomic_store_explicit(&d->mag[m].next,
+					      (uint32_t)atomic_load_explicit(head, memory_order_relaxed),
 					      memory_order_relaxed);
-		atomic_store_explicit(&d->empty, 1, memory_order_relaxed);
-		atomic_store_explicit(&d->full, 0, memory_order_relaxed);
+			atomic_store_explicit(head, m + 1, memory_order_relaxed);
+		}
 	}
 }
 

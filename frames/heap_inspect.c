@@ -22,14 +22,18 @@ static int for_each_full_mag(const struct iop_heap *h, uint32_t i,
 			     void *arg)
 {
 	struct heap_depot *d = heap_depot(h, i);
-	uint32_t top = (uint32_t)atomic_load_explicit(&d->full, memory_order_acquire);
 	int rc = 0;
 
-	for (unsigned steps = 0; top != 0 && top <= HEAP_DEPOT_MAGS && steps < HEAP_DEPOT_MAGS &&
-				 rc == 0;
-	     steps++) {
-		rc = fn(h, i, &d->mag[top - 1], arg);
-		top = atomic_load_explicit(&d->mag[top - 1].next, memory_order_relaxed);
+	for (uint32_t s = 0; s < HEAP_DEPOT_SHARDS && rc == 0; s++) {
+		uint32_t top = (uint32_t)atomic_load_explicit(&d->shard[s].full,
+							      memory_order_acquire);
+
+		for (unsigned steps = 0; top != 0 && top <= HEAP_DEPOT_MAGS &&
+					 steps < HEAP_DEPOT_MAGS && rc == 0;
+		     steps++) {
+			rc = fn(h, i, &d->mag[top - 1], arg);
+			top = atomic_load_explicit(&d->mag[top - 1].next, memory_order_relaxed);
+		}
 	}
 	return rc;
 }
@@ -82,6 +86,14 @@ int iop_heap_stats(const struct iop_heap *h, struct iop_heap_stats *s)
 			n += end > next ? end - next : 0;
 			s->bytes_cached += n << (h->min_order + i);
 		}
+		s->cache_depot_takes += atomic_load_explicit(&c->events[HEAP_CACHE_DEPOT_TAKE],
+							     memory_order_relaxed);
+		s->cache_chunk_cuts += atomic_load_explicit(&c->events[HEAP_CACHE_CHUNK_CUT],
+							    memory_order_relaxed);
+		s->cache_depot_gives += atomic_load_explicit(&c->events[HEAP_CACHE_DEPOT_GIVE],
+							     memory_order_relaxed);
+		s->cache_heap_releases += atomic_load_explicit(&c->events[HEAP_CACHE_HEAP_RELEASE],
+							       memory_order_relaxed);
 	}
 	for (uint32_t i = 0; i < h->cache_orders; i++)
 		for_each_full_mag(h, i, count_mag, &s->bytes_cached);

@@ -27,7 +27,7 @@
 #include "iop_heap.h"
 
 #define HEAP_MAGIC 0x50414548504f4931ull /* "1IOPHEAP" little-endian */
-#define HEAP_LAYOUT_VERSION 4u
+#define HEAP_LAYOUT_VERSION 5u
 #define HEAP_FLAG_OWNED 0x1u /* memory was mapped by iop_heap_create() */
 
 #define HEAP_CACHE_LINE 64u
@@ -70,6 +70,14 @@ struct heap_inflight_slot {
 #define HEAP_CACHE_ORDERS 8u
 #define HEAP_CACHE_DEPTH 32u
 
+enum heap_cache_event {
+	HEAP_CACHE_DEPOT_TAKE,    /* an empty cache took a full magazine */
+	HEAP_CACHE_CHUNK_CUT,     /* an empty cache, no magazine: a new reserve chunk (a split) */
+	HEAP_CACHE_DEPOT_GIVE,    /* a full cache gave half to the depot */
+	HEAP_CACHE_HEAP_RELEASE,  /* a full cache, no empty magazine: half released (merges) */
+	HEAP_CACHE_EVENTS,
+};
+
 struct heap_cache {
 	_Alignas(HEAP_CACHE_LINE) _Atomic uint64_t owner; /* 0: free slot */
 	_Atomic uint64_t seen_epoch;                     /* last drain request honoured */
@@ -77,6 +85,15 @@ struct heap_cache {
 	/* Reserve: the unused rest [next, end) of the held chunk pieces are cut from. */
 	_Atomic uint32_t reserve_next[HEAP_CACHE_ORDERS];
 	_Atomic uint32_t reserve_end[HEAP_CACHE_ORDERS];
+	/*
+	 * How the cache met the rest of the heap (enum heap_cache_event), over
+	 * all orders, since the slot was made: written by the owner alone, read
+	 * by iop_heap_stats(). Counted on the paths taken once per half a cache,
+	 * never on a cached alloc or free.
+	 */
+	_Atomic uint64_t events[HEAP_CACHE_EVENTS];
+	/* The owner's alone: per order, the depot shard of its last reserve chunk. */
+	uint32_t home[HEAP_CACHE_ORDERS];
 	_Alignas(HEAP_CACHE_LINE) _Atomic uint32_t block[HEAP_CACHE_ORDERS][HEAP_CACHE_DEPTH];
 };
 
@@ -85,10 +102,18 @@ struct heap_cache {
  * a full cache hands over whole and an empty cache takes whole, so that
  * blocks freed on one thread and allocated on another (a frame's life:
  * the host allocates, the IOP frees) go round without a merge and a split
- * each. Two lock-free stacks of magazine indices per order, each head a
- * 64-bit word (a tag that every change bumps, against ABA, and index + 1).
+ * each. Two lock-free stacks of magazine indices, each head a 64-bit word (a
+ * tag that every change bumps, against ABA, and index + 1).
+ *
+ * The stacks come in shards, and a magazine goes to the shard of the reserve
+ * chunk its blocks were cut from, where the thread that cut them looks first:
+ * blocks go back to the thread that allocates them, so that the lines of
+ * their bitmap words and tags stay between the two threads that pass them,
+ * rather than between every thread of the heap. The magazines themselves are
+ * the order's, any shard's stacks may hold any of them.
  */
 #define HEAP_DEPOT_MAGS 64u
+#define HEAP_DEPOT_SHARDS 8u
 #define HEAP_MAG_BLOCKS (HEAP_CACHE_DEPTH / 2)
 
 struct heap_mag {
@@ -97,9 +122,13 @@ struct heap_mag {
 	_Atomic uint32_t block[HEAP_MAG_BLOCKS];
 };
 
-struct heap_depot {
+struct heap_depot_shard {
 	_Alignas(HEAP_CACHE_LINE) _Atomic uint64_t full;  /* tag << 32 | index + 1 */
 	_Alignas(HEAP_CACHE_LINE) _Atomic uint64_t empty;
+};
+
+struct heap_depot {
+	struct heap_depot_shard shard[HEAP_DEPOT_SHARDS];
 	_Alignas(HEAP_CACHE_LINE) struct heap_mag mag[HEAP_DEPOT_MAGS];
 };
 
@@ -142,6 +171,12 @@ static inline struct heap_cache *heap_cache_slot(const struct iop_heap *h, unsig
 static inline struct heap_depot *heap_depot(const struct iop_heap *h, uint32_t i)
 {
 	return (struct heap_depot *)((char *)h + h->depot_off) + i;
+}
+
+/* The depot shard of block b of cached order i: its reserve chunk's. */
+static inline uint32_t heap_depot_shard_of(const struct iop_heap *h, uint32_t i, uint64_t b)
+{
+	return (uint32_t)(b >> h->cache_chunk[i]) % HEAP_DEPOT_SHARDS;
 }
 
 static inline _Atomic uint64_t *heap_level_word(const struct iop_heap *h, uint32_t k,

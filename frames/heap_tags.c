@@ -48,6 +48,22 @@ int iop_heap_tag_set(struct iop_heap *h, const void *p, uint16_t tag)
 	return rc;
 }
 
+int iop_heap_tag_set_block(struct iop_heap *h, const void *p, size_t block_bytes, uint16_t tag)
+{
+	_Atomic uint16_t *t = heap_valid(h) ? heap_tags(h) : NULL;
+	uint64_t off;
+
+	if (t == NULL)
+		return -ENOTSUP;
+	off = (uint64_t)((uintptr_t)p - (uintptr_t)heap_blocks(h));
+	if ((uintptr_t)p < (uintptr_t)heap_blocks(h) || off >= 1ull << h->max_order ||
+	    block_bytes < 1ull << h->min_order || block_bytes > 1ull << h->max_order ||
+	    (block_bytes & (block_bytes - 1)) != 0 || (off & (block_bytes - 1)) != 0)
+		return -EFAULT;
+	atomic_store_explicit(&t[off >> h->min_order], tag, memory_order_relaxed);
+	return 0;
+}
+
 int iop_heap_tag(const struct iop_heap *h, const void *p)
 {
 	int rc = 0;

@@ -208,6 +208,22 @@ void iop_reply_build(const struct iop_msg_hdr *req, uint16_t replying_tid, uint8
 		     uint16_t detailed_status, uint32_t *words, unsigned size_words);
 
 /**
+ * Seal a reply a DDM built in words: make words 0-4 say what the runtime
+ * vouches for, whatever the DDM wrote there. Version 1.5; the message flags
+ * the DDM set, less FAIL, MULTIPLE and LAST, plus REPLY and `flags`
+ * (MULTIPLE, LAST or both, or 0); the SGL offset the DDM set; MessageSize
+ * size_words; the function, initiator TID and both contexts of req; target
+ * TID replying_tid; word 4 detailed_status | req_status << 24. The same as
+ * decoding the header, setting those fields and encoding it again, in a few
+ * stores (it is on every reply's path).
+ *
+ * Thread safety: any thread.
+ */
+void iop_reply_seal(uint32_t *words, const struct iop_msg_hdr *req, uint16_t replying_tid,
+		    uint8_t flags, uint16_t size_words, uint8_t req_status,
+		    uint16_t detailed_status);
+
+/**
  * Read the status word of a reply.
  *
  * @param words       at least IOP_REPLY_WORDS words, 4-byte aligned.

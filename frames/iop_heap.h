@@ -67,7 +67,7 @@ struct iop_heap_opts {
  * No thread caches: every free coalesces at once and placement is the
  * deterministic lowest-address-first of the uncached heap, for callers that
  * depend on exact addresses or on the free blocks left after a free, and to
- * save the caches' 72 KiB of metadata. With IOP_HEAP_F_CACHED: EINVAL.
+ * save the caches' 76 KiB of metadata. With IOP_HEAP_F_CACHED: EINVAL.
  */
 #define IOP_HEAP_F_NO_CACHE 0x2u
 
@@ -82,6 +82,20 @@ struct iop_heap_stats {
 	uint64_t refused_frees;   /**< iop_heap_free() calls refused since creation */
 	uint64_t bytes_cached;    /**< free blocks held in thread caches (in bytes_free) */
 	uint64_t metadata_bytes;  /**< bytes of bitmaps and header */
+	/**
+	 * How the thread caches met the rest of the heap since it was made, all
+	 * orders: an empty cache refilled with a magazine from the depot
+	 * (depot_takes) or, with none there, from a new reserve chunk split off
+	 * the heap (chunk_cuts); a full cache handed half its blocks to the
+	 * depot (depot_gives) or, with no room there, released them into the
+	 * heap one by one, merging (heap_releases). The last two of each pair
+	 * are the slow ones: many of them mean the depot is too small for the
+	 * blocks in flight between threads. 0 on a heap without caches.
+	 */
+	uint64_t cache_depot_takes;
+	uint64_t cache_chunk_cuts;
+	uint64_t cache_depot_gives;
+	uint64_t cache_heap_releases;
 	uint32_t min_order;       /**< log2(min_block) */
 	uint32_t max_order;       /**< M */
 	/** Free blocks of order k (size 2^k) in free_blocks[k], not counting cached ones. */
@@ -179,6 +193,19 @@ void *iop_heap_alloc_tagged(struct iop_heap *h, size_t x, uint16_t tag);
  * Thread safety: the block's holder.
  */
 int iop_heap_tag_set(struct iop_heap *h, const void *p, uint16_t tag);
+
+/**
+ * iop_heap_tag_set() for a caller that already knows p is the start of an
+ * allocated block of block_bytes (it has just checked, with
+ * iop_heap_allocated_size(), and holds it): p and block_bytes are checked
+ * against the heap's bounds and alignment, not against its bitmaps. The
+ * path of every request pays for this one.
+ *
+ * @return 0; -EFAULT if p is outside the heap or not aligned to
+ *         block_bytes, or block_bytes is not a block size of the heap;
+ *         -ENOTSUP for a heap without a tag table.
+ */
+int iop_heap_tag_set_block(struct iop_heap *h, const void *p, size_t block_bytes, uint16_t tag);
 
 /** The tag of the allocated block at p, or -EFAULT / -ENOTSUP as iop_heap_tag_set(). */
 int iop_heap_tag(const struct iop_heap *h, const void *p);

@@ -96,6 +96,13 @@ void *iop_window_rings(const struct iop_window *w);
 uint32_t iop_window_mfa(const struct iop_window *w, const void *p);
 
 /**
+ * The MFA of a reply frame: iop_window_mfa() for a p in the outbound heap,
+ * which it looks at alone. @return the MFA, or IOP_MFA_EMPTY if p is not
+ * in the outbound heap's block area.
+ */
+uint32_t iop_window_reply_mfa(const struct iop_window *w, const void *p);
+
+/**
  * The frame an MFA names, in this process. @return the pointer, or NULL for
  * IOP_MFA_EMPTY and for an MFA outside both heaps' block areas (a header,
  * metadata or ring offset, or past the end), so an MFA from an untrusted

@@ -22,7 +22,7 @@
 #include "iop_window.h"
 
 #define WINDOW_MAGIC 0x31444e4957504f49ull /* "IOPWIND1" little-endian */
-#define WINDOW_LAYOUT_VERSION 4u
+#define WINDOW_LAYOUT_VERSION 5u
 #define WINDOW_PAGE 4096u
 #define WINDOW_HUGE_PAGE (2u << 20)
 #define WINDOW_FLAG_HUGEPAGES 0x1u
@@ -329,6 +329,14 @@ uint32_t iop_window_mfa(const struct iop_window *w, const void *p)
 			return (uint32_t)(heaps[i].off + o);
 	}
 	return IOP_MFA_EMPTY;
+}
+
+uint32_t iop_window_reply_mfa(const struct iop_window *w, const void *p)
+{
+	uint32_t o;
+
+	return iop_heap_ptr_to_offset(w->outbound, p, &o) == 0 ?
+		       (uint32_t)(w->hdr->outbound_off + o) : IOP_MFA_EMPTY;
 }
 
 void *iop_window_frame(const struct iop_window *w, uint32_t mfa)

@@ -103,7 +103,7 @@ static bool try_post(struct iop_lcore *lc, const struct held_reply *h)
 	}
 	/* An intermediate reply (MULTIPLE) leaves the request, and its credit, in the IOP. */
 	if (h->final)
-		atomic_fetch_sub(&lc->rt->channel_in_flight[h->channel], 1);
+		atomic_fetch_sub(&lc->rt->channel_in_flight[h->channel].n, 1);
 	return true;
 }
 
@@ -196,7 +196,7 @@ static void post_run(struct iop_lcore *lc, const struct held_reply *run, unsigne
 	for (unsigned i = 0; i < posted; i++)
 		finals += run[i].final;
 	if (finals != 0)
-		atomic_fetch_sub(&lc->rt->channel_in_flight[run[0].channel], finals);
+		atomic_fetch_sub(&lc->rt->channel_in_flight[run[0].channel].n, finals);
 	for (unsigned i = posted; i < n; i++)
 		hold(lc, &run[i]);
 }
@@ -295,12 +295,12 @@ static void deliver(struct iop_lcore *lc, struct iop_request *r, struct iop_ddm 
 
 	r->ddm = d;
 	/* Delivered: the frame is the IOP's now, not the host's to lose if it dies. */
-	iop_window_owner_set(rt->w, r->frame, IOP_OWNER_IOP);
+	iop_heap_tag_set_block(iop_window_inbound(rt->w), r->frame, r->block, IOP_OWNER_IOP);
 	STAT_ADD(d->stats.requests, 1);
 	STAT_ADD(d->stats.in_flight, 1);
 	if (fn == IOP_UTIL_NOP) {
 		/* No reply: the frame simply goes back, and so does the credit. */
-		atomic_fetch_sub(&rt->channel_in_flight[r->channel], 1);
+		atomic_fetch_sub(&rt->channel_in_flight[r->channel].n, 1);
 		iop_heap_free(iop_window_inbound(rt->w), r->frame, r->block);
 		dispatch_release(lc, r);
 		return;
@@ -537,7 +537,7 @@ static unsigned take_channels(struct iop_lcore *lc)
 		 * room for: the rest waits in the host's ring (back-pressure).
 		 */
 		credit = (int)rte_ring_free_count(v->ch.to_host) -
-			 (int)atomic_load_explicit(&rt->channel_in_flight[c], memory_order_relaxed);
+			 (int)atomic_load_explicit(&rt->channel_in_flight[c].n, memory_order_relaxed);
 		if (credit <= 0)
 			continue;
 		want = RTE_MIN(POLL_BURST, lc->n_free - FORWARD_RESERVE);
@@ -546,14 +546,14 @@ static unsigned take_channels(struct iop_lcore *lc)
 		 * Counted before taken, so that iop_runtime_channel_idle() never
 		 * sees an empty ring and a zero count while MFAs are in our hands.
 		 */
-		atomic_fetch_add(&rt->channel_in_flight[c], want);
+		atomic_fetch_add(&rt->channel_in_flight[c].n, want);
 		/* Still the same opening? Else iopd may be reclaiming it: hands off. */
 		if (atomic_load_explicit(v->word, memory_order_acquire) != v->seen) {
-			atomic_fetch_sub(&rt->channel_in_flight[c], want);
+			atomic_fetch_sub(&rt->channel_in_flight[c].n, want);
 			continue;
 		}
 		n = iop_mfa_ring_take(v->ch.to_iop, mfas, want);
-		atomic_fetch_sub(&rt->channel_in_flight[c], want - n);
+		atomic_fetch_sub(&rt->channel_in_flight[c].n, want - n);
 		/* Copied: posting replies meanwhile may look the slot up again. */
 		generation = v->ch.generation;
 		owner = v->ch.owner;

@@ -91,20 +91,7 @@ uint32_t *iop_request_reply_alloc(struct iop_request *r, unsigned words)
 static void reply_seal(struct iop_request *r, uint32_t *reply, unsigned words, uint8_t flags,
 		       uint8_t req_status, uint16_t dsc)
 {
-	struct iop_msg_hdr h;
-
-	iop_msg_hdr_decode(reply, &h);
-	h.version = IOP_MSG_VERSION_1_5;
-	h.flags &= (uint8_t)~(IOP_MSG_FAIL | IOP_MSG_MULTIPLE | IOP_MSG_LAST);
-	h.flags |= IOP_MSG_REPLY | flags;
-	h.size_words = (uint16_t)words;
-	h.initiator_context = r->hdr.initiator_context;
-	h.transaction_context = r->hdr.transaction_context;
-	h.function = r->hdr.function;
-	h.initiator_tid = r->hdr.initiator_tid;
-	h.target_tid = r->ddm->tid;
-	iop_msg_hdr_encode(&h, reply);
-	reply[4] = rte_cpu_to_le_32((uint32_t)dsc | (uint32_t)req_status << 24);
+	iop_reply_seal(reply, &r->hdr, r->ddm->tid, flags, (uint16_t)words, req_status, dsc);
 	STAT_ADD(r->ddm->stats.replies, 1);
 	if (req_status != IOP_REPLY_STATUS_SUCCESS)
 		STAT_ADD(r->ddm->stats.failures, 1);
@@ -132,7 +119,8 @@ int iop_request_reply_more(struct iop_request *r, uint32_t *reply, unsigned word
 	r->multiple = true;
 	r->reply = NULL;
 	/* Not final: the request keeps its frame and its channel credit. */
-	dispatch_post_reply(lc, r->channel, r->generation, iop_window_mfa(lc->rt->w, reply), false);
+	dispatch_post_reply(lc, r->channel, r->generation, iop_window_reply_mfa(lc->rt->w, reply),
+			    false);
 	return 0;
 }
 
@@ -158,7 +146,8 @@ int iop_request_reply_send(struct iop_request *r, uint32_t *reply, unsigned word
 		   dsc);
 	r->answered = true;
 	r->reply = NULL;
-	dispatch_post_reply(lc, r->channel, r->generation, iop_window_mfa(lc->rt->w, reply), true);
+	dispatch_post_reply(lc, r->channel, r->generation, iop_window_reply_mfa(lc->rt->w, reply),
+			    true);
 	iop_heap_free(iop_window_inbound(lc->rt->w), r->frame, r->block);
 	r->frame = NULL;
 	/* Answered later, from a callback: the request is done with here. */

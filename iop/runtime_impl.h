@@ -76,8 +76,14 @@ enum ddm_control {
 	CONTROL_DESTROY,  /* quiesce, fini, and gone from the LCT */
 };
 
+/*
+ * Cache-line aligned, and its counters on a line of their own: a DDM's loop
+ * writes them on every request, and the next DDM's loop reads that DDM's
+ * ops and accepts on every request. Sharing lines, the loops of two DDMs
+ * would take the lines from each other on every request.
+ */
 struct iop_ddm {
-	const struct iop_ddm_ops *ops;
+	_Alignas(64) const struct iop_ddm_ops *ops;
 	struct iop_runtime *rt;
 	uint16_t tid;
 	unsigned lcore;
@@ -89,7 +95,15 @@ struct iop_ddm {
 	 * of the retry list that found it still unable, so later ones wait too. */
 	unsigned retry_waiting;
 	unsigned blocked_pass;
-	struct iop_ddm_stats stats;
+	_Alignas(64) struct iop_ddm_stats stats;
+};
+
+/*
+ * Requests of one channel taken and not yet answered. A line each: the loops
+ * of different channels change theirs on every turn that takes or answers.
+ */
+struct channel_credit {
+	_Alignas(64) _Atomic uint32_t n;
 };
 
 struct held_reply {
@@ -171,7 +185,7 @@ struct iop_runtime {
 	 * so every reply fits when it comes and a host that stops taking replies
 	 * holds up only its own channel.
 	 */
-	_Atomic uint32_t channel_in_flight[IOP_CHANNELS_MAX];
+	struct channel_credit channel_in_flight[IOP_CHANNELS_MAX];
 	/* Loops launched on worker lcores (eal.c). */
 	struct loop_arg loops[IOP_RUNTIME_MAX_LCORES];
 	unsigned workers[IOP_RUNTIME_MAX_LCORES];

@@ -108,6 +108,21 @@ static void copy_to_bucket(const struct lan *l, struct rte_mbuf *m, const struct
 }
 
 /*
+ * How many of the packets in hand go into the post's next buckets, up to
+ * `most`: each into the next empty bucket if it fits, a larger one dropped
+ * without taking a bucket (deliver()'s order).
+ */
+static unsigned packets_that_fit(const struct lan *l, const struct lan_post *p, unsigned most)
+{
+	unsigned fit = 0;
+
+	for (unsigned i = l->rx_i; i < l->rx_n && fit < most; i++)
+		if (l->rx_pkts[i]->pkt_len <= p->b[p->next + fit].len)
+			fit++;
+	return fit;
+}
+
+/*
  * Fill buckets of the oldest post with the packets in hand and answer it.
  * @return packets delivered, or -ENOMEM when no reply frame is free (the
  *         packets wait for the next turn).
@@ -117,7 +132,15 @@ static int deliver(struct lan *l, struct lan_post *p)
 	unsigned want = RTE_MIN(l->rx_n - l->rx_i, p->n - p->next), got = 0;
 	uint32_t *reply;
 
-	want = RTE_MIN(want, IOP_LAN_RX_REPLY_MAX);
+	want = packets_that_fit(l, p, RTE_MIN(want, IOP_LAN_RX_REPLY_MAX));
+	if (want == 0) {
+		/* Every packet in hand is larger than the bucket it would take: dropped. */
+		l->c.rx_too_large += l->rx_n - l->rx_i;
+		rte_pktmbuf_free_bulk(&l->rx_pkts[l->rx_i], l->rx_n - l->rx_i);
+		l->rx_i = l->rx_n;
+		return 0;
+	}
+	/* Only now the reply frame: it is sent, with `want` packets in it. */
 	reply = iop_request_reply_alloc(p->r, IOP_LAN_RX_FIRST_WORD + 2 * want);
 	if (reply == NULL)
 		return -ENOMEM;
@@ -138,8 +161,6 @@ static int deliver(struct lan *l, struct lan_post *p)
 		}
 		rte_pktmbuf_free(m);
 	}
-	if (got == 0)
-		return 0; /* all too large: the frame goes back with the next allocation */
 	reply[IOP_LAN_RX_PACKETS_WORD] = rte_cpu_to_le_32(got);
 	reply[IOP_LAN_RX_LEFT_WORD] = rte_cpu_to_le_32(p->n - p->next);
 	if (p->next < p->n) {

@@ -9,7 +9,8 @@
 #   tests/bench/scaling.sh [BUILD_DIR] [OUT_DIR]
 #
 # IOP_SCALING_HEAP_MS (default 300) is the time per heap cell; IOP_SCALING_MSG_COUNT (default
-# 1000000) the round trips per message case, mode and pair; IOP_SCALING_REPEAT (default 3) the
+# 1000000) the round trips per message case, mode and pair; IOP_SCALING_MSG_CASES (default
+# iopool,iopool-apart,limit-b,limit-a) the message cases; IOP_SCALING_REPEAT (default 3) the
 # runs each figure is the median of. On a 2-CPU machine it runs, but says nothing past 2.
 set -euo pipefail
 
@@ -17,6 +18,7 @@ build=${1:-build}
 out=${2:-scaling-$(date +%Y%m%d-%H%M%S)}
 heap_ms=${IOP_SCALING_HEAP_MS:-300}
 msg_count=${IOP_SCALING_MSG_COUNT:-1000000}
+msg_cases=${IOP_SCALING_MSG_CASES:-iopool,iopool-apart,limit-b,limit-a}
 repeat=${IOP_SCALING_REPEAT:-3}
 heap=$build/tests/bench/iop-bench-heap
 msg=$build/tests/bench/msg/iop-bench-msg
@@ -68,7 +70,7 @@ for pairs in $(powers $((ncpu / 2 > 0 ? ncpu / 2 : 1))); do
 		list+="${list:+,}${cpus[$((2 * i % ncpu))]},${cpus[$(((2 * i + 1) % ncpu))]}"
 	done
 	echo "== iop-bench-msg --cpus $list" | tee "$out/msg-$pairs.txt"
-	"$msg" --cpus "$list" --count "$msg_count" --repeat "$repeat" \
+	"$msg" --cpus "$list" --cases "$msg_cases" --count "$msg_count" --repeat "$repeat" \
 		--csv "$out/msg-$pairs.csv" 2>&1 | tee -a "$out/msg-$pairs.txt"
 done
 echo "scaling: tables in $out"

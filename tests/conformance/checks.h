@@ -3,7 +3,12 @@
 #ifndef CONFORM_CHECKS_H
 #define CONFORM_CHECKS_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include <CUnit/CUnit.h>
+
+#include "fixture.h"
 
 struct conform_check {
 	const char *name;
@@ -12,5 +17,62 @@ struct conform_check {
 
 /* The checks every DDM must pass, whatever its class (ends with { NULL, NULL }). */
 extern const struct conform_check conform_generic[];
+
+/* The checks of a block-storage target (class 0x010), beside the generic ones. */
+extern const struct conform_check conform_bsa[];
+
+/* The checks of a LAN target (class 0x020), beside the generic ones. */
+extern const struct conform_check conform_lan[];
+
+/* ---- what every check does: its own runtime and a channel to it ---- */
+
+static inline bool check_up(struct fixture *fx, struct raw_chan *rc)
+{
+	if (fixture_up(fx) != 0) {
+		CU_FAIL("the runtime with the DDM did not come up");
+		return false;
+	}
+	if (raw_open(fx, rc, 0xC0DE0001u) != 0) {
+		CU_FAIL("no host channel");
+		fixture_down(fx);
+		return false;
+	}
+	return true;
+}
+
+static inline void check_down(struct fixture *fx, struct raw_chan *rc)
+{
+	raw_close(rc);
+	fixture_down(fx);
+}
+
+static inline uint8_t reply_flags(const struct raw_reply *r)
+{
+	return (uint8_t)(r->w[0] >> 8);
+}
+
+static inline uint8_t reply_function(const struct raw_reply *r)
+{
+	return (uint8_t)(r->w[1] >> 24);
+}
+
+static inline uint8_t reply_req_status(const struct raw_reply *r)
+{
+	return (uint8_t)(r->w[4] >> 24);
+}
+
+static inline uint16_t reply_dsc(const struct raw_reply *r)
+{
+	return (uint16_t)r->w[4];
+}
+
+/* Does the DDM under test list this function (answer it itself)? */
+static inline bool ddm_lists(uint8_t fn)
+{
+	for (unsigned i = 0; i < conform.ops->n_functions; i++)
+		if (conform.ops->functions[i] == fn)
+			return true;
+	return false;
+}
 
 #endif /* CONFORM_CHECKS_H */

@@ -22,31 +22,6 @@
 /* A function no class of I2O defines (the utility range, unassigned). */
 #define UNDEFINED_FUNCTION 0x02u
 
-static bool up(struct fixture *fx, struct raw_chan *rc)
-{
-	if (fixture_up(fx) != 0) {
-		CU_FAIL("the runtime with the DDM did not come up");
-		return false;
-	}
-	if (raw_open(fx, rc, 0xC0DE0001u) != 0) {
-		CU_FAIL("no host channel");
-		fixture_down(fx);
-		return false;
-	}
-	return true;
-}
-
-static void down(struct fixture *fx, struct raw_chan *rc)
-{
-	raw_close(rc);
-	fixture_down(fx);
-}
-
-static bool ddm_lists(uint8_t fn)
-{
-	return memchr(conform.ops->functions, fn, conform.ops->n_functions) != NULL;
-}
-
 /* A request for the DDM's function, posted, and its reply. */
 static int ddm_call(struct raw_chan *rc, struct raw_reply *r)
 {
@@ -68,21 +43,6 @@ static int function_call(struct raw_chan *rc, uint8_t function, struct raw_reply
 	return raw_call(rc, f, r);
 }
 
-static uint8_t reply_flags(const struct raw_reply *r)
-{
-	return (uint8_t)(r->w[0] >> 8);
-}
-
-static uint8_t reply_req_status(const struct raw_reply *r)
-{
-	return (uint8_t)(r->w[4] >> 24);
-}
-
-static uint16_t reply_dsc(const struct raw_reply *r)
-{
-	return (uint16_t)r->w[4];
-}
-
 /* The ReqStatus values I2O defines. */
 static bool req_status_defined(uint8_t s)
 {
@@ -98,7 +58,7 @@ static void check_one_reply_per_request(void)
 	struct iop_ddm_stats s;
 	unsigned replies = 0;
 
-	if (!up(&fx, &rc))
+	if (!check_up(&fx, &rc))
 		return;
 	for (unsigned i = 0; i < N; i++)
 		replies += ddm_call(&rc, &r) == 0;
@@ -108,7 +68,7 @@ static void check_one_reply_per_request(void)
 	fixture_stats(&fx, &s);
 	CU_ASSERT_EQUAL(s.double_replies, 0);
 	CU_ASSERT_EQUAL(s.missing_replies, 0);
-	down(&fx, &rc);
+	check_down(&fx, &rc);
 }
 
 static void check_contexts_echoed(void)
@@ -117,7 +77,7 @@ static void check_contexts_echoed(void)
 	struct raw_chan rc;
 	struct raw_reply r;
 
-	if (!up(&fx, &rc))
+	if (!check_up(&fx, &rc))
 		return;
 	for (unsigned i = 0; i < 16; i++) {
 		uint32_t *f = raw_frame(&rc, 32);
@@ -133,7 +93,7 @@ static void check_contexts_echoed(void)
 		CU_ASSERT_EQUAL(r.w[2], rc.initiator_context);
 		CU_ASSERT_EQUAL(r.w[3], tc);
 	}
-	down(&fx, &rc);
+	check_down(&fx, &rc);
 }
 
 static void check_reply_flag_and_status(void)
@@ -143,7 +103,7 @@ static void check_reply_flag_and_status(void)
 	struct raw_reply r;
 	struct iop_msg_hdr m;
 
-	if (!up(&fx, &rc))
+	if (!check_up(&fx, &rc))
 		return;
 	for (unsigned i = 0; i < 16; i++) {
 		if (ddm_call(&rc, &r) != 0) {
@@ -160,7 +120,7 @@ static void check_reply_flag_and_status(void)
 		CU_ASSERT_EQUAL(m.initiator_tid, IOP_TID_HOST);
 		CU_ASSERT(req_status_defined(reply_req_status(&r)));
 	}
-	down(&fx, &rc);
+	check_down(&fx, &rc);
 }
 
 static void check_reply_fits_frame(void)
@@ -169,7 +129,7 @@ static void check_reply_fits_frame(void)
 	struct raw_chan rc;
 	struct raw_reply r;
 
-	if (!up(&fx, &rc))
+	if (!check_up(&fx, &rc))
 		return;
 	for (unsigned i = 0; i < 16; i++) {
 		if (ddm_call(&rc, &r) != 0) {
@@ -179,7 +139,7 @@ static void check_reply_fits_frame(void)
 		/* The MessageSize the reply claims, not what the host kept of it. */
 		CU_ASSERT((r.w[0] >> 16) * 4u <= r.block);
 	}
-	down(&fx, &rc);
+	check_down(&fx, &rc);
 }
 
 static void check_unknown_function_status(void)
@@ -194,7 +154,7 @@ static void check_unknown_function_status(void)
 	struct raw_chan rc;
 	struct raw_reply r;
 
-	if (!up(&fx, &rc))
+	if (!check_up(&fx, &rc))
 		return;
 	CU_ASSERT_EQUAL_FATAL(function_call(&rc, UNDEFINED_FUNCTION, &r), 0);
 	CU_ASSERT(r.words >= IOP_REPLY_WORDS);
@@ -212,7 +172,7 @@ static void check_unknown_function_status(void)
 		CU_ASSERT_EQUAL(reply_dsc(&r), IOP_DSC_UNSUPPORTED_FUNCTION);
 		break;
 	}
-	down(&fx, &rc);
+	check_down(&fx, &rc);
 }
 
 /* How each malformed request is spoiled, and the FailureCode it must get. */
@@ -248,7 +208,7 @@ static void check_malformed_frames_fail(void)
 	struct raw_chan rc;
 	struct raw_reply r;
 
-	if (!up(&fx, &rc))
+	if (!check_up(&fx, &rc))
 		return;
 	for (unsigned how = BAD_VERSION; how <= BAD_FLAGS; how++) {
 		uint32_t *f = raw_ddm_request(&rc);
@@ -267,7 +227,7 @@ static void check_malformed_frames_fail(void)
 		CU_ASSERT_EQUAL(fail_code, code[how]);
 		CU_ASSERT_EQUAL(preserved, mfa);
 	}
-	down(&fx, &rc);
+	check_down(&fx, &rc);
 }
 
 /* Wait until the inbound heap has `want` bytes free again. */
@@ -292,7 +252,7 @@ static void check_utilnop_no_reply(void)
 	struct iop_ddm_stats before, after;
 	uint64_t in0, out0;
 
-	if (!up(&fx, &rc))
+	if (!check_up(&fx, &rc))
 		return;
 	fixture_stats(&fx, &before);
 	/* Both sizes I2O allows: 4 words, and 3 (no TransactionContext). */
@@ -310,7 +270,7 @@ static void check_utilnop_no_reply(void)
 	fixture_stats(&fx, &after);
 	CU_ASSERT_EQUAL(after.requests, before.requests + 2);
 	CU_ASSERT_EQUAL(after.replies, before.replies);
-	down(&fx, &rc);
+	check_down(&fx, &rc);
 }
 
 static void check_params_get_target_stats(void)
@@ -322,7 +282,7 @@ static void check_params_get_target_stats(void)
 	unsigned n = 0;
 	uint32_t *f;
 
-	if (!up(&fx, &rc))
+	if (!check_up(&fx, &rc))
 		return;
 	CU_ASSERT_EQUAL_FATAL(ddm_call(&rc, &r), 0);
 	f = raw_frame(&rc, 32);
@@ -334,7 +294,7 @@ static void check_params_get_target_stats(void)
 	CU_ASSERT_EQUAL_FATAL(iop_read_params_reply(r.w, r.words, v, IOP_PARAMS_MAX_FIELDS, &n), 8);
 	CU_ASSERT_EQUAL(v[0], 2); /* requests: the DDM's and this one */
 	CU_ASSERT_EQUAL(v[1], 1); /* replies before this one */
-	down(&fx, &rc);
+	check_down(&fx, &rc);
 }
 
 /* Everything the other checks send, then both heaps must be where they started. */
@@ -346,7 +306,7 @@ static void check_no_frames_leaked(void)
 	uint64_t in, out;
 	uint32_t *f;
 
-	if (!up(&fx, &rc))
+	if (!check_up(&fx, &rc))
 		return;
 	for (unsigned i = 0; i < 32; i++)
 		CU_ASSERT_EQUAL(ddm_call(&rc, &r), 0);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The runtime under test on a loop thread, and raw host channels to it. */
 #define _GNU_SOURCE
+#include <endian.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -138,6 +139,7 @@ uint32_t *raw_frame(struct raw_chan *rc, size_t bytes)
 {
 	uint32_t *f = iop_qp_frame_alloc(rc->qp, bytes);
 
+	rc->posted_mfa = 0; /* the request posted last is no longer the one just posted */
 	if (f != NULL)
 		memset(f, 0, bytes);
 	return f;
@@ -164,7 +166,11 @@ uint32_t raw_post(struct raw_chan *rc, uint32_t *f)
 {
 	uint32_t mfa = iop_window_mfa(rc->fx->w, f);
 
-	return iop_mfa_ring_post(iop_qp_channel(rc->qp)->to_iop, &mfa, 1) == 1 ? mfa : 0;
+	if (iop_mfa_ring_post(iop_qp_channel(rc->qp)->to_iop, &mfa, 1) != 1)
+		return 0;
+	rc->posted_mfa = mfa;
+	rc->posted_tc = le32toh(f[3]);
+	return mfa;
 }
 
 int raw_take(struct raw_chan *rc, struct raw_reply *r, unsigned timeout_ms)
@@ -193,10 +199,20 @@ int raw_take(struct raw_chan *rc, struct raw_reply *r, unsigned timeout_ms)
 	    iop_fail_reply_decode(p, NULL, NULL, &preserved) == 0) {
 		void *req = iop_window_frame(rc->fx->w, preserved);
 
-		/* The request came back: ours to free, if it is ours. */
-		if (req != NULL &&
-		    iop_heap_tag(iop_window_inbound(rc->fx->w), req) == iop_host_owner(rc->fx->h))
+		/*
+		 * The request came back: ours to free if it is the one just posted
+		 * and not yet answered. A PreservedMFA naming anything else (a
+		 * bucket, a data buffer, a frame the runtime freed) is not freed:
+		 * the block may be in use again, and freeing it would free it twice.
+		 */
+		if (preserved != 0 && preserved == rc->posted_mfa && req != NULL &&
+		    iop_heap_tag(iop_window_inbound(rc->fx->w), req) == iop_host_owner(rc->fx->h)) {
 			iop_qp_frame_free(rc->qp, req);
+			rc->posted_mfa = 0;
+		}
+	} else if (rc->posted_mfa != 0 && m.transaction_context == rc->posted_tc &&
+		   (!(m.flags & IOP_MSG_MULTIPLE) || (m.flags & IOP_MSG_LAST))) {
+		rc->posted_mfa = 0; /* answered: its frame is the runtime's to free */
 	}
 	iop_heap_free(iop_window_outbound(rc->fx->w), p, r->block);
 	return 0;
@@ -216,4 +232,29 @@ uint32_t *raw_ddm_request(struct raw_chan *rc)
 	if (f != NULL)
 		raw_header(rc, f, 5, rc->fx->tid, conform.function);
 	return f;
+}
+
+uint32_t raw_contexts(struct raw_chan *rc, uint32_t *f)
+{
+	uint32_t tc = rc->next_transaction++;
+
+	f[2] = htole32(rc->initiator_context);
+	f[3] = htole32(tc);
+	return tc;
+}
+
+void *raw_buf(struct raw_chan *rc, size_t bytes, uint8_t fill)
+{
+	void *b = iop_host_frame_alloc(rc->fx->h, bytes);
+
+	rc->posted_mfa = 0; /* as in raw_frame(): the block may be the last request's */
+	if (b != NULL)
+		memset(b, fill, bytes);
+	return b;
+}
+
+void raw_buf_free(struct raw_chan *rc, void *buf)
+{
+	if (buf != NULL)
+		iop_host_frame_free(rc->fx->h, buf);
 }

@@ -17,6 +17,8 @@
 #include <stdint.h>
 
 #include "iop_ddm.h"
+#include "iop_frame.h"
+#include "iop_lan.h"
 #include "iop_runtime.h"
 
 /* The DDM under test, chosen on the command line. */
@@ -24,6 +26,12 @@ struct conform_target {
 	const struct iop_ddm_ops *ops;
 	const char *params;
 	uint8_t function; /* one it answers itself, for the checks that need one */
+	/*
+	 * This run's seed, mixed into all data a check writes (--seed, else the
+	 * time and the process ID): data left on a device by an earlier run,
+	 * even a correct one, is not what this run expects to read back.
+	 */
+	uint32_t seed;
 };
 
 extern struct conform_target conform;
@@ -32,8 +40,18 @@ extern struct conform_target conform;
 #define CONFORM_TIMEOUT_MS 2000u
 /* How long a check watches for a reply that should not come. */
 #define CONFORM_QUIET_MS 50u
-/* Most words of a reply a check keeps. */
-#define CONFORM_REPLY_MAX 64u
+/*
+ * The longest replies a target may legally send, in words: a LAN
+ * ReceivePost reply reporting its most packets (words 0-6, then a bucket
+ * and a length per packet), and a UtilParamsGet reply of its most fields
+ * (the reply's 5 words, the count in word 5, two words a field).
+ */
+#define CONFORM_LAN_REPLY_MAX (IOP_LAN_RX_FIRST_WORD + 2u * IOP_LAN_RX_REPLY_MAX)
+#define CONFORM_PARAMS_REPLY_MAX (IOP_REPLY_WORDS + 1u + 2u * IOP_PARAMS_MAX_FIELDS)
+/* Most words of a reply a check keeps: any legal reply whole. */
+#define CONFORM_REPLY_MAX                                                                        \
+	(CONFORM_LAN_REPLY_MAX > CONFORM_PARAMS_REPLY_MAX ? CONFORM_LAN_REPLY_MAX                 \
+							   : CONFORM_PARAMS_REPLY_MAX)
 
 struct fixture {
 	struct iop_window *w;
@@ -52,6 +70,12 @@ struct raw_chan {
 	struct iop_qp *qp; /* opens and registers the channel; never posts */
 	uint32_t initiator_context;
 	uint32_t next_transaction;
+	/*
+	 * The request just posted, while it is outstanding: the only frame a FAIL
+	 * reply's PreservedMFA may hand back to be freed. 0 once it is answered,
+	 * freed, or once the channel allocates again (its block may be reused).
+	 */
+	uint32_t posted_mfa, posted_tc;
 };
 
 /* One reply as the host took it from its ring. */
@@ -98,9 +122,10 @@ uint32_t raw_header(struct raw_chan *rc, uint32_t *f, unsigned words, uint16_t t
 uint32_t raw_post(struct raw_chan *rc, uint32_t *f);
 
 /*
- * Take the next reply within timeout_ms into *r and free it (and the request
- * frame a FAIL reply hands back by PreservedMFA, when it is one of ours).
- * @return 0, or -ETIMEDOUT.
+ * Take the next reply within timeout_ms into *r and free it, and the request
+ * frame a FAIL reply hands back by PreservedMFA when that is the request just
+ * posted and still outstanding (anything else it names, a buffer or a frame
+ * already answered, is left alone). @return 0, or -ETIMEDOUT.
  */
 int raw_take(struct raw_chan *rc, struct raw_reply *r, unsigned timeout_ms);
 
@@ -109,5 +134,20 @@ int raw_call(struct raw_chan *rc, uint32_t *f, struct raw_reply *r);
 
 /* A request for the DDM's own function (5 words, word 4 zero) on rc. */
 uint32_t *raw_ddm_request(struct raw_chan *rc);
+
+/*
+ * Give a frame that a builder of <iop/build.h> wrote (contexts left 0) the
+ * channel's InitiatorContext and the next TransactionContext (returned).
+ */
+uint32_t raw_contexts(struct raw_chan *rc, uint32_t *f);
+
+/*
+ * A data buffer of `bytes` from the inbound heap, filled with `fill`, or NULL:
+ * memory an SGL may name. Freed with raw_buf_free().
+ */
+void *raw_buf(struct raw_chan *rc, size_t bytes, uint8_t fill);
+
+/* Give back a buffer of raw_buf(); NULL is ignored. */
+void raw_buf_free(struct raw_chan *rc, void *buf);
 
 #endif /* CONFORM_FIXTURE_H */

@@ -10,36 +10,65 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <CUnit/Automated.h>
 #include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
 
 #include "checks.h"
+#include "eal.h"
 #include "fixture.h"
 #include "iop_frame.h"
+#include "iop_lct.h"
 
+/* A suite for every target. */
+#define ANY_CLASS 0xFFFFu
+
+/*
+ * The suites, and the class of target each judges: a class suite runs when
+ * the DDM's registered class (the Class of its LCT entry) is its class.
+ */
 static const struct {
 	const char *name;
+	uint16_t class_id;
 	const struct conform_check *checks;
 } suites[] = {
-	{ "generic", conform_generic },
+	{ "generic", ANY_CLASS, conform_generic },
+	{ "bsa", IOP_CLASS_RANDOM_BLOCK_STORAGE, conform_bsa },
+	{ "lan", IOP_CLASS_LAN, conform_lan },
 };
+
+#define N_SUITES (sizeof(suites) / sizeof(suites[0]))
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: iop-conform (--ddm NAME | --so PATH) [--params STR] [--function 0xNN]\n"
-		"                   [-s SUITE] [-t TEST] [--xml PREFIX] [-l]\n"
+		"                   [--vdev SPEC]... [--seed N] [-s SUITE] [-t TEST] [--xml PREFIX] [-l]\n"
 		"  --ddm NAME       a built-in DDM\n"
 		"  --so PATH        a DDM shared object (IOP_DDM_EXPORT)\n"
 		"  --params STR     the DDM instance's parameters\n"
 		"  --function 0xNN  a function the DDM answers itself (default: the first it lists\n"
 		"                   that the runtime does not answer for it)\n"
-		"  -s SUITE, -t TEST  run one suite, one test\n"
+		"  --vdev SPEC      start DPDK's EAL with this virtual device (net_ring0, ...),\n"
+		"                   for a DDM that needs a port; may be repeated\n"
+		"  --seed N         the seed of the data the checks write (default: from the time\n"
+		"                   and the process ID; printed, to repeat a run)\n"
+		"  -s SUITE, -t TEST  run one suite, one test (class suites: the DDM's class only)\n"
 		"  --xml PREFIX     CUnit XML results in PREFIX-Results.xml and PREFIX-Listing.xml\n"
 		"  -l               list the suites and tests\n"
 		"exit status: the number of failed tests (at most 254); 255: could not run\n");
+}
+
+/* A seed of its own for each run: the time to the nanosecond and the process ID. */
+static uint32_t run_seed(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint32_t)ts.tv_sec ^ (uint32_t)ts.tv_nsec ^ (uint32_t)getpid() << 16;
 }
 
 /*
@@ -59,14 +88,28 @@ static int default_function(const struct iop_ddm_ops *ops)
 	return -1;
 }
 
+static bool suite_applies(size_t s, uint16_t class_id)
+{
+	return suites[s].class_id == ANY_CLASS || suites[s].class_id == class_id;
+}
+
 static int register_suites(const char *only_suite, const char *only_test, unsigned *selected)
 {
 	*selected = 0;
-	for (size_t s = 0; s < sizeof(suites) / sizeof(suites[0]); s++) {
+	for (size_t s = 0; s < N_SUITES; s++) {
 		CU_pSuite cs;
 
 		if (only_suite != NULL && strcmp(only_suite, suites[s].name) != 0)
 			continue;
+		if (!suite_applies(s, conform.ops->class_id)) {
+			/* Asked for by name: say why it does not run, rather than "no test". */
+			if (only_suite != NULL)
+				fprintf(stderr,
+					"iop-conform: suite %s judges class 0x%03x; %s is class 0x%03x\n",
+					suites[s].name, suites[s].class_id, conform.ops->name,
+					conform.ops->class_id);
+			continue;
+		}
 		cs = CU_add_suite(suites[s].name, NULL, NULL);
 		if (cs == NULL)
 			return -ENOMEM;
@@ -81,11 +124,17 @@ static int register_suites(const char *only_suite, const char *only_test, unsign
 	return 0;
 }
 
+/* Every suite, whatever the DDM: "suite test", and the class a class suite judges. */
 static void list(void)
 {
-	for (size_t s = 0; s < sizeof(suites) / sizeof(suites[0]); s++)
-		for (const struct conform_check *c = suites[s].checks; c->name != NULL; c++)
-			printf("%s %s\n", suites[s].name, c->name);
+	for (size_t s = 0; s < N_SUITES; s++)
+		for (const struct conform_check *c = suites[s].checks; c->name != NULL; c++) {
+			if (suites[s].class_id == ANY_CLASS)
+				printf("%s %s\n", suites[s].name, c->name);
+			else
+				printf("%s %s (class 0x%03x)\n", suites[s].name, c->name,
+				       suites[s].class_id);
+		}
 }
 
 /* One line per failed test, for people and for scripts: "FAILED suite test". */
@@ -112,12 +161,17 @@ int main(int argc, char **argv)
 		{ "params", required_argument, NULL, 'p' },
 		{ "function", required_argument, NULL, 'f' },
 		{ "xml", required_argument, NULL, 'x' },
+		{ "vdev", required_argument, NULL, 'v' },
+		{ "seed", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *ddm = NULL, *so = NULL, *only_suite = NULL, *only_test = NULL, *xml = NULL;
+	const char *vdevs[CONFORM_MAX_VDEVS];
 	long function = -1;
-	unsigned selected, failed;
+	unsigned long long seed;
+	bool seed_given = false;
+	unsigned selected, failed, n_vdevs = 0;
 	char err[512] = "";
 	char *end;
 	int opt, rc;
@@ -141,6 +195,18 @@ int main(int argc, char **argv)
 				return 255;
 			}
 			break;
+		case 'S':
+			errno = 0;
+			seed = strtoull(optarg, &end, 0);
+			if (*optarg == '\0' || *optarg == '-' || *end != '\0' || errno != 0 ||
+			    seed > UINT32_MAX) {
+				fprintf(stderr, "iop-conform: --seed: not a 32-bit number: %s\n",
+					optarg);
+				return 255;
+			}
+			conform.seed = (uint32_t)seed;
+			seed_given = true;
+			break;
 		case 's':
 			only_suite = optarg;
 			break;
@@ -149,6 +215,13 @@ int main(int argc, char **argv)
 			break;
 		case 'x':
 			xml = optarg;
+			break;
+		case 'v':
+			if (n_vdevs == CONFORM_MAX_VDEVS) {
+				fprintf(stderr, "iop-conform: at most %u --vdev\n", CONFORM_MAX_VDEVS);
+				return 255;
+			}
+			vdevs[n_vdevs++] = optarg;
 			break;
 		case 'l':
 			list();
@@ -165,6 +238,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 255;
 	}
+	/* Before the DDM is looked at: a port must exist before its DDM's init names it. */
+	if (n_vdevs != 0 && conform_eal_start(vdevs, n_vdevs, err, sizeof(err)) != 0) {
+		fprintf(stderr, "iop-conform: EAL: %s\n", err);
+		return 255;
+	}
+	atexit(conform_eal_stop); /* every way out below, 255 included */
 	if (so != NULL) {
 		rc = iop_ddm_load(so, &conform.ops, err, sizeof(err));
 		if (rc != 0) {
@@ -194,8 +273,10 @@ int main(int argc, char **argv)
 		CU_cleanup_registry();
 		return 255;
 	}
-	printf("iop-conform: %s (class 0x%03x), function 0x%02x\n", conform.ops->name,
-	       conform.ops->class_id, conform.function);
+	if (!seed_given)
+		conform.seed = run_seed();
+	printf("iop-conform: %s (class 0x%03x), function 0x%02x, seed 0x%08x\n", conform.ops->name,
+	       conform.ops->class_id, conform.function, conform.seed);
 	if (xml != NULL) {
 		CU_set_output_filename(xml);
 		CU_list_tests_to_file();

@@ -491,6 +491,33 @@ static void test_bad_arguments(void)
  * in flight times out with --timeout, named, and iopctl exits 1. A watch
  * stops there; a ping stops there and still reports the round trips before.
  */
+/*
+ * Wait until the nop DDM at 0x010 has answered a request that is not one of
+ * ours: each of our ParamsGets is answered by the next one's read, so after
+ * the j-th (the first is 0) the replies not ours are replies - replies0 - j.
+ * Timed by what happened, not by a sleep, so a slow machine only waits longer.
+ */
+static void wait_for_ping_replies(unsigned max_ms)
+{
+	struct run *q = malloc(sizeof(*q));
+	long long replies0 = -1;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	for (unsigned j = 0; j <= max_ms / 20; j++) {
+		long long replies;
+
+		run(q, "--json", "params", "get", "0x010", "0xF000");
+		replies = json_num(q->out, "replies");
+		CU_ASSERT_FATAL(replies >= 0);
+		if (replies0 < 0)
+			replies0 = replies;
+		else if (replies - replies0 - (long long)j > 0)
+			break;
+		iop_test_sleep_ms(20);
+	}
+	free(q);
+}
+
 static void test_request_timeout(void)
 {
 	const char *watch[] = { NULL, "-s", sock_path, "--timeout", "300", "watch", "-n", "0.1",
@@ -513,7 +540,7 @@ static void test_request_timeout(void)
 	r->status = -1;
 	r->out[0] = r->err[0] = '\0';
 	spawn(&ch, NULL, ping);
-	iop_test_sleep_ms(300);
+	wait_for_ping_replies(10000);
 	kill(iopd_pid, SIGSTOP);
 	collect(&ch, r, 0);
 	kill(iopd_pid, SIGCONT);

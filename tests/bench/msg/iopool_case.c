@@ -53,6 +53,9 @@ struct slot {
 	uint64_t seq;
 };
 
+/* msg_case.flags of iopool-apart: each pair on a window and runtime of its own. */
+#define IOPOOL_APART 0x80000000u
+
 /* What the pairs share: the window, the runtime on it, the host attachment. */
 struct shared {
 	struct iop_window *w;
@@ -60,9 +63,12 @@ struct shared {
 	struct iop_host *h;
 	const struct msg_env *env;
 	enum msg_mode mode;
+	unsigned loops;              /* the runtime's loops: the pairs it serves */
 	_Atomic unsigned hosts_left; /* the last host thread to finish detaches */
 	int detach_rc;
-	_Alignas(64) _Atomic int stop;
+	_Atomic int *stop;           /* of every pair */
+	uint64_t in0, out0;          /* heap bytes in use before the run */
+	struct iop_heap_stats hs_in, hs_out; /* and the heaps' counts */
 };
 
 /* One pair's. */
@@ -223,7 +229,7 @@ static void *iopool_host(void *arg)
 		return NULL;
 	}
 	/* Loop i polls channels i, i + loops, ...: send where no request is forwarded. */
-	p->chan_loop = iop_qp_channel(qp)->id % env->pairs;
+	p->chan_loop = iop_qp_channel(qp)->id % s->loops;
 	p->tid = iop_runtime_ddm_tid(s->rt, p->chan_loop);
 	rc = host_rounds(p, qp, 0, env->warmup);
 	p->run.errors += p->answered - p->ok;
@@ -250,14 +256,42 @@ static void *iopool_iop(void *arg)
 	struct shared *s = p->s;
 
 	if (!s->env->shared) {
-		iop_runtime_lcore_loop(s->rt, p->loop, &s->stop);
+		iop_runtime_lcore_loop(s->rt, p->loop, s->stop);
 		return NULL;
 	}
 	/* CPUs shared between threads: an idle loop gives the others their turn at once. */
-	while (!atomic_load_explicit(&s->stop, memory_order_acquire))
+	while (!atomic_load_explicit(s->stop, memory_order_acquire))
 		if (iop_runtime_poll(s->rt, p->loop) == 0)
 			sched_yield();
 	return NULL;
+}
+
+/*
+ * How often the thread caches went to the depot or the heap itself during the
+ * run (iop_heap_stats' cache_* counts): the depot is what keeps frames that
+ * travel between threads off the heap's bitmaps, and this says whether it
+ * kept up. To stderr, with the progress lines.
+ */
+static void print_cache_events(const struct shared *s)
+{
+	const struct iop_heap *heaps[2] = { iop_window_inbound(s->w), iop_window_outbound(s->w) };
+	const struct iop_heap_stats *before[2] = { &s->hs_in, &s->hs_out };
+	uint64_t rt = (s->env->warmup + s->env->count) * s->loops;
+
+	fprintf(stderr, "  %-7s iopool: per million round trips, caches:", msg_mode_name(s->mode));
+	for (unsigned i = 0; i < 2; i++) {
+		struct iop_heap_stats a;
+
+		if (iop_heap_stats(heaps[i], &a) != 0)
+			continue;
+		fprintf(stderr, " %s depot takes %.0f, chunk cuts %.0f, depot gives %.0f, heap "
+			"releases %.0f%s", i == 0 ? "inbound" : "outbound",
+			(double)(a.cache_depot_takes - before[i]->cache_depot_takes) * 1e6 / rt,
+			(double)(a.cache_chunk_cuts - before[i]->cache_chunk_cuts) * 1e6 / rt,
+			(double)(a.cache_depot_gives - before[i]->cache_depot_gives) * 1e6 / rt,
+			(double)(a.cache_heap_releases - before[i]->cache_heap_releases) * 1e6 / rt,
+			i == 0 ? ";" : "\n");
+	}
 }
 
 static uint64_t in_use(const struct iop_heap *h)
@@ -272,16 +306,17 @@ static uint64_t in_use(const struct iop_heap *h)
  * have had a loop of its own: counted as errors, with a message.
  */
 static void check_iop(struct shared *s, struct iopool *const *p, struct msg_run *run,
-		      uint64_t in0, uint64_t out0, char *why, size_t whylen)
+		      char *why, size_t whylen)
 {
 	const struct msg_env *env = s->env;
 	uint64_t posted = env->warmup + env->count;
 	struct iop_runtime_stats rs;
+	uint64_t in0 = s->in0, out0 = s->out0;
 	uint64_t in1 = in_use(iop_window_inbound(s->w)), out1 = in_use(iop_window_outbound(s->w));
 	unsigned loops_used = 0;
 
 	iop_runtime_stats(s->rt, &rs);
-	for (unsigned i = 0; i < env->pairs; i++) {
+	for (unsigned i = 0; i < s->loops; i++) {
 		struct iop_ddm_stats ds;
 
 		loops_used |= 1u << p[i]->chan_loop;
@@ -299,7 +334,7 @@ static void check_iop(struct shared *s, struct iopool *const *p, struct msg_run 
 			 (unsigned long long)rs.fail_replies);
 		run->errors++;
 	}
-	if (loops_used != (1u << env->pairs) - 1u) {
+	if (loops_used != (1u << s->loops) - 1u) {
 		snprintf(why, whylen, "the queue pairs' channels are not one per loop");
 		run->errors++;
 	}
@@ -321,10 +356,9 @@ static int iopool_start(struct shared *s, uint32_t heap_flags, char *why, size_t
 	struct iop_window_opts wo = { .heap = heap_flags != 0 ? &ho : NULL,
 				      .channels = 2 * MSG_MAX_PAIRS };
 	struct iop_runtime_ddm ddm[MSG_MAX_PAIRS];
-	struct iop_runtime_config cfg = { .lcores = s->env->pairs, .ddms = ddm,
-					  .n_ddms = s->env->pairs };
+	struct iop_runtime_config cfg = { .lcores = s->loops, .ddms = ddm, .n_ddms = s->loops };
 
-	for (unsigned i = 0; i < s->env->pairs; i++)
+	for (unsigned i = 0; i < s->loops; i++)
 		ddm[i] = (struct iop_runtime_ddm){ .name = "nop", .lcore = i };
 	s->w = iop_window_create(&wo);
 	if (s->w == NULL) {
@@ -339,58 +373,94 @@ static int iopool_start(struct shared *s, uint32_t heap_flags, char *why, size_t
 	return s->h != NULL ? 0 : -errno;
 }
 
-static int iopool_run(const struct msg_case *c, enum msg_mode mode, const struct msg_env *env,
-		      struct msg_run *run, char *why, size_t whylen)
+static void shared_free(struct shared *s)
 {
-	struct shared *s = aligned_alloc(64, RTE_ALIGN_CEIL(sizeof(*s), 64));
-	struct iopool *p[MSG_MAX_PAIRS] = { NULL };
-	uint64_t in0, out0;
-	unsigned n = 0;
-	int rc = -ENOMEM;
-
-	if (s == NULL)
-		return -ENOMEM;
-	memset(s, 0, sizeof(*s));
-	s->env = env;
-	s->mode = mode;
-	atomic_init(&s->hosts_left, env->pairs);
-	for (; n < env->pairs; n++) {
-		p[n] = aligned_alloc(64, RTE_ALIGN_CEIL(sizeof(*p[n]), 64));
-		if (p[n] == NULL)
-			goto out;
-		memset(p[n], 0, sizeof(*p[n]));
-		p[n]->s = s;
-		p[n]->loop = n;
-		for (unsigned i = 0; i < SLOTS; i++)
-			p[n]->slots[i].p = p[n];
-	}
-	rc = iopool_start(s, c->flags, why, whylen);
-	if (rc != 0)
-		goto out;
-	in0 = in_use(iop_window_inbound(s->w));
-	out0 = in_use(iop_window_outbound(s->w));
-	rc = msg_pairs_run(env, iopool_host, iopool_iop, (void *const *)p, &s->stop);
-	for (unsigned i = 0; i < n && rc == 0; i++)
-		rc = p[i]->host_rc;
-	if (rc == 0 && s->detach_rc != 0)
-		rc = -ETIMEDOUT;
-	if (rc != 0) {
-		snprintf(why, whylen, "host thread: %s", strerror(-rc));
-		goto out;
-	}
-	for (unsigned i = 0; i < n; i++)
-		msg_run_merge(run, &p[i]->run);
-	check_iop(s, p, run, in0, out0, why, whylen);
-out:
 	if (s->h != NULL)
 		iop_host_detach(s->h, DRAIN_MS);
 	if (s->rt != NULL)
 		iop_runtime_destroy(s->rt);
 	if (s->w != NULL)
 		iop_window_close(s->w);
+	free(s);
+}
+
+/* One window and runtime for `loops` pairs, ready to run; NULL with why filled. */
+static struct shared *shared_new(const struct msg_case *c, enum msg_mode mode,
+				 const struct msg_env *env, unsigned loops, _Atomic int *stop,
+				 char *why, size_t whylen)
+{
+	struct shared *s = aligned_alloc(64, RTE_ALIGN_CEIL(sizeof(*s), 64));
+
+	if (s == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	memset(s, 0, sizeof(*s));
+	s->env = env;
+	s->mode = mode;
+	s->loops = loops;
+	s->stop = stop;
+	atomic_init(&s->hosts_left, loops);
+	if (iopool_start(s, c->flags & ~IOPOOL_APART, why, whylen) != 0) {
+		shared_free(s);
+		return NULL;
+	}
+	s->in0 = in_use(iop_window_inbound(s->w));
+	s->out0 = in_use(iop_window_outbound(s->w));
+	iop_heap_stats(iop_window_inbound(s->w), &s->hs_in);
+	iop_heap_stats(iop_window_outbound(s->w), &s->hs_out);
+	return s;
+}
+
+static int iopool_run(const struct msg_case *c, enum msg_mode mode, const struct msg_env *env,
+		      struct msg_run *run, char *why, size_t whylen)
+{
+	bool apart = (c->flags & IOPOOL_APART) != 0;
+	unsigned nshared = apart ? env->pairs : 1, loops = apart ? 1 : env->pairs;
+	struct shared *s[MSG_MAX_PAIRS] = { NULL };
+	struct iopool *p[MSG_MAX_PAIRS] = { NULL };
+	_Alignas(64) _Atomic int stop = 0;
+	unsigned ns = 0, n = 0;
+	int rc = -ENOMEM;
+
+	while (ns < nshared &&
+	       (s[ns] = shared_new(c, mode, env, loops, &stop, why, whylen)) != NULL)
+		ns++;
+	if (ns < nshared) {
+		rc = -(errno != 0 ? errno : ENOMEM);
+		goto out;
+	}
+	for (; n < env->pairs; n++) {
+		p[n] = aligned_alloc(64, RTE_ALIGN_CEIL(sizeof(*p[n]), 64));
+		if (p[n] == NULL)
+			goto out;
+		memset(p[n], 0, sizeof(*p[n]));
+		p[n]->s = s[apart ? n : 0];
+		p[n]->loop = apart ? 0 : n;
+		for (unsigned i = 0; i < SLOTS; i++)
+			p[n]->slots[i].p = p[n];
+	}
+	rc = msg_pairs_run(env, iopool_host, iopool_iop, (void *const *)p, &stop);
+	for (unsigned i = 0; i < n && rc == 0; i++)
+		rc = p[i]->host_rc;
+	for (unsigned j = 0; j < ns && rc == 0; j++)
+		if (s[j]->detach_rc != 0)
+			rc = -ETIMEDOUT;
+	if (rc != 0) {
+		snprintf(why, whylen, "host thread: %s", strerror(-rc));
+		goto out;
+	}
+	for (unsigned i = 0; i < n; i++)
+		msg_run_merge(run, &p[i]->run);
+	for (unsigned j = 0; j < ns; j++)
+		check_iop(s[j], &p[apart ? j : 0], run, why, whylen);
+	/* Apart, every window sees the same: the first one's counts stand for all. */
+	print_cache_events(s[0]);
+out:
+	for (unsigned j = 0; j < ns; j++)
+		shared_free(s[j]);
 	for (unsigned i = 0; i < n; i++)
 		free(p[i]);
-	free(s);
 	return rc;
 }
 
@@ -407,4 +477,12 @@ const struct msg_case msg_case_iopool_uncached = {
 	.what = "the same with IOP_HEAP_F_NO_CACHE heaps",
 	.run = iopool_run,
 	.flags = IOP_HEAP_F_NO_CACHE,
+};
+
+const struct msg_case msg_case_iopool_apart = {
+	.key = "iopool-apart",
+	.name = "iopool-apart",
+	.what = "as iopool, each pair on a window and runtime of its own (nothing shared)",
+	.run = iopool_run,
+	.flags = IOPOOL_APART,
 };

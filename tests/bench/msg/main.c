@@ -24,7 +24,8 @@
 #define MAX_COUNT (1ull << 40)
 
 static const struct msg_case *const all_cases[] = {
-	&msg_case_iopool, &msg_case_iopool_uncached, &msg_case_limit_b, &msg_case_limit_a,
+	&msg_case_iopool, &msg_case_iopool_uncached, &msg_case_iopool_apart, &msg_case_limit_b,
+	&msg_case_limit_a,
 };
 #define NCASES (sizeof(all_cases) / sizeof(all_cases[0]))
 /* Without --cases: the uncached heaps take many times longer than the rest; ask for them. */
@@ -71,7 +72,8 @@ static void usage(FILE *f)
 		"                   loops with a nop DDM each, one window; rates are of all\n"
 		"                   pairs together (default CPUs: the first 2N; fewer are\n"
 		"                   shared)\n"
-		"  --cases LIST     iopool, iopool-uncached, limit-b, limit-a, or all\n"
+		"  --cases LIST     iopool, iopool-uncached, iopool-apart, limit-b, limit-a, or\n"
+		"                   all\n"
 		"                   (default %s)\n"
 		"  --csv FILE       write every run and the medians\n"
 		"  --smoke          %llu round trips, every case (the CI test: checks replies,\n"

@@ -68,6 +68,7 @@ struct msg_case {
 
 extern const struct msg_case msg_case_iopool;
 extern const struct msg_case msg_case_iopool_uncached;
+extern const struct msg_case msg_case_iopool_apart;
 extern const struct msg_case msg_case_limit_b;
 extern const struct msg_case msg_case_limit_a;
 

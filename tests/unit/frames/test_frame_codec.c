@@ -166,6 +166,68 @@ static void test_reply_build(void)
 	CU_ASSERT_EQUAL(iop_reply_status(words, NULL, NULL), 0);
 }
 
+/* What iop_reply_seal() must equal: decode, set the fields the runtime vouches for, encode. */
+static void seal_by_hand(uint32_t *words, const struct iop_msg_hdr *req, uint16_t tid,
+			 uint8_t flags, uint16_t size, uint8_t st, uint16_t dsc)
+{
+	struct iop_msg_hdr h;
+
+	iop_msg_hdr_decode(words, &h);
+	h.version = IOP_MSG_VERSION_1_5;
+	h.flags &= (uint8_t)~(IOP_MSG_FAIL | IOP_MSG_MULTIPLE | IOP_MSG_LAST);
+	h.flags |= IOP_MSG_REPLY | flags;
+	h.size_words = size;
+	h.initiator_context = req->initiator_context;
+	h.transaction_context = req->transaction_context;
+	h.function = req->function;
+	h.initiator_tid = req->initiator_tid;
+	h.target_tid = tid;
+	iop_msg_hdr_encode(&h, words);
+	words[4] = htole32((uint32_t)dsc | (uint32_t)st << 24);
+}
+
+/*
+ * Whatever a DDM wrote over words 0-4, sealing leaves exactly what the
+ * long way would: over many random headers and every flag combination, and
+ * nothing past word 4 is touched.
+ */
+static void test_reply_seal(void)
+{
+	static const uint8_t flag_sets[] = { 0, IOP_MSG_MULTIPLE, IOP_MSG_MULTIPLE | IOP_MSG_LAST };
+	uint64_t x = 0x9E3779B97F4A7C15ull;
+
+	for (unsigned i = 0; i < 3000; i++) {
+		uint32_t a[8], b[8];
+		uint8_t flags = flag_sets[i % 3];
+		uint16_t size = (uint16_t)(5 + i % 60);
+
+		for (unsigned j = 0; j < 8; j++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			a[j] = b[j] = (uint32_t)x;
+		}
+		iop_reply_seal(a, &request, (uint16_t)(0x010 + i % 7), flags, size,
+			       (uint8_t)i, (uint16_t)(i * 31));
+		seal_by_hand(b, &request, (uint16_t)(0x010 + i % 7), flags, size, (uint8_t)i,
+			     (uint16_t)(i * 31));
+		CU_ASSERT_EQUAL(memcmp(a, b, sizeof(a)), 0);
+	}
+	{
+		uint32_t w[6] = { htole32(0xFFFFFFFFu), 0, 0, 0, 0, 0x5A5A5A5Au };
+		struct iop_msg_hdr h;
+
+		iop_reply_seal(w, &request, 0x011, IOP_MSG_MULTIPLE, 6, 0, 0);
+		iop_msg_hdr_decode(w, &h);
+		CU_ASSERT_EQUAL(h.flags & (IOP_MSG_FAIL | IOP_MSG_LAST | IOP_MSG_REPLY |
+					   IOP_MSG_MULTIPLE),
+				IOP_MSG_REPLY | IOP_MSG_MULTIPLE);
+		CU_ASSERT_EQUAL(h.version, IOP_MSG_VERSION_1_5);
+		CU_ASSERT_EQUAL(h.sgl_offset, 0xF); /* the DDM's */
+		CU_ASSERT_EQUAL(w[5], 0x5A5A5A5Au);
+	}
+}
+
 static void test_reply_size_and_status_limits(void)
 {
 	uint32_t words[8];
@@ -516,6 +578,7 @@ static const struct iop_test_case codec_tests[] = {
 	{ "hdr_wide_values_truncate", test_hdr_wide_values_truncate },
 	{ "hdr_byte_layout", test_hdr_byte_layout },
 	{ "reply_build", test_reply_build },
+	{ "reply_seal", test_reply_seal },
 	{ "reply_size_and_status_limits", test_reply_size_and_status_limits },
 	{ "reply_status_refuses_non_replies", test_reply_status_refuses_non_replies },
 	{ "fail_reply_round_trip", test_fail_reply_round_trip },

@@ -623,6 +623,131 @@ static void test_killed_process_cache_reclaimed(void)
 	munmap(mem, len);
 }
 
+/*
+ * The cache event counts say how the caches met the rest of the heap: on one
+ * thread, N fresh 64-byte blocks come from N / chunk reserve chunks; freeing
+ * them spills every half cache, into the depot while it has empty magazines
+ * and into the heap after; allocating them again takes every full magazine
+ * back. A heap without caches counts nothing.
+ */
+static void test_cache_events_counted(void)
+{
+	enum { N = 4096 };
+	struct iop_heap *h = cached_heap(16 << 20, 0);
+	struct iop_heap_opts no_cache = { .flags = IOP_HEAP_F_NO_CACHE };
+	struct iop_heap *u = iop_heap_create(16 << 20, &no_cache);
+	void **p = calloc(N, sizeof(*p));
+	struct iop_heap_stats s;
+	uint32_t depth, half, spills;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(u);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	depth = h->cache_depth[0];
+	half = depth / 2;
+	/* The first spill is the free that finds the cache full, then one per half refilled. */
+	spills = 1 + (N - (depth + 1)) / half;
+	CU_ASSERT_FATAL(spills > HEAP_DEPOT_MAGS); /* the depot must run out of room */
+
+	for (unsigned i = 0; i < N; i++)
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p[i] = iop_heap_alloc(h, 64));
+	s = stats_of(h);
+	CU_ASSERT_EQUAL(s.cache_chunk_cuts, N >> h->cache_chunk[0]);
+	CU_ASSERT_EQUAL(s.cache_depot_takes, 0);
+	CU_ASSERT_EQUAL(s.cache_depot_gives, 0);
+	CU_ASSERT_EQUAL(s.cache_heap_releases, 0);
+
+	for (unsigned i = 0; i < N; i++)
+		CU_ASSERT_EQUAL(iop_heap_free(h, p[i], 64), 0);
+	s = stats_of(h);
+	CU_ASSERT_EQUAL(s.cache_depot_gives, HEAP_DEPOT_MAGS);
+	CU_ASSERT_EQUAL(s.cache_heap_releases, spills - HEAP_DEPOT_MAGS);
+
+	for (unsigned i = 0; i < N; i++)
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p[i] = iop_heap_alloc(h, 64));
+	CU_ASSERT_EQUAL(stats_of(h).cache_depot_takes, HEAP_DEPOT_MAGS);
+	for (unsigned i = 0; i < N; i++)
+		iop_heap_free(h, p[i], 64);
+
+	for (unsigned i = 0; i < N; i++)
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p[i] = iop_heap_alloc(u, 64));
+	for (unsigned i = 0; i < N; i++)
+		iop_heap_free(u, p[i], 64);
+	s = stats_of(u);
+	CU_ASSERT_EQUAL(s.cache_chunk_cuts + s.cache_depot_takes + s.cache_depot_gives +
+				s.cache_heap_releases, 0);
+	free(p);
+	iop_heap_destroy(u);
+	iop_heap_destroy(h);
+}
+
+struct cutter {
+	struct iop_heap *h;
+	void **p;
+	unsigned n;
+};
+
+static void *cut_blocks(void *arg)
+{
+	struct cutter *k = arg;
+
+	for (unsigned i = 0; i < k->n; i++)
+		k->p[i] = iop_heap_alloc(k->h, 64);
+	return NULL;
+}
+
+/* Full magazines on shard s of order 0's depot. */
+static unsigned full_mags(const struct iop_heap *h, uint32_t s)
+{
+	const struct heap_depot *d = heap_depot(h, 0);
+	uint32_t top = (uint32_t)atomic_load(&d->shard[s].full);
+	unsigned n = 0;
+
+	while (top != 0 && n <= HEAP_DEPOT_MAGS) {
+		n++;
+		top = atomic_load(&d->mag[top - 1].next);
+	}
+	return n;
+}
+
+/*
+ * Blocks one thread cut and another freed go into the depot on the shard of
+ * their chunk, the one the cutting thread takes from first: the frame's way
+ * back to the thread that allocates it.
+ */
+static void test_depot_shard_of_the_cutter(void)
+{
+	struct iop_heap *h = cached_heap(16 << 20, 0);
+	struct cutter k = { .h = h, .n = 2 * h->cache_depth[0] };
+	/* This thread's own chunk first, so that its shard and the cutter's differ. */
+	void *mine = iop_heap_alloc(h, 64);
+	pthread_t t;
+	uint32_t shard;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mine);
+	k.p = calloc(k.n, sizeof(*k.p));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(k.p);
+	CU_ASSERT_FATAL(k.n <= 1u << h->cache_chunk[0]); /* all from one chunk */
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, cut_blocks, &k), 0);
+	pthread_join(t, NULL);
+	for (unsigned i = 0; i < k.n; i++)
+		CU_ASSERT_PTR_NOT_NULL_FATAL(k.p[i]);
+	shard = heap_depot_shard_of(h, 0,
+				    (uint64_t)((char *)k.p[0] - heap_blocks(h)) >> h->min_order);
+	CU_ASSERT_NOT_EQUAL_FATAL(shard, heap_depot_shard_of(h, 0, (uint64_t)((char *)mine -
+									  heap_blocks(h)) >>
+									  h->min_order));
+	/* Freed here: this thread's cache fills, then spills twice, both to the cutter's shard. */
+	for (unsigned i = 0; i < k.n; i++)
+		CU_ASSERT_EQUAL(iop_heap_free(h, k.p[i], 64), 0);
+	for (uint32_t s = 0; s < HEAP_DEPOT_SHARDS; s++)
+		CU_ASSERT_EQUAL(full_mags(h, s), s == shard ? 2u : 0u);
+	CU_ASSERT_EQUAL(iop_heap_free(h, mine, 64), 0);
+	iop_heap_cache_flush(h);
+	assert_whole(h);
+	free(k.p);
+	iop_heap_destroy(h);
+}
+
 static const struct iop_test_case cache_tests[] = {
 	{ "pair_reuses_its_block", test_pair_reuses_its_block },
 	{ "frees_are_validated", test_frees_are_validated },
@@ -637,6 +762,8 @@ static const struct iop_test_case cache_tests[] = {
 	{ "small_heap_is_not_cached", test_small_heap_is_not_cached },
 	{ "default_heap_is_cached", test_default_heap_is_cached },
 	{ "killed_process_cache_reclaimed", test_killed_process_cache_reclaimed },
+	{ "cache_events_counted", test_cache_events_counted },
+	{ "depot_shard_of_the_cutter", test_depot_shard_of_the_cutter },
 	{ NULL, NULL },
 };
 

@@ -154,7 +154,7 @@ static void test_metadata_cost(void)
 	/* Cache slots, and a depot of magazines per cached order. */
 	CU_ASSERT_EQUAL(sc.metadata_bytes, s.metadata_bytes + slots_bytes +
 					   hc->cache_orders * sizeof(struct heap_depot));
-	CU_ASSERT_EQUAL(slots_bytes, 72u << 10);
+	CU_ASSERT_EQUAL(slots_bytes, 76u << 10);
 	CU_ASSERT(hc->cache_orders * sizeof(struct heap_depot) <= 48u << 10);
 	CU_ASSERT(iop_heap_footprint(n, NULL) - n <= n / 100);
 	CU_ASSERT_EQUAL(iop_heap_footprint(n, &cached), iop_heap_footprint(n, NULL));

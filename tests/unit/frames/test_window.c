@@ -75,6 +75,11 @@ static void test_mfa_round_trip_and_bounds(void)
 	CU_ASSERT_EQUAL(iop_window_mfa(w, &local), IOP_MFA_EMPTY);
 	CU_ASSERT_EQUAL(iop_window_mfa(w, iop_window_rings(w)), IOP_MFA_EMPTY);
 	CU_ASSERT_EQUAL(iop_window_mfa(w, iop_window_inbound(w)), IOP_MFA_EMPTY); /* metadata */
+	/* A reply's MFA is the same by the outbound heap alone; nothing else has one. */
+	CU_ASSERT_EQUAL(iop_window_reply_mfa(w, rep), mrep);
+	CU_ASSERT_EQUAL(iop_window_reply_mfa(w, req), IOP_MFA_EMPTY);
+	CU_ASSERT_EQUAL(iop_window_reply_mfa(w, &local), IOP_MFA_EMPTY);
+	CU_ASSERT_EQUAL(iop_window_reply_mfa(w, iop_window_outbound(w)), IOP_MFA_EMPTY);
 	CU_ASSERT_PTR_NULL(iop_window_frame(w, IOP_MFA_EMPTY));
 	CU_ASSERT_PTR_NULL(iop_window_frame(w, 0));                       /* header */
 	CU_ASSERT_PTR_NULL(iop_window_frame(w, (uint32_t)info.ring_offset)); /* rings */
@@ -154,6 +159,16 @@ static void test_reclaim_by_owner(void)
 	CU_ASSERT_EQUAL(iop_window_owner_set(w, mine[1] + 1, 7), -EFAULT); /* off a block boundary */
 	CU_ASSERT_EQUAL(iop_window_owner_set(w, &local, 7), -EFAULT);
 	CU_ASSERT_EQUAL(iop_window_owner(w, &local), -EFAULT);
+	/* Re-tagged by a holder that knows the block: the same tag, bounds still checked. */
+	CU_ASSERT_EQUAL(iop_heap_tag_set_block(in, iops, 128, 9), 0);
+	CU_ASSERT_EQUAL(iop_window_owner(w, iops), 9);
+	CU_ASSERT_EQUAL(iop_heap_tag_set_block(in, iops, 128, IOP_OWNER_IOP), 0);
+	CU_ASSERT_EQUAL(iop_heap_tag_set_block(in, iops + 64, 128, 9), -EFAULT); /* misaligned */
+	CU_ASSERT_EQUAL(iop_heap_tag_set_block(in, iops, 96, 9), -EFAULT);       /* no such size */
+	CU_ASSERT_EQUAL(iop_heap_tag_set_block(in, iops, 1, 9), -EFAULT);        /* below min */
+	CU_ASSERT_EQUAL(iop_heap_tag_set_block(in, &local, 128, 9), -EFAULT);
+	CU_ASSERT_EQUAL(iop_heap_tag_set_block(in, (char *)iops + (2u << 20), 64, 9), -EFAULT);
+	CU_ASSERT_EQUAL(iop_window_owner(w, iops), IOP_OWNER_IOP);
 
 	CU_ASSERT_EQUAL(iop_window_reclaim(w, 7), 3);
 	CU_ASSERT_EQUAL(iop_window_reclaim(w, 7), 0); /* stamps cleared */
