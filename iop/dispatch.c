@@ -621,8 +621,13 @@ void dispatch_fail_held(struct iop_lcore *lc, struct iop_ddm *d)
 	for (unsigned i = 0; i < LCORE_REQUESTS; i++) {
 		struct iop_request *r = &lc->requests[i];
 
-		/* Held by the DDM (pending), not waiting on the retry list, which answers its own. */
-		if (r->in_use && r->ddm == d && !r->answered && !r->queued && r->frame != NULL)
+		/*
+		 * Held by the DDM (pending), not waiting on the retry list, which
+		 * answers its own, and not abandoned by it (its buffers may still
+		 * be written).
+		 */
+		if (r->in_use && r->ddm == d && !r->answered && !r->queued && !r->abandoned &&
+		    r->frame != NULL)
 			dispatch_answer(lc, r, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER,
 					IOP_DSC_DEVICE_NOT_AVAILABLE);
 	}

@@ -65,6 +65,7 @@ struct iop_request {
 	bool runtime_params;    /* UtilParamsGet/Set the runtime answers (params.c) */
 	bool in_use;            /* taken from the lcore's free list */
 	bool queued;            /* on the lcore's retry list */
+	bool abandoned;         /* never to be answered (iop_request_abandon) */
 	struct iop_request *next;
 };
 
