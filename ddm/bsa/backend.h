@@ -63,6 +63,11 @@ struct bsa_backend_ops {
 	 */
 	int (*verify)(struct bsa_backend *b, uint64_t off, uint64_t len, void *scratch,
 		      size_t scratch_len, uint64_t *done);
+	/*
+	 * An asynchronous backend first waits for every I/O in flight, however
+	 * long; a ring that fails every wait is leaked as it is, never torn down
+	 * under I/O the kernel may still do.
+	 */
 	void (*close)(struct bsa_backend *b);
 
 	/* ---- asynchronous backends only; NULL for the others ---- */
@@ -75,14 +80,17 @@ struct bsa_backend_ops {
 	int (*submit_rw)(struct bsa_backend *b, int write, uint64_t off, const struct iovec *iov,
 			 int iovcnt, void *tag);
 	/*
-	 * Queue a flush that starts only once every I/O queued before it has
-	 * completed, and that I/O queued after it waits for. @return as submit_rw.
+	 * Queue a flush (fdatasync) of what has completed: it is not ordered
+	 * against I/O in flight, so the caller queues it once the writes it
+	 * must cover have completed (inflight.c). @return as submit_rw.
 	 */
 	int (*submit_flush)(struct bsa_backend *b, void *tag);
 	/*
 	 * Start what is queued, then take up to max completions. wait: block
-	 * until at least one is there (only with I/O in flight).
-	 * @return completions taken (0: none yet), or a negative errno.
+	 * until at least one is there (only with I/O in flight). A signal or a
+	 * kernel short of memory is no error: 0, ask again.
+	 * @return completions taken (0: none yet), or a negative errno when
+	 *         none was taken and the ring failed (the I/O stays in flight).
 	 */
 	int (*reap)(struct bsa_backend *b, struct bsa_completion *c, int max, int wait);
 };

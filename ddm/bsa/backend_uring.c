@@ -19,6 +19,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <liburing.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,12 +30,28 @@
 /* Transfers in flight per instance: the SQ's size; each in-flight I/O holds one SQE at most. */
 #define BSA_URING_DEPTH 128u
 
+/* Waits in a row that fail for good before close takes the ring for broken (1 ms apart). */
+#define BSA_URING_BROKEN_TRIES 1000u
+
 struct uring {
 	struct io_uring ring;
 	const struct bsa_backend_ops *file; /* the synchronous calls */
 	unsigned in_flight;                 /* queued or started, not yet reaped */
-	unsigned queued;                    /* prepared, not yet submitted */
 };
+
+/* Errors after which the ring is asked again: a signal, the kernel short of memory, a full CQ. */
+static bool transient(int rc)
+{
+	return rc == -EINTR || rc == -EAGAIN || rc == -EBUSY || rc == -ETIME;
+}
+
+/* I/Os the kernel was given: those prepared but never submitted it has not seen. */
+static unsigned submitted(struct uring *u)
+{
+	unsigned ready = io_uring_sq_ready(&u->ring);
+
+	return u->in_flight > ready ? u->in_flight - ready : 0;
+}
 
 static int uring_rw(struct bsa_backend *b, int write, uint64_t off, const struct iovec *iov,
 		    int iovcnt, uint64_t *done)
@@ -62,10 +79,8 @@ static struct io_uring_sqe *take_sqe(struct uring *u)
 		return NULL;
 	/* Every in-flight I/O holds one SQE at most, and the SQ has BSA_URING_DEPTH. */
 	sqe = io_uring_get_sqe(&u->ring);
-	if (sqe != NULL) {
+	if (sqe != NULL)
 		u->in_flight++;
-		u->queued++;
-	}
 	return sqe;
 }
 
@@ -86,9 +101,9 @@ static int uring_submit_rw(struct bsa_backend *b, int write, uint64_t off,
 }
 
 /*
- * IOSQE_IO_DRAIN: the kernel starts the fsync only after every SQE submitted
- * before it has completed, and starts none submitted after it until it has:
- * a flush covers every write queued before it, whatever order they finish in.
+ * No IOSQE_IO_DRAIN: the DDM submits a flush only once every request
+ * accepted before it is done (inflight.c), and does not hold later ones
+ * behind it.
  */
 static int uring_submit_flush(struct bsa_backend *b, void *tag)
 {
@@ -98,7 +113,6 @@ static int uring_submit_flush(struct bsa_backend *b, void *tag)
 	if (sqe == NULL)
 		return -EBUSY;
 	io_uring_prep_fsync(sqe, b->fd, IORING_FSYNC_DATASYNC);
-	io_uring_sqe_set_flags(sqe, IOSQE_IO_DRAIN);
 	io_uring_sqe_set_data(sqe, tag);
 	return 0;
 }
@@ -107,17 +121,26 @@ static int uring_reap(struct bsa_backend *b, struct bsa_completion *c, int max, 
 {
 	struct uring *u = b->async;
 	struct io_uring_cqe *cqes[32];
+	bool block = wait && u->in_flight != 0;
+	int err = 0;
 	unsigned n;
 
-	if (u->queued != 0 || (wait && u->in_flight != 0)) {
+	/* io_uring_sq_ready: what is prepared and not yet submitted, after an EINTR too. */
+	if (io_uring_sq_ready(&u->ring) != 0 || block) {
 		/* One system call starts every SQE queued this turn, and waits if asked. */
-		int rc = io_uring_submit_and_wait(&u->ring, wait && u->in_flight != 0 ? 1 : 0);
+		int rc = io_uring_submit_and_wait(&u->ring, block ? 1 : 0);
 
-		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
-			return rc;
-		/* EAGAIN, EBUSY (the kernel short of memory, the CQ overflowing): next turn. */
-		if (rc > 0)
-			u->queued -= (unsigned)rc < u->queued ? (unsigned)rc : u->queued;
+		/* EINTR, EAGAIN, EBUSY: next turn. */
+		if (rc < 0 && !transient(rc)) {
+			err = rc;
+			/* Submitting fails: still wait for what the kernel already has. */
+			if (block && submitted(u) != 0) {
+				struct io_uring_cqe *cqe;
+				int w = io_uring_wait_cqe(&u->ring, &cqe);
+
+				err = w == 0 || transient(w) ? 0 : w;
+			}
+		}
 	}
 	if (max > (int)(sizeof(cqes) / sizeof(cqes[0])))
 		max = (int)(sizeof(cqes) / sizeof(cqes[0]));
@@ -126,17 +149,39 @@ static int uring_reap(struct bsa_backend *b, struct bsa_completion *c, int max, 
 		c[i] = (struct bsa_completion){ io_uring_cqe_get_data(cqes[i]), cqes[i]->res };
 	io_uring_cq_advance(&u->ring, n);
 	u->in_flight -= n;
-	return (int)n;
+	return n == 0 && err != 0 ? err : (int)n;
 }
 
-/* The ring must not outlive the buffers it writes into: wait for what is in flight. */
+/*
+ * The ring must not outlive the buffers it writes into: wait for every I/O
+ * the kernel was given, however long, retrying what fails. Only a ring that
+ * fails every wait for a second is taken for broken: then it is left as it
+ * is, mapped and open (the kernel keeps its I/O), and leaked, never torn
+ * down under I/O in flight.
+ */
 static void uring_close(struct bsa_backend *b)
 {
 	struct uring *u = b->async;
-	struct bsa_completion c[32];
+	unsigned fails = 0;
 
-	while (u->in_flight != 0 && uring_reap(b, c, 32, 1) >= 0)
-		;
+	while (submitted(u) != 0) {
+		struct io_uring_cqe *cqe;
+		int rc = io_uring_wait_cqe(&u->ring, &cqe);
+
+		if (rc == 0) {
+			io_uring_cqe_seen(&u->ring, cqe);
+			u->in_flight--;
+			fails = 0;
+		} else if (!transient(rc) && ++fails == BSA_URING_BROKEN_TRIES) {
+			fprintf(stderr, "bsa: io_uring: waiting for %u I/Os in flight: %s: the ring "
+				"is left as it is\n", submitted(u), strerror(-rc));
+			u->file->close(b);
+			b->async = NULL;
+			return;
+		} else if (!transient(rc)) {
+			usleep(1000);
+		}
+	}
 	io_uring_queue_exit(&u->ring);
 	u->file->close(b);
 	free(u);

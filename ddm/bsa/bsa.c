@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bsa.h"
 #include "iop_build.h"
@@ -200,13 +201,25 @@ static int bsa_init(struct iop_ddm *d, const char *params)
 	return rc;
 }
 
+/* A reap error: said once; the requests in flight stay held, never answered for it. */
+static int reaped(struct bsa *s, int n)
+{
+	if (n >= 0) {
+		s->reap_failed = false;
+		return n;
+	}
+	if (!s->reap_failed)
+		fprintf(stderr, "bsa: io_uring: taking completions: %s: %u requests held until "
+			"it works again\n", strerror(-n), s->io_busy);
+	s->reap_failed = true;
+	return 0;
+}
+
 static int bsa_poll(struct iop_ddm *d)
 {
 	struct bsa *s = iop_ddm_priv(d);
 
-	int n = s->io != NULL ? bsa_inflight_poll(s, false) : 0;
-
-	return n > 0 ? n : 0;
+	return s->io != NULL ? reaped(s, bsa_inflight_poll(s, false)) : 0;
 }
 
 /* Quiesce and reset: done once nothing is in flight; asked again on the next turn until then. */
@@ -216,18 +229,38 @@ static int bsa_drain(struct iop_ddm *d)
 
 	if (s->io == NULL)
 		return 0;
-	bsa_inflight_poll(s, false);
+	reaped(s, bsa_inflight_poll(s, false));
 	return s->io_busy == 0 ? 0 : -EAGAIN;
 }
+
+/* Failed waits in a row before fini takes the ring for broken (1 ms apart). */
+#define BSA_BROKEN_TRIES 1000u
 
 static void bsa_fini(struct iop_ddm *d)
 {
 	struct bsa *s = iop_ddm_priv(d);
+	unsigned fails = 0;
 
-	/* Requests in flight are answered as they complete: the kernel must be done with their buffers. */
-	while (s->io != NULL && s->io_busy != 0)
-		if (bsa_inflight_poll(s, true) < 0)
+	/*
+	 * Requests in flight are answered as they complete: the kernel must be
+	 * done with their buffers before the runtime may answer anything. A
+	 * failing wait is tried again; a ring that fails every wait for a second
+	 * is broken, and what it holds is abandoned, never answered.
+	 */
+	while (s->io != NULL && s->io_busy != 0) {
+		int n = bsa_inflight_poll(s, true);
+
+		if (n >= 0) {
+			fails = 0;
+			continue;
+		}
+		reaped(s, n);
+		if (++fails == BSA_BROKEN_TRIES) {
+			bsa_inflight_abandon(s);
 			break;
+		}
+		usleep(1000);
+	}
 	s->be.ops->close(&s->be);
 	bsa_inflight_fini(s);
 	free(s->scratch);

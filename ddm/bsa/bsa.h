@@ -42,6 +42,8 @@ struct bsa_io {
 	struct iop_request *r;
 	uint32_t *rep;
 	bool flush;                      /* CacheFlush or DeviceReset, not a transfer */
+	bool started;                    /* a flush: its fdatasync submitted */
+	uint64_t seq;                    /* the order requests were accepted in */
 	struct bsa_xfer x;
 	struct iop_sgl_bounds bounds;    /* x.bounds points here */
 	uint64_t batch_off;              /* device address of the batch */
@@ -59,6 +61,10 @@ struct bsa {
 	struct bsa_io *io;               /* asynchronous backend: be.queue_depth of them */
 	struct bsa_io *io_free;
 	unsigned io_busy;                /* requests in flight */
+	uint64_t io_seq;                 /* the last request's seq */
+	unsigned flushes_waiting;        /* flushes whose fdatasync waits for earlier requests */
+	bool reap_failed;                /* a reap error was logged */
+	bool abandoned;                  /* the ring broke with I/O in flight: slots leaked */
 };
 
 /*
@@ -105,7 +111,12 @@ bool bsa_inflight_room(const struct bsa *s);
 int bsa_inflight_transfer(struct bsa *s, struct iop_request *r, uint32_t *rep,
 			  const struct bsa_xfer *x);
 
-/* Queue a flush behind every I/O queued before it. @return IOP_DDM_PENDING. */
+/*
+ * Take a flush: its fdatasync is submitted once every request accepted
+ * before it has been answered (at once when none is in flight, otherwise
+ * from the poll turn). @return IOP_DDM_PENDING, or IOP_DDM_DONE when it
+ * was answered at once (the backend refused it).
+ */
 int bsa_inflight_flush(struct bsa *s, struct iop_request *r, uint32_t *rep);
 
 /*
@@ -115,5 +126,13 @@ int bsa_inflight_flush(struct bsa *s, struct iop_request *r, uint32_t *rep);
  * backend's negative errno.
  */
 int bsa_inflight_poll(struct bsa *s, bool wait);
+
+/*
+ * The ring is broken with requests in flight (bsa_fini): each one is left
+ * unanswered for good (iop_request_abandon), with its slot, so the host's
+ * channel never goes idle and its buffers are never handed back while the
+ * kernel may still write into them.
+ */
+void bsa_inflight_abandon(struct bsa *s);
 
 #endif /* BSA_BSA_H */

@@ -14,17 +14,22 @@
  * request. The answer is the file backend's: TransferCount the bytes moved
  * from the start, SUCCESS only when that is all of TransferByteCount.
  *
- * Order of a flush (CacheFlush, DeviceReset): it is queued behind every I/O
- * queued before it and ahead of every I/O queued after it (the backend's
- * submit_flush, IOSQE_IO_DRAIN on io_uring). So it covers every write whose
- * reply the host had when it posted the flush, and every write the DDM had
- * queued before it; it does not cover the rest of a write that comes back
- * short and is queued again after the flush went in (that write is answered
- * after the flush, so a host that waits for its writes' replies before it
- * flushes, as block hosts do, loses nothing).
+ * Order of a flush (CacheFlush, DeviceReset): every request is numbered as
+ * it is accepted (seq). A flush is held, with no I/O of its own, until it is
+ * the oldest request in flight: until every request accepted before it
+ * (transfers with all their batches and short-transfer continuations, and
+ * earlier flushes) has been answered. Only then is its fdatasync submitted,
+ * from the turn that answered the last of them; so the flush covers every
+ * write accepted before it, and is answered after each of them, as on the
+ * synchronous path. Requests accepted after a flush are not held behind it:
+ * they start at once and may be answered before it (the synchronous path
+ * would answer them after it); a write accepted after a flush may or may not
+ * be covered by it. A host that needs a write ordered after a flush waits
+ * for the flush's reply before it posts the write, as block hosts do.
  */
 #include <endian.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "bsa.h"
@@ -43,12 +48,18 @@ int bsa_inflight_init(struct bsa *s)
 		s->io[i].next_free = i + 1 < n ? &s->io[i + 1] : NULL;
 	s->io_free = &s->io[0];
 	s->io_busy = 0;
+	s->io_seq = 0;
+	s->flushes_waiting = 0;
+	s->reap_failed = false;
+	s->abandoned = false;
 	return 0;
 }
 
 void bsa_inflight_fini(struct bsa *s)
 {
-	free(s->io);
+	/* Abandoned: the kernel may still hold the slots' iovecs. */
+	if (!s->abandoned)
+		free(s->io);
 	s->io = NULL;
 	s->io_free = NULL;
 }
@@ -66,6 +77,7 @@ static struct bsa_io *take(struct bsa *s, struct iop_request *r, uint32_t *rep)
 	s->io_busy++;
 	io->r = r;
 	io->rep = rep;
+	io->seq = ++s->io_seq;
 	return io;
 }
 
@@ -156,6 +168,37 @@ static void flush_done(struct bsa *s, struct bsa_io *io, int res)
 	give_back(s, io);
 }
 
+/* The request in flight accepted first, or NULL. */
+static struct bsa_io *oldest(struct bsa *s)
+{
+	struct bsa_io *o = NULL;
+
+	for (unsigned i = 0; i < s->be.queue_depth; i++)
+		if (s->io[i].r != NULL && (o == NULL || s->io[i].seq < o->seq))
+			o = &s->io[i];
+	return o;
+}
+
+/*
+ * Submit the fdatasync of the flush that is now the oldest request in
+ * flight, if one is; a flush the backend refuses is answered, and the next
+ * one may then be the oldest.
+ */
+static void start_flushes(struct bsa *s)
+{
+	while (s->flushes_waiting != 0) {
+		struct bsa_io *io = oldest(s);
+
+		if (io == NULL || !io->flush || io->started)
+			return;
+		io->started = true;
+		s->flushes_waiting--;
+		if (s->be.ops->submit_flush(&s->be, io) == 0)
+			return;
+		flush_done(s, io, -EIO);
+	}
+}
+
 int bsa_inflight_transfer(struct bsa *s, struct iop_request *r, uint32_t *rep,
 			  const struct bsa_xfer *x)
 {
@@ -176,11 +219,10 @@ int bsa_inflight_flush(struct bsa *s, struct iop_request *r, uint32_t *rep)
 	struct bsa_io *io = take(s, r, rep);
 
 	io->flush = true;
-	if (s->be.ops->submit_flush(&s->be, io) != 0) {
-		flush_done(s, io, -EIO);
-		return IOP_DDM_DONE;
-	}
-	return IOP_DDM_PENDING;
+	io->started = false;
+	s->flushes_waiting++;
+	start_flushes(s);
+	return io->r == NULL ? IOP_DDM_DONE : IOP_DDM_PENDING;
 }
 
 int bsa_inflight_poll(struct bsa *s, bool wait)
@@ -201,5 +243,22 @@ int bsa_inflight_poll(struct bsa *s, bool wait)
 		else
 			transfer_done(s, io, c[i].res);
 	}
+	/* A flush whose earlier requests were all answered just now goes in. */
+	start_flushes(s);
 	return n;
+}
+
+void bsa_inflight_abandon(struct bsa *s)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < s->be.queue_depth; i++) {
+		if (s->io[i].r != NULL) {
+			iop_request_abandon(s->io[i].r);
+			n++;
+		}
+	}
+	fprintf(stderr, "bsa: the io_uring ring is broken with %u requests in flight: they stay "
+		"unanswered, and their buffers the host's, for good\n", n);
+	s->abandoned = true;
 }
