@@ -220,6 +220,18 @@ int iop_request_reply_more(struct iop_request *r, uint32_t *reply, unsigned word
  */
 int iop_request_reply(struct iop_request *r, uint8_t req_status, uint16_t dsc);
 
+/**
+ * Leave the request unanswered for good: no reply is ever sent for it, not
+ * even when the DDM is destroyed (which answers every other request it
+ * held), and its frame, the buffers its SGL names and its channel's credit
+ * stay in the IOP, so the host's channel never goes idle and is never
+ * reclaimed. Only for a DDM that can no longer know when its device is done
+ * with the request's buffers (an I/O ring that broke with I/O in flight):
+ * answering would let the host reuse memory the device may still write.
+ * Thread safety: the DDM's lcore.
+ */
+void iop_request_abandon(struct iop_request *r);
+
 /* ---- registration ---- */
 
 /**

@@ -305,8 +305,12 @@ static void deliver(struct iop_lcore *lc, struct iop_request *r, struct iop_ddm 
 		dispatch_release(lc, r);
 		return;
 	}
-	if (d->retry_waiting != 0) {
-		/* Behind the DDM's earlier requests: each target sees its requests in order. */
+	if (d->retry_waiting != 0 || dispatch_held_for_control(d)) {
+		/*
+		 * Behind the DDM's earlier requests: each target sees its requests in
+		 * order. Or control work is asked of it: new requests wait until it is
+		 * finished, so they cannot starve a quiesce or a reset.
+		 */
 		d->retry_waiting++;
 		retry_push(lc, r, STEP_HANDLE);
 		return;
@@ -471,6 +475,11 @@ static unsigned run_retries(struct iop_lcore *lc)
 				/* an earlier one of this DDM had to wait again: so does this */
 				r->ddm->retry_waiting++;
 				retry_push(lc, r, STEP_HANDLE);
+			} else if (dispatch_held_for_control(r->ddm)) {
+				/* quiesce, reset or destroy under way: this and later ones wait */
+				r->ddm->blocked_pass = lc->retry_pass;
+				r->ddm->retry_waiting++;
+				retry_push(lc, r, STEP_HANDLE);
 			} else {
 				dispatch_to(lc, r, r->ddm);
 			}
@@ -621,8 +630,13 @@ void dispatch_fail_held(struct iop_lcore *lc, struct iop_ddm *d)
 	for (unsigned i = 0; i < LCORE_REQUESTS; i++) {
 		struct iop_request *r = &lc->requests[i];
 
-		/* Held by the DDM (pending), not waiting on the retry list, which answers its own. */
-		if (r->in_use && r->ddm == d && !r->answered && !r->queued && r->frame != NULL)
+		/*
+		 * Held by the DDM (pending), not waiting on the retry list, which
+		 * answers its own, and not abandoned by it (its buffers may still
+		 * be written).
+		 */
+		if (r->in_use && r->ddm == d && !r->answered && !r->queued && !r->abandoned &&
+		    r->frame != NULL)
 			dispatch_answer(lc, r, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER,
 					IOP_DSC_DEVICE_NOT_AVAILABLE);
 	}

@@ -11,6 +11,9 @@
  *   ExecSysEnable    READY        -> OPERATIONAL
  *   ExecSysQuiesce   OPERATIONAL  -> READY   (every DDM's quiesce)
  * Outside OPERATIONAL, requests to DDMs are answered DEVICE_NOT_AVAILABLE.
+ * While a DDM's quiesce, reset or destroy is under way, requests not yet
+ * handed to it wait on the retry list, in order, until the executive has
+ * answered; they then meet the new state (dispatch.c).
  * A transition asked for in the wrong state is answered INAPPROPRIATE_FUNCTION;
  * asking for the state the IOP is in succeeds and changes nothing.
  */
@@ -174,8 +177,11 @@ static int ask_ddms(struct iop_request *r, enum ddm_control what, struct iop_ddm
 	for (unsigned i = 0; i < rt->n_ddms; i++) {
 		struct iop_ddm *d = &rt->ddms[i];
 
-		if ((only == NULL || only == d) && atomic_load(&d->live))
+		if ((only == NULL || only == d) && atomic_load(&d->live)) {
+			/* Its new requests wait until this is answered (dispatch.c). */
+			atomic_store_explicit(&d->control_hold, true, memory_order_relaxed);
 			atomic_store_explicit(&d->control, what, memory_order_release);
+		}
 	}
 	rt->control_req = r;
 	rt->control_next_state = next_state;
@@ -281,6 +287,9 @@ static int finish_control(struct iop_runtime *rt)
 		atomic_store_explicit(&rt->state, rt->control_next_state, memory_order_release);
 	if (destroyed)
 		atomic_fetch_add(&rt->lct_change, 1);
+	/* Release: the requests that waited meet the new state (DEVICE_NOT_AVAILABLE). */
+	for (unsigned i = 0; i < rt->n_ddms; i++)
+		atomic_store_explicit(&rt->ddms[i].control_hold, false, memory_order_release);
 	return 1;
 }
 

@@ -51,6 +51,11 @@ bool iop_request_orphaned(const struct iop_request *r)
 	return state != IOP_CHANNEL_OPEN || ch.generation != r->generation;
 }
 
+void iop_request_abandon(struct iop_request *r)
+{
+	r->abandoned = true;
+}
+
 struct iop_window *iop_request_window(const struct iop_request *r)
 {
 	return r->lc->rt->w;

@@ -257,9 +257,13 @@ int iop_runtime_quiesce(struct iop_runtime *rt, unsigned timeout_ms)
 		int none = CONTROL_NONE;
 
 		/* Never over work the executive asked for: that finishes first. */
-		if (atomic_load(&rt->ddms[i].live))
+		if (atomic_load(&rt->ddms[i].live)) {
+			/* New requests wait until the state below is READY (dispatch.c). */
+			atomic_store_explicit(&rt->ddms[i].control_hold, true,
+					      memory_order_relaxed);
 			atomic_compare_exchange_strong(&rt->ddms[i].control, &none,
 						       CONTROL_QUIESCE);
+		}
 	}
 	for (unsigned ms = 0;; ms++) {
 		bool done = true;
@@ -269,11 +273,18 @@ int iop_runtime_quiesce(struct iop_runtime *rt, unsigned timeout_ms)
 							    memory_order_acquire) == CONTROL_NONE;
 		if (done)
 			break;
-		if (ms == timeout_ms)
+		if (ms == timeout_ms) {
+			/* Requests wait only while the quiesce itself is asked (control). */
+			for (unsigned i = 0; i < rt->n_ddms; i++)
+				atomic_store_explicit(&rt->ddms[i].control_hold, false,
+						      memory_order_release);
 			return -ETIMEDOUT;
+		}
 		nanosleep(&pause, NULL);
 	}
 	atomic_store_explicit(&rt->state, IOP_STATE_READY, memory_order_release);
+	for (unsigned i = 0; i < rt->n_ddms; i++)
+		atomic_store_explicit(&rt->ddms[i].control_hold, false, memory_order_release);
 	return 0;
 }
 

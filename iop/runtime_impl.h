@@ -65,6 +65,7 @@ struct iop_request {
 	bool runtime_params;    /* UtilParamsGet/Set the runtime answers (params.c) */
 	bool in_use;            /* taken from the lcore's free list */
 	bool queued;            /* on the lcore's retry list */
+	bool abandoned;         /* never to be answered (iop_request_abandon) */
 	struct iop_request *next;
 };
 
@@ -90,6 +91,12 @@ struct iop_ddm {
 	void *priv;
 	_Atomic bool live;      /* false once destroyed (ExecDdmDestroy) */
 	_Atomic int control;    /* enum ddm_control */
+	/*
+	 * Set with control, cleared once whoever asked for it has finished
+	 * (the executive's reply, the IOP's new state): until then new requests
+	 * for the DDM wait on the retry list (dispatch_held_for_control).
+	 */
+	_Atomic bool control_hold;
 	uint8_t accepts[32];    /* bit per function code the DDM answers itself */
 	/* Its lcore's own: requests of this DDM on the retry list, and the pass
 	 * of the retry list that found it still unable, so later ones wait too. */
@@ -223,6 +230,21 @@ void dispatch_fail_held(struct iop_lcore *lc, struct iop_ddm *d);
 extern const struct iop_ddm_ops iop_executive_ops;
 /* On the DDM's lcore: do what the executive asked of it, if anything. */
 void executive_run_control(struct iop_lcore *lc, struct iop_ddm *d);
+
+/*
+ * Is control work (quiesce, reset, destroy) asked of d and not yet finished
+ * by whoever asked? Then requests not yet handed to d wait, in order, on the
+ * retry list: a host that keeps posting cannot keep the DDM busy forever,
+ * and they meet the state the control work leaves (DEVICE_NOT_AVAILABLE
+ * after a quiesce, a reset or a destroy). Acquire: once it says no, the new
+ * state is seen.
+ */
+static inline bool dispatch_held_for_control(const struct iop_ddm *d)
+{
+	return atomic_load_explicit(&((struct iop_ddm *)d)->control_hold, memory_order_acquire) ||
+	       atomic_load_explicit(&((struct iop_ddm *)d)->control, memory_order_acquire) !=
+		       CONTROL_NONE;
+}
 
 /* params.c: UtilParamsGet/Set, which the runtime answers unless the DDM takes them. */
 bool params_is_runtimes(const struct iop_ddm *d, uint8_t fn);

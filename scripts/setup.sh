@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
 	build-essential pkg-config meson ninja-build python3
 	libdpdk-dev libpcap-dev libcunit1-dev
+	liburing-dev               # the bsa DDM's io_uring backend (optional to the build)
 	clang libclang-rt-14-dev   # clang build, libFuzzer, sanitizers
 	libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4   # benchmark peers (LD_PRELOAD)
 	gnuplot-nox valgrind        # benchmark plots and instruction counts

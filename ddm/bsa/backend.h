@@ -4,6 +4,11 @@
  * device and the host's buffers, named by iovecs that point straight at the
  * SGL's buffers in the frame window, so nothing is copied on the way but
  * the one copy into or out of the device. Every call runs on the DDM's loop.
+ *
+ * Every backend has the synchronous calls (rw, flush, verify). An
+ * asynchronous one (io_uring) also has submit_rw, submit_flush and reap:
+ * the DDM queues a request's I/O, keeps the request (IOP_DDM_PENDING) and
+ * answers it when reap hands back its completion, on a later turn.
  */
 #ifndef BSA_BACKEND_H
 #define BSA_BACKEND_H
@@ -16,15 +21,28 @@
 /* Most buffers one backend call is given: a request's SGL is sent in batches of these. */
 #define BSA_IOV_BATCH 256
 
+/* How a file is read and written: the io= parameter. */
+enum bsa_io_mode {
+	BSA_IO_SYNC = 0, /* preadv/pwritev on the loop: the default, measured the faster at QD 1 */
+	BSA_IO_URING,    /* io_uring, falling back to the system calls where it cannot be set up */
+};
+
 /* What the DDM's parameters ask for (bsa_config_parse). */
 struct bsa_config {
 	enum iop_bsa_backend_kind kind;
+	enum bsa_io_mode io;  /* file backend only */
 	char path[4096];      /* file backend: the file or device */
 	uint64_t size;        /* bytes; 0: the file's own size */
 	uint32_t block_size;  /* a power of two, 512 to 1 MiB */
 };
 
 struct bsa_backend;
+
+/* What an asynchronous backend's reap hands back: the tag submitted, and the result. */
+struct bsa_completion {
+	void *tag;
+	int res; /* bytes moved (0: the file ended), 0 for a flush, or a negative errno */
+};
 
 struct bsa_backend_ops {
 	/*
@@ -45,7 +63,36 @@ struct bsa_backend_ops {
 	 */
 	int (*verify)(struct bsa_backend *b, uint64_t off, uint64_t len, void *scratch,
 		      size_t scratch_len, uint64_t *done);
+	/*
+	 * An asynchronous backend first waits for every I/O in flight, however
+	 * long; a ring that fails every wait is leaked as it is, never torn down
+	 * under I/O the kernel may still do.
+	 */
 	void (*close)(struct bsa_backend *b);
+
+	/* ---- asynchronous backends only; NULL for the others ---- */
+	/*
+	 * Queue a read or write of iov at off (iovcnt <= BSA_IOV_BATCH); it
+	 * completes, with tag, through reap. iov must stay as it is until then.
+	 * It may move fewer bytes than asked (a short transfer): the caller
+	 * queues the rest. @return 0, or -EBUSY when queue_depth are in flight.
+	 */
+	int (*submit_rw)(struct bsa_backend *b, int write, uint64_t off, const struct iovec *iov,
+			 int iovcnt, void *tag);
+	/*
+	 * Queue a flush (fdatasync) of what has completed: it is not ordered
+	 * against I/O in flight, so the caller queues it once the writes it
+	 * must cover have completed (inflight.c). @return as submit_rw.
+	 */
+	int (*submit_flush)(struct bsa_backend *b, void *tag);
+	/*
+	 * Start what is queued, then take up to max completions. wait: block
+	 * until at least one is there (only with I/O in flight). A signal or a
+	 * kernel short of memory is no error: 0, ask again.
+	 * @return completions taken (0: none yet), or a negative errno when
+	 *         none was taken and the ring failed (the I/O stays in flight).
+	 */
+	int (*reap)(struct bsa_backend *b, struct bsa_completion *c, int max, int wait);
 };
 
 struct bsa_backend {
@@ -55,11 +102,14 @@ struct bsa_backend {
 	uint32_t block_size;
 	unsigned char *mem;   /* RAM: the disk */
 	int fd;               /* file: its descriptor */
+	unsigned queue_depth; /* asynchronous: I/Os it can have in flight; 0 for the others */
+	void *async;          /* asynchronous: the backend's own state */
 };
 
 /*
- * Parse "ram,size=64M,bs=512" or "file=/path,size=1G,bs=4096" (sizes with
- * k, M, G or T; defaults ram, 64M, 512). @return 0, or -EINVAL with a
+ * Parse "ram,size=64M,bs=512" or "file=/path,size=1G,bs=4096,io=uring"
+ * (sizes with k, M, G or T; io= sync or uring; defaults ram, 64M, 512,
+ * sync). @return 0, or -EINVAL with a
  * message on stderr.
  */
 int bsa_config_parse(const char *params, struct bsa_config *c);
@@ -74,5 +124,16 @@ int bsa_backend_ram_open(struct bsa_backend *b, const struct bsa_config *c);
  * with a message on stderr.
  */
 int bsa_backend_file_open(struct bsa_backend *b, const struct bsa_config *c);
+
+/*
+ * Move the reads, writes and flushes of b, a file backend just opened, onto
+ * an io_uring of its own (backend_uring.c); the synchronous calls stay the
+ * file backend's. @return 0; or a negative errno with b unchanged, still the
+ * file backend: -ENOTSUP when built without liburing, the io_uring setup's
+ * error (ENOSYS on an old kernel or under a seccomp filter, EPERM where
+ * io_uring is disabled, ENOMEM), or -ENOSYS when IOP_BSA_NO_URING is set in
+ * the environment (to try the fallback).
+ */
+int bsa_backend_uring_attach(struct bsa_backend *b);
 
 #endif /* BSA_BACKEND_H */

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -95,7 +96,7 @@ static int fail(const struct bsa_config *c, const char *what, int err)
 }
 
 /* The capacity the file gives, extended or checked against what was asked. */
-static int file_capacity(int fd, const struct bsa_config *c, uint64_t *cap)
+static int file_capacity(int fd, const struct bsa_config *c, bool read_only, uint64_t *cap)
 {
 	struct stat st;
 	uint64_t have;
@@ -104,6 +105,12 @@ static int file_capacity(int fd, const struct bsa_config *c, uint64_t *cap)
 		return fail(c, "fstat", errno);
 	if (S_ISREG(st.st_mode)) {
 		have = (uint64_t)st.st_size;
+		if (c->size > have && read_only) {
+			fprintf(stderr, "bsa: %s: size= is larger than the file (%llu bytes), which "
+				"is opened read-only and cannot be extended\n", c->path,
+				(unsigned long long)have);
+			return -EROFS;
+		}
 		if (c->size > have && ftruncate(fd, (off_t)c->size) != 0)
 			return fail(c, "extending to size", errno);
 	} else if (S_ISBLK(st.st_mode)) {
@@ -126,12 +133,26 @@ static int file_capacity(int fd, const struct bsa_config *c, uint64_t *cap)
 int bsa_backend_file_open(struct bsa_backend *b, const struct bsa_config *c)
 {
 	int fd = open(c->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	bool read_only = false;
 	uint64_t cap = 0;
 	int rc;
 
+	/* A file the IOP may only read is served read-only: its writes fail EBADF, WRITE_PROTECTED. */
+	if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM)) {
+		int err = errno;
+
+		fd = open(c->path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			errno = err;
+		} else {
+			read_only = true;
+			fprintf(stderr, "bsa: %s: opening for writing: %s: the device is read-only "
+				"(writes answer WRITE_PROTECTED)\n", c->path, strerror(err));
+		}
+	}
 	if (fd < 0)
 		return fail(c, "open", errno);
-	rc = file_capacity(fd, c, &cap);
+	rc = file_capacity(fd, c, read_only, &cap);
 	if (rc != 0) {
 		close(fd);
 		return rc;

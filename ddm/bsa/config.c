@@ -3,7 +3,7 @@
  * The bsa DDM's parameters: the text of `ddm bsa@LOOP:PARAMS` in iopd's
  * configuration, or of struct iop_runtime_ddm in a program that runs its
  * own runtime. Comma-separated: `ram` or `file=PATH`, `size=N[kMGT]`,
- * `bs=N[kMGT]`.
+ * `bs=N[kMGT]`, `io=sync|uring`.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -68,8 +68,15 @@ static int apply(const char *params, char *item, struct bsa_config *c)
 		    (v & (v - 1)) != 0)
 			return bad(params, "bs must be a power of two from 512 to 1M");
 		c->block_size = (uint32_t)v;
+	} else if (strcmp(item, "io") == 0 && val != NULL) {
+		if (strcmp(val, "sync") == 0)
+			c->io = BSA_IO_SYNC;
+		else if (strcmp(val, "uring") == 0)
+			c->io = BSA_IO_URING;
+		else
+			return bad(params, "io must be sync or uring");
 	} else if (*item != '\0') {
-		return bad(params, "expected ram, file=PATH, size=N or bs=N");
+		return bad(params, "expected ram, file=PATH, size=N, bs=N or io=sync|uring");
 	}
 	return 0;
 }
@@ -94,6 +101,8 @@ int bsa_config_parse(const char *params, struct bsa_config *c)
 	/* A file's own size is the default for a file; a RAM disk has none. */
 	if (c->size == 0 && c->kind == IOP_BSA_BACKEND_RAM)
 		c->size = BSA_DEFAULT_SIZE;
+	if (c->io != BSA_IO_SYNC && c->kind != IOP_BSA_BACKEND_FILE)
+		return bad(params, "io= is for file=PATH");
 	if (c->size % c->block_size != 0)
 		return bad(params, "size is not a whole number of blocks");
 	return 0;

@@ -61,6 +61,8 @@ enum iop_bsa_device_info_field {
 enum iop_bsa_backend_kind {
 	IOP_BSA_BACKEND_RAM  = 1, /**< memory of the IOP process; gone when it stops */
 	IOP_BSA_BACKEND_FILE = 2, /**< a file or a device, read and written in place */
+	/** a file or a device, its reads, writes and flushes on an io_uring of the DDM's */
+	IOP_BSA_BACKEND_URING = 3,
 };
 
 #ifdef __cplusplus

@@ -16,6 +16,11 @@
  * with the detailed status of what stopped it; a WriteVerify that wrote a
  * batch it could not verify says ERROR_DIRTY: the media changed past the
  * verified TransferCount.
+ *
+ * On an asynchronous backend, BlockRead and BlockWrite go on in inflight.c
+ * once checked here, with the same walk (bsa_gather) and the same answer
+ * (bsa_transfer_answer); WriteVerify stays synchronous (write, flush, read
+ * back, compare, batch by batch, on the loop).
  */
 #include <endian.h>
 #include <errno.h>
@@ -28,17 +33,6 @@
 #include "iop_frame.h"
 #include "iop_sgl.h"
 #include "iop_window.h"
-
-/* One request in hand: where it goes, and how far it got. */
-struct xfer {
-	struct bsa *s;
-	bool write, verify;
-	uint64_t addr;       /* device byte address of the transfer's start */
-	uint32_t count;      /* TransferByteCount */
-	uint64_t moved;      /* bytes that reached the device or the host's buffers */
-	bool dirty;          /* WriteVerify: written past `moved`, unverified */
-	uint16_t dsc;        /* why it stopped, when it did */
-};
 
 /*
  * A buffer the IOP may move data through: a simple element's window memory,
@@ -76,9 +70,9 @@ static uint16_t check_list(const uint32_t *f, size_t bytes, unsigned sgl_offset,
 }
 
 /* WriteVerify: read back what the batch wrote, compare it with the host's buffers. */
-static int compare_back(struct xfer *x, uint64_t off, const struct iovec *iov, int n)
+static int compare_back(struct bsa *s, uint64_t off, const struct iovec *iov, int n)
 {
-	struct bsa_backend *be = &x->s->be;
+	struct bsa_backend *be = &s->be;
 	size_t in = 0;
 	int i = 0;
 
@@ -91,14 +85,14 @@ static int compare_back(struct xfer *x, uint64_t off, const struct iovec *iov, i
 			chunk += iov[j].iov_len - (j == i ? in : 0);
 		if (chunk > BSA_SCRATCH_BYTES)
 			chunk = BSA_SCRATCH_BYTES;
-		rc = be->ops->rw(be, 0, off, &(struct iovec){ x->s->scratch, chunk }, 1, &got);
+		rc = be->ops->rw(be, 0, off, &(struct iovec){ s->scratch, chunk }, 1, &got);
 		if (rc != 0)
 			return rc;
 		while (c < chunk) {
 			size_t left = iov[i].iov_len - in, k = left < chunk - c ? left : chunk - c;
 			const unsigned char *host = (const unsigned char *)iov[i].iov_base + in;
 
-			if (memcmp(x->s->scratch + c, host, k) != 0)
+			if (memcmp(s->scratch + c, host, k) != 0)
 				return -EILSEQ;
 			c += k;
 			in += k;
@@ -113,16 +107,16 @@ static int compare_back(struct xfer *x, uint64_t off, const struct iovec *iov, i
 }
 
 /* Move one batch; a WriteVerify batch counts only once it is durable and reads back the same. */
-static int move_batch(struct xfer *x, int n)
+static int move_batch(struct bsa *s, struct bsa_xfer *x, int n)
 {
-	struct bsa_backend *be = &x->s->be;
+	struct bsa_backend *be = &s->be;
 	uint64_t off = x->addr + x->moved, done = 0;
-	int rc = be->ops->rw(be, x->write, off, x->s->iov, n, &done);
+	int rc = be->ops->rw(be, x->write, off, s->iov, n, &done);
 
 	if (rc == 0 && x->verify) {
 		rc = be->ops->flush(be);
 		if (rc == 0)
-			rc = compare_back(x, off, x->s->iov, n);
+			rc = compare_back(s, off, s->iov, n);
 	}
 	/*
 	 * WriteVerify counts verified bytes: none of a batch that failed to write
@@ -138,43 +132,60 @@ static int move_batch(struct xfer *x, int n)
 	return rc;
 }
 
-/* The second walk: the buffers, in batches, to the backend. */
-static int move(struct xfer *x, const uint32_t *f, size_t bytes, unsigned sgl_offset,
-		const struct iop_sgl_bounds *b)
+int bsa_gather(struct bsa_xfer *x, struct iovec *iov)
 {
-	struct iop_sgl_iter it;
 	struct iop_sgl_elem e;
-	uint64_t gathered = 0;
 	int n = 0;
 
-	iop_sgl_iter_init(&it, f, bytes, sgl_offset, b);
-	while (gathered < x->count) {
-		int rc = iop_sgl_next(&it, &e);
+	while (x->gathered < x->count && n < BSA_IOV_BATCH) {
+		int rc = iop_sgl_next(&x->it, &e);
 		void *data;
 		uint32_t take;
 
 		if (rc != 1) {
-			x->dsc = rc < 0 ? it.dsc : IOP_DSC_INVALID_PARAMETER;
+			x->dsc = rc < 0 ? x->it.dsc : IOP_DSC_INVALID_PARAMETER;
 			return -EPROTO;
 		}
-		data = elem_data(b, &e, x->write);
+		data = elem_data(x->bounds, &e, x->write);
 		if (data == NULL) {
 			x->dsc = IOP_DSC_INVALID_PARAMETER;
 			return -EPROTO;
 		}
-		take = e.count < x->count - gathered ? e.count : (uint32_t)(x->count - gathered);
+		take = e.count < x->count - x->gathered ? e.count
+							 : (uint32_t)(x->count - x->gathered);
 		if (take == 0)
 			continue;
-		x->s->iov[n++] = (struct iovec){ data, take };
-		gathered += take;
-		if (n == BSA_IOV_BATCH || gathered == x->count) {
-			rc = move_batch(x, n);
-			if (rc != 0)
-				return rc;
-			n = 0;
-		}
+		iov[n++] = (struct iovec){ data, take };
+		x->gathered += take;
 	}
-	return 0;
+	return n;
+}
+
+/* The second walk, synchronously: the buffers, in batches, to the backend. */
+static void move(struct bsa *s, struct bsa_xfer *x)
+{
+	while (x->gathered < x->count) {
+		int n = bsa_gather(x, s->iov);
+
+		if (n < 0 || move_batch(s, x, n) != 0)
+			return;
+	}
+}
+
+void bsa_transfer_answer(struct iop_request *r, uint32_t *rep, const struct bsa_xfer *x)
+{
+	uint8_t status;
+
+	if (x->dsc == 0)
+		status = IOP_REPLY_STATUS_SUCCESS;
+	else if (x->dirty)
+		status = IOP_REPLY_STATUS_ERROR_DIRTY; /* the media changed past TransferCount */
+	else if (x->moved == 0)
+		status = IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER;
+	else
+		status = IOP_REPLY_STATUS_ERROR_PARTIAL_TRANSFER;
+	rep[5] = htole32((uint32_t)x->moved);
+	iop_request_reply_send(r, rep, IOP_BSA_REPLY_WORDS, status, x->dsc);
 }
 
 int bsa_transfer(struct bsa *s, struct iop_request *r)
@@ -182,13 +193,15 @@ int bsa_transfer(struct bsa *s, struct iop_request *r)
 	const struct iop_msg_hdr *h = iop_request_hdr(r);
 	const uint32_t *f = iop_request_frame(r);
 	size_t bytes = (size_t)h->size_words * 4;
-	struct xfer x = { .s = s, .write = h->function != IOP_BSA_BLOCK_READ,
-			  .verify = h->function == IOP_BSA_WRITE_VERIFY };
+	struct bsa_xfer x = { .write = h->function != IOP_BSA_BLOCK_READ,
+			      .verify = h->function == IOP_BSA_WRITE_VERIFY };
+	bool async = s->be.ops->submit_rw != NULL && !x.verify;
 	struct iop_sgl_bounds b;
-	uint8_t status;
 	uint32_t *rep;
 
-	/* The reply frame first: with none free, the request waits with nothing done. */
+	/* No slot, or no reply frame: the request waits with nothing done. */
+	if (async && !bsa_inflight_room(s))
+		return IOP_DDM_RETRY;
 	rep = iop_request_reply_alloc(r, IOP_BSA_REPLY_WORDS);
 	if (rep == NULL)
 		return errno == ENOMEM ? IOP_DDM_RETRY : -errno;
@@ -204,17 +217,13 @@ int bsa_transfer(struct bsa *s, struct iop_request *r)
 		iop_window_sgl_bounds(iop_request_window(r), &b);
 		x.dsc = check_list(f, bytes, h->sgl_offset, &b, x.write, x.count);
 	}
-	if (x.dsc == 0)
-		move(&x, f, bytes, h->sgl_offset, &b);
-	if (x.dsc == 0)
-		status = IOP_REPLY_STATUS_SUCCESS;
-	else if (x.dirty)
-		status = IOP_REPLY_STATUS_ERROR_DIRTY; /* the media changed past TransferCount */
-	else if (x.moved == 0)
-		status = IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER;
-	else
-		status = IOP_REPLY_STATUS_ERROR_PARTIAL_TRANSFER;
-	rep[5] = htole32((uint32_t)x.moved);
-	iop_request_reply_send(r, rep, IOP_BSA_REPLY_WORDS, status, x.dsc);
+	if (x.dsc == 0) {
+		x.bounds = &b;
+		iop_sgl_iter_init(&x.it, f, bytes, h->sgl_offset, &b);
+		if (async)
+			return bsa_inflight_transfer(s, r, rep, &x);
+		move(s, &x);
+	}
+	bsa_transfer_answer(r, rep, &x);
 	return IOP_DDM_DONE;
 }

@@ -9,10 +9,15 @@
  * refuses writes (ENOSPC), /dev/zero reads back other data than was
  * written, a file truncated behind the DDM's back ends inside the capacity,
  * and RLIMIT_FSIZE cuts a write short and then refuses the rest (EFBIG).
+ *
+ * Every test on a file runs with the file backend that IOP_TEST_BSA_IO
+ * names (io=sync when unset; meson runs the program again with io=uring),
+ * and checks through UtilParamsGet that the DDM uses it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -34,6 +39,10 @@
 #include "runtime_harness.h" /* heap_free_bytes() */
 #include "iop_window.h"
 
+#ifdef IOP_TEST_HAVE_URING
+#include <liburing.h>
+#endif
+
 #define BSA_TID 0x010u
 #define TIMEOUT_MS 10000u
 #define FRAME_BYTES 128u
@@ -52,6 +61,33 @@ static struct {
 
 static char file_path[64];
 
+/* The io= of every file the tests open: IOP_TEST_BSA_IO, or sync. */
+static const char *io_mode(void)
+{
+	const char *m = getenv("IOP_TEST_BSA_IO");
+
+	return m != NULL && *m != '\0' ? m : "sync";
+}
+
+/* The backend UtilParamsGet should report for a file opened with io_mode(). */
+static uint64_t file_backend(void)
+{
+	return strcmp(io_mode(), "uring") == 0 ? IOP_BSA_BACKEND_URING : IOP_BSA_BACKEND_FILE;
+}
+
+/* "file=PATH,..." as fmt says, with ",io=MODE" after it. */
+static void file_params(char *buf, size_t len, const char *fmt, const char *path)
+{
+	int n = snprintf(buf, len, fmt, path);
+
+	CU_ASSERT_FATAL(n > 0 && (size_t)n < len);
+	n += snprintf(buf + n, len - (size_t)n, ",io=%s", io_mode());
+	CU_ASSERT_FATAL((size_t)n < len);
+}
+
+/* When not 0: the effective user the DDM opens its file as (a read-only file, for root). */
+static uid_t open_as;
+
 static void *loop_main(void *arg)
 {
 	(void)arg;
@@ -67,8 +103,19 @@ static struct iop_runtime *runtime_with(const char *params)
 	struct iop_runtime_ddm ddm = { "bsa", params, 0 };
 	struct iop_runtime_config cfg = { .window = fx.w, .lcores = 1, .ddms = &ddm, .n_ddms = 1 };
 	char err[256] = "";
+	struct iop_runtime *rt;
 
-	return iop_runtime_create(&cfg, err, sizeof(err));
+	uid_t as = open_as;
+
+	/* Once only, and reset before any assertion can end the test: later tests run as root. */
+	open_as = 0;
+	/* Only this thread runs yet: seteuid changes nothing else's view. */
+	if (as != 0)
+		CU_ASSERT_EQUAL_FATAL(seteuid(as), 0);
+	rt = iop_runtime_create(&cfg, err, sizeof(err));
+	if (as != 0)
+		CU_ASSERT_EQUAL_FATAL(seteuid(0), 0);
+	return rt;
 }
 
 static void up_with(const char *params, size_t outbound_bytes)
@@ -234,6 +281,21 @@ static void make_file_path(void)
 	unlink(file_path);
 }
 
+/* The backend the DDM reports in its device-information group. */
+static uint64_t backend_in_use(void)
+{
+	uint32_t reply[16], *f = frame(fx.qp);
+	struct iop_completion c;
+	uint64_t v[IOP_BSA_INFO_FIELDS];
+	unsigned n;
+
+	iop_build_params_get(f, FRAME_BYTES, BSA_TID, IOP_BSA_PARAMS_DEVICE_INFO);
+	CU_ASSERT_EQUAL_FATAL(iop_qp_call(fx.qp, f, reply, 16, &c, TIMEOUT_MS), 0);
+	CU_ASSERT_EQUAL_FATAL(iop_read_params_reply(reply, c.reply_words, v, IOP_BSA_INFO_FIELDS,
+						    &n), IOP_BSA_INFO_FIELDS);
+	return v[IOP_BSA_INFO_BACKEND];
+}
+
 /*
  * Random writes of 1-64 blocks through 1-4 buffers over a disk of `blocks`,
  * a shadow copy kept; then the whole disk read back in pieces and compared.
@@ -282,11 +344,12 @@ static void test_file_read_after_write(void)
 	struct stat st;
 
 	make_file_path();
-	snprintf(params, sizeof(params), "file=%s,size=2M,bs=4096", file_path);
+	file_params(params, sizeof(params), "file=%s,size=2M,bs=4096", file_path);
 	up(params);
 	/* The file was created at the size asked for. */
 	CU_ASSERT_EQUAL(stat(file_path, &st), 0);
 	CU_ASSERT_EQUAL(st.st_size, 2 << 20);
+	CU_ASSERT_EQUAL(backend_in_use(), file_backend());
 	read_after_write(4096, 512);
 	down();
 	unlink(file_path);
@@ -351,14 +414,14 @@ static void test_file_survives_a_new_runtime(void)
 	char params[128];
 
 	make_file_path();
-	snprintf(params, sizeof(params), "file=%s,size=1M", file_path);
+	file_params(params, sizeof(params), "file=%s,size=1M", file_path);
 	up(params);
 	pattern(want, 100, 512, 16, 3);
 	expect_ok(rw(IOP_BSA_BLOCK_WRITE, 100 * 512, want, sizeof(want)), sizeof(want));
 	expect_ok(plain(IOP_BSA_CACHE_FLUSH), NO_COUNT);
 	down();
 	/* No size this time: the file's own. */
-	snprintf(params, sizeof(params), "file=%s", file_path);
+	file_params(params, sizeof(params), "file=%s", file_path);
 	up(params);
 	expect_ok(rw_split(fx.qp, IOP_BSA_BLOCK_READ, 100 * 512, got, sizeof(got), 3), sizeof(got));
 	CU_ASSERT_EQUAL(memcmp(want, got, sizeof(got)), 0);
@@ -536,8 +599,10 @@ static void test_immediate_data(void)
 static void test_device_refuses_writes(void)
 {
 	unsigned char buf[1024];
+	char params[128];
 
-	up("file=/dev/full,size=1M");
+	file_params(params, sizeof(params), "file=%s,size=1M", "/dev/full");
+	up(params);
 	memset(buf, 1, sizeof(buf));
 	expect_refused(rw(IOP_BSA_BLOCK_WRITE, 0, buf, sizeof(buf)), IOP_BSA_DSC_DEVICE_FAILURE);
 	expect_refused(rw_split(fx.qp, IOP_BSA_WRITE_VERIFY, 512, buf, sizeof(buf), 2),
@@ -559,8 +624,10 @@ static void test_device_refuses_writes(void)
 static void test_write_verify_finds_other_data(void)
 {
 	unsigned char buf[2048];
+	char params[128];
 
-	up("file=/dev/zero,size=1M");
+	file_params(params, sizeof(params), "file=%s,size=1M", "/dev/zero");
+	up(params);
 	memset(buf, 0x77, sizeof(buf));
 	expect_ok(rw(IOP_BSA_BLOCK_WRITE, 0, buf, sizeof(buf)), sizeof(buf));
 	expect(rw(IOP_BSA_WRITE_VERIFY, 0, buf, sizeof(buf)), IOP_REPLY_STATUS_ERROR_DIRTY,
@@ -575,7 +642,7 @@ static void test_file_shrunk_under_the_ddm(void)
 	char params[128];
 
 	make_file_path();
-	snprintf(params, sizeof(params), "file=%s,size=1M", file_path);
+	file_params(params, sizeof(params), "file=%s,size=1M", file_path);
 	up(params);
 	pattern(want, 0, 512, 16, 11);
 	expect_ok(rw(IOP_BSA_BLOCK_WRITE, 0, want, sizeof(want)), sizeof(want));
@@ -604,7 +671,7 @@ static void test_write_cut_short(void)
 	char params[128];
 
 	make_file_path();
-	snprintf(params, sizeof(params), "file=%s,size=1M", file_path);
+	file_params(params, sizeof(params), "file=%s,size=1M", file_path);
 	up(params);
 	pattern(want, 112, 512, 32, 5);
 	CU_ASSERT_EQUAL_FATAL(getrlimit(RLIMIT_FSIZE, &old), 0);
@@ -705,6 +772,393 @@ static void test_writes_wait_for_reply_frames(void)
 	down();
 }
 
+/*
+ * Many requests posted before any reply is taken, each with its own buffer:
+ * qd at a time, as a block host keeps its queue full. done counts replies in
+ * the order they came; a request's slot says where it was in that order.
+ */
+#define QD 32u
+
+struct qd_run {
+	unsigned done, bad;
+	unsigned order[QD + 1]; /* where each slot's reply came */
+	unsigned times[QD + 1]; /* replies each slot got */
+};
+
+struct qd_req {
+	struct qd_run *run;
+	unsigned slot;
+	uint32_t want; /* TransferCount; UINT32_MAX: a status-only reply */
+};
+
+static void qd_reply(struct iop_qp *qp, const struct iop_completion *c)
+{
+	struct qd_req *q = c->arg;
+	uint32_t count = UINT32_MAX;
+
+	(void)qp;
+	if (q->want != UINT32_MAX)
+		iop_read_bsa_transfer_count(c->reply, c->reply_words, &count);
+	if (c->result != 0 || c->req_status != IOP_REPLY_STATUS_SUCCESS || count != q->want)
+		q->run->bad++;
+	q->run->order[q->slot] = q->run->done++;
+	q->run->times[q->slot]++;
+}
+
+static void qd_wait(struct qd_run *run, unsigned n)
+{
+	uint64_t t0 = now_ms();
+
+	while (run->done < n && now_ms() - t0 < TIMEOUT_MS)
+		iop_qp_poll(fx.qp, QD + 1);
+	CU_ASSERT_EQUAL_FATAL(run->done, n);
+}
+
+/* Post fn of `blocks` blocks at block `at` from/into buf; its reply goes to run as `slot`. */
+static void qd_post(struct qd_run *run, struct qd_req *q, unsigned slot, uint8_t fn,
+		    uint64_t at, uint32_t blocks, void *buf)
+{
+	uint32_t *f = frame(fx.qp);
+	struct iop_buf b = { buf, blocks * 4096 };
+
+	*q = (struct qd_req){ run, slot, blocks * 4096 };
+	CU_ASSERT_FATAL(iop_build_bsa_rw(f, FRAME_BYTES, BSA_TID, fn, at * 4096,
+					 iop_host_window(fx.h), &b, 1) > 0);
+	CU_ASSERT_EQUAL_FATAL(iop_qp_post(fx.qp, f, qd_reply, q), 0);
+}
+
+/*
+ * As qd_post, through `pieces` buffers: buf cut into pieces of any length
+ * (not at block boundaries), so a request can have more buffers than the DDM
+ * hands the backend at once (256) and go in several batches.
+ */
+static void qd_post_pieces(struct qd_run *run, struct qd_req *q, unsigned slot, uint8_t fn,
+			   uint64_t at, uint32_t blocks, void *buf, unsigned pieces)
+{
+	size_t frame_bytes = (8 + 2 * (size_t)pieces) * 4;
+	uint32_t *f = iop_qp_frame_alloc(fx.qp, frame_bytes);
+	struct iop_buf *b = calloc(pieces, sizeof(*b));
+	uint32_t len = blocks * 4096, off = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_FATAL(pieces <= len);
+	for (unsigned i = 0; i < pieces; i++) {
+		b[i].addr = (char *)buf + off;
+		b[i].len = i + 1 < pieces ? len / pieces : len - off;
+		off += b[i].len;
+	}
+	*q = (struct qd_req){ run, slot, len };
+	CU_ASSERT_FATAL(iop_build_bsa_rw(f, frame_bytes, BSA_TID, fn, at * 4096,
+					 iop_host_window(fx.h), b, pieces) > 0);
+	free(b);
+	CU_ASSERT_EQUAL_FATAL(iop_qp_post(fx.qp, f, qd_reply, q), 0);
+}
+
+/* A CacheFlush (or any status-only request built by build) posted as slot `slot` of run. */
+static void qd_post_plain(struct qd_run *run, struct qd_req *q, unsigned slot, uint8_t fn,
+			  bool exec)
+{
+	uint32_t *f = frame(fx.qp);
+	int words = exec ? iop_build_exec(f, FRAME_BYTES, fn)
+			 : iop_build_bsa(f, FRAME_BYTES, BSA_TID, fn);
+
+	CU_ASSERT_FATAL(words > 0);
+	*q = (struct qd_req){ run, slot, UINT32_MAX };
+	CU_ASSERT_EQUAL_FATAL(iop_qp_post(fx.qp, f, qd_reply, q), 0);
+}
+
+/*
+ * Every block of a 16 MiB file written at queue depth 32 (1 to 8 blocks a
+ * request, in a shuffled order), then read back at queue depth 32 and
+ * checked against what each block was written with.
+ */
+static void test_file_qd32_read_after_write(void)
+{
+	enum { BLOCKS = 4096, MAXB = 8 };
+	static uint32_t start[BLOCKS], len[BLOCKS];
+	uint32_t *bufs[QD];
+	unsigned char want[MAXB * 4096];
+	struct qd_req reqs[QD];
+	char params[128];
+	unsigned n = 0, bad = 0;
+
+	make_file_path();
+	file_params(params, sizeof(params), "file=%s,size=16M,bs=4096", file_path);
+	up(params);
+	CU_ASSERT_EQUAL(backend_in_use(), file_backend());
+	iop_test_rng_seed(iop_test_seed());
+	for (uint32_t at = 0; at < BLOCKS; at += len[n++]) {
+		start[n] = at;
+		len[n] = 1 + iop_test_rng() % MAXB;
+		if (len[n] > BLOCKS - at)
+			len[n] = BLOCKS - at;
+	}
+	for (unsigned i = n; i > 1; i--) { /* shuffled: the writes land anywhere */
+		unsigned j = iop_test_rng() % i;
+		uint32_t s0 = start[i - 1], l0 = len[i - 1];
+
+		start[i - 1] = start[j], len[i - 1] = len[j];
+		start[j] = s0, len[j] = l0;
+	}
+	for (unsigned k = 0; k < QD; k++) {
+		bufs[k] = iop_qp_frame_alloc(fx.qp, MAXB * 4096);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(bufs[k]);
+	}
+	for (int write = 1; write >= 0; write--) {
+		for (unsigned i = 0; i < n; i += QD) {
+			unsigned m = n - i < QD ? n - i : QD;
+			struct qd_run run = { 0 };
+
+			for (unsigned k = 0; k < m; k++) {
+				if (write)
+					pattern(bufs[k], start[i + k], 4096, len[i + k], 21);
+				qd_post(&run, &reqs[k], k,
+					write ? IOP_BSA_BLOCK_WRITE : IOP_BSA_BLOCK_READ,
+					start[i + k], len[i + k], bufs[k]);
+			}
+			qd_wait(&run, m);
+			CU_ASSERT_EQUAL(run.bad, 0);
+			for (unsigned k = 0; k < m && !write; k++) {
+				pattern(want, start[i + k], 4096, len[i + k], 21);
+				bad += memcmp(want, bufs[k], len[i + k] * 4096) != 0;
+			}
+		}
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	for (unsigned k = 0; k < QD; k++)
+		iop_qp_frame_free(fx.qp, bufs[k]);
+	down();
+	unlink(file_path);
+}
+
+/*
+ * 32 writes and a CacheFlush posted together, no reply taken in between:
+ * the flush is answered after every write before it (the flush waits for
+ * them), then the data reads back. Each write has 300 buffers, so it goes
+ * to the backend in two batches: a flush that waited only for the I/O
+ * already queued when it came (the first batches) would be answered before
+ * the writes, even when every write completes at once in the page cache.
+ */
+static void test_flush_after_writes(void)
+{
+	uint32_t *bufs[QD];
+	unsigned char got[4 * 4096], want[4 * 4096];
+	struct qd_req reqs[QD + 1];
+	struct qd_run run = { 0 };
+	char params[128];
+
+	make_file_path();
+	file_params(params, sizeof(params), "file=%s,size=4M,bs=4096", file_path);
+	up(params);
+	CU_ASSERT_EQUAL(backend_in_use(), file_backend());
+	for (unsigned k = 0; k < QD; k++) {
+		bufs[k] = iop_qp_frame_alloc(fx.qp, 4 * 4096);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(bufs[k]);
+		pattern(bufs[k], 8 * k, 4096, 4, 33);
+		qd_post_pieces(&run, &reqs[k], k, IOP_BSA_BLOCK_WRITE, 8 * k, 4, bufs[k], 300);
+	}
+	qd_post_plain(&run, &reqs[QD], QD, IOP_BSA_CACHE_FLUSH, false);
+	qd_wait(&run, QD + 1);
+	CU_ASSERT_EQUAL(run.bad, 0);
+	CU_ASSERT_EQUAL(run.order[QD], QD);
+	for (unsigned k = 0; k < QD; k++) {
+		iop_qp_frame_free(fx.qp, bufs[k]);
+		pattern(want, 8 * k, 4096, 4, 33);
+		expect_ok(rw(IOP_BSA_BLOCK_READ, 8 * k * 4096, got, sizeof(got)), sizeof(got));
+		CU_ASSERT_EQUAL(memcmp(want, got, sizeof(got)), 0);
+	}
+	down();
+	unlink(file_path);
+}
+
+/*
+ * One write of 600 buffers (three batches of at most 256) and a CacheFlush
+ * posted together, then a read and a second flush after it: each flush is
+ * answered after the write accepted before it, and the data reads back.
+ */
+static void test_flush_after_a_long_write(void)
+{
+	enum { BLOCKS = 75 }; /* 300 KiB: 600 buffers of 512 bytes */
+	uint32_t *buf;
+	unsigned char *want = malloc(BLOCKS * 4096);
+	struct qd_req reqs[4];
+	struct qd_run run = { 0 };
+	char params[128];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+	make_file_path();
+	file_params(params, sizeof(params), "file=%s,size=4M,bs=4096", file_path);
+	up(params);
+	CU_ASSERT_EQUAL(backend_in_use(), file_backend());
+	buf = iop_qp_frame_alloc(fx.qp, BLOCKS * 4096);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+	pattern(buf, 16, 4096, BLOCKS, 66);
+	memcpy(want, buf, BLOCKS * 4096);
+	qd_post_pieces(&run, &reqs[0], 0, IOP_BSA_BLOCK_WRITE, 16, BLOCKS, buf, 600);
+	qd_post_plain(&run, &reqs[1], 1, IOP_BSA_CACHE_FLUSH, false);
+	qd_wait(&run, 2);
+	CU_ASSERT_EQUAL(run.bad, 0);
+	CU_ASSERT_EQUAL(run.order[0], 0);
+	CU_ASSERT_EQUAL(run.order[1], 1);
+	memset(buf, 0, BLOCKS * 4096);
+	qd_post_pieces(&run, &reqs[2], 2, IOP_BSA_BLOCK_READ, 16, BLOCKS, buf, 600);
+	qd_post_plain(&run, &reqs[3], 3, IOP_BSA_CACHE_FLUSH, false);
+	qd_wait(&run, 4);
+	CU_ASSERT_EQUAL(run.bad, 0);
+	CU_ASSERT_EQUAL(run.order[2], 2);
+	CU_ASSERT_EQUAL(run.order[3], 3);
+	CU_ASSERT_EQUAL(memcmp(want, buf, BLOCKS * 4096), 0);
+	iop_qp_frame_free(fx.qp, buf);
+	free(want);
+	down();
+	unlink(file_path);
+}
+
+/*
+ * Reads at queue depth 32 and then ExecSysQuiesce, posted together: every
+ * read is answered once, with its data, and the quiesce after all of them
+ * (the DDM's quiesce waits for what it has in flight); ExecSysEnable then
+ * makes the DDM take requests again.
+ */
+static void test_quiesce_with_reads_in_flight(void)
+{
+	enum { BLOCKS = 8 };
+	uint32_t *bufs[QD];
+	unsigned char want[BLOCKS * 4096];
+	struct qd_req reqs[QD + 1];
+	struct qd_run run = { 0 };
+	char params[128];
+
+	make_file_path();
+	file_params(params, sizeof(params), "file=%s,size=2M,bs=4096", file_path);
+	up(params);
+	CU_ASSERT_EQUAL(backend_in_use(), file_backend());
+	for (unsigned k = 0; k < QD; k++) {
+		bufs[k] = iop_qp_frame_alloc(fx.qp, BLOCKS * 4096);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(bufs[k]);
+		pattern(want, BLOCKS * k, 4096, BLOCKS, 77);
+		expect_ok(rw(IOP_BSA_BLOCK_WRITE, BLOCKS * k * 4096, want, sizeof(want)),
+			  sizeof(want));
+	}
+	for (unsigned k = 0; k < QD; k++) {
+		memset(bufs[k], 0, BLOCKS * 4096);
+		qd_post_pieces(&run, &reqs[k], k, IOP_BSA_BLOCK_READ, BLOCKS * k, BLOCKS, bufs[k],
+			       1 + k % 4);
+	}
+	qd_post_plain(&run, &reqs[QD], QD, IOP_EXEC_SYS_QUIESCE, true);
+	qd_wait(&run, QD + 1);
+	CU_ASSERT_EQUAL(run.bad, 0);
+	for (unsigned k = 0; k <= QD; k++)
+		CU_ASSERT_EQUAL(run.times[k], 1);
+	CU_ASSERT_EQUAL(run.order[QD], QD);
+	for (unsigned k = 0; k < QD; k++) {
+		pattern(want, BLOCKS * k, 4096, BLOCKS, 77);
+		CU_ASSERT_EQUAL(memcmp(want, bufs[k], sizeof(want)), 0);
+		iop_qp_frame_free(fx.qp, bufs[k]);
+	}
+	/* Quiesced: refused until enabled again. */
+	expect(rw(IOP_BSA_BLOCK_READ, 0, want, 4096), IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER,
+	       IOP_DSC_DEVICE_NOT_AVAILABLE, NO_COUNT);
+	run = (struct qd_run){ 0 };
+	qd_post_plain(&run, &reqs[0], 0, IOP_EXEC_SYS_ENABLE, true);
+	qd_wait(&run, 1);
+	CU_ASSERT_EQUAL(run.bad, 0);
+	expect_ok(rw(IOP_BSA_BLOCK_READ, 0, want, 4096), 4096);
+	down();
+	unlink(file_path);
+}
+
+/* Can this process act as nobody (seteuid may be refused in a user namespace)? */
+static bool can_be_nobody(void)
+{
+	if (seteuid(65534) != 0)
+		return false;
+	CU_ASSERT_EQUAL_FATAL(seteuid(0), 0);
+	return true;
+}
+
+/*
+ * A file the DDM may only read (mode 0444, opened as nobody when the test
+ * runs as root, who could write it anyway): it is served read-only; reads
+ * work, and writes, WriteVerify included, are WRITE_PROTECTED with nothing
+ * written.
+ */
+static void test_read_only_file(void)
+{
+	unsigned char want[8192], got[8192];
+	char params[128];
+	FILE *fp;
+
+	make_file_path();
+	pattern(want, 0, 4096, 2, 44);
+	fp = fopen(file_path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+	CU_ASSERT_EQUAL_FATAL(fwrite(want, 1, sizeof(want), fp), sizeof(want));
+	for (int i = 0; i < 31; i++) /* 256 KiB in all */
+		CU_ASSERT_EQUAL_FATAL(fwrite(want, 1, sizeof(want), fp), sizeof(want));
+	CU_ASSERT_EQUAL_FATAL(fclose(fp), 0);
+	CU_ASSERT_EQUAL_FATAL(chmod(file_path, 0444), 0);
+	if (geteuid() == 0 && !can_be_nobody()) {
+		fprintf(stderr, "\n  skipped: root here cannot act as nobody (seteuid: %s)\n",
+			strerror(errno));
+		unlink(file_path);
+		return;
+	}
+	if (geteuid() == 0)
+		open_as = 65534;
+	file_params(params, sizeof(params), "file=%s,bs=4096", file_path);
+	up(params);
+	CU_ASSERT_EQUAL(backend_in_use(), file_backend());
+	expect_ok(rw_split(fx.qp, IOP_BSA_BLOCK_READ, 0, got, sizeof(got), 3), sizeof(got));
+	CU_ASSERT_EQUAL(memcmp(want, got, sizeof(got)), 0);
+	memset(got, 0x5a, sizeof(got));
+	expect_refused(rw_split(fx.qp, IOP_BSA_BLOCK_WRITE, 0, got, sizeof(got), 2),
+		       IOP_BSA_DSC_WRITE_PROTECTED);
+	expect_refused(rw(IOP_BSA_WRITE_VERIFY, 4096, got, 4096), IOP_BSA_DSC_WRITE_PROTECTED);
+	expect_ok(plain(IOP_BSA_CACHE_FLUSH), NO_COUNT);
+	expect_ok(rw(IOP_BSA_BLOCK_READ, 0, got, sizeof(got)), sizeof(got));
+	CU_ASSERT_EQUAL(memcmp(want, got, sizeof(got)), 0);
+	down();
+	/* A size= past its end cannot be served: the file cannot be extended. */
+	fx.w = iop_window_create(&(struct iop_window_opts){ .inbound_bytes = 1u << 20,
+							    .outbound_bytes = 1u << 20 });
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fx.w);
+	if (geteuid() == 0)
+		open_as = 65534;
+	file_params(params, sizeof(params), "file=%s,bs=4096,size=1M", file_path);
+	fx.rt = runtime_with(params);
+	CU_ASSERT_PTR_NULL(fx.rt);
+	iop_runtime_destroy(fx.rt);
+	iop_window_close(fx.w);
+	unlink(file_path);
+}
+
+/*
+ * io=uring where io_uring cannot be set up (IOP_BSA_NO_URING makes the setup
+ * fail as ENOSYS would): the DDM falls back to preadv/pwritev, reports the
+ * file backend, and works.
+ */
+static void test_uring_falls_back_to_file(void)
+{
+	unsigned char want[4096], got[4096];
+	char params[128];
+
+	make_file_path();
+	snprintf(params, sizeof(params), "file=%s,size=1M,io=uring", file_path);
+	CU_ASSERT_EQUAL_FATAL(setenv("IOP_BSA_NO_URING", "1", 1), 0);
+	up(params);
+	unsetenv("IOP_BSA_NO_URING");
+	CU_ASSERT_EQUAL(backend_in_use(), IOP_BSA_BACKEND_FILE);
+	pattern(want, 3, 512, 8, 55);
+	expect_ok(rw(IOP_BSA_BLOCK_WRITE, 3 * 512, want, sizeof(want)), sizeof(want));
+	expect_ok(plain(IOP_BSA_CACHE_FLUSH), NO_COUNT);
+	expect_ok(rw(IOP_BSA_BLOCK_READ, 3 * 512, got, sizeof(got)), sizeof(got));
+	CU_ASSERT_EQUAL(memcmp(want, got, sizeof(got)), 0);
+	down();
+	unlink(file_path);
+}
+
 /* Parameters init refuses: no runtime, and a message on stderr. */
 static void test_bad_parameters(void)
 {
@@ -714,6 +1168,8 @@ static void test_bad_parameters(void)
 		"size=12Q",           "floppy",
 		"file=",              "file=/nonexistent-dir/x,size=1M",
 		"file=/dev/null",     "ram=1",
+		"ram,io=uring",       "file=/tmp/x,io=fast",
+		"file=/tmp/x,io=auto",
 	};
 	struct iop_window_opts wo = { .inbound_bytes = 1u << 20, .outbound_bytes = 1u << 20 };
 
@@ -745,6 +1201,12 @@ static const struct iop_test_case bsa_tests[] = {
 	{ "file_shrunk_under_the_ddm", test_file_shrunk_under_the_ddm },
 	{ "write_cut_short", test_write_cut_short },
 	{ "writes_wait_for_reply_frames", test_writes_wait_for_reply_frames },
+	{ "file_qd32_read_after_write", test_file_qd32_read_after_write },
+	{ "flush_after_writes", test_flush_after_writes },
+	{ "flush_after_a_long_write", test_flush_after_a_long_write },
+	{ "quiesce_with_reads_in_flight", test_quiesce_with_reads_in_flight },
+	{ "read_only_file", test_read_only_file },
+	{ "uring_falls_back_to_file", test_uring_falls_back_to_file },
 	{ "bad_parameters", test_bad_parameters },
 	{ NULL, NULL },
 };
@@ -756,5 +1218,18 @@ static const struct iop_test_suite suites[] = {
 
 int main(int argc, char **argv)
 {
+#ifdef IOP_TEST_HAVE_URING
+	/* io_uring blocked (seccomp, kernel.io_uring_disabled, gVisor): the io=uring run is skipped. */
+	if (strcmp(io_mode(), "uring") == 0) {
+		struct io_uring ring;
+		int rc = io_uring_queue_init(8, &ring, 0);
+
+		if (rc != 0) {
+			printf("io_uring cannot be set up here (%s): skipped\n", strerror(-rc));
+			return 77;
+		}
+		io_uring_queue_exit(&ring);
+	}
+#endif
 	return iop_test_main(argc, argv, suites);
 }

@@ -5,6 +5,7 @@
  * lets through, and DdmDestroy run on the DDM's own lcore.
  */
 #include <errno.h>
+#include <stdbool.h>
 
 #include "iop_ddm.h"
 #include "iop_lct.h"
@@ -79,6 +80,49 @@ static const struct iop_ddm_ops hoarder_ops = {
 	.handle = hoard_handle,
 };
 IOP_DDM_REGISTER(hoarder_ops)
+
+/*
+ * Keeps the first request it is handed until its quiesce or reset is let
+ * finish (keeper_release), answering it then; answers any later one at once.
+ */
+static struct iop_request *kept;
+static unsigned keeper_handled;
+static bool keeper_release;
+
+static int keeper_handle(struct iop_ddm *d, struct iop_request *r)
+{
+	(void)d;
+	keeper_handled++;
+	if (kept == NULL) {
+		kept = r;
+		return IOP_DDM_PENDING;
+	}
+	return iop_request_reply(r, IOP_REPLY_STATUS_SUCCESS, 0) == -ENOMEM ? IOP_DDM_RETRY :
+									       IOP_DDM_DONE;
+}
+
+static int keeper_drain(struct iop_ddm *d)
+{
+	(void)d;
+	if (kept != NULL) {
+		if (!keeper_release || iop_request_reply(kept, IOP_REPLY_STATUS_SUCCESS, 0) != 0)
+			return -EAGAIN; /* still in flight: asked again next turn */
+		kept = NULL;
+	}
+	return 0;
+}
+
+static const struct iop_ddm_ops keeper_ops = {
+	.abi_version = IOP_DDM_ABI_VERSION,
+	.name = "keeper",
+	.class_id = IOP_CLASS_DDM,
+	.functions = claim_only,
+	.n_functions = 1,
+	.handle = keeper_handle,
+	.quiesce = keeper_drain,
+	.reset = keeper_drain,
+};
+IOP_DDM_REGISTER(keeper_ops)
 
 enum { NOP = 0x010, COUNTED };
 
@@ -395,6 +439,66 @@ static void test_destroy_answers_what_the_ddm_held(void)
 	harness_down(&t); /* every request frame back */
 }
 
+/*
+ * A quiesce or reset that waits for a request its DDM keeps: a request
+ * posted meanwhile is not handed to the DDM (it could keep the DDM busy
+ * forever); ExecStatusGet is still answered; once the control work is done,
+ * the kept request is answered, then the control request, then the one that
+ * waited, with the new state's DEVICE_NOT_AVAILABLE, never having reached
+ * the DDM. The keeper is on another lcore than the executive.
+ */
+static void control_waits_for_kept_request(uint8_t control)
+{
+	const struct iop_runtime_ddm ddms[] = { { "nop", NULL, 0 }, { "keeper", NULL, 1 } };
+	struct harness t;
+	struct seen_reply s;
+	uint32_t order[3];
+	unsigned n = 0;
+
+	kept = NULL;
+	keeper_handled = 0;
+	keeper_release = false;
+	harness_up(&t, &small, ddms, 2, 2);
+	harness_post(&t, harness_request(&t, NOP + 1, IOP_UTIL_CLAIM, 4, 1));
+	CU_ASSERT_FALSE(harness_wait(&t, &s, 10));
+	CU_ASSERT_EQUAL_FATAL(keeper_handled, 1);
+	harness_post(&t, harness_request(&t, IOP_TID_EXEC, control, 4, 2));
+	CU_ASSERT_FALSE(harness_wait(&t, &s, 10)); /* the control work waits for the kept one */
+	harness_post(&t, harness_request(&t, NOP + 1, IOP_UTIL_CLAIM, 4, 3));
+	CU_ASSERT_FALSE(harness_wait(&t, &s, 20));
+	CU_ASSERT_EQUAL(keeper_handled, 1); /* not handed to the DDM */
+	CU_ASSERT_FATAL(harness_call(&t, IOP_TID_EXEC, IOP_EXEC_STATUS_GET, 4, 4, &s));
+	CU_ASSERT_EQUAL(s.hdr.transaction_context, 4);
+	CU_ASSERT_EQUAL(keeper_handled, 1);
+	keeper_release = true;
+	for (int turn = 0; turn < 50 && n < 3; turn++) {
+		harness_turn(&t);
+		while (n < 3 && harness_take(&t, &s)) {
+			order[n++] = s.hdr.transaction_context;
+			CU_ASSERT_EQUAL(s.dsc, s.hdr.transaction_context == 3 ?
+						       IOP_DSC_DEVICE_NOT_AVAILABLE :
+						       IOP_DSC_SUCCESS);
+		}
+	}
+	CU_ASSERT_EQUAL_FATAL(n, 3);
+	CU_ASSERT_EQUAL(order[0], 1);
+	CU_ASSERT_EQUAL(order[1], 2);
+	CU_ASSERT_EQUAL(order[2], 3);
+	CU_ASSERT_EQUAL(keeper_handled, 1);
+	CU_ASSERT_FALSE(harness_wait(&t, &s, 5)); /* one reply each */
+	harness_down(&t);
+}
+
+static void test_quiesce_holds_new_requests(void)
+{
+	control_waits_for_kept_request(IOP_EXEC_SYS_QUIESCE);
+}
+
+static void test_reset_holds_new_requests(void)
+{
+	control_waits_for_kept_request(IOP_EXEC_IOP_RESET);
+}
+
 static const struct iop_test_case executive_tests[] = {
 	{ "status_get", test_status_get },
 	{ "lct_now", test_lct_now },
@@ -404,6 +508,8 @@ static const struct iop_test_case executive_tests[] = {
 	{ "control_runs_on_the_ddms_lcore", test_control_runs_on_the_ddms_lcore },
 	{ "reset_not_yet_is_asked_again", test_reset_not_yet_is_asked_again },
 	{ "destroy_answers_what_the_ddm_held", test_destroy_answers_what_the_ddm_held },
+	{ "quiesce_holds_new_requests", test_quiesce_holds_new_requests },
+	{ "reset_holds_new_requests", test_reset_holds_new_requests },
 	{ NULL, NULL },
 };
 
