@@ -305,14 +305,16 @@ static void deliver(struct iop_lcore *lc, struct iop_request *r, struct iop_ddm 
 		dispatch_release(lc, r);
 		return;
 	}
-	if (d->retry_waiting != 0 || dispatch_held_for_control(d)) {
-		/*
-		 * Behind the DDM's earlier requests: each target sees its requests in
-		 * order. Or control work is asked of it: new requests wait until it is
-		 * finished, so they cannot starve a quiesce or a reset.
-		 */
+	if (d->retry_waiting != 0) {
+		/* Behind the DDM's earlier requests: each target sees its requests in order. */
 		d->retry_waiting++;
 		retry_push(lc, r, STEP_HANDLE);
+		return;
+	}
+	if (dispatch_held_for_control(d)) {
+		/* Quiesce, reset or destroy under way: refused, so it cannot starve them. */
+		dispatch_answer(lc, r, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER,
+				IOP_DSC_DEVICE_NOT_AVAILABLE);
 		return;
 	}
 	dispatch_to(lc, r, d);
@@ -476,10 +478,9 @@ static unsigned run_retries(struct iop_lcore *lc)
 				r->ddm->retry_waiting++;
 				retry_push(lc, r, STEP_HANDLE);
 			} else if (dispatch_held_for_control(r->ddm)) {
-				/* quiesce, reset or destroy under way: this and later ones wait */
-				r->ddm->blocked_pass = lc->retry_pass;
-				r->ddm->retry_waiting++;
-				retry_push(lc, r, STEP_HANDLE);
+				/* quiesce, reset or destroy under way: refused, in order */
+				dispatch_answer(lc, r, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER,
+						IOP_DSC_DEVICE_NOT_AVAILABLE);
 			} else {
 				dispatch_to(lc, r, r->ddm);
 			}

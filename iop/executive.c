@@ -178,8 +178,8 @@ static int ask_ddms(struct iop_request *r, enum ddm_control what, struct iop_ddm
 		struct iop_ddm *d = &rt->ddms[i];
 
 		if ((only == NULL || only == d) && atomic_load(&d->live)) {
-			/* Its new requests wait until this is answered (dispatch.c). */
-			atomic_store_explicit(&d->control_hold, true, memory_order_relaxed);
+			/* Its new requests are refused until this is answered (dispatch.c). */
+			atomic_fetch_or_explicit(&d->control_hold, HOLD_EXEC, memory_order_relaxed);
 			atomic_store_explicit(&d->control, what, memory_order_release);
 		}
 	}
@@ -287,9 +287,10 @@ static int finish_control(struct iop_runtime *rt)
 		atomic_store_explicit(&rt->state, rt->control_next_state, memory_order_release);
 	if (destroyed)
 		atomic_fetch_add(&rt->lct_change, 1);
-	/* Release: the requests that waited meet the new state (DEVICE_NOT_AVAILABLE). */
+	/* Release, after the new state: whoever sees the hold gone sees the state. Ours only. */
 	for (unsigned i = 0; i < rt->n_ddms; i++)
-		atomic_store_explicit(&rt->ddms[i].control_hold, false, memory_order_release);
+		atomic_fetch_and_explicit(&rt->ddms[i].control_hold, (uint8_t)~HOLD_EXEC,
+					  memory_order_release);
 	return 1;
 }
 

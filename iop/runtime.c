@@ -258,9 +258,9 @@ int iop_runtime_quiesce(struct iop_runtime *rt, unsigned timeout_ms)
 
 		/* Never over work the executive asked for: that finishes first. */
 		if (atomic_load(&rt->ddms[i].live)) {
-			/* New requests wait until the state below is READY (dispatch.c). */
-			atomic_store_explicit(&rt->ddms[i].control_hold, true,
-					      memory_order_relaxed);
+			/* New requests are refused until the state below is READY (dispatch.c). */
+			atomic_fetch_or_explicit(&rt->ddms[i].control_hold, HOLD_RUNTIME,
+						 memory_order_release);
 			atomic_compare_exchange_strong(&rt->ddms[i].control, &none,
 						       CONTROL_QUIESCE);
 		}
@@ -274,17 +274,19 @@ int iop_runtime_quiesce(struct iop_runtime *rt, unsigned timeout_ms)
 		if (done)
 			break;
 		if (ms == timeout_ms) {
-			/* Requests wait only while the quiesce itself is asked (control). */
+			/* Requests are refused only while the quiesce itself is asked (control). */
 			for (unsigned i = 0; i < rt->n_ddms; i++)
-				atomic_store_explicit(&rt->ddms[i].control_hold, false,
-						      memory_order_release);
+				atomic_fetch_and_explicit(&rt->ddms[i].control_hold,
+							  (uint8_t)~HOLD_RUNTIME,
+							  memory_order_release);
 			return -ETIMEDOUT;
 		}
 		nanosleep(&pause, NULL);
 	}
 	atomic_store_explicit(&rt->state, IOP_STATE_READY, memory_order_release);
 	for (unsigned i = 0; i < rt->n_ddms; i++)
-		atomic_store_explicit(&rt->ddms[i].control_hold, false, memory_order_release);
+		atomic_fetch_and_explicit(&rt->ddms[i].control_hold, (uint8_t)~HOLD_RUNTIME,
+					  memory_order_release);
 	return 0;
 }
 

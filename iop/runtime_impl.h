@@ -92,11 +92,12 @@ struct iop_ddm {
 	_Atomic bool live;      /* false once destroyed (ExecDdmDestroy) */
 	_Atomic int control;    /* enum ddm_control */
 	/*
-	 * Set with control, cleared once whoever asked for it has finished
-	 * (the executive's reply, the IOP's new state): until then new requests
-	 * for the DDM wait on the retry list (dispatch_held_for_control).
+	 * HOLD_* bits, one per asker: set with control, cleared by the same
+	 * asker once it has finished (the executive's reply, the IOP's new
+	 * state), so that one asker's end cannot release another's hold. Until
+	 * then new requests for the DDM are refused (dispatch_held_for_control).
 	 */
-	_Atomic bool control_hold;
+	_Atomic uint8_t control_hold;
 	uint8_t accepts[32];    /* bit per function code the DDM answers itself */
 	/* Its lcore's own: requests of this DDM on the retry list, and the pass
 	 * of the retry list that found it still unable, so later ones wait too. */
@@ -231,13 +232,18 @@ extern const struct iop_ddm_ops iop_executive_ops;
 /* On the DDM's lcore: do what the executive asked of it, if anything. */
 void executive_run_control(struct iop_lcore *lc, struct iop_ddm *d);
 
+/* control_hold's askers. */
+#define HOLD_EXEC 0x1u    /* ExecSysQuiesce, ExecIopReset, ExecDdmDestroy (executive.c) */
+#define HOLD_RUNTIME 0x2u /* iop_runtime_quiesce() */
+
 /*
  * Is control work (quiesce, reset, destroy) asked of d and not yet finished
- * by whoever asked? Then requests not yet handed to d wait, in order, on the
- * retry list: a host that keeps posting cannot keep the DDM busy forever,
- * and they meet the state the control work leaves (DEVICE_NOT_AVAILABLE
- * after a quiesce, a reset or a destroy). Acquire: once it says no, the new
- * state is seen.
+ * by whoever asked? Then a request not yet handed to d is answered
+ * DEVICE_NOT_AVAILABLE at once, what the state the work leaves would answer:
+ * a host that keeps posting cannot keep the DDM busy forever, and nothing
+ * waits for the work to end (waiting requests would hold the loop's request
+ * slots, and with them every other channel of the loop). Acquire: once it
+ * says no, the new state is seen.
  */
 static inline bool dispatch_held_for_control(const struct iop_ddm *d)
 {

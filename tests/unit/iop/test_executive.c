@@ -440,20 +440,23 @@ static void test_destroy_answers_what_the_ddm_held(void)
 }
 
 /*
- * A quiesce or reset that waits for a request its DDM keeps: a request
- * posted meanwhile is not handed to the DDM (it could keep the DDM busy
- * forever); ExecStatusGet is still answered; once the control work is done,
- * the kept request is answered, then the control request, then the one that
- * waited, with the new state's DEVICE_NOT_AVAILABLE, never having reached
- * the DDM. The keeper is on another lcore than the executive.
+ * A quiesce or reset that waits for a request its DDM keeps: requests posted
+ * meanwhile are not handed to the DDM (they could keep it busy forever) but
+ * answered at once with DEVICE_NOT_AVAILABLE, what the state the work leaves
+ * answers; many of them cannot fill the loop's request slots and stop its
+ * other channels; ExecStatusGet is still answered; once the control work is
+ * done, the kept request is answered, then the control request. With
+ * runtime_too, iop_runtime_quiesce() gives up meanwhile (timeout 0): its
+ * end must not release the executive's hold. The keeper is on another
+ * lcore than the executive.
  */
-static void control_waits_for_kept_request(uint8_t control)
+static void control_waits_for_kept_request(uint8_t control, bool runtime_too)
 {
 	const struct iop_runtime_ddm ddms[] = { { "nop", NULL, 0 }, { "keeper", NULL, 1 } };
 	struct harness t;
 	struct seen_reply s;
-	uint32_t order[3];
-	unsigned n = 0;
+	uint32_t order[2];
+	unsigned n = 0, refused = 0;
 
 	kept = NULL;
 	keeper_handled = 0;
@@ -464,39 +467,59 @@ static void control_waits_for_kept_request(uint8_t control)
 	CU_ASSERT_EQUAL_FATAL(keeper_handled, 1);
 	harness_post(&t, harness_request(&t, IOP_TID_EXEC, control, 4, 2));
 	CU_ASSERT_FALSE(harness_wait(&t, &s, 10)); /* the control work waits for the kept one */
-	harness_post(&t, harness_request(&t, NOP + 1, IOP_UTIL_CLAIM, 4, 3));
-	CU_ASSERT_FALSE(harness_wait(&t, &s, 20));
-	CU_ASSERT_EQUAL(keeper_handled, 1); /* not handed to the DDM */
+	if (runtime_too)
+		CU_ASSERT_EQUAL(iop_runtime_quiesce(t.rt, 0), -ETIMEDOUT);
+	/*
+	 * More than the loop has request slots for, to the keeper and to the nop
+	 * DDM (whose quiesce is done: only the hold keeps requests off it): each
+	 * refused at once.
+	 */
+	for (uint32_t i = 0; i < 2000; i++) {
+		harness_post(&t, harness_request(&t, i % 2 ? NOP : NOP + 1, IOP_UTIL_CLAIM, 4,
+						 1000 + i));
+		CU_ASSERT_FATAL(harness_wait(&t, &s, 20));
+		CU_ASSERT_EQUAL(s.hdr.transaction_context, 1000 + i);
+		refused += s.dsc == IOP_DSC_DEVICE_NOT_AVAILABLE;
+	}
+	CU_ASSERT_EQUAL(refused, 2000);
+	CU_ASSERT_EQUAL(keeper_handled, 1); /* none handed to the DDM */
 	CU_ASSERT_FATAL(harness_call(&t, IOP_TID_EXEC, IOP_EXEC_STATUS_GET, 4, 4, &s));
 	CU_ASSERT_EQUAL(s.hdr.transaction_context, 4);
 	CU_ASSERT_EQUAL(keeper_handled, 1);
 	keeper_release = true;
-	for (int turn = 0; turn < 50 && n < 3; turn++) {
+	for (int turn = 0; turn < 50 && n < 2; turn++) {
 		harness_turn(&t);
-		while (n < 3 && harness_take(&t, &s)) {
+		while (n < 2 && harness_take(&t, &s)) {
 			order[n++] = s.hdr.transaction_context;
-			CU_ASSERT_EQUAL(s.dsc, s.hdr.transaction_context == 3 ?
-						       IOP_DSC_DEVICE_NOT_AVAILABLE :
-						       IOP_DSC_SUCCESS);
+			CU_ASSERT_EQUAL(s.dsc, IOP_DSC_SUCCESS);
 		}
 	}
-	CU_ASSERT_EQUAL_FATAL(n, 3);
+	CU_ASSERT_EQUAL_FATAL(n, 2);
 	CU_ASSERT_EQUAL(order[0], 1);
 	CU_ASSERT_EQUAL(order[1], 2);
-	CU_ASSERT_EQUAL(order[2], 3);
 	CU_ASSERT_EQUAL(keeper_handled, 1);
 	CU_ASSERT_FALSE(harness_wait(&t, &s, 5)); /* one reply each */
+	/* The new state answers: nothing reaches the DDM after a quiesce or reset either. */
+	CU_ASSERT_FATAL(harness_call(&t, NOP + 1, IOP_UTIL_CLAIM, 4, 5, &s));
+	CU_ASSERT_EQUAL(s.dsc, IOP_DSC_DEVICE_NOT_AVAILABLE);
+	CU_ASSERT_EQUAL(keeper_handled, 1);
 	harness_down(&t);
 }
 
-static void test_quiesce_holds_new_requests(void)
+static void test_quiesce_refuses_new_requests(void)
 {
-	control_waits_for_kept_request(IOP_EXEC_SYS_QUIESCE);
+	control_waits_for_kept_request(IOP_EXEC_SYS_QUIESCE, false);
 }
 
-static void test_reset_holds_new_requests(void)
+static void test_reset_refuses_new_requests(void)
 {
-	control_waits_for_kept_request(IOP_EXEC_IOP_RESET);
+	control_waits_for_kept_request(IOP_EXEC_IOP_RESET, false);
+}
+
+/* Two askers: iop_runtime_quiesce() giving up does not end the executive's hold. */
+static void test_runtime_quiesce_keeps_executive_hold(void)
+{
+	control_waits_for_kept_request(IOP_EXEC_SYS_QUIESCE, true);
 }
 
 static const struct iop_test_case executive_tests[] = {
@@ -508,8 +531,9 @@ static const struct iop_test_case executive_tests[] = {
 	{ "control_runs_on_the_ddms_lcore", test_control_runs_on_the_ddms_lcore },
 	{ "reset_not_yet_is_asked_again", test_reset_not_yet_is_asked_again },
 	{ "destroy_answers_what_the_ddm_held", test_destroy_answers_what_the_ddm_held },
-	{ "quiesce_holds_new_requests", test_quiesce_holds_new_requests },
-	{ "reset_holds_new_requests", test_reset_holds_new_requests },
+	{ "quiesce_refuses_new_requests", test_quiesce_refuses_new_requests },
+	{ "reset_refuses_new_requests", test_reset_refuses_new_requests },
+	{ "runtime_quiesce_keeps_executive_hold", test_runtime_quiesce_keeps_executive_hold },
 	{ NULL, NULL },
 };
 
