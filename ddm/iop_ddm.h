@@ -228,6 +228,11 @@ int iop_request_reply(struct iop_request *r, uint8_t req_status, uint16_t dsc);
  * reclaimed. Only for a DDM that can no longer know when its device is done
  * with the request's buffers (an I/O ring that broke with I/O in flight):
  * answering would let the host reuse memory the device may still write.
+ * Only for a request the DDM holds (its handle returned IOP_DDM_PENDING):
+ * a handle that abandons its request and returns anything else gets the
+ * runtime's missing-reply answer instead. Each abandoned request keeps one
+ * of its loop's request slots and, in iopd, its host's entry for as long as
+ * the IOP runs.
  * Thread safety: the DDM's lcore.
  */
 void iop_request_abandon(struct iop_request *r);
