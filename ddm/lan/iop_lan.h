@@ -36,6 +36,21 @@ enum iop_lan_function {
 #define IOP_LAN_MAX_BUCKETS 256u
 
 /*
+ * PacketSend of several packets: each packet is one or more elements of the
+ * SGL, its last one flagged END_OF_BUFFER; LAST_ELEMENT ends the list (the
+ * last packet may leave out END_OF_BUFFER). One packet: the reply is the
+ * 5-word status reply. More than one: a 6-word reply whose word 5 says how
+ * many packets were sent, in order from the first (all of them on SUCCESS,
+ * fewer on ERROR_PARTIAL_TRANSFER).
+ */
+/** Most packets one PacketSend may carry. */
+#define IOP_LAN_SEND_MAX_PACKETS 64u
+/** Word of a multi-packet PacketSend reply holding the packets sent. */
+#define IOP_LAN_SEND_SENT_WORD 5u
+/** Words of a multi-packet PacketSend reply. */
+#define IOP_LAN_SEND_REPLY_WORDS 6u
+
+/*
  * A ReceivePost reply: word 5 the packets it reports, word 6 the request's
  * buckets still empty after them, then two words per packet: the bucket's
  * index in the request's SGL (0 first), the packet's length in bytes.

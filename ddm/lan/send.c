@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * LanPacketSend: one packet per request, carried in the frame (an
- * immediate-data element) or in buffers of the inbound heap (simple
- * elements), or both, the elements' bytes making the packet in order. The
- * packet is copied into an mbuf and sent on the port's tx queue; the reply
- * says whether it went. (Sending straight from frame memory through external
- * mbufs is to come, once measured against the copy.)
+ * LanPacketSend: one packet or several (up to IOP_LAN_SEND_MAX_PACKETS) per
+ * request, carried in the frame (immediate-data elements) or in buffers of
+ * the inbound heap (simple elements), or both, the elements' bytes making the
+ * packets in order, END_OF_BUFFER closing each. Every packet is checked and
+ * copied into an mbuf of its own before any is sent; then all go in one
+ * rte_eth_tx_burst, and the reply says how many went. (Sending straight
+ * from frame memory through external mbufs is to come, once measured
+ * against the copy.)
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <rte_byteorder.h>
@@ -18,20 +21,56 @@
 #include "iop_window.h"
 #include "lan.h"
 
+/* Tries of the tx queue for what the port did not take at first, within one request. */
+#define LAN_TX_RETRIES 64u
+
+/* The packets of one PacketSend, copied into mbufs and not yet sent. */
+struct lan_tx {
+	struct rte_mbuf *m[IOP_LAN_SEND_MAX_PACKETS];
+	uint32_t len[IOP_LAN_SEND_MAX_PACKETS];
+	unsigned n;
+};
+
+static void tx_free(struct lan_tx *t, unsigned from)
+{
+	for (unsigned i = from; i < t->n; i++)
+		rte_pktmbuf_free(t->m[i]);
+	t->n = from;
+}
+
+/* Close the packet being built: it must not be empty (freed if it is). @return 0 or the DSC. */
+static uint16_t close_packet(struct lan_tx *t)
+{
+	struct rte_mbuf *m = t->m[t->n];
+
+	if (m->pkt_len == 0) {
+		rte_pktmbuf_free(m);
+		return IOP_DSC_INVALID_REQUEST;
+	}
+	t->len[t->n++] = m->pkt_len;
+	return 0;
+}
+
 /*
- * The packet the SGL names, copied into m. The list is walked once, each
- * element checked as it is read, so a host rewriting the frame meanwhile
- * can change the packet but never where it is read from.
- * @return 0, or the DSC to refuse the request with.
+ * The packets the SGL names, each copied into an mbuf of its own: an element
+ * flagged END_OF_BUFFER ends a packet, the list's end ends the last one. The
+ * list is walked once, each element checked as it is read, so a host
+ * rewriting the frame meanwhile can change the packets but never where they
+ * are read from; nothing is sent until every packet has been checked.
+ * @return 0, the DSC to refuse the request with, or -ENOMEM when no mbuf is
+ *         free (t is left empty either way but on success).
  */
-static uint16_t copy_packet(struct lan *l, struct iop_request *r, struct rte_mbuf *m)
+static int copy_packets(struct lan *l, struct iop_request *r, struct lan_tx *t)
 {
 	const struct iop_msg_hdr *h = iop_request_hdr(r);
 	struct iop_sgl_bounds b;
 	struct iop_sgl_iter it;
 	struct iop_sgl_elem e;
+	bool open = false; /* t->m[t->n] is being filled */
+	uint16_t dsc = 0;
 	int rc;
 
+	t->n = 0;
 	if (iop_window_sgl_bounds(iop_request_window(r), &b) != 0 ||
 	    iop_sgl_iter_init(&it, iop_request_frame(r), (size_t)h->size_words * 4,
 			      h->sgl_offset, &b) != 0)
@@ -40,18 +79,48 @@ static uint16_t copy_packet(struct lan *l, struct iop_request *r, struct rte_mbu
 		const void *src = e.kind == IOP_SGL_KIND_IMMEDIATE ?
 					  e.data :
 					  (const unsigned char *)b.window + e.offset;
+		struct rte_mbuf *m;
 		char *dst;
 
-		if (m->pkt_len + e.count > l->max_packet)
-			return IOP_DSC_MESSAGE_TOO_LARGE;
-		dst = rte_pktmbuf_append(m, (uint16_t)e.count);
-		if (dst == NULL)
-			return IOP_DSC_MESSAGE_TOO_LARGE;
+		if (!open) {
+			if (t->n == IOP_LAN_SEND_MAX_PACKETS) {
+				dsc = IOP_DSC_INVALID_PARAMETER;
+				break;
+			}
+			t->m[t->n] = rte_pktmbuf_alloc(l->pool);
+			if (t->m[t->n] == NULL) {
+				tx_free(t, 0);
+				return -ENOMEM; /* mbufs come back as the port sends them */
+			}
+			open = true;
+		}
+		m = t->m[t->n];
+		if (m->pkt_len + e.count > l->max_packet ||
+		    (dst = rte_pktmbuf_append(m, (uint16_t)e.count)) == NULL) {
+			dsc = IOP_DSC_MESSAGE_TOO_LARGE;
+			break;
+		}
 		memcpy(dst, src, e.count);
+		if (e.flags & IOP_SGL_END_OF_BUFFER) {
+			open = false;
+			if ((dsc = close_packet(t)) != 0)
+				break;
+		}
 	}
-	if (rc < 0)
-		return it.dsc != 0 ? it.dsc : IOP_DSC_INVALID_REQUEST;
-	return m->pkt_len == 0 ? IOP_DSC_INVALID_REQUEST : 0;
+	if (dsc == 0 && rc < 0)
+		dsc = it.dsc != 0 ? it.dsc : IOP_DSC_INVALID_REQUEST;
+	if (dsc == 0 && open) {
+		open = false;
+		dsc = close_packet(t);
+	}
+	if (dsc == 0 && t->n == 0)
+		dsc = IOP_DSC_INVALID_REQUEST;
+	if (dsc != 0) {
+		if (open)
+			rte_pktmbuf_free(t->m[t->n]);
+		tx_free(t, 0);
+	}
+	return dsc;
 }
 
 /* The request's own words, before its SGL. @return 0 or the DSC to refuse it with. */
@@ -70,38 +139,55 @@ static uint16_t check_request(const struct iop_request *r)
 
 int lan_packet_send(struct lan *l, struct iop_request *r)
 {
-	uint32_t *reply, len;
-	struct rte_mbuf *m;
-	uint16_t dsc;
+	struct lan_tx t;
+	uint32_t *reply;
+	uint64_t bytes = 0;
+	unsigned sent, tries;
+	int dsc;
 
 	if (l->suspended || !l->started)
 		return lan_answer(r, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER,
 				  IOP_DSC_DEVICE_NOT_AVAILABLE);
-	/* The reply frame first: once the packet is sent the request must not come back. */
-	reply = iop_request_reply_alloc(r, IOP_REPLY_WORDS);
+	/* The reply frame first: once a packet is sent the request must not come back. */
+	reply = iop_request_reply_alloc(r, IOP_LAN_SEND_REPLY_WORDS);
 	if (reply == NULL)
 		return IOP_DDM_RETRY;
 	dsc = check_request(r);
-	m = dsc == 0 ? rte_pktmbuf_alloc(l->pool) : NULL;
-	if (dsc == 0 && m == NULL)
-		return IOP_DDM_RETRY; /* mbufs come back as the port sends them */
 	if (dsc == 0)
-		dsc = copy_packet(l, r, m);
+		dsc = copy_packets(l, r, &t);
+	if (dsc == -ENOMEM)
+		return IOP_DDM_RETRY;
 	if (dsc != 0) {
-		rte_pktmbuf_free(m);
 		l->c.tx_refused++;
 		iop_request_reply_send(r, reply, IOP_REPLY_WORDS,
-				       IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER, dsc);
+				       IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER, (uint16_t)dsc);
 		return IOP_DDM_DONE;
 	}
-	len = m->pkt_len; /* the port may free m as it sends */
-	if (rte_eth_tx_burst(l->port, 0, &m, 1) != 1) {
-		/* The tx queue is full: the packet goes again, from the frame, next turn. */
-		rte_pktmbuf_free(m);
+	/* The port may free the mbufs as it sends them: t.len keeps their lengths. */
+	sent = rte_eth_tx_burst(l->port, 0, t.m, (uint16_t)t.n);
+	if (sent == 0) {
+		/* The tx queue is full: the packets go again, from the frame, next turn. */
+		tx_free(&t, 0);
 		return IOP_DDM_RETRY;
 	}
-	l->c.tx_packets++;
-	l->c.tx_bytes += len;
-	iop_request_reply_send(r, reply, IOP_REPLY_WORDS, IOP_REPLY_STATUS_SUCCESS, 0);
+	/* Some went: the rest must go within this request, or be reported not sent. */
+	for (tries = 0; sent < t.n && tries < LAN_TX_RETRIES; tries++)
+		sent += rte_eth_tx_burst(l->port, 0, t.m + sent, (uint16_t)(t.n - sent));
+	for (unsigned i = 0; i < sent; i++)
+		bytes += t.len[i];
+	l->c.tx_packets += sent;
+	l->c.tx_bytes += bytes;
+	if (t.n == 1) {
+		iop_request_reply_send(r, reply, IOP_REPLY_WORDS, IOP_REPLY_STATUS_SUCCESS, 0);
+		return IOP_DDM_DONE;
+	}
+	reply[IOP_LAN_SEND_SENT_WORD] = rte_cpu_to_le_32(sent);
+	if (sent < t.n) {
+		tx_free(&t, sent);
+		iop_request_reply_send(r, reply, IOP_LAN_SEND_REPLY_WORDS,
+				       IOP_REPLY_STATUS_ERROR_PARTIAL_TRANSFER, IOP_DSC_DEVICE_BUSY);
+		return IOP_DDM_DONE;
+	}
+	iop_request_reply_send(r, reply, IOP_LAN_SEND_REPLY_WORDS, IOP_REPLY_STATUS_SUCCESS, 0);
 	return IOP_DDM_DONE;
 }

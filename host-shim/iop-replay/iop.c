@@ -2,8 +2,8 @@
 /*
  * The IOP iop-replay runs in its own process: the EAL with one worker lcore,
  * a runtime whose lan DDM drives the output port from that lcore, and a host
- * queue pair on the main thread that posts each packet as a LanPacketSend
- * carried inline in its frame.
+ * queue pair on the main thread that posts the packets as LanPacketSends
+ * carried inline in their frames, up to --batch packets a request.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -32,9 +32,11 @@
 /* The port's Ethernet header and two VLAN tags on top of its MTU (as the lan DDM counts). */
 #define L2_OVERHEAD 22u
 
+/* A request posted: when, and its packets' lengths. */
 struct inflight {
 	uint64_t t_post;
-	uint32_t len;
+	unsigned n;
+	uint32_t len[IOP_LAN_SEND_MAX_PACKETS];
 };
 
 struct replay_iop {
@@ -49,6 +51,15 @@ struct replay_iop {
 	struct inflight slots[QP_DEPTH];
 	uint64_t seq, done;      /* requests posted, and answered */
 	uint64_t rng;
+	uint64_t poll_now;       /* the clock at the first reply of this poll, 0: not read */
+	/* The batch being gathered: packets copied into stage, one request's worth. */
+	unsigned batch;          /* most packets a request */
+	size_t max_frame;
+	struct iop_lan_inline pend[IOP_LAN_SEND_MAX_PACKETS];
+	unsigned n_pend;
+	size_t pend_bytes;       /* the frame it needs */
+	uint8_t *stage;
+	size_t stage_used, stage_bytes;
 	struct send_stats st;
 };
 
@@ -89,14 +100,19 @@ static void on_reply(struct iop_qp *qp, const struct iop_completion *c)
 	/* One target answers in the order posted: this is the oldest in flight. */
 	struct inflight *f = &x->slots[x->done++ % QP_DEPTH];
 
+	int sent = c->result == -EPROTO ? 0 : iop_read_lan_send_reply(c->reply, c->reply_words, f->n);
+
 	(void)qp;
-	record_latency(x, now_ns() - f->t_post);
-	if (c->result == 0) {
-		x->st.sent++;
-		x->st.sent_bytes += f->len;
-	} else {
-		x->st.refused++;
-	}
+	/* The clock once a poll: replies taken together arrived together. */
+	if (x->poll_now == 0)
+		x->poll_now = now_ns();
+	record_latency(x, x->poll_now - f->t_post);
+	if (sent < 0)
+		sent = 0;
+	x->st.sent += (unsigned)sent;
+	x->st.refused += f->n - (unsigned)sent;
+	for (int i = 0; i < sent; i++)
+		x->st.sent_bytes += f->len[i];
 }
 
 static int eal_start(const struct replay_opts *o, const char *prog, char *err, size_t errlen)
@@ -132,6 +148,17 @@ struct replay_iop *replay_iop_start(const struct replay_opts *o, const char *pro
 	}
 	x->rng = 0x9E3779B97F4A7C15ull;
 	x->st.port_packets = -1;
+	x->batch = o->batch != 0 ? o->batch : 1;
+	x->max_frame = o->max_frame;
+	x->pend_bytes = IOP_LAN_SGL_WORD * 4;
+	x->stage_bytes = (size_t)x->batch * ((replay_iop_max_packet(o) + 3u) & ~3u);
+	x->stage = malloc(x->stage_bytes);
+	if (x->stage == NULL) {
+		snprintf(err, errlen, "out of memory");
+		free(x->st.lat_ns);
+		free(x);
+		return NULL;
+	}
 	if (eal_start(o, prog, err, errlen) != 0)
 		goto fail;
 	/* The DDM names its port by the vdev's name: what comes before its arguments. */
@@ -167,18 +194,20 @@ fail:
 	return NULL;
 }
 
-int replay_iop_send(struct replay_iop *x, const uint8_t *data, uint32_t len)
+int replay_iop_flush(struct replay_iop *x, uint64_t *posted_at)
 {
-	size_t bytes = SEND_OVERHEAD_BYTES + ((size_t)len + 3) / 4 * 4;
+	size_t bytes = x->pend_bytes;
 	uint32_t *frame;
 	struct inflight *f;
 	int rc;
 
+	if (x->n_pend == 0)
+		return 0;
 	/* Frames and ring slots come back with the replies: take them while waiting. */
 	while ((frame = iop_qp_frame_alloc(x->qp, bytes)) == NULL)
 		if (replay_iop_poll(x) == 0 && iop_qp_outstanding(x->qp) == 0)
 			return -ENOMEM;
-	rc = iop_build_lan_packet_send_inline(frame, bytes, x->tid, data, len);
+	rc = iop_build_lan_packet_send_inline_multi(frame, bytes, x->tid, x->pend, x->n_pend);
 	if (rc < 0) {
 		iop_qp_frame_free(x->qp, frame);
 		return rc;
@@ -195,15 +224,43 @@ int replay_iop_send(struct replay_iop *x, const uint8_t *data, uint32_t len)
 	 * between the post and these stores (callbacks run only in polls).
 	 */
 	f = &x->slots[x->seq % QP_DEPTH];
-	f->len = len;
+	f->n = x->n_pend;
+	for (unsigned i = 0; i < x->n_pend; i++)
+		f->len[i] = x->pend[i].len;
 	f->t_post = now_ns();
+	if (posted_at != NULL)
+		*posted_at = f->t_post;
 	x->seq++;
-	x->st.posted++;
+	x->st.posted += x->n_pend;
+	x->st.requests++;
+	x->n_pend = 0;
+	x->stage_used = 0;
+	x->pend_bytes = IOP_LAN_SGL_WORD * 4;
 	return 0;
+}
+
+int replay_iop_queue(struct replay_iop *x, const uint8_t *data, uint32_t len,
+		     uint64_t *posted_at)
+{
+	size_t elem = 4 + ((size_t)len + 3) / 4 * 4;
+	int rc;
+
+	/* A batch ends at --batch packets, or where the next packet would outgrow the frame. */
+	if (x->n_pend != 0 && x->pend_bytes + elem > x->max_frame &&
+	    (rc = replay_iop_flush(x, posted_at)) != 0)
+		return rc;
+	if (x->stage_used + len > x->stage_bytes)
+		return -E2BIG; /* longer than replay_iop_max_packet() */
+	memcpy(x->stage + x->stage_used, data, len);
+	x->pend[x->n_pend++] = (struct iop_lan_inline){ x->stage + x->stage_used, len };
+	x->stage_used += ((size_t)len + 3) / 4 * 4;
+	x->pend_bytes += elem;
+	return x->n_pend >= x->batch ? replay_iop_flush(x, posted_at) : 0;
 }
 
 unsigned replay_iop_poll(struct replay_iop *x)
 {
+	x->poll_now = 0;
 	return iop_qp_poll(x->qp, 64);
 }
 
@@ -271,5 +328,6 @@ void replay_iop_free(struct replay_iop *x)
 	if (x == NULL)
 		return;
 	free(x->st.lat_ns);
+	free(x->stage);
 	free(x);
 }

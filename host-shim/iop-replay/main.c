@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * iop-replay: send a pcap or pcapng capture, packet by packet, as LAN
- * PacketSend requests through the host shim to the lan DDM of an IOP it runs
+ * PacketSend requests (up to --batch packets each) through the host shim to the lan DDM of an IOP it runs
  * in-process, whose port (net_pcap by default) writes them to a tx pcap.
  * With no arguments it replays a sample capture it generates and checks that
  * the output matches it packet for packet. docs/iop-replay.md.
@@ -15,10 +15,12 @@
 
 #include <rte_eal.h>
 
+#include "iop_lan.h"
 #include "replay.h"
 
 #define DEFAULT_MTU 9216u
 #define DEFAULT_MAX_FRAME (16u << 10)
+#define DEFAULT_BATCH 32u
 
 static void usage(FILE *f)
 {
@@ -43,13 +45,15 @@ static void usage(FILE *f)
 		"                       truncated last record) instead of failing\n"
 		"      --mtu=N          the port's MTU (default %u)\n"
 		"      --max-frame=N    the largest request frame, bytes (default %u)\n"
+		"      --batch=N        up to N packets (1-%u) a PacketSend, when they are due\n"
+		"                       (default %u; 1: a request a packet)\n"
 		"      --generate=FILE  write the sample capture (.pcapng: pcapng) and exit\n",
-		DEFAULT_MTU, DEFAULT_MAX_FRAME);
+		DEFAULT_MTU, DEFAULT_MAX_FRAME, IOP_LAN_SEND_MAX_PACKETS, DEFAULT_BATCH);
 }
 
 enum {
 	OPT_VDEV = 256, OPT_DURATION, OPT_STATS, OPT_JSON, OPT_VERIFY, OPT_SKIP_BAD, OPT_MTU,
-	OPT_MAX_FRAME, OPT_GENERATE,
+	OPT_MAX_FRAME, OPT_GENERATE, OPT_BATCH,
 };
 
 static bool number(const char *s, double *v)
@@ -90,6 +94,7 @@ static int parse(int argc, char **argv, struct replay_opts *o, const char **gene
 		{ "skip-bad", no_argument, NULL, OPT_SKIP_BAD },
 		{ "mtu", required_argument, NULL, OPT_MTU },
 		{ "max-frame", required_argument, NULL, OPT_MAX_FRAME },
+		{ "batch", required_argument, NULL, OPT_BATCH },
 		{ "generate", required_argument, NULL, OPT_GENERATE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -121,6 +126,10 @@ static int parse(int argc, char **argv, struct replay_opts *o, const char **gene
 		case OPT_MAX_FRAME:
 			ok = count(optarg, &u) && u >= 64 && u <= (64u << 20);
 			o->max_frame = (size_t)u;
+			break;
+		case OPT_BATCH:
+			ok = count(optarg, &u) && u >= 1 && u <= IOP_LAN_SEND_MAX_PACKETS;
+			o->batch = (unsigned)u;
 			break;
 		case OPT_GENERATE: *generate = optarg; break;
 		case 'h': usage(stdout); return 1;
@@ -156,7 +165,7 @@ static int fail(const char *what)
 int main(int argc, char **argv)
 {
 	struct replay_opts o = { .output = "iop-replay-out.pcap", .loop = 1, .mtu = DEFAULT_MTU,
-				 .max_frame = DEFAULT_MAX_FRAME };
+				 .max_frame = DEFAULT_MAX_FRAME, .batch = DEFAULT_BATCH };
 	char err[512] = "", sample_dir[] = "/tmp/iop-replay-XXXXXX", sample[64], out[64];
 	const char *generate = NULL;
 	struct replay_result r = { 0 };

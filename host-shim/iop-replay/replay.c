@@ -4,7 +4,13 @@
  * its time comes. When it comes is set by one of: --topspeed (at once),
  * --pps, --mbps, or the capture's own timestamps divided by --multiplier
  * (1 when not given, as tcpreplay). Replies are taken while waiting, so a
- * packet's latency is its frame's round trip, not the wait for its turn.
+ * request's latency is its frame's round trip, not the wait for its turn.
+ *
+ * Packets go up to --batch to a request: a packet already due when it is
+ * read (always, at --topspeed) joins the batch being gathered, which is
+ * posted when full; a packet not yet due first has the batch posted, then
+ * waits for its time. So no packet is posted before it is due, and the clock
+ * is read once a request (when it is posted) rather than once a packet.
  */
 #include <stdio.h>
 #include <time.h>
@@ -25,6 +31,7 @@ struct pacer {
 	uint64_t first_ts;   /* the capture's first timestamp in this loop */
 	bool have_first;
 	uint64_t packets, bits;
+	uint64_t now;        /* the clock when last read */
 };
 
 /* When the next packet is due, in now_ns() time. */
@@ -65,11 +72,25 @@ static bool wait_turn(const struct replay_opts *o, struct replay_iop *x, struct 
 			report_progress(replay_iop_stats(x), (double)(now - pc->start) / 1e9);
 			*next_stats += (uint64_t)(o->stats * 1e9);
 		}
-		if (now >= when)
+		if (now >= when) {
+			pc->now = now;
 			return true;
+		}
 		replay_iop_poll(x);
 		now = now_ns();
 	}
+}
+
+/* After a request was posted at `now`: progress lines, and --duration. @return false: out of time. */
+static bool posted(const struct replay_opts *o, struct replay_iop *x, struct pacer *pc,
+		   uint64_t now, uint64_t *next_stats)
+{
+	pc->now = now;
+	if (o->stats > 0 && now >= *next_stats) {
+		report_progress(replay_iop_stats(x), (double)(now - pc->start) / 1e9);
+		*next_stats += (uint64_t)(o->stats * 1e9);
+	}
+	return !out_of_time(o, pc, now);
 }
 
 int replay_run(const struct replay_opts *o, struct replay_iop *x, struct capture *c,
@@ -80,9 +101,10 @@ int replay_run(const struct replay_opts *o, struct replay_iop *x, struct capture
 	uint64_t next_stats;
 	int rc = 0;
 
-	pc.start = pc.loop_start = now_ns();
+	pc.start = pc.loop_start = pc.now = now_ns();
 	next_stats = pc.start + (uint64_t)(o->stats * 1e9);
 	for (uint64_t loop = 0; rc == 0 && (o->loop == 0 || loop < o->loop); loop++) {
+		uint64_t when, posted_at;
 		uint64_t sent_before = pc.packets;
 		struct packet p;
 		int got = 0;
@@ -112,16 +134,24 @@ int replay_run(const struct replay_opts *o, struct replay_iop *x, struct capture
 				rc = -1;
 				goto done;
 			}
-			if (!wait_turn(o, x, &pc, due(o, &pc, &p), &next_stats))
-				goto done;
-			if (replay_iop_send(x, p.data, p.len) != 0) {
-				snprintf(err, errlen, "packet %lu: no frame for %u bytes",
-					 (unsigned long)r->packets_read, p.len);
-				rc = -1;
-				goto done;
+			when = due(o, &pc, &p);
+			if (when > pc.now) {
+				/* Not due yet: what is due goes now, then this one waits. */
+				posted_at = 0;
+				if (replay_iop_flush(x, &posted_at) != 0)
+					goto no_frame;
+				if (posted_at != 0 && !posted(o, x, &pc, posted_at, &next_stats))
+					goto done;
+				if (!wait_turn(o, x, &pc, when, &next_stats))
+					goto done;
 			}
+			posted_at = 0;
+			if (replay_iop_queue(x, p.data, p.len, &posted_at) != 0)
+				goto no_frame;
 			pc.packets++;
 			pc.bits += (uint64_t)p.len * 8;
+			if (posted_at != 0 && !posted(o, x, &pc, posted_at, &next_stats))
+				goto done;
 		}
 		if (got < 0) {
 			/* A truncated or corrupt record: the rest of the file cannot be trusted. */
@@ -139,7 +169,17 @@ int replay_run(const struct replay_opts *o, struct replay_iop *x, struct capture
 		if (pc.packets == sent_before)
 			break;
 	}
+	goto done;
+no_frame:
+	snprintf(err, errlen, "packet %lu: no frame for a request of up to %u packets",
+		 (unsigned long)r->packets_read, o->batch);
+	rc = -1;
 done:
+	/* What was gathered and not yet posted goes (it was due). */
+	if (replay_iop_flush(x, NULL) != 0 && rc == 0) {
+		snprintf(err, errlen, "no frame for the last request");
+		rc = -1;
+	}
 	/* Sent means answered: the time and the rates include the last replies. */
 	if (replay_iop_drain(x) != 0 && rc == 0) {
 		snprintf(err, errlen, "the IOP did not answer every packet");

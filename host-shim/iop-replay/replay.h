@@ -30,6 +30,7 @@ struct replay_opts {
 	bool skip_bad;         /* skip (and count) packets that cannot be sent */
 	unsigned mtu;
 	size_t max_frame;      /* largest request frame, bytes */
+	unsigned batch;        /* most packets one PacketSend carries (1-64) */
 };
 
 /* ---- capture.c ---- */
@@ -58,22 +59,32 @@ void capture_close(struct capture *c);
 struct replay_iop;
 
 struct send_stats {
-	uint64_t posted, sent, sent_bytes, refused;
+	uint64_t posted, sent, sent_bytes, refused; /* packets */
+	uint64_t requests;     /* PacketSends posted */
 	/*
 	 * What the port itself counted as sent (rte_eth_stats opackets), read
 	 * when the IOP stops: a check on `sent` from outside the DDM. -1: the
 	 * port could not say.
 	 */
 	int64_t port_packets;
-	uint64_t *lat_ns;      /* a reservoir of frame latencies (post to reply) */
+	uint64_t *lat_ns;      /* a reservoir of request latencies (post to reply) */
 	uint64_t n_lat, lat_seen;
 };
 
 /* @return NULL with a message in err. */
 struct replay_iop *replay_iop_start(const struct replay_opts *o, const char *prog, char *err,
 				    size_t errlen);
-/* Post one packet as LanPacketSend (inline), polling for room. @return 0 or -errno. */
-int replay_iop_send(struct replay_iop *x, const uint8_t *data, uint32_t len);
+/*
+ * Add one packet (copied) to the batch being gathered; post the batch as one
+ * LanPacketSend (inline) when it holds --batch packets, and first when this
+ * packet would make its frame larger than --max-frame. Polls for room.
+ * @param posted_at  set to the clock read when a batch was posted, else untouched.
+ * @return 0 or -errno.
+ */
+int replay_iop_queue(struct replay_iop *x, const uint8_t *data, uint32_t len,
+		     uint64_t *posted_at);
+/* Post the batch gathered, if any (the clock read once, into posted_at). @return 0 or -errno. */
+int replay_iop_flush(struct replay_iop *x, uint64_t *posted_at);
 /* Take replies. @return how many. */
 unsigned replay_iop_poll(struct replay_iop *x);
 /* Take replies until none is outstanding. @return 0, or -ETIMEDOUT. */

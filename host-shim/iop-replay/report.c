@@ -56,6 +56,8 @@ void report_summary(const struct replay_opts *o, const struct send_stats *s,
 		else
 			json_null(&j, "port_packets");
 		json_uint(&j, "skipped", r->skipped);
+		json_uint(&j, "requests", s->requests);
+		json_uint(&j, "batch", o->batch);
 		json_double(&j, "latency_p50_us", p50);
 		json_double(&j, "latency_p99_us", p99);
 		if (verified >= 0)
@@ -72,7 +74,8 @@ void report_summary(const struct replay_opts *o, const struct send_stats *s,
 	       (unsigned long)r->skipped);
 	if (s->port_packets >= 0)
 		printf("the port counted %ld packets sent\n", (long)s->port_packets);
-	printf("frame latency p50 %.1f us, p99 %.1f us\n", p50, p99);
+	printf("%lu requests (up to %u packets each); request latency p50 %.1f us, p99 %.1f us\n",
+	       (unsigned long)s->requests, o->batch, p50, p99);
 	if (verified >= 0)
 		printf("output %s the input, packet for packet\n",
 		       verified == 1 ? "identical to" : "DIFFERS from");

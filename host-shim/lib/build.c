@@ -337,6 +337,57 @@ int iop_build_lan_packet_send_sgl(uint32_t *frame, size_t frame_bytes, uint16_t 
 			  IOP_SGL_DIR, IOP_SGL_DIR | IOP_SGL_END_OF_BUFFER);
 }
 
+int iop_build_lan_packet_send_multi(uint32_t *frame, size_t frame_bytes, uint16_t tid,
+				    const struct iop_window *w, const struct iop_buf *packets,
+				    unsigned n)
+{
+	/* A buffer a packet: END_OF_BUFFER closes each. */
+	if (n > IOP_LAN_SEND_MAX_PACKETS)
+		return -EINVAL;
+	return lan_simple(frame, frame_bytes, tid, IOP_LAN_PACKET_SEND, 0, w, packets, n,
+			  IOP_SGL_DIR | IOP_SGL_END_OF_BUFFER, IOP_SGL_DIR | IOP_SGL_END_OF_BUFFER);
+}
+
+int iop_build_lan_packet_send_inline_multi(uint32_t *frame, size_t frame_bytes, uint16_t tid,
+					   const struct iop_lan_inline *packets, unsigned n)
+{
+	size_t cap = frame_bytes / 4, need = IOP_LAN_SGL_WORD;
+	struct iop_sgl_writer sw;
+	int words;
+
+	if (frame == NULL || packets == NULL || n == 0 || n > IOP_LAN_SEND_MAX_PACKETS)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		if (packets[i].data == NULL || packets[i].len == 0 ||
+		    packets[i].len > IOP_SGL_COUNT_MAX)
+			return -EINVAL;
+		need += 1 + ((size_t)packets[i].len + 3) / 4;
+	}
+	if (cap < need)
+		return -ENOSPC;
+	iop_sgl_writer_init(&sw, frame + IOP_LAN_SGL_WORD, cap - IOP_LAN_SGL_WORD);
+	for (unsigned i = 0; i < n; i++)
+		iop_sgl_add_immediate(&sw, packets[i].data, packets[i].len, IOP_SGL_END_OF_BUFFER);
+	words = IOP_LAN_SGL_WORD + iop_sgl_finish(&sw);
+	if (header(frame, frame_bytes, (unsigned)words, tid, IOP_LAN_PACKET_SEND,
+		   IOP_LAN_SGL_WORD) < 0)
+		return -EINVAL;
+	put(frame, IOP_LAN_CONTROL_WORD, 0);
+	return words;
+}
+
+int iop_read_lan_send_reply(const uint32_t *reply, size_t reply_words, unsigned n)
+{
+	uint32_t sent;
+
+	if (reply == NULL || reply_words < IOP_REPLY_WORDS)
+		return -EPROTO;
+	if (reply_words < IOP_LAN_SEND_REPLY_WORDS)
+		return get(reply, 4) >> 24 == IOP_REPLY_STATUS_SUCCESS ? 1 : 0;
+	sent = get(reply, IOP_LAN_SEND_SENT_WORD);
+	return sent > n ? -EPROTO : (int)sent;
+}
+
 int iop_build_lan_receive_post(uint32_t *frame, size_t frame_bytes, uint16_t tid,
 			       const struct iop_window *w, const struct iop_buf *buckets,
 			       unsigned n_buckets)

@@ -187,6 +187,47 @@ int iop_build_lan_packet_send_sgl(uint32_t *frame, size_t frame_bytes, uint16_t 
 				  const struct iop_window *w, const struct iop_buf *bufs,
 				  unsigned n_bufs);
 
+/** One packet of a multi-packet LanPacketSend carried in the frame. */
+struct iop_lan_inline {
+	const void *data; /**< the packet's bytes */
+	uint32_t len;     /**< its length, 1 to IOP_SGL_COUNT_MAX */
+};
+
+/**
+ * LanPacketSend of n packets (1 to IOP_LAN_SEND_MAX_PACKETS), each held in
+ * one buffer of the inbound heap: word 4 the transmit control word (0), from
+ * word 5 one simple element per packet (DIR | END_OF_BUFFER), LAST_ELEMENT on
+ * the final one. n = 1 builds what iop_build_lan_packet_send_sgl() does for
+ * one buffer. Needs 5 + 2n words. The reply: iop_read_lan_send_reply().
+ * @return words written; -EINVAL for a packet outside the window's inbound
+ *         heap, an empty one, none, or more than IOP_LAN_SEND_MAX_PACKETS; -ENOSPC.
+ */
+int iop_build_lan_packet_send_multi(uint32_t *frame, size_t frame_bytes, uint16_t tid,
+				    const struct iop_window *w, const struct iop_buf *packets,
+				    unsigned n);
+
+/**
+ * LanPacketSend of n packets (1 to IOP_LAN_SEND_MAX_PACKETS) carried in the
+ * frame: word 4 the transmit control word (0), from word 5 one immediate-data
+ * element per packet (END_OF_BUFFER), LAST_ELEMENT on the final one. Needs
+ * 5 + the sum of (1 + ceil(len / 4)) words. n = 1 builds what
+ * iop_build_lan_packet_send_inline() does.
+ * @return words written; -EINVAL for a NULL or empty packet, one over 24
+ *         bits, none, or more than IOP_LAN_SEND_MAX_PACKETS; -ENOSPC.
+ */
+int iop_build_lan_packet_send_inline_multi(uint32_t *frame, size_t frame_bytes, uint16_t tid,
+					   const struct iop_lan_inline *packets, unsigned n);
+
+/**
+ * Read a PacketSend reply: how many of the request's packets were sent, in
+ * order from the first. A 5-word reply (a one-packet request) sent its packet
+ * on SUCCESS and none otherwise; a 6-word reply says in word 5 (all on
+ * SUCCESS, fewer on ERROR_PARTIAL_TRANSFER, none on a refusal).
+ * @return the packets sent, or -EPROTO for a reply too short or a word 5
+ *         above n (the packets the request carried).
+ */
+int iop_read_lan_send_reply(const uint32_t *reply, size_t reply_words, unsigned n);
+
 /**
  * LanReceivePost: word 4 the bucket count, from word 5 one simple element
  * per bucket (END_OF_BUFFER on each, LAST_ELEMENT on the final). The buckets

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # iop-replay, the real binary: the no-argument main job; generated captures
 # (pcap and pcapng, 60 to 9000 bytes, VLAN tagged) replayed and found
-# identical in the tx pcap; rate control within 5% at modest rates; the
+# identical in the tx pcap, batched (--batch 32, the default) and a request
+# a packet (--batch 1); rate control within 5% at modest rates; the
 # options' counts, and the port's own count of what it sent; and every bad
 # input refused with its message and a non-zero exit (or skipped and counted
 # with --skip-bad).
@@ -46,8 +47,10 @@ within() {
 	awk -v v="$1" -v w="$2" -v p="$3" 'BEGIN { d = v - w; if (d < 0) d = -d; exit !(v != "" && d <= w * p / 100) }'
 }
 
-# The main job: a generated sample, replayed and verified.
+# The main job: a generated sample, replayed and verified; batched (the
+# default, --batch 32) and a request a packet (--batch 1).
 expect 0 "identical to the input"
+expect 0 "identical to the input" --batch 1
 
 # Generated captures, both formats, streamed and preloaded, at top speed.
 expect 0 "" --generate=sample.pcap
@@ -55,6 +58,21 @@ expect 0 "" --generate=sample.pcapng
 expect 0 "identical to the input" --verify -o tx1.pcap sample.pcap
 expect 0 "identical to the input" --verify --preload --topspeed -o tx2.pcap sample.pcapng
 expect 0 '"packets":72' --json -o tx3.pcap sample.pcapng
+
+# Batched sends: the tx pcap identical to the input with --batch 32 and
+# --batch 1, at top speed and paced; a request a packet with --batch 1, fewer
+# requests than packets with --batch 32 at top speed.
+for b in 32 1; do
+	expect 0 "identical to the input" --verify --preload --topspeed --batch $b -o tx4.pcap sample.pcap
+	expect 0 "identical to the input" --verify --topspeed --batch $b -o tx5.pcap sample.pcapng
+	expect 0 "identical to the input" --verify --pps=2000 --batch $b -o tx6.pcap sample.pcap
+done
+expect 0 '"packets":72,.*"requests":72,"batch":1,' --json --topspeed --batch 1 -o tx.pcap sample.pcap
+expect 0 '"packets":216,.*"drops":0,.*"port_packets":216,' --json --loop=3 --topspeed --batch 64 -o tx.pcap sample.pcap
+expect 0 '"packets":72,' --json --topspeed --batch 32 -o tx.pcap sample.pcap
+requests=$(json_field requests)
+[ -n "$requests" ] && [ "$requests" -lt 72 ] ||
+	fail "--batch 32 --topspeed: $requests requests for 72 packets"
 
 # Counts the options set.
 expect 0 '"packets":5,' --json --limit=5 -o tx.pcap sample.pcap
@@ -92,6 +110,8 @@ expect nz "skip-bad" --max-frame=4096 -o tx.pcap sample.pcap
 expect 0 '"skipped":15' --json --max-frame=4096 --skip-bad -o tx.pcap sample.pcap
 expect 0 '"skipped":21' --json --mtu=1500 --skip-bad -o tx.pcap sample.pcap
 expect 2 "bad value" --pps=fast sample.pcap
+expect 2 "bad value" --batch=0 sample.pcap
+expect 2 "bad value" --batch=65 sample.pcap
 expect 2 "at most one of" --pps=10 --topspeed sample.pcap
 expect 2 "one loop" --verify --loop=2 sample.pcap
 

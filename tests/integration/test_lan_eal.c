@@ -451,6 +451,241 @@ static void test_post_of_a_gone_host_is_answered(void)
 	down(&f);
 }
 
+/* ---- several packets in one PacketSend ---- */
+
+/* Post a PacketSend frame and wait for its reply: the packets it says were sent, or -1. */
+static int call_multi(struct fixture *f, uint32_t *frame, unsigned n, struct iop_completion *c)
+{
+	uint32_t reply[16];
+	int rc = iop_qp_call(f->qp, frame, reply, 16, c, TIMEOUT_MS);
+
+	if (rc != 0 && rc != -EIO)
+		return -1;
+	return iop_read_lan_send_reply(reply, c->reply_words, n);
+}
+
+/*
+ * Several packets a request, inline, by SGL, and one packet in two elements
+ * next to others: looped back by net_ring0 into the buckets in order, byte
+ * for byte; the reply says all went; the counts are of packets.
+ */
+static void test_multi_send_loopback(void)
+{
+	enum { N_INL = 8, N_SGL = 12, N_MIX = 3, N = N_INL + N_SGL + N_MIX };
+	static uint8_t pkts[N][9000];
+	uint32_t sizes[N];
+	struct iop_lan_inline inl[N_INL];
+	struct iop_buf bufs[N_SGL], mix_buf;
+	struct fixture f;
+	struct iop_completion c;
+	struct rx_post rx;
+	size_t bytes;
+	uint32_t *frame;
+	uint64_t opackets0;
+	unsigned k = 0;
+
+	up(&f, "port=net_ring0,mtu=9000");
+	opackets0 = lan_field(&f, IOP_LAN_GROUP_PORT_STATS, 1);
+	post_buckets(&f, &rx, N, BUCKET);
+	for (unsigned i = 0; i < N; i++) {
+		sizes[i] = i < N_INL ? 60 + 193 * i : 60 + (i * 2711) % (9022 - 60);
+		make_packet(pkts[i], sizes[i], 100 + i, i % 4 == 1);
+	}
+	/* Inline: 8 packets in one frame. */
+	bytes = 4096 * 4;
+	frame = iop_qp_frame_alloc(f.qp, bytes);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(frame);
+	for (unsigned i = 0; i < N_INL; i++)
+		inl[i] = (struct iop_lan_inline){ pkts[k + i], sizes[k + i] };
+	CU_ASSERT_FATAL(iop_build_lan_packet_send_inline_multi(frame, bytes, LAN_TID, inl,
+							       N_INL) > 0);
+	CU_ASSERT_EQUAL(call_multi(&f, frame, N_INL, &c), N_INL);
+	CU_ASSERT_EQUAL(c.req_status, IOP_REPLY_STATUS_SUCCESS);
+	CU_ASSERT_EQUAL(c.reply_words, IOP_LAN_SEND_REPLY_WORDS);
+	k += N_INL;
+	/* By SGL: 12 packets, a buffer each. */
+	for (unsigned i = 0; i < N_SGL; i++) {
+		bufs[i] = (struct iop_buf){ iop_host_frame_alloc(f.h, sizes[k + i]), sizes[k + i] };
+		CU_ASSERT_PTR_NOT_NULL_FATAL(bufs[i].addr);
+		memcpy(bufs[i].addr, pkts[k + i], sizes[k + i]);
+	}
+	frame = iop_qp_frame_alloc(f.qp, 256);
+	CU_ASSERT_FATAL(iop_build_lan_packet_send_multi(frame, 256, LAN_TID, f.w, bufs, N_SGL) > 0);
+	CU_ASSERT_EQUAL(call_multi(&f, frame, N_SGL, &c), N_SGL);
+	CU_ASSERT_EQUAL(c.req_status, IOP_REPLY_STATUS_SUCCESS);
+	for (unsigned i = 0; i < N_SGL; i++)
+		iop_host_frame_free(f.h, bufs[i].addr);
+	k += N_SGL;
+	/*
+	 * By hand: packet A in two elements (16 bytes inline, the rest in a
+	 * buffer, END_OF_BUFFER on the second), packet B inline (END_OF_BUFFER),
+	 * packet C inline, the list's last element without END_OF_BUFFER.
+	 */
+	{
+		uint32_t a = sizes[k], bl = sizes[k + 1], cl = sizes[k + 2];
+		unsigned w = IOP_LAN_SGL_WORD;
+		struct iop_msg_hdr m = { .version = 1, .sgl_offset = IOP_LAN_SGL_WORD,
+					 .target_tid = LAN_TID, .initiator_tid = IOP_TID_HOST,
+					 .function = IOP_LAN_PACKET_SEND };
+
+		bytes = 4096 * 4;
+		frame = iop_qp_frame_alloc(f.qp, bytes);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(frame);
+		mix_buf = (struct iop_buf){ iop_host_frame_alloc(f.h, a - 16), a - 16 };
+		CU_ASSERT_PTR_NOT_NULL_FATAL(mix_buf.addr);
+		memcpy(mix_buf.addr, pkts[k] + 16, a - 16);
+		frame[w++] = rte_cpu_to_le_32(0x0C000000u | 16);
+		memcpy(frame + w, pkts[k], 16);
+		w += 4;
+		frame[w++] = rte_cpu_to_le_32(0x54000000u | (a - 16)); /* simple, DIR, EOB */
+		frame[w++] = rte_cpu_to_le_32(iop_window_mfa(f.w, mix_buf.addr));
+		frame[w++] = rte_cpu_to_le_32(0x4C000000u | bl);
+		memcpy(frame + w, pkts[k + 1], bl);
+		w += (bl + 3) / 4;
+		frame[w++] = rte_cpu_to_le_32(0x8C000000u | cl); /* LAST, no END_OF_BUFFER */
+		memcpy(frame + w, pkts[k + 2], cl);
+		w += (cl + 3) / 4;
+		CU_ASSERT_FATAL(w * 4 <= bytes);
+		m.size_words = (uint16_t)w;
+		iop_msg_hdr_encode(&m, frame);
+		frame[IOP_LAN_CONTROL_WORD] = 0;
+		CU_ASSERT_EQUAL(call_multi(&f, frame, N_MIX, &c), N_MIX);
+		CU_ASSERT_EQUAL(c.req_status, IOP_REPLY_STATUS_SUCCESS);
+		iop_host_frame_free(f.h, mix_buf.addr);
+	}
+	CU_ASSERT_FATAL(wait_done(&f, &rx));
+	CU_ASSERT_EQUAL(rx.result, 0);
+	CU_ASSERT_EQUAL(rx.packets, N);
+	CU_ASSERT_EQUAL(rx.bad_flags, 0);
+	for (unsigned i = 0; i < N; i++) {
+		CU_ASSERT_EQUAL(rx.len[i], sizes[i]);
+		CU_ASSERT_EQUAL(memcmp(rx.buckets[i], pkts[i], sizes[i]), 0);
+	}
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_DDM_STATS, 0), N);  /* packets sent */
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_DDM_STATS, 2), 0);  /* refused */
+	/* opackets: the port's statistics outlive the DDM's instances */
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_PORT_STATS, 1) - opackets0, N);
+	free_buckets(&f, &rx);
+	down(&f);
+}
+
+/*
+ * A multi-packet PacketSend with one bad packet in the middle is refused
+ * whole, with the DSC the one-packet form of that packet gets, and nothing
+ * of it is sent.
+ */
+static void test_multi_send_refusals(void)
+{
+	enum { N = 3 };
+	static uint8_t pkt[2048];
+	struct iop_buf bufs[IOP_LAN_SEND_MAX_PACKETS + 1];
+	struct fixture f;
+	struct iop_completion c;
+	uint32_t *frame;
+	uint64_t opackets0;
+	unsigned refused = 0;
+	/* What is done to the middle packet's element (words 7, 8 of the frame). */
+	struct {
+		uint32_t flags_or;   /* ORed into its header, after flags_and */
+		uint32_t flags_and;  /* ANDed into its header */
+		uint32_t addr;       /* its address, 0: kept */
+		uint16_t dsc;
+	} cases[] = {
+		{ 1600, 0xFF000000u, 0, IOP_DSC_MESSAGE_TOO_LARGE },      /* 1600 > 1522 */
+		{ 0, 0xFFFFFFFFu, 0xFFFFFF00u, 0 },                        /* outside the heap */
+		{ 0, 0xFFFFFFFFu, 4, 0 },                                  /* below it */
+		{ 0x20000000u, 0xCFFFFFFFu, 0, 0 },                        /* a page list */
+		{ 0, 0xFF000000u, 0, 0 },                                  /* an empty packet */
+		{ 0, 0xBFFFFFFFu, 0, 0 }, /* no END_OF_BUFFER: it runs into the third (1602 bytes) */
+	};
+
+	up(&f, "port=net_null0");
+	opackets0 = lan_field(&f, IOP_LAN_GROUP_PORT_STATS, 1);
+	make_packet(pkt, sizeof(pkt), 9, false);
+	for (unsigned i = 0; i <= IOP_LAN_SEND_MAX_PACKETS; i++) {
+		bufs[i] = (struct iop_buf){ iop_host_frame_alloc(f.h, 2048), 801 };
+		CU_ASSERT_PTR_NOT_NULL_FATAL(bufs[i].addr);
+		memcpy(bufs[i].addr, pkt, 2048);
+	}
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint16_t want = cases[i].dsc;
+		uint32_t *one;
+		int got;
+
+		if (want == 0) {
+			/* The one-packet form of the same element: the DSC to expect. */
+			one = iop_qp_frame_alloc(f.qp, 64);
+			CU_ASSERT_FATAL(iop_build_lan_packet_send_multi(one, 64, LAN_TID, f.w,
+									&bufs[1], 1) > 0);
+			one[5] = rte_cpu_to_le_32((rte_le_to_cpu_32(one[5]) & cases[i].flags_and) |
+						  cases[i].flags_or);
+			if (cases[i].addr != 0)
+				one[6] = rte_cpu_to_le_32(cases[i].addr);
+			if (i == 5) { /* for one packet, running over is MESSAGE_TOO_LARGE */
+				want = IOP_DSC_MESSAGE_TOO_LARGE;
+				iop_qp_frame_free(f.qp, one);
+			} else {
+				CU_ASSERT_EQUAL(call(&f, one, &c), -EIO);
+				want = c.dsc;
+				refused++;
+			}
+			CU_ASSERT_NOT_EQUAL(want, 0);
+		}
+		frame = iop_qp_frame_alloc(f.qp, 64);
+		CU_ASSERT_FATAL(iop_build_lan_packet_send_multi(frame, 64, LAN_TID, f.w, bufs, N) > 0);
+		frame[7] = rte_cpu_to_le_32((rte_le_to_cpu_32(frame[7]) & cases[i].flags_and) |
+					    cases[i].flags_or);
+		if (cases[i].addr != 0)
+			frame[8] = rte_cpu_to_le_32(cases[i].addr);
+		got = call_multi(&f, frame, N, &c);
+		CU_ASSERT_EQUAL(got, 0);
+		CU_ASSERT_EQUAL(c.req_status, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER);
+		if (c.dsc != want)
+			fprintf(stderr, "multi case %u: dsc 0x%x, not 0x%x\n", i, c.dsc, want);
+		CU_ASSERT_EQUAL(c.dsc, want);
+		refused++;
+	}
+	/* A transmit control word other than 0; more packets than one request takes. */
+	frame = iop_qp_frame_alloc(f.qp, 64);
+	iop_build_lan_packet_send_multi(frame, 64, LAN_TID, f.w, bufs, N);
+	frame[IOP_LAN_CONTROL_WORD] = rte_cpu_to_le_32(1);
+	CU_ASSERT_EQUAL(call_multi(&f, frame, N, &c), 0);
+	CU_ASSERT_EQUAL(c.dsc, IOP_DSC_INVALID_PARAMETER);
+	frame = iop_qp_frame_alloc(f.qp, 1024);
+	iop_build_lan_packet_send_multi(frame, 1024, LAN_TID, f.w, bufs, IOP_LAN_SEND_MAX_PACKETS);
+	CU_ASSERT_EQUAL(call_multi(&f, frame, IOP_LAN_SEND_MAX_PACKETS, &c),
+			IOP_LAN_SEND_MAX_PACKETS);
+	CU_ASSERT_EQUAL(c.req_status, IOP_REPLY_STATUS_SUCCESS);
+	frame = iop_qp_frame_alloc(f.qp, 1024);
+	CU_ASSERT_FATAL(iop_build_lan_packet_send_multi(frame, 1024, LAN_TID, f.w, bufs,
+							IOP_LAN_SEND_MAX_PACKETS) > 0);
+	/* One more packet: a 65th element, END_OF_BUFFER on the 64th kept. */
+	{
+		unsigned last = IOP_LAN_SGL_WORD + 2 * (IOP_LAN_SEND_MAX_PACKETS - 1);
+		struct iop_msg_hdr m;
+
+		frame[last] = rte_cpu_to_le_32(rte_le_to_cpu_32(frame[last]) & ~0x80000000u);
+		frame[last + 2] = rte_cpu_to_le_32(0xD4000000u | 801);
+		frame[last + 3] = rte_cpu_to_le_32(iop_window_mfa(f.w, bufs[IOP_LAN_SEND_MAX_PACKETS].addr));
+		iop_msg_hdr_decode(frame, &m);
+		m.size_words += 2;
+		iop_msg_hdr_encode(&m, frame);
+	}
+	CU_ASSERT_EQUAL(call_multi(&f, frame, IOP_LAN_SEND_MAX_PACKETS + 1, &c), 0);
+	CU_ASSERT_EQUAL(c.dsc, IOP_DSC_INVALID_PARAMETER);
+	refused += 2;
+	/* Only the 64 of the good request reached the port. */
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_PORT_STATS, 1) - opackets0,
+			IOP_LAN_SEND_MAX_PACKETS);
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_DDM_STATS, 0), IOP_LAN_SEND_MAX_PACKETS);
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_DDM_STATS, 1),
+			(uint64_t)IOP_LAN_SEND_MAX_PACKETS * 801);
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_DDM_STATS, 2), refused);
+	for (unsigned i = 0; i <= IOP_LAN_SEND_MAX_PACKETS; i++)
+		iop_host_frame_free(f.h, bufs[i].addr);
+	down(&f);
+}
+
 /* net_pcap with tx_pcap: the file holds every packet sent, in order, byte for byte. */
 static void test_pcap_tx_file(void)
 {
@@ -515,6 +750,8 @@ static const struct iop_test_case lan_tests[] = {
 	{ "loopback_send_and_receive", test_loopback_send_and_receive },
 	{ "receive_drops", test_receive_drops },
 	{ "refusals", test_refusals },
+	{ "multi_send_loopback", test_multi_send_loopback },
+	{ "multi_send_refusals", test_multi_send_refusals },
 	{ "suspend_and_reset", test_suspend_and_reset },
 	{ "post_of_a_gone_host_is_answered", test_post_of_a_gone_host_is_answered },
 	{ "pcap_tx_file", test_pcap_tx_file },

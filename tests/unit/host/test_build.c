@@ -41,17 +41,23 @@ static bool untouched(void)
 }
 
 /* Accepted by the IOP's validator, with the header asked for. */
-static void check_header(int words, uint16_t tid, uint8_t function, struct iop_msg_hdr *m)
+static void check_header_of(const uint32_t *f, int words, uint16_t tid, uint8_t function,
+			    struct iop_msg_hdr *m)
 {
 	struct iop_frame_verdict v;
 
 	CU_ASSERT_FATAL(words > 0);
-	CU_ASSERT_EQUAL(iop_frame_validate(frame, (size_t)words * 4, &v), 0);
-	iop_msg_hdr_decode(frame, m);
+	CU_ASSERT_EQUAL(iop_frame_validate(f, (size_t)words * 4, &v), 0);
+	iop_msg_hdr_decode(f, m);
 	CU_ASSERT_EQUAL(m->size_words, words);
 	CU_ASSERT_EQUAL(m->target_tid, tid);
 	CU_ASSERT_EQUAL(m->initiator_tid, IOP_TID_HOST);
 	CU_ASSERT_EQUAL(m->function, function);
+}
+
+static void check_header(int words, uint16_t tid, uint8_t function, struct iop_msg_hdr *m)
+{
+	check_header_of(frame, words, tid, function, m);
 }
 
 static void test_utility_requests(void)
@@ -275,6 +281,101 @@ static void test_lan_requests(void)
 	iop_window_close(w);
 }
 
+/* Several packets in one PacketSend: an END_OF_BUFFER element closing each. */
+static void test_lan_packet_send_multi(void)
+{
+	const struct iop_window_opts wo = { .inbound_bytes = 1u << 20, .outbound_bytes = 1u << 20 };
+	struct iop_window *w = iop_window_create(&wo);
+	static uint32_t big[IOP_LAN_SGL_WORD + 2 * (IOP_LAN_SEND_MAX_PACKETS + 1)];
+	struct iop_buf bufs[IOP_LAN_SEND_MAX_PACKETS + 1];
+	struct iop_lan_inline inl[3];
+	uint8_t pkt[3][61];
+	struct iop_sgl_bounds b;
+	struct iop_sgl_iter it;
+	struct iop_sgl_elem e;
+	struct iop_msg_hdr m;
+	int words;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	iop_window_sgl_bounds(w, &b);
+	for (unsigned i = 0; i <= IOP_LAN_SEND_MAX_PACKETS; i++) {
+		bufs[i].addr = iop_heap_alloc(iop_window_inbound(w), 128);
+		bufs[i].len = 60 + i;
+		CU_ASSERT_PTR_NOT_NULL_FATAL(bufs[i].addr);
+	}
+	/* By SGL: a simple element a packet, DIR | END_OF_BUFFER on each, LAST on the final. */
+	words = iop_build_lan_packet_send_multi(frame, sizeof(frame), 0x10, w, bufs, 3);
+	check_header(words, 0x10, IOP_LAN_PACKET_SEND, &m);
+	CU_ASSERT_EQUAL(words, 5 + 2 * 3);
+	CU_ASSERT_EQUAL(m.sgl_offset, IOP_LAN_SGL_WORD);
+	CU_ASSERT_EQUAL(le32toh(frame[IOP_LAN_CONTROL_WORD]), 0);
+	iop_sgl_iter_init(&it, frame, (size_t)words * 4, m.sgl_offset, &b);
+	for (unsigned i = 0; i < 3; i++) {
+		CU_ASSERT_EQUAL_FATAL(iop_sgl_next(&it, &e), 1);
+		CU_ASSERT_EQUAL(e.kind, IOP_SGL_KIND_SIMPLE);
+		CU_ASSERT_EQUAL(e.offset, iop_window_mfa(w, bufs[i].addr));
+		CU_ASSERT_EQUAL(e.count, 60 + i);
+		CU_ASSERT_TRUE(e.flags & IOP_SGL_DIR);
+		CU_ASSERT_TRUE(e.flags & IOP_SGL_END_OF_BUFFER);
+		CU_ASSERT_EQUAL(!!(e.flags & IOP_SGL_LAST_ELEMENT), i == 2);
+	}
+	CU_ASSERT_EQUAL(iop_sgl_next(&it, &e), 0);
+	/* The most packets; one more, none, a frame too small. */
+	words = iop_build_lan_packet_send_multi(big, sizeof(big), 0x10, w, bufs,
+						IOP_LAN_SEND_MAX_PACKETS);
+	CU_ASSERT_EQUAL(words, (int)(5 + 2 * IOP_LAN_SEND_MAX_PACKETS));
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_multi(big, sizeof(big), 0x10, w, bufs,
+							IOP_LAN_SEND_MAX_PACKETS + 1), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_multi(frame, sizeof(frame), 0x10, w, bufs, 0),
+			-EINVAL);
+	poison();
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_multi(frame, 10 * 4, 0x10, w, bufs, 3), -ENOSPC);
+	CU_ASSERT_TRUE(untouched());
+	/* One packet: the same frame as the one-packet builder's. */
+	words = iop_build_lan_packet_send_multi(big, sizeof(big), 0x10, w, bufs, 1);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_sgl(frame, sizeof(frame), 0x10, w, bufs, 1), words);
+	CU_ASSERT_EQUAL(memcmp(big, frame, (size_t)words * 4), 0);
+
+	/* Inline: an immediate element a packet, END_OF_BUFFER on each. */
+	for (unsigned i = 0; i < 3; i++) {
+		memset(pkt[i], 0xA0 + (int)i, sizeof(pkt[i]));
+		inl[i].data = pkt[i];
+		inl[i].len = 60 + i; /* 15, 16 and 16 words */
+	}
+	words = iop_build_lan_packet_send_inline_multi(big, sizeof(big), 0x10, inl, 3);
+	check_header_of(big, words, 0x10, IOP_LAN_PACKET_SEND, &m);
+	CU_ASSERT_EQUAL(words, 5 + (1 + 15) + (1 + 16) + (1 + 16));
+	iop_sgl_iter_init(&it, big, (size_t)words * 4, m.sgl_offset, &b);
+	for (unsigned i = 0; i < 3; i++) {
+		CU_ASSERT_EQUAL_FATAL(iop_sgl_next(&it, &e), 1);
+		CU_ASSERT_EQUAL(e.kind, IOP_SGL_KIND_IMMEDIATE);
+		CU_ASSERT_EQUAL(e.count, 60 + i);
+		CU_ASSERT_EQUAL(memcmp(e.data, pkt[i], 60 + i), 0);
+		CU_ASSERT_TRUE(e.flags & IOP_SGL_END_OF_BUFFER);
+		CU_ASSERT_EQUAL(!!(e.flags & IOP_SGL_LAST_ELEMENT), i == 2);
+	}
+	CU_ASSERT_EQUAL(iop_sgl_next(&it, &e), 0);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_inline_multi(big, (5 + 49) * 4, 0x10, inl, 3),
+			-ENOSPC);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_inline_multi(big, (5 + 50) * 4, 0x10, inl, 3),
+			5 + 50);
+	inl[1].len = 0;
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_inline_multi(big, sizeof(big), 0x10, inl, 3),
+			-EINVAL);
+	inl[1].len = 61;
+	inl[1].data = NULL;
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_inline_multi(big, sizeof(big), 0x10, inl, 3),
+			-EINVAL);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_inline_multi(big, sizeof(big), 0x10, inl, 0),
+			-EINVAL);
+	/* One packet: the same frame as the one-packet inline builder's. */
+	words = iop_build_lan_packet_send_inline_multi(big, sizeof(big), 0x10, inl, 1);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_inline(frame, sizeof(frame), 0x10, pkt[0], 60),
+			words);
+	CU_ASSERT_EQUAL(memcmp(big, frame, (size_t)words * 4), 0);
+	iop_window_close(w);
+}
+
 /* A reply with a status and words 5..: what the IOP would send. */
 static unsigned reply_of(uint8_t status, const uint32_t *payload, unsigned n)
 {
@@ -334,6 +435,18 @@ static void test_reply_readers(void)
 	CU_ASSERT_EQUAL(pkts[1].len, 9000);
 	CU_ASSERT_EQUAL(iop_read_lan_receive_reply(frame, words, pkts, 1, NULL), 1);
 	CU_ASSERT_EQUAL(iop_read_lan_receive_reply(frame, words - 1, pkts, 4, NULL), -EPROTO);
+
+	/* PacketSend replies: 5 words for one packet, 6 (word 5 the packets sent) for several. */
+	words = reply_of(0, NULL, 0);
+	CU_ASSERT_EQUAL(iop_read_lan_send_reply(frame, words, 1), 1);
+	words = reply_of(IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER, NULL, 0);
+	CU_ASSERT_EQUAL(iop_read_lan_send_reply(frame, words, 3), 0);
+	words = reply_of(0, (const uint32_t[]){ 3 }, 1);
+	CU_ASSERT_EQUAL(iop_read_lan_send_reply(frame, words, 3), 3);
+	words = reply_of(IOP_REPLY_STATUS_ERROR_PARTIAL_TRANSFER, (const uint32_t[]){ 2 }, 1);
+	CU_ASSERT_EQUAL(iop_read_lan_send_reply(frame, words, 3), 2);
+	CU_ASSERT_EQUAL(iop_read_lan_send_reply(frame, words, 1), -EPROTO);
+	CU_ASSERT_EQUAL(iop_read_lan_send_reply(frame, 4, 1), -EPROTO);
 }
 
 static const struct iop_test_case build_tests[] = {
@@ -342,6 +455,7 @@ static const struct iop_test_case build_tests[] = {
 	{ "executive_requests", test_executive_requests },
 	{ "block_transfers", test_block_transfers },
 	{ "lan_requests", test_lan_requests },
+	{ "lan_packet_send_multi", test_lan_packet_send_multi },
 	{ "reply_readers", test_reply_readers },
 	{ NULL, NULL },
 };
