@@ -286,22 +286,10 @@ int iop_build_lan(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t fun
 int iop_build_lan_packet_send_inline(uint32_t *frame, size_t frame_bytes, uint16_t tid,
 				     const void *packet, uint32_t len)
 {
-	size_t cap = frame_bytes / 4;
-	struct iop_sgl_writer sw;
-	int words;
+	/* One packet is the multi form with one: the same frame, word for word. */
+	const struct iop_lan_inline one = { .data = packet, .len = len };
 
-	if (frame == NULL || packet == NULL || len == 0 || len > IOP_SGL_COUNT_MAX)
-		return -EINVAL;
-	if (cap < IOP_LAN_SGL_WORD + 1 + ((size_t)len + 3) / 4)
-		return -ENOSPC;
-	iop_sgl_writer_init(&sw, frame + IOP_LAN_SGL_WORD, cap - IOP_LAN_SGL_WORD);
-	iop_sgl_add_immediate(&sw, packet, len, IOP_SGL_END_OF_BUFFER);
-	words = IOP_LAN_SGL_WORD + iop_sgl_finish(&sw);
-	if (header(frame, frame_bytes, (unsigned)words, tid, IOP_LAN_PACKET_SEND,
-		   IOP_LAN_SGL_WORD) < 0)
-		return -EINVAL;
-	put(frame, IOP_LAN_CONTROL_WORD, 0);
-	return words;
+	return iop_build_lan_packet_send_inline_multi(frame, frame_bytes, tid, &one, 1);
 }
 
 /* Word 4 and one simple element per buffer from word 5; the last one also END_OF_BUFFER. */
