@@ -289,7 +289,7 @@ static void test_lan_packet_send_multi(void)
 	static uint32_t big[IOP_LAN_SGL_WORD + 2 * (IOP_LAN_SEND_MAX_PACKETS + 1)];
 	struct iop_buf bufs[IOP_LAN_SEND_MAX_PACKETS + 1];
 	struct iop_lan_inline inl[3];
-	uint8_t pkt[3][61];
+	uint8_t pkt[3][62]; /* packets of 60, 61 and 62 bytes */
 	struct iop_sgl_bounds b;
 	struct iop_sgl_iter it;
 	struct iop_sgl_elem e;
