@@ -149,7 +149,8 @@ struct replay_iop *replay_iop_start(const struct replay_opts *o, const char *pro
 	x->rng = 0x9E3779B97F4A7C15ull;
 	x->st.port_packets = -1;
 	x->batch = o->batch != 0 ? o->batch : 1;
-	x->max_frame = o->max_frame;
+	/* A batch's frame is one message: MessageSize (16 bits of words) bounds it. */
+	x->max_frame = o->max_frame < 0xFFFFu * 4u ? o->max_frame : 0xFFFFu * 4u;
 	x->pend_bytes = IOP_LAN_SGL_WORD * 4;
 	x->stage_bytes = (size_t)x->batch * ((replay_iop_max_packet(o) + 3u) & ~3u);
 	x->stage = malloc(x->stage_bytes);

@@ -19,6 +19,8 @@
 # tcpreplay without root or without network namespaces) gets a "skipped: why" column instead
 # of failing the run. Needs python3. IOP_BENCH_REPLAY, IOP_BENCH_TESTPMD and IOP_BENCH_TCPREPLAY
 # name the programs (default: BUILD_DIR's iop-replay, and dpdk-testpmd and tcpreplay on PATH).
+# IOP_BENCH_BATCH (default 32) is iop-replay's --batch: net_null never fills, so a batch is
+# never sent in part here.
 set -euo pipefail
 
 smoke=0
@@ -28,6 +30,7 @@ if [ "${1:-}" = --smoke ]; then
 fi
 build=${1:-build}
 replay=${IOP_BENCH_REPLAY:-$build/host-shim/iop-replay/iop-replay}
+batch=${IOP_BENCH_BATCH:-32}
 if [ $smoke -eq 1 ]; then
 	secs=${IOP_BENCH_SECONDS:-0.2}
 	repeats=${IOP_BENCH_REPEATS:-1}
@@ -135,7 +138,7 @@ pps_run=
 run_iop() {
 	local size=$1 out=$dir/iop.json
 	timeout "$limit" "$replay" --json --topspeed --preload --loop=0 --duration="$secs" \
-		--vdev=net_null0,no-rx=1 "$dir/c$size.pcap" >"$out" 2>"$dir/iop.err" ||
+		--batch="$batch" --vdev=net_null0,no-rx=1 "$dir/c$size.pcap" >"$out" 2>"$dir/iop.err" ||
 		die "iop-replay exited $?: $(tail -5 "$dir/iop.err")"
 	check iop-replay "$size" "$out" <<'EOF'
 import json, sys
