@@ -102,6 +102,7 @@ static int reset(struct lan *l)
 {
 	if (lan_receive_cancel(l, IOP_DSC_DEVICE_RESET) != 0)
 		return -ENOMEM;
+	lan_send_cancel(l, IOP_DSC_DEVICE_RESET);
 	(void)rte_eth_stats_reset(l->port);
 	memset(&l->c, 0, sizeof(l->c));
 	l->suspended = false;
@@ -133,6 +134,7 @@ static int lan_suspend_request(struct lan *l, struct iop_request *r)
 {
 	if (lan_receive_cancel(l, IOP_DSC_DEVICE_NOT_AVAILABLE) != 0)
 		return IOP_DDM_RETRY;
+	lan_send_cancel(l, IOP_DSC_DEVICE_NOT_AVAILABLE);
 	l->suspended = true;
 	lan_port_stop(l);
 	return lan_answer(r, IOP_REPLY_STATUS_SUCCESS, IOP_DSC_SUCCESS);
@@ -158,7 +160,9 @@ static int lan_handle(struct iop_ddm *d, struct iop_request *r)
 
 static int lan_poll(struct iop_ddm *d)
 {
-	return lan_receive_poll(iop_ddm_priv(d));
+	struct lan *l = iop_ddm_priv(d);
+
+	return lan_send_poll(l) + lan_receive_poll(l);
 }
 
 static int lan_reset(struct iop_ddm *d)
@@ -170,7 +174,8 @@ static void lan_fini(struct iop_ddm *d)
 {
 	struct lan *l = iop_ddm_priv(d);
 
-	/* The ReceivePosts still held are the runtime's to answer; the mbufs are ours. */
+	/* The requests still held are the runtime's to answer; the mbufs are ours. */
+	lan_send_drop(l);
 	lan_receive_drop(l);
 	lan_port_close(l);
 }

@@ -32,6 +32,26 @@ struct lan_post {
 	struct lan_bucket b[IOP_LAN_MAX_BUCKETS];
 };
 
+/* The packets of one PacketSend, copied into mbufs and not yet sent. */
+struct lan_tx {
+	struct rte_mbuf *m[IOP_LAN_SEND_MAX_PACKETS];
+	uint32_t len[IOP_LAN_SEND_MAX_PACKETS];
+	unsigned n;
+};
+
+/*
+ * A PacketSend the port took part of: the rest goes on later turns (from
+ * lan_send_poll) and the request is answered once all of it has gone, so
+ * that a full tx queue delays packets instead of dropping them. PacketSends
+ * that come meanwhile wait behind it (IOP_DDM_RETRY keeps their order).
+ */
+struct lan_tx_held {
+	struct iop_request *r; /* NULL: none */
+	uint32_t *reply;       /* its reply frame, allocated before anything was sent */
+	struct lan_tx t;       /* all its packets; [sent, t.n) not yet taken by the port */
+	unsigned sent;
+};
+
 struct lan_counters {
 	uint64_t tx_packets, tx_bytes, tx_refused;
 	uint64_t rx_packets, rx_bytes, rx_no_bucket, rx_too_large;
@@ -54,6 +74,7 @@ struct lan {
 	struct lan_post posts[LAN_MAX_POSTS]; /* a FIFO, oldest first */
 	unsigned post_head, n_posts;
 	unsigned polls; /* turns since posts were last checked for hosts that left */
+	struct lan_tx_held tx_held;
 	struct lan_counters c;
 };
 
@@ -65,6 +86,16 @@ void lan_port_close(struct lan *l);
 
 /* send.c */
 int lan_packet_send(struct lan *l, struct iop_request *r);
+/* Offer the held PacketSend's rest to the port; answer it once all went. @return packets sent. */
+int lan_send_poll(struct lan *l);
+/*
+ * Answer the held PacketSend, if any, with what went so far
+ * (ERROR_PARTIAL_TRANSFER, dsc) and free the rest: for LanReset, LanSuspend
+ * and the DDM's end.
+ */
+void lan_send_cancel(struct lan *l, uint16_t dsc);
+/* Free the held PacketSend's unsent packets and forget it: the runtime answers it (the DDM's end). */
+void lan_send_drop(struct lan *l);
 
 /* receive.c */
 int lan_receive_post(struct lan *l, struct iop_request *r);

