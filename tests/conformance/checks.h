@@ -24,6 +24,9 @@ extern const struct conform_check conform_bsa[];
 /* The checks of a LAN target (class 0x020), beside the generic ones. */
 extern const struct conform_check conform_lan[];
 
+/* Quiesce and reset through the executive, then enable (every target). */
+extern const struct conform_check conform_control[];
+
 /* ---- what every check does: its own runtime and a channel to it ---- */
 
 static inline bool check_up(struct fixture *fx, struct raw_chan *rc)

@@ -36,6 +36,7 @@ static const struct {
 	const struct conform_check *checks;
 } suites[] = {
 	{ "generic", ANY_CLASS, conform_generic },
+	{ "control", ANY_CLASS, conform_control },
 	{ "bsa", IOP_CLASS_RANDOM_BLOCK_STORAGE, conform_bsa },
 	{ "lan", IOP_CLASS_LAN, conform_lan },
 };

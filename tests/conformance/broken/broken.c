@@ -61,6 +61,15 @@ static int handle(struct iop_ddm *d, struct iop_request *r)
 }
 #endif
 
+#if defined(DEFECT_QUIESCE_NEVER_DONE)
+/* Never done: asked again every turn, so ExecSysQuiesce is never answered. */
+static int quiesce(struct iop_ddm *d)
+{
+	(void)d;
+	return -EAGAIN;
+}
+#endif
+
 static const struct iop_ddm_ops ops = {
 	.abi_version = IOP_DDM_ABI_VERSION,
 	.name = DDM_NAME,
@@ -68,6 +77,9 @@ static const struct iop_ddm_ops ops = {
 	.functions = functions,
 	.n_functions = sizeof(functions),
 	.handle = handle,
+#if defined(DEFECT_QUIESCE_NEVER_DONE)
+	.quiesce = quiesce,
+#endif
 };
 
 IOP_DDM_EXPORT(ops)

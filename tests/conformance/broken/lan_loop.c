@@ -6,8 +6,8 @@
  * LAN checks without DPDK; built with -DDEFECT_<NAME> it has one defect for
  * the LAN checks to catch (check.sh). Like the lan DDM: one packet per
  * PacketSend, buckets filled oldest post first, one reply per post per turn
- * listing what it got, MULTIPLE until the last bucket; LanReset finishes
- * every post with ABORT_NO_DATA_TRANSFER, DEVICE_RESET.
+ * listing what it got, MULTIPLE until the last bucket; LanReset and
+ * ExecIopReset finish every post with ABORT_NO_DATA_TRANSFER, DEVICE_RESET.
  */
 #include <endian.h>
 #include <errno.h>
@@ -282,6 +282,23 @@ static int lan_reset(struct loop *l, struct iop_request *r)
 	return answer(r, IOP_REPLY_STATUS_SUCCESS, 0);
 }
 
+#if !defined(DEFECT_RESET_KEEPS_POSTS)
+/*
+ * ExecIopReset: back to the state after init, every post finished with
+ * ABORT_NO_DATA_TRANSFER, DEVICE_RESET (as LanReset). Asked again on the
+ * next turn while reply frames run out.
+ */
+static int loop_reset(struct iop_ddm *d)
+{
+	struct loop *l = iop_ddm_priv(d);
+
+	if (finish_posts(l, IOP_DSC_DEVICE_RESET, false) != 0)
+		return -EAGAIN;
+	l->count = 0;
+	return 0;
+}
+#endif
+
 static int handle(struct iop_ddm *d, struct iop_request *r)
 {
 	struct loop *l = iop_ddm_priv(d);
@@ -307,6 +324,10 @@ static const struct iop_ddm_ops ops = {
 	.priv_size = sizeof(struct loop),
 	.handle = handle,
 	.poll = loop_poll,
+#if !defined(DEFECT_RESET_KEEPS_POSTS)
+	/* Without it, a reset leaves the posts held: nothing would ever finish them. */
+	.reset = loop_reset,
+#endif
 };
 
 IOP_DDM_EXPORT(ops)
