@@ -102,24 +102,32 @@ static void reply_seal(struct iop_request *r, uint32_t *reply, unsigned words, u
 		STAT_ADD(r->ddm->stats.failures, 1);
 }
 
-/* The frame from iop_request_reply_alloc() for this request, and words that fit it? */
-static bool reply_ours(const struct iop_request *r, const uint32_t *reply, unsigned words)
+/*
+ * May this reply be sent? Not after the final one (refused and counted; the
+ * frame is not freed here: a frame the DDM allocated for this request and did
+ * not send went back when a later one replaced it, and what it passes now may
+ * be the reply already in the host's ring), and only the frame from
+ * iop_request_reply_alloc() for this request, with words that fit it.
+ * @return 0, -EALREADY or -EINVAL.
+ */
+static int reply_allowed(struct iop_request *r, const uint32_t *reply, unsigned words)
 {
+	if (r->answered) {
+		STAT_ADD(r->ddm->stats.double_replies, 1);
+		return -EALREADY;
+	}
 	return reply != NULL && reply == r->reply && words >= IOP_REPLY_WORDS &&
-	       words <= r->reply_words;
+			       words <= r->reply_words ? 0 : -EINVAL;
 }
 
 int iop_request_reply_more(struct iop_request *r, uint32_t *reply, unsigned words,
 			   uint8_t req_status, uint16_t dsc)
 {
 	struct iop_lcore *lc = r->lc;
+	int rc = reply_allowed(r, reply, words);
 
-	if (r->answered) {
-		STAT_ADD(r->ddm->stats.double_replies, 1);
-		return -EALREADY;
-	}
-	if (!reply_ours(r, reply, words))
-		return -EINVAL;
+	if (rc != 0)
+		return rc;
 	reply_seal(r, reply, words, IOP_MSG_MULTIPLE, req_status, dsc);
 	r->multiple = true;
 	r->reply = NULL;
@@ -133,19 +141,10 @@ int iop_request_reply_send(struct iop_request *r, uint32_t *reply, unsigned word
 			   uint8_t req_status, uint16_t dsc)
 {
 	struct iop_lcore *lc = r->lc;
+	int rc = reply_allowed(r, reply, words);
 
-	if (r->answered) {
-		/*
-		 * Refused and counted. The frame is not freed here: a frame the
-		 * DDM allocated for this request and did not send went back when
-		 * a later one replaced it, and what it passes now may be the
-		 * reply already in the host's ring.
-		 */
-		STAT_ADD(r->ddm->stats.double_replies, 1);
-		return -EALREADY;
-	}
-	if (!reply_ours(r, reply, words))
-		return -EINVAL;
+	if (rc != 0)
+		return rc;
 	/* The last of several replies says so: the host's request stays in flight until LAST. */
 	reply_seal(r, reply, words, r->multiple ? IOP_MSG_MULTIPLE | IOP_MSG_LAST : 0, req_status,
 		   dsc);

@@ -144,6 +144,17 @@ static bool geometry(struct raw_chan *rc, struct geometry *g)
 	return true;
 }
 
+/* A check's fixture and the target's geometry; false (the fixture down again) without either. */
+static bool bsa_up(struct fixture *fx, struct raw_chan *rc, struct geometry *g)
+{
+	if (!check_up(fx, rc))
+		return false;
+	if (geometry(rc, g))
+		return true;
+	check_down(fx, rc);
+	return false;
+}
+
 /* Cut len bytes into n buffers of uneven lengths, none a whole number of blocks when n > 1. */
 static void cut(uint32_t len, unsigned n, uint32_t *lens)
 {
@@ -359,12 +370,8 @@ static void check_read_after_write(void)
 	struct raw_chan rc;
 	struct geometry g;
 
-	if (!check_up(&fx, &rc))
+	if (!bsa_up(&fx, &rc, &g))
 		return;
-	if (!geometry(&rc, &g)) {
-		check_down(&fx, &rc);
-		return;
-	}
 	for (int round = 0; round < 2; round++) {
 		for (int pass = 0; pass < 2; pass++) {
 			for (unsigned i = 0; i < N; i++) {
@@ -534,12 +541,8 @@ static void check_out_of_bounds_refused(void)
 	struct guard gd = { 0 };
 	bool set;
 
-	if (!check_up(&fx, &rc))
+	if (!bsa_up(&fx, &rc, &g))
 		return;
-	if (!geometry(&rc, &g)) {
-		check_down(&fx, &rc);
-		return;
-	}
 	set = guard_set(&rc, &g, &gd, g.cap / g.bs - 1, 1);
 	refused(&rc, IOP_BSA_BLOCK_READ, g.cap, g.bs, 1, av, "a read at the capacity");
 	refused(&rc, IOP_BSA_BLOCK_READ, g.cap - g.bs, 2 * g.bs, 2, av, "a read across the end");
@@ -567,12 +570,8 @@ static void check_partial_blocks_refused(void)
 	struct guard gd = { 0 };
 	bool set;
 
-	if (!check_up(&fx, &rc))
+	if (!bsa_up(&fx, &rc, &g))
 		return;
-	if (!geometry(&rc, &g)) {
-		check_down(&fx, &rc);
-		return;
-	}
 	set = guard_set(&rc, &g, &gd, 0, 6);
 	refused(&rc, IOP_BSA_BLOCK_READ, g.bs / 2, g.bs, 1, ae, "a read inside a block");
 	refused(&rc, IOP_BSA_BLOCK_WRITE, 3ull * g.bs + 4, g.bs, 2, ae, "a write inside a block");
@@ -645,12 +644,8 @@ static void check_write_verify(void)
 	struct raw_chan rc;
 	struct geometry g;
 
-	if (!check_up(&fx, &rc))
+	if (!bsa_up(&fx, &rc, &g))
 		return;
-	if (!geometry(&rc, &g)) {
-		check_down(&fx, &rc);
-		return;
-	}
 	if (ddm_lists(IOP_BSA_WRITE_VERIFY)) {
 		const uint32_t seed = seed_of(0xA1u);
 
