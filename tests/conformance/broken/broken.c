@@ -11,7 +11,9 @@
  * reply frame after it sent it (replies are posted at the end of the loop's
  * turn, so such a write always lands before the host sees the reply).
  */
+#include <endian.h>
 #include <errno.h>
+#include <unistd.h>
 
 #include "iop_ddm.h"
 #include "iop_frame.h"
@@ -28,6 +30,38 @@ static const uint8_t functions[] = { IOP_UTIL_CLAIM, IOP_UTIL_PRIVATE, 0x02, 0x0
 static const uint8_t functions[] = { IOP_UTIL_CLAIM, IOP_UTIL_PRIVATE };
 #endif
 
+#if defined(DEFECT_TRUSTS_PAYLOAD)
+/*
+ * A status per sub-command, chosen by word 4 of the request with no bound:
+ * any word 4 past the table reads far outside it. The runtime cannot know
+ * what the DDM's words mean, so only the DDM can check this one.
+ */
+static const uint64_t status_of[2] = { IOP_REPLY_STATUS_SUCCESS, IOP_REPLY_STATUS_SUCCESS };
+
+static uint8_t sub_command_status(const struct iop_request *r)
+{
+	const uint32_t *f = iop_request_frame(r);
+	uint32_t cmd = iop_request_hdr(r)->size_words > 4 ? le32toh(f[4]) : 0;
+
+	return (uint8_t)*(const volatile uint64_t *)&status_of[cmd];
+}
+#endif
+
+#if defined(DEFECT_HANGS_ON_PAYLOAD)
+/*
+ * Waits, on its loop, for a sub-command (word 4) it does not know to be
+ * done by a device that never does it: the loop never turns again.
+ */
+static void wait_for_sub_command(const struct iop_request *r)
+{
+	const uint32_t *f = iop_request_frame(r);
+
+	if (iop_request_hdr(r)->size_words > 4 && le32toh(f[4]) > 1)
+		for (;;)
+			sleep(1);
+}
+#endif
+
 #if defined(DEFECT_NEVER_REPLIES)
 static int handle(struct iop_ddm *d, struct iop_request *r)
 {
@@ -41,6 +75,9 @@ static int handle(struct iop_ddm *d, struct iop_request *r)
 	uint32_t *p;
 
 	(void)d;
+#if defined(DEFECT_HANGS_ON_PAYLOAD)
+	wait_for_sub_command(r);
+#endif
 #if defined(DEFECT_LEAKS_A_FRAME)
 	/* Scratch space from the outbound heap, never given back. */
 	if (iop_heap_alloc(iop_window_outbound(iop_request_window(r)), 64) == NULL)
@@ -49,7 +86,11 @@ static int handle(struct iop_ddm *d, struct iop_request *r)
 	p = iop_request_reply_alloc(r, IOP_REPLY_WORDS);
 	if (p == NULL)
 		return errno == ENOMEM ? IOP_DDM_RETRY : -errno;
+#if defined(DEFECT_TRUSTS_PAYLOAD)
+	iop_request_reply_send(r, p, IOP_REPLY_WORDS, sub_command_status(r), IOP_DSC_SUCCESS);
+#else
 	iop_request_reply_send(r, p, IOP_REPLY_WORDS, IOP_REPLY_STATUS_SUCCESS, IOP_DSC_SUCCESS);
+#endif
 #if defined(DEFECT_REPLIES_TWICE)
 	(void)iop_request_reply(r, IOP_REPLY_STATUS_SUCCESS, IOP_DSC_SUCCESS);
 #elif defined(DEFECT_CHANGES_A_CONTEXT)
