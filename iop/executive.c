@@ -328,8 +328,14 @@ void executive_run_control(struct iop_lcore *lc, struct iop_ddm *d)
 			return;
 		break;
 	case CONTROL_DESTROY:
-		if (d->ops->quiesce != NULL)
-			d->ops->quiesce(d);
+		/*
+		 * As for ExecSysQuiesce, asked again until it is done: a DDM whose
+		 * device still has I/O in flight must not be torn down, nor its
+		 * requests answered, while that I/O may still write the host's
+		 * buffers.
+		 */
+		if (d->ops->quiesce != NULL && not_yet(d->ops->quiesce(d)))
+			return;
 		if (d->ops->fini != NULL)
 			d->ops->fini(d);
 		atomic_store_explicit(&d->live, false, memory_order_release);

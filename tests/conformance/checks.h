@@ -27,6 +27,9 @@ extern const struct conform_check conform_lan[];
 /* Quiesce and reset through the executive, then enable (every target). */
 extern const struct conform_check conform_control[];
 
+/* UtilParamsGet and UtilParamsSet of the target's groups (every target). */
+extern const struct conform_check conform_params[];
+
 /* ---- what every check does: its own runtime and a channel to it ---- */
 
 static inline bool check_up(struct fixture *fx, struct raw_chan *rc)

@@ -28,6 +28,8 @@
 #include "iop_build.h"
 #include "iop_frame.h"
 #include "iop_host.h"
+#include "iop_sgl.h"
+#include "iop_window.h"
 
 /* What a read buffer holds before the target fills it: a read that moves nothing leaves it. */
 #define UNTOUCHED 0xEEu
@@ -583,6 +585,150 @@ static void check_partial_blocks_refused(void)
 	check_down(&fx, &rc);
 }
 
+/* How sgl_refused() spoils a one-block transfer's SGL (at word 8: header, address). */
+enum sgl_spoil {
+	SGL_WINDOW_HEADER, /* the buffer at offset 0: the window's header, not host memory */
+	SGL_PAST_WINDOW,   /* the buffer 4 GiB - 4 KiB in: past the window's end */
+	SGL_PAST_HEAP,     /* the buffer starts in the inbound heap and runs past its end */
+	SGL_SHORT,         /* the buffer 4 bytes shorter than TransferByteCount */
+	SGL_NONE,          /* SGL offset 0: no list at all */
+	SGL_IMMEDIATE,     /* 16 bytes of immediate data, then the rest in the buffer */
+};
+
+/*
+ * Word 0's SGL offset (bits 4-7) and MessageSize (bits 16-31) of a frame
+ * whose list now ends at `words`.
+ */
+static void set_sgl(uint32_t *f, unsigned sgl_offset, unsigned words)
+{
+	uint32_t w0 = le32toh(f[0]);
+
+	f[0] = htole32((w0 & 0xFF0Fu) | sgl_offset << 4 | (uint32_t)words << 16);
+}
+
+/* Rewrite the built list of one buffer b (window offset off) as `how` says. */
+static void spoil_sgl(const struct raw_chan *rc, uint32_t *f, size_t bytes, uint32_t off,
+		      uint32_t len, enum sgl_spoil how)
+{
+	struct iop_sgl_bounds b;
+	struct iop_sgl_writer w;
+	static const uint8_t head[16] = { 0 };
+	uint32_t hdr = le32toh(f[8]);
+
+	switch (how) {
+	case SGL_WINDOW_HEADER:
+		f[9] = 0;
+		break;
+	case SGL_PAST_WINDOW:
+		f[9] = htole32(0xFFFFF000u);
+		break;
+	case SGL_PAST_HEAP:
+		iop_window_sgl_bounds(rc->fx->w, &b);
+		f[9] = htole32((uint32_t)(b.hi - 16));
+		break;
+	case SGL_SHORT:
+		f[8] = htole32((hdr & 0xFF000000u) | (len - 4));
+		break;
+	case SGL_NONE:
+		set_sgl(f, 0, 8);
+		break;
+	case SGL_IMMEDIATE:
+		iop_sgl_writer_init(&w, f + 8, bytes / 4 - 8);
+		iop_sgl_add_immediate(&w, head, sizeof(head), 0);
+		iop_sgl_add_simple(&w, off + sizeof(head), len - sizeof(head),
+				   IOP_SGL_END_OF_BUFFER);
+		set_sgl(f, 8, 8 + (unsigned)iop_sgl_finish(&w));
+		break;
+	}
+}
+
+/*
+ * One block at block 0 through an SGL spoiled as `how` says: refused with
+ * ERROR_NO_DATA_TRANSFER, this DSC, TransferCount 0, and for a read the
+ * host's buffer as it was. The target must judge the list before it touches
+ * what it names: a buffer outside the heap is not the host's to give.
+ */
+static void sgl_refused(struct raw_chan *rc, const struct geometry *g, uint8_t function,
+			enum sgl_spoil how, uint16_t dsc, const char *what)
+{
+	size_t bytes = 128;
+	uint32_t *f = raw_frame(rc, bytes);
+	struct iop_buf b = { raw_buf(rc, g->bs, UNTOUCHED), g->bs };
+	struct raw_reply r;
+	struct xfer_reply x;
+	uint32_t tc;
+	int err;
+
+	if (f == NULL || b.addr == NULL ||
+	    iop_build_bsa_rw(f, bytes, rc->fx->tid, function, 0, rc->fx->w, &b, 1) < 0) {
+		CU_FAIL("no frame or buffer for a transfer");
+		if (f != NULL)
+			iop_qp_frame_free(rc->qp, f);
+		raw_buf_free(rc, b.addr);
+		return;
+	}
+	spoil_sgl(rc, f, bytes, iop_window_mfa(rc->fx->w, b.addr), g->bs, how);
+	tc = raw_contexts(rc, f);
+	err = raw_call(rc, f, &r);
+	if (err == -EAGAIN)
+		iop_qp_frame_free(rc->qp, f);
+	if (err != 0) {
+		fprintf(stderr, "  %s: no reply\n", what);
+		CU_FAIL("no reply to a transfer with a bad SGL");
+	} else {
+		judge(rc, &r, function, tc, &x);
+		if (!x.ok || x.status != IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER || x.dsc != dsc ||
+		    x.count != 0 || !untouched(&b, 1)) {
+			fprintf(stderr,
+				"  %s (function 0x%02x): reply %s, status 0x%02x, DSC 0x%04x, "
+				"TransferCount %u; want 0x05, 0x%04x, 0%s\n",
+				what, function, x.ok ? "ok" : x.why, x.status, x.dsc, x.count, dsc,
+				untouched(&b, 1) ? "" : "; the host's buffer changed");
+			CU_FAIL("a transfer with a bad SGL not refused as docs/bsa.md says");
+		}
+	}
+	raw_buf_free(rc, b.addr);
+}
+
+/*
+ * SGLs a host may get wrong, each on a read and a write of block 0: a
+ * buffer in the window's header, past the window, running off the inbound
+ * heap's end (the walker's INVALID_OFFSET); buffers short of
+ * TransferByteCount, no list, immediate data in a read (INVALID_PARAMETER).
+ * Blocks 0-1 as they were, and the target still reads them afterwards.
+ */
+static void check_bad_sgl_refused(void)
+{
+	static const struct {
+		enum sgl_spoil how;
+		uint16_t dsc;
+		const char *what;
+	} bad[] = {
+		{ SGL_WINDOW_HEADER, IOP_DSC_INVALID_OFFSET, "a buffer in the window's header" },
+		{ SGL_PAST_WINDOW, IOP_DSC_INVALID_OFFSET, "a buffer past the window" },
+		{ SGL_PAST_HEAP, IOP_DSC_INVALID_OFFSET, "a buffer past the inbound heap's end" },
+		{ SGL_SHORT, IOP_DSC_INVALID_PARAMETER, "a buffer short of the count" },
+		{ SGL_NONE, IOP_DSC_INVALID_PARAMETER, "no SGL" },
+	};
+	struct fixture fx;
+	struct raw_chan rc;
+	struct geometry g;
+	struct guard gd = { 0 };
+	bool set;
+
+	if (!bsa_up(&fx, &rc, &g))
+		return;
+	set = guard_set(&rc, &g, &gd, 0, 2);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		sgl_refused(&rc, &g, IOP_BSA_BLOCK_READ, bad[i].how, bad[i].dsc, bad[i].what);
+		sgl_refused(&rc, &g, IOP_BSA_BLOCK_WRITE, bad[i].how, bad[i].dsc, bad[i].what);
+	}
+	sgl_refused(&rc, &g, IOP_BSA_BLOCK_READ, SGL_IMMEDIATE, IOP_DSC_INVALID_PARAMETER,
+		    "immediate data in a read");
+	guard_check(&rc, &g, &gd, set);
+	check_down(&fx, &rc);
+}
+
 /* A request of the class with no payload (4 words), and its reply; *tc the request's. */
 static int bare_call(struct raw_chan *rc, uint8_t function, struct raw_reply *r, uint32_t *tc)
 {
@@ -676,6 +822,7 @@ const struct conform_check conform_bsa[] = {
 	{ "read_after_write", check_read_after_write },
 	{ "out_of_bounds_refused", check_out_of_bounds_refused },
 	{ "partial_blocks_refused", check_partial_blocks_refused },
+	{ "bad_sgl_refused", check_bad_sgl_refused },
 	{ "cache_flush", check_cache_flush },
 	{ "write_verify", check_write_verify },
 	{ NULL, NULL },

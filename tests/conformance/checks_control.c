@@ -8,6 +8,7 @@
  * the DDM or by the runtime; requests to the DDM refused DEVICE_NOT_AVAILABLE
  * while the IOP is not OPERATIONAL; a reset gives back what the DDM held.
  */
+#include <endian.h>
 #include <errno.h>
 #include <string.h>
 
@@ -149,17 +150,18 @@ static uint32_t *request(struct ctl *c, uint16_t tid, uint8_t function, uint32_t
 }
 
 /*
- * Post a request of `function` to `tid` and wait for its reply (into
- * c->call_reply), routing the others that come meanwhile.
+ * Post a request of `function` to `tid`, word 4 `word4`, and wait for its
+ * reply (into c->call_reply), routing the others that come meanwhile.
  * @return 0, or -ETIMEDOUT / -EAGAIN / -ENOMEM.
  */
-static int ctl_call(struct ctl *c, uint16_t tid, uint8_t function)
+static int ctl_call_arg(struct ctl *c, uint16_t tid, uint8_t function, uint32_t word4)
 {
 	uint32_t tc;
 	uint32_t *f = request(c, tid, function, &tc);
 
 	if (f == NULL)
 		return -ENOMEM;
+	f[4] = htole32(word4);
 	c->call_tc = tc;
 	c->call_tid = tid;
 	c->call_fn = function;
@@ -169,6 +171,12 @@ static int ctl_call(struct ctl *c, uint16_t tid, uint8_t function)
 		return -EAGAIN;
 	}
 	return take_until(c, call_answered, CONFORM_TIMEOUT_MS) ? 0 : -ETIMEDOUT;
+}
+
+/* ctl_call_arg() with word 4 zero. */
+static int ctl_call(struct ctl *c, uint16_t tid, uint8_t function)
+{
+	return ctl_call_arg(c, tid, function, 0);
 }
 
 /* The IOP's state, by ExecStatusGet; 0 when it did not answer. */
@@ -222,8 +230,9 @@ static bool post_buckets(struct ctl *c)
  * for a LAN target a ReceivePost it holds (behind them: the function may be
  * LanReset, which would finish it). Then post the control request, and take
  * replies until it and every request in flight is answered, or the timeout.
+ * destroy_ddm: the control request names the DDM in word 4 (ExecDdmDestroy).
  */
-static bool ctl_start(struct ctl *c, uint8_t control, bool want_post)
+static bool ctl_start(struct ctl *c, uint8_t control, bool destroy_ddm, bool want_post)
 {
 	uint32_t *f;
 
@@ -246,6 +255,8 @@ static bool ctl_start(struct ctl *c, uint8_t control, bool want_post)
 	c->call_fn = control;
 	f = request(c, IOP_TID_EXEC, control, &c->call_tc);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	if (destroy_ddm)
+		f[4] = htole32(c->fx.tid); /* ExecDdmDestroy's word 4: the TID */
 	if (raw_post(&c->rc, f) == 0) {
 		iop_qp_frame_free(c->rc.qp, f);
 		CU_FAIL("the control request could not be posted");
@@ -259,7 +270,8 @@ static bool ctl_start(struct ctl *c, uint8_t control, bool want_post)
 			if (c->burst_replies[i] == 0)
 				CU_FAIL("a request posted before the control request was not answered");
 		if (want_post && c->posted && c->post_finals == 0)
-			CU_FAIL("the ReceivePost the DDM held was not answered by the reset");
+			CU_FAIL("the ReceivePost the DDM held was not answered by the control "
+				"request (reset or destroy)");
 	}
 	return true;
 }
@@ -351,7 +363,7 @@ static void check_quiesce_and_enable(void)
 {
 	struct ctl c;
 
-	if (!ctl_start(&c, IOP_EXEC_SYS_QUIESCE, false))
+	if (!ctl_start(&c, IOP_EXEC_SYS_QUIESCE, false, false))
 		return;
 	ctl_judge_start(&c);
 	if (c.call_replies == 0) {
@@ -368,7 +380,7 @@ static void check_reset_and_enable(void)
 {
 	struct ctl c;
 
-	if (!ctl_start(&c, IOP_EXEC_IOP_RESET, true))
+	if (!ctl_start(&c, IOP_EXEC_IOP_RESET, false, true))
 		return;
 	ctl_judge_start(&c);
 	if (c.call_replies == 0 || (c.posted && c.post_finals == 0)) {
@@ -386,8 +398,101 @@ static void check_reset_and_enable(void)
 	ctl_finish(&c);
 }
 
+/* A request to the destroyed TID: the FAIL reply the runtime gives, INVALID_TARGET_ID. */
+static void destroyed_target_fails(struct ctl *c)
+{
+	uint32_t tc, preserved = 0, mfa;
+	uint32_t *f = request(c, c->fx.tid, conform.function, &tc);
+	struct raw_reply r;
+	uint8_t code = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	mfa = raw_post(&c->rc, f);
+	if (mfa == 0) {
+		iop_qp_frame_free(c->rc.qp, f);
+		CU_FAIL("a request to the destroyed TID could not be posted");
+		return;
+	}
+	if (raw_take(&c->rc, &r, CONFORM_TIMEOUT_MS) != 0) {
+		CU_FAIL("a request to the destroyed TID was not answered");
+		return;
+	}
+	CU_ASSERT(reply_flags(&r) & IOP_MSG_FAIL);
+	CU_ASSERT_FATAL(r.words >= IOP_FAIL_REPLY_WORDS);
+	CU_ASSERT_EQUAL(iop_fail_reply_decode(r.w, &code, NULL, &preserved), 0);
+	CU_ASSERT_EQUAL(code, IOP_FAIL_INVALID_TARGET_ID);
+	CU_ASSERT_EQUAL(preserved, mfa);
+}
+
+/* Is the DDM's TID in the LCT (ExecLctNotify, all classes, now)? -1: no table. */
+static int in_lct(struct ctl *c)
+{
+	struct iop_lct_header h;
+	struct iop_lct_entry e;
+	const uint32_t *lct;
+	size_t bytes;
+	int n;
+
+	if (ctl_call_arg(c, IOP_TID_EXEC, IOP_EXEC_LCT_NOTIFY, 0xFFFFFFFFu) != 0 ||
+	    iop_read_lct_reply(c->call_reply.w, c->call_reply.words, &lct, &bytes) != 0 ||
+	    (n = iop_lct_parse(lct, bytes, &h)) < 0)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (iop_lct_entry_get(lct, bytes, (unsigned)i, &e) == 0 && e.local_tid == c->fx.tid)
+			return 1;
+	return 0;
+}
+
+/*
+ * ExecDdmDestroy of the DDM with requests in flight: one reply to it and to
+ * each request (the runtime answers what the DDM held); then the TID is gone:
+ * out of the LCT, its requests FAIL with INVALID_TARGET_ID, a second destroy
+ * refused INVALID_TARGET_ADDRESS; the IOP still OPERATIONAL; nothing more
+ * comes; once the host has left, every inbound frame back.
+ */
+static void check_destroy_with_requests_in_flight(void)
+{
+	struct raw_reply r;
+	struct ctl c;
+	uint64_t in, out;
+
+	if (!ctl_start(&c, IOP_EXEC_DDM_DESTROY, true, true))
+		return;
+	ctl_judge_start(&c);
+	if (c.call_replies == 0 || (c.posted && c.post_finals == 0)) {
+		check_down(&c.fx, &c.rc);
+		return;
+	}
+	for (unsigned i = 0; i < 4; i++)
+		destroyed_target_fails(&c);
+	CU_ASSERT_EQUAL(in_lct(&c), 0);
+	if (ctl_call_arg(&c, IOP_TID_EXEC, IOP_EXEC_DDM_DESTROY, c.fx.tid) != 0) {
+		CU_FAIL("a second ExecDdmDestroy was not answered");
+	} else {
+		CU_ASSERT_EQUAL(reply_req_status(&c.call_reply),
+				IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER);
+		CU_ASSERT_EQUAL(reply_dsc(&c.call_reply), IOP_DSC_INVALID_TARGET_ADDRESS);
+	}
+	CU_ASSERT_EQUAL(iop_state(&c), IOP_STATE_OPERATIONAL);
+	CU_ASSERT_EQUAL(raw_take(&c.rc, &r, CONFORM_QUIET_MS), -ETIMEDOUT);
+	for (unsigned i = 0; i < c.n_burst; i++)
+		CU_ASSERT_EQUAL(c.burst_replies[i], 1);
+	if (c.posted)
+		CU_ASSERT_EQUAL(c.post_finals, 1);
+	CU_ASSERT_EQUAL(c.strays, 0);
+	for (unsigned i = 0; i < BUCKETS; i++)
+		raw_buf_free(&c.rc, c.bucket[i]);
+	raw_close(&c.rc);
+	fixture_stop(&c.fx);
+	fixture_heap_free(&c.fx, &in, &out);
+	CU_ASSERT_EQUAL(in, c.fx.in_free0); /* every request frame and bucket back */
+	(void)out;
+	fixture_down(&c.fx);
+}
+
 const struct conform_check conform_control[] = {
 	{ "quiesce_and_enable", check_quiesce_and_enable },
 	{ "reset_and_enable", check_reset_and_enable },
+	{ "destroy_with_requests_in_flight", check_destroy_with_requests_in_flight },
 	{ NULL, NULL },
 };

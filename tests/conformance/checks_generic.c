@@ -230,6 +230,49 @@ static void check_malformed_frames_fail(void)
 	check_down(&fx, &rc);
 }
 
+/*
+ * The DDM's function with payloads the runtime cannot judge for it: it knows
+ * the header, not what a DDM's words after it mean. Word 4 all ones, only its
+ * top bit, then none at all (MessageSize 4), then 12 words of all ones. Each
+ * is a well-formed frame, so each gets exactly one REPLY, not FAIL, with any
+ * status; then the DDM still answers a plain request. (Its contexts are
+ * contexts_echoed's to judge.)
+ */
+static void check_bad_payload_answered(void)
+{
+	static const struct {
+		unsigned words;
+		uint32_t fill;
+	} payload[] = { { 5, 0xFFFFFFFFu }, { 5, 0x80000000u }, { 4, 0 }, { 16, 0xFFFFFFFFu } };
+	struct fixture fx;
+	struct raw_chan rc;
+	struct raw_reply r;
+	struct iop_msg_hdr m;
+
+	if (!check_up(&fx, &rc))
+		return;
+	for (size_t i = 0; i < sizeof(payload) / sizeof(payload[0]); i++) {
+		uint32_t *f = raw_frame(&rc, 64);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+		raw_header(&rc, f, payload[i].words, fx.tid, conform.function);
+		for (unsigned w = IOP_MSG_HDR_WORDS; w < payload[i].words; w++)
+			f[w] = payload[i].fill;
+		if (raw_call(&rc, f, &r) != 0) {
+			CU_FAIL("a request with a payload the DDM does not expect was not answered");
+			break;
+		}
+		CU_ASSERT_FATAL(r.words >= IOP_REPLY_WORDS);
+		iop_msg_hdr_decode(r.w, &m);
+		CU_ASSERT(m.flags & IOP_MSG_REPLY);
+		CU_ASSERT_FALSE(m.flags & IOP_MSG_FAIL);
+		CU_ASSERT_EQUAL(m.function, conform.function);
+	}
+	CU_ASSERT_EQUAL(ddm_call(&rc, &r), 0);
+	CU_ASSERT_EQUAL(raw_take(&rc, &r, CONFORM_QUIET_MS), -ETIMEDOUT);
+	check_down(&fx, &rc);
+}
+
 /* Wait until the inbound heap has `want` bytes free again. */
 static bool inbound_back_to(const struct fixture *fx, uint64_t want)
 {
@@ -408,6 +451,7 @@ const struct conform_check conform_generic[] = {
 	{ "reply_fits_frame", check_reply_fits_frame },
 	{ "unknown_function_status", check_unknown_function_status },
 	{ "malformed_frames_fail", check_malformed_frames_fail },
+	{ "bad_payload_answered", check_bad_payload_answered },
 	{ "utilnop_no_reply", check_utilnop_no_reply },
 	{ "params_get_target_stats", check_params_get_target_stats },
 	{ "no_frames_leaked", check_no_frames_leaked },

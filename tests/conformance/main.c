@@ -21,6 +21,7 @@
 #include "eal.h"
 #include "fixture.h"
 #include "iop_frame.h"
+#include "isolate.h"
 #include "iop_lct.h"
 
 /* A suite for every target. */
@@ -37,6 +38,7 @@ static const struct {
 } suites[] = {
 	{ "generic", ANY_CLASS, conform_generic },
 	{ "control", ANY_CLASS, conform_control },
+	{ "params", ANY_CLASS, conform_params },
 	{ "bsa", IOP_CLASS_RANDOM_BLOCK_STORAGE, conform_bsa },
 	{ "lan", IOP_CLASS_LAN, conform_lan },
 };
@@ -47,7 +49,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: iop-conform (--ddm NAME | --so PATH) [--params STR] [--function 0xNN]\n"
-		"                   [--vdev SPEC]... [--seed N] [-s SUITE] [-t TEST] [--xml PREFIX] [-l]\n"
+		"                   [--vdev SPEC]... [--seed N] [-s SUITE] [-t TEST] [--xml PREFIX]\n"
+		"                   [--no-fork] [--timeout SEC] [-l]\n"
 		"  --ddm NAME       a built-in DDM\n"
 		"  --so PATH        a DDM shared object (IOP_DDM_EXPORT)\n"
 		"  --params STR     the DDM instance's parameters\n"
@@ -59,8 +62,13 @@ static void usage(FILE *f)
 		"                   and the process ID; printed, to repeat a run)\n"
 		"  -s SUITE, -t TEST  run one suite, one test (class suites: the DDM's class only)\n"
 		"  --xml PREFIX     CUnit XML results in PREFIX-Results.xml and PREFIX-Listing.xml\n"
+		"  --no-fork        run every test in this process (faster, for a debugger; a DDM\n"
+		"                   that crashes ends the run). Default: each in a child process\n"
+		"  --timeout SEC    kill a test's child after SEC seconds, its failure (default %u;\n"
+		"                   0: none)\n"
 		"  -l               list the suites and tests\n"
-		"exit status: the number of failed tests (at most 254); 255: could not run\n");
+		"exit status: the number of failed tests (at most 254); 255: could not run\n",
+		ISOLATE_TIMEOUT_S);
 }
 
 /* A seed of its own for each run: the time to the nanosecond and the process ID. */
@@ -94,7 +102,12 @@ static bool suite_applies(size_t s, uint16_t class_id)
 	return suites[s].class_id == ANY_CLASS || suites[s].class_id == class_id;
 }
 
-static int register_suites(const char *only_suite, const char *only_test, unsigned *selected)
+/*
+ * Register the selected tests: each with its own function, or, isolated,
+ * with isolate_run(), which runs it in a child.
+ */
+static int register_suites(const char *only_suite, const char *only_test, bool isolated,
+			   unsigned *selected)
 {
 	*selected = 0;
 	for (size_t s = 0; s < N_SUITES; s++) {
@@ -117,7 +130,7 @@ static int register_suites(const char *only_suite, const char *only_test, unsign
 		for (const struct conform_check *c = suites[s].checks; c->name != NULL; c++) {
 			if (only_test != NULL && strcmp(only_test, c->name) != 0)
 				continue;
-			if (CU_add_test(cs, c->name, c->fn) == NULL)
+			if (CU_add_test(cs, c->name, isolated ? isolate_run : c->fn) == NULL)
 				return -ENOMEM;
 			(*selected)++;
 		}
@@ -154,6 +167,9 @@ static void print_failed(void)
 	}
 }
 
+/* The arguments as given, for the children (static: reachable until exit). */
+static char **args;
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -164,6 +180,10 @@ int main(int argc, char **argv)
 		{ "xml", required_argument, NULL, 'x' },
 		{ "vdev", required_argument, NULL, 'v' },
 		{ "seed", required_argument, NULL, 'S' },
+		{ "no-fork", no_argument, NULL, 'F' },
+		{ "timeout", required_argument, NULL, 'T' },
+		/* Not for users: the child that runs one test for its parent (isolate.h). */
+		{ "child-fd", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -171,12 +191,19 @@ int main(int argc, char **argv)
 	const char *vdevs[CONFORM_MAX_VDEVS];
 	long function = -1;
 	unsigned long long seed;
-	bool seed_given = false;
-	unsigned selected, failed, n_vdevs = 0;
+	bool seed_given = false, isolated = true;
+	unsigned selected, failed, n_vdevs = 0, timeout_s = ISOLATE_TIMEOUT_S;
+	long child_fd = -1, n;
+
 	char err[512] = "";
 	char *end;
 	int opt, rc;
 
+	/* getopt_long reorders argv: each child gets the arguments as they were given. */
+	args = calloc((size_t)argc + 1, sizeof(*args));
+	if (args == NULL)
+		return 255;
+	memcpy(args, argv, (size_t)argc * sizeof(*args));
 	while ((opt = getopt_long(argc, argv, "s:t:lh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
@@ -207,6 +234,26 @@ int main(int argc, char **argv)
 			}
 			conform.seed = (uint32_t)seed;
 			seed_given = true;
+			break;
+		case 'F':
+			isolated = false;
+			break;
+		case 'T':
+			n = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || n < 0 || n > 86400) {
+				fprintf(stderr, "iop-conform: --timeout: not a number of seconds "
+						"(0 to 86400): %s\n", optarg);
+				return 255;
+			}
+			timeout_s = (unsigned)n;
+			break;
+		case 'C':
+			child_fd = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || child_fd < 0 || child_fd > 65535) {
+				fprintf(stderr, "iop-conform: --child-fd: not a descriptor: %s\n",
+					optarg);
+				return 255;
+			}
 			break;
 		case 's':
 			only_suite = optarg;
@@ -239,8 +286,15 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 255;
 	}
-	/* Before the DDM is looked at: a port must exist before its DDM's init names it. */
-	if (n_vdevs != 0 && conform_eal_start(vdevs, n_vdevs, err, sizeof(err)) != 0) {
+	/* The child runs the one test it was started for, in this process. */
+	if (child_fd >= 0)
+		isolated = false;
+	/*
+	 * Before the DDM is looked at: a port must exist before its DDM's init
+	 * names it. Not in a parent of isolated tests: DPDK's threads do not
+	 * survive fork, so each child starts an EAL of its own.
+	 */
+	if (n_vdevs != 0 && !isolated && conform_eal_start(vdevs, n_vdevs, err, sizeof(err)) != 0) {
 		fprintf(stderr, "iop-conform: EAL: %s\n", err);
 		return 255;
 	}
@@ -267,15 +321,29 @@ int main(int argc, char **argv)
 	}
 	conform.function = (uint8_t)function;
 
+	if (!seed_given)
+		conform.seed = run_seed();
+	if (isolated && isolate_setup(argc, args, conform.seed, timeout_s) != 0)
+		return 255;
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 255;
-	if (register_suites(only_suite, only_test, &selected) != 0 || selected == 0) {
+	if (register_suites(only_suite, only_test, isolated, &selected) != 0 || selected == 0) {
 		fprintf(stderr, "iop-conform: no test selected\n");
 		CU_cleanup_registry();
 		return 255;
 	}
-	if (!seed_given)
-		conform.seed = run_seed();
+	if (child_fd >= 0) {
+		/* Silent: the parent prints the run; the failures go back to it. */
+		CU_run_all_tests();
+		rc = isolate_report((int)child_fd);
+		CU_cleanup_registry();
+		if (rc != 0) {
+			fprintf(stderr, "iop-conform: cannot report to the parent: %s\n",
+				strerror(-rc));
+			return 255;
+		}
+		return 0;
+	}
 	printf("iop-conform: %s (class 0x%03x), function 0x%02x, seed 0x%08x\n", conform.ops->name,
 	       conform.ops->class_id, conform.function, conform.seed);
 	if (xml != NULL) {

@@ -17,6 +17,8 @@
 #include "iop_ddm.h"
 #include "iop_frame.h"
 #include "iop_lct.h"
+#include "iop_sgl.h"
+#include "iop_window.h"
 
 /* Room for bsa's private state; init refuses if bsa ever needs more. */
 #define PRIV_BYTES (64u << 10)
@@ -28,6 +30,7 @@ static const uint8_t functions[] = {
 
 static const struct iop_ddm_ops *bsa;
 
+#if defined(DEFECT_DROPS_WRITES) || defined(DEFECT_ACCEPTS_PAST_END)
 /* Answer a transfer SUCCESS with every byte counted, having moved none. */
 static int claim_done(struct iop_request *r)
 {
@@ -38,6 +41,21 @@ static int claim_done(struct iop_request *r)
 	rep[5] = iop_request_frame(r)[5]; /* TransferByteCount, as the host asked */
 	iop_request_reply_send(r, rep, IOP_BSA_REPLY_WORDS, IOP_REPLY_STATUS_SUCCESS, 0);
 	return IOP_DDM_DONE;
+}
+
+/* Does the request's SGL pass bsa's walk and hold len bytes? (A bad one is bsa's to refuse.) */
+static bool sgl_holds(struct iop_request *r, uint32_t len)
+{
+	const struct iop_msg_hdr *h = iop_request_hdr(r);
+	struct iop_sgl_bounds b;
+	uint64_t total = 0;
+	uint16_t dsc;
+
+	iop_window_sgl_bounds(iop_request_window(r), &b);
+	return h->sgl_offset >= 8 &&
+	       iop_sgl_check(iop_request_frame(r), h->size_words * 4u, h->sgl_offset, &b, &dsc,
+			     &total) == 0 &&
+	       total >= len;
 }
 
 /* Where a transfer lies, as bsa would judge it (a short frame is bsa's to refuse). */
@@ -55,10 +73,37 @@ static enum range range_of(struct iop_ddm *d, struct iop_request *r)
 	len = le32toh(f[5]);
 	end = addr + len;
 	mask = info[IOP_BSA_INFO_BLOCK_SIZE] - 1;
-	if (len == 0 || (addr & mask) != 0 || (len & mask) != 0)
+	if (len == 0 || (addr & mask) != 0 || (len & mask) != 0 || !sgl_holds(r, len))
 		return RANGE_OTHER;
 	return end < addr || end > info[IOP_BSA_INFO_CAPACITY] ? RANGE_PAST_END : RANGE_INSIDE;
 }
+#endif
+
+#if defined(DEFECT_TRUSTS_SGL)
+/* What it read of the first buffers, so the reads are not optimised away. */
+static volatile uint8_t first_bytes;
+
+/*
+ * The first byte of the request's first buffer, for a statistic of what
+ * hosts write: the element's address taken as it came, with no look at
+ * where it points (what iop_sgl_next would have refused).
+ */
+static void peek_first_buffer(struct iop_request *r)
+{
+	const uint32_t *f = iop_request_frame(r);
+	const struct iop_msg_hdr *h = iop_request_hdr(r);
+	struct iop_sgl_bounds b;
+	uint32_t flags;
+
+	if (h->sgl_offset < 8 || h->sgl_offset + 2u > h->size_words)
+		return;
+	flags = le32toh(f[h->sgl_offset]) >> 24;
+	if ((flags & IOP_SGL_TYPE_MASK) != IOP_SGL_TYPE_SIMPLE)
+		return;
+	iop_window_sgl_bounds(iop_request_window(r), &b);
+	first_bytes ^= ((const volatile uint8_t *)b.window)[le32toh(f[h->sgl_offset + 1])];
+}
+#endif
 
 static int handle(struct iop_ddm *d, struct iop_request *r)
 {
@@ -76,6 +121,9 @@ static int handle(struct iop_ddm *d, struct iop_request *r)
 	if ((fn == IOP_BSA_BLOCK_READ || fn == IOP_BSA_BLOCK_WRITE) &&
 	    range_of(d, r) == RANGE_PAST_END)
 		return claim_done(r);
+#elif defined(DEFECT_TRUSTS_SGL)
+	if (fn == IOP_BSA_BLOCK_READ || fn == IOP_BSA_BLOCK_WRITE)
+		peek_first_buffer(r);
 #else
 #error "broken_bsa.c: no DEFECT_ given"
 #endif

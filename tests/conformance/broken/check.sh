@@ -1,11 +1,15 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-3-Clause
 # iop-conform must catch each broken DDM with the check named for its defect,
-# and with that check alone:
-#   check.sh IOP-CONFORM [--params STR] [--seed N] [--prepare ARGS] DDM.so:CHECK ...
-# (CHECK is a test name; tests are named uniquely across the suites.)
+# and with that check alone (exit status: the number of checks named):
+#   check.sh IOP-CONFORM [--params STR] [--seed N] [--timeout SEC] [--prepare ARGS]
+#            DDM.so:CHECK ...
+# (CHECK is a test name; tests are named uniquely across the suites. A defect
+# that more than one check must catch names them all, space-separated, in the
+# order they run.)
 #   --params STR    each broken DDM's parameters (default: none)
 #   --seed N        iop-conform's --seed for every run (default: its own each run)
+#   --timeout SEC   iop-conform's --timeout for every run (default: its own)
 #   --prepare ARGS  before each broken DDM, run iop-conform ARGS with the same
 #                   --params and --seed, which must pass: a correct DDM that
 #                   leaves its data where the broken one will look (a disk image)
@@ -14,11 +18,13 @@ conform=$1
 shift
 params=
 seed=
+timeout=
 prepare=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--params) params=$2; shift 2 ;;
 	--seed) seed=$2; shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
 	--prepare) prepare=$2; shift 2 ;;
 	*) break ;;
 	esac
@@ -27,6 +33,7 @@ done
 common=
 [ -n "$params" ] && common="--params $params"
 [ -n "$seed" ] && common="$common --seed $seed"
+[ -n "$timeout" ] && common="$common --timeout $timeout"
 bad=0
 for pair in "$@"; do
 	so=${pair%%:*}
@@ -44,8 +51,10 @@ for pair in "$@"; do
 	out=$("$conform" --so "$so" $common 2>&1)
 	status=$?
 	failed=$(printf '%s\n' "$out" | sed -n 's/^FAILED [^ ]* //p' | tr '\n' ' ')
-	if [ "$failed" != "$want " ] || [ "$status" -ne 1 ]; then
-		echo "$(basename "$so"): failed [${failed}] with status $status; want [$want] and 1"
+	# shellcheck disable=SC2086 # a list of names
+	nwant=$(printf '%s\n' $want | wc -l)
+	if [ "$failed" != "$want " ] || [ "$status" -ne "$nwant" ]; then
+		echo "$(basename "$so"): failed [${failed}] with status $status; want [$want] and $nwant"
 		printf '%s\n' "$out" | tail -40
 		bad=$((bad + 1))
 	else

@@ -299,6 +299,22 @@ static int loop_reset(struct iop_ddm *d)
 }
 #endif
 
+#if defined(DEFECT_FINI_ABANDONS_POSTS)
+/*
+ * A teardown that gives up its posts for good (iop_request_abandon, which is
+ * for buffers a device may still write) although nothing can write them
+ * now: they are never answered, and the host never has its buckets back.
+ */
+static void loop_fini(struct iop_ddm *d)
+{
+	struct loop *l = iop_ddm_priv(d);
+
+	for (unsigned i = 0; i < l->n_posts; i++)
+		iop_request_abandon(l->posts[(l->post_head + i) % MAX_POSTS].r);
+	l->n_posts = 0;
+}
+#endif
+
 static int handle(struct iop_ddm *d, struct iop_request *r)
 {
 	struct loop *l = iop_ddm_priv(d);
@@ -327,6 +343,9 @@ static const struct iop_ddm_ops ops = {
 #if !defined(DEFECT_RESET_KEEPS_POSTS)
 	/* Without it, a reset leaves the posts held: nothing would ever finish them. */
 	.reset = loop_reset,
+#endif
+#if defined(DEFECT_FINI_ABANDONS_POSTS)
+	.fini = loop_fini,
 #endif
 };
 

@@ -440,6 +440,57 @@ static void test_destroy_answers_what_the_ddm_held(void)
 }
 
 /*
+ * ExecDdmDestroy of a DDM whose quiesce cannot finish yet (a request it
+ * keeps, as a device with I/O in flight): asked again on later turns, the
+ * DDM not torn down meanwhile; requests posted meanwhile refused without
+ * reaching it; once its quiesce is done, the kept request has the DDM's own
+ * answer (not the runtime's DEVICE_NOT_AVAILABLE), then the destroy its
+ * one reply, and the TID is gone.
+ */
+static void test_destroy_waits_for_quiesce(void)
+{
+	const struct iop_runtime_ddm ddms[] = { { "nop", NULL, 0 }, { "keeper", NULL, 1 } };
+	struct harness t;
+	struct seen_reply s;
+	uint32_t *destroy, order[2], mfa;
+	unsigned n = 0;
+
+	kept = NULL;
+	keeper_handled = 0;
+	keeper_release = false;
+	harness_up(&t, &small, ddms, 2, 2);
+	harness_post(&t, harness_request(&t, NOP + 1, IOP_UTIL_CLAIM, 4, 1));
+	CU_ASSERT_FALSE(harness_wait(&t, &s, 10));
+	CU_ASSERT_EQUAL_FATAL(keeper_handled, 1);
+	destroy = harness_request(&t, IOP_TID_EXEC, IOP_EXEC_DDM_DESTROY, 5, 2);
+	destroy[4] = rte_cpu_to_le_32(NOP + 1);
+	harness_post(&t, destroy);
+	CU_ASSERT_FALSE(harness_wait(&t, &s, 20)); /* its quiesce is not done: no reply */
+	CU_ASSERT_FATAL(harness_call(&t, NOP + 1, IOP_UTIL_CLAIM, 4, 3, &s));
+	CU_ASSERT_EQUAL(s.hdr.transaction_context, 3);
+	CU_ASSERT_EQUAL(s.dsc, IOP_DSC_DEVICE_NOT_AVAILABLE);
+	CU_ASSERT_EQUAL(keeper_handled, 1);
+	keeper_release = true;
+	for (int turn = 0; turn < 50 && n < 2; turn++) {
+		harness_turn(&t);
+		while (n < 2 && harness_take(&t, &s)) {
+			order[n++] = s.hdr.transaction_context;
+			CU_ASSERT_EQUAL(s.status, IOP_REPLY_STATUS_SUCCESS);
+			CU_ASSERT_EQUAL(s.dsc, IOP_DSC_SUCCESS);
+		}
+	}
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	CU_ASSERT_EQUAL(order[0], 1); /* answered by the DDM's quiesce */
+	CU_ASSERT_EQUAL(order[1], 2); /* then the destroy */
+	CU_ASSERT_FALSE(harness_wait(&t, &s, 5));
+	mfa = harness_post(&t, harness_request(&t, NOP + 1, IOP_UTIL_CLAIM, 4, 4));
+	CU_ASSERT_FATAL(harness_wait(&t, &s, 10));
+	CU_ASSERT_EQUAL(s.fail_code, IOP_FAIL_INVALID_TARGET_ID);
+	CU_ASSERT_EQUAL(iop_heap_free(iop_window_inbound(t.w), iop_window_frame(t.w, mfa), 16), 0);
+	harness_down(&t);
+}
+
+/*
  * A quiesce or reset that waits for a request its DDM keeps: requests posted
  * meanwhile are not handed to the DDM (they could keep it busy forever) but
  * answered at once with DEVICE_NOT_AVAILABLE, what the state the work leaves
@@ -531,6 +582,7 @@ static const struct iop_test_case executive_tests[] = {
 	{ "control_runs_on_the_ddms_lcore", test_control_runs_on_the_ddms_lcore },
 	{ "reset_not_yet_is_asked_again", test_reset_not_yet_is_asked_again },
 	{ "destroy_answers_what_the_ddm_held", test_destroy_answers_what_the_ddm_held },
+	{ "destroy_waits_for_quiesce", test_destroy_waits_for_quiesce },
 	{ "quiesce_refuses_new_requests", test_quiesce_refuses_new_requests },
 	{ "reset_refuses_new_requests", test_reset_refuses_new_requests },
 	{ "runtime_quiesce_keeps_executive_hold", test_runtime_quiesce_keeps_executive_hold },
