@@ -27,6 +27,9 @@ extern const struct conform_check conform_lan[];
 /* Quiesce and reset through the executive, then enable (every target). */
 extern const struct conform_check conform_control[];
 
+/* UtilEventRegister and the events quiesce, enable and reset raise (every target). */
+extern const struct conform_check conform_events[];
+
 /* ---- what every check does: its own runtime and a channel to it ---- */
 
 static inline bool check_up(struct fixture *fx, struct raw_chan *rc)

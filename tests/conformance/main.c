@@ -37,6 +37,7 @@ static const struct {
 } suites[] = {
 	{ "generic", ANY_CLASS, conform_generic },
 	{ "control", ANY_CLASS, conform_control },
+	{ "events", ANY_CLASS, conform_events },
 	{ "bsa", IOP_CLASS_RANDOM_BLOCK_STORAGE, conform_bsa },
 	{ "lan", IOP_CLASS_LAN, conform_lan },
 };

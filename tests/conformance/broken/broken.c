@@ -24,6 +24,9 @@
 static const uint8_t functions[] = { IOP_UTIL_CLAIM, IOP_UTIL_PRIVATE, 0x02, 0x03, 0x04, 0x07,
 				     0x08, 0x0A, 0x0C, 0x0E, 0x10, 0x11, 0x12, 0x16, 0x18,
 				     0x1A, 0x1B, 0x1C, 0x1D, 0x1E, 0x1F };
+#elif defined(DEFECT_ANSWERS_EVENT_REGISTER)
+/* Takes UtilEventRegister over from the runtime, and answers it as any request. */
+static const uint8_t functions[] = { IOP_UTIL_CLAIM, IOP_UTIL_PRIVATE, IOP_UTIL_EVENT_REGISTER };
 #else
 static const uint8_t functions[] = { IOP_UTIL_CLAIM, IOP_UTIL_PRIVATE };
 #endif

@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-3-Clause
 # iop-conform must catch each broken DDM with the check named for its defect,
-# and with that check alone:
+# and with that check alone (or those checks, space-separated, in the order
+# they run, for a defect that more than one check depends on):
 #   check.sh IOP-CONFORM [--params STR] [--seed N] [--prepare ARGS] DDM.so:CHECK ...
 # (CHECK is a test name; tests are named uniquely across the suites.)
 #   --params STR    each broken DDM's parameters (default: none)
@@ -44,8 +45,9 @@ for pair in "$@"; do
 	out=$("$conform" --so "$so" $common 2>&1)
 	status=$?
 	failed=$(printf '%s\n' "$out" | sed -n 's/^FAILED [^ ]* //p' | tr '\n' ' ')
-	if [ "$failed" != "$want " ] || [ "$status" -ne 1 ]; then
-		echo "$(basename "$so"): failed [${failed}] with status $status; want [$want] and 1"
+	checks=$(printf '%s\n' "$want" | wc -w) # the exit status: one per failed check
+	if [ "$failed" != "$want " ] || [ "$status" -ne "$checks" ]; then
+		echo "$(basename "$so"): failed [${failed}] with status $status; want [$want] and $checks"
 		printf '%s\n' "$out" | tail -40
 		bad=$((bad + 1))
 	else
