@@ -17,7 +17,9 @@
  * fire meanwhile join it in one reply (their indicators OR'd, the latest
  * EventData). A registration whose host has gone is dropped. Registrations
  * hold no request frame and no channel credit, so a host's channel can go
- * idle and be taken back while it is registered.
+ * idle and be taken back while it is registered; an event on its way holds
+ * a credit until it is in the host's ring, as a request does, so a host that
+ * leaves (and waits for its channel to go idle) never leaves one behind.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -48,16 +50,33 @@ static bool reg_host_there(const struct iop_runtime *rt, const struct event_reg 
 	       ch.generation == e->generation;
 }
 
-/* One event reply to e's host. @return 0, or -ENOMEM when no reply frame is free. */
+/*
+ * One event reply to e's host. @return 0; -ENOMEM when no reply frame is
+ * free; -ENOENT when the host has gone.
+ */
 static int send_event(struct iop_lcore *lc, struct iop_ddm *d, const struct event_reg *e,
 		      uint32_t indicator, const uint32_t *data, unsigned n)
 {
 	struct iop_window *w = lc->rt->w;
+	_Atomic uint32_t *credit = &lc->rt->channel_in_flight[e->channel].n;
 	unsigned words = IOP_EVENT_DATA_WORD + n;
-	uint32_t *p = iop_heap_alloc_tagged(iop_window_outbound(w), (size_t)words * 4, e->owner);
+	uint32_t *p;
 
-	if (p == NULL)
+	/*
+	 * Counted before the host is looked at, the order take_channels()
+	 * keeps: a host that leaves closes its channel, then waits for it to be
+	 * idle, so either it waits for this reply or this sees it gone.
+	 */
+	atomic_fetch_add(credit, 1);
+	if (!reg_host_there(lc->rt, e)) {
+		atomic_fetch_sub(credit, 1);
+		return -ENOENT;
+	}
+	p = iop_heap_alloc_tagged(iop_window_outbound(w), (size_t)words * 4, e->owner);
+	if (p == NULL) {
+		atomic_fetch_sub(credit, 1);
 		return -ENOMEM;
+	}
 	iop_reply_build(&e->hdr, d->tid, IOP_REPLY_STATUS_SUCCESS, IOP_DSC_SUCCESS, p, words);
 	iop_reply_seal(p, &e->hdr, d->tid, IOP_MSG_MULTIPLE, (uint16_t)words,
 		       IOP_REPLY_STATUS_SUCCESS, IOP_DSC_SUCCESS);
@@ -66,8 +85,8 @@ static int send_event(struct iop_lcore *lc, struct iop_ddm *d, const struct even
 	for (unsigned i = 0; i < n; i++)
 		p[IOP_EVENT_DATA_WORD + i] = rte_cpu_to_le_32(data[i]);
 	STAT_ADD(d->stats.events, 1);
-	/* No credit of its own (final = false), as every intermediate reply. */
-	dispatch_post_reply(lc, e->channel, e->generation, iop_window_reply_mfa(w, p), false);
+	/* "final": its credit goes back once it is in the ring (or dropped, the host gone). */
+	dispatch_post_reply(lc, e->channel, e->generation, iop_window_reply_mfa(w, p), true);
 	return 0;
 }
 
@@ -88,8 +107,12 @@ static void offer(struct iop_lcore *lc, struct iop_ddm *d, struct event_reg *e, 
 
 	if (hit == 0)
 		return;
-	if (e->pending == 0 && send_event(lc, d, e, hit, data, n) == 0)
-		return;
+	if (e->pending == 0) {
+		int rc = send_event(lc, d, e, hit, data, n);
+
+		if (rc != -ENOMEM)
+			return; /* sent, or nobody to tell: the sweeps drop it */
+	}
 	keep_waiting(d, e, hit, data, n);
 }
 
@@ -234,7 +257,7 @@ static void send_waiting(struct iop_lcore *lc, struct iop_ddm *d)
 			e->pending = 0;
 			continue;
 		}
-		if (send_event(lc, d, e, e->pending, e->data, e->data_words) == 0)
+		if (send_event(lc, d, e, e->pending, e->data, e->data_words) != -ENOMEM)
 			e->pending = 0;
 		else
 			still = true;

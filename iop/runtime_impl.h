@@ -132,7 +132,7 @@ struct held_reply {
 	uint32_t mfa;
 	uint32_t channel;
 	uint32_t generation;
-	bool final; /* the request's last reply: posting it gives the channel's credit back */
+	bool final; /* gives a credit back once posted: a request's last reply, or an event */
 };
 
 /*

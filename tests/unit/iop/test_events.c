@@ -411,6 +411,34 @@ static void test_departed_host_forgotten(void)
 	harness_down(&t);
 }
 
+/*
+ * An event waiting for room in a full reply ring keeps the channel from
+ * going idle, as a reply does: a host leaving waits for it, never leaves it.
+ */
+static void test_event_on_its_way_keeps_the_channel_busy(void)
+{
+	struct harness t;
+	struct seen_reply s[2];
+	unsigned n;
+
+	up(&t, 1);
+	event_register(&t, RAISER, CLASS_EVENT_A, 0xE1);
+	CU_ASSERT_EQUAL(collect(&t, s, 2, 3), 0);
+	CU_ASSERT_TRUE(iop_runtime_channel_idle(t.rt, t.ch.id));
+	harness_fill_reply_ring(&t);
+	raise_now[0] = CLASS_EVENT_A;
+	raise_data[0] = 7;
+	for (unsigned i = 0; i < 5; i++)
+		harness_turn(&t);
+	CU_ASSERT_FALSE(iop_runtime_channel_idle(t.rt, t.ch.id));
+	harness_drain_junk(&t);
+	n = collect(&t, s, 2, 3);
+	CU_ASSERT_EQUAL(n, 1);
+	CU_ASSERT_PTR_NOT_NULL(find_event(s, n, 0xE1, CLASS_EVENT_A));
+	CU_ASSERT_TRUE(iop_runtime_channel_idle(t.rt, t.ch.id));
+	harness_down(&t);
+}
+
 static void test_ddm_that_lists_it_answers_it(void)
 {
 	struct harness t;
@@ -451,6 +479,7 @@ static const struct iop_test_case event_tests[] = {
 	{ "register_without_mask_refused", test_register_without_mask_refused },
 	{ "ddm_events_wait_and_merge", test_ddm_events_wait_and_merge },
 	{ "departed_host_forgotten", test_departed_host_forgotten },
+	{ "event_on_its_way_keeps_the_channel_busy", test_event_on_its_way_keeps_the_channel_busy },
 	{ "ddm_that_lists_it_answers_it", test_ddm_that_lists_it_answers_it },
 	{ "raise_refuses_bad_arguments", test_raise_refuses_bad_arguments },
 	{ NULL, NULL },
