@@ -367,6 +367,13 @@ void executive_run_control(struct iop_lcore *lc, struct iop_ddm *d)
 		event_forget_all(d);
 		break;
 	}
+	/*
+	 * The events it raised go out now, before the executive (perhaps on
+	 * another lcore) can see the work done and answer: a host hears of the
+	 * quiesce before the quiesce's answer.
+	 */
+	event_poll(lc, d);
+	dispatch_flush_outbox(lc);
 	/* Release: the executive's lcore sees the work done before it answers. */
 	atomic_store_explicit(&d->control, CONTROL_NONE, memory_order_release);
 }

@@ -207,7 +207,20 @@ static void check_state_event(const struct seen_reply *e, uint16_t tid, uint32_t
 	CU_ASSERT_EQUAL(e->words[IOP_EVENT_DATA_WORD], state);
 }
 
-/* Quiesce, enable and reset, each told to the DDM's and the executive's registrations. */
+/* The executive's answer to fn among s[0..n). */
+static const struct seen_reply *answer_of(const struct seen_reply *s, unsigned n, uint8_t fn)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (!is_event(&s[i]) && s[i].hdr.function == fn)
+			return &s[i];
+	return NULL;
+}
+
+/*
+ * Quiesce, enable and reset, each told to the DDM's and the executive's
+ * registrations; a DDM's events before the executive's answer, on its own
+ * loop too.
+ */
 static void state_changes(unsigned lcores)
 {
 	struct harness t;
@@ -221,8 +234,9 @@ static void state_changes(unsigned lcores)
 
 	n = exec_and_collect(&t, IOP_EXEC_SYS_QUIESCE, s, 16);
 	CU_ASSERT_EQUAL(count_events(s, n), 2);
-	check_state_event(find_event(s, n, 0x61, IOP_EVENT_STATE_CHANGE), RAISER,
-			  IOP_EVENT_STATE_SUSPENDED);
+	e = find_event(s, n, 0x61, IOP_EVENT_STATE_CHANGE);
+	check_state_event(e, RAISER, IOP_EVENT_STATE_SUSPENDED);
+	CU_ASSERT_TRUE(e < answer_of(s, n, IOP_EXEC_SYS_QUIESCE));
 	e = find_event(s, n, 0x62, IOP_EVENT_STATE_CHANGE);
 	check_state_event(e, IOP_TID_EXEC, IOP_EVENT_STATE_SUSPENDED);
 	CU_ASSERT_EQUAL(e->words[IOP_EVENT_DATA_WORD + 1], IOP_STATE_READY);
@@ -243,6 +257,7 @@ static void state_changes(unsigned lcores)
 	check_state_event(e, RAISER, IOP_EVENT_STATE_RESTART);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(reset);
 	CU_ASSERT_TRUE(reset < e);
+	CU_ASSERT_TRUE(e < answer_of(s, n, IOP_EXEC_IOP_RESET));
 	CU_ASSERT_EQUAL(reset->hdr.size_words, IOP_EVENT_DATA_WORD); /* no EventData */
 	e = find_event(s, n, 0x62, IOP_EVENT_STATE_CHANGE);
 	check_state_event(e, IOP_TID_EXEC, IOP_EVENT_STATE_RESTART);
