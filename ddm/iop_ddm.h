@@ -13,6 +13,9 @@
  *  - a function the DDM does not list: a reply with DSC UNSUPPORTED_FUNCTION
  *    (a function I2O defines) or UNKNOWN_FUNCTION (one it does not);
  *  - both contexts echoed and REPLY set in every reply it builds;
+ *  - UtilEventRegister: hosts registered per target, told of the events the
+ *    runtime raises (state changes, resets) and those the DDM raises with
+ *    iop_ddm_event_raise();
  *  - exactly one final reply per request: a second is refused and counted,
  *    a request finished without one is answered for the DDM and counted
  *    (a request may get intermediate replies first, MULTIPLE, through
@@ -236,6 +239,26 @@ int iop_request_reply(struct iop_request *r, uint8_t req_status, uint16_t dsc);
  * Thread safety: the DDM's lcore.
  */
 void iop_request_abandon(struct iop_request *r);
+
+/**
+ * Tell the hosts registered for this target's events (UtilEventRegister,
+ * which the runtime answers for every DDM that does not list it) that an
+ * event happened: one event reply (<iop/frame.h>) to each registration whose
+ * mask has a bit of `indicator`, carrying only the bits it asked for. A
+ * DDM's own events use the class's bits (below IOP_EVENT_DEVICE_STATE) or
+ * the generic ones it can raise (IOP_EVENT_GENERAL_WARNING, ...); the
+ * runtime raises IOP_EVENT_STATE_CHANGE and IOP_EVENT_DEVICE_RESET itself.
+ * An event that finds no reply frame free waits and is sent on a later turn,
+ * merged with any that fire meanwhile for the same host.
+ *
+ * @param data     EventData words (from word 5); NULL when n_words is 0.
+ * @param n_words  at most IOP_EVENT_DATA_MAX.
+ * @return how many registrations were told (now or later), or -EINVAL for
+ *         indicator 0 or too many words.
+ * Thread safety: the DDM's lcore (from its callbacks).
+ */
+int iop_ddm_event_raise(struct iop_ddm *d, uint32_t indicator, const uint32_t *data,
+			unsigned n_words);
 
 /* ---- registration ---- */
 

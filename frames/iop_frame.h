@@ -65,6 +65,42 @@ enum iop_util_function {
 	IOP_UTIL_PRIVATE            = 0xFF,
 };
 
+/*
+ * UtilEventRegister: word 4 EventMask, the events the initiator wants told
+ * (0: none, which cancels). A registration gets no reply; each event then
+ * gets one, echoing the registration's contexts, with MsgFlags MULTIPLE (an
+ * intermediate reply of a request that stays registered), word 4 the
+ * EventIndicator and EventData from word 5 (the I2O SIG layout). A
+ * registration that is refused gets an ordinary final reply instead, status
+ * in word 4 and no MULTIPLE: that is how a host tells the two apart.
+ */
+#define IOP_EVENT_MASK_WORD      4u
+#define IOP_EVENT_INDICATOR_WORD 4u
+#define IOP_EVENT_DATA_WORD      5u
+/** Most EventData words an event carries. */
+#define IOP_EVENT_DATA_MAX       8u
+
+/** Event indicators every target may raise (I2O's generic ones); bits below 0x00400000 are the class's. */
+enum iop_event_indicator {
+	IOP_EVENT_STATE_CHANGE       = 0x80000000u,
+	IOP_EVENT_GENERAL_WARNING    = 0x40000000u,
+	IOP_EVENT_CONFIGURATION_FLAG = 0x20000000u,
+	IOP_EVENT_LOCK_RELEASE       = 0x10000000u,
+	IOP_EVENT_CAPABILITY_CHANGE  = 0x08000000u,
+	IOP_EVENT_DEVICE_RESET       = 0x04000000u,
+	IOP_EVENT_MASK_MODIFIED      = 0x02000000u,
+	IOP_EVENT_FIELD_MODIFIED     = 0x01000000u,
+	IOP_EVENT_VENDOR             = 0x00800000u,
+	IOP_EVENT_DEVICE_STATE       = 0x00400000u,
+};
+
+/** EventData word 0 of IOP_EVENT_STATE_CHANGE: the state the target entered. */
+enum iop_event_state {
+	IOP_EVENT_STATE_NORMAL    = 0x00, /**< enabled: operational */
+	IOP_EVENT_STATE_SUSPENDED = 0x01, /**< quiesced: takes no requests */
+	IOP_EVENT_STATE_RESTART   = 0x02, /**< reset: back to its state after init */
+};
+
 /** Executive function codes: valid at TID 0 only. */
 enum iop_exec_function {
 	IOP_EXEC_STATUS_GET    = 0xA0,

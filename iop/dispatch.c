@@ -305,6 +305,14 @@ static void deliver(struct iop_lcore *lc, struct iop_request *r, struct iop_ddm 
 		dispatch_release(lc, r);
 		return;
 	}
+	if (event_is_runtimes(d, fn)) {
+		/*
+		 * Before the state and control checks: a host may register with a
+		 * quiesced target, to be told when it is enabled again.
+		 */
+		event_register(lc, d, r);
+		return;
+	}
 	if (d->retry_waiting != 0) {
 		/* Behind the DDM's earlier requests: each target sees its requests in order. */
 		d->retry_waiting++;
@@ -605,14 +613,19 @@ int iop_runtime_poll(struct iop_runtime *rt, unsigned lcore)
 		if (d->lcore != lcore)
 			continue;
 		executive_run_control(lc, d);
-		if (atomic_load_explicit(&d->live, memory_order_relaxed) && d->ops->poll != NULL) {
+		if (!atomic_load_explicit(&d->live, memory_order_relaxed))
+			continue;
+		if (d->ops->poll != NULL) {
 			int n = d->ops->poll(d);
 
 			work += n > 0 ? (unsigned)n : 0;
 		}
+		work += event_poll(lc, d);
 	}
-	if (lcore == rt->exec.lcore)
+	if (lcore == rt->exec.lcore) {
 		work += (unsigned)rt->exec.ops->poll(&rt->exec);
+		work += event_poll(lc, &rt->exec);
+	}
 	if (lc->n_outbox != 0)
 		dispatch_flush_outbox(lc);
 	return (int)work;

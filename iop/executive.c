@@ -12,8 +12,11 @@
  *   ExecSysQuiesce   OPERATIONAL  -> READY   (every DDM's quiesce)
  * Outside OPERATIONAL, requests to DDMs are answered DEVICE_NOT_AVAILABLE.
  * While a DDM's quiesce, reset or destroy is under way, requests not yet
- * handed to it wait on the retry list, in order, until the executive has
- * answered; they then meet the new state (dispatch.c).
+ * handed to it are answered DEVICE_NOT_AVAILABLE at once (dispatch.c).
+ * Hosts registered for events (event.c) are told IOP_EVENT_STATE_CHANGE:
+ * by a DDM when it is quiesced (SUSPENDED), reset (RESTART, after
+ * IOP_EVENT_DEVICE_RESET) or enabled again (NORMAL); by the executive at
+ * every change of the IOP's state, with that state in EventData word 1.
  * A transition asked for in the wrong state is answered INAPPROPRIATE_FUNCTION;
  * asking for the state the IOP is in succeeds and changes nothing.
  */
@@ -188,6 +191,29 @@ static int ask_ddms(struct iop_request *r, enum ddm_control what, struct iop_ddm
 	return IOP_DDM_PENDING;
 }
 
+static uint32_t event_state_of(int iop_state)
+{
+	return iop_state == IOP_STATE_OPERATIONAL ? IOP_EVENT_STATE_NORMAL :
+	       iop_state == IOP_STATE_RESET	  ? IOP_EVENT_STATE_RESTART :
+						    IOP_EVENT_STATE_SUSPENDED;
+}
+
+void executive_set_state(struct iop_runtime *rt, int state)
+{
+	int was = atomic_exchange_explicit(&rt->state, state, memory_order_acq_rel);
+
+	if (was == state)
+		return;
+	event_raise(&rt->exec, IOP_EVENT_STATE_CHANGE,
+		    event_state_of(state) | (uint32_t)state << 8);
+	/* Enabled: every DDM, quiesced or reset before, takes requests again. */
+	if (state == IOP_STATE_OPERATIONAL)
+		for (unsigned i = 0; i < rt->n_ddms; i++)
+			if (atomic_load(&rt->ddms[i].live))
+				event_raise(&rt->ddms[i], IOP_EVENT_STATE_CHANGE,
+					    IOP_EVENT_STATE_NORMAL);
+}
+
 /* A state change that needs nothing of the DDMs. */
 static int transition(struct iop_request *r, int from, int to)
 {
@@ -195,7 +221,7 @@ static int transition(struct iop_request *r, int from, int to)
 	int state = atomic_load(&rt->state);
 
 	if (state == from)
-		atomic_store_explicit(&rt->state, to, memory_order_release);
+		executive_set_state(rt, to);
 	else if (state != to)
 		return request_answer(r, IOP_DSC_INAPPROPRIATE_FUNCTION);
 	return request_answer(r, IOP_DSC_SUCCESS);
@@ -284,7 +310,7 @@ static int finish_control(struct iop_runtime *rt)
 		return 0; /* next turn */
 	rt->control_req = NULL;
 	if (rt->control_next_state != 0)
-		atomic_store_explicit(&rt->state, rt->control_next_state, memory_order_release);
+		executive_set_state(rt, rt->control_next_state);
 	if (destroyed)
 		atomic_fetch_add(&rt->lct_change, 1);
 	/* Release, after the new state: whoever sees the hold gone sees the state. Ours only. */
@@ -322,10 +348,13 @@ void executive_run_control(struct iop_lcore *lc, struct iop_ddm *d)
 	case CONTROL_QUIESCE:
 		if (d->ops->quiesce != NULL && not_yet(d->ops->quiesce(d)))
 			return; /* asked again on the next turn; the executive waits */
+		event_raise(d, IOP_EVENT_STATE_CHANGE, IOP_EVENT_STATE_SUSPENDED);
 		break;
 	case CONTROL_RESET:
 		if (d->ops->reset != NULL && not_yet(d->ops->reset(d)))
 			return;
+		event_raise(d, IOP_EVENT_DEVICE_RESET | IOP_EVENT_STATE_CHANGE,
+			    IOP_EVENT_STATE_RESTART);
 		break;
 	case CONTROL_DESTROY:
 		/*
@@ -341,8 +370,16 @@ void executive_run_control(struct iop_lcore *lc, struct iop_ddm *d)
 		atomic_store_explicit(&d->live, false, memory_order_release);
 		/* Whatever it still held gets its one reply: it will never answer now. */
 		dispatch_fail_held(lc, d);
+		event_forget_all(d);
 		break;
 	}
+	/*
+	 * The events it raised go out now, before the executive (perhaps on
+	 * another lcore) can see the work done and answer: a host hears of the
+	 * quiesce before the quiesce's answer.
+	 */
+	event_poll(lc, d);
+	dispatch_flush_outbox(lc);
 	/* Release: the executive's lcore sees the work done before it answers. */
 	atomic_store_explicit(&d->control, CONTROL_NONE, memory_order_release);
 }

@@ -70,6 +70,7 @@ struct iop_ddm_stats {
 	uint64_t missing_replies; /**< requests it finished without a reply, answered for it */
 	uint64_t retries;         /**< times it asked for a request again later */
 	uint64_t in_flight;       /**< requests it holds now (pending or waiting to retry) */
+	uint64_t events;          /**< event replies sent to hosts registered with it */
 };
 
 /** Counters of the runtime as a whole. */

@@ -177,7 +177,9 @@ void iop_runtime_destroy(struct iop_runtime *rt)
 		if (atomic_load(&d->live) && d->ops->fini != NULL)
 			d->ops->fini(d);
 		free(d->priv);
+		event_forget_all(d);
 	}
+	event_forget_all(&rt->exec);
 	for (unsigned i = 0; i < rt->n_lcores; i++) {
 		if (rt->lcores[i] != NULL) {
 			free(rt->lcores[i]->forward_mem);
@@ -209,6 +211,7 @@ int iop_runtime_ddm_stats(const struct iop_runtime *rt, uint16_t tid, struct iop
 	s->missing_replies = STAT_GET(d->stats.missing_replies);
 	s->retries = STAT_GET(d->stats.retries);
 	s->in_flight = STAT_GET(d->stats.in_flight);
+	s->events = STAT_GET(d->stats.events);
 	return 0;
 }
 
@@ -283,7 +286,7 @@ int iop_runtime_quiesce(struct iop_runtime *rt, unsigned timeout_ms)
 		}
 		nanosleep(&pause, NULL);
 	}
-	atomic_store_explicit(&rt->state, IOP_STATE_READY, memory_order_release);
+	executive_set_state(rt, IOP_STATE_READY);
 	for (unsigned i = 0; i < rt->n_ddms; i++)
 		atomic_fetch_and_explicit(&rt->ddms[i].control_hold, (uint8_t)~HOLD_RUNTIME,
 					  memory_order_release);

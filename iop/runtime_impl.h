@@ -98,6 +98,20 @@ struct iop_ddm {
 	 * then new requests for the DDM are refused (dispatch_held_for_control).
 	 */
 	_Atomic uint8_t control_hold;
+	/*
+	 * Events the runtime raised for the target from any thread (IOP_EVENT_*
+	 * bits), and the IOP_EVENT_STATE_* of the latest state change (for the
+	 * executive, the IOP's state above it, shifted by 8): its loop tells the
+	 * registered hosts on its next turn (event.c). Read on every turn, so
+	 * next to control, which is too.
+	 */
+	_Atomic uint32_t events_raised;
+	_Atomic uint32_t event_state;
+	/* Its lcore's own: the hosts registered for its events, and whether one
+	 * of them still has an event waiting for a reply frame. */
+	struct event_reg *event_regs;
+	unsigned n_event_regs, event_regs_cap;
+	bool events_waiting;
 	uint8_t accepts[32];    /* bit per function code the DDM answers itself */
 	/* Its lcore's own: requests of this DDM on the retry list, and the pass
 	 * of the retry list that found it still unable, so later ones wait too. */
@@ -118,7 +132,7 @@ struct held_reply {
 	uint32_t mfa;
 	uint32_t channel;
 	uint32_t generation;
-	bool final; /* the request's last reply: posting it gives the channel's credit back */
+	bool final; /* gives a credit back once posted: a request's last reply, or an event */
 };
 
 /*
@@ -231,6 +245,8 @@ void dispatch_fail_held(struct iop_lcore *lc, struct iop_ddm *d);
 extern const struct iop_ddm_ops iop_executive_ops;
 /* On the DDM's lcore: do what the executive asked of it, if anything. */
 void executive_run_control(struct iop_lcore *lc, struct iop_ddm *d);
+/* The IOP's new state, told to the hosts registered for its events (any thread). */
+void executive_set_state(struct iop_runtime *rt, int state);
 
 /* control_hold's askers. */
 #define HOLD_EXEC 0x1u    /* ExecSysQuiesce, ExecIopReset, ExecDdmDestroy (executive.c) */
@@ -256,12 +272,31 @@ static inline bool dispatch_held_for_control(const struct iop_ddm *d)
 bool params_is_runtimes(const struct iop_ddm *d, uint8_t fn);
 int params_handle(struct iop_ddm *d, struct iop_request *r);
 
+/* event.c: UtilEventRegister, which the runtime answers unless the DDM takes it. */
+struct event_reg;
+/* Register (or cancel) the request's host for d's events; the request is done with. */
+void event_register(struct iop_lcore *lc, struct iop_ddm *d, struct iop_request *r);
+/*
+ * Raise runtime events for d from any thread (IOP_EVENT_* bits; state: the
+ * IOP_EVENT_STATE_* data of IOP_EVENT_STATE_CHANGE). Its loop sends them.
+ */
+void event_raise(struct iop_ddm *d, uint32_t indicators, uint32_t state);
+/* On d's lcore, every turn: send what was raised and what waited for a frame. */
+unsigned event_poll(struct iop_lcore *lc, struct iop_ddm *d);
+/* Forget every registration (the target is gone). */
+void event_forget_all(struct iop_ddm *d);
+
 /* function_codes.c: does I2O define fn for a target of this class? */
 bool iop_function_defined(uint16_t class_id, uint8_t fn);
 
 static inline bool ddm_accepts(const struct iop_ddm *d, uint8_t fn)
 {
 	return d->accepts[fn / 8] & (1u << (fn % 8));
+}
+
+static inline bool event_is_runtimes(const struct iop_ddm *d, uint8_t fn)
+{
+	return fn == IOP_UTIL_EVENT_REGISTER && !ddm_accepts(d, fn);
 }
 
 #endif /* IOP_RUNTIME_IMPL_H */

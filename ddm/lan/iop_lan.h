@@ -62,6 +62,14 @@ enum iop_lan_function {
 #define IOP_LAN_RX_REPLY_MAX 32u
 
 /**
+ * Events of a LAN target (UtilEventRegister, <iop/frame.h>): the port's link
+ * went down or came up, EventData word 0 its speed in Mb/s, word 1 full
+ * duplex (1) or not (0). Read every 100 ms.
+ */
+#define IOP_LAN_EVENT_LINK_DOWN 0x01u
+#define IOP_LAN_EVENT_LINK_UP 0x02u
+
+/**
  * Parameter groups of a LAN target (UtilParamsGet), each field 64 bits.
  * PORT_INFO: DPDK port id, MTU, largest packet (MTU + 14-byte Ethernet
  *   header + 8 bytes for two VLAN tags), receives (1: the port has an rx

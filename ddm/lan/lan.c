@@ -94,7 +94,11 @@ static int lan_init(struct iop_ddm *d, const char *params)
 	struct lan *l = iop_ddm_priv(d);
 	int rc = parse_params(l, params);
 
-	return rc != 0 ? rc : lan_port_open(l);
+	if (rc == 0)
+		rc = lan_port_open(l);
+	if (rc == 0)
+		lan_link_watch(l);
+	return rc;
 }
 
 /* Back to the state after init: buckets returned, counts cleared, the port started. */
@@ -162,7 +166,7 @@ static int lan_poll(struct iop_ddm *d)
 {
 	struct lan *l = iop_ddm_priv(d);
 
-	return lan_send_poll(l) + lan_receive_poll(l);
+	return lan_send_poll(l) + lan_receive_poll(l) + lan_link_poll(d, l);
 }
 
 static int lan_reset(struct iop_ddm *d)

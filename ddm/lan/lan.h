@@ -58,6 +58,12 @@ struct lan_counters {
 	uint64_t buckets_posted;
 };
 
+/* The port's link as last read, and when to read it again (link.c). */
+struct lan_link {
+	uint64_t next, period; /* timer cycles */
+	bool up;
+};
+
 struct lan {
 	uint16_t port;
 	uint16_t mtu;
@@ -75,6 +81,7 @@ struct lan {
 	unsigned post_head, n_posts;
 	unsigned polls; /* turns since posts were last checked for hosts that left */
 	struct lan_tx_held tx_held;
+	struct lan_link link;
 	struct lan_counters c;
 };
 
@@ -114,5 +121,9 @@ int lan_params_get(struct iop_ddm *d, uint16_t group, uint64_t *fields, unsigned
 
 /* Answer a request status-only: IOP_DDM_DONE, or IOP_DDM_RETRY without a reply frame. */
 int lan_answer(struct iop_request *r, uint8_t req_status, uint16_t dsc);
+
+/* link.c: read the link now (at init), then every period from the poll, telling changes. */
+void lan_link_watch(struct lan *l);
+int lan_link_poll(struct iop_ddm *d, struct lan *l);
 
 #endif /* LAN_H */

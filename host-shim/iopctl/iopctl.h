@@ -37,6 +37,8 @@ struct iopctl_opts {
 	unsigned long interval_us;
 	/* watch */
 	double interval_s;
+	/* events */
+	uint32_t mask;
 };
 
 struct iopctl {
@@ -143,5 +145,8 @@ int iopctl_cmd_lct(struct iopctl *s);
 int iopctl_cmd_params_get(struct iopctl *s, uint16_t tid, uint16_t group);
 int iopctl_cmd_ping(struct iopctl *s);
 int iopctl_cmd_watch(struct iopctl *s);
+/* quiesce, enable or reset (the command's name). */
+int iopctl_cmd_state(struct iopctl *s, const char *command);
+int iopctl_cmd_events(struct iopctl *s, uint32_t mask);
 
 #endif /* IOPCTL_H */

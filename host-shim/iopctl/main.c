@@ -20,8 +20,10 @@ enum {
 	OPT_COUNT = 1 << 1,
 	OPT_INTERVAL_US = 1 << 2,
 	OPT_INTERVAL_S = 1 << 3,
+	OPT_MASK = 1 << 4,
 	OPT_TIMEOUT = 256, /* long-only option ids, past every char */
 	OPT_JSON,
+	OPT_MASK_ID,
 };
 
 #define MAX_PING_COUNT 10000000ul
@@ -39,6 +41,15 @@ static const char usage_text[] =
 	"                                  every target's counters and rates, refreshed every\n"
 	"                                  INTERVAL_S seconds (default 1), COUNT times (default:\n"
 	"                                  until interrupted)\n"
+	"  events [-t TID] [-c COUNT] [--mask MASK]\n"
+	"                                  register for events (UtilEventRegister) with every\n"
+	"                                  target or TID, of MASK (default 0xFFFFFFFF), and print\n"
+	"                                  each as it comes, COUNT of them (default: until\n"
+	"                                  interrupted)\n"
+	"  quiesce                         ExecSysQuiesce: every DDM quiesced, the IOP READY\n"
+	"  enable                          bring the IOP up to OPERATIONAL in I2O's order\n"
+	"                                  (ExecOutboundInit, ExecSysTabSet, ExecSysEnable)\n"
+	"  reset                           ExecIopReset: every DDM reset, the IOP RESET\n"
 	"\n"
 	"  -s, --socket PATH   iopd's control socket (default: iopd's, $XDG_RUNTIME_DIR/iopd.sock\n"
 	"                      or /tmp/iopd-UID.sock)\n"
@@ -56,6 +67,7 @@ static const struct option long_opts[] = {
 	{ "count", required_argument, NULL, 'c' },
 	{ "interval-us", required_argument, NULL, 'i' },
 	{ "interval", required_argument, NULL, 'n' },
+	{ "mask", required_argument, NULL, OPT_MASK_ID },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -126,6 +138,12 @@ static int parse_options(int argc, char **argv, struct iopctl_opts *o, unsigned 
 				return usage_error("-n %s: seconds, 0.001 to 86400", optarg);
 			*given |= OPT_INTERVAL_S;
 			break;
+		case OPT_MASK_ID:
+			if (parse_ulong(optarg, 1, 0xFFFFFFFFul, &v) != 0)
+				return usage_error("--mask %s: event bits, 1 to 0xFFFFFFFF", optarg);
+			o->mask = (uint32_t)v;
+			*given |= OPT_MASK;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(0);
@@ -159,6 +177,12 @@ static int parse_command(int n, char **args, uint16_t *tid, uint16_t *group)
 	if (strcmp(args[0], "watch") == 0)
 		return n == 1 ? OPT_COUNT | OPT_INTERVAL_S :
 				bad("watch takes options, no arguments%s", "");
+	if (strcmp(args[0], "events") == 0)
+		return n == 1 ? OPT_TARGET | OPT_COUNT | OPT_MASK :
+				bad("events takes options, no arguments%s", "");
+	if (strcmp(args[0], "quiesce") == 0 || strcmp(args[0], "enable") == 0 ||
+	    strcmp(args[0], "reset") == 0)
+		return n == 1 ? 0 : bad("%s takes no arguments", args[0]);
 	if (strcmp(args[0], "params") != 0)
 		return bad("unknown command \"%s\"", args[0]);
 	if (n != 4 || strcmp(args[1], "get") != 0)
@@ -180,7 +204,7 @@ static const char *stray_option(unsigned given, unsigned allowed)
 		const char *name;
 	} opts[] = {
 		{ OPT_TARGET, "-t" }, { OPT_COUNT, "-c" }, { OPT_INTERVAL_US, "-i" },
-		{ OPT_INTERVAL_S, "-n" },
+		{ OPT_INTERVAL_S, "-n" }, { OPT_MASK, "--mask" },
 	};
 
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
@@ -193,7 +217,7 @@ int main(int argc, char **argv)
 {
 	char sock_path[108];
 	struct iopctl_opts o = { .timeout_ms = 2000, .count = 0, .interval_us = 1000,
-				 .interval_s = 1.0 };
+				 .interval_s = 1.0, .mask = 0xFFFFFFFFu };
 	unsigned given = 0;
 	uint16_t tid = 0, group = 0;
 	struct iopctl s;
@@ -226,6 +250,10 @@ int main(int argc, char **argv)
 		rc = iopctl_cmd_params_get(&s, tid, group);
 	else if (strcmp(argv[optind], "ping") == 0)
 		rc = iopctl_cmd_ping(&s);
+	else if (strcmp(argv[optind], "events") == 0)
+		rc = iopctl_cmd_events(&s, o.mask);
+	else if (strcmp(argv[optind], "watch") != 0)
+		rc = iopctl_cmd_state(&s, argv[optind]);
 	else
 		rc = iopctl_cmd_watch(&s);
 	iopctl_close(&s);

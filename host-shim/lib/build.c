@@ -52,6 +52,16 @@ int iop_build_util_nop(uint32_t *frame, size_t frame_bytes, uint16_t tid)
 	return header(frame, frame_bytes, IOP_MSG_HDR_WORDS, tid, IOP_UTIL_NOP, 0);
 }
 
+int iop_build_util_event_register(uint32_t *frame, size_t frame_bytes, uint16_t tid,
+				  uint32_t mask)
+{
+	int rc = header(frame, frame_bytes, IOP_EVENT_MASK_WORD + 1, tid, IOP_UTIL_EVENT_REGISTER, 0);
+
+	if (rc > 0)
+		put(frame, IOP_EVENT_MASK_WORD, mask);
+	return rc;
+}
+
 int iop_build_util(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t function)
 {
 	if (function > 0x1F)

@@ -41,6 +41,15 @@ int iop_build_util(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t fu
 int iop_build_util_private(uint32_t *frame, size_t frame_bytes, uint16_t tid,
 			   uint16_t xfunction, uint16_t org_id);
 
+/**
+ * UtilEventRegister, 5 words: word 4 EventMask (IOP_EVENT_* bits; 0 cancels
+ * the registration this channel holds with the target). No reply comes to
+ * it; each event the mask asks for comes as a reply of its own
+ * (<iop/frame.h>). Post it with iop_qp_post(), or use iop_qp_event_register().
+ */
+int iop_build_util_event_register(uint32_t *frame, size_t frame_bytes, uint16_t tid,
+				  uint32_t mask);
+
 /** UtilParamsGet of one group: word 4 GroupNumber. */
 int iop_build_params_get(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint16_t group);
 

@@ -150,6 +150,13 @@ struct iop_completion {
 	 * with more false.
 	 */
 	bool more;
+	/**
+	 * An event of a registration (UtilEventRegister): event_indicator has
+	 * the IOP_EVENT_* bits that fired, EventData is reply[5..reply_words),
+	 * result is 0 and more is true: the registration stays.
+	 */
+	bool event;
+	uint32_t event_indicator; /**< events only */
 };
 
 /** Runs in iop_qp_poll() (or iop_qp_call()) on the queue pair's thread. */
@@ -198,7 +205,8 @@ int iop_qp_frame_free(struct iop_qp *qp, uint32_t *frame);
  * Post one request. The queue pair writes its TransactionContext (and its
  * InitiatorContext, which says which queue pair a reply is for); the rest of
  * the frame is the caller's, already built. A UtilNOP takes no table entry
- * and gets no callback: I2O has no reply to it.
+ * and gets no callback: I2O has no reply to it. A UtilEventRegister takes
+ * an entry that stays for its events (iop_qp_event_register()).
  * @return 0: the frame is the IOP's now. -EAGAIN: the request ring or the
  *         table is full; the frame is still the caller's, to post again
  *         after polling. -EINVAL: not a frame of this host's inbound heap,
@@ -226,6 +234,22 @@ unsigned iop_qp_post_burst(struct iop_qp *qp, uint32_t *const *frames, unsigned 
 unsigned iop_qp_poll(struct iop_qp *qp, unsigned max);
 
 /**
+ * Register for a target's events: post UtilEventRegister with `mask`. No
+ * reply comes to it; `cb` runs for each event (iop_completion.event), and
+ * once with result -EIO (or -EPROTO) if the IOP refuses the registration,
+ * which ends it. A registration takes a table entry and is not counted in
+ * iop_qp_outstanding(). Registering again for the same target replaces it;
+ * mask 0 cancels it. Either way the queue pair forgets the earlier one at
+ * once: events of it still on their way are freed without a callback.
+ * (iop_qp_post() of a frame from iop_build_util_event_register() does the
+ * same.)
+ * @return 0; -ENOMEM (no request frame now) or -EAGAIN (ring or table
+ *         full): nothing was posted, and an earlier registration stands.
+ */
+int iop_qp_event_register(struct iop_qp *qp, uint16_t tid, uint32_t mask, iop_qp_cb cb,
+			  void *arg);
+
+/**
  * Post one request and wait for its reply (the last, for a request
  * answered with several), polling (other requests' callbacks run meanwhile).
  * @param reply        gets the reply's first reply_words words (at most its
@@ -239,7 +263,8 @@ unsigned iop_qp_poll(struct iop_qp *qp, unsigned max);
  *         request could not be posted in time (the frame is still the
  *         caller's); -ETIMEDOUT when no reply came in time (the frame is
  *         the IOP's; its late reply will be freed by iop_qp_poll()); or
- *         -EINVAL as for iop_qp_post().
+ *         -EINVAL as for iop_qp_post(), and for UtilEventRegister, which
+ *         has no reply to wait for.
  */
 int iop_qp_call(struct iop_qp *qp, uint32_t *frame, uint32_t *reply, size_t reply_words,
 		struct iop_completion *c, unsigned timeout_ms);

@@ -6,7 +6,10 @@
  * so matching it is an array index, not a search. A FAIL reply's
  * TransactionContext is not to be trusted (the frame may have been too
  * broken to read), so those are matched by PreservedMFA instead: a search,
- * but FAIL replies are rare.
+ * but FAIL replies are rare. A UtilEventRegister's entry is a standing one:
+ * it takes the events that come as intermediate replies (MULTIPLE), and
+ * ends only with a final reply (the registration refused), a replacement or
+ * a cancel.
  */
 #define _GNU_SOURCE
 #include <endian.h>
@@ -18,6 +21,7 @@
 #include <time.h>
 
 #include "host_impl.h"
+#include "iop_build.h"
 #include "iop_frame.h"
 #include "iop_heap.h"
 #include "iop_host.h"
@@ -35,6 +39,7 @@ enum entry_state {
 	ENTRY_FREE = 0,
 	ENTRY_WAITING,   /* posted; its reply runs the callback */
 	ENTRY_ABANDONED, /* its iop_qp_call() timed out; the reply is only freed */
+	ENTRY_EVENTS,    /* a UtilEventRegister: its callback runs for each event */
 };
 
 struct qp_entry {
@@ -43,6 +48,7 @@ struct qp_entry {
 	uint64_t posted;     /* when, in the queue pair's posts: the newest of one MFA wins */
 	uint32_t mfa;        /* the request's, for FAIL replies */
 	uint16_t generation; /* bumped at each use, so a stale key matches nothing */
+	uint16_t tid;        /* ENTRY_EVENTS: the target registered with */
 	uint8_t state;
 };
 
@@ -244,6 +250,47 @@ static void entry_put(struct iop_qp *qp, uint32_t idx)
 	qp->free_idx[qp->n_free++] = idx;
 }
 
+/* The IOP keeps one registration per target and channel: forget ours but `keep`. */
+static void forget_registrations(struct iop_qp *qp, uint16_t tid, uint32_t keep)
+{
+	for (uint32_t i = 0; i < qp->depth; i++)
+		if (qp->e[i].state == ENTRY_EVENTS && qp->e[i].tid == tid && i != keep)
+			entry_put(qp, i);
+}
+
+/*
+ * A UtilEventRegister: a standing entry for its events, or, with mask 0 (a
+ * cancel, which gets no reply either), none. What was registered with the
+ * target before is forgotten once this one is posted: the IOP replaces it.
+ */
+static int post_registration(struct iop_qp *qp, uint32_t *frame, uint32_t mfa, iop_qp_cb cb,
+			     void *arg, uint32_t *idx)
+{
+	uint16_t tid = le32toh(frame[1]) & IOP_TID_MAX;
+	bool cancel = le32toh(frame[0]) >> 16 > IOP_EVENT_MASK_WORD &&
+		      le32toh(frame[IOP_EVENT_MASK_WORD]) == 0;
+
+	if (cancel) {
+		frame[2] = htole32(qp->initiator_context);
+		frame[3] = 0;
+		if (iop_mfa_ring_post(qp->ch.to_iop, &mfa, 1) != 1)
+			return -EAGAIN;
+		forget_registrations(qp, tid, UINT32_MAX);
+		return 0;
+	}
+	if (!entry_take(qp, frame, mfa, cb, arg, idx))
+		return -EAGAIN;
+	if (iop_mfa_ring_post(qp->ch.to_iop, &mfa, 1) != 1) {
+		entry_put(qp, *idx);
+		*idx = UINT32_MAX;
+		return -EAGAIN;
+	}
+	qp->e[*idx].state = ENTRY_EVENTS;
+	qp->e[*idx].tid = tid;
+	forget_registrations(qp, tid, *idx);
+	return 0;
+}
+
 /* iop_qp_post(), telling which entry the request took (UINT32_MAX for a UtilNOP). */
 static int post_one(struct iop_qp *qp, uint32_t *frame, iop_qp_cb cb, void *arg, uint32_t *idx)
 {
@@ -256,6 +303,8 @@ static int post_one(struct iop_qp *qp, uint32_t *frame, iop_qp_cb cb, void *arg,
 	mfa = iop_window_mfa(qp->w, frame);
 	if (function == IOP_UTIL_NOP) /* no reply will come: nothing to wait for */
 		return iop_mfa_ring_post(qp->ch.to_iop, &mfa, 1) == 1 ? 0 : -EAGAIN;
+	if (function == IOP_UTIL_EVENT_REGISTER)
+		return post_registration(qp, frame, mfa, cb, arg, idx);
 	if (!entry_take(qp, frame, mfa, cb, arg, idx))
 		return -EAGAIN;
 	if (iop_mfa_ring_post(qp->ch.to_iop, &mfa, 1) != 1) {
@@ -292,6 +341,8 @@ unsigned iop_qp_post_burst(struct iop_qp *qp, uint32_t *const *frames, unsigned 
 				refused = true;
 				break;
 			}
+			if (function == IOP_UTIL_EVENT_REGISTER)
+				break; /* posted alone, below: it takes a standing entry */
 			mfas[k] = iop_window_mfa(qp->w, f);
 			idx[k] = UINT32_MAX;
 			if (function != IOP_UTIL_NOP &&
@@ -310,6 +361,15 @@ unsigned iop_qp_post_burst(struct iop_qp *qp, uint32_t *const *frames, unsigned 
 		if (refused && posted == k) {
 			errno = EINVAL;
 			break;
+		}
+		if (posted == k && k < want && !refused) {
+			/* Stopped at a registration. */
+			uint32_t one;
+
+			if (post_one(qp, frames[done], cb, args != NULL ? args[done] : NULL, &one) != 0)
+				break;
+			done++;
+			continue;
 		}
 		if (posted < want)
 			break; /* the ring or the table is full */
@@ -361,6 +421,7 @@ static unsigned complete(struct iop_qp *qp, uint32_t mfa)
 	uint32_t *r = iop_host_reply_claim(qp->h, mfa, &block), idx, preserved;
 	uint32_t *request = NULL;
 	unsigned ran = 0;
+	bool standing;
 
 	if (r == NULL || block < IOP_REPLY_WORDS * 4)
 		return 0; /* not a frame: nothing to free, nobody to tell */
@@ -385,9 +446,18 @@ static unsigned complete(struct iop_qp *qp, uint32_t mfa)
 	}
 	/* One of several replies to a request (MULTIPLE without LAST): more will come. */
 	c.more = c.request == NULL && (m.flags & IOP_MSG_MULTIPLE) && !(m.flags & IOP_MSG_LAST);
+	standing = idx != UINT32_MAX && qp->e[idx].state == ENTRY_EVENTS;
+	if (standing && c.more) {
+		/* An event: word 4 is its indicator, not a status. */
+		c.event = true;
+		c.event_indicator = le32toh(r[IOP_EVENT_INDICATOR_WORD]);
+		c.req_status = 0;
+		c.dsc = 0;
+		c.result = 0;
+	}
 	if (idx != UINT32_MAX && c.more) {
 		e = qp->e[idx];
-		if (e.state == ENTRY_WAITING && e.cb != NULL) {
+		if ((e.state == ENTRY_WAITING || e.state == ENTRY_EVENTS) && e.cb != NULL) {
 			c.arg = e.arg;
 			e.cb(qp, &c);
 			ran = 1;
@@ -396,12 +466,13 @@ static unsigned complete(struct iop_qp *qp, uint32_t mfa)
 		e = qp->e[idx];
 		/* The entry is free before the callback runs, so that it may post again. */
 		entry_put(qp, idx);
-		qp->outstanding--;
-		if (e.state == ENTRY_WAITING && e.cb != NULL) {
+		if (!standing)
+			qp->outstanding--; /* a registration never counted */
+		ran = (e.state == ENTRY_WAITING || standing) && e.cb != NULL;
+		if (ran) {
 			c.arg = e.arg;
 			e.cb(qp, &c);
 		}
-		ran = e.state == ENTRY_WAITING && e.cb != NULL;
 		if (request != NULL)
 			iop_qp_frame_free(qp, request);
 	}
@@ -457,6 +528,8 @@ int iop_qp_call(struct iop_qp *qp, uint32_t *frame, uint32_t *reply, size_t repl
 	uint32_t idx;
 	int rc;
 
+	if (check_frame(qp, frame) == IOP_UTIL_EVENT_REGISTER)
+		return -EINVAL; /* no reply to wait for: its events go to a callback */
 	/* Once posted, the frame is the IOP's: everything needed of it is known before. */
 	while ((rc = post_one(qp, frame, call_done, &cw, &idx)) == -EAGAIN) {
 		if (iop_qp_poll(qp, POLL_CHUNK) == 0 && now_ns() >= end)
@@ -488,4 +561,20 @@ int iop_qp_call(struct iop_qp *qp, uint32_t *frame, uint32_t *reply, size_t repl
 	if (c != NULL)
 		*c = cw.c;
 	return cw.c.result;
+}
+
+int iop_qp_event_register(struct iop_qp *qp, uint16_t tid, uint32_t mask, iop_qp_cb cb,
+			  void *arg)
+{
+	uint32_t *f = iop_qp_frame_alloc(qp, (IOP_EVENT_MASK_WORD + 1) * 4);
+	int rc;
+
+	if (f == NULL)
+		return -ENOMEM;
+	rc = iop_build_util_event_register(f, (IOP_EVENT_MASK_WORD + 1) * 4, tid, mask);
+	if (rc > 0)
+		rc = iop_qp_post(qp, f, cb, arg);
+	if (rc != 0)
+		iop_qp_frame_free(qp, f);
+	return rc > 0 ? 0 : rc;
 }

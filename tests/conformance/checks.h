@@ -30,6 +30,9 @@ extern const struct conform_check conform_control[];
 /* UtilParamsGet and UtilParamsSet of the target's groups (every target). */
 extern const struct conform_check conform_params[];
 
+/* UtilEventRegister and the events quiesce, enable and reset raise (every target). */
+extern const struct conform_check conform_events[];
+
 /* ---- what every check does: its own runtime and a channel to it ---- */
 
 static inline bool check_up(struct fixture *fx, struct raw_chan *rc)

@@ -39,6 +39,7 @@ static const struct {
 	{ "generic", ANY_CLASS, conform_generic },
 	{ "control", ANY_CLASS, conform_control },
 	{ "params", ANY_CLASS, conform_params },
+	{ "events", ANY_CLASS, conform_events },
 	{ "bsa", IOP_CLASS_RANDOM_BLOCK_STORAGE, conform_bsa },
 	{ "lan", IOP_CLASS_LAN, conform_lan },
 };

@@ -428,6 +428,82 @@ static void test_watch(void)
 	free(r);
 }
 
+/* Lines of out; each must be a JSON document when json is set. */
+static unsigned lines_of(const char *out, bool json)
+{
+	unsigned n = 0;
+
+	for (const char *l = out, *e; (e = strchr(l, '\n')) != NULL; l = e + 1, n++)
+		if (json)
+			CU_ASSERT(json_line_ok(l, (size_t)(e - l)));
+	return n;
+}
+
+/*
+ * iopctl events in the background while iopctl quiesce, enable and reset
+ * change the IOP's state: each target's STATE_CHANGE (and DEVICE_RESET)
+ * printed once it has registered, as JSON lines and as text.
+ */
+static void test_events_and_state_changes(void)
+{
+	const char *json_events[] = { NULL, "-s", sock_path, "--json", "events", "-c", "6", NULL };
+	const char *text_events[] = { NULL, "-s", sock_path, "events", "-t", "0x010", "--mask",
+				      "0x84000000", "-c", "3", NULL };
+	struct run *r = malloc(sizeof(*r)), *q = malloc(sizeof(*q));
+	struct child ch;
+
+	CU_ASSERT_FATAL(r != NULL && q != NULL);
+	r->status = -1;
+	r->out[0] = r->err[0] = '\0';
+	spawn(&ch, NULL, json_events);
+	collect(&ch, r, 1); /* registered with every target */
+	CU_ASSERT_PTR_NOT_NULL(strstr(r->out, "{\"registered\":[0,16,17],\"mask\":4294967295}\n"));
+	run(q, "quiesce");
+	CU_ASSERT_EQUAL(q->status, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(q->out, "state        READY (0x05)"));
+	run(q, "--json", "enable");
+	CU_ASSERT_EQUAL(q->status, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(q->out, "{\"state\":\"OPERATIONAL\",\"state_code\":8}"));
+	collect(&ch, r, 0);
+	CU_ASSERT_EQUAL(r->status, 0);
+	CU_ASSERT_EQUAL(lines_of(r->out, true), 7);
+	for (unsigned tid = 16; tid <= 17; tid++) {
+		char want[160];
+
+		snprintf(want, sizeof(want), "{\"tid\":%u,\"identity\":\"nop\",\"indicator\":"
+			 "2147483648,\"names\":[\"STATE_CHANGE\"],\"data\":[1]}", tid);
+		CU_ASSERT_PTR_NOT_NULL(strstr(r->out, want));
+		snprintf(want, sizeof(want), "{\"tid\":%u,\"identity\":\"nop\",\"indicator\":"
+			 "2147483648,\"names\":[\"STATE_CHANGE\"],\"data\":[0]}", tid);
+		CU_ASSERT_PTR_NOT_NULL(strstr(r->out, want));
+	}
+	/* The executive's carry the IOP's state: READY, then OPERATIONAL. */
+	CU_ASSERT_PTR_NOT_NULL(strstr(r->out, "{\"tid\":0,\"identity\":\"iopool\",\"indicator\":"
+					      "2147483648,\"names\":[\"STATE_CHANGE\"],\"data\":[1,5]}"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r->out, "\"data\":[0,8]}"));
+
+	/* One target, a mask of two bits, as text; a reset, then the bring-up. */
+	r->status = -1;
+	r->out[0] = r->err[0] = '\0';
+	spawn(&ch, NULL, text_events);
+	collect(&ch, r, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r->out, "events of 1 target (mask 0x84000000)\n"));
+	run(q, "reset");
+	CU_ASSERT_EQUAL(q->status, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(q->out, "state        RESET (0x02)"));
+	run(q, "enable");
+	CU_ASSERT_EQUAL(q->status, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(q->out, "state        OPERATIONAL (0x08)"));
+	collect(&ch, r, 0);
+	CU_ASSERT_EQUAL(r->status, 0);
+	CU_ASSERT_EQUAL(lines_of(r->out, false), 4);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r->out, "\n0x010  nop      DEVICE_RESET\n"
+					      "0x010  nop      STATE_CHANGE  data 0x00000002\n"
+					      "0x010  nop      STATE_CHANGE  data 0x00000000\n"));
+	free(r);
+	free(q);
+}
+
 static void test_no_iopd(void)
 {
 	struct run *r = malloc(sizeof(*r));
@@ -463,6 +539,12 @@ static void test_bad_arguments(void)
 		{ "params", "get", "16", "0x10000", NULL },
 		{ "watch", "-n", "0", NULL },
 		{ "watch", "-t", "16", NULL },
+		{ "watch", "--mask", "1", NULL },
+		{ "events", "-n", "1", NULL },
+		{ "events", "--mask", "0", NULL },
+		{ "events", "extra", NULL },
+		{ "quiesce", "now", NULL },
+		{ "enable", "-c", "1", NULL },
 		{ "--timeout", "0", "status", NULL },
 		{ "--bogus", "status", NULL },
 	};
@@ -572,6 +654,7 @@ static const struct iop_test_case iopctl_tests[] = {
 	{ "ping", test_ping },
 	{ "ping_counts_error_replies", test_ping_counts_error_replies },
 	{ "watch", test_watch },
+	{ "events_and_state_changes", test_events_and_state_changes },
 	{ "no_iopd", test_no_iopd },
 	{ "bad_arguments", test_bad_arguments },
 	{ "request_timeout", test_request_timeout },

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_eth_ring.h>
@@ -895,6 +896,77 @@ static void test_multi_send_waits_for_a_full_queue(void)
 	rte_ring_free(rx);
 }
 
+/* Link events a registered host saw: indicator, speed, duplex of each. */
+struct link_seen {
+	unsigned n;
+	uint32_t indicator[4], speed[4], duplex[4];
+};
+
+static void on_link_event(struct iop_qp *qp, const struct iop_completion *c)
+{
+	struct link_seen *ls = c->arg;
+
+	(void)qp;
+	CU_ASSERT_TRUE_FATAL(c->event);
+	CU_ASSERT_FATAL(c->reply_words >= IOP_EVENT_DATA_WORD + 2);
+	if (ls->n < 4) {
+		ls->indicator[ls->n] = c->event_indicator;
+		ls->speed[ls->n] = rte_le_to_cpu_32(c->reply[IOP_EVENT_DATA_WORD]);
+		ls->duplex[ls->n] = rte_le_to_cpu_32(c->reply[IOP_EVENT_DATA_WORD + 1]);
+	}
+	ls->n++;
+}
+
+/* Poll until `n` events have come, or TIMEOUT_MS: the DDM reads the link every 100 ms. */
+static void wait_link_events(struct fixture *f, const struct link_seen *ls, unsigned n)
+{
+	uint64_t end = rte_get_timer_cycles() + rte_get_timer_hz() / 1000 * TIMEOUT_MS;
+
+	while (ls->n < n && rte_get_timer_cycles() < end)
+		if (iop_qp_poll(f->qp, 8) == 0)
+			usleep(1000);
+	CU_ASSERT_EQUAL(ls->n, n);
+}
+
+/*
+ * The port's link taken down and up again under the DDM (as a cable would):
+ * a host registered for the LAN link events is told each change, with the
+ * port's speed; one that did not ask is told nothing.
+ */
+static void test_link_events(void)
+{
+	struct link_seen ls = { 0 }, other = { 0 };
+	struct iop_qp *qp2;
+	struct fixture f;
+	uint16_t port;
+
+	up(&f, "port=net_ring0");
+	qp2 = iop_qp_create(f.h, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qp2);
+	CU_ASSERT_EQUAL_FATAL(rte_eth_dev_get_port_by_name("net_ring0", &port), 0);
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_PORT_INFO, 5), 1); /* link up */
+	CU_ASSERT_EQUAL(iop_qp_event_register(f.qp, LAN_TID,
+					      IOP_LAN_EVENT_LINK_DOWN | IOP_LAN_EVENT_LINK_UP,
+					      on_link_event, &ls), 0);
+	CU_ASSERT_EQUAL(iop_qp_event_register(qp2, LAN_TID, IOP_EVENT_STATE_CHANGE, on_link_event,
+					      &other), 0);
+	/* Registered before the change: a call after the registration is answered after it. */
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_PORT_INFO, 5), 1);
+	CU_ASSERT_EQUAL(rte_eth_dev_set_link_down(port), 0);
+	wait_link_events(&f, &ls, 1);
+	CU_ASSERT_EQUAL(ls.indicator[0], IOP_LAN_EVENT_LINK_DOWN);
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_PORT_INFO, 5), 0);
+	CU_ASSERT_EQUAL(rte_eth_dev_set_link_up(port), 0);
+	wait_link_events(&f, &ls, 2);
+	CU_ASSERT_EQUAL(ls.indicator[1], IOP_LAN_EVENT_LINK_UP);
+	CU_ASSERT_EQUAL(ls.speed[1], RTE_ETH_SPEED_NUM_10G); /* net_ring's */
+	CU_ASSERT_EQUAL(ls.duplex[1], 1);
+	iop_qp_poll(qp2, 8);
+	CU_ASSERT_EQUAL(other.n, 0);
+	CU_ASSERT_EQUAL(iop_qp_destroy(qp2, TIMEOUT_MS), 0);
+	down(&f);
+}
+
 static const struct iop_test_case lan_tests[] = {
 	{ "loopback_send_and_receive", test_loopback_send_and_receive },
 	{ "receive_drops", test_receive_drops },
@@ -906,6 +978,7 @@ static const struct iop_test_case lan_tests[] = {
 	{ "post_of_a_gone_host_is_answered", test_post_of_a_gone_host_is_answered },
 	{ "pcap_tx_file", test_pcap_tx_file },
 	{ "bad_parameters", test_bad_parameters },
+	{ "link_events", test_link_events },
 	{ NULL, NULL },
 };
 

@@ -30,6 +30,9 @@ static const uint8_t functions[] = { IOP_UTIL_CLAIM, IOP_UTIL_PRIVATE, 0x02, 0x0
 #elif defined(DEFECT_OWN_STATS_GROUP)
 /* Answers UtilParamsGet itself, the runtime's group 0xF000 included. */
 static const uint8_t functions[] = { IOP_UTIL_CLAIM, IOP_UTIL_PRIVATE, IOP_UTIL_PARAMS_GET };
+#elif defined(DEFECT_ANSWERS_EVENT_REGISTER)
+/* Takes UtilEventRegister over from the runtime, and answers it as any request. */
+static const uint8_t functions[] = { IOP_UTIL_CLAIM, IOP_UTIL_PRIVATE, IOP_UTIL_EVENT_REGISTER };
 #else
 static const uint8_t functions[] = { IOP_UTIL_CLAIM, IOP_UTIL_PRIVATE };
 #endif

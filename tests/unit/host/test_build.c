@@ -76,6 +76,14 @@ static void test_utility_requests(void)
 		     IOP_UTIL_PARAMS_GET, &m);
 	CU_ASSERT_EQUAL(le32toh(frame[4]), 0xF000u);
 	CU_ASSERT_EQUAL(iop_build_util_nop(frame, sizeof(frame), IOP_TID_NONE), -EINVAL);
+	check_header(iop_build_util_event_register(frame, sizeof(frame), 0x13,
+						   IOP_EVENT_STATE_CHANGE | 0x2u),
+		     0x13, IOP_UTIL_EVENT_REGISTER, &m);
+	CU_ASSERT_EQUAL(m.size_words, IOP_EVENT_MASK_WORD + 1);
+	CU_ASSERT_EQUAL(le32toh(frame[IOP_EVENT_MASK_WORD]), IOP_EVENT_STATE_CHANGE | 0x2u);
+	poison();
+	CU_ASSERT_EQUAL(iop_build_util_event_register(frame, 16, 0x13, 1), -ENOSPC);
+	CU_ASSERT_TRUE(untouched());
 }
 
 static void test_params_set_layout(void)

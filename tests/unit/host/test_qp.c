@@ -282,7 +282,7 @@ static void test_params_get_and_refused_set(void)
 	CU_ASSERT_EQUAL(iop_read_params_reply(reply, c.reply_words, v, 16, &n), -EPROTO);
 	/* A function the nop DDM does not take. */
 	f = iop_qp_frame_alloc(qp, 16);
-	iop_build_util(f, 16, NOP_TID, IOP_UTIL_EVENT_REGISTER);
+	iop_build_util(f, 16, NOP_TID, IOP_UTIL_REPLY_FAULT_NOTIFY);
 	CU_ASSERT_EQUAL(iop_qp_call(qp, f, NULL, 0, &c, TIMEOUT_MS), -EIO);
 	CU_ASSERT_EQUAL(c.dsc, IOP_DSC_UNSUPPORTED_FUNCTION);
 	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
@@ -519,6 +519,118 @@ static void test_multiple_replies_keep_the_request(void)
 	down();
 }
 
+/* Events seen by a callback: target, indicator, first EventData word; refusals apart. */
+struct events_seen {
+	unsigned n, refused;
+	uint16_t tid[16];
+	uint32_t indicator[16], data[16];
+	uint16_t refused_dsc;
+};
+
+static void record_event(struct iop_qp *qp, const struct iop_completion *c)
+{
+	struct events_seen *es = c->arg;
+
+	(void)qp;
+	if (!c->event) {
+		CU_ASSERT_EQUAL(c->result, -EIO);
+		es->refused++;
+		es->refused_dsc = c->dsc;
+		return;
+	}
+	CU_ASSERT_EQUAL(c->result, 0);
+	CU_ASSERT_TRUE(c->more);
+	CU_ASSERT_FATAL(c->reply_words > IOP_EVENT_DATA_WORD);
+	if (es->n < 16) {
+		es->tid[es->n] = le32toh(c->reply[1]) & IOP_TID_MAX;
+		es->indicator[es->n] = c->event_indicator;
+		es->data[es->n] = le32toh(c->reply[IOP_EVENT_DATA_WORD]);
+	}
+	es->n++;
+}
+
+static void exec_call(struct iop_qp *qp, uint8_t fn)
+{
+	uint32_t *f = iop_qp_frame_alloc(qp, 16);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_EQUAL(iop_build_exec(f, 16, fn), 4);
+	CU_ASSERT_EQUAL(iop_qp_call(qp, f, NULL, 0, NULL, TIMEOUT_MS), 0);
+}
+
+/* Poll until `n` events have come (a bounded wait: a missing event fails the test). */
+static void wait_events(struct iop_qp *qp, const struct events_seen *es, unsigned n)
+{
+	for (unsigned spins = 0; es->n < n && spins < 50000000u; spins++)
+		iop_qp_poll(qp, 8);
+	CU_ASSERT_EQUAL(es->n, n);
+}
+
+/*
+ * UtilEventRegister through a queue pair against the running loop: events
+ * of the executive and of a DDM reach their callbacks, registrations take
+ * no outstanding request, a cancel stops the DDM's, a refused registration
+ * ends with its callback, and nothing is left behind at detach.
+ */
+static void test_events_reach_their_callbacks(void)
+{
+	struct events_seen es = { 0 }, refused = { 0 };
+	struct iop_host *h;
+	struct iop_qp *qp;
+	uint32_t *f;
+
+	up(true);
+	h = attach();
+	qp = iop_qp_create(h, NULL);
+	CU_ASSERT_EQUAL(iop_qp_event_register(qp, IOP_TID_EXEC, IOP_EVENT_STATE_CHANGE,
+					      record_event, &es), 0);
+	CU_ASSERT_EQUAL(iop_qp_event_register(qp, NOP_TID, IOP_EVENT_STATE_CHANGE, record_event,
+					      &es), 0);
+	CU_ASSERT_EQUAL(iop_qp_outstanding(qp), 0);
+
+	exec_call(qp, IOP_EXEC_SYS_QUIESCE);
+	wait_events(qp, &es, 2);
+	for (unsigned i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL(es.indicator[i], IOP_EVENT_STATE_CHANGE);
+		CU_ASSERT_EQUAL(es.data[i], IOP_EVENT_STATE_SUSPENDED);
+	}
+	/* The DDM's comes first: its quiesce ends before the executive answers. */
+	CU_ASSERT_EQUAL(es.tid[0], NOP_TID);
+	CU_ASSERT_EQUAL(es.tid[1], IOP_TID_EXEC);
+	exec_call(qp, IOP_EXEC_SYS_ENABLE);
+	wait_events(qp, &es, 4);
+	CU_ASSERT_EQUAL(es.data[2], IOP_EVENT_STATE_NORMAL);
+	CU_ASSERT_EQUAL(es.data[3], IOP_EVENT_STATE_NORMAL);
+
+	/* Cancelled: the DDM's events stop; the executive's go on. */
+	CU_ASSERT_EQUAL(iop_qp_event_register(qp, NOP_TID, 0, NULL, NULL), 0);
+	exec_call(qp, IOP_EXEC_SYS_QUIESCE);
+	wait_events(qp, &es, 5);
+	CU_ASSERT_EQUAL(es.tid[4], IOP_TID_EXEC);
+	exec_call(qp, IOP_EXEC_SYS_ENABLE);
+	wait_events(qp, &es, 6);
+	CU_ASSERT_EQUAL(es.tid[5], IOP_TID_EXEC);
+
+	/* Without its mask: refused, with a final reply its callback is told of. */
+	f = iop_qp_frame_alloc(qp, 16);
+	CU_ASSERT_EQUAL(iop_build_util(f, 16, NOP_TID, IOP_UTIL_EVENT_REGISTER), 4);
+	CU_ASSERT_EQUAL(iop_qp_post(qp, f, record_event, &refused), 0);
+	for (unsigned spins = 0; refused.refused == 0 && spins < 50000000u; spins++)
+		iop_qp_poll(qp, 8);
+	CU_ASSERT_EQUAL(refused.refused, 1);
+	CU_ASSERT_EQUAL(refused.refused_dsc, IOP_DSC_MISSING_PARAMETER);
+	CU_ASSERT_EQUAL(refused.n, 0);
+
+	/* A call has no reply to wait for here. */
+	f = iop_qp_frame_alloc(qp, 32);
+	CU_ASSERT_EQUAL(iop_build_util_event_register(f, 32, NOP_TID, IOP_EVENT_STATE_CHANGE), 5);
+	CU_ASSERT_EQUAL(iop_qp_call(qp, f, NULL, 0, NULL, TIMEOUT_MS), -EINVAL);
+	CU_ASSERT_EQUAL(iop_qp_frame_free(qp, f), 0);
+	CU_ASSERT_EQUAL(iop_qp_outstanding(qp), 0);
+	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
+	down();
+}
+
 /* Detach with requests in flight and replies unread gives every frame back. */
 static void test_detach_gives_everything_back(void)
 {
@@ -613,6 +725,7 @@ static const struct iop_test_case qp_tests[] = {
 	{ "bad_frames_refused", test_bad_frames_refused },
 	{ "nop_takes_no_entry", test_nop_takes_no_entry },
 	{ "multiple_replies_keep_the_request", test_multiple_replies_keep_the_request },
+	{ "events_reach_their_callbacks", test_events_reach_their_callbacks },
 	{ "detach_gives_everything_back", test_detach_gives_everything_back },
 	{ "channels_come_back", test_channels_come_back },
 	{ "threads_each_with_a_queue_pair", test_threads_each_with_a_queue_pair },

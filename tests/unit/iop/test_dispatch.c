@@ -315,7 +315,7 @@ static void test_unsupported_and_unknown_functions(void)
 		uint16_t dsc;
 	} cases[] = {
 		{ NOP, IOP_UTIL_ABORT, IOP_DSC_UNSUPPORTED_FUNCTION },      /* I2O utility */
-		{ NOP, IOP_UTIL_EVENT_REGISTER, IOP_DSC_UNSUPPORTED_FUNCTION },
+		{ NOP, IOP_UTIL_REPLY_FAULT_NOTIFY, IOP_DSC_UNSUPPORTED_FUNCTION },
 		{ NOP, 0x77, IOP_DSC_UNKNOWN_FUNCTION },                    /* not I2O */
 		{ NOP, 0x30, IOP_DSC_UNKNOWN_FUNCTION },       /* BlockRead, at a DDM-class target */
 		{ NOP, IOP_EXEC_STATUS_GET, IOP_DSC_UNKNOWN_FUNCTION },     /* executive only */
