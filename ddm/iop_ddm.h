@@ -248,8 +248,9 @@ void iop_request_abandon(struct iop_request *r);
  * DDM's own events use the class's bits (below IOP_EVENT_DEVICE_STATE) or
  * the generic ones it can raise (IOP_EVENT_GENERAL_WARNING, ...); the
  * runtime raises IOP_EVENT_STATE_CHANGE and IOP_EVENT_DEVICE_RESET itself.
- * An event that finds no reply frame free waits and is sent on a later turn,
- * merged with any that fire meanwhile for the same host.
+ * An event that finds no reply frame free, or no room in the host's reply
+ * ring, waits and is sent on a later turn, in order; raised again meanwhile
+ * (the same indicator), it goes once, with the latest EventData.
  *
  * @param data     EventData words (from word 5); NULL when n_words is 0.
  * @param n_words  at most IOP_EVENT_DATA_MAX.

@@ -99,14 +99,14 @@ struct iop_ddm {
 	 */
 	_Atomic uint8_t control_hold;
 	/*
-	 * Events the runtime raised for the target from any thread (IOP_EVENT_*
-	 * bits), and the IOP_EVENT_STATE_* of the latest state change (for the
-	 * executive, the IOP's state above it, shifted by 8): its loop tells the
-	 * registered hosts on its next turn (event.c). Read on every turn, so
-	 * next to control, which is too.
+	 * Events the runtime raised for the target from any thread: IOP_EVENT_*
+	 * bits in the low 32 bits, the EventData of the latest state change in
+	 * the high 32 (IOP_EVENT_STATE_*; for the executive, the IOP's state
+	 * above it, shifted by 8), one word so that the loop takes both at once
+	 * and tells the registered hosts on its next turn (event.c). Read on
+	 * every turn, so next to control, which is too.
 	 */
-	_Atomic uint32_t events_raised;
-	_Atomic uint32_t event_state;
+	_Atomic uint64_t events_raised;
 	/* Its lcore's own: the hosts registered for its events, and whether one
 	 * of them still has an event waiting for a reply frame. */
 	struct event_reg *event_regs;

@@ -4,10 +4,12 @@
  * events of a mask (default: all), then print each event as it comes, until
  * COUNT events (-c) or SIGINT/SIGTERM. A registration gets no reply, so
  * after registering iopctl reads each target's counters once: replies on a
- * channel come in order, so when that answer is in, the target has its
+ * channel come in order, so when that answer is in (even a refusal, as from
+ * a quiesced target: it is a reply of the target's), the target has its
  * registration, and the first line printed says so. While it waits, iopctl
  * asks for the IOP's status every --timeout: an iopd that stops answering
- * ends the command (exit 1).
+ * ends the command (exit 1). A target that refuses the registration makes
+ * the exit status 1, and ends the command at once when none is left.
  */
 #define _GNU_SOURCE
 #include <endian.h>
@@ -37,6 +39,7 @@ struct listen {
 	struct iopctl *s;
 	struct iopctl_lct lct;
 	unsigned long seen;
+	unsigned registered, refused;
 };
 
 static const struct {
@@ -126,6 +129,7 @@ static void on_event(struct iop_qp *qp, const struct iop_completion *c)
 		/* The registration refused: said, and the watch goes on for the others. */
 		iopctl_report(l->s, "UtilEventRegister", le32toh(c->reply[1]) & IOP_TID_MAX,
 			      c->result, c);
+		l->refused++;
 		return;
 	}
 	if (l->s->o->count != 0 && l->seen >= l->s->o->count)
@@ -169,10 +173,12 @@ static int register_with(struct listen *l, uint16_t tid, uint32_t mask)
 		return -1;
 	}
 	rc = iopctl_target_stats(l->s, tid, stats, &c);
-	if (rc != 0) {
+	/* A reply with another status is the target's reply all the same: the barrier holds. */
+	if (rc != 0 && rc != -EIO) {
 		iopctl_report(l->s, "UtilParamsGet", tid, rc, &c);
 		return -1;
 	}
+	l->registered++;
 	return 0;
 }
 
@@ -222,11 +228,12 @@ int iopctl_cmd_events(struct iopctl *s, uint32_t mask)
 			rc = IOPCTL_EXIT_FAIL;
 			goto out;
 		}
-	print_registered(&l, tids, n, mask);
+	/* Before the line a script waits for: a SIGTERM right after it is a clean stop. */
 	signal(SIGINT, on_stop);
 	signal(SIGTERM, on_stop);
+	print_registered(&l, tids, n, mask);
 	next_probe = now_s() + s->o->timeout_ms / 1000.0;
-	while (!stop && (s->o->count == 0 || l.seen < s->o->count)) {
+	while (!stop && (s->o->count == 0 || l.seen < s->o->count) && l.refused < l.registered) {
 		if (iop_qp_poll(s->qp, 32) != 0)
 			continue;
 		if (now_s() >= next_probe) {
@@ -238,6 +245,8 @@ int iopctl_cmd_events(struct iopctl *s, uint32_t mask)
 		}
 		usleep(1000); /* events are rare: no need to spin a CPU the IOP may use */
 	}
+	if (rc == 0 && l.refused != 0)
+		rc = IOPCTL_EXIT_FAIL;
 out:
 	free(tids);
 	iopctl_lct_free(&l.lct);

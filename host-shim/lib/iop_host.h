@@ -240,7 +240,8 @@ unsigned iop_qp_poll(struct iop_qp *qp, unsigned max);
  * which ends it. A registration takes a table entry and is not counted in
  * iop_qp_outstanding(). Registering again for the same target replaces it;
  * mask 0 cancels it. Either way the queue pair forgets the earlier one at
- * once: events of it still on their way are freed without a callback.
+ * once (the IOP ends it too, even when it refuses the new one): events of
+ * it still on their way are freed without a callback.
  * (iop_qp_post() of a frame from iop_build_util_event_register() does the
  * same.)
  * @return 0; -ENOMEM (no request frame now) or -EAGAIN (ring or table

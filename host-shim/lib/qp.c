@@ -393,8 +393,14 @@ static uint32_t find_failed(const struct iop_qp *qp, const struct iop_msg_hdr *m
 
 	if (idx != UINT32_MAX && qp->e[idx].mfa == mfa)
 		return idx;
+	/*
+	 * Not a registration by its MFA alone: the IOP frees a registration's
+	 * frame at once, so a later request in the same block (a UtilNOP, a
+	 * cancel, which take no entry) may be the one that failed.
+	 */
 	for (uint32_t i = 0; i < qp->depth; i++)
-		if (qp->e[i].state != ENTRY_FREE && qp->e[i].mfa == mfa &&
+		if (qp->e[i].state != ENTRY_FREE && qp->e[i].state != ENTRY_EVENTS &&
+		    qp->e[i].mfa == mfa &&
 		    (best == UINT32_MAX || qp->e[i].posted > qp->e[best].posted))
 			best = i;
 	return best;

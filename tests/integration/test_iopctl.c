@@ -442,13 +442,14 @@ static unsigned lines_of(const char *out, bool json)
 /*
  * iopctl events in the background while iopctl quiesce, enable and reset
  * change the IOP's state: each target's STATE_CHANGE (and DEVICE_RESET)
- * printed once it has registered, as JSON lines and as text.
+ * printed once it has registered, as JSON lines and as text; started on a
+ * quiesced IOP too.
  */
 static void test_events_and_state_changes(void)
 {
 	const char *json_events[] = { NULL, "-s", sock_path, "--json", "events", "-c", "6", NULL };
 	const char *text_events[] = { NULL, "-s", sock_path, "events", "-t", "0x010", "--mask",
-				      "0x84000000", "-c", "3", NULL };
+				      "0x84000000", "-c", "4", NULL };
 	struct run *r = malloc(sizeof(*r)), *q = malloc(sizeof(*q));
 	struct child ch;
 
@@ -482,12 +483,19 @@ static void test_events_and_state_changes(void)
 					      "2147483648,\"names\":[\"STATE_CHANGE\"],\"data\":[1,5]}"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(r->out, "\"data\":[0,8]}"));
 
-	/* One target, a mask of two bits, as text; a reset, then the bring-up. */
+	/*
+	 * One target, a mask of two bits, as text, started while the IOP is
+	 * quiesced (to hear it come back); then a reset and the bring-up.
+	 */
+	run(q, "quiesce");
+	CU_ASSERT_EQUAL(q->status, 0);
 	r->status = -1;
 	r->out[0] = r->err[0] = '\0';
 	spawn(&ch, NULL, text_events);
 	collect(&ch, r, 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r->out, "events of 1 target (mask 0x84000000)\n"));
+	run(q, "enable");
+	CU_ASSERT_EQUAL(q->status, 0);
 	run(q, "reset");
 	CU_ASSERT_EQUAL(q->status, 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(q->out, "state        RESET (0x02)"));
@@ -496,8 +504,9 @@ static void test_events_and_state_changes(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(q->out, "state        OPERATIONAL (0x08)"));
 	collect(&ch, r, 0);
 	CU_ASSERT_EQUAL(r->status, 0);
-	CU_ASSERT_EQUAL(lines_of(r->out, false), 4);
-	CU_ASSERT_PTR_NOT_NULL(strstr(r->out, "\n0x010  nop      DEVICE_RESET\n"
+	CU_ASSERT_EQUAL(lines_of(r->out, false), 5);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r->out, "\n0x010  nop      STATE_CHANGE  data 0x00000000\n"
+					      "0x010  nop      DEVICE_RESET\n"
 					      "0x010  nop      STATE_CHANGE  data 0x00000002\n"
 					      "0x010  nop      STATE_CHANGE  data 0x00000000\n"));
 	free(r);

@@ -907,8 +907,11 @@ static void on_link_event(struct iop_qp *qp, const struct iop_completion *c)
 	struct link_seen *ls = c->arg;
 
 	(void)qp;
-	CU_ASSERT_TRUE_FATAL(c->event);
-	CU_ASSERT_FATAL(c->reply_words >= IOP_EVENT_DATA_WORD + 2);
+	/* Not fatal: a callback runs with the DDM's loop going, which down() must stop. */
+	CU_ASSERT_TRUE(c->event);
+	CU_ASSERT(c->reply_words >= IOP_EVENT_DATA_WORD + 2);
+	if (!c->event || c->reply_words < IOP_EVENT_DATA_WORD + 2)
+		return;
 	if (ls->n < 4) {
 		ls->indicator[ls->n] = c->event_indicator;
 		ls->speed[ls->n] = rte_le_to_cpu_32(c->reply[IOP_EVENT_DATA_WORD]);

@@ -338,24 +338,32 @@ static void test_register_while_quiesced(void)
 	harness_down(&t);
 }
 
-/* A registration without its mask: a final reply, which a host tells from an event. */
+/*
+ * A registration without its mask: a final reply, which a host tells from an
+ * event; and the one it would have replaced is ended all the same.
+ */
 static void test_register_without_mask_refused(void)
 {
 	struct harness t;
-	struct seen_reply s;
+	struct seen_reply s[8];
+	unsigned n;
 
 	up(&t, 1);
-	CU_ASSERT_FATAL(harness_call(&t, RAISER, IOP_UTIL_EVENT_REGISTER, 4, 0xA1, &s));
-	CU_ASSERT_FALSE(s.hdr.flags & IOP_MSG_MULTIPLE);
-	CU_ASSERT_EQUAL(s.status, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER);
-	CU_ASSERT_EQUAL(s.dsc, IOP_DSC_MISSING_PARAMETER);
-	CU_ASSERT_EQUAL(s.hdr.transaction_context, 0xA1);
+	event_register(&t, RAISER, IOP_EVENT_STATE_CHANGE, 0xA0);
+	CU_ASSERT_FATAL(harness_call(&t, RAISER, IOP_UTIL_EVENT_REGISTER, 4, 0xA1, &s[0]));
+	CU_ASSERT_FALSE(s[0].hdr.flags & IOP_MSG_MULTIPLE);
+	CU_ASSERT_EQUAL(s[0].status, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER);
+	CU_ASSERT_EQUAL(s[0].dsc, IOP_DSC_MISSING_PARAMETER);
+	CU_ASSERT_EQUAL(s[0].hdr.transaction_context, 0xA1);
+	n = exec_and_collect(&t, IOP_EXEC_SYS_QUIESCE, s, 8);
+	CU_ASSERT_EQUAL(count_events(s, n), 0);
 	harness_down(&t);
 }
 
 /*
  * A DDM's own events, only the bits each asked for; with the outbound heap
- * full they wait, merge, and go once frames are free.
+ * full they wait, in order, each kind with its own EventData (the same
+ * kind again: its latest), and go once frames are free.
  */
 static void test_ddm_events_wait_and_merge(void)
 {
@@ -390,24 +398,32 @@ static void test_ddm_events_wait_and_merge(void)
 	CU_ASSERT_EQUAL(collect(&t, s, 8, 5), 0);
 	CU_ASSERT_EQUAL(raise_result[0], 1);
 	CU_ASSERT_EQUAL(raise_result[1], 1);
+	raise_now[0] = CLASS_EVENT_A; /* A again: it replaces the A waiting */
+	raise_data[0] = 44;
+	CU_ASSERT_EQUAL(collect(&t, s, 8, 5), 0);
 	for (unsigned i = 0; i < held; i++)
 		iop_heap_free(out, hoard[i], 16);
 	free(hoard);
 	n = collect(&t, s, 8, 5);
-	CU_ASSERT_EQUAL(n, 1);
-	CU_ASSERT_PTR_NOT_NULL(find_event(s, n, 0xB1, CLASS_EVENT_A | CLASS_EVENT_B));
-	CU_ASSERT_EQUAL(s[0].words[IOP_EVENT_DATA_WORD], 43); /* the latest */
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	CU_ASSERT_EQUAL(s[0].words[IOP_EVENT_INDICATOR_WORD], CLASS_EVENT_A);
+	CU_ASSERT_EQUAL(s[0].words[IOP_EVENT_DATA_WORD], 44);
+	CU_ASSERT_EQUAL(s[1].words[IOP_EVENT_INDICATOR_WORD], CLASS_EVENT_B);
+	CU_ASSERT_EQUAL(s[1].words[IOP_EVENT_DATA_WORD], 43);
 	CU_ASSERT_EQUAL(iop_runtime_ddm_stats(t.rt, RAISER, &st), 0);
-	CU_ASSERT_EQUAL(st.events, 2);
+	CU_ASSERT_EQUAL(st.events, 3);
 	harness_down(&t);
 }
 
-/* A host that leaves is forgotten: nothing goes to its channel, no frame is lost. */
+/*
+ * A host that leaves is forgotten: nothing goes to its channel, no frame is
+ * lost, and nothing to the next host that opens the same slot.
+ */
 static void test_departed_host_forgotten(void)
 {
 	struct iop_runtime_stats rs;
 	struct harness t;
-	struct iop_channel other;
+	struct iop_channel other, again;
 	struct seen_reply s[8];
 	uint32_t mfa;
 	unsigned n;
@@ -421,16 +437,26 @@ static void test_departed_host_forgotten(void)
 	n = exec_and_collect(&t, IOP_EXEC_SYS_QUIESCE, s, 8);
 	CU_ASSERT_EQUAL(count_events(s, n), 0);
 	CU_ASSERT_EQUAL(iop_mfa_ring_take(other.to_host, &mfa, 1), 0);
+	/* The slot taken back and opened again: a new host there, not registered. */
+	CU_ASSERT_EQUAL(iop_channel_reclaim(t.w, other.id, other.generation), 0);
+	CU_ASSERT_EQUAL_FATAL(iop_channel_open(t.w, &again), 0);
+	CU_ASSERT_EQUAL(again.id, other.id);
+	CU_ASSERT_NOT_EQUAL(again.generation, other.generation);
+	n = exec_and_collect(&t, IOP_EXEC_SYS_ENABLE, s, 8);
+	CU_ASSERT_EQUAL(count_events(s, n), 0);
+	CU_ASSERT_EQUAL(iop_mfa_ring_take(again.to_host, &mfa, 1), 0);
+	CU_ASSERT_EQUAL(iop_channel_close(t.w, &again), 0);
 	iop_runtime_stats(t.rt, &rs);
 	CU_ASSERT_EQUAL(rs.replies_dropped, 0); /* not even made */
 	harness_down(&t);
 }
 
 /*
- * An event waiting for room in a full reply ring keeps the channel from
- * going idle, as a reply does: a host leaving waits for it, never leaves it.
+ * A host that stops taking replies: its events wait with its registration,
+ * no frame made for them (they cannot fill the outbound heap, nor hold its
+ * channel busy), and go once its ring has room.
  */
-static void test_event_on_its_way_keeps_the_channel_busy(void)
+static void test_event_waits_for_room_in_the_reply_ring(void)
 {
 	struct harness t;
 	struct seen_reply s[2];
@@ -439,17 +465,20 @@ static void test_event_on_its_way_keeps_the_channel_busy(void)
 	up(&t, 1);
 	event_register(&t, RAISER, CLASS_EVENT_A, 0xE1);
 	CU_ASSERT_EQUAL(collect(&t, s, 2, 3), 0);
-	CU_ASSERT_TRUE(iop_runtime_channel_idle(t.rt, t.ch.id));
 	harness_fill_reply_ring(&t);
-	raise_now[0] = CLASS_EVENT_A;
-	raise_data[0] = 7;
-	for (unsigned i = 0; i < 5; i++)
-		harness_turn(&t);
-	CU_ASSERT_FALSE(iop_runtime_channel_idle(t.rt, t.ch.id));
+	for (unsigned k = 0; k < 3; k++) {
+		raise_now[0] = CLASS_EVENT_A;
+		raise_data[0] = 7 + k;
+		for (unsigned i = 0; i < 5; i++)
+			harness_turn(&t);
+	}
+	CU_ASSERT_EQUAL(heap_free_bytes(iop_window_outbound(t.w)), t.out_free0);
+	CU_ASSERT_TRUE(iop_runtime_channel_idle(t.rt, t.ch.id));
 	harness_drain_junk(&t);
 	n = collect(&t, s, 2, 3);
 	CU_ASSERT_EQUAL(n, 1);
 	CU_ASSERT_PTR_NOT_NULL(find_event(s, n, 0xE1, CLASS_EVENT_A));
+	CU_ASSERT_EQUAL(s[0].words[IOP_EVENT_DATA_WORD], 9); /* the latest of the three */
 	CU_ASSERT_TRUE(iop_runtime_channel_idle(t.rt, t.ch.id));
 	harness_down(&t);
 }
@@ -494,7 +523,7 @@ static const struct iop_test_case event_tests[] = {
 	{ "register_without_mask_refused", test_register_without_mask_refused },
 	{ "ddm_events_wait_and_merge", test_ddm_events_wait_and_merge },
 	{ "departed_host_forgotten", test_departed_host_forgotten },
-	{ "event_on_its_way_keeps_the_channel_busy", test_event_on_its_way_keeps_the_channel_busy },
+	{ "event_waits_for_room_in_the_reply_ring", test_event_waits_for_room_in_the_reply_ring },
 	{ "ddm_that_lists_it_answers_it", test_ddm_that_lists_it_answers_it },
 	{ "raise_refuses_bad_arguments", test_raise_refuses_bad_arguments },
 	{ NULL, NULL },
