@@ -165,6 +165,19 @@ static int lan_poll(struct iop_ddm *d)
 	return lan_send_poll(l) + lan_receive_poll(l);
 }
 
+/*
+ * ExecSysQuiesce (and the start of ExecDdmDestroy): the PacketSend held for a
+ * full tx queue is finished now, or cut short with the count sent, so that
+ * the executive's answer means no packet of the DDM's is still to go.
+ * ReceivePosts stay held, as a NIC keeps its receive descriptors: LanReset
+ * or LanSuspend gives them back.
+ */
+static int lan_quiesce(struct iop_ddm *d)
+{
+	lan_send_finish(iop_ddm_priv(d), IOP_DSC_DEVICE_NOT_AVAILABLE);
+	return 0;
+}
+
 static int lan_reset(struct iop_ddm *d)
 {
 	return reset(iop_ddm_priv(d));
@@ -192,6 +205,7 @@ static const struct iop_ddm_ops lan_ops = {
 	.handle = lan_handle,
 	.poll = lan_poll,
 	.params_get = lan_params_get,
+	.quiesce = lan_quiesce,
 	.reset = lan_reset,
 	.fini = lan_fini,
 };

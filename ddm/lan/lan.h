@@ -94,6 +94,13 @@ int lan_send_poll(struct lan *l);
  * and the DDM's end.
  */
 void lan_send_cancel(struct lan *l, uint16_t dsc);
+/*
+ * Quiesce's end of the held PacketSend, if any: the port is offered the rest
+ * a last few times (as a new PacketSend's are); what it still does not take
+ * is cut short as by lan_send_cancel(dsc). Nothing of the DDM's is left to
+ * send afterwards, whatever the port does.
+ */
+void lan_send_finish(struct lan *l, uint16_t dsc);
 /* Free the held PacketSend's unsent packets and forget it: the runtime answers it (the DDM's end). */
 void lan_send_drop(struct lan *l);
 

@@ -157,21 +157,38 @@ static void send_reply(struct iop_request *r, uint32_t *reply, unsigned n, unsig
 			       sent == n ? 0 : dsc);
 }
 
-int lan_send_poll(struct lan *l)
+/*
+ * Offer the held PacketSend's rest to the port, up to `tries` bursts, and
+ * answer it if all of it went. @return packets the port took.
+ */
+static unsigned offer_held(struct lan *l, unsigned tries)
 {
 	struct lan_tx_held *h = &l->tx_held;
-	unsigned took;
+	unsigned took = 0;
 
 	if (h->r == NULL)
 		return 0;
-	took = rte_eth_tx_burst(l->port, 0, h->t.m + h->sent, (uint16_t)(h->t.n - h->sent));
+	for (unsigned i = 0; i < tries && h->sent + took < h->t.n; i++)
+		took += rte_eth_tx_burst(l->port, 0, h->t.m + h->sent + took,
+					 (uint16_t)(h->t.n - h->sent - took));
 	count_sent(l, &h->t, h->sent, h->sent + took);
 	h->sent += took;
 	if (h->sent == h->t.n) {
 		send_reply(h->r, h->reply, h->t.n, h->sent, 0);
 		h->r = NULL;
 	}
-	return (int)took;
+	return took;
+}
+
+int lan_send_poll(struct lan *l)
+{
+	return (int)offer_held(l, 1);
+}
+
+void lan_send_finish(struct lan *l, uint16_t dsc)
+{
+	offer_held(l, LAN_TX_RETRIES);
+	lan_send_cancel(l, dsc);
 }
 
 void lan_send_drop(struct lan *l)

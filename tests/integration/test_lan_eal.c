@@ -776,6 +776,7 @@ struct sent_reply {
 	bool done;
 	int sent;
 	uint8_t status;
+	uint16_t dsc;
 	unsigned order; /* when it came, counting from 1 */
 };
 
@@ -788,6 +789,7 @@ static void on_send_reply(struct iop_qp *qp, const struct iop_completion *c)
 	(void)qp;
 	s->done = true;
 	s->status = c->req_status;
+	s->dsc = c->dsc;
 	s->sent = iop_read_lan_send_reply(c->reply, c->reply_words, 64);
 	s->order = ++replies_seen;
 }
@@ -895,6 +897,147 @@ static void test_multi_send_waits_for_a_full_queue(void)
 	rte_ring_free(rx);
 }
 
+/* Post a request made by build (to the executive or the DDM) with on_send_reply. */
+static void post_to(struct fixture *f, int (*build)(uint32_t *, size_t, uint8_t), uint8_t fn,
+		    struct sent_reply *s)
+{
+	uint32_t *frame = iop_qp_frame_alloc(f->qp, 64);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(frame);
+	CU_ASSERT_FATAL(build(frame, 64, fn) > 0);
+	CU_ASSERT_EQUAL_FATAL(iop_qp_post(f->qp, frame, on_send_reply, s), 0);
+}
+
+static int build_exec(uint32_t *frame, size_t bytes, uint8_t fn)
+{
+	return iop_build_exec(frame, bytes, fn);
+}
+
+/* Take replies until both have come, or give up. */
+static void wait_both(struct fixture *f, const struct sent_reply *a, const struct sent_reply *b)
+{
+	for (int i = 0; i < 5000 && !(a->done && b->done); i++) {
+		iop_qp_poll(f->qp, 8);
+		iop_test_sleep_ms(1);
+	}
+}
+
+/* An executive request alone: SUCCESS? */
+static bool exec_ok(struct fixture *f, uint8_t fn)
+{
+	struct sent_reply s = { 0 };
+
+	post_to(f, build_exec, fn, &s);
+	wait_both(f, &s, &s);
+	return s.done && s.status == IOP_REPLY_STATUS_SUCCESS;
+}
+
+/* Post the 40-packet PacketSend and wait until the port's tx ring (room for 15) is full. */
+static void post_held(struct fixture *f, struct rte_ring *tx, const struct iop_lan_inline *inl,
+		      unsigned n, struct sent_reply *s)
+{
+	uint32_t *frame = iop_qp_frame_alloc(f->qp, 8192);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(frame);
+	CU_ASSERT_FATAL(iop_build_lan_packet_send_inline_multi(frame, 8192, LAN_TID, inl, n) > 0);
+	CU_ASSERT_EQUAL_FATAL(iop_qp_post(f->qp, frame, on_send_reply, s), 0);
+	for (int i = 0; i < 5000 && rte_ring_count(tx) < 15; i++)
+		iop_test_sleep_ms(1);
+	CU_ASSERT_EQUAL_FATAL(rte_ring_count(tx), 15);
+}
+
+/*
+ * ExecSysQuiesce with a PacketSend held for a full tx queue: the send is
+ * answered before the quiesce, with the count the port took
+ * (ERROR_PARTIAL_TRANSFER, DEVICE_NOT_AVAILABLE), and nothing more of it
+ * goes: after ExecSysEnable the next packet on the wire is a new
+ * PacketSend's, right behind the 15. ExecIopReset does the same with
+ * DEVICE_RESET. Both heaps are back where they started (down()).
+ */
+static void test_quiesce_and_reset_end_a_held_send(void)
+{
+	enum { N = 40 };
+	static uint8_t pkts[N + 1][128], want[16][128];
+	uint32_t sizes[N + 1], want_sizes[16];
+	struct iop_lan_inline inl[N];
+	struct rte_ring *tx = rte_ring_create("lan-q-tx", 16, (int)rte_socket_id(),
+					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+	struct rte_ring *rx = rte_ring_create("lan-q-rx", 16, (int)rte_socket_id(),
+					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+	struct sent_reply cut = { 0 }, quiesce = { 0 }, reset = { 0 };
+	struct iop_completion c;
+	struct fixture f;
+	unsigned seen = 0;
+	char params[32];
+	int port;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tx);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rx);
+	port = rte_eth_from_rings("lan_q", &rx, 1, &tx, 1, (unsigned)rte_socket_id());
+	CU_ASSERT_FATAL(port >= 0);
+	snprintf(params, sizeof(params), "port=%d", port);
+	up(&f, params);
+	replies_seen = 0;
+	for (unsigned i = 0; i <= N; i++) {
+		sizes[i] = 60 + i;
+		make_packet(pkts[i], sizes[i], 700 + i, false);
+	}
+	for (unsigned i = 0; i < N; i++)
+		inl[i] = (struct iop_lan_inline){ pkts[i], sizes[i] };
+	/* On the wire: the 15 the port took, then the packet sent after the enable. */
+	for (unsigned i = 0; i < 16; i++) {
+		unsigned from = i < 15 ? i : N;
+
+		want_sizes[i] = sizes[from];
+		memcpy(want[i], pkts[from], sizes[from]);
+	}
+
+	post_held(&f, tx, inl, N, &cut);
+	post_to(&f, build_exec, IOP_EXEC_SYS_QUIESCE, &quiesce);
+	wait_both(&f, &cut, &quiesce);
+	CU_ASSERT_TRUE(cut.done);
+	CU_ASSERT_EQUAL(cut.status, IOP_REPLY_STATUS_ERROR_PARTIAL_TRANSFER);
+	CU_ASSERT_EQUAL(cut.dsc, IOP_DSC_DEVICE_NOT_AVAILABLE);
+	CU_ASSERT_EQUAL(cut.sent, 15);
+	CU_ASSERT_TRUE(quiesce.done);
+	CU_ASSERT_EQUAL(quiesce.status, IOP_REPLY_STATUS_SUCCESS);
+	CU_ASSERT(cut.order < quiesce.order);
+	CU_ASSERT_TRUE(exec_ok(&f, IOP_EXEC_SYS_ENABLE));
+	/* The ring drains while the new packet goes: none of the cut send's follows. */
+	CU_ASSERT_EQUAL(drain_tx(tx, want, want_sizes, 16, &seen), 15);
+	CU_ASSERT_EQUAL(send_packet(&f, pkts[N], sizes[N], true, &c), 0);
+	while (drain_tx(tx, want, want_sizes, 16, &seen) != 0)
+		;
+	CU_ASSERT_EQUAL(seen, 16);
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_DDM_STATS, 0), 16);
+
+	/* ExecIopReset: cut short with DEVICE_RESET, then the bring-up order. */
+	memset(&cut, 0, sizeof(cut));
+	post_held(&f, tx, inl, N, &cut);
+	post_to(&f, build_exec, IOP_EXEC_IOP_RESET, &reset);
+	wait_both(&f, &cut, &reset);
+	CU_ASSERT_TRUE(cut.done);
+	CU_ASSERT_EQUAL(cut.status, IOP_REPLY_STATUS_ERROR_PARTIAL_TRANSFER);
+	CU_ASSERT_EQUAL(cut.dsc, IOP_DSC_DEVICE_RESET);
+	CU_ASSERT_EQUAL(cut.sent, 15);
+	CU_ASSERT_TRUE(reset.done);
+	CU_ASSERT_EQUAL(reset.status, IOP_REPLY_STATUS_SUCCESS);
+	CU_ASSERT(cut.order < reset.order);
+	CU_ASSERT_TRUE(exec_ok(&f, IOP_EXEC_OUTBOUND_INIT));
+	CU_ASSERT_TRUE(exec_ok(&f, IOP_EXEC_SYS_TAB_SET));
+	CU_ASSERT_TRUE(exec_ok(&f, IOP_EXEC_SYS_ENABLE));
+	seen = 0;
+	CU_ASSERT_EQUAL(drain_tx(tx, want, want_sizes, 15, &seen), 15);
+	CU_ASSERT_EQUAL(send_packet(&f, pkts[N], sizes[N], true, &c), 0);
+	while (drain_tx(tx, want, want_sizes, 16, &seen) != 0)
+		;
+	CU_ASSERT_EQUAL(seen, 16);
+	down(&f);
+	rte_eth_dev_close((uint16_t)port);
+	rte_ring_free(tx);
+	rte_ring_free(rx);
+}
+
 static const struct iop_test_case lan_tests[] = {
 	{ "loopback_send_and_receive", test_loopback_send_and_receive },
 	{ "receive_drops", test_receive_drops },
@@ -902,6 +1045,7 @@ static const struct iop_test_case lan_tests[] = {
 	{ "multi_send_loopback", test_multi_send_loopback },
 	{ "multi_send_refusals", test_multi_send_refusals },
 	{ "multi_send_waits_for_a_full_queue", test_multi_send_waits_for_a_full_queue },
+	{ "quiesce_and_reset_end_a_held_send", test_quiesce_and_reset_end_a_held_send },
 	{ "suspend_and_reset", test_suspend_and_reset },
 	{ "post_of_a_gone_host_is_answered", test_post_of_a_gone_host_is_answered },
 	{ "pcap_tx_file", test_pcap_tx_file },
