@@ -167,7 +167,8 @@ struct replay_iop *replay_iop_start(const struct replay_opts *o, const char *pro
 	/* The DDM names its port by the vdev's name: what comes before its arguments. */
 	snprintf(x->port, sizeof(x->port), "%s", o->vdev != NULL ? o->vdev : "net_pcap0");
 	x->port[strcspn(x->port, ",")] = '\0';
-	snprintf(params, sizeof(params), "port=%s,mtu=%u", x->port, o->mtu);
+	snprintf(params, sizeof(params), "port=%s,mtu=%u%s%s", x->port, o->mtu,
+		 o->tx != NULL ? ",tx=" : "", o->tx != NULL ? o->tx : "");
 	x->w = iop_window_create(&wo);
 	if (x->w == NULL) {
 		snprintf(err, errlen, "frame window: %s", strerror(errno));
