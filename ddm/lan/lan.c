@@ -2,7 +2,8 @@
 /*
  * The LAN DDM (class 0x020): a DPDK ethdev port as an I2O LAN target. Its
  * parameters name the port and, optionally, its MTU and how packets are
- * handed to it (tx=copy|zerocopy, copy_max=N: zerocopy.c):
+ * handed to it (tx=copy|zerocopy, copy_max=N: zerocopy.c; not given, zerocopy
+ * above LAN_AUTO_COPY_MAX bytes on a virtual port, copy on others):
  *
  *     port=0            port=net_ring0,mtu=9000,tx=zerocopy
  *
@@ -84,6 +85,7 @@ static int parse_params(struct lan *l, const char *params)
 			if (*v == '\0' || *end != '\0' || n > UINT16_MAX)
 				goto bad;
 			l->copy_max = (uint32_t)n;
+			l->copy_max_set = true;
 		} else if (strcmp(kv, "mtu") == 0) {
 			unsigned long mtu = strtoul(v, &end, 10);
 

@@ -37,9 +37,18 @@ struct lan_post {
 
 /* How PacketSend hands packets to the port (parameter tx=). */
 enum lan_tx_mode {
+	LAN_TX_AUTO,     /* not given: zerocopy on a virtual port, copy on others (lan_zc_open) */
 	LAN_TX_COPY,     /* each packet copied into an mbuf of the DDM's pool */
 	LAN_TX_ZEROCOPY, /* sent from the frame or heap buffer itself (external mbufs) */
 };
+
+/*
+ * tx not given: packets up to this many bytes are copied all the same. At
+ * 64 bytes zero-copy measured slower as often as faster, from 512 up it was
+ * ahead in every run (docs/benchmarks.md); and a copy is answered at once
+ * and leaves nothing of the host's in the port.
+ */
+#define LAN_AUTO_COPY_MAX 256u
 
 /* PacketSends sent zero-copy that one instance holds at once. */
 #define LAN_ZC_SLOTS 256u
@@ -109,6 +118,7 @@ struct lan {
 	/* tx=zerocopy */
 	enum lan_tx_mode tx_mode;
 	uint32_t copy_max;              /* packets up to this many bytes are copied all the same */
+	bool copy_max_set;              /* copy_max= given */
 	struct rte_mempool *zc_pool;    /* mbufs without data room, for frame memory */
 	struct lan_zc *zc;              /* LAN_ZC_SLOTS: a FIFO of those not yet answered */
 	unsigned zc_head, zc_n;
@@ -144,7 +154,10 @@ void lan_send_reply(struct iop_request *r, uint32_t *reply, unsigned n, unsigned
 void lan_send_drop(struct lan *l);
 
 /* zerocopy.c */
-/* The pool and the slots, for tx=zerocopy. @return 0, or a negative errno (message on stderr). */
+/*
+ * tx= settled (not given: by the port), and for zerocopy the pool and the
+ * slots. @return 0, or a negative errno (said on stderr).
+ */
 int lan_zc_open(struct lan *l);
 /*
  * A slot for the next PacketSend, its shinfo holding the DDM's reference.

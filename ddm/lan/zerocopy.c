@@ -59,6 +59,12 @@ int lan_zc_open(struct lan *l)
 	static unsigned pools; /* names are global to the process */
 	char name[RTE_MEMPOOL_NAMESIZE];
 
+	if (l->tx_mode == LAN_TX_AUTO) {
+		/* By the measurements: copies for small packets, and on a device always. */
+		l->tx_mode = on_vdev_bus(l->port) ? LAN_TX_ZEROCOPY : LAN_TX_COPY;
+		if (!l->copy_max_set)
+			l->copy_max = LAN_AUTO_COPY_MAX;
+	}
 	if (l->tx_mode != LAN_TX_ZEROCOPY)
 		return 0;
 	if (!on_vdev_bus(l->port)) {

@@ -15,6 +15,7 @@
 # Prints a markdown table of median packets per second (and the range) and zerocopy's ratio
 # to copy. A run whose replies disagree with the port's own count of packets sent, or that
 # dropped any, fails the whole run. --smoke: one run of 0.2 s each (the CI test).
+# IOP_BENCH_SIZES lists the packet sizes (default "64 1514"; each at least 42, the headers).
 # IOP_BENCH_REPLAY names iop-replay (default: BUILD_DIR's). Needs python3.
 set -euo pipefail
 
@@ -33,7 +34,7 @@ else
 	repeats=${IOP_BENCH_REPEATS:-5}
 fi
 me=replay_tx_modes
-sizes=(64 1514)
+read -r -a sizes <<<"${IOP_BENCH_SIZES:-64 1514}"
 ports=("net_null0,no-rx=1" "net_ring0")
 modes=(copy zerocopy)
 

@@ -35,7 +35,11 @@
 #define BUCKET 9216u
 
 static char tx_pcap[256];
-/* Appended to the DDM's parameters by the cases run in both tx modes: "" or ",tx=zerocopy". */
+/*
+ * Appended to the DDM's parameters by the cases run in every tx mode: ""
+ * (the default: zerocopy above 256 bytes on these virtual ports),
+ * ",tx=copy" or ",tx=zerocopy".
+ */
 static const char *tx_mode = "";
 
 /* A runtime with the lan DDM on its worker lcore, and a host queue pair on this thread. */
@@ -1069,6 +1073,41 @@ ZEROCOPY_CASE(test_loopback_send_and_receive)
 ZEROCOPY_CASE(test_multi_send_loopback)
 ZEROCOPY_CASE(test_pcap_tx_file)
 
+/* The copying run of a case written for every mode. */
+#define COPY_CASE(name)                                                                            \
+	static void name##_copy(void)                                                              \
+	{                                                                                          \
+		tx_mode = ",tx=copy";                                                              \
+		name();                                                                            \
+		tx_mode = "";                                                                      \
+	}
+COPY_CASE(test_loopback_send_and_receive)
+COPY_CASE(test_multi_send_loopback)
+COPY_CASE(test_pcap_tx_file)
+
+/* tx= and copy_max=, as group 0x0000 reports them (fields 6 and 7): the default by the port. */
+static void test_tx_mode_parameters(void)
+{
+	static const struct {
+		const char *params;
+		uint64_t zerocopy, copy_max;
+	} cases[] = {
+		{ "port=net_ring0", 1, 256 },
+		{ "port=net_ring0,copy_max=1000", 1, 1000 },
+		{ "port=net_ring0,tx=zerocopy", 1, 0 },
+		{ "port=net_ring0,tx=zerocopy,copy_max=64", 1, 64 },
+		{ "port=net_null0,tx=copy", 0, 0 },
+	};
+	struct fixture f;
+
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		up(&f, cases[i].params);
+		CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_PORT_INFO, 6), cases[i].zerocopy);
+		CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_PORT_INFO, 7), cases[i].copy_max);
+		down(&f);
+	}
+}
+
 /* Is the mbuf's data inside the window's heaps (zero-copy), byte for byte the packet? */
 static bool from_window(struct fixture *f, struct rte_mbuf *m, const uint8_t *pkt, uint32_t len)
 {
@@ -1223,10 +1262,12 @@ static void test_zerocopy_reply_waits_for_the_port(void)
 
 static const struct iop_test_case lan_tests[] = {
 	{ "loopback_send_and_receive", test_loopback_send_and_receive },
+	{ "loopback_send_and_receive_copy", test_loopback_send_and_receive_copy },
 	{ "loopback_send_and_receive_zerocopy", test_loopback_send_and_receive_zerocopy },
 	{ "receive_drops", test_receive_drops },
 	{ "refusals", test_refusals },
 	{ "multi_send_loopback", test_multi_send_loopback },
+	{ "multi_send_loopback_copy", test_multi_send_loopback_copy },
 	{ "multi_send_loopback_zerocopy", test_multi_send_loopback_zerocopy },
 	{ "zerocopy_reply_waits_for_the_port", test_zerocopy_reply_waits_for_the_port },
 	{ "multi_send_refusals", test_multi_send_refusals },
@@ -1235,7 +1276,9 @@ static const struct iop_test_case lan_tests[] = {
 	{ "suspend_and_reset", test_suspend_and_reset },
 	{ "post_of_a_gone_host_is_answered", test_post_of_a_gone_host_is_answered },
 	{ "pcap_tx_file", test_pcap_tx_file },
+	{ "pcap_tx_file_copy", test_pcap_tx_file_copy },
 	{ "pcap_tx_file_zerocopy", test_pcap_tx_file_zerocopy },
+	{ "tx_mode_parameters", test_tx_mode_parameters },
 	{ "bad_parameters", test_bad_parameters },
 	{ NULL, NULL },
 };
