@@ -150,7 +150,10 @@ void lan_send_finish(struct lan *l, uint16_t dsc);
 /* A PacketSend's reply: n packets, `sent` of them went, dsc why the rest did not. */
 void lan_send_reply(struct iop_request *r, uint32_t *reply, unsigned n, unsigned sent,
 		    uint16_t dsc);
-/* Free the held PacketSend's unsent packets and forget it: the runtime answers it (the DDM's end). */
+/*
+ * The DDM's end: free the held PacketSend's unsent packets and forget it (the
+ * runtime answers it); a zero-copy one is ended as by lan_send_cancel.
+ */
 void lan_send_drop(struct lan *l);
 
 /* zerocopy.c */

@@ -55,7 +55,7 @@ static uint16_t close_packet(struct lan_tx *t)
  * @return 0, the DSC to refuse the request with, or -ENOMEM when no mbuf is
  *         free (t is left empty either way but on success).
  */
-static int copy_packets(struct lan *l, struct iop_request *r, struct lan_tx *t)
+static int build_packets(struct lan *l, struct iop_request *r, struct lan_tx *t)
 {
 	const struct iop_msg_hdr *h = iop_request_hdr(r);
 	struct iop_sgl_bounds b;
@@ -82,7 +82,7 @@ static int copy_packets(struct lan *l, struct iop_request *r, struct lan_tx *t)
 				dsc = IOP_DSC_INVALID_PARAMETER;
 				break;
 			}
-			/* A packet in one element: sent from where it lies, if it is large enough. */
+			/* A packet in one element, large enough: sent from where it lies. */
 			if (t->zc != NULL && e.count > l->copy_max &&
 			    (e.flags & (IOP_SGL_END_OF_BUFFER | IOP_SGL_LAST_ELEMENT)) != 0) {
 				if (e.count > l->max_packet) {
@@ -227,7 +227,7 @@ void lan_send_drop(struct lan *l)
 
 	if (h->r == NULL)
 		return;
-	/* Zero-copy: what the port took points into the request; only the DDM may say when it is done. */
+	/* Zero-copy: what the port took points into the request; answered once it is freed. */
 	if (h->t.zc != NULL) {
 		finish_held(l, IOP_DSC_DEVICE_NOT_AVAILABLE);
 		return;
@@ -264,7 +264,7 @@ int lan_packet_send(struct lan *l, struct iop_request *r)
 		return IOP_DDM_RETRY;
 	dsc = check_request(r);
 	if (dsc == 0)
-		dsc = copy_packets(l, r, &t);
+		dsc = build_packets(l, r, &t);
 	if (dsc == -ENOMEM)
 		return IOP_DDM_RETRY;
 	if (dsc != 0) {

@@ -39,7 +39,7 @@ static void zc_released(void *addr, void *opaque)
 	struct lan_zc *zc = opaque;
 
 	(void)addr;
-	/* Release: the port's last read of the packets comes before the reply that hands them back. */
+	/* Release: the port's last read of the packets comes before the reply that frees them. */
 	atomic_store_explicit(&zc->released, true, memory_order_release);
 }
 
