@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The LAN DDM (class 0x020): a DPDK ethdev port as an I2O LAN target. Its
- * parameters name the port and, optionally, its MTU:
+ * parameters name the port and, optionally, its MTU and how packets are
+ * handed to it (tx=copy|zerocopy, copy_max=N: zerocopy.c; not given, zerocopy
+ * above LAN_AUTO_COPY_MAX bytes on a virtual port, copy on others):
  *
- *     port=0            port=net_ring0,mtu=9000
+ *     port=0            port=net_ring0,mtu=9000,tx=zerocopy
  *
  * It answers LanPacketSend, LanReceivePost, LanReset and LanSuspend, and
  * UtilParamsGet of its groups (<iop/lan.h>, docs/lan.md). The port's queues
@@ -70,6 +72,20 @@ static int parse_params(struct lan *l, const char *params)
 				return -ENODEV;
 			}
 			have_port = true;
+		} else if (strcmp(kv, "tx") == 0) {
+			if (strcmp(v, "copy") == 0)
+				l->tx_mode = LAN_TX_COPY;
+			else if (strcmp(v, "zerocopy") == 0)
+				l->tx_mode = LAN_TX_ZEROCOPY;
+			else
+				goto bad;
+		} else if (strcmp(kv, "copy_max") == 0) {
+			unsigned long n = strtoul(v, &end, 10);
+
+			if (*v == '\0' || *end != '\0' || n > UINT16_MAX)
+				goto bad;
+			l->copy_max = (uint32_t)n;
+			l->copy_max_set = true;
 		} else if (strcmp(kv, "mtu") == 0) {
 			unsigned long mtu = strtoul(v, &end, 10);
 
@@ -85,7 +101,9 @@ static int parse_params(struct lan *l, const char *params)
 	fprintf(stderr, "lan: parameters '%s' name no port (port=N or port=NAME)\n", params);
 	return -EINVAL;
 bad:
-	fprintf(stderr, "lan: bad parameters '%s' (port=N|NAME[,mtu=N])\n", params);
+	fprintf(stderr,
+		"lan: bad parameters '%s' (port=N|NAME[,mtu=N][,tx=copy|zerocopy][,copy_max=N])\n",
+		params);
 	return -EINVAL;
 }
 
@@ -96,9 +114,23 @@ static int lan_init(struct iop_ddm *d, const char *params)
 
 	if (rc == 0)
 		rc = lan_port_open(l);
+	if (rc == 0 && (rc = lan_zc_open(l)) != 0)
+		lan_port_close(l);
 	if (rc == 0)
 		lan_link_watch(l);
 	return rc;
+}
+
+/*
+ * The held PacketSend ended (cut short with dsc) and every zero-copy one
+ * answered: the port done with all the DDM handed it that points into host
+ * memory. @return false while the port still holds some (called again).
+ */
+static bool sends_ended(struct lan *l, uint16_t dsc)
+{
+	lan_send_cancel(l, dsc);
+	lan_zc_poll(l);
+	return l->zc_n == 0;
 }
 
 /* Back to the state after init: buckets returned, counts cleared, the port started. */
@@ -115,10 +147,14 @@ static int reset(struct lan *l)
 
 static int lan_reset_request(struct lan *l, struct iop_request *r)
 {
-	/* The reply frame first: a retry for want of one must not reset twice. */
-	uint32_t *p = iop_request_reply_alloc(r, IOP_REPLY_WORDS);
+	uint32_t *p;
 	int rc;
 
+	/* The sends it cuts short are answered before it. */
+	if (!sends_ended(l, IOP_DSC_DEVICE_RESET))
+		return IOP_DDM_RETRY;
+	/* The reply frame first: a retry for want of one must not reset twice. */
+	p = iop_request_reply_alloc(r, IOP_REPLY_WORDS);
 	if (p == NULL)
 		return IOP_DDM_RETRY;
 	rc = reset(l);
@@ -136,6 +172,8 @@ static int lan_reset_request(struct lan *l, struct iop_request *r)
 /* Buckets returned, the port stopped, until LanReset. */
 static int lan_suspend_request(struct lan *l, struct iop_request *r)
 {
+	if (!sends_ended(l, IOP_DSC_DEVICE_NOT_AVAILABLE))
+		return IOP_DDM_RETRY;
 	if (lan_receive_cancel(l, IOP_DSC_DEVICE_NOT_AVAILABLE) != 0)
 		return IOP_DDM_RETRY;
 	lan_send_cancel(l, IOP_DSC_DEVICE_NOT_AVAILABLE);
@@ -166,12 +204,31 @@ static int lan_poll(struct iop_ddm *d)
 {
 	struct lan *l = iop_ddm_priv(d);
 
-	return lan_send_poll(l) + lan_receive_poll(l) + lan_link_poll(d, l);
+	return lan_send_poll(l) + lan_receive_poll(l) + lan_zc_poll(l) + lan_link_poll(d, l);
+}
+
+/*
+ * ExecSysQuiesce (and the start of ExecDdmDestroy): the PacketSend held for a
+ * full tx queue is finished now, or cut short with the count sent, and
+ * zero-copy sends are answered once the port has freed them (-EAGAIN until
+ * then), so that the executive's answer means no packet of the DDM's is
+ * still to go and the port reads no host memory.
+ * ReceivePosts stay held, as a NIC keeps its receive descriptors: LanReset
+ * or LanSuspend gives them back.
+ */
+static int lan_quiesce(struct iop_ddm *d)
+{
+	struct lan *l = iop_ddm_priv(d);
+
+	lan_send_finish(l, IOP_DSC_DEVICE_NOT_AVAILABLE);
+	return sends_ended(l, IOP_DSC_DEVICE_NOT_AVAILABLE) ? 0 : -EAGAIN;
 }
 
 static int lan_reset(struct iop_ddm *d)
 {
-	return reset(iop_ddm_priv(d));
+	struct lan *l = iop_ddm_priv(d);
+
+	return sends_ended(l, IOP_DSC_DEVICE_RESET) ? reset(l) : -EAGAIN;
 }
 
 static void lan_fini(struct iop_ddm *d)
@@ -182,6 +239,8 @@ static void lan_fini(struct iop_ddm *d)
 	lan_send_drop(l);
 	lan_receive_drop(l);
 	lan_port_close(l);
+	/* After the port's close, which drains what a looped-back port still holds. */
+	lan_zc_close(l);
 }
 
 static const struct iop_ddm_ops lan_ops = {
@@ -196,6 +255,7 @@ static const struct iop_ddm_ops lan_ops = {
 	.handle = lan_handle,
 	.poll = lan_poll,
 	.params_get = lan_params_get,
+	.quiesce = lan_quiesce,
 	.reset = lan_reset,
 	.fini = lan_fini,
 };

@@ -2,19 +2,22 @@
 /*
  * The LAN DDM's insides, shared by its files: lan.c (the table, init, Reset,
  * Suspend), port.c (the DPDK port and its mbufs), send.c (PacketSend),
+ * zerocopy.c (packets sent from frame memory, and their replies),
  * receive.c (ReceivePost and the receive poll) and params.c (its groups).
  */
 #ifndef LAN_H
 #define LAN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include <rte_mbuf_core.h>
 
 #include "iop_ddm.h"
 #include "iop_lan.h"
 #include "iop_sgl.h"
 
-struct rte_mbuf;
 struct rte_mempool;
 
 /* ReceivePost requests one instance holds at once. */
@@ -32,11 +35,47 @@ struct lan_post {
 	struct lan_bucket b[IOP_LAN_MAX_BUCKETS];
 };
 
-/* The packets of one PacketSend, copied into mbufs and not yet sent. */
+/* How PacketSend hands packets to the port (parameter tx=). */
+enum lan_tx_mode {
+	LAN_TX_AUTO,     /* not given: zerocopy on a virtual port, copy on others (lan_zc_open) */
+	LAN_TX_COPY,     /* each packet copied into an mbuf of the DDM's pool */
+	LAN_TX_ZEROCOPY, /* sent from the frame or heap buffer itself (external mbufs) */
+};
+
+/*
+ * tx not given: packets up to this many bytes are copied all the same. At
+ * 64 bytes zero-copy measured slower as often as faster, from 512 up it was
+ * ahead in every run (docs/benchmarks.md); and a copy is answered at once
+ * and leaves nothing of the host's in the port.
+ */
+#define LAN_AUTO_COPY_MAX 256u
+
+/* PacketSends sent zero-copy that one instance holds at once. */
+#define LAN_ZC_SLOTS 256u
+
+/*
+ * A PacketSend sent from frame memory: its mbufs point into the request
+ * frame or the host's buffers, so it is answered (and the frame freed, the
+ * buffers handed back) only once the port has freed all of them. shinfo's
+ * refcnt counts those mbufs, plus one the DDM holds while it may still hand
+ * the port more of them; the last to go runs the free callback, on whichever
+ * thread freed it.
+ */
+struct lan_zc {
+	struct rte_mbuf_ext_shared_info shinfo;
+	_Atomic bool released;  /* every mbuf freed: the reply may go */
+	struct iop_request *r;
+	uint32_t *reply;        /* allocated before anything was sent */
+	unsigned n, sent;       /* packets, and those the port took */
+	uint16_t dsc;           /* why the rest did not go */
+};
+
+/* The packets of one PacketSend, in mbufs, not yet sent. */
 struct lan_tx {
 	struct rte_mbuf *m[IOP_LAN_SEND_MAX_PACKETS];
 	uint32_t len[IOP_LAN_SEND_MAX_PACKETS];
 	unsigned n;
+	struct lan_zc *zc;      /* tx=zerocopy: its slot; NULL for tx=copy */
 };
 
 /*
@@ -83,6 +122,13 @@ struct lan {
 	struct lan_tx_held tx_held;
 	struct lan_link link;
 	struct lan_counters c;
+	/* tx=zerocopy */
+	enum lan_tx_mode tx_mode;
+	uint32_t copy_max;              /* packets up to this many bytes are copied all the same */
+	bool copy_max_set;              /* copy_max= given */
+	struct rte_mempool *zc_pool;    /* mbufs without data room, for frame memory */
+	struct lan_zc *zc;              /* LAN_ZC_SLOTS: a FIFO of those not yet answered */
+	unsigned zc_head, zc_n;
 };
 
 /* port.c */
@@ -101,8 +147,55 @@ int lan_send_poll(struct lan *l);
  * and the DDM's end.
  */
 void lan_send_cancel(struct lan *l, uint16_t dsc);
-/* Free the held PacketSend's unsent packets and forget it: the runtime answers it (the DDM's end). */
+/*
+ * Quiesce's end of the held PacketSend, if any: the port is offered the rest
+ * a last few times (as a new PacketSend's are); what it still does not take
+ * is cut short as by lan_send_cancel(dsc). Nothing of the DDM's is left to
+ * send afterwards, whatever the port does.
+ */
+void lan_send_finish(struct lan *l, uint16_t dsc);
+/* A PacketSend's reply: n packets, `sent` of them went, dsc why the rest did not. */
+void lan_send_reply(struct iop_request *r, uint32_t *reply, unsigned n, unsigned sent,
+		    uint16_t dsc);
+/*
+ * The DDM's end: free the held PacketSend's unsent packets and forget it (the
+ * runtime answers it); a zero-copy one is ended as by lan_send_cancel.
+ */
 void lan_send_drop(struct lan *l);
+
+/* zerocopy.c */
+/*
+ * tx= settled (not given: by the port), and for zerocopy the pool and the
+ * slots. @return 0, or a negative errno (said on stderr).
+ */
+int lan_zc_open(struct lan *l);
+/*
+ * A slot for the next PacketSend, its shinfo holding the DDM's reference.
+ * @return NULL when every slot is taken (the request waits).
+ */
+struct lan_zc *lan_zc_begin(struct lan *l);
+/*
+ * An mbuf for a packet that is one element, len bytes at data (frame or
+ * heap memory), taking a reference on zc. @return NULL when none is free.
+ */
+struct rte_mbuf *lan_zc_mbuf(struct lan *l, struct lan_zc *zc, void *data, uint32_t len);
+/*
+ * The DDM is done handing the port the request's packets (all taken, or the
+ * rest freed): `sent` went, dsc says why the rest did not; its reply goes
+ * once the port has freed every mbuf, in the order the requests came. (A
+ * request never sent, refused or handed back, just frees its mbufs: the
+ * slot is taken only here.)
+ * @return true when it was answered now (nothing ahead of it, the port done with it).
+ */
+bool lan_zc_end(struct lan *l, struct lan_zc *zc, unsigned sent, uint16_t dsc);
+/* Answer, in order, the PacketSends whose mbufs the port has all freed. @return how many. */
+int lan_zc_poll(struct lan *l);
+/*
+ * The DDM's end: those the port still holds are abandoned (never answered,
+ * so the host never reuses memory the port may read), and the pool and slots
+ * left allocated rather than freed under the port.
+ */
+void lan_zc_close(struct lan *l);
 
 /* receive.c */
 int lan_receive_post(struct lan *l, struct iop_request *r);

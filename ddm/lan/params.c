@@ -17,7 +17,9 @@ static int port_info(struct lan *l, uint64_t *f)
 	f[3] = l->rx;
 	f[4] = l->suspended;
 	f[5] = link.link_status == RTE_ETH_LINK_UP;
-	return 6;
+	f[6] = l->tx_mode == LAN_TX_ZEROCOPY;
+	f[7] = l->copy_max;
+	return 8;
 }
 
 static int port_stats(struct lan *l, uint64_t *f)

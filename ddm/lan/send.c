@@ -4,11 +4,12 @@
  * request, carried in the frame (immediate-data elements) or in buffers of
  * the inbound heap (simple elements), or both, the elements' bytes making the
  * packets in order, END_OF_BUFFER closing each. Every packet is checked and
- * copied into an mbuf of its own before any is sent; then all go in one
- * rte_eth_tx_burst. What a full tx queue does not take waits, held, for
- * later turns (lan_send_poll), and the request is answered when all went. (Sending straight
- * from frame memory through external mbufs is to come, once measured
- * against the copy.)
+ * put in an mbuf of its own before any is sent: copied into it (tx=copy), or,
+ * with tx=zerocopy, a packet that is one element larger than copy_max
+ * attached to it where it lies (zerocopy.c; a packet of several elements is
+ * copied all the same). Then all go in one rte_eth_tx_burst. What a full tx
+ * queue does not take waits, held, for later turns (lan_send_poll), and the
+ * request is answered when all went (zero-copy: and the port has freed them).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -46,7 +47,7 @@ static uint16_t close_packet(struct lan_tx *t)
 }
 
 /*
- * The packets the SGL names, each copied into an mbuf of its own: an element
+ * The packets the SGL names, each in an mbuf of its own: an element
  * flagged END_OF_BUFFER ends a packet, the list's end ends the last one. The
  * list is walked once, each element checked as it is read, so a host
  * rewriting the frame meanwhile can change the packets but never where they
@@ -54,7 +55,7 @@ static uint16_t close_packet(struct lan_tx *t)
  * @return 0, the DSC to refuse the request with, or -ENOMEM when no mbuf is
  *         free (t is left empty either way but on success).
  */
-static int copy_packets(struct lan *l, struct iop_request *r, struct lan_tx *t)
+static int build_packets(struct lan *l, struct iop_request *r, struct lan_tx *t)
 {
 	const struct iop_msg_hdr *h = iop_request_hdr(r);
 	struct iop_sgl_bounds b;
@@ -80,6 +81,21 @@ static int copy_packets(struct lan *l, struct iop_request *r, struct lan_tx *t)
 			if (t->n == IOP_LAN_SEND_MAX_PACKETS) {
 				dsc = IOP_DSC_INVALID_PARAMETER;
 				break;
+			}
+			/* A packet in one element, large enough: sent from where it lies. */
+			if (t->zc != NULL && e.count > l->copy_max &&
+			    (e.flags & (IOP_SGL_END_OF_BUFFER | IOP_SGL_LAST_ELEMENT)) != 0) {
+				if (e.count > l->max_packet) {
+					dsc = IOP_DSC_MESSAGE_TOO_LARGE;
+					break;
+				}
+				t->m[t->n] = lan_zc_mbuf(l, t->zc, (void *)(uintptr_t)src, e.count);
+				if (t->m[t->n] == NULL) {
+					tx_free(t, 0);
+					return -ENOMEM;
+				}
+				t->len[t->n++] = e.count;
+				continue;
 			}
 			t->m[t->n] = rte_pktmbuf_alloc(l->pool);
 			if (t->m[t->n] == NULL) {
@@ -139,9 +155,8 @@ static void count_sent(struct lan *l, const struct lan_tx *t, unsigned from, uns
 	l->c.tx_packets += to - from;
 }
 
-/* The reply of a PacketSend of t.n packets of which `sent` went. */
-static void send_reply(struct iop_request *r, uint32_t *reply, unsigned n, unsigned sent,
-		       uint16_t dsc)
+void lan_send_reply(struct iop_request *r, uint32_t *reply, unsigned n, unsigned sent,
+		    uint16_t dsc)
 {
 	if (n == 1) {
 		iop_request_reply_send(r, reply, IOP_REPLY_WORDS,
@@ -157,48 +172,79 @@ static void send_reply(struct iop_request *r, uint32_t *reply, unsigned n, unsig
 			       sent == n ? 0 : dsc);
 }
 
-int lan_send_poll(struct lan *l)
+/*
+ * The held PacketSend is done with: the rest (if any) freed, the reply sent,
+ * or, for zero-copy, queued until the port has freed what it took.
+ */
+static void finish_held(struct lan *l, uint16_t dsc)
 {
 	struct lan_tx_held *h = &l->tx_held;
-	unsigned took;
+	unsigned n = h->t.n;
+
+	tx_free(&h->t, h->sent);
+	if (h->t.zc != NULL)
+		lan_zc_end(l, h->t.zc, h->sent, dsc);
+	else
+		lan_send_reply(h->r, h->reply, n, h->sent, dsc);
+	h->r = NULL;
+}
+
+/*
+ * Offer the held PacketSend's rest to the port, up to `tries` bursts, and
+ * answer it if all of it went. @return packets the port took.
+ */
+static unsigned offer_held(struct lan *l, unsigned tries)
+{
+	struct lan_tx_held *h = &l->tx_held;
+	unsigned took = 0;
 
 	if (h->r == NULL)
 		return 0;
-	took = rte_eth_tx_burst(l->port, 0, h->t.m + h->sent, (uint16_t)(h->t.n - h->sent));
+	for (unsigned i = 0; i < tries && h->sent + took < h->t.n; i++)
+		took += rte_eth_tx_burst(l->port, 0, h->t.m + h->sent + took,
+					 (uint16_t)(h->t.n - h->sent - took));
 	count_sent(l, &h->t, h->sent, h->sent + took);
 	h->sent += took;
-	if (h->sent == h->t.n) {
-		send_reply(h->r, h->reply, h->t.n, h->sent, 0);
-		h->r = NULL;
-	}
-	return (int)took;
+	if (h->sent == h->t.n)
+		finish_held(l, 0);
+	return took;
+}
+
+int lan_send_poll(struct lan *l)
+{
+	return (int)offer_held(l, 1);
+}
+
+void lan_send_finish(struct lan *l, uint16_t dsc)
+{
+	offer_held(l, LAN_TX_RETRIES);
+	lan_send_cancel(l, dsc);
 }
 
 void lan_send_drop(struct lan *l)
 {
 	struct lan_tx_held *h = &l->tx_held;
 
-	if (h->r != NULL)
-		tx_free(&h->t, h->sent);
+	if (h->r == NULL)
+		return;
+	/* Zero-copy: what the port took points into the request; answered once it is freed. */
+	if (h->t.zc != NULL) {
+		finish_held(l, IOP_DSC_DEVICE_NOT_AVAILABLE);
+		return;
+	}
+	tx_free(&h->t, h->sent);
 	h->r = NULL;
 }
 
 void lan_send_cancel(struct lan *l, uint16_t dsc)
 {
-	struct lan_tx_held *h = &l->tx_held;
-
-	unsigned n = h->t.n;
-
-	if (h->r == NULL)
-		return;
-	tx_free(&h->t, h->sent);
-	send_reply(h->r, h->reply, n, h->sent, dsc);
-	h->r = NULL;
+	if (l->tx_held.r != NULL)
+		finish_held(l, dsc);
 }
 
 int lan_packet_send(struct lan *l, struct iop_request *r)
 {
-	struct lan_tx t;
+	struct lan_tx t = { .n = 0 };
 	uint32_t *reply;
 	unsigned sent, tries;
 	int dsc;
@@ -209,13 +255,16 @@ int lan_packet_send(struct lan *l, struct iop_request *r)
 	/* Behind the one the port is still taking: packets leave in the order they came. */
 	if (l->tx_held.r != NULL)
 		return IOP_DDM_RETRY;
+	/* Zero-copy: a slot for its reply, which waits for the port (none free: it waits). */
+	if (l->tx_mode == LAN_TX_ZEROCOPY && (t.zc = lan_zc_begin(l)) == NULL)
+		return IOP_DDM_RETRY;
 	/* The reply frame first: once a packet is sent the request must not come back. */
 	reply = iop_request_reply_alloc(r, IOP_LAN_SEND_REPLY_WORDS);
 	if (reply == NULL)
 		return IOP_DDM_RETRY;
 	dsc = check_request(r);
 	if (dsc == 0)
-		dsc = copy_packets(l, r, &t);
+		dsc = build_packets(l, r, &t);
 	if (dsc == -ENOMEM)
 		return IOP_DDM_RETRY;
 	if (dsc != 0) {
@@ -235,10 +284,18 @@ int lan_packet_send(struct lan *l, struct iop_request *r)
 	for (tries = 0; sent < t.n && tries < LAN_TX_RETRIES; tries++)
 		sent += rte_eth_tx_burst(l->port, 0, t.m + sent, (uint16_t)(t.n - sent));
 	count_sent(l, &t, 0, sent);
+	if (t.zc != NULL) {
+		/* Not shinfo: the port may be freeing mbufs, on another thread, already. */
+		t.zc->r = r;
+		t.zc->reply = reply;
+		t.zc->n = t.n;
+	}
 	if (sent < t.n) {
 		l->tx_held = (struct lan_tx_held){ .r = r, .reply = reply, .t = t, .sent = sent };
 		return IOP_DDM_PENDING;
 	}
-	send_reply(r, reply, t.n, sent, 0);
+	if (t.zc != NULL)
+		return lan_zc_end(l, t.zc, sent, 0) ? IOP_DDM_DONE : IOP_DDM_PENDING;
+	lan_send_reply(r, reply, t.n, sent, 0);
 	return IOP_DDM_DONE;
 }

@@ -3,7 +3,10 @@
  * The IOP iop-replay runs in its own process: the EAL with one worker lcore,
  * a runtime whose lan DDM drives the output port from that lcore, and a host
  * queue pair on the main thread that posts the packets as LanPacketSends
- * carried inline in their frames, up to --batch packets a request.
+ * carried inline in their frames, up to --batch packets a request. Each
+ * packet is copied once on the host's side: from where the capture holds it
+ * (libpcap's buffer, or the preloaded copy) straight into the request frame
+ * of the batch being gathered.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -52,14 +55,15 @@ struct replay_iop {
 	uint64_t seq, done;      /* requests posted, and answered */
 	uint64_t rng;
 	uint64_t poll_now;       /* the clock at the first reply of this poll, 0: not read */
-	/* The batch being gathered: packets copied into stage, one request's worth. */
+	/* The batch being gathered: its packets already in its request frame. */
 	unsigned batch;          /* most packets a request */
 	size_t max_frame;
-	struct iop_lan_inline pend[IOP_LAN_SEND_MAX_PACKETS];
+	size_t frame_bytes;      /* the frame a batch is built in: its most */
+	uint32_t *frame;         /* NULL: no batch begun */
+	struct iop_lan_send_builder b;
+	uint32_t pend_len[IOP_LAN_SEND_MAX_PACKETS];
 	unsigned n_pend;
 	size_t pend_bytes;       /* the frame it needs */
-	uint8_t *stage;
-	size_t stage_used, stage_bytes;
 	struct send_stats st;
 };
 
@@ -152,20 +156,19 @@ struct replay_iop *replay_iop_start(const struct replay_opts *o, const char *pro
 	/* A batch's frame is one message: MessageSize (16 bits of words) bounds it. */
 	x->max_frame = o->max_frame < 0xFFFFu * 4u ? o->max_frame : 0xFFFFu * 4u;
 	x->pend_bytes = IOP_LAN_SGL_WORD * 4;
-	x->stage_bytes = (size_t)x->batch * ((replay_iop_max_packet(o) + 3u) & ~3u);
-	x->stage = malloc(x->stage_bytes);
-	if (x->stage == NULL) {
-		snprintf(err, errlen, "out of memory");
-		free(x->st.lat_ns);
-		free(x);
-		return NULL;
-	}
+	/* Room for --batch of the largest packets, within --max-frame. */
+	x->frame_bytes = IOP_LAN_SGL_WORD * 4 +
+			 (size_t)x->batch * (4 + ((replay_iop_max_packet(o) + 3u) & ~3u));
+	/* Whole words: MessageSize counts them, and the largest packet rounds up to one. */
+	if (x->frame_bytes > ((x->max_frame + 3) & ~(size_t)3))
+		x->frame_bytes = (x->max_frame + 3) & ~(size_t)3;
 	if (eal_start(o, prog, err, errlen) != 0)
 		goto fail;
 	/* The DDM names its port by the vdev's name: what comes before its arguments. */
 	snprintf(x->port, sizeof(x->port), "%s", o->vdev != NULL ? o->vdev : "net_pcap0");
 	x->port[strcspn(x->port, ",")] = '\0';
-	snprintf(params, sizeof(params), "port=%s,mtu=%u", x->port, o->mtu);
+	snprintf(params, sizeof(params), "port=%s,mtu=%u%s%s", x->port, o->mtu,
+		 o->tx != NULL ? ",tx=" : "", o->tx != NULL ? o->tx : "");
 	x->w = iop_window_create(&wo);
 	if (x->w == NULL) {
 		snprintf(err, errlen, "frame window: %s", strerror(errno));
@@ -197,28 +200,18 @@ fail:
 
 int replay_iop_flush(struct replay_iop *x, uint64_t *posted_at)
 {
-	size_t bytes = x->pend_bytes;
-	uint32_t *frame;
 	struct inflight *f;
 	int rc;
 
 	if (x->n_pend == 0)
 		return 0;
-	/* Frames and ring slots come back with the replies: take them while waiting. */
-	while ((frame = iop_qp_frame_alloc(x->qp, bytes)) == NULL)
-		if (replay_iop_poll(x) == 0 && iop_qp_outstanding(x->qp) == 0)
-			return -ENOMEM;
-	rc = iop_build_lan_packet_send_inline_multi(frame, bytes, x->tid, x->pend, x->n_pend);
-	if (rc < 0) {
-		iop_qp_frame_free(x->qp, frame);
+	rc = iop_build_lan_packet_send_end(&x->b);
+	if (rc < 0)
 		return rc;
-	}
-	while ((rc = iop_qp_post(x->qp, frame, on_reply, x)) == -EAGAIN)
+	while ((rc = iop_qp_post(x->qp, x->frame, on_reply, x)) == -EAGAIN)
 		replay_iop_poll(x);
-	if (rc != 0) {
-		iop_qp_frame_free(x->qp, frame);
-		return rc;
-	}
+	if (rc != 0)
+		return rc; /* the frame stays the batch's: replay_iop_stop() frees it */
 	/*
 	 * Its slot only now: until the post went in, the slot may still be the
 	 * oldest request's, whose reply a poll above reads. No callback runs
@@ -226,18 +219,27 @@ int replay_iop_flush(struct replay_iop *x, uint64_t *posted_at)
 	 */
 	f = &x->slots[x->seq % QP_DEPTH];
 	f->n = x->n_pend;
-	for (unsigned i = 0; i < x->n_pend; i++)
-		f->len[i] = x->pend[i].len;
+	memcpy(f->len, x->pend_len, x->n_pend * sizeof(f->len[0]));
 	f->t_post = now_ns();
 	if (posted_at != NULL)
 		*posted_at = f->t_post;
 	x->seq++;
 	x->st.posted += x->n_pend;
 	x->st.requests++;
+	x->frame = NULL;
 	x->n_pend = 0;
-	x->stage_used = 0;
 	x->pend_bytes = IOP_LAN_SGL_WORD * 4;
 	return 0;
+}
+
+/* A frame for the next batch. @return 0, or -ENOMEM when none will come back. */
+static int begin_batch(struct replay_iop *x)
+{
+	/* Frames and ring slots come back with the replies: take them while waiting. */
+	while ((x->frame = iop_qp_frame_alloc(x->qp, x->frame_bytes)) == NULL)
+		if (replay_iop_poll(x) == 0 && iop_qp_outstanding(x->qp) == 0)
+			return -ENOMEM;
+	return iop_build_lan_packet_send_begin(&x->b, x->frame, x->frame_bytes, x->tid);
 }
 
 int replay_iop_queue(struct replay_iop *x, const uint8_t *data, uint32_t len,
@@ -247,14 +249,18 @@ int replay_iop_queue(struct replay_iop *x, const uint8_t *data, uint32_t len,
 	int rc;
 
 	/* A batch ends at --batch packets, or where the next packet would outgrow the frame. */
-	if (x->n_pend != 0 && x->pend_bytes + elem > x->max_frame &&
+	if (x->n_pend != 0 && x->pend_bytes + elem > x->frame_bytes &&
 	    (rc = replay_iop_flush(x, posted_at)) != 0)
 		return rc;
-	if (x->stage_used + len > x->stage_bytes)
+	if (x->pend_bytes + elem > x->frame_bytes)
 		return -E2BIG; /* longer than replay_iop_max_packet() */
-	memcpy(x->stage + x->stage_used, data, len);
-	x->pend[x->n_pend++] = (struct iop_lan_inline){ x->stage + x->stage_used, len };
-	x->stage_used += ((size_t)len + 3) / 4 * 4;
+	if (x->frame == NULL && (rc = begin_batch(x)) != 0)
+		return rc;
+	/* The one copy on this side: from the capture into the frame. */
+	rc = iop_build_lan_packet_send_add(&x->b, data, len);
+	if (rc != 0)
+		return rc;
+	x->pend_len[x->n_pend++] = len;
 	x->pend_bytes += elem;
 	return x->n_pend >= x->batch ? replay_iop_flush(x, posted_at) : 0;
 }
@@ -297,6 +303,10 @@ int replay_iop_stop(struct replay_iop *x)
 
 	if (x == NULL)
 		return 0;
+	/* A batch begun and never posted (the run failed): its frame goes back first. */
+	if (x->frame != NULL)
+		iop_qp_frame_free(x->qp, x->frame);
+	x->frame = NULL;
 	if (x->qp != NULL && iop_qp_destroy(x->qp, STOP_TIMEOUT_MS) != 0)
 		rc = -ETIMEDOUT;
 	if (x->h != NULL && iop_host_detach(x->h, STOP_TIMEOUT_MS) != 0)
@@ -329,6 +339,5 @@ void replay_iop_free(struct replay_iop *x)
 	if (x == NULL)
 		return;
 	free(x->st.lat_ns);
-	free(x->stage);
 	free(x);
 }

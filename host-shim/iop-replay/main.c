@@ -48,13 +48,15 @@ static void usage(FILE *f)
 		"      --max-frame=N    the largest request frame, bytes (default %u)\n"
 		"      --batch=N        up to N packets (1-%u) a PacketSend, when they are due\n"
 		"                       (default %u; 1: a request a packet)\n"
+		"      --tx=MODE        how the lan DDM hands packets to the port: copy, or\n"
+		"                       zerocopy (from the request frame itself; default: the DDM's)\n"
 		"      --generate=FILE  write the sample capture (.pcapng: pcapng) and exit\n",
 		DEFAULT_MTU, DEFAULT_MAX_FRAME, IOP_LAN_SEND_MAX_PACKETS, DEFAULT_BATCH);
 }
 
 enum {
 	OPT_VDEV = 256, OPT_DURATION, OPT_STATS, OPT_JSON, OPT_VERIFY, OPT_SKIP_BAD, OPT_MTU,
-	OPT_MAX_FRAME, OPT_GENERATE, OPT_BATCH,
+	OPT_MAX_FRAME, OPT_GENERATE, OPT_BATCH, OPT_TX,
 };
 
 static bool number(const char *s, double *v)
@@ -96,6 +98,7 @@ static int parse(int argc, char **argv, struct replay_opts *o, const char **gene
 		{ "mtu", required_argument, NULL, OPT_MTU },
 		{ "max-frame", required_argument, NULL, OPT_MAX_FRAME },
 		{ "batch", required_argument, NULL, OPT_BATCH },
+		{ "tx", required_argument, NULL, OPT_TX },
 		{ "generate", required_argument, NULL, OPT_GENERATE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -131,6 +134,10 @@ static int parse(int argc, char **argv, struct replay_opts *o, const char **gene
 		case OPT_BATCH:
 			ok = count(optarg, &u) && u >= 1 && u <= IOP_LAN_SEND_MAX_PACKETS;
 			o->batch = (unsigned)u;
+			break;
+		case OPT_TX:
+			ok = strcmp(optarg, "copy") == 0 || strcmp(optarg, "zerocopy") == 0;
+			o->tx = optarg;
 			break;
 		case OPT_GENERATE: *generate = optarg; break;
 		case 'h': usage(stdout); return 1;

@@ -31,6 +31,7 @@ struct replay_opts {
 	unsigned mtu;
 	size_t max_frame;      /* largest request frame, bytes */
 	unsigned batch;        /* most packets one PacketSend carries (1-64) */
+	const char *tx;        /* the lan DDM's tx= (copy, zerocopy); NULL: its default */
 };
 
 /* ---- capture.c ---- */

@@ -346,32 +346,83 @@ int iop_build_lan_packet_send_multi(uint32_t *frame, size_t frame_bytes, uint16_
 			  IOP_SGL_DIR | IOP_SGL_END_OF_BUFFER, IOP_SGL_DIR | IOP_SGL_END_OF_BUFFER);
 }
 
+int iop_build_lan_packet_send_begin(struct iop_lan_send_builder *b, uint32_t *frame,
+				    size_t frame_bytes, uint16_t tid)
+{
+	if (b == NULL || frame == NULL || tid >= IOP_TID_MAX)
+		return -EINVAL;
+	/* The smallest packet: a header word and a word of data after word 4. */
+	if (frame_bytes / 4 < IOP_LAN_SGL_WORD + 2)
+		return -ENOSPC;
+	/* MessageSize is 16 bits: a packet past it does not fit, whatever the frame's size. */
+	*b = (struct iop_lan_send_builder){ .frame = frame,
+					    .frame_words = frame_bytes / 4 < 0xFFFF ?
+								   frame_bytes / 4 :
+								   0xFFFF,
+					    .tid = tid };
+	return 0;
+}
+
+int iop_build_lan_packet_send_add(struct iop_lan_send_builder *b, const void *data,
+				  uint32_t len)
+{
+	struct iop_sgl_writer sw;
+	size_t at;
+	int rc;
+
+	if (b == NULL || data == NULL || len == 0 || len > IOP_SGL_COUNT_MAX ||
+	    b->n == IOP_LAN_SEND_MAX_PACKETS)
+		return -EINVAL;
+	/* A writer for the room left: the element goes after those already there. */
+	at = IOP_LAN_SGL_WORD + b->used;
+	iop_sgl_writer_init(&sw, b->frame + at, b->frame_words - at);
+	rc = iop_sgl_add_immediate(&sw, data, len, IOP_SGL_END_OF_BUFFER);
+	if (rc != 0)
+		return rc;
+	b->last = b->used;
+	b->used += sw.used;
+	b->n++;
+	return 0;
+}
+
+int iop_build_lan_packet_send_end(struct iop_lan_send_builder *b)
+{
+	unsigned words;
+
+	if (b == NULL || b->n == 0)
+		return -EINVAL;
+	words = (unsigned)(IOP_LAN_SGL_WORD + b->used);
+	/* Flags are bits 24-31 of an element's header (<iop/sgl.h>). */
+	b->frame[IOP_LAN_SGL_WORD + b->last] |= htole32((uint32_t)IOP_SGL_LAST_ELEMENT << 24);
+	if (header(b->frame, b->frame_words * 4, words, b->tid, IOP_LAN_PACKET_SEND,
+		   IOP_LAN_SGL_WORD) < 0)
+		return -EINVAL;
+	put(b->frame, IOP_LAN_CONTROL_WORD, 0);
+	return (int)words;
+}
+
 int iop_build_lan_packet_send_inline_multi(uint32_t *frame, size_t frame_bytes, uint16_t tid,
 					   const struct iop_lan_inline *packets, unsigned n)
 {
-	size_t cap = frame_bytes / 4, need = IOP_LAN_SGL_WORD;
-	struct iop_sgl_writer sw;
-	int words;
+	size_t need = IOP_LAN_SGL_WORD;
+	struct iop_lan_send_builder b;
+	int rc;
 
 	if (frame == NULL || packets == NULL || n == 0 || n > IOP_LAN_SEND_MAX_PACKETS)
 		return -EINVAL;
+	/* Every packet checked first: a refusal leaves the frame as it was. */
 	for (unsigned i = 0; i < n; i++) {
 		if (packets[i].data == NULL || packets[i].len == 0 ||
 		    packets[i].len > IOP_SGL_COUNT_MAX)
 			return -EINVAL;
 		need += 1 + ((size_t)packets[i].len + 3) / 4;
 	}
-	if (cap < need)
+	if (frame_bytes / 4 < need)
 		return -ENOSPC;
-	iop_sgl_writer_init(&sw, frame + IOP_LAN_SGL_WORD, cap - IOP_LAN_SGL_WORD);
-	for (unsigned i = 0; i < n; i++)
-		iop_sgl_add_immediate(&sw, packets[i].data, packets[i].len, IOP_SGL_END_OF_BUFFER);
-	words = IOP_LAN_SGL_WORD + iop_sgl_finish(&sw);
-	if (header(frame, frame_bytes, (unsigned)words, tid, IOP_LAN_PACKET_SEND,
-		   IOP_LAN_SGL_WORD) < 0)
-		return -EINVAL;
-	put(frame, IOP_LAN_CONTROL_WORD, 0);
-	return words;
+	rc = iop_build_lan_packet_send_begin(&b, frame, frame_bytes, tid);
+	for (unsigned i = 0; rc == 0 && i < n; i++)
+		rc = iop_build_lan_packet_send_add(&b, packets[i].data, packets[i].len);
+	return rc == 0 ? iop_build_lan_packet_send_end(&b) : rc;
 }
 
 int iop_read_lan_send_reply(const uint32_t *reply, size_t reply_words, unsigned n)

@@ -228,6 +228,50 @@ int iop_build_lan_packet_send_inline_multi(uint32_t *frame, size_t frame_bytes, 
 					   const struct iop_lan_inline *packets, unsigned n);
 
 /**
+ * A LanPacketSend carried in the frame, built a packet at a time: each packet
+ * is copied straight into the frame as it is added, so a caller gathering
+ * packets from a buffer it cannot keep (libpcap's, which the next read
+ * overwrites) needs no copy of its own. The result is what
+ * iop_build_lan_packet_send_inline_multi() builds for the same packets.
+ * The fields are private; they are public only so that a builder can live
+ * on the stack.
+ */
+struct iop_lan_send_builder {
+	uint32_t *frame;
+	size_t frame_words;
+	size_t used;      /* SGL words written, from word 5 */
+	size_t last;      /* the last element's header, in words from word 5 */
+	unsigned n;       /* packets added */
+	uint16_t tid;
+};
+
+/**
+ * Start a PacketSend in the frame (nothing is written until a packet is added).
+ * @return 0; -EINVAL for a NULL builder or frame, or a TID out of range;
+ *         -ENOSPC for a frame too small for any packet (under 7 words).
+ */
+int iop_build_lan_packet_send_begin(struct iop_lan_send_builder *b, uint32_t *frame,
+				    size_t frame_bytes, uint16_t tid);
+
+/**
+ * Copy one packet into the frame: an immediate-data element, END_OF_BUFFER,
+ * of 1 + ceil(len / 4) words.
+ * @return 0; -EINVAL for a NULL or empty packet, one over 24 bits, or one past
+ *         IOP_LAN_SEND_MAX_PACKETS; -ENOSPC when it does not fit in what is
+ *         left of the frame. On an error nothing is added.
+ */
+int iop_build_lan_packet_send_add(struct iop_lan_send_builder *b, const void *data,
+				  uint32_t len);
+
+/**
+ * Finish the PacketSend: the header (MessageSize the words used), the
+ * transmit control word (0), LAST_ELEMENT on the final packet. The frame is
+ * then ready to post; the builder is done with.
+ * @return words written; -EINVAL when no packet was added.
+ */
+int iop_build_lan_packet_send_end(struct iop_lan_send_builder *b);
+
+/**
  * Read a PacketSend reply: how many of the request's packets were sent, in
  * order from the first. A 5-word reply (a one-packet request) sent its packet
  * on SUCCESS and none otherwise; a 6-word reply says in word 5 (all on

@@ -67,6 +67,11 @@ for b in 32 1; do
 	expect 0 "identical to the input" --verify --topspeed --batch $b -o tx5.pcap sample.pcapng
 	expect 0 "identical to the input" --verify --pps=2000 --batch $b -o tx6.pcap sample.pcap
 done
+# Both of the lan DDM's tx modes: the tx pcap identical to the input, batched and not.
+for t in copy zerocopy; do
+	expect 0 "identical to the input" --verify --preload --topspeed --tx=$t -o tx7.pcap sample.pcap
+	expect 0 "identical to the input" --verify --topspeed --batch 1 --tx=$t -o tx8.pcap sample.pcapng
+done
 expect 0 '"packets":72,.*"requests":72,"batch":1,' --json --topspeed --batch 1 -o tx.pcap sample.pcap
 expect 0 '"packets":216,.*"drops":0,.*"port_packets":216,' --json --loop=3 --topspeed --batch 64 -o tx.pcap sample.pcap
 expect 0 '"packets":72,' --json --topspeed --batch 32 -o tx.pcap sample.pcap
@@ -112,6 +117,7 @@ expect 0 '"skipped":21' --json --mtu=1500 --skip-bad -o tx.pcap sample.pcap
 expect 2 "bad value" --pps=fast sample.pcap
 expect 2 "bad value" --batch=0 sample.pcap
 expect 2 "bad value" --batch=65 sample.pcap
+expect 2 "bad value" --tx=fast sample.pcap
 expect 2 "at most one of" --pps=10 --topspeed sample.pcap
 expect 2 "one loop" --verify --loop=2 sample.pcap
 

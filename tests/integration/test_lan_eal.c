@@ -27,6 +27,8 @@
 #include "iop_eal.h"
 #include "iop_host.h"
 #include "iop_lan.h"
+#include "iop_sgl.h"
+#include "iop_window.h"
 #include "runtime_harness.h"
 
 #define LAN_TID 0x010
@@ -34,6 +36,12 @@
 #define BUCKET 9216u
 
 static char tx_pcap[256];
+/*
+ * Appended to the DDM's parameters by the cases run in every tx mode: ""
+ * (the default: zerocopy above 256 bytes on these virtual ports),
+ * ",tx=copy" or ",tx=zerocopy".
+ */
+static const char *tx_mode = "";
 
 /* A runtime with the lan DDM on its worker lcore, and a host queue pair on this thread. */
 struct fixture {
@@ -67,6 +75,15 @@ static void up(struct fixture *f, const char *params)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f->h);
 	f->qp = iop_qp_create(f->h, NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f->qp);
+}
+
+/* up() with the tx mode of the case appended. */
+static void up_tx(struct fixture *f, const char *params)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "%s%s", params, tx_mode);
+	up(f, p);
 }
 
 static void down(struct fixture *f)
@@ -234,8 +251,10 @@ static void test_loopback_send_and_receive(void)
 	struct fixture f;
 	struct iop_completion c;
 	struct rx_post rx;
+	uint64_t opackets0;
 
-	up(&f, "port=net_ring0,mtu=9000");
+	up_tx(&f, "port=net_ring0,mtu=9000");
+	opackets0 = lan_field(&f, IOP_LAN_GROUP_PORT_STATS, 1); /* the port's, since the process began */
 	post_buckets(&f, &rx, N, BUCKET);
 	for (unsigned i = 0; i < N; i++) {
 		make_packet(pkts[i], sizes[i], i, i % 3 == 1);
@@ -253,7 +272,7 @@ static void test_loopback_send_and_receive(void)
 	}
 	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_DDM_STATS, 0), N);     /* sent */
 	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_DDM_STATS, 3), N);     /* received */
-	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_PORT_STATS, 1), N);    /* opackets */
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_PORT_STATS, 1), opackets0 + N);
 	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_PORT_INFO, 1), 9000);  /* MTU */
 	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_PORT_INFO, 2), 9022);  /* largest packet */
 	free_buckets(&f, &rx);
@@ -490,7 +509,7 @@ static void test_multi_send_loopback(void)
 	uint64_t opackets0;
 	unsigned k = 0;
 
-	up(&f, "port=net_ring0,mtu=9000");
+	up_tx(&f, "port=net_ring0,mtu=9000");
 	opackets0 = lan_field(&f, IOP_LAN_GROUP_PORT_STATS, 1);
 	post_buckets(&f, &rx, N, BUCKET);
 	for (unsigned i = 0; i < N; i++) {
@@ -705,7 +724,7 @@ static void test_pcap_tx_file(void)
 	pcap_t *p;
 	unsigned got = 0;
 
-	up(&f, "port=net_pcap0");
+	up_tx(&f, "port=net_pcap0");
 	for (unsigned i = 0; i < N; i++) {
 		uint32_t len = 60 + (i * 97) % (1514 - 60);
 
@@ -733,7 +752,9 @@ static void test_pcap_tx_file(void)
 static void test_bad_parameters(void)
 {
 	const char *bad[] = { "", "port=net_nothing0", "port=99", "mtu=9000", "port=0,speed=10",
-			      "port=net_null0,mtu=0" };
+			      "port=net_null0,mtu=0", "port=net_null0,tx=fast",
+			      "port=net_null0,tx=", "port=net_null0,copy_max=x",
+			      "port=net_null0,copy_max=70000" };
 	const struct iop_window_opts wo = { .inbound_bytes = 1u << 20, .outbound_bytes = 1u << 20 };
 	struct iop_window *w = iop_window_create(&wo);
 
@@ -777,6 +798,7 @@ struct sent_reply {
 	bool done;
 	int sent;
 	uint8_t status;
+	uint16_t dsc;
 	unsigned order; /* when it came, counting from 1 */
 };
 
@@ -789,6 +811,7 @@ static void on_send_reply(struct iop_qp *qp, const struct iop_completion *c)
 	(void)qp;
 	s->done = true;
 	s->status = c->req_status;
+	s->dsc = c->dsc;
 	s->sent = iop_read_lan_send_reply(c->reply, c->reply_words, 64);
 	s->order = ++replies_seen;
 }
@@ -970,16 +993,367 @@ static void test_link_events(void)
 	down(&f);
 }
 
+/* Post a request made by build (to the executive or the DDM) with on_send_reply. */
+static void post_to(struct fixture *f, int (*build)(uint32_t *, size_t, uint8_t), uint8_t fn,
+		    struct sent_reply *s)
+{
+	uint32_t *frame = iop_qp_frame_alloc(f->qp, 64);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(frame);
+	CU_ASSERT_FATAL(build(frame, 64, fn) > 0);
+	CU_ASSERT_EQUAL_FATAL(iop_qp_post(f->qp, frame, on_send_reply, s), 0);
+}
+
+static int build_exec(uint32_t *frame, size_t bytes, uint8_t fn)
+{
+	return iop_build_exec(frame, bytes, fn);
+}
+
+/* Take replies until both have come, or give up. */
+static void wait_both(struct fixture *f, const struct sent_reply *a, const struct sent_reply *b)
+{
+	for (int i = 0; i < 5000 && !(a->done && b->done); i++) {
+		iop_qp_poll(f->qp, 8);
+		iop_test_sleep_ms(1);
+	}
+}
+
+/* An executive request alone: SUCCESS? */
+static bool exec_ok(struct fixture *f, uint8_t fn)
+{
+	struct sent_reply s = { 0 };
+
+	post_to(f, build_exec, fn, &s);
+	wait_both(f, &s, &s);
+	return s.done && s.status == IOP_REPLY_STATUS_SUCCESS;
+}
+
+/* Post the 40-packet PacketSend and wait until the port's tx ring (room for 15) is full. */
+static void post_held(struct fixture *f, struct rte_ring *tx, const struct iop_lan_inline *inl,
+		      unsigned n, struct sent_reply *s)
+{
+	uint32_t *frame = iop_qp_frame_alloc(f->qp, 8192);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(frame);
+	CU_ASSERT_FATAL(iop_build_lan_packet_send_inline_multi(frame, 8192, LAN_TID, inl, n) > 0);
+	CU_ASSERT_EQUAL_FATAL(iop_qp_post(f->qp, frame, on_send_reply, s), 0);
+	for (int i = 0; i < 5000 && rte_ring_count(tx) < 15; i++)
+		iop_test_sleep_ms(1);
+	CU_ASSERT_EQUAL_FATAL(rte_ring_count(tx), 15);
+}
+
+/*
+ * ExecSysQuiesce with a PacketSend held for a full tx queue: the send is
+ * answered before the quiesce, with the count the port took
+ * (ERROR_PARTIAL_TRANSFER, DEVICE_NOT_AVAILABLE), and nothing more of it
+ * goes: after ExecSysEnable the next packet on the wire is a new
+ * PacketSend's, right behind the 15. ExecIopReset does the same with
+ * DEVICE_RESET. Both heaps are back where they started (down()).
+ */
+static void test_quiesce_and_reset_end_a_held_send(void)
+{
+	enum { N = 40 };
+	static uint8_t pkts[N + 1][128], want[16][128];
+	uint32_t sizes[N + 1], want_sizes[16];
+	struct iop_lan_inline inl[N];
+	struct rte_ring *tx = rte_ring_create("lan-q-tx", 16, (int)rte_socket_id(),
+					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+	struct rte_ring *rx = rte_ring_create("lan-q-rx", 16, (int)rte_socket_id(),
+					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+	struct sent_reply cut = { 0 }, quiesce = { 0 }, reset = { 0 };
+	struct iop_completion c;
+	struct fixture f;
+	unsigned seen = 0;
+	char params[32];
+	int port;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tx);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rx);
+	port = rte_eth_from_rings("lan_q", &rx, 1, &tx, 1, (unsigned)rte_socket_id());
+	CU_ASSERT_FATAL(port >= 0);
+	snprintf(params, sizeof(params), "port=%d", port);
+	up(&f, params);
+	replies_seen = 0;
+	for (unsigned i = 0; i <= N; i++) {
+		sizes[i] = 60 + i;
+		make_packet(pkts[i], sizes[i], 700 + i, false);
+	}
+	for (unsigned i = 0; i < N; i++)
+		inl[i] = (struct iop_lan_inline){ pkts[i], sizes[i] };
+	/* On the wire: the 15 the port took, then the packet sent after the enable. */
+	for (unsigned i = 0; i < 16; i++) {
+		unsigned from = i < 15 ? i : N;
+
+		want_sizes[i] = sizes[from];
+		memcpy(want[i], pkts[from], sizes[from]);
+	}
+
+	post_held(&f, tx, inl, N, &cut);
+	post_to(&f, build_exec, IOP_EXEC_SYS_QUIESCE, &quiesce);
+	wait_both(&f, &cut, &quiesce);
+	CU_ASSERT_TRUE(cut.done);
+	CU_ASSERT_EQUAL(cut.status, IOP_REPLY_STATUS_ERROR_PARTIAL_TRANSFER);
+	CU_ASSERT_EQUAL(cut.dsc, IOP_DSC_DEVICE_NOT_AVAILABLE);
+	CU_ASSERT_EQUAL(cut.sent, 15);
+	CU_ASSERT_TRUE(quiesce.done);
+	CU_ASSERT_EQUAL(quiesce.status, IOP_REPLY_STATUS_SUCCESS);
+	CU_ASSERT(cut.order < quiesce.order);
+	CU_ASSERT_TRUE(exec_ok(&f, IOP_EXEC_SYS_ENABLE));
+	/* The ring drains while the new packet goes: none of the cut send's follows. */
+	CU_ASSERT_EQUAL(drain_tx(tx, want, want_sizes, 16, &seen), 15);
+	CU_ASSERT_EQUAL(send_packet(&f, pkts[N], sizes[N], true, &c), 0);
+	while (drain_tx(tx, want, want_sizes, 16, &seen) != 0)
+		;
+	CU_ASSERT_EQUAL(seen, 16);
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_DDM_STATS, 0), 16);
+
+	/* ExecIopReset: cut short with DEVICE_RESET, then the bring-up order. */
+	memset(&cut, 0, sizeof(cut));
+	post_held(&f, tx, inl, N, &cut);
+	post_to(&f, build_exec, IOP_EXEC_IOP_RESET, &reset);
+	wait_both(&f, &cut, &reset);
+	CU_ASSERT_TRUE(cut.done);
+	CU_ASSERT_EQUAL(cut.status, IOP_REPLY_STATUS_ERROR_PARTIAL_TRANSFER);
+	CU_ASSERT_EQUAL(cut.dsc, IOP_DSC_DEVICE_RESET);
+	CU_ASSERT_EQUAL(cut.sent, 15);
+	CU_ASSERT_TRUE(reset.done);
+	CU_ASSERT_EQUAL(reset.status, IOP_REPLY_STATUS_SUCCESS);
+	CU_ASSERT(cut.order < reset.order);
+	CU_ASSERT_TRUE(exec_ok(&f, IOP_EXEC_OUTBOUND_INIT));
+	CU_ASSERT_TRUE(exec_ok(&f, IOP_EXEC_SYS_TAB_SET));
+	CU_ASSERT_TRUE(exec_ok(&f, IOP_EXEC_SYS_ENABLE));
+	seen = 0;
+	CU_ASSERT_EQUAL(drain_tx(tx, want, want_sizes, 15, &seen), 15);
+	CU_ASSERT_EQUAL(send_packet(&f, pkts[N], sizes[N], true, &c), 0);
+	while (drain_tx(tx, want, want_sizes, 16, &seen) != 0)
+		;
+	CU_ASSERT_EQUAL(seen, 16);
+	down(&f);
+	rte_eth_dev_close((uint16_t)port);
+	rte_ring_free(tx);
+	rte_ring_free(rx);
+}
+
+/* ---- tx=zerocopy: the packets sent from where the host put them ---- */
+
+/* The zero-copy run of a case written for both modes. */
+#define ZEROCOPY_CASE(name)                                                                        \
+	static void name##_zerocopy(void)                                                          \
+	{                                                                                          \
+		tx_mode = ",tx=zerocopy";                                                          \
+		name();                                                                            \
+		tx_mode = "";                                                                      \
+	}
+ZEROCOPY_CASE(test_loopback_send_and_receive)
+ZEROCOPY_CASE(test_multi_send_loopback)
+ZEROCOPY_CASE(test_pcap_tx_file)
+
+/* The copying run of a case written for every mode. */
+#define COPY_CASE(name)                                                                            \
+	static void name##_copy(void)                                                              \
+	{                                                                                          \
+		tx_mode = ",tx=copy";                                                              \
+		name();                                                                            \
+		tx_mode = "";                                                                      \
+	}
+COPY_CASE(test_loopback_send_and_receive)
+COPY_CASE(test_multi_send_loopback)
+COPY_CASE(test_pcap_tx_file)
+
+/* tx= and copy_max=, as group 0x0000 reports them (fields 6 and 7): the default by the port. */
+static void test_tx_mode_parameters(void)
+{
+	static const struct {
+		const char *params;
+		uint64_t zerocopy, copy_max;
+	} cases[] = {
+		{ "port=net_ring0", 1, 256 },
+		{ "port=net_ring0,copy_max=1000", 1, 1000 },
+		{ "port=net_ring0,tx=zerocopy", 1, 0 },
+		{ "port=net_ring0,tx=zerocopy,copy_max=64", 1, 64 },
+		{ "port=net_null0,tx=copy", 0, 0 },
+	};
+	struct fixture f;
+
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		up(&f, cases[i].params);
+		CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_PORT_INFO, 6), cases[i].zerocopy);
+		CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_PORT_INFO, 7), cases[i].copy_max);
+		down(&f);
+	}
+}
+
+/* Is the mbuf's data inside the window's heaps (zero-copy), byte for byte the packet? */
+static bool from_window(struct fixture *f, struct rte_mbuf *m, const uint8_t *pkt, uint32_t len)
+{
+	struct iop_sgl_bounds b;
+	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+	const uint8_t *lo, *hi;
+
+	iop_window_sgl_bounds(f->w, &b);
+	lo = (const uint8_t *)b.window + b.lo;
+	hi = (const uint8_t *)b.window + b.hi;
+	return RTE_MBUF_HAS_EXTBUF(m) && d >= lo && d + len <= hi && m->pkt_len == len &&
+	       memcmp(d, pkt, len) == 0;
+}
+
+/* Take n mbufs off the port's tx ring (left unfreed: the port "still holds" them). */
+static unsigned take_tx(struct rte_ring *tx, struct rte_mbuf **m, unsigned n)
+{
+	unsigned got = 0;
+
+	for (int i = 0; i < 5000 && got < n; i++) {
+		got += rte_ring_dequeue_burst(tx, (void **)m + got, n - got, NULL);
+		if (got < n)
+			iop_test_sleep_ms(1);
+	}
+	return got;
+}
+
+/* Poll a while: what comes, comes (for checking that nothing does). */
+static void poll_a_while(struct fixture *f)
+{
+	for (int i = 0; i < 50; i++) {
+		iop_qp_poll(f->qp, 8);
+		iop_test_sleep_ms(1);
+	}
+}
+
+/*
+ * tx=zerocopy on a port whose tx ring the test owns, the test being the
+ * port's consumer: the mbufs point into the window (request frame and heap
+ * buffers), and a PacketSend is answered only once all its mbufs are freed,
+ * so the host never reuses memory the port still reads; replies come in the
+ * order the requests came, whatever order the port frees them in. Packets
+ * of copy_max bytes or fewer are copied. ExecSysQuiesce waits for the port
+ * too. After down(), both heaps are back where they started.
+ */
+static void test_zerocopy_reply_waits_for_the_port(void)
+{
+	enum { NA = 4, NB = 3 };
+	static uint8_t pa[NA][200], pb[NB][400], pc[60];
+	static const uint32_t lb[NB] = { 60, 300, 400 };
+	struct rte_ring *tx = rte_ring_create("lan-zc-tx", 32, (int)rte_socket_id(),
+					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+	struct rte_ring *rx = rte_ring_create("lan-zc-rx", 16, (int)rte_socket_id(),
+					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+	struct sent_reply a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 }, q = { 0 };
+	struct iop_lan_inline inl[NB];
+	struct iop_buf bufs[NA];
+	struct rte_mbuf *ma[NA], *mb[NB], *mc, *md;
+	struct fixture f;
+	uint32_t *frame;
+	char params[64];
+	int port;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tx);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rx);
+	port = rte_eth_from_rings("lan_zc", &rx, 1, &tx, 1, (unsigned)rte_socket_id());
+	CU_ASSERT_FATAL(port >= 0);
+	snprintf(params, sizeof(params), "port=%d,tx=zerocopy,copy_max=100", port);
+	up(&f, params);
+	replies_seen = 0;
+	/* A: 4 packets in heap buffers; B: 3 inline, the first small enough to be copied. */
+	for (unsigned i = 0; i < NA; i++) {
+		make_packet(pa[i], sizeof(pa[i]), 900 + i, false);
+		bufs[i] = (struct iop_buf){ iop_host_frame_alloc(f.h, sizeof(pa[i])), sizeof(pa[i]) };
+		CU_ASSERT_PTR_NOT_NULL_FATAL(bufs[i].addr);
+		memcpy(bufs[i].addr, pa[i], sizeof(pa[i]));
+	}
+	for (unsigned i = 0; i < NB; i++) {
+		make_packet(pb[i], lb[i], 950 + i, i == 1);
+		inl[i] = (struct iop_lan_inline){ pb[i], lb[i] };
+	}
+	make_packet(pc, sizeof(pc), 990, false);
+	frame = iop_qp_frame_alloc(f.qp, 256);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(frame);
+	CU_ASSERT_FATAL(iop_build_lan_packet_send_multi(frame, 256, LAN_TID, f.w, bufs, NA) > 0);
+	CU_ASSERT_EQUAL_FATAL(iop_qp_post(f.qp, frame, on_send_reply, &a), 0);
+	frame = iop_qp_frame_alloc(f.qp, 2048);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(frame);
+	CU_ASSERT_FATAL(iop_build_lan_packet_send_inline_multi(frame, 2048, LAN_TID, inl, NB) > 0);
+	CU_ASSERT_EQUAL_FATAL(iop_qp_post(f.qp, frame, on_send_reply, &b), 0);
+	/* C: one small packet, copied: nothing of it in the port, yet answered after A and B. */
+	frame = iop_qp_frame_alloc(f.qp, 256);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(frame);
+	CU_ASSERT_FATAL(iop_build_lan_packet_send_inline(frame, 256, LAN_TID, pc, sizeof(pc)) > 0);
+	CU_ASSERT_EQUAL_FATAL(iop_qp_post(f.qp, frame, on_send_reply, &c), 0);
+
+	CU_ASSERT_EQUAL_FATAL(take_tx(tx, ma, NA), NA);
+	CU_ASSERT_EQUAL_FATAL(take_tx(tx, mb, NB), NB);
+	CU_ASSERT_EQUAL_FATAL(take_tx(tx, &mc, 1), 1);
+	for (unsigned i = 0; i < NA; i++)
+		CU_ASSERT_TRUE(from_window(&f, ma[i], pa[i], sizeof(pa[i])));
+	CU_ASSERT_FALSE(RTE_MBUF_HAS_EXTBUF(mb[0])); /* 60 bytes: copied */
+	CU_ASSERT_EQUAL(memcmp(rte_pktmbuf_mtod(mb[0], void *), pb[0], lb[0]), 0);
+	for (unsigned i = 1; i < NB; i++)
+		CU_ASSERT_TRUE(from_window(&f, mb[i], pb[i], lb[i]));
+	CU_ASSERT_FALSE(RTE_MBUF_HAS_EXTBUF(mc));
+	/* The port holds them: no reply, however long. */
+	poll_a_while(&f);
+	CU_ASSERT_FALSE(a.done || b.done || c.done);
+	/* B's and C's freed first: they still wait behind A. */
+	rte_pktmbuf_free_bulk(mb, NB);
+	rte_pktmbuf_free(mc);
+	poll_a_while(&f);
+	CU_ASSERT_FALSE(a.done || b.done || c.done);
+	/* All but one of A's: still nothing. */
+	rte_pktmbuf_free_bulk(ma, NA - 1);
+	poll_a_while(&f);
+	CU_ASSERT_FALSE(a.done);
+	rte_pktmbuf_free(ma[NA - 1]);
+	wait_both(&f, &a, &c);
+	CU_ASSERT_TRUE(a.done && b.done && c.done);
+	CU_ASSERT_EQUAL(a.status, IOP_REPLY_STATUS_SUCCESS);
+	CU_ASSERT_EQUAL(a.sent, NA);
+	CU_ASSERT_EQUAL(b.sent, NB);
+	CU_ASSERT_EQUAL(c.sent, 1);
+	CU_ASSERT(a.order < b.order && b.order < c.order);
+	for (unsigned i = 0; i < NA; i++)
+		iop_host_frame_free(f.h, bufs[i].addr);
+
+	/* ExecSysQuiesce waits for the port to free what it holds, then the send is answered first. */
+	frame = iop_qp_frame_alloc(f.qp, 2048);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(frame);
+	CU_ASSERT_FATAL(iop_build_lan_packet_send_inline(frame, 2048, LAN_TID, pb[2], lb[2]) > 0);
+	CU_ASSERT_EQUAL_FATAL(iop_qp_post(f.qp, frame, on_send_reply, &d), 0);
+	CU_ASSERT_EQUAL_FATAL(take_tx(tx, &md, 1), 1);
+	post_to(&f, build_exec, IOP_EXEC_SYS_QUIESCE, &q);
+	poll_a_while(&f);
+	CU_ASSERT_FALSE(d.done || q.done);
+	rte_pktmbuf_free(md);
+	wait_both(&f, &d, &q);
+	CU_ASSERT_TRUE(d.done && q.done);
+	CU_ASSERT_EQUAL(d.status, IOP_REPLY_STATUS_SUCCESS);
+	CU_ASSERT_EQUAL(q.status, IOP_REPLY_STATUS_SUCCESS);
+	CU_ASSERT(d.order < q.order);
+	CU_ASSERT_TRUE(exec_ok(&f, IOP_EXEC_SYS_ENABLE));
+	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_DDM_STATS, 0), NA + NB + 2);
+	down(&f); /* every frame back in both heaps */
+	rte_eth_dev_close((uint16_t)port);
+	rte_ring_free(tx);
+	rte_ring_free(rx);
+}
+
 static const struct iop_test_case lan_tests[] = {
 	{ "loopback_send_and_receive", test_loopback_send_and_receive },
+	{ "loopback_send_and_receive_copy", test_loopback_send_and_receive_copy },
+	{ "loopback_send_and_receive_zerocopy", test_loopback_send_and_receive_zerocopy },
 	{ "receive_drops", test_receive_drops },
 	{ "refusals", test_refusals },
 	{ "multi_send_loopback", test_multi_send_loopback },
+	{ "multi_send_loopback_copy", test_multi_send_loopback_copy },
+	{ "multi_send_loopback_zerocopy", test_multi_send_loopback_zerocopy },
+	{ "zerocopy_reply_waits_for_the_port", test_zerocopy_reply_waits_for_the_port },
 	{ "multi_send_refusals", test_multi_send_refusals },
 	{ "multi_send_waits_for_a_full_queue", test_multi_send_waits_for_a_full_queue },
+	{ "quiesce_and_reset_end_a_held_send", test_quiesce_and_reset_end_a_held_send },
 	{ "suspend_and_reset", test_suspend_and_reset },
 	{ "post_of_a_gone_host_is_answered", test_post_of_a_gone_host_is_answered },
 	{ "pcap_tx_file", test_pcap_tx_file },
+	{ "pcap_tx_file_copy", test_pcap_tx_file_copy },
+	{ "pcap_tx_file_zerocopy", test_pcap_tx_file_zerocopy },
+	{ "tx_mode_parameters", test_tx_mode_parameters },
 	{ "bad_parameters", test_bad_parameters },
 	{ "link_events", test_link_events },
 	{ NULL, NULL },

@@ -384,6 +384,70 @@ static void test_lan_packet_send_multi(void)
 	iop_window_close(w);
 }
 
+/*
+ * A PacketSend built a packet at a time: the frame inline_multi builds for
+ * the same packets, word for word; a packet that does not fit, a 65th, an
+ * empty one refused with the frame as it was; no packet, no request.
+ */
+static void test_lan_packet_send_builder(void)
+{
+	static uint32_t want[4096], got[4096];
+	static uint8_t pkt[IOP_LAN_SEND_MAX_PACKETS + 1][64];
+	struct iop_lan_inline inl[IOP_LAN_SEND_MAX_PACKETS];
+	struct iop_lan_send_builder b;
+	int words;
+
+	for (unsigned i = 0; i <= IOP_LAN_SEND_MAX_PACKETS; i++)
+		memset(pkt[i], 0x11 * (int)(i % 15 + 1), sizeof(pkt[i]));
+	for (unsigned i = 0; i < IOP_LAN_SEND_MAX_PACKETS; i++)
+		inl[i] = (struct iop_lan_inline){ pkt[i], 1 + i % 64 };
+	for (unsigned n = 1; n <= IOP_LAN_SEND_MAX_PACKETS; n *= 4) {
+		memset(want, 0xEE, sizeof(want));
+		memset(got, 0x77, sizeof(got));
+		words = iop_build_lan_packet_send_inline_multi(want, sizeof(want), 0x10, inl, n);
+		CU_ASSERT_EQUAL_FATAL(iop_build_lan_packet_send_begin(&b, got, sizeof(got), 0x10), 0);
+		for (unsigned i = 0; i < n; i++)
+			CU_ASSERT_EQUAL(iop_build_lan_packet_send_add(&b, inl[i].data, inl[i].len), 0);
+		CU_ASSERT_EQUAL(iop_build_lan_packet_send_end(&b), words);
+		CU_ASSERT_EQUAL(memcmp(want, got, (size_t)words * 4), 0);
+	}
+	/* The 65th packet is refused; the 64 stand. */
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_begin(&b, got, sizeof(got), 0x10), 0);
+	for (unsigned i = 0; i < IOP_LAN_SEND_MAX_PACKETS; i++)
+		CU_ASSERT_EQUAL(iop_build_lan_packet_send_add(&b, pkt[i], 8), 0);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add(&b, pkt[64], 8), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_end(&b), (int)(5 + 3 * IOP_LAN_SEND_MAX_PACKETS));
+
+	/* 64 words: the header and control word, then 59 words for packets. */
+	poison();
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_begin(&b, frame, sizeof(frame), 0x10), 0);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add(&b, pkt[0], 60), 0);     /* 16 words */
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add(&b, pkt[1], 64), 0);     /* 17 */
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add(&b, pkt[2], 64), 0);     /* 17: 50 */
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add(&b, pkt[3], 33), -ENOSPC); /* 10 */
+	CU_ASSERT_EQUAL(frame[5 + 50], POISON);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add(&b, pkt[3], 0), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add(&b, NULL, 4), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add(&b, pkt[3], 32), 0);     /* 9: 59 */
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_end(&b), 64);
+	words = iop_build_lan_packet_send_inline_multi(want, sizeof(want), 0x10,
+						       (const struct iop_lan_inline[]){
+							       { pkt[0], 60 },
+							       { pkt[1], 64 },
+							       { pkt[2], 64 },
+							       { pkt[3], 32 } },
+						       4);
+	CU_ASSERT_EQUAL(words, 64);
+	CU_ASSERT_EQUAL(memcmp(want, frame, sizeof(frame)), 0);
+
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_begin(&b, got, sizeof(got), 0x10), 0);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_end(&b), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_begin(&b, got, 6 * 4, 0x10), -ENOSPC);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_begin(&b, NULL, sizeof(got), 0x10), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_begin(&b, got, sizeof(got), IOP_TID_MAX),
+			-EINVAL);
+}
+
 /* A reply with a status and words 5..: what the IOP would send. */
 static unsigned reply_of(uint8_t status, const uint32_t *payload, unsigned n)
 {
@@ -464,6 +528,7 @@ static const struct iop_test_case build_tests[] = {
 	{ "block_transfers", test_block_transfers },
 	{ "lan_requests", test_lan_requests },
 	{ "lan_packet_send_multi", test_lan_packet_send_multi },
+	{ "lan_packet_send_builder", test_lan_packet_send_builder },
 	{ "reply_readers", test_reply_readers },
 	{ NULL, NULL },
 };
