@@ -58,7 +58,9 @@ struct replay_iop {
 	/* The batch being gathered: its packets already in its request frame. */
 	unsigned batch;          /* most packets a request */
 	size_t max_frame;
-	size_t frame_bytes;      /* the frame a batch is built in: its most */
+	size_t frame_bytes;      /* the largest frame a batch is built in */
+	size_t batch_bytes;      /* the frame of the batch being gathered */
+	uint32_t max_seen;       /* the longest packet queued so far */
 	uint32_t *frame;         /* NULL: no batch begun */
 	struct iop_lan_send_builder b;
 	uint32_t pend_len[IOP_LAN_SEND_MAX_PACKETS];
@@ -232,14 +234,27 @@ int replay_iop_flush(struct replay_iop *x, uint64_t *posted_at)
 	return 0;
 }
 
-/* A frame for the next batch. @return 0, or -ENOMEM when none will come back. */
-static int begin_batch(struct replay_iop *x)
+/*
+ * A frame for the next batch, starting with a packet of len bytes: room for
+ * --batch packets as long as the longest seen so far, not for the largest
+ * the port takes. A capture of small packets then asks for small frames,
+ * which the heap's thread caches serve (16 KiB frames, for --batch of the
+ * largest packets, would each go to the shared heap and back); a longer
+ * packet than the frame has room for ends the batch early, and the next
+ * frame is sized for it. @return 0, or -ENOMEM when none will come back.
+ */
+static int begin_batch(struct replay_iop *x, uint32_t len)
 {
+	if (len > x->max_seen)
+		x->max_seen = len;
+	x->batch_bytes = IOP_LAN_SGL_WORD * 4 + (size_t)x->batch * (4 + ((x->max_seen + 3u) & ~3u));
+	if (x->batch_bytes > x->frame_bytes)
+		x->batch_bytes = x->frame_bytes;
 	/* Frames and ring slots come back with the replies: take them while waiting. */
-	while ((x->frame = iop_qp_frame_alloc(x->qp, x->frame_bytes)) == NULL)
+	while ((x->frame = iop_qp_frame_alloc(x->qp, x->batch_bytes)) == NULL)
 		if (replay_iop_poll(x) == 0 && iop_qp_outstanding(x->qp) == 0)
 			return -ENOMEM;
-	return iop_build_lan_packet_send_begin(&x->b, x->frame, x->frame_bytes, x->tid);
+	return iop_build_lan_packet_send_begin(&x->b, x->frame, x->batch_bytes, x->tid);
 }
 
 int replay_iop_queue(struct replay_iop *x, const uint8_t *data, uint32_t len,
@@ -248,13 +263,13 @@ int replay_iop_queue(struct replay_iop *x, const uint8_t *data, uint32_t len,
 	size_t elem = 4 + ((size_t)len + 3) / 4 * 4;
 	int rc;
 
-	/* A batch ends at --batch packets, or where the next packet would outgrow the frame. */
-	if (x->n_pend != 0 && x->pend_bytes + elem > x->frame_bytes &&
+	/* A batch ends at --batch packets, or where the next packet would outgrow its frame. */
+	if (x->n_pend != 0 && x->pend_bytes + elem > x->batch_bytes &&
 	    (rc = replay_iop_flush(x, posted_at)) != 0)
 		return rc;
 	if (x->pend_bytes + elem > x->frame_bytes)
 		return -E2BIG; /* longer than replay_iop_max_packet() */
-	if (x->frame == NULL && (rc = begin_batch(x)) != 0)
+	if (x->frame == NULL && (rc = begin_batch(x, len)) != 0)
 		return rc;
 	/* The one copy on this side: from the capture into the frame. */
 	rc = iop_build_lan_packet_send_add(&x->b, data, len);
