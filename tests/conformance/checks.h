@@ -33,7 +33,17 @@ extern const struct conform_check conform_params[];
 /* UtilEventRegister and the events quiesce, enable and reset raise (every target). */
 extern const struct conform_check conform_events[];
 
-/* ---- what every check does: its own runtime and a channel to it ---- */
+/*
+ * ---- what every check does: its own runtime and a channel to it ----
+ *
+ * No CU_*_FATAL between check_up() (or fixture_up()) and check_down(): a
+ * fatal assertion longjmps out of the check, skipping check_down(), and
+ * leaves the fixture's loop thread running on the check's dead stack frame
+ * (with --no-fork the next check's fixture likely lands at that same
+ * address). A step that cannot go on says so with CU_FAIL and goes to
+ * check_down() (`goto out`, or a false return to a caller that does).
+ * meson test conform_no_fatal holds the suites to this.
+ */
 
 static inline bool check_up(struct fixture *fx, struct raw_chan *rc)
 {
