@@ -9,6 +9,15 @@
 #include <CUnit/CUnit.h>
 
 #include "fixture.h"
+#include "isolate.h"
+
+/*
+ * Every assertion of the checks through isolate_assert(): in a test's own
+ * process each failure goes to the parent as it is recorded, so a crash or
+ * a hang after it does not lose it. (CUnit's macros name
+ * CU_assertImplementation where they are used, and are expanded here.)
+ */
+#define CU_assertImplementation isolate_assert
 
 struct conform_check {
 	const char *name;
