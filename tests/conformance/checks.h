@@ -9,6 +9,15 @@
 #include <CUnit/CUnit.h>
 
 #include "fixture.h"
+#include "isolate.h"
+
+/*
+ * Every assertion of the checks through isolate_assert(): in a test's own
+ * process each failure goes to the parent as it is recorded, so a crash or
+ * a hang after it does not lose it. (CUnit's macros name
+ * CU_assertImplementation where they are used, and are expanded here.)
+ */
+#define CU_assertImplementation isolate_assert
 
 struct conform_check {
 	const char *name;
@@ -33,7 +42,17 @@ extern const struct conform_check conform_params[];
 /* UtilEventRegister and the events quiesce, enable and reset raise (every target). */
 extern const struct conform_check conform_events[];
 
-/* ---- what every check does: its own runtime and a channel to it ---- */
+/*
+ * ---- what every check does: its own runtime and a channel to it ----
+ *
+ * No CU_*_FATAL between check_up() (or fixture_up()) and check_down(): a
+ * fatal assertion longjmps out of the check, skipping check_down(), and
+ * leaves the fixture's loop thread running on the check's dead stack frame
+ * (with --no-fork the next check's fixture likely lands at that same
+ * address). A step that cannot go on says so with CU_FAIL and goes to
+ * check_down() (`goto out`, or a false return to a caller that does).
+ * meson test conform_no_fatal holds the suites to this.
+ */
 
 static inline bool check_up(struct fixture *fx, struct raw_chan *rc)
 {

@@ -2,10 +2,12 @@
 /* The EAL, started for DDMs that need DPDK ports. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include <rte_eal.h>
 
@@ -16,8 +18,8 @@ static bool started;
 
 int conform_eal_start(const char *const *vdevs, unsigned n, char *err, size_t errlen)
 {
-	static char lcores[32], vdev_args[CONFORM_MAX_VDEVS][512];
-	char *argv[CONFORM_MAX_VDEVS + 4];
+	static char lcores[32], prefix[48], vdev_args[CONFORM_MAX_VDEVS][512];
+	char *argv[CONFORM_MAX_VDEVS + 6];
 	cpu_set_t cpus;
 	int argc = 0, first = 0, rc;
 
@@ -41,6 +43,15 @@ int conform_eal_start(const char *const *vdevs, unsigned n, char *err, size_t er
 	argv[argc++] = (char *)"iop-conform";
 	argv[argc++] = lcores;
 	argv[argc++] = (char *)"--no-telemetry";
+	/*
+	 * No runtime directory (/run/dpdk/PREFIX): each test's process starts an
+	 * EAL of its own, which would leave one behind, and no other process
+	 * ever attaches to it.
+	 */
+	argv[argc++] = (char *)"--no-shconf";
+	/* Named for iop-conform, so that what a run leaves is known as its own. */
+	snprintf(prefix, sizeof(prefix), "--file-prefix=iop-conform-%d", (int)getpid());
+	argv[argc++] = prefix;
 	for (unsigned i = 0; i < n; i++) {
 		snprintf(vdev_args[i], sizeof(vdev_args[i]), "--vdev=%s", vdevs[i]);
 		argv[argc++] = vdev_args[i];
@@ -57,7 +68,17 @@ int conform_eal_start(const char *const *vdevs, unsigned n, char *err, size_t er
 
 void conform_eal_stop(void)
 {
-	if (started)
-		rte_eal_cleanup();
+	char dir[PATH_MAX];
+
+	if (!started)
+		return;
+	/*
+	 * DPDK makes the runtime directory even with --no-shconf, and leaves
+	 * it: empty, it goes (rmdir removes nothing else).
+	 */
+	snprintf(dir, sizeof(dir), "%s", rte_eal_get_runtime_dir());
+	rte_eal_cleanup();
+	if (dir[0] != '\0')
+		rmdir(dir);
 	started = false;
 }

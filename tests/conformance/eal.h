@@ -14,13 +14,14 @@
 
 /*
  * Start the EAL with these virtual devices (no hugepages unless the machine
- * has them, no PCI, a runtime-file prefix of this process's own: iop_eal_init's
- * defaults) and one lcore. The calling thread keeps the CPUs it had.
+ * has them, no PCI: iop_eal_init's defaults), a runtime-file prefix of this
+ * process's own (iop-conform-PID), --no-shconf and one lcore. The calling
+ * thread keeps the CPUs it had.
  * @return 0, or -errno with a message in err. Once per process.
  */
 int conform_eal_start(const char *const *vdevs, unsigned n, char *err, size_t errlen);
 
-/* rte_eal_cleanup(), if conform_eal_start() started it. */
+/* rte_eal_cleanup(), if conform_eal_start() started it, and its empty runtime directory removed. */
 void conform_eal_stop(void);
 
 #endif /* CONFORM_EAL_H */

@@ -19,9 +19,10 @@ if [ "$status" -ne 1 ]; then
 	bad=1
 fi
 # The failure record of TEST: its name, then the condition that names the
-# signal (in a sanitizer build, which reports the fault and exits, the status).
+# signal (in a sanitizer build, which reports the fault and exits, the status,
+# or SIGABRT with ASAN_OPTIONS=abort_on_error=1).
 if ! grep -A4 "<TEST_NAME> $test </TEST_NAME>" "$results" |
-	grep -Eq "killed by signal 11 \(SIGSEGV|exited with status [0-9]+ before the test returned"; then
+	grep -Eq "killed by signal (11 \(SIGSEGV|6 \(SIGABRT)|exited with status [0-9]+ before the test returned"; then
 	echo "isolated run: no failure of $test naming SIGSEGV (or a sanitizer's exit) in $results"
 	bad=1
 fi

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,17 +196,37 @@ int main(int argc, char **argv)
 	bool seed_given = false, isolated = true;
 	unsigned selected, failed, n_vdevs = 0, timeout_s = ISOLATE_TIMEOUT_S;
 	long child_fd = -1, n;
-
+	/* The exit status when it cannot run: a child says so to its parent its own way. */
+	int cannot_run = 255, n_args = argc, before;
 	char err[512] = "";
 	char *end;
 	int opt, rc;
+
+	/*
+	 * Inherited as ignored, SIGCHLD would have the children reaped by the
+	 * kernel, and their crashes never seen (waitpid fails with ECHILD).
+	 */
+	signal(SIGCHLD, SIG_DFL);
 
 	/* getopt_long reorders argv: each child gets the arguments as they were given. */
 	args = calloc((size_t)argc + 1, sizeof(*args));
 	if (args == NULL)
 		return 255;
 	memcpy(args, argv, (size_t)argc * sizeof(*args));
-	while ((opt = getopt_long(argc, argv, "s:t:lh", longopts, NULL)) != -1) {
+	for (;;) {
+		before = optind;
+		opt = getopt_long(argc, argv, "s:t:lh", longopts, NULL);
+		if (opt == -1) {
+			/*
+			 * A `--` that ended the options (the last argument, since
+			 * no operand is taken) is not given to a child: the
+			 * options each child gets after the arguments would be
+			 * operands behind it.
+			 */
+			if (optind > before && optind == argc && strcmp(argv[argc - 1], "--") == 0)
+				n_args = argc - 1;
+			break;
+		}
 		switch (opt) {
 		case 'd':
 			ddm = optarg;
@@ -288,8 +309,11 @@ int main(int argc, char **argv)
 		return 255;
 	}
 	/* The child runs the one test it was started for, in this process. */
-	if (child_fd >= 0)
+	if (child_fd >= 0) {
 		isolated = false;
+		isolate_child((int)child_fd);
+		cannot_run = ISOLATE_SETUP_FAILED;
+	}
 	/*
 	 * Before the DDM is looked at: a port must exist before its DDM's init
 	 * names it. Not in a parent of isolated tests: DPDK's threads do not
@@ -297,20 +321,20 @@ int main(int argc, char **argv)
 	 */
 	if (n_vdevs != 0 && !isolated && conform_eal_start(vdevs, n_vdevs, err, sizeof(err)) != 0) {
 		fprintf(stderr, "iop-conform: EAL: %s\n", err);
-		return 255;
+		return cannot_run;
 	}
 	atexit(conform_eal_stop); /* every way out below, 255 included */
 	if (so != NULL) {
 		rc = iop_ddm_load(so, &conform.ops, err, sizeof(err));
 		if (rc != 0) {
 			fprintf(stderr, "iop-conform: %s: %s\n", so, err);
-			return 255;
+			return cannot_run;
 		}
 	} else {
 		conform.ops = iop_ddm_find(ddm);
 		if (conform.ops == NULL) {
 			fprintf(stderr, "iop-conform: no built-in DDM named %s\n", ddm);
-			return 255;
+			return cannot_run;
 		}
 	}
 	if (function < 0)
@@ -318,25 +342,25 @@ int main(int argc, char **argv)
 	if (function < 0) {
 		fprintf(stderr, "iop-conform: %s lists no function to send it: use --function\n",
 			conform.ops->name);
-		return 255;
+		return cannot_run;
 	}
 	conform.function = (uint8_t)function;
 
 	if (!seed_given)
 		conform.seed = run_seed();
-	if (isolated && isolate_setup(argc, args, conform.seed, timeout_s) != 0)
-		return 255;
+	if (isolated && isolate_setup(n_args, args, conform.seed, timeout_s) != 0)
+		return cannot_run;
 	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 255;
+		return cannot_run;
 	if (register_suites(only_suite, only_test, isolated, &selected) != 0 || selected == 0) {
 		fprintf(stderr, "iop-conform: no test selected\n");
 		CU_cleanup_registry();
-		return 255;
+		return cannot_run;
 	}
 	if (child_fd >= 0) {
 		/* Silent: the parent prints the run; the failures go back to it. */
 		CU_run_all_tests();
-		rc = isolate_report((int)child_fd);
+		rc = isolate_report();
 		CU_cleanup_registry();
 		if (rc != 0) {
 			fprintf(stderr, "iop-conform: cannot report to the parent: %s\n",

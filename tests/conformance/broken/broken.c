@@ -13,6 +13,8 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -29,6 +31,9 @@ static const uint8_t functions[] = { IOP_UTIL_CLAIM, IOP_UTIL_PRIVATE, 0x02, 0x0
 				     0x1A, 0x1B, 0x1C, 0x1D, 0x1E, 0x1F };
 #elif defined(DEFECT_OWN_STATS_GROUP)
 /* Answers UtilParamsGet itself, the runtime's group 0xF000 included. */
+static const uint8_t functions[] = { IOP_UTIL_CLAIM, IOP_UTIL_PRIVATE, IOP_UTIL_PARAMS_GET };
+#elif defined(DEFECT_SHORT_PARAMS_REPLIES)
+/* Answers UtilParamsGet itself, as any request: 5 words, SUCCESS, no field count. */
 static const uint8_t functions[] = { IOP_UTIL_CLAIM, IOP_UTIL_PRIVATE, IOP_UTIL_PARAMS_GET };
 #elif defined(DEFECT_ANSWERS_EVENT_REGISTER)
 /* Takes UtilEventRegister over from the runtime, and answers it as any request. */
@@ -76,6 +81,35 @@ static int params_set(struct iop_ddm *d, uint16_t group, const uint64_t *fields,
 	for (unsigned i = 0; i < n && i < 2; i++)
 		st->group0[i] = fields[i]; /* before the check it should have made first */
 	return -EPERM;
+}
+#elif defined(LIVE_COUNTER)
+/*
+ * Not a defect: group 0 of two read-only fields, a constant and a counter
+ * that moves by itself (here, at each read), as a port's statistics do.
+ */
+struct state {
+	uint64_t reads;
+};
+
+static int params_get(struct iop_ddm *d, uint16_t group, uint64_t *fields, unsigned max)
+{
+	struct state *st = iop_ddm_priv(d);
+
+	if (group != 0)
+		return -ENOENT;
+	if (max < 2)
+		return -ENOSPC;
+	fields[0] = 7;
+	fields[1] = ++st->reads;
+	return 2;
+}
+
+static int params_set(struct iop_ddm *d, uint16_t group, const uint64_t *fields, unsigned n)
+{
+	(void)d;
+	(void)fields;
+	(void)n;
+	return group == 0 ? -EPERM : -ENOENT;
 }
 #elif defined(DEFECT_OWN_STATS_GROUP)
 /* Its own count of what reached it, given out as the runtime's target stats. */
@@ -141,6 +175,35 @@ static void wait_for_sub_command(const struct iop_request *r)
 }
 #endif
 
+#if defined(DEFECT_HANGS_LATE)
+/* From its ninth request on, its loop never turns again. */
+static void hang_after_eight(void)
+{
+	static unsigned handled;
+
+	if (++handled > 8)
+		for (;;)
+			sleep(1);
+}
+#endif
+
+#if defined(DEFECT_HANGS_AT_EXIT)
+/* Registered by the first request: only a process that ran a test hangs in exit. */
+static void hang_forever(void)
+{
+	for (;;)
+		pause();
+}
+
+static void hang_at_exit(void)
+{
+	static bool registered;
+
+	if (!registered)
+		registered = atexit(hang_forever) == 0;
+}
+#endif
+
 #if defined(DEFECT_NEVER_REPLIES)
 static int handle(struct iop_ddm *d, struct iop_request *r)
 {
@@ -163,6 +226,12 @@ static int handle(struct iop_ddm *d, struct iop_request *r)
 #if defined(DEFECT_HANGS_ON_PAYLOAD)
 	wait_for_sub_command(r);
 #endif
+#if defined(DEFECT_HANGS_LATE)
+	hang_after_eight();
+#endif
+#if defined(DEFECT_HANGS_AT_EXIT)
+	hang_at_exit();
+#endif
 #if defined(DEFECT_LEAKS_A_FRAME)
 	/* Scratch space from the outbound heap, never given back. */
 	if (iop_heap_alloc(iop_window_outbound(iop_request_window(r)), 64) == NULL)
@@ -178,7 +247,7 @@ static int handle(struct iop_ddm *d, struct iop_request *r)
 #endif
 #if defined(DEFECT_REPLIES_TWICE)
 	(void)iop_request_reply(r, IOP_REPLY_STATUS_SUCCESS, IOP_DSC_SUCCESS);
-#elif defined(DEFECT_CHANGES_A_CONTEXT)
+#elif defined(DEFECT_CHANGES_A_CONTEXT) || defined(DEFECT_HANGS_LATE)
 	p[3] ^= 0x00FF0000u; /* the TransactionContext, after sending */
 #elif defined(DEFECT_OVERRUNS_REPLY)
 	p[0] = (p[0] & 0xFFFFu) | 64u << 16; /* a MessageSize past its 5-word frame */
@@ -203,13 +272,15 @@ static const struct iop_ddm_ops ops = {
 	.functions = functions,
 	.n_functions = sizeof(functions),
 	.handle = handle,
-#if defined(DEFECT_ANSWERS_EVERY_GROUP) || defined(DEFECT_SET_CHANGES_READ_ONLY)
+#if defined(DEFECT_ANSWERS_EVERY_GROUP) || defined(DEFECT_SET_CHANGES_READ_ONLY) || \
+	defined(LIVE_COUNTER)
 	.params_get = params_get,
 #endif
-#if defined(DEFECT_SET_CHANGES_READ_ONLY)
+#if defined(DEFECT_SET_CHANGES_READ_ONLY) || defined(LIVE_COUNTER)
 	.params_set = params_set,
 #endif
-#if defined(DEFECT_SET_CHANGES_READ_ONLY) || defined(DEFECT_OWN_STATS_GROUP)
+#if defined(DEFECT_SET_CHANGES_READ_ONLY) || defined(DEFECT_OWN_STATS_GROUP) || \
+	defined(LIVE_COUNTER)
 	.priv_size = sizeof(struct state),
 #endif
 #if defined(DEFECT_QUIESCE_NEVER_DONE)
