@@ -3,7 +3,8 @@
  * The LAN DDM (class 0x020): a DPDK ethdev port as an I2O LAN target. Its
  * parameters name the port and, optionally, its MTU and how packets are
  * handed to it (tx=copy|zerocopy, copy_max=N: zerocopy.c; not given, zerocopy
- * above LAN_AUTO_COPY_MAX bytes on a virtual port, copy on others):
+ * above LAN_AUTO_COPY_MAX bytes on the drivers lan_zc_driver_ok takes, copy
+ * on others):
  *
  *     port=0            port=net_ring0,mtu=9000,tx=zerocopy
  *

@@ -37,7 +37,7 @@ struct lan_post {
 
 /* How PacketSend hands packets to the port (parameter tx=). */
 enum lan_tx_mode {
-	LAN_TX_AUTO,     /* not given: zerocopy on a virtual port, copy on others (lan_zc_open) */
+	LAN_TX_AUTO,     /* not given: zerocopy on the drivers lan_zc_driver_ok takes, copy on others */
 	LAN_TX_COPY,     /* each packet copied into an mbuf of the DDM's pool */
 	LAN_TX_ZEROCOPY, /* sent from the frame or heap buffer itself (external mbufs) */
 };
@@ -136,6 +136,12 @@ int lan_port_open(struct lan *l);
 int lan_port_start(struct lan *l);
 void lan_port_stop(struct lan *l);
 void lan_port_close(struct lan *l);
+/*
+ * Free mp if every mbuf of it is back (waiting a few ms for those on their
+ * way back), else leave it allocated for good, said on stderr: the port still
+ * holds some, and would put them back into freed memory. @return freed.
+ */
+bool lan_pool_free(struct lan *l, struct rte_mempool *mp, const char *what);
 
 /* send.c */
 int lan_packet_send(struct lan *l, struct iop_request *r);
@@ -165,8 +171,16 @@ void lan_send_drop(struct lan *l);
 
 /* zerocopy.c */
 /*
- * tx= settled (not given: by the port), and for zerocopy the pool and the
- * slots. @return 0, or a negative errno (said on stderr).
+ * Is a port of this driver (rte_eth_dev_info.driver_name) one zero-copy may
+ * hand frame memory to: a driver known to be done with each packet within
+ * tx_burst or to hand it to a reader in this process, reading it by virtual
+ * address, never by DMA?
+ */
+bool lan_zc_driver_ok(const char *driver_name);
+/*
+ * tx= settled (not given: zerocopy on a driver lan_zc_driver_ok takes, copy
+ * on others), and for zerocopy the pool and the slots. @return 0, or a
+ * negative errno (said on stderr): -ENOTSUP for tx=zerocopy on another driver.
  */
 int lan_zc_open(struct lan *l);
 /*
@@ -188,12 +202,17 @@ struct rte_mbuf *lan_zc_mbuf(struct lan *l, struct lan_zc *zc, void *data, uint3
  * @return true when it was answered now (nothing ahead of it, the port done with it).
  */
 bool lan_zc_end(struct lan *l, struct lan_zc *zc, unsigned sent, uint16_t dsc);
-/* Answer, in order, the PacketSends whose mbufs the port has all freed. @return how many. */
+/*
+ * Answer, in order, the PacketSends whose mbufs the port has all freed; while
+ * the oldest still waits, the started port is asked to free what it has sent
+ * (rte_eth_tx_done_cleanup), for drivers that free lazily. @return how many.
+ */
 int lan_zc_poll(struct lan *l);
 /*
  * The DDM's end: those the port still holds are abandoned (never answered,
  * so the host never reuses memory the port may read), and the pool and slots
- * left allocated rather than freed under the port.
+ * left allocated rather than freed under the port; so are they when every
+ * request was answered but mbufs of the pool are still out (lan_pool_free).
  */
 void lan_zc_close(struct lan *l);
 

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <stdio.h>
 
+#include <rte_atomic.h>
+#include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
@@ -22,6 +24,37 @@
 #define LAN_L2_OVERHEAD (14u + 8u)
 /* Packets a stopping port may still hand back (net_ring keeps what was sent). */
 #define LAN_DRAIN_MAX 65536u
+/* How long lan_pool_free waits for mbufs being put back by other threads. */
+#define LAN_POOL_WAIT_US 10000u
+
+bool lan_pool_free(struct lan *l, struct rte_mempool *mp, const char *what)
+{
+	unsigned waited = 0;
+
+	if (mp == NULL)
+		return true;
+	/*
+	 * A freeing thread runs an external buffer's free callback, then puts
+	 * the mbuf back: once all are back, every callback has returned too.
+	 * Those on their way back (the last frees of a consumer) are waited
+	 * for a little.
+	 */
+	while (rte_mempool_in_use_count(mp) != 0 && waited < LAN_POOL_WAIT_US) {
+		rte_delay_us_sleep(100);
+		waited += 100;
+	}
+	if (rte_mempool_in_use_count(mp) != 0) {
+		fprintf(stderr,
+			"lan: port %u still holds %u mbufs of the %s pool: the pool is left "
+			"allocated, not freed under the port\n",
+			l->port, rte_mempool_in_use_count(mp), what);
+		return false;
+	}
+	/* Acquire: nothing of the last puts (or callbacks) is still to land in it. */
+	rte_atomic_thread_fence(__ATOMIC_ACQUIRE);
+	rte_mempool_free(mp);
+	return true;
+}
 
 int lan_port_open(struct lan *l)
 {
@@ -73,7 +106,8 @@ int lan_port_open(struct lan *l)
 		rc = lan_port_start(l);
 	if (rc != 0) {
 		fprintf(stderr, "lan: port %u: %s\n", l->port, rte_strerror(-rc));
-		rte_mempool_free(l->pool);
+		lan_port_stop(l);
+		(void)lan_pool_free(l, l->pool, "copy"); /* an rx queue may have filled from it */
 		l->pool = NULL;
 	}
 	return rc;
@@ -101,7 +135,11 @@ void lan_port_stop(struct lan *l)
 /*
  * Stopped, with nothing of its pool left in the port: the port stays
  * configured (DPDK ports outlive a runtime; the next instance configures it
- * again with its own pool).
+ * again with its own pool). The pool is freed only if every mbuf of it is
+ * back: a port may keep some after its stop (net_ring keeps what was sent
+ * until its consumer takes it, net_tap its rx queue's until the queue is
+ * set up again), and would free them into a freed pool; such a pool is left
+ * allocated for good.
  */
 void lan_port_close(struct lan *l)
 {
@@ -117,6 +155,6 @@ void lan_port_close(struct lan *l)
 		} while (n != 0 && drained < LAN_DRAIN_MAX);
 	}
 	lan_port_stop(l);
-	rte_mempool_free(l->pool);
+	(void)lan_pool_free(l, l->pool, "copy");
 	l->pool = NULL;
 }

@@ -242,6 +242,30 @@ void lan_send_cancel(struct lan *l, uint16_t dsc)
 		finish_held(l, dsc);
 }
 
+/*
+ * Refuse r, nothing of it sent, zc its slot if it has one: answered at once,
+ * or, while older zero-copy sends still wait for the port, queued behind
+ * them as one already released, so its reply does not overtake theirs (the
+ * host pairs replies with its sends in order). The reply is the same either
+ * way: ERROR_NO_DATA_TRANSFER, dsc.
+ */
+static int refuse(struct lan *l, struct iop_request *r, uint32_t *reply, struct lan_zc *zc,
+		  uint16_t dsc)
+{
+	if (zc == NULL && l->zc_n == 0) {
+		iop_request_reply_send(r, reply, IOP_REPLY_WORDS,
+				       IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER, dsc);
+		return IOP_DDM_DONE;
+	}
+	/* Only zero-copy has sends waiting, so only it gets here without a slot. */
+	if (zc == NULL && (zc = lan_zc_begin(l)) == NULL)
+		return IOP_DDM_RETRY; /* reply is the request's: freed with it if it never goes */
+	zc->r = r;
+	zc->reply = reply;
+	zc->n = 1; /* the one-packet reply: ERROR_NO_DATA_TRANSFER, dsc */
+	return lan_zc_end(l, zc, 0, dsc) ? IOP_DDM_DONE : IOP_DDM_PENDING;
+}
+
 int lan_packet_send(struct lan *l, struct iop_request *r)
 {
 	struct lan_tx t = { .n = 0 };
@@ -249,9 +273,15 @@ int lan_packet_send(struct lan *l, struct iop_request *r)
 	unsigned sent, tries;
 	int dsc;
 
-	if (l->suspended || !l->started)
-		return lan_answer(r, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER,
-				  IOP_DSC_DEVICE_NOT_AVAILABLE);
+	if (l->suspended || !l->started) {
+		if (l->zc_n == 0)
+			return lan_answer(r, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER,
+					  IOP_DSC_DEVICE_NOT_AVAILABLE);
+		reply = iop_request_reply_alloc(r, IOP_LAN_SEND_REPLY_WORDS);
+		if (reply == NULL)
+			return IOP_DDM_RETRY;
+		return refuse(l, r, reply, NULL, IOP_DSC_DEVICE_NOT_AVAILABLE);
+	}
 	/* Behind the one the port is still taking: packets leave in the order they came. */
 	if (l->tx_held.r != NULL)
 		return IOP_DDM_RETRY;
@@ -269,9 +299,7 @@ int lan_packet_send(struct lan *l, struct iop_request *r)
 		return IOP_DDM_RETRY;
 	if (dsc != 0) {
 		l->c.tx_refused++;
-		iop_request_reply_send(r, reply, IOP_REPLY_WORDS,
-				       IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER, (uint16_t)dsc);
-		return IOP_DDM_DONE;
+		return refuse(l, r, reply, t.zc, (uint16_t)dsc);
 	}
 	/* The port may free the mbufs as it sends them: t.len keeps their lengths. */
 	sent = rte_eth_tx_burst(l->port, 0, t.m, (uint16_t)t.n);

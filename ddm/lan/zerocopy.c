@@ -11,9 +11,13 @@
  * loop answers released requests, oldest first, so replies keep the order
  * the requests came in, as with copies.
  *
- * Only virtual ports take it (lan_zc_open): their drivers read the packets
- * by virtual address. A NIC would DMA from the frame window, which is not
- * registered with DPDK (rte_extmem_register) or mapped for the device.
+ * Only the drivers of lan_zc_driver_ok take it (lan_zc_open): they copy or
+ * free each packet within tx_burst, or hand it to a reader in this process,
+ * always reading it by virtual address. Any other driver may DMA from it (a
+ * NIC, or a vdev over one: net_bonding, net_failsafe, net_vdev_netvsc) or
+ * hand its address to another process (net_virtio_user, net_vhost, net_kni,
+ * net_memif), and the frame window is neither registered with DPDK
+ * (rte_extmem_register) nor mapped for a device or shared with a process.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -43,15 +47,33 @@ static void zc_released(void *addr, void *opaque)
 	atomic_store_explicit(&zc->released, true, memory_order_release);
 }
 
-static bool on_vdev_bus(uint16_t port)
+bool lan_zc_driver_ok(const char *driver_name)
+{
+	/* rte_eth_dev_info.driver_name: the name each registers with (RTE_PMD_REGISTER_VDEV). */
+	static const char *const ok[] = {
+		"net_null",	 /* frees in tx_burst */
+		"net_pcap",	 /* writes to the file or interface, frees in tx_burst */
+		"net_ring",	 /* its consumer, in this process, frees */
+		"net_tap",	 /* writev to the tap fd, frees in tx_burst */
+		"net_af_packet", /* copies into the socket's ring, frees in tx_burst */
+	};
+
+	if (driver_name == NULL)
+		return false;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (strcmp(driver_name, ok[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The port's driver, or "" when DPDK does not say. */
+static const char *port_driver(uint16_t port)
 {
 	struct rte_eth_dev_info info;
-	const struct rte_bus *bus;
 
-	if (rte_eth_dev_info_get(port, &info) != 0 || info.device == NULL)
-		return false;
-	bus = rte_dev_bus(info.device);
-	return bus != NULL && strcmp(rte_bus_name(bus), "vdev") == 0;
+	if (rte_eth_dev_info_get(port, &info) != 0 || info.driver_name == NULL)
+		return "";
+	return info.driver_name;
 }
 
 int lan_zc_open(struct lan *l)
@@ -60,18 +82,20 @@ int lan_zc_open(struct lan *l)
 	char name[RTE_MEMPOOL_NAMESIZE];
 
 	if (l->tx_mode == LAN_TX_AUTO) {
-		/* By the measurements: copies for small packets, and on a device always. */
-		l->tx_mode = on_vdev_bus(l->port) ? LAN_TX_ZEROCOPY : LAN_TX_COPY;
+		/* By the measurements: copies for small packets, and on other drivers always. */
+		l->tx_mode = lan_zc_driver_ok(port_driver(l->port)) ? LAN_TX_ZEROCOPY : LAN_TX_COPY;
 		if (!l->copy_max_set)
 			l->copy_max = LAN_AUTO_COPY_MAX;
 	}
 	if (l->tx_mode != LAN_TX_ZEROCOPY)
 		return 0;
-	if (!on_vdev_bus(l->port)) {
+	if (!lan_zc_driver_ok(port_driver(l->port))) {
 		fprintf(stderr,
-			"lan: port %u: tx=zerocopy needs a virtual port (--vdev): a device would "
-			"DMA from frame memory not mapped for it\n",
-			l->port);
+			"lan: port %u: tx=zerocopy is refused on driver '%s': only net_null, "
+			"net_pcap, net_ring, net_tap and net_af_packet are known to be done with "
+			"a packet without DMA from, or another process reading, frame memory that "
+			"is not mapped for them (tx=copy works on every port)\n",
+			l->port, port_driver(l->port));
 		return -ENOTSUP;
 	}
 	l->zc = calloc(LAN_ZC_SLOTS, sizeof(*l->zc));
@@ -149,13 +173,24 @@ bool lan_zc_end(struct lan *l, struct lan_zc *zc, unsigned sent, uint16_t dsc)
 int lan_zc_poll(struct lan *l)
 {
 	int done = 0;
+	bool cleaned = false;
 
 	while (l->zc_n != 0) {
 		struct lan_zc *zc = &l->zc[l->zc_head];
 
 		/* Acquire: pairs with zc_released, so the port has read its last. */
-		if (!atomic_load_explicit(&zc->released, memory_order_acquire))
-			break;
+		if (!atomic_load_explicit(&zc->released, memory_order_acquire)) {
+			/*
+			 * A driver that frees sent mbufs only when its queue needs room
+			 * is asked to free them now (once a turn; -ENOTSUP: it cannot,
+			 * or frees them in tx_burst anyway).
+			 */
+			if (cleaned || !l->started)
+				break;
+			cleaned = true;
+			(void)rte_eth_tx_done_cleanup(l->port, 0, 0);
+			continue;
+		}
 		answer(zc);
 		l->zc_head = (l->zc_head + 1) % LAN_ZC_SLOTS;
 		l->zc_n--;
@@ -182,8 +217,13 @@ void lan_zc_close(struct lan *l)
 		l->zc_pool = NULL;
 		return;
 	}
-	rte_mempool_free(l->zc_pool);
+	/*
+	 * All answered, but the last frees may still be on their way (another
+	 * thread runs the callback, then puts the mbuf back): the slots, which
+	 * the callback writes, go with the pool, and only once every mbuf is back.
+	 */
+	if (lan_pool_free(l, l->zc_pool, "zero-copy"))
+		free(l->zc);
 	l->zc_pool = NULL;
-	free(l->zc);
 	l->zc = NULL;
 }

@@ -5,6 +5,7 @@
  * input ends in a message that says what and where, never in a crash.
  */
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,12 @@ static int open_file(struct capture *c, char *err, size_t errlen)
 			snprintf(err, errlen, "%s: %s", c->path, perr);
 		return -1;
 	}
+	/*
+	 * One thread reads the capture: libpcap's freads need not take the
+	 * stream's lock on every call.
+	 */
+	if (pcap_file(c->p) != NULL)
+		__fsetlocking(pcap_file(c->p), FSETLOCKING_BYCALLER);
 	c->nano = pcap_get_tstamp_precision(c->p) == PCAP_TSTAMP_PRECISION_NANO;
 	dlt = pcap_datalink(c->p);
 	if (dlt != DLT_EN10MB) {

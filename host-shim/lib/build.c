@@ -4,6 +4,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "iop_build.h"
 #include "iop_frame.h"
@@ -349,7 +350,11 @@ int iop_build_lan_packet_send_multi(uint32_t *frame, size_t frame_bytes, uint16_
 int iop_build_lan_packet_send_begin(struct iop_lan_send_builder *b, uint32_t *frame,
 				    size_t frame_bytes, uint16_t tid)
 {
-	if (b == NULL || frame == NULL || tid >= IOP_TID_MAX)
+	if (b == NULL)
+		return -EINVAL;
+	/* Refused, it is an empty builder all the same: _add and _end refuse it. */
+	memset(b, 0, sizeof(*b));
+	if (frame == NULL || tid >= IOP_TID_MAX)
 		return -EINVAL;
 	/* The smallest packet: a header word and a word of data after word 4. */
 	if (frame_bytes / 4 < IOP_LAN_SGL_WORD + 2)
@@ -370,8 +375,8 @@ int iop_build_lan_packet_send_add(struct iop_lan_send_builder *b, const void *da
 	size_t at;
 	int rc;
 
-	if (b == NULL || data == NULL || len == 0 || len > IOP_SGL_COUNT_MAX ||
-	    b->n == IOP_LAN_SEND_MAX_PACKETS)
+	if (b == NULL || b->frame == NULL || data == NULL || len == 0 ||
+	    len > IOP_SGL_COUNT_MAX || b->n == IOP_LAN_SEND_MAX_PACKETS)
 		return -EINVAL;
 	/* A writer for the room left: the element goes after those already there. */
 	at = IOP_LAN_SGL_WORD + b->used;
@@ -389,7 +394,7 @@ int iop_build_lan_packet_send_end(struct iop_lan_send_builder *b)
 {
 	unsigned words;
 
-	if (b == NULL || b->n == 0)
+	if (b == NULL || b->frame == NULL || b->n == 0)
 		return -EINVAL;
 	words = (unsigned)(IOP_LAN_SGL_WORD + b->used);
 	/* Flags are bits 24-31 of an element's header (<iop/sgl.h>). */
@@ -404,7 +409,7 @@ int iop_build_lan_packet_send_end(struct iop_lan_send_builder *b)
 int iop_build_lan_packet_send_inline_multi(uint32_t *frame, size_t frame_bytes, uint16_t tid,
 					   const struct iop_lan_inline *packets, unsigned n)
 {
-	size_t need = IOP_LAN_SGL_WORD;
+	size_t need = IOP_LAN_SGL_WORD, cap = frame_bytes / 4;
 	struct iop_lan_send_builder b;
 	int rc;
 
@@ -417,7 +422,10 @@ int iop_build_lan_packet_send_inline_multi(uint32_t *frame, size_t frame_bytes, 
 			return -EINVAL;
 		need += 1 + ((size_t)packets[i].len + 3) / 4;
 	}
-	if (frame_bytes / 4 < need)
+	/* MessageSize is 16 bits: a larger frame holds no more of a request. */
+	if (cap > 0xFFFF)
+		cap = 0xFFFF;
+	if (cap < need)
 		return -ENOSPC;
 	rc = iop_build_lan_packet_send_begin(&b, frame, frame_bytes, tid);
 	for (unsigned i = 0; rc == 0 && i < n; i++)

@@ -219,10 +219,13 @@ int iop_build_lan_packet_send_multi(uint32_t *frame, size_t frame_bytes, uint16_
  * LanPacketSend of n packets (1 to IOP_LAN_SEND_MAX_PACKETS) carried in the
  * frame: word 4 the transmit control word (0), from word 5 one immediate-data
  * element per packet (END_OF_BUFFER), LAST_ELEMENT on the final one. Needs
- * 5 + the sum of (1 + ceil(len / 4)) words. n = 1 builds what
+ * 5 + the sum of (1 + ceil(len / 4)) words, at most 0xFFFF (MessageSize is
+ * 16 bits) whatever the frame's size. n = 1 builds what
  * iop_build_lan_packet_send_inline() does.
  * @return words written; -EINVAL for a NULL or empty packet, one over 24
- *         bits, none, or more than IOP_LAN_SEND_MAX_PACKETS; -ENOSPC.
+ *         bits, none, or more than IOP_LAN_SEND_MAX_PACKETS; -ENOSPC. Every
+ *         refusal is decided before anything is written: the frame is left
+ *         as it was.
  */
 int iop_build_lan_packet_send_inline_multi(uint32_t *frame, size_t frame_bytes, uint16_t tid,
 					   const struct iop_lan_inline *packets, unsigned n);
@@ -248,7 +251,9 @@ struct iop_lan_send_builder {
 /**
  * Start a PacketSend in the frame (nothing is written until a packet is added).
  * @return 0; -EINVAL for a NULL builder or frame, or a TID out of range;
- *         -ENOSPC for a frame too small for any packet (under 7 words).
+ *         -ENOSPC for a frame too small for any packet (under 7 words). On a
+ *         refusal *b (when not NULL) is an empty builder, which _add and _end
+ *         refuse (-EINVAL).
  */
 int iop_build_lan_packet_send_begin(struct iop_lan_send_builder *b, uint32_t *frame,
 				    size_t frame_bytes, uint16_t tid);

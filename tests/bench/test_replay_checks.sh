@@ -7,6 +7,8 @@
 set -u
 bench=${IOP_BENCH_SCRIPT:?path of replay_vs_testpmd.sh}
 replay=${IOP_BENCH_REPLAY:?path of iop-replay}
+# The benchmark checks its runs with python3: without it, skipped (77).
+command -v python3 >/dev/null || { echo "test_replay_checks: SKIP: python3 is not installed" >&2; exit 77; }
 dir=$(mktemp -d /tmp/iop-bench-checks.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 failures=0

@@ -10,6 +10,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "iop_build.h"
@@ -448,6 +449,76 @@ static void test_lan_packet_send_builder(void)
 			-EINVAL);
 }
 
+/*
+ * A refused begin leaves an empty builder, whatever *b held before: adding
+ * to it or ending it is refused, and nothing is written anywhere.
+ */
+static void test_lan_packet_send_begin_refused(void)
+{
+	static const struct iop_lan_send_builder zero;
+	struct iop_lan_send_builder b;
+	uint8_t pkt[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+
+	poison();
+	memset(&b, 0xA5, sizeof(b));
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_begin(&b, frame, 6 * 4, 0x10), -ENOSPC);
+	CU_ASSERT_EQUAL(memcmp(&b, &zero, sizeof(b)), 0);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add(&b, pkt, sizeof(pkt)), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_end(&b), -EINVAL);
+	memset(&b, 0xA5, sizeof(b));
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_begin(&b, NULL, sizeof(frame), 0x10), -EINVAL);
+	CU_ASSERT_EQUAL(memcmp(&b, &zero, sizeof(b)), 0);
+	memset(&b, 0xA5, sizeof(b));
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_begin(&b, frame, sizeof(frame), IOP_TID_MAX),
+			-EINVAL);
+	CU_ASSERT_EQUAL(memcmp(&b, &zero, sizeof(b)), 0);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add(&b, pkt, sizeof(pkt)), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_begin(NULL, frame, sizeof(frame), 0x10), -EINVAL);
+	CU_ASSERT_EQUAL(frame[0], POISON);
+	CU_ASSERT_EQUAL(frame[5], POISON);
+}
+
+/*
+ * A frame over 256 KiB holds no more than 0xFFFF words of a request
+ * (MessageSize is 16 bits): inline_multi takes packets that make exactly
+ * 0xFFFF words, and refuses one word more up front, the frame untouched.
+ */
+static void test_lan_packet_send_inline_multi_size_cap(void)
+{
+	enum { BIG_WORDS = 0x20000 }; /* 512 KiB */
+	/* Two packets of 1 + 32764 words: 5 + 65530 = 0xFFFF words. */
+	const uint32_t len = 32764 * 4;
+	uint32_t *big = malloc((size_t)BIG_WORDS * 4);
+	uint8_t *data = malloc(len + 4);
+	struct iop_lan_inline inl[2];
+	struct iop_msg_hdr m;
+	int words;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
+	memset(data, 0x5A, len + 4);
+	inl[0] = (struct iop_lan_inline){ data, len };
+	inl[1] = (struct iop_lan_inline){ data, len };
+	words = iop_build_lan_packet_send_inline_multi(big, (size_t)BIG_WORDS * 4, 0x10, inl, 2);
+	CU_ASSERT_EQUAL(words, 0xFFFF);
+	iop_msg_hdr_decode(big, &m);
+	CU_ASSERT_EQUAL(m.size_words, 0xFFFF);
+	/* One word more: refused before anything is written. */
+	inl[1].len = len + 1;
+	for (unsigned i = 0; i < BIG_WORDS; i++)
+		big[i] = POISON;
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_inline_multi(big, (size_t)BIG_WORDS * 4, 0x10,
+							       inl, 2),
+			-ENOSPC);
+	for (unsigned i = 0; i < BIG_WORDS; i++)
+		if (big[i] != POISON) {
+			CU_FAIL("a refused inline_multi wrote into the frame");
+			break;
+		}
+	free(big);
+	free(data);
+}
+
 /* A reply with a status and words 5..: what the IOP would send. */
 static unsigned reply_of(uint8_t status, const uint32_t *payload, unsigned n)
 {
@@ -529,6 +600,8 @@ static const struct iop_test_case build_tests[] = {
 	{ "lan_requests", test_lan_requests },
 	{ "lan_packet_send_multi", test_lan_packet_send_multi },
 	{ "lan_packet_send_builder", test_lan_packet_send_builder },
+	{ "lan_packet_send_begin_refused", test_lan_packet_send_begin_refused },
+	{ "lan_packet_send_inline_multi_size_cap", test_lan_packet_send_inline_multi_size_cap },
 	{ "reply_readers", test_reply_readers },
 	{ NULL, NULL },
 };
