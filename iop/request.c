@@ -53,6 +53,8 @@ bool iop_request_orphaned(const struct iop_request *r)
 
 void iop_request_abandon(struct iop_request *r)
 {
+	if (!r->abandoned)
+		STAT_ADD(r->lc->rt->stats.requests_abandoned, 1);
 	r->abandoned = true;
 }
 
