@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "bsa.h" /* BSA_SLOT_SCRATCH_BYTES: the pieces a bounced transfer goes in */
 
 /* One system call: pread/pwrite for one buffer (the kernel need not copy in an iovec). */
 static ssize_t file_io(struct bsa_backend *b, int write, const struct iovec *iov, int n, off_t off)
@@ -179,10 +180,9 @@ static int direct_alignment(int fd, const struct bsa_config *c, uint32_t *mem, u
 		return 0;
 	}
 #endif
-	/* A character device has no page cache to pass by, nor any alignment to keep. */
-	if (fstat(fd, &st) == 0 && S_ISCHR(st.st_mode))
-		*mem = *len = 1;
-	else if (S_ISBLK(st.st_mode) && ioctl(fd, BLKSSZGET, &sector) == 0 && sector > 0)
+	/* A block device says its logical sector size; anything else gets the usual 4096. */
+	if (fstat(fd, &st) == 0 && S_ISBLK(st.st_mode) && ioctl(fd, BLKSSZGET, &sector) == 0 &&
+	    sector > 0)
 		*mem = *len = (uint32_t)sector;
 	else
 		*guessed = true;
@@ -209,6 +209,13 @@ static int direct_check(struct bsa_backend *b, const struct bsa_config *c)
 	if ((mem & (mem - 1)) != 0 || (len & (len - 1)) != 0) {
 		fprintf(stderr, "bsa: %s: direct=1: an alignment that is not a power of two "
 			"(%u, %u)\n", c->path, mem, len);
+		return -EINVAL;
+	}
+	/* The ring moves a bounced transfer in pieces of BSA_SLOT_SCRATCH_BYTES: each aligned. */
+	if (len > BSA_SLOT_SCRATCH_BYTES) {
+		fprintf(stderr, "bsa: %s: direct=1: O_DIRECT needs %u-byte aligned transfers here, "
+			"more than the %u bytes the DDM bounces at a time\n", c->path, len,
+			(unsigned)BSA_SLOT_SCRATCH_BYTES);
 		return -EINVAL;
 	}
 	if (c->block_size < len) {

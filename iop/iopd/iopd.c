@@ -31,6 +31,7 @@
 #include "iop_channel.h"
 #include "iop_ddm.h"
 #include "iop_eal.h"
+#include "iop_mfa_ring.h"
 #include "iop_runtime.h"
 #include "iop_window.h"
 #include "iopd.h"
@@ -116,10 +117,22 @@ static void say_what_is_in_flight(struct iop_runtime *rt, unsigned busy)
 {
 	struct iop_runtime_stats st;
 	char held[256] = "";
-	uint64_t in_ddms = 0;
+	uint64_t in_ddms = 0, waiting = 0;
+	unsigned rings = 0;
 	size_t len = 0;
 
 	iop_runtime_stats(rt, &st);
+	/* Each busy channel's own ring: posted, not taken. */
+	for (unsigned c = 0; c < iop_window_channels(iop_runtime_window(rt)); c++) {
+		struct iop_channel ch;
+		int state = iop_channel_lookup(iop_runtime_window(rt), c, &ch);
+
+		if ((state == IOP_CHANNEL_OPEN || state == IOP_CHANNEL_CLOSED) &&
+		    iop_mfa_ring_count(ch.to_iop) != 0) {
+			waiting += iop_mfa_ring_count(ch.to_iop);
+			rings++;
+		}
+	}
 	for (unsigned i = 0; i < iop_runtime_targets(rt); i++) {
 		struct iop_target_info t;
 		struct iop_ddm_stats ds;
@@ -146,8 +159,10 @@ static void say_what_is_in_flight(struct iop_runtime *rt, unsigned busy)
 	if (st.replies_held != 0)
 		IOPD_LOG(WARNING, "  %llu replies waiting for hosts not taking replies (their reply "
 			 "rings are full)\n", (unsigned long long)st.replies_held);
-	if (in_ddms == 0 && st.replies_held == 0)
-		IOPD_LOG(WARNING, "  requests waiting in the rings of hosts not taking replies\n");
+	if (waiting != 0)
+		IOPD_LOG(WARNING, "  %llu requests waiting in the request rings of %u channel%s (a "
+			 "loop takes no more from a host that does not take its replies)\n",
+			 (unsigned long long)waiting, rings, rings == 1 ? "" : "s");
 }
 
 /* Every request taken from any channel answered, or the grace period over. */

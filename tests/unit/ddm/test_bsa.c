@@ -1334,6 +1334,7 @@ static void test_direct_io(void)
 	qd_post(&run, &reqs[1], 1, IOP_BSA_WRITE_VERIFY, 4, 4, buf);
 	qd_wait(&run, 2);
 	memset(buf, 0, 4 * 4096);
+	CU_ASSERT_EQUAL(run.bad, 0); /* the write and the WriteVerify both answered SUCCESS */
 	run = (struct qd_run){ 0 };
 	qd_post(&run, &reqs[0], 0, IOP_BSA_BLOCK_READ, 4, 4, buf);
 	qd_wait(&run, 1);
