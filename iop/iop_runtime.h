@@ -79,6 +79,8 @@ struct iop_runtime_stats {
 	uint64_t bad_mfas;        /**< posted MFAs that named no live frame */
 	uint64_t replies_held;    /**< replies waiting for room in a full reply ring, now */
 	uint64_t replies_dropped; /**< replies for hosts that had left (frame freed) */
+	/** requests DDMs abandoned (iop_request_abandon): never to be answered, held for good */
+	uint64_t requests_abandoned;
 };
 
 /**

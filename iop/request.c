@@ -53,7 +53,18 @@ bool iop_request_orphaned(const struct iop_request *r)
 
 void iop_request_abandon(struct iop_request *r)
 {
+	if (!r->abandoned)
+		STAT_ADD(r->lc->rt->stats.requests_abandoned, 1);
 	r->abandoned = true;
+}
+
+/* Abandoned, then answered after all (by the DDM, or by the runtime for it): not abandoned. */
+static void unabandon(struct iop_request *r)
+{
+	if (r->abandoned) {
+		r->abandoned = false;
+		STAT_SUB(r->lc->rt->stats.requests_abandoned, 1);
+	}
 }
 
 struct iop_window *iop_request_window(const struct iop_request *r)
@@ -150,6 +161,7 @@ int iop_request_reply_send(struct iop_request *r, uint32_t *reply, unsigned word
 		   dsc);
 	r->answered = true;
 	r->reply = NULL;
+	unabandon(r);
 	dispatch_post_reply(lc, r->channel, r->generation, iop_window_reply_mfa(lc->rt->w, reply),
 			    true);
 	iop_heap_free(iop_window_inbound(lc->rt->w), r->frame, r->block);

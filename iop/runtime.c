@@ -221,6 +221,7 @@ void iop_runtime_stats(const struct iop_runtime *rt, struct iop_runtime_stats *s
 	s->bad_mfas = STAT_GET(rt->stats.bad_mfas);
 	s->replies_held = STAT_GET(rt->stats.replies_held);
 	s->replies_dropped = STAT_GET(rt->stats.replies_dropped);
+	s->requests_abandoned = STAT_GET(rt->stats.requests_abandoned);
 }
 
 int iop_runtime_state(const struct iop_runtime *rt)

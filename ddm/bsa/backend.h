@@ -13,6 +13,7 @@
 #ifndef BSA_BACKEND_H
 #define BSA_BACKEND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -31,6 +32,7 @@ enum bsa_io_mode {
 struct bsa_config {
 	enum iop_bsa_backend_kind kind;
 	enum bsa_io_mode io;  /* file backend only */
+	bool direct;          /* file backend only: open with O_DIRECT (direct=1) */
 	char path[4096];      /* file backend: the file or device */
 	uint64_t size;        /* bytes; 0: the file's own size */
 	uint32_t block_size;  /* a power of two, 512 to 1 MiB */
@@ -95,22 +97,33 @@ struct bsa_backend_ops {
 	int (*reap)(struct bsa_backend *b, struct bsa_completion *c, int max, int wait);
 };
 
+/* What a backend counts: the DDM's IOP_BSA_PARAMS_STATS group. */
+struct bsa_backend_stats {
+	uint64_t ring_ios;     /* I/Os submitted to an io_uring */
+	uint64_t loop_calls;   /* I/O system calls made, and waited for, on the loop */
+	uint64_t bounced;      /* requests moved through the O_DIRECT bounce buffer */
+	uint64_t bounce_bytes; /* bytes copied through it */
+};
+
 struct bsa_backend {
 	const struct bsa_backend_ops *ops;
+	struct bsa_backend_stats st;
 	enum iop_bsa_backend_kind kind;
 	uint64_t capacity;    /* bytes, a multiple of block_size */
 	uint32_t block_size;
 	unsigned char *mem;   /* RAM: the disk */
 	int fd;               /* file: its descriptor */
+	bool direct;          /* file: opened with O_DIRECT (direct=1) */
+	uint32_t dio_mem_align; /* direct: what a buffer's address must be a multiple of */
+	uint32_t dio_len_align; /* direct: what a buffer's length, and an offset, must be */
 	unsigned queue_depth; /* asynchronous: I/Os it can have in flight; 0 for the others */
 	void *async;          /* asynchronous: the backend's own state */
 };
 
 /*
- * Parse "ram,size=64M,bs=512" or "file=/path,size=1G,bs=4096,io=uring"
- * (sizes with k, M, G or T; io= sync or uring; defaults ram, 64M, 512,
- * sync). @return 0, or -EINVAL with a
- * message on stderr.
+ * Parse "ram,size=64M,bs=512" or "file=/path,size=1G,bs=4096,io=uring,direct=1"
+ * (sizes with k, M, G or T; io= sync or uring; direct= 0 or 1; defaults ram,
+ * 64M, 512, sync, 0). @return 0, or -EINVAL with a message on stderr.
  */
 int bsa_config_parse(const char *params, struct bsa_config *c);
 
@@ -120,8 +133,11 @@ int bsa_backend_ram_open(struct bsa_backend *b, const struct bsa_config *c);
 /*
  * Open c->path for reading and writing: a regular file is created, and
  * extended to c->size if shorter; a block device gives its own size; another
- * file (a character device) needs c->size. @return 0 or a negative errno,
- * with a message on stderr.
+ * file (a character device) needs c->size. With c->direct, opened with
+ * O_DIRECT, and the alignment direct I/O needs found (dio_mem_align,
+ * dio_len_align): a file system that refuses O_DIRECT, or a block size
+ * below the alignment, fails. @return 0 or a negative errno, with a message
+ * on stderr.
  */
 int bsa_backend_file_open(struct bsa_backend *b, const struct bsa_config *c);
 
@@ -135,5 +151,24 @@ int bsa_backend_file_open(struct bsa_backend *b, const struct bsa_config *c);
  * the environment (to try the fallback).
  */
 int bsa_backend_uring_attach(struct bsa_backend *b);
+
+/*
+ * May these buffers go to a file opened with O_DIRECT as they are? Every
+ * address a multiple of dio_mem_align and every length of dio_len_align
+ * (offsets are whole blocks, which init made multiples of it). Always true
+ * without direct=1.
+ */
+static inline bool bsa_backend_direct_ok(const struct bsa_backend *b, const struct iovec *iov,
+					 int n)
+{
+	uintptr_t bad = 0;
+
+	if (!b->direct)
+		return true;
+	for (int i = 0; i < n; i++)
+		bad |= ((uintptr_t)iov[i].iov_base & (b->dio_mem_align - 1)) |
+		       (iov[i].iov_len & (b->dio_len_align - 1));
+	return bad == 0;
+}
 
 #endif /* BSA_BACKEND_H */

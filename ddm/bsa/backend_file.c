@@ -12,12 +12,26 @@
 #include <linux/fs.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "backend.h"
+#include "bsa.h" /* BSA_SLOT_SCRATCH_BYTES: the pieces a bounced transfer goes in */
+
+/* One system call: pread/pwrite for one buffer (the kernel need not copy in an iovec). */
+static ssize_t file_io(struct bsa_backend *b, int write, const struct iovec *iov, int n, off_t off)
+{
+	int fd = b->fd;
+
+	b->st.loop_calls++;
+	if (n == 1)
+		return write ? pwrite(fd, iov->iov_base, iov->iov_len, off)
+			     : pread(fd, iov->iov_base, iov->iov_len, off);
+	return write ? pwritev(fd, iov, n, off) : preadv(fd, iov, n, off);
+}
 
 /* The iovecs are copied: a short transfer moves the start of the one it stopped in. */
 static int file_rw(struct bsa_backend *b, int write, uint64_t off, const struct iovec *iov,
@@ -30,8 +44,7 @@ static int file_rw(struct bsa_backend *b, int write, uint64_t off, const struct 
 
 	memcpy(rest, iov, (size_t)n * sizeof(*iov));
 	while (first < n) {
-		ssize_t r = write ? pwritev(b->fd, rest + first, n - first, (off_t)(off + moved))
-				  : preadv(b->fd, rest + first, n - first, (off_t)(off + moved));
+		ssize_t r = file_io(b, write, rest + first, n - first, (off_t)(off + moved));
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -56,6 +69,7 @@ static int file_rw(struct bsa_backend *b, int write, uint64_t off, const struct 
 /* EINVAL: a device that cannot be synced (a character device) has no cache to flush. */
 static int file_flush(struct bsa_backend *b)
 {
+	b->st.loop_calls++;
 	return fdatasync(b->fd) == 0 || errno == EINVAL ? 0 : -errno;
 }
 
@@ -130,19 +144,118 @@ static int file_capacity(int fd, const struct bsa_config *c, bool read_only, uin
 	return 0;
 }
 
+/* direct=1 where there is no direct I/O: said the same way wherever it shows. */
+static int no_direct(const struct bsa_config *c, int err)
+{
+	fprintf(stderr, "bsa: %s: direct=1: O_DIRECT refused (%s): its file system (or the "
+		"device) does not do direct I/O; leave out direct=1, or keep the file on one "
+		"that does (ext4, xfs, btrfs, a block device)\n", c->path, strerror(err));
+	return -EINVAL;
+}
+
+/*
+ * The alignment O_DIRECT needs of fd: statx's STATX_DIOALIGN where the
+ * kernel and the file system give it (a file system that says 0 has no
+ * direct I/O); else a block device's logical sector size; none for a
+ * character device; else 4096, which every file system that takes O_DIRECT
+ * accepts.
+ */
+static int direct_alignment(int fd, const struct bsa_config *c, uint32_t *mem, uint32_t *len,
+			    bool *guessed)
+{
+	struct stat st;
+	int sector = 0;
+
+	*mem = *len = 4096;
+	*guessed = false;
+#ifdef STATX_DIOALIGN
+	struct statx sx;
+
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 &&
+	    (sx.stx_mask & STATX_DIOALIGN) != 0) {
+		if (sx.stx_dio_offset_align == 0)
+			return no_direct(c, EINVAL);
+		*mem = sx.stx_dio_mem_align != 0 ? sx.stx_dio_mem_align : 1;
+		*len = sx.stx_dio_offset_align;
+		return 0;
+	}
+#endif
+	/* A block device says its logical sector size; anything else gets the usual 4096. */
+	if (fstat(fd, &st) == 0 && S_ISBLK(st.st_mode) && ioctl(fd, BLKSSZGET, &sector) == 0 &&
+	    sector > 0)
+		*mem = *len = (uint32_t)sector;
+	else
+		*guessed = true;
+	return 0;
+}
+
+/*
+ * direct=1: what O_DIRECT needs, checked once at init. Blocks must be whole
+ * multiples of its alignment (so every offset is aligned); the first block
+ * is read to find a file system that took the flag at open but refuses
+ * direct I/O.
+ */
+static int direct_check(struct bsa_backend *b, const struct bsa_config *c)
+{
+	uint32_t mem, len;
+	size_t probe_len;
+	bool guessed;
+	void *probe;
+	ssize_t r;
+	int rc = direct_alignment(b->fd, c, &mem, &len, &guessed);
+
+	if (rc != 0)
+		return rc;
+	if ((mem & (mem - 1)) != 0 || (len & (len - 1)) != 0) {
+		fprintf(stderr, "bsa: %s: direct=1: an alignment that is not a power of two "
+			"(%u, %u)\n", c->path, mem, len);
+		return -EINVAL;
+	}
+	/* The ring moves a bounced transfer in pieces of BSA_SLOT_SCRATCH_BYTES: each aligned. */
+	if (len > BSA_SLOT_SCRATCH_BYTES) {
+		fprintf(stderr, "bsa: %s: direct=1: O_DIRECT needs %u-byte aligned transfers here, "
+			"more than the %u bytes the DDM bounces at a time\n", c->path, len,
+			(unsigned)BSA_SLOT_SCRATCH_BYTES);
+		return -EINVAL;
+	}
+	if (c->block_size < len) {
+		fprintf(stderr, "bsa: %s: direct=1: bs=%u is smaller than the %u bytes O_DIRECT "
+			"needs here%s: give bs=%u or more\n", c->path, c->block_size, len,
+			guessed ? " (the file system does not say, through statx STATX_DIOALIGN: "
+				  "4096 is assumed)" : "", len);
+		return -EINVAL;
+	}
+	b->dio_mem_align = mem;
+	b->dio_len_align = len;
+	probe_len = c->block_size;
+	if (posix_memalign(&probe, mem < 4096 ? 4096 : mem, probe_len) != 0)
+		return -ENOMEM;
+	do
+		r = pread(b->fd, probe, probe_len, 0);
+	while (r < 0 && errno == EINTR);
+	rc = r < 0 && errno == EINVAL ? no_direct(c, EINVAL) : 0;
+	free(probe);
+	return rc;
+}
+
 int bsa_backend_file_open(struct bsa_backend *b, const struct bsa_config *c)
 {
-	int fd = open(c->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	int direct = c->direct ? O_DIRECT : 0;
+	int fd = open(c->path, O_RDWR | O_CREAT | O_CLOEXEC | direct, 0644);
 	bool read_only = false;
 	uint64_t cap = 0;
 	int rc;
 
+	if (fd < 0 && errno == EINVAL && direct != 0)
+		return no_direct(c, EINVAL);
 	/* A file the IOP may only read is served read-only: its writes fail EBADF, WRITE_PROTECTED. */
 	if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM)) {
 		int err = errno;
 
-		fd = open(c->path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
+		fd = open(c->path, O_RDONLY | O_CLOEXEC | direct);
+		if (fd < 0 && errno == EINVAL && direct != 0) {
+			return no_direct(c, EINVAL);
+		} else if (fd < 0) {
 			errno = err;
 		} else {
 			read_only = true;
@@ -163,5 +276,15 @@ int bsa_backend_file_open(struct bsa_backend *b, const struct bsa_config *c)
 	b->block_size = c->block_size;
 	b->mem = NULL;
 	b->fd = fd;
+	b->direct = c->direct;
+	b->dio_mem_align = b->dio_len_align = 1;
+	if (c->direct) {
+		rc = direct_check(b, c);
+		if (rc != 0) {
+			close(fd);
+			b->fd = -1;
+			return rc;
+		}
+	}
 	return 0;
 }

@@ -14,7 +14,8 @@
  * kernel.
  *
  * The synchronous calls (rw, flush, verify) stay the file backend's, on the
- * same descriptor: WriteVerify and MediaVerify use them.
+ * same descriptor; the DDM sends all its I/O through the ring (inflight.c)
+ * and keeps them for what has no ring.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -97,6 +98,7 @@ static int uring_submit_rw(struct bsa_backend *b, int write, uint64_t off,
 	else
 		io_uring_prep_readv(sqe, b->fd, iov, (unsigned)iovcnt, off);
 	io_uring_sqe_set_data(sqe, tag);
+	b->st.ring_ios++;
 	return 0;
 }
 
@@ -114,6 +116,7 @@ static int uring_submit_flush(struct bsa_backend *b, void *tag)
 		return -EBUSY;
 	io_uring_prep_fsync(sqe, b->fd, IORING_FSYNC_DATASYNC);
 	io_uring_sqe_set_data(sqe, tag);
+	b->st.ring_ios++;
 	return 0;
 }
 

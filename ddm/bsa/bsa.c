@@ -8,9 +8,9 @@
  *
  * On the RAM and file backends every call is synchronous on the DDM's loop:
  * the loop waits for the file system, and the requests of a loop are
- * answered in order. On the io_uring backend, reads, writes and flushes are
- * kept in flight (inflight.c) and answered from the poll turn as they
- * complete; WriteVerify and MediaVerify stay synchronous.
+ * answered in order. On the io_uring backend, every request with I/O (reads,
+ * writes, WriteVerify, MediaVerify, flushes) is kept in flight (inflight.c)
+ * and answered from the poll turn as it completes.
  */
 #include <endian.h>
 #include <errno.h>
@@ -24,6 +24,7 @@
 #include "iop_ddm.h"
 #include "iop_frame.h"
 #include "iop_lct.h"
+#include "iop_window.h"
 
 static const uint8_t bsa_functions[] = {
 	IOP_BSA_STATUS_CHECK, IOP_BSA_DEVICE_RESET, IOP_BSA_BLOCK_READ,  IOP_BSA_BLOCK_WRITE,
@@ -39,6 +40,15 @@ uint16_t bsa_check_range(const struct bsa *s, uint64_t addr, uint64_t len)
 	if (addr > s->be.capacity || len > s->be.capacity - addr)
 		return IOP_BSA_DSC_ACCESS_VIOLATION;
 	return 0;
+}
+
+const struct iop_sgl_bounds *bsa_sgl_bounds(struct bsa *s, const struct iop_window *w)
+{
+	if (s->window != w) {
+		iop_window_sgl_bounds(w, &s->bounds);
+		s->window = w;
+	}
+	return &s->bounds;
 }
 
 uint16_t bsa_dsc_of_errno(int rc)
@@ -91,18 +101,36 @@ static int answer_status(struct bsa *s, struct iop_request *r, uint8_t function)
 	return IOP_DDM_DONE;
 }
 
-/* MediaVerify: word 5 ByteCount, words 6-7 the address; the range is read, the data dropped. */
+void bsa_media_verify_answer(struct iop_request *r, uint32_t *rep, uint64_t done, uint16_t dsc)
+{
+	rep[5] = htole32((uint32_t)done);
+	iop_request_reply_send(r, rep, IOP_BSA_REPLY_WORDS,
+			       dsc == 0     ? IOP_REPLY_STATUS_SUCCESS
+			       : done == 0 ? IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER
+					   : IOP_REPLY_STATUS_ERROR_PARTIAL_TRANSFER,
+			       dsc);
+}
+
+/*
+ * MediaVerify: word 5 ByteCount, words 6-7 the address; the range is read,
+ * the data dropped: on the loop, or on the ring (inflight.c) of an
+ * asynchronous backend.
+ */
 static int answer_media_verify(struct bsa *s, struct iop_request *r)
 {
 	const struct iop_msg_hdr *h = iop_request_hdr(r);
 	const uint32_t *f = iop_request_frame(r);
+	bool async = s->be.ops->submit_rw != NULL;
 	int result = IOP_DDM_DONE;
-	uint32_t *rep = reply_first(r, IOP_BSA_REPLY_WORDS, &result);
 	uint64_t addr = 0, done = 0;
-	uint32_t len = 0;
+	uint32_t len = 0, *rep;
 	uint16_t dsc;
 	int rc;
 
+	/* No slot, or no reply frame: the request waits with nothing done. */
+	if (async && !bsa_inflight_room(s))
+		return IOP_DDM_RETRY;
+	rep = reply_first(r, IOP_BSA_REPLY_WORDS, &result);
 	if (rep == NULL)
 		return result;
 	if (h->size_words < BSA_REQUEST_WORDS) {
@@ -113,16 +141,13 @@ static int answer_media_verify(struct bsa *s, struct iop_request *r)
 		       (uint64_t)le32toh(f[BSA_WORD_ADDRESS + 1]) << 32;
 		dsc = bsa_check_range(s, addr, len);
 	}
+	if (dsc == 0 && async)
+		return bsa_inflight_media_verify(s, r, rep, addr, len);
 	if (dsc == 0) {
 		rc = s->be.ops->verify(&s->be, addr, len, s->scratch, BSA_SCRATCH_BYTES, &done);
 		dsc = rc == 0 ? 0 : bsa_dsc_of_errno(rc);
 	}
-	rep[5] = htole32((uint32_t)done);
-	iop_request_reply_send(r, rep, IOP_BSA_REPLY_WORDS,
-			       dsc == 0     ? IOP_REPLY_STATUS_SUCCESS
-			       : done == 0 ? IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER
-					   : IOP_REPLY_STATUS_ERROR_PARTIAL_TRANSFER,
-			       dsc);
+	bsa_media_verify_answer(r, rep, done, dsc);
 	return IOP_DDM_DONE;
 }
 
@@ -151,12 +176,29 @@ static int bsa_params_get(struct iop_ddm *d, uint16_t group, uint64_t *fields, u
 		[IOP_BSA_INFO_CAPACITY] = s->be.capacity,
 		[IOP_BSA_INFO_BACKEND] = s->be.kind,
 	};
-	unsigned n = max < IOP_BSA_INFO_FIELDS ? max : IOP_BSA_INFO_FIELDS;
+	uint64_t stats[IOP_BSA_STAT_FIELDS] = {
+		[IOP_BSA_STAT_RING_IOS] = s->be.st.ring_ios,
+		[IOP_BSA_STAT_LOOP_CALLS] = s->be.st.loop_calls,
+		[IOP_BSA_STAT_BOUNCED] = s->be.st.bounced,
+		[IOP_BSA_STAT_BOUNCE_BYTES] = s->be.st.bounce_bytes,
+		[IOP_BSA_STAT_DIRECT] = s->be.direct,
+	};
+	const uint64_t *g;
+	unsigned n;
 
-	if (group != IOP_BSA_PARAMS_DEVICE_INFO)
+	if (group == IOP_BSA_PARAMS_DEVICE_INFO) {
+		g = info;
+		n = IOP_BSA_INFO_FIELDS;
+	} else if (group == IOP_BSA_PARAMS_STATS) {
+		g = stats;
+		n = IOP_BSA_STAT_FIELDS;
+	} else {
 		return -ENOENT;
+	}
+	if (n > max)
+		n = max;
 	for (unsigned i = 0; i < n; i++)
-		fields[i] = info[i];
+		fields[i] = g[i];
 	return (int)n;
 }
 
@@ -182,6 +224,13 @@ static int open_file(struct bsa *s, const struct bsa_config *c)
 	return 0;
 }
 
+/* The backend closed (waiting for what its ring has in flight), and its slots gone. */
+static void bsa_fini_backend(struct bsa *s)
+{
+	s->be.ops->close(&s->be);
+	bsa_inflight_fini(s);
+}
+
 static int bsa_init(struct iop_ddm *d, const char *params)
 {
 	struct bsa *s = iop_ddm_priv(d);
@@ -190,13 +239,27 @@ static int bsa_init(struct iop_ddm *d, const char *params)
 
 	if (rc != 0)
 		return rc;
-	s->scratch = malloc(BSA_SCRATCH_BYTES);
-	if (s->scratch == NULL)
+	/* Aligned: with direct=1 the kernel reads into them with O_DIRECT. */
+	if (posix_memalign((void **)&s->scratch, BSA_BUFFER_ALIGN, BSA_SCRATCH_BYTES) != 0)
 		return -ENOMEM;
-	rc = c.kind == IOP_BSA_BACKEND_FILE ? open_file(s, &c) : bsa_backend_ram_open(&s->be, &c);
-	if (rc != 0) {
+	if (c.direct &&
+	    posix_memalign((void **)&s->bounce, BSA_BUFFER_ALIGN, BSA_SCRATCH_BYTES) != 0) {
 		free(s->scratch);
 		s->scratch = NULL;
+		return -ENOMEM;
+	}
+	rc = c.kind == IOP_BSA_BACKEND_FILE ? open_file(s, &c) : bsa_backend_ram_open(&s->be, &c);
+	if (rc == 0 && s->be.direct && s->be.dio_mem_align > BSA_BUFFER_ALIGN) {
+		fprintf(stderr, "bsa: %s: direct=1: buffers must be aligned to %u bytes, more than "
+			"the %u the DDM's are\n", c.path, s->be.dio_mem_align, BSA_BUFFER_ALIGN);
+		bsa_fini_backend(s);
+		rc = -EINVAL;
+	}
+	if (rc != 0) {
+		free(s->scratch);
+		free(s->bounce);
+		s->scratch = NULL;
+		s->bounce = NULL;
 	}
 	return rc;
 }
@@ -261,10 +324,11 @@ static void bsa_fini(struct iop_ddm *d)
 		}
 		usleep(1000);
 	}
-	s->be.ops->close(&s->be);
-	bsa_inflight_fini(s);
+	bsa_fini_backend(s);
 	free(s->scratch);
+	free(s->bounce);
 	s->scratch = NULL;
+	s->bounce = NULL;
 }
 
 static const struct iop_ddm_ops bsa_ops = {

@@ -11,9 +11,12 @@
 #include "iop_sgl.h"
 
 struct iop_request;
+struct iop_window;
 
-/* Bytes WriteVerify and MediaVerify read back at a time. */
+/* Bytes WriteVerify and MediaVerify read back at a time (and a bounce buffer's, direct=1). */
 #define BSA_SCRATCH_BYTES (256u << 10)
+/* What the DDM's own buffers are aligned to: O_DIRECT's needs, on every file system seen. */
+#define BSA_BUFFER_ALIGN 4096u
 
 /* Word 5 and words 6-7 of a transfer or MediaVerify request; 8 words at least. */
 #define BSA_WORD_BYTE_COUNT 5u
@@ -25,31 +28,65 @@ struct bsa_xfer {
 	bool write, verify;
 	uint64_t addr;           /* device byte address of the transfer's start */
 	uint32_t count;          /* TransferByteCount */
-	uint64_t gathered;       /* bytes of the SGL's buffers handed to the backend so far */
+	uint64_t gathered;       /* bytes of the SGL's buffers gathered for the backend so far */
+	int ready;               /* buffers of the first walk waiting in the DDM's iov (0: none) */
 	uint64_t moved;          /* bytes that reached the device or the host's buffers */
 	bool dirty;              /* WriteVerify: written past `moved`, unverified */
+	bool bounce;             /* direct=1: the rest goes through a bounce buffer */
+	int cur_i, cur_n;        /* bounce: the buffer of the batch in iov it is at, of cur_n */
+	size_t cur_in;           /* ... and how far into it */
 	uint16_t dsc;            /* why it stopped, when it did */
 	struct iop_sgl_iter it;  /* the second walk of the SGL, where it is */
 	const struct iop_sgl_bounds *bounds;
 };
 
 /*
+ * Bytes of an in-flight slot's scratch buffer (WriteVerify's read-back,
+ * MediaVerify's reads) and of its bounce buffer (direct=1): each slot has
+ * both, one after the other in one mapping, aligned.
+ */
+#define BSA_SLOT_SCRATCH_BYTES (64u << 10)
+
+enum bsa_io_kind {
+	BSA_IO_TRANSFER,     /* BlockRead, BlockWrite, WriteVerify */
+	BSA_IO_FLUSH,        /* CacheFlush, DeviceReset */
+	BSA_IO_MEDIA_VERIFY,
+};
+
+/* Where a transfer's batch is: WriteVerify goes through all three, the others the first. */
+enum bsa_io_step {
+	BSA_STEP_RW,       /* its buffers being read or written */
+	BSA_STEP_SYNC,     /* WriteVerify: its fdatasync */
+	BSA_STEP_READBACK, /* WriteVerify: read back into scratch and compared */
+};
+
+/*
  * A request an asynchronous backend has in flight (inflight.c): a transfer,
- * one batch of its buffers at a time, or a flush. Its reply frame was taken
- * before anything started, so its completion always has one to answer with.
+ * one batch of its buffers at a time, a flush, or a MediaVerify; one I/O of
+ * the backend at a time. Its reply frame was taken before anything started,
+ * so its completion always has one to answer with.
  */
 struct bsa_io {
 	struct iop_request *r;
 	uint32_t *rep;
-	bool flush;                      /* CacheFlush or DeviceReset, not a transfer */
+	enum bsa_io_kind kind;
+	enum bsa_io_step step;
 	bool started;                    /* a flush: its fdatasync submitted */
 	uint64_t seq;                    /* the order requests were accepted in */
-	struct bsa_xfer x;
-	struct iop_sgl_bounds bounds;    /* x.bounds points here */
+	struct bsa_xfer x;               /* MediaVerify: addr, count, and moved (bytes read) */
 	uint64_t batch_off;              /* device address of the batch */
 	uint64_t batch_moved;            /* bytes of the batch done */
 	int n, first;                    /* buffers in the batch; the first not done */
+	int split;                       /* the buffer a short transfer split, or -1 */
+	struct iovec split_orig;         /* that buffer as the walk gave it */
 	struct iovec iov[BSA_IOV_BATCH]; /* the batch, as the kernel reads it */
+	uint64_t rb_done;                /* WriteVerify: bytes of the batch read back and compared */
+	int cmp_i;                       /* ... the host's buffer the comparison is in, */
+	size_t cmp_in;                   /* ... and how far into it */
+	struct iovec rb_iov;             /* the scratch piece being read */
+	unsigned char *scratch;          /* BSA_SLOT_SCRATCH_BYTES of the slot's own */
+	unsigned char *bounce;           /* direct=1: BSA_SLOT_SCRATCH_BYTES more, the bounce buffer */
+	size_t piece;                    /* bounce: bytes of the piece in the bounce buffer */
 	struct bsa_io *next_free;
 };
 
@@ -57,8 +94,12 @@ struct bsa_io {
 struct bsa {
 	struct bsa_backend be;
 	struct iovec iov[BSA_IOV_BATCH]; /* the batch of SGL buffers being moved */
-	unsigned char *scratch;          /* BSA_SCRATCH_BYTES, for reading back */
+	const struct iop_window *window; /* whose inbound heap `bounds` are */
+	struct iop_sgl_bounds bounds;    /* where an SGL's buffers may lie */
+	unsigned char *scratch;          /* BSA_SCRATCH_BYTES, for reading back (aligned) */
+	unsigned char *bounce;           /* direct=1: BSA_SCRATCH_BYTES, aligned; else NULL */
 	struct bsa_io *io;               /* asynchronous backend: be.queue_depth of them */
+	void *io_scratch;                /* their scratch buffers, one mapping */
 	struct bsa_io *io_free;
 	unsigned io_busy;                /* requests in flight */
 	uint64_t io_seq;                 /* the last request's seq */
@@ -73,6 +114,9 @@ struct bsa {
  * past the capacity).
  */
 uint16_t bsa_check_range(const struct bsa *s, uint64_t addr, uint64_t len);
+
+/* The SGL bounds of the window's inbound heap, worked out once per window. */
+const struct iop_sgl_bounds *bsa_sgl_bounds(struct bsa *s, const struct iop_window *w);
 
 /* The detailed status of a backend error (a negative errno). */
 uint16_t bsa_dsc_of_errno(int rc);
@@ -91,8 +135,27 @@ int bsa_transfer(struct bsa *s, struct iop_request *r);
  */
 int bsa_gather(struct bsa_xfer *x, struct iovec *iov);
 
+/*
+ * direct=1: a transfer whose batch of n buffers (in the iov it was gathered
+ * into) O_DIRECT would refuse goes through a bounce buffer from there on:
+ * counted, and its cursor put at the batch's start.
+ */
+void bsa_bounce_start(struct bsa_backend *be, struct bsa_xfer *x, int n);
+
+/*
+ * Copy len bytes between buf and the host's buffers, from x's cursor on
+ * (into the host's when to_host), gathering the next batch into iov when
+ * the one there is used up. @return the bytes copied: len, or fewer when
+ * the walk refused the list (x->dsc says why).
+ */
+size_t bsa_bounce_copy(struct bsa_xfer *x, struct iovec *iov, unsigned char *buf, size_t len,
+		       bool to_host);
+
 /* Answer a transfer with what x says: status, detailed status, TransferCount. */
 void bsa_transfer_answer(struct iop_request *r, uint32_t *rep, const struct bsa_xfer *x);
+
+/* Answer a MediaVerify: the bytes read, and why it stopped (0: it did not). */
+void bsa_media_verify_answer(struct iop_request *r, uint32_t *rep, uint64_t done, uint16_t dsc);
 
 /* ---- inflight.c: requests on an asynchronous backend ---- */
 
@@ -104,8 +167,9 @@ void bsa_inflight_fini(struct bsa *s);
 bool bsa_inflight_room(const struct bsa *s);
 
 /*
- * Start a checked BlockRead or BlockWrite (x after the first walk, its
- * iterator at the list's start) on the backend. @return IOP_DDM_PENDING, or
+ * Start a checked BlockRead, BlockWrite or WriteVerify (x after the first
+ * walk: its first batch ready, or its iterator at the list's start) on the
+ * backend. @return IOP_DDM_PENDING, or
  * IOP_DDM_DONE when it was answered at once (the second walk refused).
  */
 int bsa_inflight_transfer(struct bsa *s, struct iop_request *r, uint32_t *rep,
@@ -118,6 +182,14 @@ int bsa_inflight_transfer(struct bsa *s, struct iop_request *r, uint32_t *rep,
  * was answered at once (the backend refused it).
  */
 int bsa_inflight_flush(struct bsa *s, struct iop_request *r, uint32_t *rep);
+
+/*
+ * Start a MediaVerify of a checked range: read into the slot's scratch, a
+ * piece at a time. @return IOP_DDM_PENDING, or IOP_DDM_DONE when it was
+ * answered at once.
+ */
+int bsa_inflight_media_verify(struct bsa *s, struct iop_request *r, uint32_t *rep,
+			      uint64_t addr, uint32_t len);
 
 /*
  * Take the backend's completions and carry their requests on: the next

@@ -3,7 +3,7 @@
  * The bsa DDM's parameters: the text of `ddm bsa@LOOP:PARAMS` in iopd's
  * configuration, or of struct iop_runtime_ddm in a program that runs its
  * own runtime. Comma-separated: `ram` or `file=PATH`, `size=N[kMGT]`,
- * `bs=N[kMGT]`, `io=sync|uring`.
+ * `bs=N[kMGT]`, `io=sync|uring`, `direct=0|1`.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -75,8 +75,16 @@ static int apply(const char *params, char *item, struct bsa_config *c)
 			c->io = BSA_IO_URING;
 		else
 			return bad(params, "io must be sync or uring");
+	} else if (strcmp(item, "direct") == 0 && val != NULL) {
+		if (strcmp(val, "1") == 0)
+			c->direct = true;
+		else if (strcmp(val, "0") == 0)
+			c->direct = false;
+		else
+			return bad(params, "direct must be 0 or 1");
 	} else if (*item != '\0') {
-		return bad(params, "expected ram, file=PATH, size=N, bs=N or io=sync|uring");
+		return bad(params, "expected ram, file=PATH, size=N, bs=N, io=sync|uring or "
+			   "direct=0|1");
 	}
 	return 0;
 }
@@ -103,6 +111,8 @@ int bsa_config_parse(const char *params, struct bsa_config *c)
 		c->size = BSA_DEFAULT_SIZE;
 	if (c->io != BSA_IO_SYNC && c->kind != IOP_BSA_BACKEND_FILE)
 		return bad(params, "io= is for file=PATH");
+	if (c->direct && c->kind != IOP_BSA_BACKEND_FILE)
+		return bad(params, "direct= is for file=PATH");
 	if (c->size % c->block_size != 0)
 		return bad(params, "size is not a whole number of blocks");
 	return 0;

@@ -57,6 +57,27 @@ enum iop_bsa_device_info_field {
 	IOP_BSA_INFO_FIELDS     = 3,
 };
 
+/**
+ * UtilParamsGet group of the bsa DDM's own counters, read-only (iopool's;
+ * `iopctl params get TID 0x0001` shows it), since the DDM's init.
+ */
+#define IOP_BSA_PARAMS_STATS 0x0001u
+
+/** The fields of IOP_BSA_PARAMS_STATS, in order. */
+enum iop_bsa_stats_field {
+	/** I/Os handed to the DDM's io_uring (reads, writes, fsyncs, continuations of short ones) */
+	IOP_BSA_STAT_RING_IOS    = 0,
+	/** I/O system calls the DDM's loop made and waited for (pread(v), pwrite(v), fdatasync) */
+	IOP_BSA_STAT_LOOP_CALLS  = 1,
+	/** direct=1: requests moved through the aligned bounce buffer (a buffer O_DIRECT refused) */
+	IOP_BSA_STAT_BOUNCED     = 2,
+	/** direct=1: bytes copied through the bounce buffer */
+	IOP_BSA_STAT_BOUNCE_BYTES = 3,
+	/** 1 when the file was opened with O_DIRECT (direct=1), else 0 */
+	IOP_BSA_STAT_DIRECT      = 4,
+	IOP_BSA_STAT_FIELDS      = 5,
+};
+
 /** What stores the blocks. */
 enum iop_bsa_backend_kind {
 	IOP_BSA_BACKEND_RAM  = 1, /**< memory of the IOP process; gone when it stops */

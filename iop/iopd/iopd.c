@@ -31,6 +31,7 @@
 #include "iop_channel.h"
 #include "iop_ddm.h"
 #include "iop_eal.h"
+#include "iop_mfa_ring.h"
 #include "iop_runtime.h"
 #include "iop_window.h"
 #include "iopd.h"
@@ -104,23 +105,82 @@ static uint64_t now_ms(void)
 	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
+/*
+ * The grace period is over with requests in the IOP: say what holds them.
+ * Requests a DDM abandoned (iop_request_abandon: its I/O could not be
+ * finished) are never answered; requests DDMs still hold have not been
+ * answered yet; replies held wait for hosts that do not take them, whose
+ * reply rings are full, as requests left in request rings do (the loops take
+ * no more than a reply ring has room for).
+ */
+static void say_what_is_in_flight(struct iop_runtime *rt, unsigned busy)
+{
+	struct iop_runtime_stats st;
+	char held[256] = "";
+	uint64_t in_ddms = 0, waiting = 0;
+	unsigned rings = 0;
+	size_t len = 0;
+
+	iop_runtime_stats(rt, &st);
+	/* Each busy channel's own ring: posted, not taken. */
+	for (unsigned c = 0; c < iop_window_channels(iop_runtime_window(rt)); c++) {
+		struct iop_channel ch;
+		int state = iop_channel_lookup(iop_runtime_window(rt), c, &ch);
+
+		if ((state == IOP_CHANNEL_OPEN || state == IOP_CHANNEL_CLOSED) &&
+		    iop_mfa_ring_count(ch.to_iop) != 0) {
+			waiting += iop_mfa_ring_count(ch.to_iop);
+			rings++;
+		}
+	}
+	for (unsigned i = 0; i < iop_runtime_targets(rt); i++) {
+		struct iop_target_info t;
+		struct iop_ddm_stats ds;
+
+		if (iop_runtime_target(rt, i, &t) != 0 ||
+		    iop_runtime_ddm_stats(rt, t.tid, &ds) != 0 || ds.in_flight == 0)
+			continue;
+		in_ddms += ds.in_flight;
+		if (len < sizeof(held))
+			len += (size_t)snprintf(held + len, sizeof(held) - len, "%s%s (TID 0x%03x) %llu",
+						len != 0 ? ", " : "", t.name, t.tid,
+						(unsigned long long)ds.in_flight);
+	}
+	IOPD_LOG(WARNING, "requests still in flight on %u channel%s after %u ms:\n", busy,
+		 busy == 1 ? "" : "s", SHUTDOWN_GRACE_MS);
+	if (st.requests_abandoned != 0)
+		IOPD_LOG(WARNING, "  %llu requests abandoned by their DDM (its I/O could not be "
+			 "finished; see the DDM's own message): never answered, their channels "
+			 "stay busy\n", (unsigned long long)st.requests_abandoned);
+	if (in_ddms > st.requests_abandoned)
+		IOPD_LOG(WARNING, "  %llu requests held by DDMs, not answered yet (%s%s)\n",
+			 (unsigned long long)(in_ddms - st.requests_abandoned), held,
+			 st.requests_abandoned != 0 ? ", abandoned ones included" : "");
+	if (st.replies_held != 0)
+		IOPD_LOG(WARNING, "  %llu replies waiting for hosts not taking replies (their reply "
+			 "rings are full)\n", (unsigned long long)st.replies_held);
+	if (waiting != 0)
+		IOPD_LOG(WARNING, "  %llu requests waiting in the request rings of %u channel%s (a "
+			 "loop takes no more from a host that does not take its replies)\n",
+			 (unsigned long long)waiting, rings, rings == 1 ? "" : "s");
+}
+
 /* Every request taken from any channel answered, or the grace period over. */
 static void wait_answered(struct iop_runtime *rt, struct iopd_hosts *hs, unsigned channels)
 {
 	uint64_t end = now_ms() + SHUTDOWN_GRACE_MS;
+	unsigned busy = 0;
 
 	while (now_ms() < end) {
-		bool idle = true;
-
-		for (unsigned c = 0; c < channels && idle; c++)
-			idle = iop_runtime_channel_idle(rt, c);
+		busy = 0;
+		for (unsigned c = 0; c < channels; c++)
+			busy += !iop_runtime_channel_idle(rt, c);
 		iopd_hosts_sweep(hs);
-		if (idle)
+		if (busy == 0)
 			return;
 		usleep(1000);
 	}
-	IOPD_LOG(WARNING, "requests still in flight after %u ms: hosts not taking replies\n",
-		 SHUTDOWN_GRACE_MS);
+	say_what_is_in_flight(rt, busy);
 }
 
 static int serve(struct iop_runtime *rt, struct iopd_hosts *hs, int sig_fd)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * iopd's DPDK telemetry endpoints, readable with dpdk-telemetry.py:
- *   /iopool/status      state, IOP id, loops, channels, LCT change indicator
+ *   /iopool/status      state, targets, channels, FAIL replies, bad MFAs, replies
+ *                       dropped, requests abandoned
  *   /iopool/targets     TID -> name, class, loop, live
  *   /iopool/heaps       inbound and outbound: size, in use, free, largest free, cached
  *   /iopool/ddm,TID     one target's counters
@@ -34,6 +35,7 @@ static int status(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "fail_replies", s.fail_replies);
 	rte_tel_data_add_dict_u64(d, "bad_mfas", s.bad_mfas);
 	rte_tel_data_add_dict_u64(d, "replies_dropped", s.replies_dropped);
+	rte_tel_data_add_dict_u64(d, "requests_abandoned", s.requests_abandoned);
 	return 0;
 }
 

@@ -5,7 +5,8 @@
  * killed with SIGKILL in the middle of a burst while holding frames of every
  * kind, and the other loses nothing, iopd stays up, and heap use returns to
  * where it started. A user iopd does not allow is refused. Telemetry answers.
- * SIGTERM stops iopd with status 0.
+ * SIGTERM stops iopd with status 0. A DDM that abandons requests is named
+ * for them in iopd's shutdown log.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -347,6 +348,86 @@ static void test_bad_configuration_refused(void)
 	unlink(conf);
 }
 
+/*
+ * iopd stopped while a DDM holds requests it abandoned (iop_request_abandon:
+ * never to be answered): its shutdown waits its grace period, then says the
+ * requests were abandoned by their DDM, not that hosts do not take replies.
+ * iopd's log (stderr) goes to a file for the check.
+ */
+static void test_abandoned_requests_named_at_shutdown(void)
+{
+	const char *iopd = getenv("IOP_TEST_IOPD"), *so = getenv("IOP_TEST_ABANDON_DDM");
+	struct iop_test_iopd d = { 0 };
+	char conf[256], log[64], out[4096] = "";
+	int saved, fd, status;
+	FILE *fp;
+	pid_t pid;
+
+	if (so == NULL) {
+		fprintf(stderr, "\n  skipped: IOP_TEST_ABANDON_DDM (abandon_ddm.so) not given\n");
+		return;
+	}
+	snprintf(conf, sizeof(conf), "load %s\nddm abandons@0\n", so);
+	snprintf(log, sizeof(log), "/tmp/iopd-abandon-%d.log", (int)getpid());
+	fd = open(log, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+	CU_ASSERT_FATAL(fd >= 0);
+	saved = dup(2);
+	CU_ASSERT_FATAL(saved >= 0);
+	dup2(fd, 2); /* iopd inherits it */
+	close(fd);
+	status = iop_test_iopd_start(&d, iopd, "iopd-abandon", conf);
+	dup2(saved, 2);
+	close(saved);
+	CU_ASSERT_EQUAL_FATAL(status, 0);
+	/* A host posts three requests the DDM abandons, then leaves without their replies. */
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		char err[256];
+		struct iop_host *h = iop_host_attach(d.sock_path, err, sizeof(err));
+		struct iop_channel ch;
+		uint32_t words[4];
+
+		alarm(60);
+		if (h == NULL || iop_host_channel_open(h, &ch) != 0)
+			_exit(2);
+		/* The target answers a claim: the DDM is loaded and taking requests. */
+		if (call(h, &ch, NOP_TID, IOP_UTIL_CLAIM, 1, words, 4) != 0)
+			_exit(3);
+		for (uint32_t i = 0; i < 3; i++) {
+			uint32_t *f = iop_host_frame_alloc(h, 16), mfa;
+			struct iop_msg_hdr m = { .version = 1, .size_words = 4, .target_tid = NOP_TID,
+						 .initiator_tid = IOP_TID_HOST,
+						 .function = IOP_UTIL_PRIVATE, .transaction_context = i };
+
+			if (f == NULL)
+				_exit(4);
+			iop_msg_hdr_encode(&m, f);
+			mfa = iop_window_mfa(iop_host_window(h), f);
+			while (iop_mfa_ring_post(ch.to_iop, &mfa, 1) == 0)
+				sched_yield();
+		}
+		/* Until the IOP has taken them all (it abandons each as it takes it): not a sleep. */
+		while (iop_mfa_ring_count(ch.to_iop) != 0)
+			sched_yield();
+		_exit(0);
+	}
+	CU_ASSERT_EQUAL_FATAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CU_ASSERT_EQUAL(iop_test_iopd_stop(&d), 0);
+	fp = fopen(log, "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+	fread(out, 1, sizeof(out) - 1, fp);
+	fclose(fp);
+	unlink(log);
+	if (strstr(out, "3 requests abandoned by their DDM") == NULL)
+		fprintf(stderr, "iopd's log:\n%s\n", out);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "requests still in flight on 1 channel after"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "3 requests abandoned by their DDM"));
+	CU_ASSERT_PTR_NULL(strstr(out, "not taking replies"));
+	CU_ASSERT_PTR_NULL(strstr(out, "held by DDMs, not answered yet"));
+}
+
 static const struct iop_test_case iopd_tests[] = {
 	{ "calls_from_a_host_process", test_calls_from_a_host_process },
 	{ "killed_host_loses_nobody_anything", test_killed_host_loses_nobody_anything },
@@ -354,6 +435,7 @@ static const struct iop_test_case iopd_tests[] = {
 	{ "attach_to_nothing", test_attach_to_nothing },
 	{ "telemetry", test_telemetry },
 	{ "bad_configuration_refused", test_bad_configuration_refused },
+	{ "abandoned_requests_named_at_shutdown", test_abandoned_requests_named_at_shutdown },
 	{ NULL, NULL },
 };
 

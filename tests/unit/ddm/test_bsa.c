@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <signal.h>
@@ -23,8 +24,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -296,6 +299,19 @@ static uint64_t backend_in_use(void)
 	return v[IOP_BSA_INFO_BACKEND];
 }
 
+/* The DDM's own counters (IOP_BSA_PARAMS_STATS). */
+static void bsa_stats(uint64_t v[IOP_BSA_STAT_FIELDS])
+{
+	uint32_t reply[32], *f = frame(fx.qp);
+	struct iop_completion c;
+	unsigned n;
+
+	iop_build_params_get(f, FRAME_BYTES, BSA_TID, IOP_BSA_PARAMS_STATS);
+	CU_ASSERT_EQUAL_FATAL(iop_qp_call(fx.qp, f, reply, 32, &c, TIMEOUT_MS), 0);
+	CU_ASSERT_EQUAL_FATAL(iop_read_params_reply(reply, c.reply_words, v, IOP_BSA_STAT_FIELDS,
+						    &n), IOP_BSA_STAT_FIELDS);
+}
+
 /*
  * Random writes of 1-64 blocks through 1-4 buffers over a disk of `blocks`,
  * a shadow copy kept; then the whole disk read back in pieces and compared.
@@ -433,7 +449,7 @@ static void test_status_reset_flush_verify(void)
 {
 	uint32_t reply[16], *f;
 	struct iop_completion c;
-	uint64_t v[4];
+	uint64_t v[4], v2[IOP_BSA_STAT_FIELDS];
 	unsigned n;
 
 	up("ram,size=1M,bs=1024");
@@ -452,8 +468,12 @@ static void test_status_reset_flush_verify(void)
 	CU_ASSERT_EQUAL(v[IOP_BSA_INFO_BLOCK_SIZE], 1024);
 	CU_ASSERT_EQUAL(v[IOP_BSA_INFO_CAPACITY], 1 << 20);
 	CU_ASSERT_EQUAL(v[IOP_BSA_INFO_BACKEND], IOP_BSA_BACKEND_RAM);
+	/* The counters: a RAM disk makes no system call and has no ring. */
+	bsa_stats(v2);
+	for (unsigned i = 0; i < IOP_BSA_STAT_FIELDS; i++)
+		CU_ASSERT_EQUAL(v2[i], 0);
 	f = frame(fx.qp);
-	iop_build_params_get(f, FRAME_BYTES, BSA_TID, 0x0001);
+	iop_build_params_get(f, FRAME_BYTES, BSA_TID, 0x0002);
 	CU_ASSERT_EQUAL(iop_qp_call(fx.qp, f, reply, 16, &c, TIMEOUT_MS), -EIO);
 	CU_ASSERT_EQUAL(c.dsc, IOP_DSC_INVALID_PARAMETER);
 	down();
@@ -682,6 +702,9 @@ static void test_write_cut_short(void)
 	expect(rw_split(fx.qp, IOP_BSA_BLOCK_WRITE, 56 << 10, want, sizeof(want), 3),
 	       IOP_REPLY_STATUS_ERROR_PARTIAL_TRANSFER, IOP_BSA_DSC_DEVICE_FAILURE, 8192);
 	expect_refused(rw(IOP_BSA_BLOCK_WRITE, 64 << 10, want, 512), IOP_BSA_DSC_DEVICE_FAILURE);
+	/* A WriteVerify cut the same way counts nothing, but wrote some: dirty. */
+	expect(rw_split(fx.qp, IOP_BSA_WRITE_VERIFY, 56 << 10, want, sizeof(want), 2),
+	       IOP_REPLY_STATUS_ERROR_DIRTY, IOP_BSA_DSC_DEVICE_FAILURE, 0);
 	CU_ASSERT_EQUAL(setrlimit(RLIMIT_FSIZE, &old), 0);
 	sigaction(SIGXFSZ, &prev, NULL);
 	/* What the reply counted is what is on the file. */
@@ -865,6 +888,18 @@ static void qd_post_plain(struct qd_run *run, struct qd_req *q, unsigned slot, u
 
 	CU_ASSERT_FATAL(words > 0);
 	*q = (struct qd_req){ run, slot, UINT32_MAX };
+	CU_ASSERT_EQUAL_FATAL(iop_qp_post(fx.qp, f, qd_reply, q), 0);
+}
+
+/* A MediaVerify of `blocks` blocks at block `at`, posted as slot `slot` of run. */
+static void qd_post_media_verify(struct qd_run *run, struct qd_req *q, unsigned slot,
+				 uint64_t at, uint32_t blocks)
+{
+	uint32_t *f = frame(fx.qp);
+
+	*q = (struct qd_req){ run, slot, blocks * 4096 };
+	CU_ASSERT_EQUAL_FATAL(iop_build_bsa_media_verify(f, FRAME_BYTES, BSA_TID, at * 4096,
+							 blocks * 4096), 8);
 	CU_ASSERT_EQUAL_FATAL(iop_qp_post(fx.qp, f, qd_reply, q), 0);
 }
 
@@ -1069,6 +1104,365 @@ static void test_quiesce_with_reads_in_flight(void)
 	unlink(file_path);
 }
 
+/*
+ * WriteVerify and MediaVerify take the file backend's path: on io=uring
+ * every one of their I/Os goes through the ring (the DDM's counters: ring
+ * I/Os up, no system call waited for on the loop), on io=sync none does.
+ * A WriteVerify of 600 buffers (three batches, each written, flushed, read
+ * back in pieces and compared) and MediaVerifys of 1 MiB read back right.
+ */
+static void test_verifies_take_the_backends_path(void)
+{
+	enum { BLOCKS = 75 }; /* 300 KiB: 600 buffers of 512 bytes */
+	unsigned char *want = malloc(BLOCKS * 4096), *got = malloc(BLOCKS * 4096);
+	uint64_t a[IOP_BSA_STAT_FIELDS], b[IOP_BSA_STAT_FIELDS];
+	bool uring = file_backend() == IOP_BSA_BACKEND_URING;
+	struct qd_req reqs[2];
+	struct qd_run run = { 0 };
+	uint32_t *buf;
+	char params[128];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+	make_file_path();
+	file_params(params, sizeof(params), "file=%s,size=4M,bs=4096", file_path);
+	up(params);
+	CU_ASSERT_EQUAL(backend_in_use(), file_backend());
+	pattern(want, 8, 4096, 4, 91);
+	bsa_stats(a);
+	expect_ok(rw_split(fx.qp, IOP_BSA_WRITE_VERIFY, 8 * 4096, want, 4 * 4096, 3), 4 * 4096);
+	expect_ok(media_verify(0, 1 << 20), 1 << 20);
+	bsa_stats(b);
+	if (uring) {
+		/* write, fsync, read back; MediaVerify: 16 reads of 64 KiB */
+		CU_ASSERT(b[IOP_BSA_STAT_RING_IOS] - a[IOP_BSA_STAT_RING_IOS] >= 3 + 16);
+		CU_ASSERT_EQUAL(b[IOP_BSA_STAT_LOOP_CALLS], a[IOP_BSA_STAT_LOOP_CALLS]);
+	} else {
+		CU_ASSERT_EQUAL(b[IOP_BSA_STAT_RING_IOS], 0);
+		/* pwritev, fdatasync, pread; MediaVerify: 4 reads of 256 KiB */
+		CU_ASSERT(b[IOP_BSA_STAT_LOOP_CALLS] - a[IOP_BSA_STAT_LOOP_CALLS] >= 3 + 4);
+	}
+	expect_ok(rw(IOP_BSA_BLOCK_READ, 8 * 4096, got, 4 * 4096), 4 * 4096);
+	CU_ASSERT_EQUAL(memcmp(want, got, 4 * 4096), 0);
+	/* A long WriteVerify and a MediaVerify of its range, posted together. */
+	buf = iop_qp_frame_alloc(fx.qp, BLOCKS * 4096);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+	pattern(buf, 100, 4096, BLOCKS, 92);
+	memcpy(want, buf, BLOCKS * 4096);
+	qd_post_pieces(&run, &reqs[0], 0, IOP_BSA_WRITE_VERIFY, 100, BLOCKS, buf, 600);
+	qd_post_media_verify(&run, &reqs[1], 1, 100, BLOCKS);
+	qd_wait(&run, 2);
+	CU_ASSERT_EQUAL(run.bad, 0);
+	iop_qp_frame_free(fx.qp, buf);
+	expect_ok(rw_split(fx.qp, IOP_BSA_BLOCK_READ, 100 * 4096, got, BLOCKS * 4096, 2),
+		  BLOCKS * 4096);
+	CU_ASSERT_EQUAL(memcmp(want, got, BLOCKS * 4096), 0);
+	bsa_stats(a);
+	CU_ASSERT_EQUAL(a[IOP_BSA_STAT_DIRECT], 0);
+	CU_ASSERT_EQUAL(a[IOP_BSA_STAT_BOUNCED], 0);
+	if (uring)
+		CU_ASSERT_EQUAL(a[IOP_BSA_STAT_LOOP_CALLS], b[IOP_BSA_STAT_LOOP_CALLS]);
+	free(want);
+	free(got);
+	down();
+	unlink(file_path);
+}
+
+/*
+ * WriteVerifys, MediaVerifys and plain writes at queue depth 32 with a
+ * CacheFlush behind them, posted together: every one answered once and
+ * right, the flush after all of them, and what was written reads back.
+ */
+static void test_verifies_at_qd32(void)
+{
+	enum { BLOCKS = 4 };
+	uint32_t *bufs[QD];
+	unsigned char want[BLOCKS * 4096], got[BLOCKS * 4096];
+	struct qd_req reqs[QD + 1];
+	struct qd_run run = { 0 };
+	char params[128];
+
+	make_file_path();
+	file_params(params, sizeof(params), "file=%s,size=2M,bs=4096", file_path);
+	up(params);
+	CU_ASSERT_EQUAL(backend_in_use(), file_backend());
+	for (unsigned k = 0; k < QD; k++) {
+		bufs[k] = iop_qp_frame_alloc(fx.qp, BLOCKS * 4096);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(bufs[k]);
+		pattern(bufs[k], BLOCKS * k, 4096, BLOCKS, 93);
+		if (k % 4 == 3)
+			qd_post_media_verify(&run, &reqs[k], k, BLOCKS * k, BLOCKS);
+		else
+			qd_post_pieces(&run, &reqs[k], k,
+				       k % 4 == 0 ? IOP_BSA_BLOCK_WRITE : IOP_BSA_WRITE_VERIFY,
+				       BLOCKS * k, BLOCKS, bufs[k], 1 + k % 3);
+	}
+	qd_post_plain(&run, &reqs[QD], QD, IOP_BSA_CACHE_FLUSH, false);
+	qd_wait(&run, QD + 1);
+	CU_ASSERT_EQUAL(run.bad, 0);
+	for (unsigned k = 0; k <= QD; k++)
+		CU_ASSERT_EQUAL(run.times[k], 1);
+	CU_ASSERT_EQUAL(run.order[QD], QD);
+	for (unsigned k = 0; k < QD; k++) {
+		iop_qp_frame_free(fx.qp, bufs[k]);
+		if (k % 4 == 3)
+			continue;
+		pattern(want, BLOCKS * k, 4096, BLOCKS, 93);
+		expect_ok(rw(IOP_BSA_BLOCK_READ, BLOCKS * k * 4096, got, sizeof(got)), sizeof(got));
+		CU_ASSERT_EQUAL(memcmp(want, got, sizeof(got)), 0);
+	}
+	down();
+	unlink(file_path);
+}
+
+/* Does the file system of file_path (under /tmp) take O_DIRECT? Said, when not. */
+static bool direct_here(void)
+{
+	int fd = open(file_path, O_RDWR | O_CREAT | O_DIRECT, 0644);
+
+	if (fd < 0) {
+		fprintf(stderr, "\n  skipped: %s: O_DIRECT refused here (%s): the direct=1 tests "
+			"need a file system with direct I/O (ext4, xfs) under /tmp\n", file_path,
+			strerror(errno));
+		unlink(file_path);
+		return false;
+	}
+	close(fd);
+	unlink(file_path);
+	return true;
+}
+
+/* The file's bytes at off, read past the DDM (and past O_DIRECT): what reached the file. */
+static void expect_on_file(uint64_t off, const void *want, size_t len)
+{
+	unsigned char *got = malloc(len);
+	int fd = open(file_path, O_RDONLY);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(pread(fd, got, len, (off_t)off), (ssize_t)len);
+	CU_ASSERT_EQUAL(memcmp(got, want, len), 0);
+	close(fd);
+	free(got);
+}
+
+/*
+ * A transfer of 33 blocks through 259 buffers: 256 of 512 bytes, aligned
+ * (the first batch, which goes to the file as it is), then 4 KiB cut into
+ * three buffers of odd lengths (the second batch, which O_DIRECT would
+ * refuse: bounced, at an aligned offset).
+ */
+static struct result direct_mixed(uint8_t fn, uint64_t at, unsigned char *data)
+{
+	enum { N = 259 };
+	size_t frame_bytes = (8 + 2 * (size_t)N) * 4;
+	uint32_t *f = iop_qp_frame_alloc(fx.qp, frame_bytes);
+	unsigned char *a = (unsigned char *)iop_qp_frame_alloc(fx.qp, 128 << 10);
+	unsigned char *b = (unsigned char *)iop_qp_frame_alloc(fx.qp, 8192);
+	static const uint32_t odd[3] = { 1000, 1000, 2096 };
+	struct iop_buf bufs[N];
+	struct result res;
+
+	CU_ASSERT_FATAL(f != NULL && a != NULL && b != NULL);
+	CU_ASSERT_EQUAL_FATAL((uintptr_t)a % 4096, 0);
+	for (unsigned i = 0; i < 256; i++)
+		bufs[i] = (struct iop_buf){ a + 512 * i, 512 };
+	bufs[256] = (struct iop_buf){ b + 1, odd[0] };
+	bufs[257] = (struct iop_buf){ b + 2048, odd[1] };
+	bufs[258] = (struct iop_buf){ b + 4000, odd[2] };
+	if (fn != IOP_BSA_BLOCK_READ) {
+		memcpy(a, data, 128 << 10);
+		memcpy(b + 1, data + (128 << 10), 1000);
+		memcpy(b + 2048, data + (128 << 10) + 1000, 1000);
+		memcpy(b + 4000, data + (128 << 10) + 2000, 2096);
+	}
+	CU_ASSERT_FATAL(iop_build_bsa_rw(f, frame_bytes, BSA_TID, fn, at, iop_host_window(fx.h),
+					 bufs, N) > 0);
+	res = call(fx.qp, f);
+	if (fn == IOP_BSA_BLOCK_READ) {
+		memcpy(data, a, 128 << 10);
+		memcpy(data + (128 << 10), b + 1, 1000);
+		memcpy(data + (128 << 10) + 1000, b + 2048, 1000);
+		memcpy(data + (128 << 10) + 2000, b + 4000, 2096);
+	}
+	iop_qp_frame_free(fx.qp, (uint32_t *)a);
+	iop_qp_frame_free(fx.qp, (uint32_t *)b);
+	return res;
+}
+
+/*
+ * direct=1 on a file in /tmp (skipped where its file system has no direct
+ * I/O): buffers allocated whole from the heap go to the file as they are;
+ * buffers cut at odd places (addresses and lengths off O_DIRECT's
+ * alignment), immediate data, and a list that turns odd after a batch of
+ * aligned ones go through the bounce buffer, counted; reads, writes,
+ * WriteVerify and MediaVerify all read back right, and what was written is
+ * on the file.
+ */
+static void test_direct_io(void)
+{
+	enum { BLOCKS = 75, MIXED = 33 * 4096 };
+	unsigned char *want = malloc(BLOCKS * 4096), *got = malloc(BLOCKS * 4096);
+	uint64_t a[IOP_BSA_STAT_FIELDS], b[IOP_BSA_STAT_FIELDS], loop_calls;
+	struct qd_req reqs[2];
+	struct qd_run run = { 0 };
+	struct iop_sgl_writer sw;
+	uint32_t *buf, *f;
+	char params[160];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+	make_file_path();
+	if (!direct_here()) {
+		free(want);
+		free(got);
+		return;
+	}
+	file_params(params, sizeof(params), "file=%s,size=4M,bs=4096,direct=1", file_path);
+	up(params);
+	CU_ASSERT_EQUAL(backend_in_use(), file_backend());
+	bsa_stats(a);
+	loop_calls = a[IOP_BSA_STAT_LOOP_CALLS];
+	CU_ASSERT_EQUAL(a[IOP_BSA_STAT_DIRECT], 1);
+	/* Aligned: a heap block of 16 KiB, written, verified and read back as it is. */
+	buf = iop_qp_frame_alloc(fx.qp, 4 * 4096);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+	pattern(buf, 0, 4096, 4, 101);
+	memcpy(want, buf, 4 * 4096);
+	qd_post(&run, &reqs[0], 0, IOP_BSA_BLOCK_WRITE, 0, 4, buf);
+	qd_wait(&run, 1);
+	qd_post(&run, &reqs[1], 1, IOP_BSA_WRITE_VERIFY, 4, 4, buf);
+	qd_wait(&run, 2);
+	memset(buf, 0, 4 * 4096);
+	CU_ASSERT_EQUAL(run.bad, 0); /* the write and the WriteVerify both answered SUCCESS */
+	run = (struct qd_run){ 0 };
+	qd_post(&run, &reqs[0], 0, IOP_BSA_BLOCK_READ, 4, 4, buf);
+	qd_wait(&run, 1);
+	CU_ASSERT_EQUAL(run.bad, 0);
+	CU_ASSERT_EQUAL(memcmp(want, buf, 4 * 4096), 0);
+	iop_qp_frame_free(fx.qp, buf);
+	expect_ok(media_verify(0, 1 << 20), 1 << 20);
+	bsa_stats(b);
+	CU_ASSERT_EQUAL(b[IOP_BSA_STAT_BOUNCED], 0);
+	expect_on_file(0, want, 4 * 4096);
+	/* Cut at odd places: bounced, and right. */
+	pattern(want, 16, 4096, 4, 102);
+	expect_ok(rw_split(fx.qp, IOP_BSA_BLOCK_WRITE, 16 * 4096, want, 4 * 4096, 3), 4 * 4096);
+	expect_ok(rw_split(fx.qp, IOP_BSA_WRITE_VERIFY, 20 * 4096, want, 4 * 4096, 4), 4 * 4096);
+	expect_ok(rw_split(fx.qp, IOP_BSA_BLOCK_READ, 20 * 4096, got, 4 * 4096, 3), 4 * 4096);
+	CU_ASSERT_EQUAL(memcmp(want, got, 4 * 4096), 0);
+	expect_on_file(16 * 4096, want, 4 * 4096);
+	bsa_stats(a);
+	CU_ASSERT_EQUAL(a[IOP_BSA_STAT_BOUNCED] - b[IOP_BSA_STAT_BOUNCED], 3);
+	CU_ASSERT_EQUAL(a[IOP_BSA_STAT_BOUNCE_BYTES] - b[IOP_BSA_STAT_BOUNCE_BYTES], 3 * 4 * 4096);
+	/* 700 buffers of 438 bytes and a tail: several batches, every one bounced. */
+	buf = iop_qp_frame_alloc(fx.qp, BLOCKS * 4096);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+	pattern(buf, 100, 4096, BLOCKS, 103);
+	memcpy(want, buf, BLOCKS * 4096);
+	run = (struct qd_run){ 0 };
+	qd_post_pieces(&run, &reqs[0], 0, IOP_BSA_WRITE_VERIFY, 100, BLOCKS, buf, 700);
+	qd_wait(&run, 1);
+	memset(buf, 0, BLOCKS * 4096);
+	qd_post_pieces(&run, &reqs[1], 1, IOP_BSA_BLOCK_READ, 100, BLOCKS, buf, 700);
+	qd_wait(&run, 2);
+	CU_ASSERT_EQUAL(run.bad, 0);
+	CU_ASSERT_EQUAL(memcmp(want, buf, BLOCKS * 4096), 0);
+	expect_on_file(100 * 4096, want, BLOCKS * 4096);
+	iop_qp_frame_free(fx.qp, buf);
+	/* A batch of aligned buffers, then odd ones: the first as it is, the rest bounced. */
+	pattern(want, 200, 4096, 33, 104);
+	bsa_stats(b);
+	expect_ok(direct_mixed(IOP_BSA_BLOCK_WRITE, 200 * 4096, want), MIXED);
+	expect_ok(direct_mixed(IOP_BSA_WRITE_VERIFY, 300 * 4096, want), MIXED);
+	memset(got, 0, MIXED);
+	expect_ok(direct_mixed(IOP_BSA_BLOCK_READ, 300 * 4096, got), MIXED);
+	CU_ASSERT_EQUAL(memcmp(want, got, MIXED), 0);
+	expect_on_file(200 * 4096, want, MIXED);
+	bsa_stats(a);
+	CU_ASSERT_EQUAL(a[IOP_BSA_STAT_BOUNCED] - b[IOP_BSA_STAT_BOUNCED], 3);
+	CU_ASSERT_EQUAL(a[IOP_BSA_STAT_BOUNCE_BYTES] - b[IOP_BSA_STAT_BOUNCE_BYTES], 3 * 4096);
+	/* Immediate data: the bytes in the frame, bounced. */
+	f = iop_qp_frame_alloc(fx.qp, 8192);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	memset(want, 0x6D, 4096);
+	iop_build_bsa(f, 8192, BSA_TID, IOP_BSA_BLOCK_WRITE);
+	iop_sgl_writer_init(&sw, f + 8, 8192 / 4 - 8);
+	CU_ASSERT_EQUAL(iop_sgl_add_immediate(&sw, want, 4096, IOP_SGL_END_OF_BUFFER), 0);
+	f[0] = htole32((uint32_t)(8 + iop_sgl_finish(&sw)) << 16 | 8u << 4 | 0x01);
+	f[4] = 0;
+	f[5] = htole32(4096);
+	f[6] = htole32(512 * 4096);
+	f[7] = 0;
+	expect_ok(call(fx.qp, f), 4096);
+	expect_ok(rw(IOP_BSA_BLOCK_READ, 512 * 4096, got, 4096), 4096);
+	CU_ASSERT_EQUAL(memcmp(want, got, 4096), 0);
+	bsa_stats(b);
+	CU_ASSERT(b[IOP_BSA_STAT_BOUNCED] > a[IOP_BSA_STAT_BOUNCED]);
+	/* On io=uring, bounced or not, every I/O went through the ring. */
+	if (file_backend() == IOP_BSA_BACKEND_URING)
+		CU_ASSERT_EQUAL(b[IOP_BSA_STAT_LOOP_CALLS], loop_calls);
+	free(want);
+	free(got);
+	down();
+	unlink(file_path);
+}
+
+/*
+ * direct=1 where there is no direct I/O: a file on ramfs (which refuses
+ * O_DIRECT at open) makes init fail, with a line on stderr that says so. In
+ * a child with a mount namespace of its own, so the mount goes with it;
+ * skipped where the child cannot mount (not root, no CAP_SYS_ADMIN).
+ */
+static void test_direct_refused(void)
+{
+	char dir[] = "/tmp/iop-test-bsa-ramfs-XXXXXX", log[96], params[160], line[512] = "";
+	int status;
+	pid_t pid;
+	FILE *fp;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(log, sizeof(log), "%s.log", dir);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		struct iop_window_opts wo = { .inbound_bytes = 1u << 20,
+					      .outbound_bytes = 1u << 20 };
+
+		if (unshare(CLONE_NEWNS) != 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+		    mount("ramfs", dir, "ramfs", 0, NULL) != 0)
+			_exit(77);
+		if (freopen(log, "w", stderr) == NULL)
+			_exit(3);
+		snprintf(params, sizeof(params), "file=%s/disk,size=1M,bs=4096,direct=1,io=%s", dir,
+			 io_mode());
+		fx.w = iop_window_create(&wo);
+		if (fx.w == NULL)
+			_exit(3);
+		fx.rt = runtime_with(params);
+		fflush(stderr); /* _exit does not, and stderr on a file may be buffered */
+		_exit(fx.rt == NULL ? 0 : 1);
+	}
+	CU_ASSERT_EQUAL_FATAL(waitpid(pid, &status, 0), pid);
+	rmdir(dir);
+	CU_ASSERT_FATAL(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77) {
+		fprintf(stderr, "\n  skipped: cannot mount a ramfs here (not root?)\n");
+		unlink(log);
+		return;
+	}
+	CU_ASSERT_EQUAL(WEXITSTATUS(status), 0);
+	fp = fopen(log, "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+	while (fgets(line, sizeof(line), fp) != NULL && strstr(line, "bsa:") == NULL)
+		;
+	fclose(fp);
+	unlink(log);
+	CU_ASSERT_PTR_NOT_NULL(strstr(line, "direct=1: O_DIRECT refused"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(line, "does not do direct I/O"));
+}
+
 /* Can this process act as nobody (seteuid may be refused in a user namespace)? */
 static bool can_be_nobody(void)
 {
@@ -1169,7 +1563,8 @@ static void test_bad_parameters(void)
 		"file=",              "file=/nonexistent-dir/x,size=1M",
 		"file=/dev/null",     "ram=1",
 		"ram,io=uring",       "file=/tmp/x,io=fast",
-		"file=/tmp/x,io=auto",
+		"file=/tmp/x,io=auto", "ram,direct=1",
+		"file=/tmp/x,direct=2", "file=/tmp/x,direct",
 	};
 	struct iop_window_opts wo = { .inbound_bytes = 1u << 20, .outbound_bytes = 1u << 20 };
 
@@ -1205,6 +1600,10 @@ static const struct iop_test_case bsa_tests[] = {
 	{ "flush_after_writes", test_flush_after_writes },
 	{ "flush_after_a_long_write", test_flush_after_a_long_write },
 	{ "quiesce_with_reads_in_flight", test_quiesce_with_reads_in_flight },
+	{ "verifies_take_the_backends_path", test_verifies_take_the_backends_path },
+	{ "verifies_at_qd32", test_verifies_at_qd32 },
+	{ "direct_io", test_direct_io },
+	{ "direct_refused", test_direct_refused },
 	{ "read_only_file", test_read_only_file },
 	{ "uring_falls_back_to_file", test_uring_falls_back_to_file },
 	{ "bad_parameters", test_bad_parameters },

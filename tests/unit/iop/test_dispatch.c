@@ -220,6 +220,24 @@ static int more_after_final_handle(struct iop_ddm *d, struct iop_request *r)
 	return IOP_DDM_DONE;
 }
 
+/*
+ * Abandons every request, then by word 4: 0 keeps it so (for good), 1 answers
+ * it after all, 2 finishes without a reply (the runtime answers for it).
+ */
+static int abandon_handle(struct iop_ddm *d, struct iop_request *r)
+{
+	uint32_t how = rte_le_to_cpu_32(iop_request_frame(r)[4]);
+
+	(void)d;
+	iop_request_abandon(r);
+	if (how == 0)
+		return IOP_DDM_PENDING;
+	if (how == 1)
+		return iop_request_reply(r, IOP_REPLY_STATUS_SUCCESS, 0) == 0 ? IOP_DDM_DONE :
+										 IOP_DDM_RETRY;
+	return IOP_DDM_DONE;
+}
+
 #define TEST_DDM(id, handler, pollfn, priv)                                                 \
 	static const struct iop_ddm_ops id##_ops = {                                         \
 		.abi_version = IOP_DDM_ABI_VERSION,                                          \
@@ -241,6 +259,7 @@ TEST_DDM(echo, echo_handle, NULL, 0)
 TEST_DDM(parker, park_handle, park_poll, 0)
 TEST_DDM(batch, batch_handle, batch_poll, sizeof(struct batcher))
 TEST_DDM(moreafter, more_after_final_handle, NULL, 0)
+TEST_DDM(abandoner, abandon_handle, NULL, 0)
 
 /* The nop DDM at TID 0x010 and each test DDM after it. */
 static const struct iop_runtime_ddm all_ddms[] = {
@@ -891,6 +910,38 @@ static void test_multiple_replies_wait_for_a_full_ring(void)
 	harness_down(&t);
 }
 
+/*
+ * requests_abandoned counts requests abandoned for good: one the DDM answers
+ * after all, or finishes without a reply (answered for it), is not one.
+ */
+static void test_abandoned_counts_only_what_stays(void)
+{
+	const struct iop_runtime_ddm ddms[] = { { "abandoner", NULL, 0 } };
+	struct iop_runtime_stats rs;
+	struct seen_reply s;
+	struct harness t;
+	uint32_t *f;
+
+	harness_up(&t, &small, ddms, 1, 1);
+	for (uint32_t how = 1; how <= 2; how++) {
+		f = harness_request(&t, NOP, IOP_UTIL_CLAIM, 5, how);
+		f[4] = rte_cpu_to_le_32(how);
+		harness_post(&t, f);
+		CU_ASSERT_FATAL(harness_wait(&t, &s, 20));
+		iop_runtime_stats(t.rt, &rs);
+		CU_ASSERT_EQUAL(rs.requests_abandoned, 0);
+	}
+	f = harness_request(&t, NOP, IOP_UTIL_CLAIM, 5, 0);
+	f[4] = 0;
+	harness_post(&t, f);
+	CU_ASSERT_FALSE(harness_wait(&t, &s, 20));
+	iop_runtime_stats(t.rt, &rs);
+	CU_ASSERT_EQUAL(rs.requests_abandoned, 1);
+	/* Its frame stays the IOP's for good: not harness_down(), which wants it back. */
+	iop_runtime_destroy(t.rt);
+	iop_window_close(t.w);
+}
+
 static const struct iop_test_case dispatch_tests[] = {
 	{ "nop_round_trip", test_nop_round_trip },
 	{ "util_nop_frees_and_never_replies", test_util_nop_frees_and_never_replies },
@@ -912,6 +963,7 @@ static const struct iop_test_case dispatch_tests[] = {
 	{ "multiple_replies", test_multiple_replies },
 	{ "more_after_final_refused", test_more_after_final_refused },
 	{ "multiple_replies_wait_for_a_full_ring", test_multiple_replies_wait_for_a_full_ring },
+	{ "abandoned_counts_only_what_stays", test_abandoned_counts_only_what_stays },
 	{ NULL, NULL },
 };
 
