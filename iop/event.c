@@ -162,7 +162,6 @@ static void sweep(struct iop_runtime *rt, struct iop_ddm *d)
 
 	for (unsigned i = 0; i < d->n_event_regs; i++) {
 		struct event_reg *e = &d->event_regs[i];
-
 		struct iop_channel ch;
 
 		if (!reg_host_there(rt, e, &ch) || (e->mask == 0 && e->n_waiting == 0))
