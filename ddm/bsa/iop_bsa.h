@@ -66,16 +66,16 @@ enum iop_bsa_device_info_field {
 /** The fields of IOP_BSA_PARAMS_STATS, in order. */
 enum iop_bsa_stats_field {
 	/** I/Os handed to the DDM's io_uring (reads, writes, fsyncs, continuations of short ones) */
-	IOP_BSA_STAT_RING_IOS    = 0,
+	IOP_BSA_STAT_RING_IOS     = 0,
 	/** I/O system calls the DDM's loop made and waited for (pread(v), pwrite(v), fdatasync) */
-	IOP_BSA_STAT_LOOP_CALLS  = 1,
+	IOP_BSA_STAT_LOOP_CALLS   = 1,
 	/** direct=1: requests moved through the aligned bounce buffer (a buffer O_DIRECT refused) */
-	IOP_BSA_STAT_BOUNCED     = 2,
+	IOP_BSA_STAT_BOUNCED      = 2,
 	/** direct=1: bytes copied through the bounce buffer */
 	IOP_BSA_STAT_BOUNCE_BYTES = 3,
 	/** 1 when the file was opened with O_DIRECT (direct=1), else 0 */
-	IOP_BSA_STAT_DIRECT      = 4,
-	IOP_BSA_STAT_FIELDS      = 5,
+	IOP_BSA_STAT_DIRECT       = 4,
+	IOP_BSA_STAT_FIELDS       = 5,
 };
 
 /** What stores the blocks. */

@@ -17,6 +17,7 @@ enum blk_pattern { BLK_READ, BLK_WRITE, BLK_RANDREAD, BLK_RANDWRITE, BLK_RANDRW 
 struct blk_opts {
 	const char *socket;       /* iopd's control socket; NULL: its default */
 	const char *in_process;   /* bsa parameters of a runtime of our own; NULL: attach */
+	bool loop_inline;         /* in-process, one thread: it turns the runtime's loop itself */
 	uint16_t tid;             /* the bsa target */
 	enum blk_pattern rw;
 	unsigned read_pct;        /* randrw: the share of reads */
@@ -54,6 +55,8 @@ struct blk_target {
 	uint32_t block_size;      /* the device's */
 	uint64_t capacity;        /* bytes */
 	void *priv;               /* in-process: the runtime, window and loop */
+	/* --loop-inline: one turn of the runtime's loop, called by the host thread; else NULL */
+	void (*turn)(struct blk_target *t);
 };
 
 /* @return 0, or -1 with a message on stderr. */
@@ -75,6 +78,7 @@ struct blk_worker {
 	unsigned id;
 	uint64_t region;          /* bytes, a multiple of bs */
 	uint64_t lo, hi;
+	uint64_t last_ns;         /* the clock at the last completion (or the start) */
 	struct blk_result res;
 };
 

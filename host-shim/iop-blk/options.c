@@ -9,7 +9,7 @@
 #include "blk.h"
 
 enum { OPT_RW = 256, OPT_BS, OPT_QD, OPT_THREADS, OPT_DURATION, OPT_IOS, OPT_SIZE, OPT_VERIFY,
-       OPT_JSON, OPT_IN_PROCESS, OPT_TID, OPT_MIX, OPT_SEED };
+       OPT_JSON, OPT_IN_PROCESS, OPT_TID, OPT_MIX, OPT_SEED, OPT_LOOP_INLINE };
 
 static const char usage_text[] =
 	"usage: iop-blk [-s PATH | --in-process PARAMS] [OPTIONS]\n"
@@ -17,6 +17,9 @@ static const char usage_text[] =
 	"  -s, --socket PATH      iopd's control socket (default: iopd's default)\n"
 	"  --in-process PARAMS    run a runtime of our own with a bsa DDM of these\n"
 	"                         parameters (e.g. ram,size=64M) instead of attaching\n"
+	"  --loop-inline          with --in-process and one thread: no loop thread, the\n"
+	"                         host thread turns the runtime's loop between polls (no\n"
+	"                         hand-off between CPUs: the path's own cost; iopd cannot)\n"
 	"  --tid TID              the bsa target (default 0x010)\n"
 	"  --rw PATTERN           read, write, randread, randwrite or randrw (default randread)\n"
 	"  --mix PCT              randrw: the share of reads in percent (default 50)\n"
@@ -37,6 +40,7 @@ static const char usage_text[] =
 static const struct option long_opts[] = {
 	{ "socket", required_argument, NULL, 's' },
 	{ "in-process", required_argument, NULL, OPT_IN_PROCESS },
+	{ "loop-inline", no_argument, NULL, OPT_LOOP_INLINE },
 	{ "tid", required_argument, NULL, OPT_TID },
 	{ "rw", required_argument, NULL, OPT_RW },
 	{ "mix", required_argument, NULL, OPT_MIX },
@@ -95,6 +99,7 @@ static int apply(int c, const char *arg, struct blk_opts *o)
 	case 's': o->socket = arg; return 0;
 	case OPT_IN_PROCESS: o->in_process = arg; return 0;
 	case OPT_VERIFY: o->verify = true; return 0;
+	case OPT_LOOP_INLINE: o->loop_inline = true; return 0;
 	case OPT_JSON: o->json = true; return 0;
 	case OPT_RW:
 		for (unsigned i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++)
@@ -166,6 +171,10 @@ int blk_parse_options(int argc, char **argv, struct blk_opts *o)
 	}
 	if (optind != argc)
 		return bad("argument", argv[optind]);
+	if (o->loop_inline && (o->in_process == NULL || o->threads != 1)) {
+		fprintf(stderr, "iop-blk: --loop-inline needs --in-process and one thread\n");
+		return 2;
+	}
 	duration_given = o->duration > 0;
 	if (!duration_given && o->ios == 0)
 		o->duration = 5;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ struct in_process {
 	struct iop_window *w;
 	struct iop_runtime *rt;
 	pthread_t loop;
+	bool loop_started; /* a loop thread (none with --loop-inline) */
 	_Atomic int stop;
 };
 
@@ -33,6 +35,12 @@ static void *loop_main(void *arg)
 
 	iop_runtime_lcore_loop(ip->rt, 0, &ip->stop);
 	return NULL;
+}
+
+/* --loop-inline: one turn of the runtime's loop, on the host thread that calls it. */
+static void turn_inline(struct blk_target *t)
+{
+	iop_runtime_poll(((struct in_process *)t->priv)->rt, 0);
 }
 
 static size_t pow2_at_least(size_t n)
@@ -70,15 +78,56 @@ static int start_in_process(struct blk_target *t, const struct blk_opts *o)
 		fprintf(stderr, "iop-blk: runtime: %s\n", err);
 		return -1;
 	}
-	if (pthread_create(&ip->loop, NULL, loop_main, ip) != 0) {
+	if (o->loop_inline) {
+		t->turn = turn_inline;
+	} else if (pthread_create(&ip->loop, NULL, loop_main, ip) != 0) {
 		iop_runtime_destroy(ip->rt);
 		ip->rt = NULL;
 		return -1;
+	} else {
+		ip->loop_started = true;
 	}
 	t->host = iop_host_attach_runtime(ip->rt, err, sizeof(err));
 	if (t->host == NULL)
 		fprintf(stderr, "iop-blk: attach: %s\n", err);
 	return t->host != NULL ? 0 : -1;
+}
+
+/* What call_inline waits for: the reply, copied before the library frees it. */
+struct inline_call {
+	bool done;
+	uint32_t *reply;
+	size_t reply_words;
+	struct iop_completion c;
+};
+
+static void call_done(struct iop_qp *qp, const struct iop_completion *c)
+{
+	struct inline_call *ic = c->arg;
+	size_t n = c->reply_words < ic->reply_words ? c->reply_words : ic->reply_words;
+
+	(void)qp;
+	memcpy(ic->reply, c->reply, n * 4);
+	ic->c = *c;
+	ic->c.reply = NULL;
+	ic->done = true;
+}
+
+/* iop_qp_call(), the loop turned by this thread (--loop-inline): there is no loop thread. */
+static int call_inline(struct blk_target *t, struct iop_qp *qp, uint32_t *f, uint32_t *reply,
+		       size_t reply_words, struct iop_completion *c)
+{
+	struct inline_call ic = { .reply = reply, .reply_words = reply_words };
+	int rc = iop_qp_post(qp, f, call_done, &ic);
+
+	if (rc != 0)
+		return rc;
+	while (!ic.done) {
+		t->turn(t);
+		iop_qp_poll(qp, 1);
+	}
+	*c = ic.c;
+	return ic.c.result;
 }
 
 /* Block size and capacity: UtilParamsGet of the device-information group. */
@@ -93,7 +142,8 @@ static int device_info(struct blk_target *t, const struct blk_opts *o)
 
 	if (f != NULL) {
 		iop_build_params_get(f, 32, o->tid, IOP_BSA_PARAMS_DEVICE_INFO);
-		rc = iop_qp_call(qp, f, reply, 32, &c, 5000);
+		rc = t->turn != NULL ? call_inline(t, qp, f, reply, 32, &c)
+				     : iop_qp_call(qp, f, reply, 32, &c, 5000);
 		if (rc == 0 && iop_read_params_reply(reply, c.reply_words, v, IOP_BSA_INFO_FIELDS,
 						     &n) < (int)IOP_BSA_INFO_FIELDS)
 			rc = -EPROTO;
@@ -149,7 +199,8 @@ void blk_target_close(struct blk_target *t)
 	if (ip != NULL) {
 		if (ip->rt != NULL) {
 			atomic_store(&ip->stop, 1);
-			pthread_join(ip->loop, NULL);
+			if (ip->loop_started)
+				pthread_join(ip->loop, NULL);
 			iop_runtime_destroy(ip->rt);
 		}
 		if (ip->w != NULL)

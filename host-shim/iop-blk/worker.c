@@ -64,7 +64,8 @@ static void on_reply(struct iop_qp *qp, const struct iop_completion *c)
 	uint32_t count = 0;
 
 	(void)qp;
-	blk_hist_add(&w->res.hist, blk_now_ns() - s->start_ns);
+	w->last_ns = blk_now_ns();
+	blk_hist_add(&w->res.hist, w->last_ns - s->start_ns);
 	s->busy = false;
 	if (c->result != 0 || iop_read_bsa_transfer_count(c->reply, c->reply_words, &count) != 0 ||
 	    count != o->bs) {
@@ -88,8 +89,9 @@ static bool next_io(struct phase *p, uint64_t *addr, bool *write)
 	const struct blk_opts *o = w->o;
 	uint64_t blocks = w->region / o->bs;
 
+	/* The clock of the last completion: a request is posted when one has freed its slot. */
 	if ((p->limit != 0 && p->issued >= p->limit) ||
-	    (p->deadline_ns != 0 && blk_now_ns() >= p->deadline_ns))
+	    (p->deadline_ns != 0 && w->last_ns >= p->deadline_ns))
 		return false;
 	if (p->order != NULL) {
 		*addr = p->order[p->issued];
@@ -175,6 +177,8 @@ static void run_phase(struct phase *p)
 			}
 			p->issued++;
 		}
+		if (p->w->t->turn != NULL)
+			p->w->t->turn(p->w->t); /* --loop-inline: the loop is this thread's */
 		if (iop_qp_poll(p->qp, o->qd) > 0)
 			empty = 0;
 		else if (++empty >= SPINS_BEFORE_YIELD)
@@ -207,9 +211,10 @@ static int run(struct blk_worker *w, struct iop_qp *qp, struct slot *slots)
 	const struct blk_opts *o = w->o;
 	struct phase p = { .w = w, .qp = qp, .slots = slots, .rng = o->seed ^ (w->id + 1) * 7919 };
 
+	w->last_ns = blk_now_ns();
 	if (!o->verify) {
 		p.limit = o->ios;
-		p.deadline_ns = o->duration > 0 ? blk_now_ns() + (uint64_t)(o->duration * 1e9) : 0;
+		p.deadline_ns = o->duration > 0 ? w->last_ns + (uint64_t)(o->duration * 1e9) : 0;
 		run_phase(&p);
 		return 0;
 	}

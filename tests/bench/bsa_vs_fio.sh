@@ -3,7 +3,9 @@
 # 4 KiB random reads and writes at queue depth 1 and 32 on one file: fio straight on the file
 # (psync at QD 1, io_uring at QD 1 and 32), against iop-blk through the bsa DDM with each of
 # its file submission paths (io=sync: preadv/pwritev on the loop; io=uring: io_uring), in-process
-# and through a separate iopd. Prints a markdown table of medians (docs/iop-blk.md#against-fio).
+# and through a separate iopd; at QD 1 also in-process with the loop turned by the host's own
+# thread (--loop-inline: no hand-off between CPUs). Prints a markdown table of medians
+# (docs/iop-blk.md#against-fio).
 #
 #   tests/bench/bsa_vs_fio.sh [BUILD_DIR] [SECONDS] [REPEATS]
 #
@@ -110,6 +112,17 @@ for rw in randread randwrite; do
 				blk_run "$rw" "$qd" --in-process "file=$file,bs=4096,io=$io"
 			done | median)
 			echo "| $(label "iop-blk, in-process" "$io") | $rw | $qd $row"
+			# QD 1 with no hand-off between CPUs: the host's thread turns the loop itself
+			# (--loop-inline), so the row shows the path's own cost, apart from the hand-off.
+			if [ "$qd" -eq 1 ]; then
+				: >"$errs"
+				row=$(for _ in $(seq "$repeats"); do
+					blk_run "$rw" "$qd" --in-process "file=$file,bs=4096,io=$io" \
+						--loop-inline
+				done | median)
+				echo "| $(label "iop-blk, in-process, loop on the host thread" "$io") |" \
+					"$rw | $qd $row"
+			fi
 			: >"$errs"
 			"$iopd" --log-level=lib.eal:error -- --socket "$sock" \
 				--ddm "bsa@0:file=$file,bs=4096,io=$io" >/dev/null 2>"$errs" &
