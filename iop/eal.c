@@ -3,7 +3,10 @@
  * Starting the EAL with defaults that run anywhere (no hugepages, no PCI, a
  * runtime-file prefix of its own), and the runtime's loops on worker lcores.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,9 @@
 #include "runtime_impl.h"
 
 #define MAX_EAL_ARGS 128
+
+/* iop_eal_init chose the file prefix (iopool-PID): its runtime directory is this process's alone. */
+static bool own_prefix;
 
 static unsigned long meminfo_value(const char *key)
 {
@@ -88,6 +94,7 @@ int iop_eal_init(int argc, char **argv, char *err, size_t errlen)
 	if (!given(argc, argv, prefix)) {
 		snprintf(file_prefix, sizeof(file_prefix), "--file-prefix=iopool-%d", (int)getpid());
 		args[n++] = file_prefix;
+		own_prefix = true;
 	}
 	if (!given(argc, argv, log))
 		args[n++] = (char *)"--log-level=lib.eal:warning";
@@ -100,6 +107,42 @@ int iop_eal_init(int argc, char **argv, char *err, size_t errlen)
 	}
 	/* The options iopool added come after the user's: count only theirs. */
 	return rc < argc ? rc : argc;
+}
+
+/*
+ * Remove the runtime directory dir (config, fbarray_* and the like; no
+ * subdirectories) if its name is this process's own prefix, so that a
+ * directory someone else made is never touched.
+ */
+static void remove_own_runtime_dir(const char *dir)
+{
+	char name[64];
+	const char *base = strrchr(dir, '/');
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(name, sizeof(name), "iopool-%d", (int)getpid());
+	if (base == NULL || strcmp(base + 1, name) != 0)
+		return;
+	d = opendir(dir);
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+	rmdir(dir);
+}
+
+void iop_eal_cleanup(void)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s", rte_eal_get_runtime_dir());
+	rte_eal_cleanup();
+	if (own_prefix && dir[0] != '\0')
+		remove_own_runtime_dir(dir);
+	own_prefix = false;
 }
 
 static int lcore_main(void *arg)

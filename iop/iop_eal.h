@@ -41,6 +41,16 @@ bool iop_eal_hugepages_available(void);
 int iop_eal_init(int argc, char **argv, char *err, size_t errlen);
 
 /**
+ * rte_eal_cleanup(), and then, if iop_eal_init() chose the file prefix
+ * (iopool-PID), the runtime directory it made (/run/dpdk/iopool-PID, or
+ * under $XDG_RUNTIME_DIR): nothing can attach to a process that is going,
+ * and each run would otherwise leave about 1 MiB of DPDK's files there. A
+ * prefix the user gave is left as DPDK leaves it.
+ * Thread safety: once, on the main lcore, after the loops have stopped.
+ */
+void iop_eal_cleanup(void);
+
+/**
  * Run poll loop i of the runtime on the i-th worker lcore, until *stop is
  * set.
  *

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <rte_eal.h>
+#include "iop_eal.h"
 
 #include "iop_lan.h"
 #include "replay.h"
@@ -227,7 +227,7 @@ int main(int argc, char **argv)
 	if (rc == 0)
 		report_summary(&o, replay_iop_stats(x), &r, verified);
 	replay_iop_free(x);
-	rte_eal_cleanup();
+	iop_eal_cleanup();
 	if (o.input == sample) {
 		unlink(sample);
 		unlink(out);

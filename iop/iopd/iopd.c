@@ -274,7 +274,7 @@ static int run(int argc, char **argv, struct iopd_config *c)
 	w = iop_window_create(&wo);
 	if (w == NULL) {
 		fprintf(stderr, "iopd: frame window: %s\n", strerror(errno));
-		rte_eal_cleanup();
+		iop_eal_cleanup();
 		return 1;
 	}
 	rc_cfg.window = w;
@@ -320,7 +320,7 @@ static int run(int argc, char **argv, struct iopd_config *c)
 	iopd_hosts_destroy(hs);
 	iop_runtime_destroy(rt);
 	iop_window_close(w);
-	rte_eal_cleanup();
+	iop_eal_cleanup();
 	printf("iopd: stopped\n");
 	return rc == 0 ? 0 : 1;
 
@@ -328,6 +328,6 @@ destroy_runtime:
 	iop_runtime_destroy(rt);
 close_window:
 	iop_window_close(w);
-	rte_eal_cleanup();
+	iop_eal_cleanup();
 	return 1;
 }

@@ -81,6 +81,11 @@ cleanup() {
 		ip netns del "$ns" 2>/dev/null || echo "$me: could not delete network namespace $ns" >&2
 	fi
 	rm -rf "$dir"
+	# testpmd's DPDK runtime directory (its prefix is this run's alone).
+	local d
+	for d in /var/run/dpdk "${XDG_RUNTIME_DIR:-/nonexistent}/dpdk" /tmp/dpdk; do
+		rm -rf "$d/iop-bench-testpmd-$$"
+	done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -13,6 +13,8 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -265,6 +267,26 @@ static void test_attach_to_nothing(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/iopd.sock"));
 }
 
+/* iopd's DPDK runtime directory (iopool-PID), if it is in one of the places DPDK puts it. */
+static bool iopd_runtime_dir(char *path, size_t len)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+	snprintf(path, len, "/var/run/dpdk/iopool-%d", (int)iopd_pid);
+	if (access(path, F_OK) == 0)
+		return true;
+	if (xdg != NULL) {
+		snprintf(path, len, "%s/dpdk/iopool-%d", xdg, (int)iopd_pid);
+		if (access(path, F_OK) == 0)
+			return true;
+	}
+	snprintf(path, len, "/tmp/dpdk/iopool-%d", (int)iopd_pid);
+	if (access(path, F_OK) == 0)
+		return true;
+	path[0] = '\0';
+	return false;
+}
+
 /* DPDK telemetry: iopd's endpoints answer on its runtime directory's socket. */
 static void test_telemetry(void)
 {
@@ -334,8 +356,8 @@ static void test_bad_configuration_refused(void)
 		int status;
 
 		snprintf(cmd, sizeof(cmd),
-			 "%s --file-prefix=iopd-bad-%d -- --socket /tmp/iopd-bad-%d.sock %s %s 2>&1",
-			 iopd, (int)getpid(), (int)getpid(), cases[i].opt, cases[i].val);
+			 "%s -- --socket /tmp/iopd-bad-%d.sock %s %s 2>&1", iopd, (int)getpid(),
+			 cases[i].opt, cases[i].val);
 		p = popen(cmd, "r");
 		CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 		fread(out, 1, sizeof(out) - 1, p);
@@ -448,6 +470,7 @@ int main(int argc, char **argv)
 {
 	const char *iopd = getenv("IOP_TEST_IOPD");
 	struct iop_test_iopd d = { 0 };
+	char run_dir[256] = "";
 	int failures;
 
 	if (iopd == NULL) {
@@ -461,7 +484,16 @@ int main(int argc, char **argv)
 	strcpy(sock_path, d.sock_path);
 	iop_test_stay_off_the_loop_cpu(); /* and the hosts it forks */
 	failures = iop_test_main(argc, argv, suites);
+	/* DPDK's runtime directory is there while iopd runs, and goes with it. */
+	if (!iopd_runtime_dir(run_dir, sizeof(run_dir))) {
+		fprintf(stderr, "FAIL: no runtime directory iopool-%d found\n", (int)d.pid);
+		failures++;
+	}
 	if (iop_test_iopd_stop(&d) != 0)
 		failures++;
+	if (run_dir[0] != '\0' && access(run_dir, F_OK) == 0) {
+		fprintf(stderr, "FAIL: iopd left %s behind\n", run_dir);
+		failures++;
+	}
 	return failures;
 }

@@ -1661,7 +1661,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	failures = iop_test_main(argc, argv, suites);
-	rte_eal_cleanup();
+	iop_eal_cleanup();
 	unlink(tx_pcap);
 	rmdir(dir);
 	return failures;

@@ -7,9 +7,12 @@
  * bursts and checking every reply.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_eal.h>
 #include <rte_lcore.h>
@@ -105,7 +108,7 @@ int main(int argc, char **argv)
 	const struct iop_window_opts wo = { .inbound_bytes = 1 << 20, .outbound_bytes = 1 << 20 };
 	const struct iop_runtime_ddm ddms[] = { { "nop", NULL, 1 } };
 	struct iop_runtime_config cfg = { .lcores = 2, .ddms = ddms, .n_ddms = 1 };
-	char err[256];
+	char err[256], run_dir[PATH_MAX];
 	int failures;
 
 	if (iop_eal_init(2, eal_argv, err, sizeof(err)) < 0) {
@@ -124,6 +127,12 @@ int main(int argc, char **argv)
 	iop_runtime_wait(rt);
 	iop_runtime_destroy(rt);
 	iop_window_close(w);
-	rte_eal_cleanup();
+	snprintf(run_dir, sizeof(run_dir), "%s", rte_eal_get_runtime_dir());
+	iop_eal_cleanup();
+	/* A run leaves nothing of DPDK's behind in /run/dpdk (iop_eal_init chose the prefix). */
+	if (run_dir[0] == '\0' || access(run_dir, F_OK) == 0) {
+		fprintf(stderr, "FAIL: runtime directory \"%s\" still there\n", run_dir);
+		failures++;
+	}
 	return failures;
 }
