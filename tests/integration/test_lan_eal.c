@@ -79,6 +79,40 @@ static void up(struct fixture *f, const char *params)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f->qp);
 }
 
+/*
+ * A net_ring port of the test's own, on two rings it can read and fill (tx
+ * of tx_entries, rx of 16), and the lan DDM up on it with "port=N" and
+ * `more`, if not NULL, after a comma. DPDK keeps a ring's and a port's name
+ * until they are freed, so each test names its own. @return the port.
+ */
+static int ring_port_up(struct fixture *f, const char *name, unsigned tx_entries,
+			struct rte_ring **tx, struct rte_ring **rx, const char *more)
+{
+	char ring[RTE_RING_NAMESIZE], params[96];
+	int port;
+
+	snprintf(ring, sizeof(ring), "%s-tx", name);
+	*tx = rte_ring_create(ring, tx_entries, (int)rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
+	snprintf(ring, sizeof(ring), "%s-rx", name);
+	*rx = rte_ring_create(ring, 16, (int)rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(*tx);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(*rx);
+	port = rte_eth_from_rings(name, rx, 1, tx, 1, (unsigned)rte_socket_id());
+	CU_ASSERT_FATAL(port >= 0);
+	snprintf(params, sizeof(params), "port=%d%s%s", port, more != NULL ? "," : "",
+		 more != NULL ? more : "");
+	up(f, params);
+	return port;
+}
+
+/* After down(): the port of ring_port_up() closed, its rings freed. */
+static void ring_port_close(int port, struct rte_ring *tx, struct rte_ring *rx)
+{
+	rte_eth_dev_close((uint16_t)port);
+	rte_ring_free(tx);
+	rte_ring_free(rx);
+}
+
 /* up() with the tx mode of the case appended. */
 static void up_tx(struct fixture *f, const char *params)
 {
@@ -832,23 +866,14 @@ static void test_multi_send_waits_for_a_full_queue(void)
 	static uint8_t pkts[N + 1][128];
 	uint32_t sizes[N + 1];
 	struct iop_lan_inline inl[N];
-	struct rte_ring *tx = rte_ring_create("lan-bp-tx", 16, (int)rte_socket_id(),
-					      RING_F_SP_ENQ | RING_F_SC_DEQ);
-	struct rte_ring *rx = rte_ring_create("lan-bp-rx", 16, (int)rte_socket_id(),
-					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+	struct rte_ring *tx, *rx;
 	struct sent_reply big = { 0 }, one = { 0 }, cut = { 0 }, reset = { 0 };
 	struct fixture f;
 	uint32_t *frame;
 	unsigned seen = 0;
-	char params[32];
 	int port;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(tx);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(rx);
-	port = rte_eth_from_rings("lan_bp", &rx, 1, &tx, 1, (unsigned)rte_socket_id());
-	CU_ASSERT_FATAL(port >= 0);
-	snprintf(params, sizeof(params), "port=%d", port);
-	up(&f, params);
+	port = ring_port_up(&f, "lan_bp", 16, &tx, &rx, NULL);
 	replies_seen = 0;
 	for (unsigned i = 0; i <= N; i++) {
 		sizes[i] = 60 + i;
@@ -916,9 +941,7 @@ static void test_multi_send_waits_for_a_full_queue(void)
 		;
 	CU_ASSERT_EQUAL(seen, 15);
 	down(&f);
-	rte_eth_dev_close((uint16_t)port);
-	rte_ring_free(tx);
-	rte_ring_free(rx);
+	ring_port_close(port, tx, rx);
 }
 
 /* Link events a registered host saw: indicator, speed, duplex of each. */
@@ -1058,23 +1081,14 @@ static void test_quiesce_and_reset_end_a_held_send(void)
 	static uint8_t pkts[N + 1][128], want[16][128];
 	uint32_t sizes[N + 1], want_sizes[16];
 	struct iop_lan_inline inl[N];
-	struct rte_ring *tx = rte_ring_create("lan-q-tx", 16, (int)rte_socket_id(),
-					      RING_F_SP_ENQ | RING_F_SC_DEQ);
-	struct rte_ring *rx = rte_ring_create("lan-q-rx", 16, (int)rte_socket_id(),
-					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+	struct rte_ring *tx, *rx;
 	struct sent_reply cut = { 0 }, quiesce = { 0 }, reset = { 0 };
 	struct iop_completion c;
 	struct fixture f;
 	unsigned seen = 0;
-	char params[32];
 	int port;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(tx);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(rx);
-	port = rte_eth_from_rings("lan_q", &rx, 1, &tx, 1, (unsigned)rte_socket_id());
-	CU_ASSERT_FATAL(port >= 0);
-	snprintf(params, sizeof(params), "port=%d", port);
-	up(&f, params);
+	port = ring_port_up(&f, "lan_q", 16, &tx, &rx, NULL);
 	replies_seen = 0;
 	for (unsigned i = 0; i <= N; i++) {
 		sizes[i] = 60 + i;
@@ -1131,9 +1145,7 @@ static void test_quiesce_and_reset_end_a_held_send(void)
 		;
 	CU_ASSERT_EQUAL(seen, 16);
 	down(&f);
-	rte_eth_dev_close((uint16_t)port);
-	rte_ring_free(tx);
-	rte_ring_free(rx);
+	ring_port_close(port, tx, rx);
 }
 
 /* ---- tx=zerocopy: the packets sent from where the host put them ---- */
@@ -1235,25 +1247,16 @@ static void test_zerocopy_reply_waits_for_the_port(void)
 	enum { NA = 4, NB = 3 };
 	static uint8_t pa[NA][200], pb[NB][400], pc[60];
 	static const uint32_t lb[NB] = { 60, 300, 400 };
-	struct rte_ring *tx = rte_ring_create("lan-zc-tx", 32, (int)rte_socket_id(),
-					      RING_F_SP_ENQ | RING_F_SC_DEQ);
-	struct rte_ring *rx = rte_ring_create("lan-zc-rx", 16, (int)rte_socket_id(),
-					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+	struct rte_ring *tx, *rx;
 	struct sent_reply a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 }, q = { 0 };
 	struct iop_lan_inline inl[NB];
 	struct iop_buf bufs[NA];
 	struct rte_mbuf *ma[NA], *mb[NB], *mc, *md;
 	struct fixture f;
 	uint32_t *frame;
-	char params[64];
 	int port;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(tx);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(rx);
-	port = rte_eth_from_rings("lan_zc", &rx, 1, &tx, 1, (unsigned)rte_socket_id());
-	CU_ASSERT_FATAL(port >= 0);
-	snprintf(params, sizeof(params), "port=%d,tx=zerocopy,copy_max=100", port);
-	up(&f, params);
+	port = ring_port_up(&f, "lan_zc", 32, &tx, &rx, "tx=zerocopy,copy_max=100");
 	replies_seen = 0;
 	/* A: 4 packets in heap buffers; B: 3 inline, the first small enough to be copied. */
 	for (unsigned i = 0; i < NA; i++) {
@@ -1332,9 +1335,7 @@ static void test_zerocopy_reply_waits_for_the_port(void)
 	CU_ASSERT_TRUE(exec_ok(&f, IOP_EXEC_SYS_ENABLE));
 	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_DDM_STATS, 0), NA + NB + 2);
 	down(&f); /* every frame back in both heaps */
-	rte_eth_dev_close((uint16_t)port);
-	rte_ring_free(tx);
-	rte_ring_free(rx);
+	ring_port_close(port, tx, rx);
 }
 
 /*
@@ -1394,23 +1395,14 @@ static void test_refusal_waits_behind_zerocopy_sends(void)
 {
 	static uint8_t pa[200];
 	const uint32_t imm[2] = { 0xCC000004u | 0x40000000u, 0x01020304u };
-	struct rte_ring *tx = rte_ring_create("lan-zr-tx", 16, (int)rte_socket_id(),
-					      RING_F_SP_ENQ | RING_F_SC_DEQ);
-	struct rte_ring *rx = rte_ring_create("lan-zr-rx", 16, (int)rte_socket_id(),
-					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+	struct rte_ring *tx, *rx;
 	struct sent_reply a = { 0 }, b = { 0 }, c = { 0 };
 	struct rte_mbuf *ma;
 	struct fixture f;
 	uint32_t *frame;
-	char params[64];
 	int port;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(tx);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(rx);
-	port = rte_eth_from_rings("lan_zr", &rx, 1, &tx, 1, (unsigned)rte_socket_id());
-	CU_ASSERT_FATAL(port >= 0);
-	snprintf(params, sizeof(params), "port=%d,tx=zerocopy,copy_max=100", port);
-	up(&f, params);
+	port = ring_port_up(&f, "lan_zr", 16, &tx, &rx, "tx=zerocopy,copy_max=100");
 	replies_seen = 0;
 	make_packet(pa, sizeof(pa), 1100, false);
 	frame = iop_qp_frame_alloc(f.qp, 512);
@@ -1435,9 +1427,7 @@ static void test_refusal_waits_behind_zerocopy_sends(void)
 	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_DDM_STATS, 2), 2); /* refused */
 	CU_ASSERT_EQUAL(rte_ring_count(tx), 0); /* nothing of the refused went */
 	down(&f);
-	rte_eth_dev_close((uint16_t)port);
-	rte_ring_free(tx);
-	rte_ring_free(rx);
+	ring_port_close(port, tx, rx);
 }
 
 static void find_pool(struct rte_mempool *mp, void *arg)
@@ -1465,23 +1455,14 @@ static bool pool_exists(struct rte_mempool *mp)
 static void test_end_leaves_a_pool_the_port_uses(void)
 {
 	static uint8_t p[3][100];
-	struct rte_ring *tx = rte_ring_create("lan-pl-tx", 16, (int)rte_socket_id(),
-					      RING_F_SP_ENQ | RING_F_SC_DEQ);
-	struct rte_ring *rx = rte_ring_create("lan-pl-rx", 16, (int)rte_socket_id(),
-					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+	struct rte_ring *tx, *rx;
 	struct rte_mbuf *m[3];
 	struct iop_completion c;
 	struct rte_mempool *pool;
 	struct fixture f;
-	char params[64];
 	int port;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(tx);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(rx);
-	port = rte_eth_from_rings("lan_pl", &rx, 1, &tx, 1, (unsigned)rte_socket_id());
-	CU_ASSERT_FATAL(port >= 0);
-	snprintf(params, sizeof(params), "port=%d,tx=copy", port);
-	up(&f, params);
+	port = ring_port_up(&f, "lan_pl", 16, &tx, &rx, "tx=copy");
 	for (unsigned i = 0; i < 3; i++) {
 		make_packet(p[i], sizeof(p[i]), 1200 + i, false);
 		CU_ASSERT_EQUAL(send_packet(&f, p[i], sizeof(p[i]), true, &c), 0);
@@ -1496,9 +1477,7 @@ static void test_end_leaves_a_pool_the_port_uses(void)
 	rte_pktmbuf_free_bulk(m, 3);
 	CU_ASSERT_EQUAL(rte_mempool_in_use_count(pool), 0);
 	rte_mempool_free(pool); /* left to whoever took the last mbufs */
-	rte_eth_dev_close((uint16_t)port);
-	rte_ring_free(tx);
-	rte_ring_free(rx);
+	ring_port_close(port, tx, rx);
 }
 
 static int build_lan_fn(uint32_t *frame, size_t bytes, uint8_t fn)
@@ -1532,22 +1511,13 @@ static void test_zerocopy_quiesce_and_reset_wait_for_the_port(void)
 	};
 	uint32_t sizes[N + 1];
 	struct iop_lan_inline inl[N];
-	struct rte_ring *tx = rte_ring_create("lan-zq-tx", 16, (int)rte_socket_id(),
-					      RING_F_SP_ENQ | RING_F_SC_DEQ);
-	struct rte_ring *rx = rte_ring_create("lan-zq-rx", 16, (int)rte_socket_id(),
-					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+	struct rte_ring *tx, *rx;
 	struct rte_mbuf *m[15];
 	struct fixture f;
 	uint32_t *frame;
-	char params[64];
 	int port;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(tx);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(rx);
-	port = rte_eth_from_rings("lan_zq", &rx, 1, &tx, 1, (unsigned)rte_socket_id());
-	CU_ASSERT_FATAL(port >= 0);
-	snprintf(params, sizeof(params), "port=%d,tx=zerocopy,copy_max=0", port);
-	up(&f, params);
+	port = ring_port_up(&f, "lan_zq", 16, &tx, &rx, "tx=zerocopy,copy_max=0");
 	for (unsigned i = 0; i <= N; i++) {
 		sizes[i] = 60 + i;
 		make_packet(pkts[i], sizes[i], 1300 + i, false);
@@ -1604,9 +1574,7 @@ static void test_zerocopy_quiesce_and_reset_wait_for_the_port(void)
 		CU_ASSERT_EQUAL(one.status, IOP_REPLY_STATUS_SUCCESS);
 	}
 	down(&f);
-	rte_eth_dev_close((uint16_t)port);
-	rte_ring_free(tx);
-	rte_ring_free(rx);
+	ring_port_close(port, tx, rx);
 }
 
 static const struct iop_test_case lan_tests[] = {
