@@ -52,6 +52,8 @@ enum lan_tx_mode {
 
 /* PacketSends sent zero-copy that one instance holds at once. */
 #define LAN_ZC_SLOTS 256u
+/* Elements of one packet sent as a chain of mbufs (tx=zerocopy); a packet of more is copied. */
+#define LAN_ZC_MAX_SEGS 8u
 
 /*
  * A PacketSend sent from frame memory: its mbufs point into the request
@@ -71,6 +73,12 @@ struct lan_zc {
 };
 
 /* The packets of one PacketSend, in mbufs, not yet sent. */
+/* Some bytes of a packet, where they lie (an SGL element's). */
+struct lan_piece {
+	const void *src;
+	uint32_t len;
+};
+
 struct lan_tx {
 	struct rte_mbuf *m[IOP_LAN_SEND_MAX_PACKETS];
 	uint32_t len[IOP_LAN_SEND_MAX_PACKETS];
@@ -126,6 +134,7 @@ struct lan {
 	enum lan_tx_mode tx_mode;
 	uint32_t copy_max;              /* packets up to this many bytes are copied all the same */
 	bool copy_max_set;              /* copy_max= given */
+	bool tx_chains;                 /* the port takes a packet in several mbufs (MULTI_SEGS) */
 	struct rte_mempool *zc_pool;    /* mbufs without data room, for frame memory */
 	struct lan_zc *zc;              /* LAN_ZC_SLOTS: a FIFO of those not yet answered */
 	unsigned zc_head, zc_n;
@@ -189,10 +198,12 @@ int lan_zc_open(struct lan *l);
  */
 struct lan_zc *lan_zc_begin(struct lan *l);
 /*
- * An mbuf for a packet that is one element, len bytes at data (frame or
- * heap memory), taking a reference on zc. @return NULL when none is free.
+ * A packet of n pieces (1..LAN_ZC_MAX_SEGS; frame or heap memory) as one
+ * mbuf attached to each, chained, each taking a reference on zc.
+ * @return the chain's head, or NULL when the pool is out of mbufs.
  */
-struct rte_mbuf *lan_zc_mbuf(struct lan *l, struct lan_zc *zc, void *data, uint32_t len);
+struct rte_mbuf *lan_zc_chain(struct lan *l, struct lan_zc *zc, const struct lan_piece *p,
+			      unsigned n);
 /*
  * The DDM is done handing the port the request's packets (all taken, or the
  * rest freed): `sent` went, dsc says why the rest did not; its reply goes

@@ -98,6 +98,10 @@ int lan_port_open(struct lan *l)
 		return -rte_errno;
 	}
 	conf.rxmode.mtu = l->mtu;
+	/* Chains of mbufs, for packets sent zero-copy from several elements (send.c). */
+	l->tx_chains = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0;
+	if (l->tx_chains)
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 	rc = rte_eth_dev_configure(l->port, l->rx ? 1 : 0, 1, &conf);
 	if (rc == 0)
 		rc = rte_eth_dev_adjust_nb_rx_tx_desc(l->port, &rxd, &txd);

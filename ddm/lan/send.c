@@ -5,9 +5,10 @@
  * the inbound heap (simple elements), or both, the elements' bytes making the
  * packets in order, END_OF_BUFFER closing each. Every packet is checked and
  * put in an mbuf of its own before any is sent: copied into it (tx=copy), or,
- * with tx=zerocopy, a packet that is one element larger than copy_max
- * attached to it where it lies (zerocopy.c; a packet of several elements is
- * copied all the same). Then all go in one rte_eth_tx_burst. What a full tx
+ * with tx=zerocopy, a packet larger than copy_max attached to it where it
+ * lies (zerocopy.c): one element in one mbuf, several in a chain of them on
+ * a port that takes chains (RTE_ETH_TX_OFFLOAD_MULTI_SEGS), else copied all
+ * the same. Then all go in one rte_eth_tx_burst. What a full tx
  * queue does not take waits, held, for later turns (lan_send_poll), and the
  * request is answered when all went (zero-copy: and the port has freed them).
  */
@@ -33,36 +34,107 @@ static void tx_free(struct lan_tx *t, unsigned from)
 	t->n = from;
 }
 
-/* Close the packet being built: it must not be empty (freed if it is). @return 0 or the DSC. */
-static uint16_t close_packet(struct lan_tx *t)
-{
-	struct rte_mbuf *m = t->m[t->n];
+/* The packet being gathered: its first pieces, or, past LAN_ZC_MAX_SEGS, an mbuf copy. */
+struct lan_gather {
+	struct lan_piece p[LAN_ZC_MAX_SEGS];
+	unsigned n;
+	uint32_t len;
+	struct rte_mbuf *copy; /* non-NULL: the packet is being copied into it */
+};
 
-	if (m->pkt_len == 0) {
-		rte_pktmbuf_free(m);
-		return IOP_DSC_INVALID_REQUEST;
-	}
-	t->len[t->n++] = m->pkt_len;
+/* Append len bytes from src to the copy. @return 0 or the DSC. */
+static uint16_t copy_append(struct rte_mbuf *m, const void *src, uint32_t len)
+{
+	char *dst = rte_pktmbuf_append(m, (uint16_t)len);
+
+	if (dst == NULL)
+		return IOP_DSC_MESSAGE_TOO_LARGE;
+	memcpy(dst, src, len);
+	return 0;
+}
+
+/* Copy the pieces gathered so far into an mbuf of the DDM's pool. @return 0, the DSC or -ENOMEM. */
+static int start_copy(struct lan *l, struct lan_gather *g)
+{
+	uint16_t dsc;
+
+	g->copy = rte_pktmbuf_alloc(l->pool);
+	if (g->copy == NULL)
+		return -ENOMEM; /* mbufs come back as the port sends them */
+	for (unsigned i = 0; i < g->n; i++)
+		if ((dsc = copy_append(g->copy, g->p[i].src, g->p[i].len)) != 0)
+			return dsc;
 	return 0;
 }
 
 /*
- * The packets the SGL names, each in an mbuf of its own: an element
- * flagged END_OF_BUFFER ends a packet, the list's end ends the last one. The
- * list is walked once, each element checked as it is read, so a host
- * rewriting the frame meanwhile can change the packets but never where they
- * are read from; nothing is sent until every packet has been checked.
+ * One more element of the packet being gathered: kept as a piece while
+ * there is room, copied after the others beyond that.
+ * @return 0, the DSC to refuse the request with, or -ENOMEM.
+ */
+static int gather(struct lan *l, struct lan_gather *g, const void *src, uint32_t len)
+{
+	int rc;
+
+	if (len > l->max_packet - g->len)
+		return IOP_DSC_MESSAGE_TOO_LARGE;
+	if (len == 0)
+		return 0; /* nothing to send from it */
+	g->len += len;
+	if (g->copy == NULL && g->n < LAN_ZC_MAX_SEGS) {
+		g->p[g->n++] = (struct lan_piece){ src, len };
+		return 0;
+	}
+	if (g->copy == NULL && (rc = start_copy(l, g)) != 0)
+		return rc;
+	return copy_append(g->copy, src, len);
+}
+
+/*
+ * The gathered packet into t->m[t->n]: attached where it lies (tx=zerocopy,
+ * larger than copy_max, in one element or, on a port that takes chains, in
+ * up to LAN_ZC_MAX_SEGS), else copied into one mbuf.
+ * @return 0, the DSC, or -ENOMEM (g->copy, if any, is the caller's to free).
+ */
+static int close_packet(struct lan *l, struct lan_tx *t, struct lan_gather *g)
+{
+	int rc;
+
+	if (g->len == 0)
+		return IOP_DSC_INVALID_REQUEST;
+	if (g->copy == NULL && t->zc != NULL && g->len > l->copy_max &&
+	    (g->n == 1 || l->tx_chains)) {
+		t->m[t->n] = lan_zc_chain(l, t->zc, g->p, g->n);
+		if (t->m[t->n] == NULL)
+			return -ENOMEM;
+	} else {
+		if (g->copy == NULL && (rc = start_copy(l, g)) != 0)
+			return rc;
+		t->m[t->n] = g->copy;
+		g->copy = NULL;
+	}
+	t->len[t->n++] = g->len;
+	return 0;
+}
+
+/*
+ * The packets the SGL names, each in an mbuf (or a chain) of its own: an
+ * element flagged END_OF_BUFFER ends a packet, the list's end ends the last
+ * one. The list is walked once, each element checked as it is read, so a
+ * host rewriting the frame meanwhile can change the packets but never where
+ * they are read from; nothing is sent until every packet has been checked.
  * @return 0, the DSC to refuse the request with, or -ENOMEM when no mbuf is
  *         free (t is left empty either way but on success).
  */
 static int build_packets(struct lan *l, struct iop_request *r, struct lan_tx *t)
 {
 	const struct iop_msg_hdr *h = iop_request_hdr(r);
+	struct lan_gather g = { .n = 0 };
 	struct iop_sgl_bounds b;
 	struct iop_sgl_iter it;
 	struct iop_sgl_elem e;
-	bool open = false; /* t->m[t->n] is being filled */
-	uint16_t dsc = 0;
+	bool open = false; /* g holds a packet being gathered */
+	int dsc = 0;
 	int rc;
 
 	t->n = 0;
@@ -74,46 +146,20 @@ static int build_packets(struct lan *l, struct iop_request *r, struct lan_tx *t)
 		const void *src = e.kind == IOP_SGL_KIND_IMMEDIATE ?
 					  e.data :
 					  (const unsigned char *)b.window + e.offset;
-		struct rte_mbuf *m;
-		char *dst;
 
 		if (!open) {
 			if (t->n == IOP_LAN_SEND_MAX_PACKETS) {
 				dsc = IOP_DSC_INVALID_PARAMETER;
 				break;
 			}
-			/* A packet in one element, large enough: sent from where it lies. */
-			if (t->zc != NULL && e.count > l->copy_max &&
-			    (e.flags & (IOP_SGL_END_OF_BUFFER | IOP_SGL_LAST_ELEMENT)) != 0) {
-				if (e.count > l->max_packet) {
-					dsc = IOP_DSC_MESSAGE_TOO_LARGE;
-					break;
-				}
-				t->m[t->n] = lan_zc_mbuf(l, t->zc, (void *)(uintptr_t)src, e.count);
-				if (t->m[t->n] == NULL) {
-					tx_free(t, 0);
-					return -ENOMEM;
-				}
-				t->len[t->n++] = e.count;
-				continue;
-			}
-			t->m[t->n] = rte_pktmbuf_alloc(l->pool);
-			if (t->m[t->n] == NULL) {
-				tx_free(t, 0);
-				return -ENOMEM; /* mbufs come back as the port sends them */
-			}
+			g = (struct lan_gather){ .n = 0 };
 			open = true;
 		}
-		m = t->m[t->n];
-		if (m->pkt_len + e.count > l->max_packet ||
-		    (dst = rte_pktmbuf_append(m, (uint16_t)e.count)) == NULL) {
-			dsc = IOP_DSC_MESSAGE_TOO_LARGE;
+		if ((dsc = gather(l, &g, src, e.count)) != 0)
 			break;
-		}
-		memcpy(dst, src, e.count);
 		if (e.flags & IOP_SGL_END_OF_BUFFER) {
 			open = false;
-			if ((dsc = close_packet(t)) != 0)
+			if ((dsc = close_packet(l, t, &g)) != 0)
 				break;
 		}
 	}
@@ -121,13 +167,12 @@ static int build_packets(struct lan *l, struct iop_request *r, struct lan_tx *t)
 		dsc = it.dsc != 0 ? it.dsc : IOP_DSC_INVALID_REQUEST;
 	if (dsc == 0 && open) {
 		open = false;
-		dsc = close_packet(t);
+		dsc = close_packet(l, t, &g);
 	}
 	if (dsc == 0 && t->n == 0)
 		dsc = IOP_DSC_INVALID_REQUEST;
 	if (dsc != 0) {
-		if (open)
-			rte_pktmbuf_free(t->m[t->n]);
+		rte_pktmbuf_free(g.copy);
 		tx_free(t, 0);
 	}
 	return dsc;

@@ -131,7 +131,8 @@ struct lan_zc *lan_zc_begin(struct lan *l)
 	return zc;
 }
 
-struct rte_mbuf *lan_zc_mbuf(struct lan *l, struct lan_zc *zc, void *data, uint32_t len)
+/* An mbuf attached to len bytes at data, taking a reference on zc. @return NULL: none free. */
+static struct rte_mbuf *zc_mbuf(struct lan *l, struct lan_zc *zc, void *data, uint32_t len)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(l->zc_pool);
 	/* Virtual ports read by address; a device would need the window mapped (above). */
@@ -146,6 +147,24 @@ struct rte_mbuf *lan_zc_mbuf(struct lan *l, struct lan_zc *zc, void *data, uint3
 	m->data_len = (uint16_t)len;
 	m->pkt_len = len;
 	return m;
+}
+
+struct rte_mbuf *lan_zc_chain(struct lan *l, struct lan_zc *zc, const struct lan_piece *p,
+			      unsigned n)
+{
+	struct rte_mbuf *head = zc_mbuf(l, zc, (void *)(uintptr_t)p[0].src, p[0].len);
+
+	for (unsigned i = 1; head != NULL && i < n; i++) {
+		struct rte_mbuf *m = zc_mbuf(l, zc, (void *)(uintptr_t)p[i].src, p[i].len);
+
+		/* Freeing the chain drops its references; the DDM's own keeps zc unreleased. */
+		if (m == NULL || rte_pktmbuf_chain(head, m) != 0) {
+			rte_pktmbuf_free(m);
+			rte_pktmbuf_free(head);
+			head = NULL;
+		}
+	}
+	return head;
 }
 
 static void answer(struct lan_zc *zc)

@@ -1289,11 +1289,11 @@ static void test_zerocopy_reply_waits_for_the_port(void)
 	CU_ASSERT_EQUAL_FATAL(take_tx(tx, &mc, 1), 1);
 	for (unsigned i = 0; i < NA; i++)
 		CU_ASSERT_TRUE(from_window(&f, ma[i], pa[i], sizeof(pa[i])));
-	CU_ASSERT_FALSE(RTE_MBUF_HAS_EXTBUF(mb[0])); /* 60 bytes: copied */
+	CU_ASSERT_FALSE(RTE_MBUF_HAS_EXTBUF(mb[0]) != 0); /* 60 bytes: copied */
 	CU_ASSERT_EQUAL(memcmp(rte_pktmbuf_mtod(mb[0], void *), pb[0], lb[0]), 0);
 	for (unsigned i = 1; i < NB; i++)
 		CU_ASSERT_TRUE(from_window(&f, mb[i], pb[i], lb[i]));
-	CU_ASSERT_FALSE(RTE_MBUF_HAS_EXTBUF(mc));
+	CU_ASSERT_FALSE(RTE_MBUF_HAS_EXTBUF(mc) != 0);
 	/* The port holds them: no reply, however long. */
 	poll_a_while(&f);
 	CU_ASSERT_FALSE(a.done || b.done || c.done);
@@ -1334,6 +1334,102 @@ static void test_zerocopy_reply_waits_for_the_port(void)
 	CU_ASSERT(d.order < q.order);
 	CU_ASSERT_TRUE(exec_ok(&f, IOP_EXEC_SYS_ENABLE));
 	CU_ASSERT_EQUAL(lan_field(&f, IOP_LAN_GROUP_DDM_STATS, 0), NA + NB + 2);
+	down(&f); /* every frame back in both heaps */
+	ring_port_close(port, tx, rx);
+}
+
+/*
+ * A packet of several SGL elements larger than copy_max goes zero-copy as a
+ * chain of mbufs, one attached to each element where it lies (net_ring takes
+ * chains: RTE_ETH_TX_OFFLOAD_MULTI_SEGS), and its reply waits for the whole
+ * chain; a packet of more elements than a chain may have (LAN_ZC_MAX_SEGS,
+ * 8) is copied into one mbuf, as is one within copy_max. Bytes and order as
+ * the host wrote them.
+ */
+static void test_zerocopy_chains_a_packet_of_several_elements(void)
+{
+	enum { NP = 3, MANY = 10, PIECE = 20 };
+	static uint8_t pkt[NP][1024];
+	static const uint32_t len[NP] = { 20 + 300 + 180, MANY * PIECE, 90 };
+	struct rte_mbuf *m[NP];
+	struct sent_reply a = { 0 };
+	struct iop_sgl_writer wr;
+	struct iop_msg_hdr h = { .version = 1, .sgl_offset = IOP_LAN_SGL_WORD,
+				 .target_tid = LAN_TID, .initiator_tid = IOP_TID_HOST,
+				 .function = IOP_LAN_PACKET_SEND };
+	struct rte_ring *tx, *rx;
+	uint8_t *buf[2], got[1024];
+	const uint8_t *seg_at[3];
+	struct fixture f;
+	uint32_t *frame;
+	int port, words;
+
+	port = ring_port_up(&f, "lan_zch", 16, &tx, &rx, "tx=zerocopy,copy_max=100");
+	for (unsigned i = 0; i < NP; i++)
+		make_packet(pkt[i], len[i], 1100 + i, false);
+	/* Packet 0: 20 bytes inline, 300 and 180 in two heap buffers. */
+	buf[0] = iop_host_frame_alloc(f.h, 300);
+	buf[1] = iop_host_frame_alloc(f.h, 180);
+	CU_ASSERT_FATAL(buf[0] != NULL && buf[1] != NULL);
+	memcpy(buf[0], pkt[0] + 20, 300);
+	memcpy(buf[1], pkt[0] + 320, 180);
+	frame = iop_qp_frame_alloc(f.qp, 1024);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(frame);
+	CU_ASSERT_EQUAL_FATAL(iop_sgl_writer_init(&wr, frame + IOP_LAN_SGL_WORD,
+						  1024 / 4 - IOP_LAN_SGL_WORD), 0);
+	CU_ASSERT_EQUAL_FATAL(iop_sgl_add_immediate(&wr, pkt[0], 20, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(iop_sgl_add_simple(&wr, iop_window_mfa(f.w, buf[0]), 300,
+						 IOP_SGL_DIR), 0);
+	CU_ASSERT_EQUAL_FATAL(iop_sgl_add_simple(&wr, iop_window_mfa(f.w, buf[1]), 180,
+						 IOP_SGL_DIR | IOP_SGL_END_OF_BUFFER), 0);
+	/* Packet 1: ten inline pieces of 20 bytes, more than a chain may have. */
+	for (unsigned i = 0; i < MANY; i++)
+		CU_ASSERT_EQUAL_FATAL(iop_sgl_add_immediate(&wr, pkt[1] + i * PIECE, PIECE,
+							    i == MANY - 1 ? IOP_SGL_END_OF_BUFFER : 0), 0);
+	/* Packet 2: two inline pieces, 90 bytes in all: within copy_max. */
+	CU_ASSERT_EQUAL_FATAL(iop_sgl_add_immediate(&wr, pkt[2], 40, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(iop_sgl_add_immediate(&wr, pkt[2] + 40, 50, 0), 0);
+	words = iop_sgl_finish(&wr);
+	CU_ASSERT_FATAL(words > 0);
+	h.size_words = (uint16_t)(IOP_LAN_SGL_WORD + (unsigned)words);
+	iop_msg_hdr_encode(&h, frame);
+	frame[IOP_LAN_CONTROL_WORD] = 0;
+	/* Where packet 0's three pieces lie: the first inside the frame, after its element's header. */
+	seg_at[0] = (const uint8_t *)(frame + IOP_LAN_SGL_WORD + 1);
+	seg_at[1] = buf[0];
+	seg_at[2] = buf[1];
+	CU_ASSERT_EQUAL_FATAL(iop_qp_post(f.qp, frame, on_send_reply, &a), 0);
+
+	CU_ASSERT_EQUAL_FATAL(take_tx(tx, m, NP), NP);
+	CU_ASSERT_EQUAL(m[0]->nb_segs, 3);
+	CU_ASSERT_EQUAL(m[0]->pkt_len, len[0]);
+	{
+		unsigned i = 0;
+
+		for (struct rte_mbuf *s = m[0]; s != NULL && i < 3; s = s->next, i++) {
+			CU_ASSERT_TRUE(RTE_MBUF_HAS_EXTBUF(s) != 0);
+			CU_ASSERT_PTR_EQUAL(rte_pktmbuf_mtod(s, const uint8_t *), seg_at[i]);
+		}
+	}
+	CU_ASSERT_EQUAL(memcmp(rte_pktmbuf_read(m[0], 0, len[0], got), pkt[0], len[0]), 0);
+	for (unsigned i = 1; i < NP; i++) {
+		CU_ASSERT_EQUAL(m[i]->nb_segs, 1);
+		CU_ASSERT_FALSE(RTE_MBUF_HAS_EXTBUF(m[i]) != 0);
+		CU_ASSERT_EQUAL(m[i]->pkt_len, len[i]);
+		CU_ASSERT_EQUAL(memcmp(rte_pktmbuf_mtod(m[i], void *), pkt[i], len[i]), 0);
+	}
+	/* The copies freed, the chain held: no reply. */
+	rte_pktmbuf_free(m[1]);
+	rte_pktmbuf_free(m[2]);
+	poll_a_while(&f);
+	CU_ASSERT_FALSE(a.done);
+	rte_pktmbuf_free(m[0]);
+	wait_both(&f, &a, &a);
+	CU_ASSERT_TRUE(a.done);
+	CU_ASSERT_EQUAL(a.status, IOP_REPLY_STATUS_SUCCESS);
+	CU_ASSERT_EQUAL(a.sent, NP);
+	iop_host_frame_free(f.h, buf[0]);
+	iop_host_frame_free(f.h, buf[1]);
 	down(&f); /* every frame back in both heaps */
 	ring_port_close(port, tx, rx);
 }
@@ -1587,6 +1683,8 @@ static const struct iop_test_case lan_tests[] = {
 	{ "multi_send_loopback_copy", test_multi_send_loopback_copy },
 	{ "multi_send_loopback_zerocopy", test_multi_send_loopback_zerocopy },
 	{ "zerocopy_reply_waits_for_the_port", test_zerocopy_reply_waits_for_the_port },
+	{ "zerocopy_chains_a_packet_of_several_elements",
+	  test_zerocopy_chains_a_packet_of_several_elements },
 	{ "refusal_waits_behind_zerocopy_sends", test_refusal_waits_behind_zerocopy_sends },
 	{ "zerocopy_quiesce_and_reset_wait_for_the_port",
 	  test_zerocopy_quiesce_and_reset_wait_for_the_port },
