@@ -90,10 +90,10 @@ int iop_sgl_add_immediate(struct iop_sgl_writer *w, const void *data, uint32_t l
 		return rc;
 	w->words[w->used] = htole32(header((uint8_t)(IOP_SGL_IMMEDIATE | flags), len));
 	dst = (unsigned char *)&w->words[w->used + 1];
-	/* Padding is zeroed so that no stale bytes of the caller's array leak to the peer. */
-	memset(dst, 0, data_words * WORD);
 	if (len != 0)
 		memcpy(dst, data, len);
+	/* The padding (up to 3 bytes) is zeroed so that no stale bytes of the frame leak to the peer. */
+	memset(dst + len, 0, data_words * WORD - len);
 	w->last = w->used;
 	w->used += 1 + data_words;
 	w->state = W_OPEN;
