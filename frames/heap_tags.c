@@ -55,10 +55,11 @@ int iop_heap_tag_set_block(struct iop_heap *h, const void *p, size_t block_bytes
 
 	if (t == NULL)
 		return -ENOTSUP;
+	/* Below the blocks, and block_bytes below the smallest block, wrap: one compare each. */
 	off = (uint64_t)((uintptr_t)p - (uintptr_t)heap_blocks(h));
-	if ((uintptr_t)p < (uintptr_t)heap_blocks(h) || off >= 1ull << h->max_order ||
-	    block_bytes < 1ull << h->min_order || block_bytes > 1ull << h->max_order ||
-	    (block_bytes & (block_bytes - 1)) != 0 || (off & (block_bytes - 1)) != 0)
+	if (off >= h->heap_bytes ||
+	    block_bytes - (1ull << h->min_order) >= h->heap_bytes - (1ull << h->min_order) + 1 ||
+	    ((block_bytes & (block_bytes - 1)) | (off & (block_bytes - 1))) != 0)
 		return -EFAULT;
 	atomic_store_explicit(&t[off >> h->min_order], tag, memory_order_relaxed);
 	return 0;
