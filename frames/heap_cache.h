@@ -142,12 +142,14 @@ static inline void *heap_cache_pop(struct iop_heap *h, struct heap_cache *c, uin
 {
 	uint32_t i = n - h->min_order;
 	uint64_t b = atomic_load_explicit(&c->block[i][cnt - 1], memory_order_relaxed);
+	/* b << i: its first smallest block, which indexes the tags and the block area alike. */
+	uint64_t first = b << i;
 	_Atomic uint16_t *tags = heap_tags(h);
 	/* Before the RMW, across which the compiler would read the header again. */
-	char *block = heap_blocks(h) + (b << n);
+	char *block = heap_blocks(h) + (first << h->min_order);
 
 	if (tags != NULL)
-		atomic_store_explicit(&tags[b << i], tag, memory_order_relaxed);
+		atomic_store_explicit(&tags[first], tag, memory_order_relaxed);
 	HEAP_HOOK(HEAP_HOOK_CACHE_POP_TAGGED);
 	/* acq_rel: ordered after the free that made it held (same word); publishes the tag. */
 	atomic_fetch_or_explicit(heap_block_word(h, n, b), heap_alloc_bit(b), memory_order_acq_rel);

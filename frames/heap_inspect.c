@@ -373,9 +373,9 @@ size_t iop_heap_allocated_size(const struct iop_heap *h, const void *p)
 	 */
 	for (uint32_t k = h->min_order; k <= top; k++) {
 		uint64_t b = off >> k;
+		uint64_t v = atomic_load_explicit(heap_block_word(h, k, b), memory_order_acquire);
 
-		if (atomic_load_explicit(heap_block_word(h, k, b), memory_order_acquire) &
-		    heap_alloc_bit(b))
+		if ((v >> (32 + b % HEAP_BLOCKS_PER_WORD)) & 1) /* its A bit */
 			return (size_t)1 << k;
 	}
 	return 0;
