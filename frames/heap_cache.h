@@ -193,13 +193,13 @@ static inline void *heap_cache_alloc_at_hand(struct iop_heap *h, uint32_t n, uin
 
 /*
  * Block off (order n), seen allocated in its bitmap word, into cache c
- * (count cnt, room for one more), then its A bit cleared. The block goes into the cache before
- * its A bit is cleared, so a process killed at any point leaves it
- * allocated (freed by iop_heap_reclaim_tag()), or cached and free (drained
- * by iop_heap_cache_reclaim_process()), never in neither. The RMW that
- * clears A returns the word as it was: a free that lost the race to a second
- * free of the same block finds A already clear (so its RMW changed nothing)
- * and takes the block out of the cache again.
+ * (count cnt, room for one more), then its A bit cleared: in that order, so
+ * that a process killed at any point leaves it allocated (freed by
+ * iop_heap_reclaim_tag()), or cached and free (drained by
+ * iop_heap_cache_reclaim_process()), never in neither. The RMW that clears A
+ * returns the word as it was: a free that lost the race to a second free of
+ * the same block finds A already clear (so its RMW changed nothing) and
+ * takes the block out of the cache again.
  */
 static inline int heap_cache_push(struct iop_heap *h, struct heap_cache *c, uint32_t n,
 				  uint32_t cnt, uint64_t off, _Atomic uint64_t *word)
