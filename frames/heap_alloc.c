@@ -326,18 +326,6 @@ __attribute__((cold)) int heap_free_refused(struct iop_heap *h, uint64_t off, ui
 	return heap_refuse_free(h, heap_diagnose_free(h, off, n));
 }
 
-int heap_free_uncached_held(struct iop_heap *h, uint64_t off, uint32_t n)
-{
-	uint64_t b = off >> n;
-	uint64_t a = heap_alloc_bit(b);
-
-	/* As in heap_cache_free(): the RMW that clears A says whether it was set. */
-	if (!(atomic_fetch_and_explicit(heap_block_word(h, n, b), ~a, memory_order_acq_rel) & a))
-		return heap_free_refused(h, off, n);
-	heap_release_held(h, n, b);
-	return 0;
-}
-
 /* HeapFree of block off of an order without caches: A cleared and F set in one CAS. */
 __attribute__((noinline)) static int free_to_bitmap(struct iop_heap *h, uint32_t n, uint64_t off)
 {
@@ -376,6 +364,17 @@ __attribute__((noinline)) static int free_to_bitmap(struct iop_heap *h, uint32_t
 	}
 	HEAP_HOOK(HEAP_HOOK_FREE_DONE_WORD);
 	return 0;
+}
+
+/*
+ * A free of a cached order by a thread without a cache (the 65th, or a
+ * fifth heap): as an order without caches, A cleared and F set in one CAS,
+ * so that a process killed at any point leaves the block allocated or free,
+ * never held by nobody; merging waits, as there, for a larger request.
+ */
+int heap_free_uncached_held(struct iop_heap *h, uint64_t off, uint32_t n)
+{
+	return free_to_bitmap(h, n, off);
 }
 
 __attribute__((cold, noinline)) static int free_out_of_range(struct iop_heap *h, int err)

@@ -13,7 +13,7 @@
 
 #include "heap_cache.h"
 
-_Thread_local struct heap_cache_thread heap_cache_thread __attribute__((tls_model("initial-exec")));
+_Thread_local struct heap_cache_thread heap_cache_thread;
 _Atomic uint64_t heap_cache_destroy_gen;
 
 /*
@@ -414,7 +414,7 @@ void *heap_cache_refill_alloc(struct iop_heap *h, struct heap_cache_binding *cb,
 		HEAP_HOOK(HEAP_HOOK_REFILL_CHUNK_STARTED);
 		atomic_store_explicit(&c->reserve_end[i], (uint32_t)end, memory_order_release);
 	}
-	/* As in heap_cache_alloc(): tagged, allocated, then out of the reserve. */
+	/* As in heap_cache_pop(): tagged, allocated, then out of the reserve. */
 	heap_tag_block(h, n, next, tag);
 	atomic_fetch_or_explicit(heap_block_word(h, n, next), heap_alloc_bit(next),
 				 memory_order_acq_rel);

@@ -38,18 +38,19 @@ struct heap_cache_binding {
 
 /*
  * A thread's bindings, in one thread-local object: one address for the
- * lookup. initial-exec: an offset from the thread pointer, not a call to
- * __tls_get_addr (which the compiler must treat as clobbering registers
- * even where the linker turns it into a load); libiop is linked, never
- * loaded with dlopen(), and the object is small enough for static TLS.
+ * lookup. The TLS model is the default one, so that libiop.so can be loaded
+ * with dlopen() (initial-exec would make the loader find room in its small
+ * static TLS reserve, and fail when there is none); the library is built with
+ * TLS descriptors where the compiler has them (-mtls-dialect=gnu2), whose
+ * call preserves every register but its result, and executables linked with
+ * the static archive get a plain offset from the thread pointer.
  */
 struct heap_cache_thread {
 	uint64_t gen; /* heap_cache_destroy_gen when the bindings were last revalidated */
 	struct heap_cache_binding binding[HEAP_CACHE_BINDINGS];
 };
 
-extern _Thread_local struct heap_cache_thread heap_cache_thread
-	__attribute__((tls_model("initial-exec")));
+extern _Thread_local struct heap_cache_thread heap_cache_thread;
 extern _Atomic uint64_t heap_cache_destroy_gen;
 
 void heap_cache_revalidate(void);
@@ -74,7 +75,7 @@ unsigned heap_release_held(struct iop_heap *h, uint32_t k, uint64_t b);
 uint64_t heap_coalesce(struct iop_heap *h);
 /* A free of the block at off, order n, that is not allocated: counted, diagnosed, refused. */
 int heap_free_refused(struct iop_heap *h, uint64_t off, uint32_t n);
-/* The free of a cached order by a thread without a cache: straight back to the heap. */
+/* The free of a cached order by a thread without a cache: to the bitmap, merged later. */
 int heap_free_uncached_held(struct iop_heap *h, uint64_t off, uint32_t n);
 /*
  * The cached free of an allocated-looking block when heap_cache_free() cannot

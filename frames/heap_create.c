@@ -5,6 +5,7 @@
  * as one free block of order M.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -146,14 +147,22 @@ static uint64_t layout(const struct heap_geometry *g, struct iop_heap *hdr)
 size_t iop_heap_footprint(size_t n, const struct iop_heap_opts *opts)
 {
 	struct heap_geometry g;
-	static _Thread_local struct iop_heap scratch; /* big: keep it off the stack */
+	struct iop_heap *scratch; /* about 10 KiB: neither on the stack nor in every thread's TLS */
 	int rc = geometry(n, opts, &g);
+	size_t bytes;
 
 	if (rc != 0) {
 		errno = -rc;
 		return 0;
 	}
-	return align_up(layout(&g, &scratch), HEAP_BLOCKS_ALIGN) + (1ull << g.max_order);
+	scratch = malloc(sizeof(*scratch));
+	if (scratch == NULL) {
+		errno = ENOMEM;
+		return 0;
+	}
+	bytes = align_up(layout(&g, scratch), HEAP_BLOCKS_ALIGN) + (1ull << g.max_order);
+	free(scratch);
+	return bytes;
 }
 
 struct iop_heap *iop_heap_create_in(void *mem, size_t len, size_t n,
