@@ -46,13 +46,6 @@ unsigned heap_assign_thread_slot(void)
 	return heap_thread_slot;
 }
 
-static inline uint32_t order_for(const struct iop_heap *h, size_t x)
-{
-	uint32_t n = heap_ceil_log2(x);
-
-	return n < h->min_order ? h->min_order : n;
-}
-
 /*
  * Take one free block of order k out of its bitmap (FIG. 5: find the
  * first non-empty list at or above the wanted order, remove a block).
@@ -245,16 +238,21 @@ static void *alloc_slow(struct iop_heap *h, uint32_t n, uint16_t tag)
 	return NULL;
 }
 
-void *iop_heap_alloc_tagged(struct iop_heap *h, size_t x, uint16_t tag)
+__attribute__((cold, noinline)) static void *alloc_invalid(void)
 {
-	uint32_t n;
+	errno = EINVAL;
+	return NULL;
+}
+
+/*
+ * Everything but the cached pop iop_heap_alloc_tagged() does inline: the
+ * binding made or searched, a drain, a refill, and the heap itself.
+ */
+__attribute__((noinline)) static void *alloc_whole_way(struct iop_heap *h, uint32_t n,
+						       uint16_t tag)
+{
 	void *p;
 
-	if (h == NULL || x == 0 || x > (1ull << h->max_order)) {
-		errno = EINVAL;
-		return NULL;
-	}
-	n = order_for(h, x);
 	if (heap_cache_covers(h, n)) {
 		struct heap_cache_binding *cb = heap_cache_binding(h);
 
@@ -263,6 +261,20 @@ void *iop_heap_alloc_tagged(struct iop_heap *h, size_t x, uint16_t tag)
 	}
 	p = try_alloc(h, n, tag);
 	return p != NULL ? p : alloc_slow(h, n, tag);
+}
+
+void *iop_heap_alloc_tagged(struct iop_heap *h, size_t x, uint16_t tag)
+{
+	uint32_t n;
+	void *p;
+
+	/* x - 1 wraps for x == 0: one compare for both ends of the range. */
+	if (h == NULL || x - 1 >= h->heap_bytes)
+		return alloc_invalid();
+	n = heap_order_of(h, x);
+	if (heap_cache_covers(h, n) && (p = heap_cache_alloc_at_hand(h, n, tag)) != NULL)
+		return p;
+	return alloc_whole_way(h, n, tag);
 }
 
 void *iop_heap_alloc(struct iop_heap *h, size_t x)
@@ -309,46 +321,20 @@ unsigned heap_release_held(struct iop_heap *h, uint32_t k, uint64_t b)
 	return merges;
 }
 
-int heap_unmark_alloc(struct iop_heap *h, uint64_t off, uint32_t n)
+__attribute__((cold)) int heap_free_refused(struct iop_heap *h, uint64_t off, uint32_t n)
+{
+	return heap_refuse_free(h, heap_diagnose_free(h, off, n));
+}
+
+/* HeapFree of block off of an order without caches: A cleared and F set in one CAS. */
+__attribute__((noinline)) static int free_to_bitmap(struct iop_heap *h, uint32_t n, uint64_t off)
 {
 	uint64_t b = off >> n;
 	_Atomic uint64_t *word = heap_block_word(h, n, b);
-	uint64_t v = atomic_load_explicit(word, memory_order_relaxed);
-
-	do {
-		if (!(v & heap_alloc_bit(b)))
-			return heap_refuse_free(h, heap_diagnose_free(h, off, n));
-	} while (!atomic_compare_exchange_weak_explicit(word, &v, v & ~heap_alloc_bit(b),
-							  memory_order_acq_rel, memory_order_relaxed));
-	return 0;
-}
-
-int iop_heap_free(struct iop_heap *h, void *p, size_t x)
-{
-	uint64_t off;
-	uint64_t b;
-	uint32_t n;
-	_Atomic uint64_t *word;
 	_Atomic uint64_t *slot = NULL;
 	uint64_t v, nv;
 	bool announce;
 
-	if (h == NULL)
-		return -EINVAL;
-	if (x == 0 || x > (1ull << h->max_order))
-		return heap_refuse_free(h, -EINVAL);
-	n = order_for(h, x);
-	off = (uint64_t)((uintptr_t)p - (uintptr_t)heap_blocks(h));
-	if ((uintptr_t)p < (uintptr_t)heap_blocks(h) || off >= (1ull << h->max_order))
-		return heap_refuse_free(h, -EFAULT);
-	if (off & ((1ull << n) - 1))
-		return heap_refuse_free(h, heap_diagnose_free(h, off, n));
-
-	if (heap_cache_covers(h, n))
-		return heap_cache_free(h, n, off);
-
-	b = off >> n;
-	word = heap_block_word(h, n, b);
 	v = atomic_load_explicit(word, memory_order_relaxed);
 	for (;;) {
 		/* The A bit is checked in the same CAS that clears it: of two
@@ -356,7 +342,7 @@ int iop_heap_free(struct iop_heap *h, void *p, size_t x)
 		 * changed nothing. Free at its own order: merging with a free
 		 * buddy waits until a larger block is needed (heap_coalesce.c). */
 		if (!(v & heap_alloc_bit(b)))
-			return heap_refuse_free(h, heap_diagnose_free(h, off, n));
+			return heap_free_refused(h, off, n);
 		nv = (v & ~heap_alloc_bit(b)) | heap_free_bit(b);
 		/* A free into an empty word is invisible until its summary bit is set: in flight until then. */
 		announce = (v & HEAP_FREE_MASK) == 0;
@@ -378,4 +364,42 @@ int iop_heap_free(struct iop_heap *h, void *p, size_t x)
 	}
 	HEAP_HOOK(HEAP_HOOK_FREE_DONE_WORD);
 	return 0;
+}
+
+/*
+ * A free of a cached order by a thread without a cache (the 65th, or a
+ * fifth heap): as an order without caches, A cleared and F set in one CAS,
+ * so that a process killed at any point leaves the block allocated or free,
+ * never held by nobody; merging waits, as there, for a larger request.
+ */
+int heap_free_uncached_held(struct iop_heap *h, uint64_t off, uint32_t n)
+{
+	return free_to_bitmap(h, n, off);
+}
+
+__attribute__((cold, noinline)) static int free_out_of_range(struct iop_heap *h, int err)
+{
+	return heap_refuse_free(h, err);
+}
+
+int iop_heap_free(struct iop_heap *h, void *p, size_t x)
+{
+	uint64_t off;
+	uint32_t n;
+
+	if (h == NULL)
+		return -EINVAL;
+	if (x - 1 >= h->heap_bytes) /* x == 0 wraps */
+		return free_out_of_range(h, -EINVAL);
+	n = heap_order_of(h, x);
+	/* Below the blocks, p - blocks wraps: one compare for both ends. */
+	off = (uint64_t)((uintptr_t)p - (uintptr_t)heap_blocks(h));
+	if (off >= h->heap_bytes)
+		return free_out_of_range(h, -EFAULT);
+	if (off & ((1ull << n) - 1))
+		return heap_free_refused(h, off, n);
+	/* Every other path a tail call: the cached one saves no registers for them. */
+	if (heap_cache_covers(h, n))
+		return heap_cache_free(h, n, off);
+	return free_to_bitmap(h, n, off);
 }

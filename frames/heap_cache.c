@@ -13,8 +13,7 @@
 
 #include "heap_cache.h"
 
-_Thread_local struct heap_cache_binding heap_cache_bindings[HEAP_CACHE_BINDINGS];
-_Thread_local uint64_t heap_cache_bindings_gen;
+_Thread_local struct heap_cache_thread heap_cache_thread;
 _Atomic uint64_t heap_cache_destroy_gen;
 
 /*
@@ -98,14 +97,15 @@ static struct heap_cache *claim_slot(struct iop_heap *h, struct heap_cache_reg *
 	return NULL;
 }
 
-struct heap_cache_binding *heap_cache_bind(struct iop_heap *h)
+/* A new binding of this thread to h: NULL if it has no room, or no slot was free. */
+static struct heap_cache_binding *heap_cache_bind(struct iop_heap *h)
 {
 	struct heap_cache_binding *cb = NULL;
 	struct heap_cache_reg *reg;
 
 	for (unsigned i = 0; i < HEAP_CACHE_BINDINGS; i++) {
-		if (heap_cache_bindings[i].h == NULL) {
-			cb = &heap_cache_bindings[i];
+		if (heap_cache_thread.binding[i].h == NULL) {
+			cb = &heap_cache_thread.binding[i];
 			break;
 		}
 	}
@@ -386,7 +386,8 @@ void *heap_cache_refill_alloc(struct iop_heap *h, struct heap_cache_binding *cb,
 
 	/* Blocks other threads freed, before cutting new ones: the depot first. */
 	if (next == end && depot_take(h, c, i))
-		return heap_cache_alloc(h, cb, n, tag);
+		return heap_cache_pop(h, c, n, atomic_load_explicit(&c->count[i], memory_order_relaxed),
+				      tag);
 	if (next == end) {
 		int64_t big = -1;
 		uint32_t shift;
@@ -413,7 +414,7 @@ void *heap_cache_refill_alloc(struct iop_heap *h, struct heap_cache_binding *cb,
 		HEAP_HOOK(HEAP_HOOK_REFILL_CHUNK_STARTED);
 		atomic_store_explicit(&c->reserve_end[i], (uint32_t)end, memory_order_release);
 	}
-	/* As in heap_cache_alloc(): tagged, allocated, then out of the reserve. */
+	/* As in heap_cache_pop(): tagged, allocated, then out of the reserve. */
 	heap_tag_block(h, n, next, tag);
 	atomic_fetch_or_explicit(heap_block_word(h, n, next), heap_alloc_bit(next),
 				 memory_order_acq_rel);
@@ -465,13 +466,13 @@ void heap_cache_revalidate(void)
 
 	pthread_mutex_lock(&reg_lock);
 	for (unsigned i = 0; i < HEAP_CACHE_BINDINGS; i++) {
-		struct heap_cache_binding *cb = &heap_cache_bindings[i];
+		struct heap_cache_binding *cb = &heap_cache_thread.binding[i];
 
 		if (cb->h != NULL && !cb->reg->alive)
 			memset(cb, 0, sizeof(*cb));
 	}
 	pthread_mutex_unlock(&reg_lock);
-	heap_cache_bindings_gen = gen;
+	heap_cache_thread.gen = gen;
 }
 
 /* Give slot i of h back, with its blocks. No thread may be using it. */
@@ -495,14 +496,14 @@ static void release_bindings(void)
 {
 	pthread_mutex_lock(&reg_lock);
 	for (unsigned i = 0; i < HEAP_CACHE_BINDINGS; i++) {
-		struct heap_cache_binding *cb = &heap_cache_bindings[i];
+		struct heap_cache_binding *cb = &heap_cache_thread.binding[i];
 
 		if (cb->c != NULL && cb->reg->alive)
 			release_slot(cb->h, cb->reg,
 				     (unsigned)(cb->c - heap_cache_slot(cb->h, 0)));
 		memset(cb, 0, sizeof(*cb));
 	}
-	heap_cache_bindings_gen = atomic_load(&heap_cache_destroy_gen);
+	heap_cache_thread.gen = atomic_load(&heap_cache_destroy_gen);
 	pthread_mutex_unlock(&reg_lock);
 }
 
@@ -527,16 +528,67 @@ void heap_cache_forget_heap(struct iop_heap *h)
 	atomic_fetch_add_explicit(&heap_cache_destroy_gen, 1, memory_order_acq_rel);
 }
 
-/* This thread's existing binding to h, without making one. */
-struct heap_cache_binding *heap_cache_find(struct iop_heap *h)
+/* This thread's binding to h, with or without a cache; NULL if it has none. */
+static struct heap_cache_binding *binding_of(struct iop_heap *h)
 {
-	if (heap_cache_bindings_gen != atomic_load_explicit(&heap_cache_destroy_gen,
+	if (heap_cache_thread.gen != atomic_load_explicit(&heap_cache_destroy_gen,
 							     memory_order_acquire))
 		heap_cache_revalidate();
 	for (unsigned i = 0; i < HEAP_CACHE_BINDINGS; i++)
-		if (heap_cache_bindings[i].h == h)
-			return heap_cache_bindings[i].c != NULL ? &heap_cache_bindings[i] : NULL;
+		if (heap_cache_thread.binding[i].h == h)
+			return &heap_cache_thread.binding[i];
 	return NULL;
+}
+
+/* This thread's existing binding to h, without making one. */
+struct heap_cache_binding *heap_cache_find(struct iop_heap *h)
+{
+	struct heap_cache_binding *cb = binding_of(h);
+
+	return cb != NULL && cb->c != NULL ? cb : NULL;
+}
+
+int heap_cache_free_slow(struct iop_heap *h, uint32_t n, uint64_t off)
+{
+	struct heap_cache_binding *cb = heap_cache_binding(h);
+	uint32_t i = n - h->min_order;
+	uint32_t cnt;
+
+	if (cb == NULL)
+		return heap_free_uncached_held(h, off, n);
+	heap_cache_check_epoch(h, cb);
+	cnt = atomic_load_explicit(&cb->c->count[i], memory_order_relaxed);
+	if (cnt == h->cache_depth[i]) {
+		heap_cache_spill(h, cb->c, i);
+		cnt = atomic_load_explicit(&cb->c->count[i], memory_order_relaxed);
+	}
+	return heap_cache_push(h, cb->c, n, cnt, off, heap_block_word(h, n, off >> n));
+}
+
+struct heap_cache_binding *heap_cache_binding_slow(struct iop_heap *h)
+{
+	struct heap_cache_binding *cb = binding_of(h);
+	unsigned i;
+
+	if (cb == NULL)
+		return heap_cache_bind(h);
+	if (cb->c == NULL)
+		return NULL; /* remembered: no slot, no cache, no rescan */
+	/*
+	 * Found past the two that heap_cache_binding() looks at inline: one
+	 * place forward, so the heaps a thread uses most end up there. Safe:
+	 * only this thread reads its bindings, and no caller holds one across
+	 * a lookup.
+	 */
+	i = (unsigned)(cb - heap_cache_thread.binding);
+	if (i >= 2) {
+		struct heap_cache_binding tmp = heap_cache_thread.binding[i - 1];
+
+		heap_cache_thread.binding[i - 1] = *cb;
+		*cb = tmp;
+		cb = &heap_cache_thread.binding[i - 1];
+	}
+	return cb;
 }
 
 void iop_heap_cache_flush(struct iop_heap *h)
@@ -574,7 +626,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
 	for (unsigned i = 0; i < HEAP_CACHE_BINDINGS; i++) {
-		struct heap_cache_binding *cb = &heap_cache_bindings[i];
+		struct heap_cache_binding *cb = &heap_cache_thread.binding[i];
 
 		if (cb->h != NULL &&
 		    !(cb->reg->alive && cb->c != NULL && (cb->h->flags & HEAP_FLAG_OWNED)))

@@ -5,6 +5,7 @@
  * as one free block of order M.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -49,8 +50,10 @@ static int geometry(size_t n, const struct iop_heap_opts *opts, struct heap_geom
 }
 
 /* Place every order's bitmap levels after the header; return the end offset. */
-static uint64_t layout_orders(const struct heap_geometry *g, struct heap_order *orders)
+static uint64_t layout_orders(const struct heap_geometry *g, struct iop_heap *hdr)
 {
+	struct heap_order *orders = hdr->orders;
+
 	uint64_t off = align_up(sizeof(struct iop_heap), HEAP_CACHE_LINE);
 
 	for (uint32_t k = g->min_order; k <= g->max_order; k++) {
@@ -69,6 +72,7 @@ static uint64_t layout_orders(const struct heap_geometry *g, struct heap_order *
 				break;
 			words = (words + 63) / 64;
 		}
+		hdr->block_words_off[k] = o->level_off[0];
 	}
 	return off;
 }
@@ -137,20 +141,28 @@ static void depots_init(struct iop_heap *h)
 /* The whole metadata layout into hdr; returns where the metadata ends. */
 static uint64_t layout(const struct heap_geometry *g, struct iop_heap *hdr)
 {
-	return layout_caches(g, layout_orders(g, hdr->orders), hdr);
+	return layout_caches(g, layout_orders(g, hdr), hdr);
 }
 
 size_t iop_heap_footprint(size_t n, const struct iop_heap_opts *opts)
 {
 	struct heap_geometry g;
-	static _Thread_local struct iop_heap scratch; /* big: keep it off the stack */
+	struct iop_heap *scratch; /* about 10 KiB: neither on the stack nor in every thread's TLS */
 	int rc = geometry(n, opts, &g);
+	size_t bytes;
 
 	if (rc != 0) {
 		errno = -rc;
 		return 0;
 	}
-	return align_up(layout(&g, &scratch), HEAP_BLOCKS_ALIGN) + (1ull << g.max_order);
+	scratch = malloc(sizeof(*scratch));
+	if (scratch == NULL) {
+		errno = ENOMEM;
+		return 0;
+	}
+	bytes = align_up(layout(&g, scratch), HEAP_BLOCKS_ALIGN) + (1ull << g.max_order);
+	free(scratch);
+	return bytes;
 }
 
 struct iop_heap *iop_heap_create_in(void *mem, size_t len, size_t n,
@@ -177,6 +189,8 @@ struct iop_heap *iop_heap_create_in(void *mem, size_t len, size_t n,
 	h->layout_version = HEAP_LAYOUT_VERSION;
 	h->min_order = g.min_order;
 	h->max_order = g.max_order;
+	h->heap_bytes = 1ull << g.max_order;
+	h->min_block_mask = (1ull << g.min_order) - 1;
 	h->enomem_wait_ns = g.enomem_wait_ns;
 	h->blocks_off = align_up(meta_end, HEAP_BLOCKS_ALIGN);
 	h->footprint = h->blocks_off + (1ull << g.max_order);
@@ -269,12 +283,11 @@ size_t iop_heap_block_size(const struct iop_heap *h, size_t x)
 
 int iop_heap_ptr_to_offset(const struct iop_heap *h, const void *p, uint32_t *off)
 {
-	uintptr_t base = (uintptr_t)heap_blocks(h);
-	uint64_t o;
+	/* From the header: below the blocks, o - blocks_off wraps (one compare). */
+	uint64_t o = (uint64_t)((uintptr_t)p - (uintptr_t)h);
 
-	if ((uintptr_t)p < base || (uintptr_t)p - base >= (1ull << h->max_order))
+	if (o - h->blocks_off >= h->heap_bytes)
 		return -EFAULT;
-	o = h->blocks_off + ((uintptr_t)p - base);
 	if (o > UINT32_MAX)
 		return -ERANGE;
 	*off = (uint32_t)o;
@@ -283,7 +296,8 @@ int iop_heap_ptr_to_offset(const struct iop_heap *h, const void *p, uint32_t *of
 
 void *iop_heap_offset_to_ptr(const struct iop_heap *h, uint32_t off)
 {
-	if (off < h->blocks_off || off - h->blocks_off >= (1ull << h->max_order))
+	/* Below the blocks, off - blocks_off wraps: one compare for both ends. */
+	if ((uint64_t)off - h->blocks_off >= h->heap_bytes)
 		return NULL;
 	return (char *)h + off;
 }

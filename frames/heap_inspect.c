@@ -354,22 +354,28 @@ int iop_heap_check(const struct iop_heap *h)
 size_t iop_heap_allocated_size(const struct iop_heap *h, const void *p)
 {
 	uint64_t off;
+	uint32_t top;
 
-	if (!heap_valid(h) || (uintptr_t)p < (uintptr_t)heap_blocks(h))
+	if (!heap_valid(h))
 		return 0;
+	/* Below the blocks, p - blocks wraps: one compare for both ends. */
 	off = (uint64_t)((uintptr_t)p - (uintptr_t)heap_blocks(h));
-	if (off >= 1ull << h->max_order)
+	if (off >= h->heap_bytes || (off & h->min_block_mask) != 0)
 		return 0;
+	/* The largest order a block starting at off can have: its alignment's. */
+	top = off == 0 ? h->max_order : (uint32_t)__builtin_ctzll(off);
+	if (top > h->max_order)
+		top = h->max_order;
 	/*
 	 * At most one order has an A bit for a block starting at off: a block
 	 * of order k allocated there means the orders below were never split
 	 * out of it and the orders above were split to make it.
 	 */
-	for (uint32_t k = h->min_order; k <= h->max_order && !(off & ((1ull << k) - 1)); k++) {
+	for (uint32_t k = h->min_order; k <= top; k++) {
 		uint64_t b = off >> k;
 		uint64_t v = atomic_load_explicit(heap_block_word(h, k, b), memory_order_acquire);
 
-		if (v & heap_alloc_bit(b))
+		if ((v >> (32 + b % HEAP_BLOCKS_PER_WORD)) & 1) /* its A bit */
 			return (size_t)1 << k;
 	}
 	return 0;

@@ -27,7 +27,7 @@
 #include "iop_heap.h"
 
 #define HEAP_MAGIC 0x50414548504f4931ull /* "1IOPHEAP" little-endian */
-#define HEAP_LAYOUT_VERSION 5u
+#define HEAP_LAYOUT_VERSION 6u
 #define HEAP_FLAG_OWNED 0x1u /* memory was mapped by iop_heap_create() */
 
 #define HEAP_CACHE_LINE 64u
@@ -142,6 +142,15 @@ struct iop_heap {
 	uint64_t enomem_wait_ns;
 	uint32_t min_order;
 	uint32_t max_order;
+	/*
+	 * Derived once at create, for the paths every alloc, free and size
+	 * lookup takes: 2^M, 2^min_order - 1, and each order's block words as
+	 * an offset at an 8-byte stride (orders[k].level_off[0], without
+	 * indexing 144-byte records).
+	 */
+	uint64_t heap_bytes;
+	uint64_t min_block_mask;
+	uint64_t block_words_off[IOP_HEAP_MAX_ORDER + 1];
 	struct heap_order orders[IOP_HEAP_MAX_ORDER + 1];
 	uint64_t cache_off;                        /* HEAP_CACHE_SLOTS caches, or 0 */
 	uint32_t cache_orders;                     /* cached orders from min_order up */
@@ -190,7 +199,8 @@ static inline _Atomic uint64_t *heap_level_word(const struct iop_heap *h, uint32
 static inline _Atomic uint64_t *heap_block_word(const struct iop_heap *h, uint32_t k,
 						uint64_t block)
 {
-	return heap_level_word(h, k, 0, block / HEAP_BLOCKS_PER_WORD);
+	return (_Atomic uint64_t *)((char *)h + h->block_words_off[k]) +
+	       block / HEAP_BLOCKS_PER_WORD;
 }
 
 static inline uint64_t heap_free_bit(uint64_t block)
@@ -228,7 +238,14 @@ static inline void heap_tag_block(const struct iop_heap *h, uint32_t n, uint64_t
 	_Atomic uint16_t *t = heap_tags(h);
 
 	if (t != NULL)
-		atomic_store_explicit(&t[(b << n) >> h->min_order], tag, memory_order_relaxed);
+		atomic_store_explicit(&t[b << (n - h->min_order)], tag, memory_order_relaxed);
+}
+
+/* Order of a block of x bytes, 0 < x <= 2^M: max(ceil(log2 x), min_order), without a branch. */
+static inline uint32_t heap_order_of(const struct iop_heap *h, uint64_t x)
+{
+	/* Below 2^min_order the low ones decide; above, x - 1's top bit does. */
+	return 64u - (uint32_t)__builtin_clzll((x - 1) | h->min_block_mask);
 }
 
 /* ceil(log2(x)) for x >= 1. */

@@ -55,10 +55,15 @@ int iop_heap_tag_set_block(struct iop_heap *h, const void *p, size_t block_bytes
 
 	if (t == NULL)
 		return -ENOTSUP;
+	/*
+	 * Below the blocks, p - blocks wraps; below the smallest block
+	 * (min_block_mask + 1), so does block_bytes - 1 - min_block_mask: one
+	 * compare for both ends of each range.
+	 */
 	off = (uint64_t)((uintptr_t)p - (uintptr_t)heap_blocks(h));
-	if ((uintptr_t)p < (uintptr_t)heap_blocks(h) || off >= 1ull << h->max_order ||
-	    block_bytes < 1ull << h->min_order || block_bytes > 1ull << h->max_order ||
-	    (block_bytes & (block_bytes - 1)) != 0 || (off & (block_bytes - 1)) != 0)
+	if (off >= h->heap_bytes ||
+	    block_bytes - 1 - h->min_block_mask >= h->heap_bytes - h->min_block_mask ||
+	    ((block_bytes & (block_bytes - 1)) | (off & (block_bytes - 1))) != 0)
 		return -EFAULT;
 	atomic_store_explicit(&t[off >> h->min_order], tag, memory_order_relaxed);
 	return 0;

@@ -8,7 +8,8 @@
  * The hooks sit in the splits and merges of the heap underneath the thread
  * caches, and each scenario depends on where the uncached heap places a
  * block (which block the victim must split, where the workers live), so
- * every heap here is made with IOP_HEAP_F_NO_CACHE.
+ * every heap here is made with IOP_HEAP_F_NO_CACHE, but the last: it stops a
+ * thread inside a cached free.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -359,6 +360,39 @@ static void test_free_publishing_is_not_enomem(void)
 	iop_heap_destroy(h);
 }
 
+/*
+ * Two threads free one cached block. The victim is stopped with the block
+ * in its cache and the A bit still set; the other thread's free wins
+ * meanwhile. The victim's clearing RMW then finds A clear: refused, and the
+ * block out of its cache again, so the heap holds it once, in the winner's
+ * cache (twice would be a block two threads may allocate at once).
+ */
+static void test_double_free_lost_in_cache_is_undone(void)
+{
+	struct iop_heap *h = iop_heap_create(16 << 20, NULL);
+	struct victim v = { .h = h, .op = VICTIM_FREE, .size = 64 };
+	struct iop_heap_stats before, after;
+	pthread_t t;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	v.block = iop_heap_alloc(h, 64);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v.block);
+	iop_heap_stats(h, &before);
+	t = stop_victim_at(&v, HEAP_HOOK_CACHE_FREE_PUSHED);
+	CU_ASSERT_EQUAL(iop_heap_free(h, v.block, 64), 0);
+	resume_victim(t); /* the victim's exit gives its cache back */
+	CU_ASSERT_EQUAL(v.rc, -EALREADY);
+	iop_heap_stats(h, &after);
+	CU_ASSERT_EQUAL(after.refused_frees, before.refused_frees + 1);
+	CU_ASSERT_EQUAL(after.bytes_in_use, before.bytes_in_use - 64);
+	CU_ASSERT_EQUAL(after.bytes_free, before.bytes_free + 64);
+	iop_heap_cache_flush(h);
+	CU_ASSERT_EQUAL(iop_heap_check(h), 0);
+	iop_heap_stats(h, &after);
+	CU_ASSERT_EQUAL(after.largest_free, after.heap_bytes);
+	iop_heap_destroy(h);
+}
+
 static const struct iop_test_case suspend_tests[] = {
 	{ "stopped_after_claiming_block_to_split", test_stopped_after_claiming_block_to_split },
 	{ "stopped_between_split_halves", test_stopped_between_split_halves },
@@ -368,6 +402,7 @@ static const struct iop_test_case suspend_tests[] = {
 	{ "enomem_wait_is_bounded", test_enomem_wait_is_bounded },
 	{ "split_in_flight_is_not_enomem", test_split_in_flight_is_not_enomem },
 	{ "free_publishing_is_not_enomem", test_free_publishing_is_not_enomem },
+	{ "double_free_lost_in_cache_is_undone", test_double_free_lost_in_cache_is_undone },
 	{ NULL, NULL },
 };
 

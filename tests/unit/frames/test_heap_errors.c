@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "heap_layout.h"
+#include "heap_tags.h"
 #include "iop_heap.h"
 #include "iop_test.h"
 
@@ -278,6 +279,41 @@ static void test_allocated_size_only_for_live_block_starts(void)
 	}
 }
 
+/*
+ * iop_heap_tag_set_block() trusts the caller about the bitmaps, not about
+ * the numbers: every block size from the smallest to the whole heap, at a
+ * start aligned to it, and nothing else.
+ */
+static void test_tag_set_block_checks_sizes_and_bounds(void)
+{
+	struct iop_heap *h = iop_heap_create(1 << 20, NULL);
+	uint16_t *table = calloc(1, heap_tags_bytes(1 << 20, NULL));
+	char *start, *end;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(table);
+	start = heap_blocks(h);
+	end = start + (1 << 20);
+	CU_ASSERT_EQUAL(iop_heap_tag_set_block(h, start, 64, 1), -ENOTSUP); /* no table yet */
+	heap_tags_attach(h, table);
+	CU_ASSERT_EQUAL(iop_heap_tag_set_block(h, start, 64, 1), 0);
+	CU_ASSERT_EQUAL(iop_heap_tag_set_block(h, start, 1 << 20, 2), 0); /* the whole heap */
+	CU_ASSERT_EQUAL(table[0], 2);
+	CU_ASSERT_EQUAL(iop_heap_tag_set_block(h, end - 64, 64, 3), 0); /* the last block */
+	CU_ASSERT_EQUAL(table[(1 << 20) / 64 - 1], 3);
+	CU_ASSERT_EQUAL(iop_heap_tag_set_block(h, start, 2 << 20, 9), -EFAULT); /* above the heap */
+	CU_ASSERT_EQUAL(iop_heap_tag_set_block(h, start, 32, 9), -EFAULT);      /* below min */
+	CU_ASSERT_EQUAL(iop_heap_tag_set_block(h, start, 0, 9), -EFAULT);
+	CU_ASSERT_EQUAL(iop_heap_tag_set_block(h, start, 192, 9), -EFAULT);     /* no such size */
+	CU_ASSERT_EQUAL(iop_heap_tag_set_block(h, start + 64, 128, 9), -EFAULT); /* misaligned */
+	CU_ASSERT_EQUAL(iop_heap_tag_set_block(h, end, 64, 9), -EFAULT);        /* past the end */
+	CU_ASSERT_EQUAL(iop_heap_tag_set_block(h, start - 64, 64, 9), -EFAULT); /* before it */
+	CU_ASSERT_EQUAL(table[0], 2);
+	CU_ASSERT_EQUAL(table[1], 0);
+	iop_heap_destroy(h);
+	free(table);
+}
+
 static const struct iop_test_case error_tests[] = {
 	{ "create_rejects_bad_sizes", test_create_rejects_bad_sizes },
 	{ "create_in_rejects_bad_memory", test_create_in_rejects_bad_memory },
@@ -287,6 +323,7 @@ static const struct iop_test_case error_tests[] = {
 	{ "concurrent_double_free_one_wins", test_concurrent_double_free_one_wins },
 	{ "allocated_size_only_for_live_block_starts",
 	  test_allocated_size_only_for_live_block_starts },
+	{ "tag_set_block_checks_sizes_and_bounds", test_tag_set_block_checks_sizes_and_bounds },
 	{ NULL, NULL },
 };
 
