@@ -8,6 +8,7 @@
 #include <endian.h>
 #include <errno.h>
 
+#include "frame_words.h"
 #include "iop_frame.h"
 
 static uint32_t load(const uint32_t *words, unsigned i)
@@ -43,18 +44,7 @@ void iop_msg_hdr_encode(const struct iop_msg_hdr *h, uint32_t *words)
 
 void iop_msg_hdr_decode(const uint32_t *words, struct iop_msg_hdr *h)
 {
-	uint32_t w0 = load(words, 0);
-	uint32_t w1 = load(words, 1);
-
-	h->version = w0 & 0x7u;
-	h->sgl_offset = (w0 >> 4) & 0xFu;
-	h->flags = (w0 >> 8) & 0xFFu;
-	h->size_words = w0 >> 16;
-	h->target_tid = w1 & IOP_TID_MAX;
-	h->initiator_tid = (w1 >> 12) & IOP_TID_MAX;
-	h->function = w1 >> 24;
-	h->initiator_context = load(words, 2);
-	h->transaction_context = load(words, 3);
+	frame_hdr_unpack(load(words, 0), load(words, 1), load(words, 2), load(words, 3), h);
 }
 
 void iop_reply_build(const struct iop_msg_hdr *req, uint16_t replying_tid, uint8_t req_status,

@@ -315,6 +315,26 @@ void *iop_window_rings(const struct iop_window *w)
 	return w->base + w->hdr->rings_off;
 }
 
+/* MFAs of a heap's block area, [lo, hi): a window never passes 4 GiB, so they fit. */
+static void block_area(const struct iop_window *w, const struct iop_heap *h, uint32_t *lo,
+		       uint32_t *hi)
+{
+	*lo = (uint32_t)(heap_blocks(h) - w->base);
+	*hi = (uint32_t)(*lo + iop_heap_size(h));
+}
+
+int iop_window_map(const struct iop_window *w, struct iop_window_map *m)
+{
+	if (w == NULL || m == NULL)
+		return -EINVAL;
+	m->base = w->base;
+	m->inbound = w->inbound;
+	m->outbound = w->outbound;
+	block_area(w, w->inbound, &m->in_lo, &m->in_hi);
+	block_area(w, w->outbound, &m->out_lo, &m->out_hi);
+	return 0;
+}
+
 uint32_t iop_window_mfa(const struct iop_window *w, const void *p)
 {
 	const struct {

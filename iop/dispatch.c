@@ -79,8 +79,8 @@ static bool reply_wanted(const struct chan_view *v, uint32_t generation)
 /* A reply for a host that left: back to the heap. */
 static void drop_reply(struct iop_lcore *lc, uint32_t mfa)
 {
-	struct iop_heap *out = iop_window_outbound(lc->rt->w);
-	void *p = iop_window_frame(lc->rt->w, mfa);
+	struct iop_heap *out = lc->rt->map.outbound;
+	void *p = iop_window_map_reply(&lc->rt->map, mfa);
 
 	iop_heap_free(out, p, iop_heap_allocated_size(out, p));
 	STAT_ADD(lc->rt->stats.replies_dropped, 1);
@@ -241,7 +241,8 @@ static void fail(struct iop_lcore *lc, struct iop_request *r, uint8_t code, uint
 	iop_fail_reply_build(r->hdr_valid ? &r->hdr : NULL, code, severity, lc->rt->iop_id, r->mfa,
 			     p);
 	STAT_ADD(lc->rt->stats.fail_replies, 1);
-	dispatch_post_reply(lc, r->channel, r->generation, iop_window_mfa(w, p), true);
+	dispatch_post_reply(lc, r->channel, r->generation, iop_window_map_mfa(&lc->rt->map, p),
+			    true);
 	request_put(lc, r);
 }
 
@@ -366,12 +367,21 @@ static bool forward(struct iop_lcore *lc, struct iop_request *r, unsigned to)
 	return true;
 }
 
-/* A request is a live block of the inbound heap: replies and anything else are not. */
+/*
+ * A request is a live block of the inbound heap: replies and anything else
+ * are not. The MFA is a host's, and a host is not trusted: it may name a
+ * free block, the middle of one, or a block another request is in. So its
+ * block is looked up in the heap's allocation bits, the one record of what
+ * is allocated and how large, and never taken from anything the host says
+ * (the frame's MessageSize is checked against it, not used for it).
+ */
 static uint32_t *request_frame(struct iop_runtime *rt, uint32_t mfa, size_t *block)
 {
-	if (mfa < rt->inbound_lo || mfa >= rt->inbound_hi)
+	uint32_t *p = iop_window_map_request(&rt->map, mfa);
+
+	if (p == NULL || (*block = iop_heap_allocated_size(rt->map.inbound, p)) == 0)
 		return NULL;
-	return iop_window_frame_block(rt->w, mfa, block);
+	return p;
 }
 
 /*
@@ -396,19 +406,14 @@ static void accept(struct iop_lcore *lc, uint32_t channel, uint32_t generation, 
 		fail(lc, r, IOP_FAIL_UNKNOWN, IOP_FAIL_SEV_PATH_ERROR);
 		return;
 	}
-	if (iop_frame_validate(r->frame, r->block, &v) != 0) {
+	/* Decoded as checked: one read of the header, which the host may still be writing. */
+	if (iop_frame_validate_decode(r->frame, r->block, &r->hdr, &v) != 0) {
 		/* Echo what can be read of the header, so the host can route the FAIL. */
-		if (r->block >= IOP_MSG_HDR_WORDS * 4) {
-			iop_msg_hdr_decode(r->frame, &r->hdr);
-			r->hdr_valid = true;
-		}
+		r->hdr_valid = r->block >= IOP_MSG_HDR_WORDS * 4;
 		fail(lc, r, v.failure_code, v.severity);
 		return;
 	}
-	iop_msg_hdr_decode(r->frame, &r->hdr);
 	r->hdr_valid = true;
-	if (r->hdr.size_words == 3)
-		r->hdr.transaction_context = 0; /* a 3-word UtilNOP has none */
 	d = rt->by_tid[r->hdr.target_tid];
 	if (d == NULL || !atomic_load(&d->live)) {
 		fail(lc, r, IOP_FAIL_INVALID_TARGET_ID, IOP_FAIL_SEV_PATH_ERROR);
@@ -444,14 +449,11 @@ static void accept_forwarded(struct iop_lcore *lc, const struct forwarded *f)
 		return;
 	}
 	/* The host may have rewritten the frame since: never trust it twice. */
-	if (iop_frame_validate(r->frame, r->block, &v) != 0) {
+	if (iop_frame_validate_decode(r->frame, r->block, &r->hdr, &v) != 0) {
 		fail(lc, r, v.failure_code, v.severity);
 		return;
 	}
-	iop_msg_hdr_decode(r->frame, &r->hdr);
 	r->hdr_valid = true;
-	if (r->hdr.size_words == 3)
-		r->hdr.transaction_context = 0;
 	d = rt->by_tid[r->hdr.target_tid];
 	if (d == NULL || !atomic_load(&d->live) || d->lcore != lc->index) {
 		fail(lc, r, IOP_FAIL_INVALID_TARGET_ID, IOP_FAIL_SEV_PATH_ERROR);

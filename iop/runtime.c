@@ -121,13 +121,7 @@ struct iop_runtime *iop_runtime_create(const struct iop_runtime_config *cfg, cha
 	memset(rt, 0, sizeof(*rt));
 	rt->w = cfg->window;
 	rt->iop_id = cfg->iop_id & IOP_TID_MAX;
-	{
-		struct iop_sgl_bounds b; /* the inbound heap's blocks, as SGLs see them */
-
-		iop_window_sgl_bounds(rt->w, &b);
-		rt->inbound_lo = (uint32_t)b.lo;
-		rt->inbound_hi = (uint32_t)b.hi;
-	}
+	iop_window_map(rt->w, &rt->map);
 	rt->n_lcores = cfg->lcores;
 	atomic_store(&rt->state, IOP_STATE_OPERATIONAL);
 	atomic_store(&rt->lct_change, 1);

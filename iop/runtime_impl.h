@@ -15,6 +15,7 @@
 #include "iop_ddm.h"
 #include "iop_frame.h"
 #include "iop_runtime.h"
+#include "iop_window.h"
 
 /* Requests one lcore can hold at once (being handled, pending, retrying). */
 #define LCORE_REQUESTS 1024u
@@ -184,7 +185,7 @@ struct loop_arg {
 
 struct iop_runtime {
 	struct iop_window *w;
-	uint32_t inbound_lo, inbound_hi; /* MFAs of the inbound heap's blocks: requests */
+	struct iop_window_map map;       /* MFAs and frames, converted inline */
 	uint16_t iop_id;
 	unsigned n_lcores;
 	struct iop_lcore *lcores[IOP_RUNTIME_MAX_LCORES];
