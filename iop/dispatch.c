@@ -529,16 +529,42 @@ static unsigned run_retries(struct iop_lcore *lc)
  */
 #define FORWARD_RESERVE POLL_BURST
 
+/*
+ * Find this loop's open and closing slots again if any slot of the window
+ * changed since the last look. A slot that changes after it is listed is
+ * still seen at once: chan_view() rereads each listed slot's word.
+ */
+static void refresh_active(struct iop_lcore *lc)
+{
+	/* Acquire: pairs with the release after a slot's change (channel.c). */
+	uint64_t changes = atomic_load_explicit(lc->chan_changes, memory_order_acquire);
+	unsigned channels;
+
+	if (changes == lc->chan_changes_seen)
+		return;
+	lc->chan_changes_seen = changes;
+	channels = iop_window_channels(lc->rt->w);
+	lc->n_active = 0;
+	for (unsigned c = lc->index; c < channels; c += lc->rt->n_lcores) {
+		const struct chan_view *v = chan_view(lc, c);
+
+		if (v->state == IOP_CHANNEL_OPEN || v->state == IOP_CHANNEL_CLOSED)
+			lc->active[lc->n_active++] = (uint16_t)c;
+	}
+}
+
 static unsigned take_channels(struct iop_lcore *lc)
 {
 	struct iop_runtime *rt = lc->rt;
-	unsigned channels = iop_window_channels(rt->w), work = 0;
+	unsigned work = 0;
 
 	/* Requests already wait to be forwarded: take no more until they have gone. */
 	if (lc->forward_waiting != 0 || lc->n_free <= FORWARD_RESERVE)
 		return 0;
 
-	for (unsigned c = lc->index; c < channels; c += rt->n_lcores) {
+	refresh_active(lc);
+	for (unsigned a = 0; a < lc->n_active; a++) {
+		unsigned c = lc->active[a];
 		const struct chan_view *v = chan_view(lc, c);
 		uint32_t mfas[POLL_BURST], generation;
 		uint16_t owner;

@@ -167,6 +167,15 @@ struct iop_lcore {
 	struct held_reply outbox[LCORE_OUTBOX]; /* this turn's replies, in order */
 	unsigned n_outbox;
 	struct chan_view *chans; /* every slot of the window, this loop's view */
+	/*
+	 * This loop's slots that were open or closing when it last looked at
+	 * them all, which it does again only when the window's count of slot
+	 * changes has moved: an idle turn then loads one word, not one a slot.
+	 */
+	const _Atomic uint64_t *chan_changes;
+	uint64_t chan_changes_seen;
+	uint16_t *active; /* slot ids, ascending */
+	unsigned n_active;
 };
 
 /* A deferred ExecLctNotify: answered when the table changes past its indicator. */
