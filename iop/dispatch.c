@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "iop_heap.h"
 #include "iop_mfa_ring.h"
@@ -24,9 +23,7 @@ static struct iop_request *request_get(struct iop_lcore *lc)
 
 	lc->free_requests = r->next;
 	lc->n_free--;
-	memset(r, 0, sizeof(*r));
-	r->lc = lc;
-	r->in_use = true;
+	*r = (struct iop_request){ .lc = lc, .in_use = true };
 	return r;
 }
 
@@ -216,15 +213,6 @@ unsigned dispatch_flush_outbox(struct iop_lcore *lc)
 	return n;
 }
 
-void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel, uint32_t generation,
-			 uint32_t mfa, bool final)
-{
-	/* Queued for the end of the turn; the channel's credit stays taken until then. */
-	if (lc->n_outbox == LCORE_OUTBOX)
-		dispatch_flush_outbox(lc);
-	lc->outbox[lc->n_outbox++] = (struct held_reply){ mfa, channel, generation, final };
-}
-
 /* A FAIL reply: the request frame stays the host's, to find by PreservedMFA and free. */
 static void fail(struct iop_lcore *lc, struct iop_request *r, uint8_t code, uint8_t severity)
 {
@@ -296,13 +284,13 @@ static void deliver(struct iop_lcore *lc, struct iop_request *r, struct iop_ddm 
 
 	r->ddm = d;
 	/* Delivered: the frame is the IOP's now, not the host's to lose if it dies. */
-	iop_heap_tag_set_block(iop_window_inbound(rt->w), r->frame, r->block, IOP_OWNER_IOP);
+	iop_heap_tag_set_block(rt->map.inbound, r->frame, r->block, IOP_OWNER_IOP);
 	STAT_ADD(d->stats.requests, 1);
 	STAT_ADD(d->stats.in_flight, 1);
 	if (fn == IOP_UTIL_NOP) {
 		/* No reply: the frame simply goes back, and so does the credit. */
 		atomic_fetch_sub(&rt->channel_in_flight[r->channel].n, 1);
-		iop_heap_free(iop_window_inbound(rt->w), r->frame, r->block);
+		iop_heap_free(rt->map.inbound, r->frame, r->block);
 		dispatch_release(lc, r);
 		return;
 	}

@@ -234,8 +234,6 @@ int request_reply_now(struct iop_request *r, uint8_t req_status, uint16_t dsc);
 int request_answer(struct iop_request *r, uint16_t dsc);
 
 /* dispatch.c */
-void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel, uint32_t generation,
-			 uint32_t mfa, bool final);
 /* Post the replies a turn made (dispatch_post_reply only queues them). */
 unsigned dispatch_flush_outbox(struct iop_lcore *lc);
 void dispatch_release(struct iop_lcore *lc, struct iop_request *r);
@@ -245,6 +243,18 @@ void dispatch_answer(struct iop_lcore *lc, struct iop_request *r, uint8_t req_st
 
 /* A destroyed DDM's requests it still held, answered DEVICE_NOT_AVAILABLE. */
 void dispatch_fail_held(struct iop_lcore *lc, struct iop_ddm *d);
+
+/*
+ * Queue a reply for the end of the turn; the channel's credit stays taken
+ * until then. Inline: every reply comes through here.
+ */
+static inline void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel,
+				       uint32_t generation, uint32_t mfa, bool final)
+{
+	if (lc->n_outbox == LCORE_OUTBOX)
+		dispatch_flush_outbox(lc);
+	lc->outbox[lc->n_outbox++] = (struct held_reply){ mfa, channel, generation, final };
+}
 
 /* Counters are written by one lcore and read by any thread. */
 #define STAT_ADD(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
@@ -279,7 +289,6 @@ static inline bool dispatch_held_for_control(const struct iop_ddm *d)
 }
 
 /* params.c: UtilParamsGet/Set, which the runtime answers unless the DDM takes them. */
-bool params_is_runtimes(const struct iop_ddm *d, uint8_t fn);
 int params_handle(struct iop_ddm *d, struct iop_request *r);
 
 /* event.c: UtilEventRegister, which the runtime answers unless the DDM takes it. */
@@ -307,6 +316,12 @@ static inline bool ddm_accepts(const struct iop_ddm *d, uint8_t fn)
 static inline bool event_is_runtimes(const struct iop_ddm *d, uint8_t fn)
 {
 	return fn == IOP_UTIL_EVENT_REGISTER && !ddm_accepts(d, fn);
+}
+
+/* Inline, as the two above: every request asks. */
+static inline bool params_is_runtimes(const struct iop_ddm *d, uint8_t fn)
+{
+	return (fn == IOP_UTIL_PARAMS_GET || fn == IOP_UTIL_PARAMS_SET) && !ddm_accepts(d, fn);
 }
 
 #endif /* IOP_RUNTIME_IMPL_H */
