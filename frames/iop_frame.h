@@ -206,6 +206,26 @@ struct iop_frame_verdict {
 };
 
 /**
+ * Word 0 of a frame, in host byte order (store it with htole32()): version,
+ * SGL offset, MsgFlags and MessageSize, each truncated to its bit field.
+ * Inline, as word 1's below: every request and reply is built with them.
+ * Thread safety: any thread.
+ */
+static inline uint32_t iop_msg_word0(uint8_t version, uint8_t sgl_offset, uint8_t flags,
+				     uint16_t size_words)
+{
+	return (uint32_t)(version & 0x7u) | (uint32_t)(sgl_offset & 0xFu) << 4 |
+	       (uint32_t)flags << 8 | (uint32_t)size_words << 16;
+}
+
+/** Word 1 of a frame, in host byte order: TargetAddress, InitiatorAddress, Function. */
+static inline uint32_t iop_msg_word1(uint16_t target_tid, uint16_t initiator_tid, uint8_t function)
+{
+	return (uint32_t)(target_tid & IOP_TID_MAX) |
+	       (uint32_t)(initiator_tid & IOP_TID_MAX) << 12 | (uint32_t)function << 24;
+}
+
+/**
  * Pack h into words 0-3, little-endian. Fields wider than their bit field
  * are truncated to it. Word 3 is written even for a 3-word UtilNOP.
  *

@@ -187,7 +187,8 @@ unsigned iop_qp_outstanding(const struct iop_qp *qp)
 
 uint32_t *iop_qp_frame_alloc(struct iop_qp *qp, size_t bytes)
 {
-	uint32_t *f = iop_host_frame_alloc(qp->h, bytes < 16 ? 16 : bytes);
+	/* iop_host_frame_alloc(), without its calls: tagged as it is allocated. */
+	uint32_t *f = iop_heap_alloc_tagged(qp->in, bytes < 16 ? 16 : bytes, qp->h->owner);
 
 	if (f == NULL)
 		errno = ENOMEM;
