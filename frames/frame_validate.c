@@ -112,13 +112,11 @@ int iop_frame_validate_decode(const void *frame, size_t block_bytes, struct iop_
 	 */
 	w0 = load_word(frame, 0);
 	w1 = load_word(frame, 1);
-	code = failure(w0, w1, block_bytes);
-	if (code != 0 && block_bytes < IOP_MSG_HDR_WORDS * 4)
-		return refuse(v, code);
 	w3 = block_bytes >= IOP_MSG_HDR_WORDS * 4 ? load_word(frame, 3) : 0;
-	/* An accepted 3-word UtilNOP has no TransactionContext: word 3 is not its. */
-	if (code == 0 && (w0 >> 16) < IOP_MSG_HDR_WORDS)
-		w3 = 0;
 	frame_hdr_unpack(w0, w1, load_word(frame, 2), w3, h);
+	code = failure(w0, w1, block_bytes);
+	/* An accepted 3-word UtilNOP has no TransactionContext: word 3 is not its. */
+	if (code == 0 && h->size_words < IOP_MSG_HDR_WORDS)
+		h->transaction_context = 0;
 	return code == 0 ? 0 : refuse(v, code);
 }

@@ -361,8 +361,9 @@ int iop_frame_validate(const void *frame, size_t block_bytes, struct iop_frame_v
  *
  * @param h  accepted: words 0-3 decoded, with transaction_context 0 for a
  *           3-word UtilNOP (word 3 is not part of it). Refused: decoded
- *           likewise (word 3 as it is) if block_bytes >= 16, so that a FAIL
- *           reply can echo it; untouched otherwise.
+ *           likewise, word 3 as it is (0 in a block under 16 bytes), so
+ *           that a FAIL reply can echo it; untouched for a block under 12
+ *           bytes (or -EINVAL).
  * @return as iop_frame_validate(); -EINVAL also for a NULL h.
  * Thread safety: any thread; frame is only read.
  */

@@ -578,7 +578,8 @@ static void expect_decoded(const uint8_t *b, size_t block_bytes, bool accepted,
 {
 	uint32_t words[4] = { 0 };
 
-	memcpy(words, b, block_bytes < sizeof(words) ? block_bytes : sizeof(words));
+	/* Whole words only: a word the block does not hold all of is not read. */
+	memcpy(words, b, (block_bytes < sizeof(words) ? block_bytes : sizeof(words)) & ~(size_t)3);
 	iop_msg_hdr_decode(words, want);
 	if (accepted && want->size_words < 4)
 		want->transaction_context = 0; /* a 3-word UtilNOP has none */
@@ -614,7 +615,7 @@ static void test_validate_decode_agrees(void)
 		rc2 = iop_frame_validate_decode(b, block_bytes, &h, &v2);
 		CU_ASSERT_FATAL(rc1 == rc2);
 		CU_ASSERT_FATAL(v1.failure_code == v2.failure_code && v1.severity == v2.severity);
-		if (rc2 != 0 && block_bytes < 16) {
+		if (block_bytes < 12) {
 			CU_ASSERT_FATAL(memcmp(&h, &untouched, sizeof(h)) == 0);
 			continue;
 		}
