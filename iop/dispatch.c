@@ -200,14 +200,17 @@ static void post_run(struct iop_lcore *lc, const struct held_reply *run, unsigne
 
 unsigned dispatch_flush_outbox(struct iop_lcore *lc)
 {
+	const struct held_reply *o = lc->outbox;
 	unsigned n = lc->n_outbox, start = 0;
 
-	for (unsigned i = 1; i <= n; i++) {
-		if (i < n && lc->outbox[i].channel == lc->outbox[start].channel &&
-		    lc->outbox[i].generation == lc->outbox[start].generation)
-			continue;
-		post_run(lc, &lc->outbox[start], i - start);
-		start = i;
+	while (start < n) {
+		uint32_t channel = o[start].channel, generation = o[start].generation;
+		unsigned end = start + 1;
+
+		while (end < n && o[end].channel == channel && o[end].generation == generation)
+			end++;
+		post_run(lc, &o[start], end - start);
+		start = end;
 	}
 	lc->n_outbox = 0;
 	return n;
