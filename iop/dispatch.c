@@ -612,6 +612,21 @@ static unsigned take_forwarded(struct iop_lcore *lc)
 	return n;
 }
 
+/*
+ * Has the executive asked d for control work? Nearly every turn it has not:
+ * a load here, not a call (executive_run_control loads it again, acquire).
+ */
+static inline bool control_asked(struct iop_ddm *d)
+{
+	return atomic_load_explicit(&d->control, memory_order_relaxed) != CONTROL_NONE;
+}
+
+/* Events raised for d, or waiting for a reply frame? As above: event_poll looks again. */
+static inline bool events_to_send(struct iop_ddm *d)
+{
+	return d->events_waiting || atomic_load_explicit(&d->events_raised, memory_order_relaxed);
+}
+
 int iop_runtime_poll(struct iop_runtime *rt, unsigned lcore)
 {
 	struct iop_lcore *lc;
@@ -624,14 +639,20 @@ int iop_runtime_poll(struct iop_runtime *rt, unsigned lcore)
 		work += flush_held(lc);
 	if (lc->retry_head != NULL)
 		work += run_retries(lc);
-	work += take_forwarded(lc);
+	/*
+	 * Mostly empty (one loop, or DDMs that get their own channels'
+	 * requests): two loads, not a call that sets up a burst's room.
+	 */
+	if (rte_ring_count(lc->forward) != 0)
+		work += take_forwarded(lc);
 	work += take_channels(lc);
 	for (unsigned i = 0; i < rt->n_ddms; i++) {
 		struct iop_ddm *d = &rt->ddms[i];
 
 		if (d->lcore != lcore)
 			continue;
-		executive_run_control(lc, d);
+		if (control_asked(d))
+			executive_run_control(lc, d);
 		if (!atomic_load_explicit(&d->live, memory_order_relaxed))
 			continue;
 		if (d->ops->poll != NULL) {
@@ -639,11 +660,13 @@ int iop_runtime_poll(struct iop_runtime *rt, unsigned lcore)
 
 			work += n > 0 ? (unsigned)n : 0;
 		}
-		work += event_poll(lc, d);
+		if (events_to_send(d))
+			work += event_poll(lc, d);
 	}
 	if (lcore == rt->exec.lcore) {
 		work += (unsigned)rt->exec.ops->poll(&rt->exec);
-		work += event_poll(lc, &rt->exec);
+		if (events_to_send(&rt->exec))
+			work += event_poll(lc, &rt->exec);
 	}
 	if (lc->n_outbox != 0)
 		dispatch_flush_outbox(lc);
