@@ -361,10 +361,10 @@ static bool forward(struct iop_lcore *lc, struct iop_request *r, unsigned to)
 /*
  * A request is a live block of the inbound heap: replies and anything else
  * are not. The MFA is a host's, and a host is not trusted: it may name a
- * free block, the middle of one, or a block another request is in. So its
- * block is looked up in the heap's allocation bits, the one record of what
- * is allocated and how large, and never taken from anything the host says
- * (the frame's MessageSize is checked against it, not used for it).
+ * free block or the middle of one. So its block is looked up in the heap's
+ * allocation bits, the one record of what is allocated and how large, and
+ * never taken from anything the host says (the frame's MessageSize is
+ * checked against it, not used for it).
  */
 static uint32_t *request_frame(struct iop_runtime *rt, uint32_t mfa, size_t *block)
 {
