@@ -17,6 +17,13 @@
 #include "iop_window.h"
 #include "runtime_impl.h"
 
+/*
+ * A step every request takes, inlined into its callers even where the
+ * compiler would not (it has two): a call and its register saves cost about
+ * as much as the step.
+ */
+#define PATH_INLINE inline __attribute__((always_inline))
+
 static struct iop_request *request_get(struct iop_lcore *lc)
 {
 	struct iop_request *r = lc->free_requests;
@@ -250,7 +257,7 @@ void dispatch_answer(struct iop_lcore *lc, struct iop_request *r, uint8_t req_st
 	}
 }
 
-static void call_handle(struct iop_lcore *lc, struct iop_request *r)
+static PATH_INLINE void call_handle(struct iop_lcore *lc, struct iop_request *r)
 {
 	struct iop_ddm *d = r->ddm;
 	int rc;
@@ -280,7 +287,7 @@ static void call_handle(struct iop_lcore *lc, struct iop_request *r)
 static void dispatch_to(struct iop_lcore *lc, struct iop_request *r, struct iop_ddm *d);
 
 /* The request is on its target's lcore: count it, then answer it or hand it to the DDM. */
-static void deliver(struct iop_lcore *lc, struct iop_request *r, struct iop_ddm *d)
+static PATH_INLINE void deliver(struct iop_lcore *lc, struct iop_request *r, struct iop_ddm *d)
 {
 	struct iop_runtime *rt = lc->rt;
 	uint8_t fn = r->hdr.function;
