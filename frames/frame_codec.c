@@ -58,7 +58,7 @@ void iop_reply_seal(uint32_t *words, const struct iop_msg_hdr *req, uint16_t rep
 							 IOP_MSG_LAST));
 
 	store(words, 0, iop_msg_word0(IOP_MSG_VERSION_1_5, (w0 >> 4) & 0xFu,
-				   kept | IOP_MSG_REPLY | flags, size_words));
+				      kept | IOP_MSG_REPLY | flags, size_words));
 	store(words, 1, iop_msg_word1(replying_tid, req->initiator_tid, req->function));
 	store(words, 2, req->initiator_context);
 	store(words, 3, req->transaction_context);
@@ -91,7 +91,7 @@ void iop_fail_reply_build(const struct iop_msg_hdr *req_or_null, uint8_t failure
 	const struct iop_msg_hdr *req = req_or_null != NULL ? req_or_null : &unknown;
 
 	store(words, 0, iop_msg_word0(IOP_MSG_VERSION_1_5, 0, IOP_MSG_FAIL | IOP_MSG_REPLY,
-				   IOP_FAIL_REPLY_WORDS));
+				      IOP_FAIL_REPLY_WORDS));
 	store(words, 1, iop_msg_word1(req->target_tid, req->initiator_tid, req->function));
 	store(words, 2, req->initiator_context);
 	store(words, 3, req->transaction_context);
