@@ -6,7 +6,9 @@
  *
  * A slot's state and generation share one 64-bit word, so every transition
  * checks both in one compare-and-swap: a close or a reclaim meant for an
- * earlier opening of the slot can never act on a later one.
+ * earlier opening of the slot can never act on a later one. The table's
+ * header counts those transitions, so that a poll loop learns from one word
+ * whether it must look at every slot again (iop_channel_changes()).
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -32,7 +34,15 @@ struct table_hdr {
 	uint64_t ring_bytes; /* one ring, rounded up to SLOT_ALIGN */
 	uint64_t slot_bytes; /* control line and both rings */
 	uint64_t slots_off;  /* from the table's start */
+	/*
+	 * Bumped after every change of any slot's word. On a line of its own:
+	 * every poll loop reads it on every turn, and the fields above are read
+	 * on every slot lookup.
+	 */
+	_Alignas(64) _Atomic uint64_t changes;
 };
+
+_Static_assert(sizeof(struct table_hdr) <= SLOT_ALIGN, "the header fits before the slots");
 
 struct slot_ctl {
 	_Atomic uint64_t word; /* generation << 32 | state */
@@ -115,6 +125,18 @@ unsigned channel_table_entries(const void *area)
 	return ((const struct table_hdr *)area)->entries;
 }
 
+/*
+ * After a slot's word changed. Release: a loop that reads the new count
+ * (acquire) then sees the new word, so a count unchanged since it last
+ * looked at the slots means no slot changed before that look.
+ */
+static void count_change(const struct iop_window *w)
+{
+	struct table_hdr *t = iop_window_rings(w);
+
+	atomic_fetch_add_explicit(&t->changes, 1, memory_order_release);
+}
+
 /* Slot id's control line; its rings follow it. */
 static struct slot_ctl *slot_at(const struct iop_window *w, unsigned id)
 {
@@ -172,6 +194,7 @@ int iop_channel_open_as(struct iop_window *w, struct iop_channel *ch, uint16_t o
 							     memory_order_acquire,
 							     memory_order_relaxed))
 			continue;
+		count_change(w);
 		atomic_store_explicit(&s->owner_pid, (int32_t)getpid(), memory_order_relaxed);
 		atomic_store_explicit(&s->owner, owner, memory_order_relaxed);
 		if (iop_mfa_ring_init(ring_at(w, id, 0), "iop_to_iop", t->entries,
@@ -181,6 +204,7 @@ int iop_channel_open_as(struct iop_window *w, struct iop_channel *ch, uint16_t o
 			/* Cannot happen for a sane table; give the slot back anyway. */
 			atomic_store_explicit(&s->word, pack(gen, IOP_CHANNEL_FREE),
 					      memory_order_release);
+			count_change(w);
 			return -EINVAL;
 		}
 		/*
@@ -194,6 +218,7 @@ int iop_channel_open_as(struct iop_window *w, struct iop_channel *ch, uint16_t o
 							     memory_order_acq_rel,
 							     memory_order_relaxed))
 			continue;
+		count_change(w);
 		fill(w, id, pack(gen, IOP_CHANNEL_OPEN), ch);
 		return 0;
 	}
@@ -216,6 +241,7 @@ static int transition(struct iop_window *w, unsigned id, uint32_t generation,
 	} while (!atomic_compare_exchange_weak_explicit(&s->word, &word, pack(generation, to),
 							memory_order_acq_rel,
 							memory_order_acquire));
+	count_change(w);
 	return 0;
 }
 
@@ -234,6 +260,13 @@ const _Atomic uint64_t *iop_channel_word(const struct iop_window *w, unsigned id
 	if (w == NULL || id >= iop_window_channels(w))
 		return NULL;
 	return &slot_at(w, id)->word;
+}
+
+const _Atomic uint64_t *iop_channel_changes(const struct iop_window *w)
+{
+	if (w == NULL)
+		return NULL;
+	return &((struct table_hdr *)iop_window_rings(w))->changes;
 }
 
 int iop_channel_lookup(const struct iop_window *w, unsigned id, struct iop_channel *ch)

@@ -8,6 +8,7 @@
 #include <endian.h>
 #include <errno.h>
 
+#include "frame_words.h"
 #include "iop_frame.h"
 
 static uint32_t load(const uint32_t *words, unsigned i)
@@ -20,41 +21,17 @@ static void store(uint32_t *words, unsigned i, uint32_t v)
 	words[i] = htole32(v);
 }
 
-static uint32_t pack_word0(uint8_t version, uint8_t sgl_offset, uint8_t flags,
-			   uint16_t size_words)
-{
-	return (uint32_t)(version & 0x7u) | (uint32_t)(sgl_offset & 0xFu) << 4 |
-	       (uint32_t)flags << 8 | (uint32_t)size_words << 16;
-}
-
-static uint32_t pack_word1(uint16_t target_tid, uint16_t initiator_tid, uint8_t function)
-{
-	return (uint32_t)(target_tid & IOP_TID_MAX) |
-	       (uint32_t)(initiator_tid & IOP_TID_MAX) << 12 | (uint32_t)function << 24;
-}
-
 void iop_msg_hdr_encode(const struct iop_msg_hdr *h, uint32_t *words)
 {
-	store(words, 0, pack_word0(h->version, h->sgl_offset, h->flags, h->size_words));
-	store(words, 1, pack_word1(h->target_tid, h->initiator_tid, h->function));
+	store(words, 0, iop_msg_word0(h->version, h->sgl_offset, h->flags, h->size_words));
+	store(words, 1, iop_msg_word1(h->target_tid, h->initiator_tid, h->function));
 	store(words, 2, h->initiator_context);
 	store(words, 3, h->transaction_context);
 }
 
 void iop_msg_hdr_decode(const uint32_t *words, struct iop_msg_hdr *h)
 {
-	uint32_t w0 = load(words, 0);
-	uint32_t w1 = load(words, 1);
-
-	h->version = w0 & 0x7u;
-	h->sgl_offset = (w0 >> 4) & 0xFu;
-	h->flags = (w0 >> 8) & 0xFFu;
-	h->size_words = w0 >> 16;
-	h->target_tid = w1 & IOP_TID_MAX;
-	h->initiator_tid = (w1 >> 12) & IOP_TID_MAX;
-	h->function = w1 >> 24;
-	h->initiator_context = load(words, 2);
-	h->transaction_context = load(words, 3);
+	frame_hdr_unpack(load(words, 0), load(words, 1), load(words, 2), load(words, 3), h);
 }
 
 void iop_reply_build(const struct iop_msg_hdr *req, uint16_t replying_tid, uint8_t req_status,
@@ -65,8 +42,8 @@ void iop_reply_build(const struct iop_msg_hdr *req, uint16_t replying_tid, uint8
 		      : size_words > UINT16_MAX  ? UINT16_MAX
 						 : (uint16_t)size_words;
 
-	store(words, 0, pack_word0(IOP_MSG_VERSION_1_5, 0, IOP_MSG_REPLY, size));
-	store(words, 1, pack_word1(replying_tid, req->initiator_tid, req->function));
+	store(words, 0, iop_msg_word0(IOP_MSG_VERSION_1_5, 0, IOP_MSG_REPLY, size));
+	store(words, 1, iop_msg_word1(replying_tid, req->initiator_tid, req->function));
 	store(words, 2, req->initiator_context);
 	store(words, 3, req->transaction_context);
 	store(words, 4, (uint32_t)detailed_status | (uint32_t)req_status << 24);
@@ -80,9 +57,9 @@ void iop_reply_seal(uint32_t *words, const struct iop_msg_hdr *req, uint16_t rep
 	uint8_t kept = (uint8_t)((w0 >> 8) & ~(uint32_t)(IOP_MSG_FAIL | IOP_MSG_MULTIPLE |
 							 IOP_MSG_LAST));
 
-	store(words, 0, pack_word0(IOP_MSG_VERSION_1_5, (w0 >> 4) & 0xFu,
-				   kept | IOP_MSG_REPLY | flags, size_words));
-	store(words, 1, pack_word1(replying_tid, req->initiator_tid, req->function));
+	store(words, 0, iop_msg_word0(IOP_MSG_VERSION_1_5, (w0 >> 4) & 0xFu,
+				      kept | IOP_MSG_REPLY | flags, size_words));
+	store(words, 1, iop_msg_word1(replying_tid, req->initiator_tid, req->function));
 	store(words, 2, req->initiator_context);
 	store(words, 3, req->transaction_context);
 	store(words, 4, (uint32_t)detailed_status | (uint32_t)req_status << 24);
@@ -113,9 +90,9 @@ void iop_fail_reply_build(const struct iop_msg_hdr *req_or_null, uint8_t failure
 	};
 	const struct iop_msg_hdr *req = req_or_null != NULL ? req_or_null : &unknown;
 
-	store(words, 0, pack_word0(IOP_MSG_VERSION_1_5, 0, IOP_MSG_FAIL | IOP_MSG_REPLY,
-				   IOP_FAIL_REPLY_WORDS));
-	store(words, 1, pack_word1(req->target_tid, req->initiator_tid, req->function));
+	store(words, 0, iop_msg_word0(IOP_MSG_VERSION_1_5, 0, IOP_MSG_FAIL | IOP_MSG_REPLY,
+				      IOP_FAIL_REPLY_WORDS));
+	store(words, 1, iop_msg_word1(req->target_tid, req->initiator_tid, req->function));
 	store(words, 2, req->initiator_context);
 	store(words, 3, req->transaction_context);
 	store(words, 4, IOP_MSG_VERSION_1_5 | IOP_MSG_VERSION_1_5 << 8 |

@@ -121,6 +121,16 @@ int iop_channel_reclaim(struct iop_window *w, unsigned id, uint32_t generation);
  */
 const _Atomic uint64_t *iop_channel_word(const struct iop_window *w, unsigned id);
 
+/**
+ * A count of the changes of every slot's word, bumped after each: a poller
+ * that reads it (acquire) unchanged since it last looked at the slots' words
+ * knows that none has changed before that look, so it need not load all of
+ * them on every turn to find a slot opened since. Counts from 0 in a new
+ * window. NULL for a NULL window.
+ * Thread safety: any thread, any process that maps the window.
+ */
+const _Atomic uint64_t *iop_channel_changes(const struct iop_window *w);
+
 /** The state and generation a slot's word says (see iop_channel_word()). */
 static inline int iop_channel_word_state(uint64_t word)
 {

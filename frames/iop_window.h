@@ -103,6 +103,59 @@ uint32_t iop_window_mfa(const struct iop_window *w, const void *p);
 uint32_t iop_window_reply_mfa(const struct iop_window *w, const void *p);
 
 /**
+ * Where a window's frames lie in one process, for converting MFAs and
+ * pointers inline on the message path: iop_window_mfa() and
+ * iop_window_frame() are calls that look at both heaps, and every request
+ * and reply goes through such a conversion on each side. Filled once by
+ * iop_window_map(); good while the window stays mapped.
+ */
+struct iop_window_map {
+	char *base;               /**< MFA 0 in this process: the window's first byte */
+	uint32_t in_lo, in_hi;    /**< MFAs of the inbound heap's block area: [in_lo, in_hi) */
+	uint32_t out_lo, out_hi;  /**< MFAs of the outbound heap's block area */
+	struct iop_heap *inbound; /**< iop_window_inbound() */
+	struct iop_heap *outbound; /**< iop_window_outbound() */
+};
+
+/**
+ * Fill *m for w in this process.
+ * @return 0, or -EINVAL for a NULL argument.
+ * Thread safety: any thread.
+ */
+int iop_window_map(const struct iop_window *w, struct iop_window_map *m);
+
+/**
+ * The request frame an MFA names: a pointer into the inbound heap's block
+ * area, or NULL for any MFA outside it (IOP_MFA_EMPTY, a reply, metadata).
+ * Says nothing of whether a block is allocated there: an MFA from an
+ * untrusted peer still goes to iop_heap_allocated_size() before the frame
+ * is read as one.
+ * Thread safety: any thread.
+ */
+static inline void *iop_window_map_request(const struct iop_window_map *m, uint32_t mfa)
+{
+	/* Unsigned: an MFA below in_lo wraps to a large difference. */
+	return mfa - m->in_lo < m->in_hi - m->in_lo ? m->base + mfa : NULL;
+}
+
+/** iop_window_map_request() for the outbound heap: a reply frame, or NULL. */
+static inline void *iop_window_map_reply(const struct iop_window_map *m, uint32_t mfa)
+{
+	return mfa - m->out_lo < m->out_hi - m->out_lo ? m->base + mfa : NULL;
+}
+
+/**
+ * The MFA of a frame the caller knows to lie in one of the two block areas
+ * (it allocated it from iop_window_inbound() or iop_window_outbound()): no
+ * check, unlike iop_window_mfa(), which takes any pointer.
+ * Thread safety: any thread.
+ */
+static inline uint32_t iop_window_map_mfa(const struct iop_window_map *m, const void *frame)
+{
+	return (uint32_t)((const char *)frame - m->base);
+}
+
+/**
  * The frame an MFA names, in this process. @return the pointer, or NULL for
  * IOP_MFA_EMPTY and for an MFA outside both heaps' block areas (a header,
  * metadata or ring offset, or past the end), so an MFA from an untrusted

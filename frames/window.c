@@ -22,7 +22,8 @@
 #include "iop_window.h"
 
 #define WINDOW_MAGIC 0x31444e4957504f49ull /* "IOPWIND1" little-endian */
-#define WINDOW_LAYOUT_VERSION 5u
+/* 6: the channel table counts its slots' changes (a loop looks for new channels by it). */
+#define WINDOW_LAYOUT_VERSION 6u
 #define WINDOW_PAGE 4096u
 #define WINDOW_HUGE_PAGE (2u << 20)
 #define WINDOW_FLAG_HUGEPAGES 0x1u
@@ -313,6 +314,26 @@ int iop_window_info(const struct iop_window *w, struct iop_window_info *info)
 void *iop_window_rings(const struct iop_window *w)
 {
 	return w->base + w->hdr->rings_off;
+}
+
+/* MFAs of a heap's block area, [lo, hi): a window never passes 4 GiB, so they fit. */
+static void block_area(const struct iop_window *w, const struct iop_heap *h, uint32_t *lo,
+		       uint32_t *hi)
+{
+	*lo = (uint32_t)(heap_blocks(h) - w->base);
+	*hi = (uint32_t)(*lo + iop_heap_size(h));
+}
+
+int iop_window_map(const struct iop_window *w, struct iop_window_map *m)
+{
+	if (w == NULL || m == NULL)
+		return -EINVAL;
+	m->base = w->base;
+	m->inbound = w->inbound;
+	m->outbound = w->outbound;
+	block_area(w, w->inbound, &m->in_lo, &m->in_hi);
+	block_area(w, w->outbound, &m->out_lo, &m->out_hi);
+	return 0;
 }
 
 uint32_t iop_window_mfa(const struct iop_window *w, const void *p)

@@ -11,12 +11,18 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "iop_heap.h"
 #include "iop_mfa_ring.h"
 #include "iop_window.h"
 #include "runtime_impl.h"
+
+/*
+ * A step every request takes, inlined into its callers even where the
+ * compiler would not (it has two): a call and its register saves cost about
+ * as much as the step.
+ */
+#define PATH_INLINE inline __attribute__((always_inline))
 
 static struct iop_request *request_get(struct iop_lcore *lc)
 {
@@ -24,9 +30,7 @@ static struct iop_request *request_get(struct iop_lcore *lc)
 
 	lc->free_requests = r->next;
 	lc->n_free--;
-	memset(r, 0, sizeof(*r));
-	r->lc = lc;
-	r->in_use = true;
+	*r = (struct iop_request){ .lc = lc, .in_use = true };
 	return r;
 }
 
@@ -79,8 +83,8 @@ static bool reply_wanted(const struct chan_view *v, uint32_t generation)
 /* A reply for a host that left: back to the heap. */
 static void drop_reply(struct iop_lcore *lc, uint32_t mfa)
 {
-	struct iop_heap *out = iop_window_outbound(lc->rt->w);
-	void *p = iop_window_frame(lc->rt->w, mfa);
+	struct iop_heap *out = lc->rt->map.outbound;
+	void *p = iop_window_map_reply(&lc->rt->map, mfa);
 
 	iop_heap_free(out, p, iop_heap_allocated_size(out, p));
 	STAT_ADD(lc->rt->stats.replies_dropped, 1);
@@ -203,26 +207,20 @@ static void post_run(struct iop_lcore *lc, const struct held_reply *run, unsigne
 
 unsigned dispatch_flush_outbox(struct iop_lcore *lc)
 {
+	const struct held_reply *o = lc->outbox;
 	unsigned n = lc->n_outbox, start = 0;
 
-	for (unsigned i = 1; i <= n; i++) {
-		if (i < n && lc->outbox[i].channel == lc->outbox[start].channel &&
-		    lc->outbox[i].generation == lc->outbox[start].generation)
-			continue;
-		post_run(lc, &lc->outbox[start], i - start);
-		start = i;
+	while (start < n) {
+		uint32_t channel = o[start].channel, generation = o[start].generation;
+		unsigned end = start + 1;
+
+		while (end < n && o[end].channel == channel && o[end].generation == generation)
+			end++;
+		post_run(lc, &o[start], end - start);
+		start = end;
 	}
 	lc->n_outbox = 0;
 	return n;
-}
-
-void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel, uint32_t generation,
-			 uint32_t mfa, bool final)
-{
-	/* Queued for the end of the turn; the channel's credit stays taken until then. */
-	if (lc->n_outbox == LCORE_OUTBOX)
-		dispatch_flush_outbox(lc);
-	lc->outbox[lc->n_outbox++] = (struct held_reply){ mfa, channel, generation, final };
 }
 
 /* A FAIL reply: the request frame stays the host's, to find by PreservedMFA and free. */
@@ -241,7 +239,8 @@ static void fail(struct iop_lcore *lc, struct iop_request *r, uint8_t code, uint
 	iop_fail_reply_build(r->hdr_valid ? &r->hdr : NULL, code, severity, lc->rt->iop_id, r->mfa,
 			     p);
 	STAT_ADD(lc->rt->stats.fail_replies, 1);
-	dispatch_post_reply(lc, r->channel, r->generation, iop_window_mfa(w, p), true);
+	dispatch_post_reply(lc, r->channel, r->generation, iop_window_map_mfa(&lc->rt->map, p),
+			    true);
 	request_put(lc, r);
 }
 
@@ -258,7 +257,7 @@ void dispatch_answer(struct iop_lcore *lc, struct iop_request *r, uint8_t req_st
 	}
 }
 
-static void call_handle(struct iop_lcore *lc, struct iop_request *r)
+static PATH_INLINE void call_handle(struct iop_lcore *lc, struct iop_request *r)
 {
 	struct iop_ddm *d = r->ddm;
 	int rc;
@@ -288,20 +287,20 @@ static void call_handle(struct iop_lcore *lc, struct iop_request *r)
 static void dispatch_to(struct iop_lcore *lc, struct iop_request *r, struct iop_ddm *d);
 
 /* The request is on its target's lcore: count it, then answer it or hand it to the DDM. */
-static void deliver(struct iop_lcore *lc, struct iop_request *r, struct iop_ddm *d)
+static PATH_INLINE void deliver(struct iop_lcore *lc, struct iop_request *r, struct iop_ddm *d)
 {
 	struct iop_runtime *rt = lc->rt;
 	uint8_t fn = r->hdr.function;
 
 	r->ddm = d;
 	/* Delivered: the frame is the IOP's now, not the host's to lose if it dies. */
-	iop_heap_tag_set_block(iop_window_inbound(rt->w), r->frame, r->block, IOP_OWNER_IOP);
+	iop_heap_tag_set_block(rt->map.inbound, r->frame, r->block, IOP_OWNER_IOP);
 	STAT_ADD(d->stats.requests, 1);
 	STAT_ADD(d->stats.in_flight, 1);
 	if (fn == IOP_UTIL_NOP) {
 		/* No reply: the frame simply goes back, and so does the credit. */
 		atomic_fetch_sub(&rt->channel_in_flight[r->channel].n, 1);
-		iop_heap_free(iop_window_inbound(rt->w), r->frame, r->block);
+		iop_heap_free(rt->map.inbound, r->frame, r->block);
 		dispatch_release(lc, r);
 		return;
 	}
@@ -366,12 +365,21 @@ static bool forward(struct iop_lcore *lc, struct iop_request *r, unsigned to)
 	return true;
 }
 
-/* A request is a live block of the inbound heap: replies and anything else are not. */
+/*
+ * A request is a live block of the inbound heap: replies and anything else
+ * are not. The MFA is a host's, and a host is not trusted: it may name a
+ * free block or the middle of one. So its block is looked up in the heap's
+ * allocation bits, the one record of what is allocated and how large, and
+ * never taken from anything the host says (the frame's MessageSize is
+ * checked against it, not used for it).
+ */
 static uint32_t *request_frame(struct iop_runtime *rt, uint32_t mfa, size_t *block)
 {
-	if (mfa < rt->inbound_lo || mfa >= rt->inbound_hi)
+	uint32_t *p = iop_window_map_request(&rt->map, mfa);
+
+	if (p == NULL || (*block = iop_heap_allocated_size(rt->map.inbound, p)) == 0)
 		return NULL;
-	return iop_window_frame_block(rt->w, mfa, block);
+	return p;
 }
 
 /*
@@ -396,19 +404,14 @@ static void accept(struct iop_lcore *lc, uint32_t channel, uint32_t generation, 
 		fail(lc, r, IOP_FAIL_UNKNOWN, IOP_FAIL_SEV_PATH_ERROR);
 		return;
 	}
-	if (iop_frame_validate(r->frame, r->block, &v) != 0) {
+	/* Decoded as checked: one read of the header, which the host may still be writing. */
+	if (iop_frame_validate_decode(r->frame, r->block, &r->hdr, &v) != 0) {
 		/* Echo what can be read of the header, so the host can route the FAIL. */
-		if (r->block >= IOP_MSG_HDR_WORDS * 4) {
-			iop_msg_hdr_decode(r->frame, &r->hdr);
-			r->hdr_valid = true;
-		}
+		r->hdr_valid = r->block >= IOP_MSG_HDR_WORDS * 4;
 		fail(lc, r, v.failure_code, v.severity);
 		return;
 	}
-	iop_msg_hdr_decode(r->frame, &r->hdr);
 	r->hdr_valid = true;
-	if (r->hdr.size_words == 3)
-		r->hdr.transaction_context = 0; /* a 3-word UtilNOP has none */
 	d = rt->by_tid[r->hdr.target_tid];
 	if (d == NULL || !atomic_load(&d->live)) {
 		fail(lc, r, IOP_FAIL_INVALID_TARGET_ID, IOP_FAIL_SEV_PATH_ERROR);
@@ -444,14 +447,11 @@ static void accept_forwarded(struct iop_lcore *lc, const struct forwarded *f)
 		return;
 	}
 	/* The host may have rewritten the frame since: never trust it twice. */
-	if (iop_frame_validate(r->frame, r->block, &v) != 0) {
+	if (iop_frame_validate_decode(r->frame, r->block, &r->hdr, &v) != 0) {
 		fail(lc, r, v.failure_code, v.severity);
 		return;
 	}
-	iop_msg_hdr_decode(r->frame, &r->hdr);
 	r->hdr_valid = true;
-	if (r->hdr.size_words == 3)
-		r->hdr.transaction_context = 0;
 	d = rt->by_tid[r->hdr.target_tid];
 	if (d == NULL || !atomic_load(&d->live) || d->lcore != lc->index) {
 		fail(lc, r, IOP_FAIL_INVALID_TARGET_ID, IOP_FAIL_SEV_PATH_ERROR);
@@ -527,16 +527,42 @@ static unsigned run_retries(struct iop_lcore *lc)
  */
 #define FORWARD_RESERVE POLL_BURST
 
+/*
+ * Find this loop's open and closing slots again if any slot of the window
+ * changed since the last look. A slot that changes after it is listed is
+ * still seen at once: chan_view() rereads each listed slot's word.
+ */
+static void refresh_active(struct iop_lcore *lc)
+{
+	/* Acquire: pairs with the release after a slot's change (channel.c). */
+	uint64_t changes = atomic_load_explicit(lc->chan_changes, memory_order_acquire);
+	unsigned channels;
+
+	if (changes == lc->chan_changes_seen)
+		return;
+	lc->chan_changes_seen = changes;
+	channels = iop_window_channels(lc->rt->w);
+	lc->n_active = 0;
+	for (unsigned c = lc->index; c < channels; c += lc->rt->n_lcores) {
+		const struct chan_view *v = chan_view(lc, c);
+
+		if (v->state == IOP_CHANNEL_OPEN || v->state == IOP_CHANNEL_CLOSED)
+			lc->active[lc->n_active++] = (uint16_t)c;
+	}
+}
+
 static unsigned take_channels(struct iop_lcore *lc)
 {
 	struct iop_runtime *rt = lc->rt;
-	unsigned channels = iop_window_channels(rt->w), work = 0;
+	unsigned work = 0;
 
 	/* Requests already wait to be forwarded: take no more until they have gone. */
 	if (lc->forward_waiting != 0 || lc->n_free <= FORWARD_RESERVE)
 		return 0;
 
-	for (unsigned c = lc->index; c < channels; c += rt->n_lcores) {
+	refresh_active(lc);
+	for (unsigned a = 0; a < lc->n_active; a++) {
+		unsigned c = lc->active[a];
 		const struct chan_view *v = chan_view(lc, c);
 		uint32_t mfas[POLL_BURST], generation;
 		uint16_t owner;
@@ -593,6 +619,21 @@ static unsigned take_forwarded(struct iop_lcore *lc)
 	return n;
 }
 
+/*
+ * Has the executive asked d for control work? Nearly every turn it has not:
+ * a load here, not a call (executive_run_control loads it again, acquire).
+ */
+static inline bool control_asked(struct iop_ddm *d)
+{
+	return atomic_load_explicit(&d->control, memory_order_relaxed) != CONTROL_NONE;
+}
+
+/* Events raised for d, or waiting for a reply frame? As above: event_poll looks again. */
+static inline bool events_to_send(struct iop_ddm *d)
+{
+	return d->events_waiting || atomic_load_explicit(&d->events_raised, memory_order_relaxed);
+}
+
 int iop_runtime_poll(struct iop_runtime *rt, unsigned lcore)
 {
 	struct iop_lcore *lc;
@@ -605,14 +646,20 @@ int iop_runtime_poll(struct iop_runtime *rt, unsigned lcore)
 		work += flush_held(lc);
 	if (lc->retry_head != NULL)
 		work += run_retries(lc);
-	work += take_forwarded(lc);
+	/*
+	 * Mostly empty (one loop, or DDMs that get their own channels'
+	 * requests): two loads, not a call that sets up a burst's room.
+	 */
+	if (rte_ring_count(lc->forward) != 0)
+		work += take_forwarded(lc);
 	work += take_channels(lc);
 	for (unsigned i = 0; i < rt->n_ddms; i++) {
 		struct iop_ddm *d = &rt->ddms[i];
 
 		if (d->lcore != lcore)
 			continue;
-		executive_run_control(lc, d);
+		if (control_asked(d))
+			executive_run_control(lc, d);
 		if (!atomic_load_explicit(&d->live, memory_order_relaxed))
 			continue;
 		if (d->ops->poll != NULL) {
@@ -620,11 +667,13 @@ int iop_runtime_poll(struct iop_runtime *rt, unsigned lcore)
 
 			work += n > 0 ? (unsigned)n : 0;
 		}
-		work += event_poll(lc, d);
+		if (events_to_send(d))
+			work += event_poll(lc, d);
 	}
 	if (lcore == rt->exec.lcore) {
 		work += (unsigned)rt->exec.ops->poll(&rt->exec);
-		work += event_poll(lc, &rt->exec);
+		if (events_to_send(&rt->exec))
+			work += event_poll(lc, &rt->exec);
 	}
 	if (lc->n_outbox != 0)
 		dispatch_flush_outbox(lc);

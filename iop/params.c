@@ -80,11 +80,6 @@ static int params_set(struct iop_ddm *d, struct iop_request *r, uint16_t group)
 							    IOP_DSC_UNKNOWN_ERROR);
 }
 
-bool params_is_runtimes(const struct iop_ddm *d, uint8_t fn)
-{
-	return (fn == IOP_UTIL_PARAMS_GET || fn == IOP_UTIL_PARAMS_SET) && !ddm_accepts(d, fn);
-}
-
 int params_handle(struct iop_ddm *d, struct iop_request *r)
 {
 	uint16_t group;

@@ -74,7 +74,7 @@ struct iop_window *iop_request_window(const struct iop_request *r)
 
 uint32_t *iop_request_reply_alloc(struct iop_request *r, unsigned words)
 {
-	struct iop_heap *out = iop_window_outbound(r->lc->rt->w);
+	struct iop_heap *out = r->lc->rt->map.outbound;
 	uint32_t *p;
 
 	if (r->answered) {
@@ -100,6 +100,13 @@ uint32_t *iop_request_reply_alloc(struct iop_request *r, unsigned words)
 	return p;
 }
 
+static void count_reply(struct iop_request *r, uint8_t req_status)
+{
+	STAT_ADD(r->ddm->stats.replies, 1);
+	if (req_status != IOP_REPLY_STATUS_SUCCESS)
+		STAT_ADD(r->ddm->stats.failures, 1);
+}
+
 /*
  * Words 0-4 of a reply the DDM built: REPLY, both contexts, the function and
  * the TIDs are not its to change, whatever it wrote over them.
@@ -108,9 +115,31 @@ static void reply_seal(struct iop_request *r, uint32_t *reply, unsigned words, u
 		       uint8_t req_status, uint16_t dsc)
 {
 	iop_reply_seal(reply, &r->hdr, r->ddm->tid, flags, (uint16_t)words, req_status, dsc);
-	STAT_ADD(r->ddm->stats.replies, 1);
-	if (req_status != IOP_REPLY_STATUS_SUCCESS)
-		STAT_ADD(r->ddm->stats.failures, 1);
+	count_reply(r, req_status);
+}
+
+/* The flags of a request's final reply: the last of several says so. */
+static uint8_t final_flags(const struct iop_request *r)
+{
+	/* The host's request stays in flight until LAST. */
+	return r->multiple ? IOP_MSG_MULTIPLE | IOP_MSG_LAST : 0;
+}
+
+/* The final reply, sealed: to the host, and the request frame back to the heap. */
+static void finish(struct iop_request *r, uint32_t *reply)
+{
+	struct iop_lcore *lc = r->lc;
+
+	r->answered = true;
+	r->reply = NULL;
+	unabandon(r);
+	dispatch_post_reply(lc, r->channel, r->generation, iop_window_map_mfa(&lc->rt->map, reply),
+			    true);
+	iop_heap_free(lc->rt->map.inbound, r->frame, r->block);
+	r->frame = NULL;
+	/* Answered later, from a callback: the request is done with here. */
+	if (!r->in_handle)
+		dispatch_release(lc, r);
 }
 
 /*
@@ -143,7 +172,7 @@ int iop_request_reply_more(struct iop_request *r, uint32_t *reply, unsigned word
 	r->multiple = true;
 	r->reply = NULL;
 	/* Not final: the request keeps its frame and its channel credit. */
-	dispatch_post_reply(lc, r->channel, r->generation, iop_window_reply_mfa(lc->rt->w, reply),
+	dispatch_post_reply(lc, r->channel, r->generation, iop_window_map_mfa(&lc->rt->map, reply),
 			    false);
 	return 0;
 }
@@ -151,34 +180,41 @@ int iop_request_reply_more(struct iop_request *r, uint32_t *reply, unsigned word
 int iop_request_reply_send(struct iop_request *r, uint32_t *reply, unsigned words,
 			   uint8_t req_status, uint16_t dsc)
 {
-	struct iop_lcore *lc = r->lc;
 	int rc = reply_allowed(r, reply, words);
 
 	if (rc != 0)
 		return rc;
-	/* The last of several replies says so: the host's request stays in flight until LAST. */
-	reply_seal(r, reply, words, r->multiple ? IOP_MSG_MULTIPLE | IOP_MSG_LAST : 0, req_status,
-		   dsc);
-	r->answered = true;
-	r->reply = NULL;
-	unabandon(r);
-	dispatch_post_reply(lc, r->channel, r->generation, iop_window_reply_mfa(lc->rt->w, reply),
-			    true);
-	iop_heap_free(iop_window_inbound(lc->rt->w), r->frame, r->block);
-	r->frame = NULL;
-	/* Answered later, from a callback: the request is done with here. */
-	if (!r->in_handle)
-		dispatch_release(lc, r);
+	reply_seal(r, reply, words, final_flags(r), req_status, dsc);
+	finish(r, reply);
 	return 0;
 }
 
+/*
+ * A status-only final reply, the runtime's own or iop_request_reply()'s:
+ * nobody but the runtime writes the frame between its allocation and its
+ * post, so it is built once, as sent, and needs no seal.
+ */
 int request_reply_now(struct iop_request *r, uint8_t req_status, uint16_t dsc)
 {
-	uint32_t *p = iop_request_reply_alloc(r, IOP_REPLY_WORDS);
+	struct iop_heap *out = r->lc->rt->map.outbound;
+	uint32_t *p;
 
+	if (r->answered)
+		return -EALREADY;
+	/* Tagged with the channel's owner: the host's from the start, wherever it is. */
+	p = iop_heap_alloc_tagged(out, IOP_REPLY_WORDS * 4, r->owner);
 	if (p == NULL)
-		return -errno;
-	return iop_request_reply_send(r, p, IOP_REPLY_WORDS, req_status, dsc);
+		return -ENOMEM;
+	/* A frame the DDM allocated and did not send goes back: this one replaces it. */
+	if (r->reply != NULL)
+		iop_heap_free(out, r->reply, (size_t)r->reply_words * 4);
+	iop_reply_build(&r->hdr, r->ddm->tid, req_status, dsc, p, IOP_REPLY_WORDS);
+	if (r->multiple)
+		iop_reply_seal(p, &r->hdr, r->ddm->tid, final_flags(r), IOP_REPLY_WORDS,
+			       req_status, dsc);
+	count_reply(r, req_status);
+	finish(r, p);
+	return 0;
 }
 
 int iop_request_reply(struct iop_request *r, uint8_t req_status, uint16_t dsc)

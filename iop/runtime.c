@@ -51,11 +51,16 @@ static struct iop_lcore *lcore_create(struct iop_runtime *rt, unsigned index)
 	}
 	lc->forward = lc->forward_mem;
 	lc->chans = calloc(iop_window_channels(rt->w), sizeof(*lc->chans));
-	if (lc->chans == NULL) {
+	lc->active = calloc(iop_window_channels(rt->w), sizeof(*lc->active));
+	if (lc->chans == NULL || lc->active == NULL) {
+		free(lc->chans);
+		free(lc->active);
 		free(lc->forward_mem);
 		free(lc);
 		return NULL;
 	}
+	lc->chan_changes = iop_channel_changes(rt->w);
+	lc->chan_changes_seen = UINT64_MAX; /* never a count: every slot is looked at first */
 	for (unsigned c = 0; c < iop_window_channels(rt->w); c++) {
 		lc->chans[c].word = iop_channel_word(rt->w, c);
 		lc->chans[c].seen = UINT64_MAX; /* no slot's word: looked up at first use */
@@ -121,13 +126,7 @@ struct iop_runtime *iop_runtime_create(const struct iop_runtime_config *cfg, cha
 	memset(rt, 0, sizeof(*rt));
 	rt->w = cfg->window;
 	rt->iop_id = cfg->iop_id & IOP_TID_MAX;
-	{
-		struct iop_sgl_bounds b; /* the inbound heap's blocks, as SGLs see them */
-
-		iop_window_sgl_bounds(rt->w, &b);
-		rt->inbound_lo = (uint32_t)b.lo;
-		rt->inbound_hi = (uint32_t)b.hi;
-	}
+	iop_window_map(rt->w, &rt->map);
 	rt->n_lcores = cfg->lcores;
 	atomic_store(&rt->state, IOP_STATE_OPERATIONAL);
 	atomic_store(&rt->lct_change, 1);
@@ -185,6 +184,7 @@ void iop_runtime_destroy(struct iop_runtime *rt)
 			free(rt->lcores[i]->forward_mem);
 			free(rt->lcores[i]->held);
 			free(rt->lcores[i]->chans);
+			free(rt->lcores[i]->active);
 		}
 		free(rt->lcores[i]);
 	}

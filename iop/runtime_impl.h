@@ -15,6 +15,7 @@
 #include "iop_ddm.h"
 #include "iop_frame.h"
 #include "iop_runtime.h"
+#include "iop_window.h"
 
 /* Requests one lcore can hold at once (being handled, pending, retrying). */
 #define LCORE_REQUESTS 1024u
@@ -166,6 +167,15 @@ struct iop_lcore {
 	struct held_reply outbox[LCORE_OUTBOX]; /* this turn's replies, in order */
 	unsigned n_outbox;
 	struct chan_view *chans; /* every slot of the window, this loop's view */
+	/*
+	 * This loop's slots that were open or closing when it last looked at
+	 * them all, which it does again only when the window's count of slot
+	 * changes has moved: an idle turn then loads one word, not one a slot.
+	 */
+	const _Atomic uint64_t *chan_changes;
+	uint64_t chan_changes_seen;
+	uint16_t *active; /* slot ids, ascending */
+	unsigned n_active;
 };
 
 /* A deferred ExecLctNotify: answered when the table changes past its indicator. */
@@ -184,7 +194,7 @@ struct loop_arg {
 
 struct iop_runtime {
 	struct iop_window *w;
-	uint32_t inbound_lo, inbound_hi; /* MFAs of the inbound heap's blocks: requests */
+	struct iop_window_map map;       /* MFAs and frames, converted inline */
 	uint16_t iop_id;
 	unsigned n_lcores;
 	struct iop_lcore *lcores[IOP_RUNTIME_MAX_LCORES];
@@ -224,8 +234,6 @@ int request_reply_now(struct iop_request *r, uint8_t req_status, uint16_t dsc);
 int request_answer(struct iop_request *r, uint16_t dsc);
 
 /* dispatch.c */
-void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel, uint32_t generation,
-			 uint32_t mfa, bool final);
 /* Post the replies a turn made (dispatch_post_reply only queues them). */
 unsigned dispatch_flush_outbox(struct iop_lcore *lc);
 void dispatch_release(struct iop_lcore *lc, struct iop_request *r);
@@ -235,6 +243,18 @@ void dispatch_answer(struct iop_lcore *lc, struct iop_request *r, uint8_t req_st
 
 /* A destroyed DDM's requests it still held, answered DEVICE_NOT_AVAILABLE. */
 void dispatch_fail_held(struct iop_lcore *lc, struct iop_ddm *d);
+
+/*
+ * Queue a reply for the end of the turn; the channel's credit stays taken
+ * until then. Inline: every reply comes through here.
+ */
+static inline void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel,
+				       uint32_t generation, uint32_t mfa, bool final)
+{
+	if (lc->n_outbox == LCORE_OUTBOX)
+		dispatch_flush_outbox(lc);
+	lc->outbox[lc->n_outbox++] = (struct held_reply){ mfa, channel, generation, final };
+}
 
 /* Counters are written by one lcore and read by any thread. */
 #define STAT_ADD(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
@@ -269,7 +289,6 @@ static inline bool dispatch_held_for_control(const struct iop_ddm *d)
 }
 
 /* params.c: UtilParamsGet/Set, which the runtime answers unless the DDM takes them. */
-bool params_is_runtimes(const struct iop_ddm *d, uint8_t fn);
 int params_handle(struct iop_ddm *d, struct iop_request *r);
 
 /* event.c: UtilEventRegister, which the runtime answers unless the DDM takes it. */
@@ -297,6 +316,12 @@ static inline bool ddm_accepts(const struct iop_ddm *d, uint8_t fn)
 static inline bool event_is_runtimes(const struct iop_ddm *d, uint8_t fn)
 {
 	return fn == IOP_UTIL_EVENT_REGISTER && !ddm_accepts(d, fn);
+}
+
+/* Inline, as the two above: every request asks. */
+static inline bool params_is_runtimes(const struct iop_ddm *d, uint8_t fn)
+{
+	return (fn == IOP_UTIL_PARAMS_GET || fn == IOP_UTIL_PARAMS_SET) && !ddm_accepts(d, fn);
 }
 
 #endif /* IOP_RUNTIME_IMPL_H */

@@ -31,20 +31,14 @@ static uint32_t get(const uint32_t *f, unsigned i)
 static int header(uint32_t *f, size_t frame_bytes, unsigned words, uint16_t tid, uint8_t function,
 		  uint8_t sgl_offset)
 {
-	struct iop_msg_hdr m = {
-		.version = IOP_MSG_VERSION_1_5,
-		.sgl_offset = sgl_offset,
-		.size_words = (uint16_t)words,
-		.target_tid = tid,
-		.initiator_tid = IOP_TID_HOST,
-		.function = function,
-	};
-
 	if (f == NULL || tid >= IOP_TID_MAX || words > 0xFFFF) /* MessageSize is 16 bits */
 		return -EINVAL;
 	if ((size_t)words * 4 > frame_bytes)
 		return -ENOSPC;
-	iop_msg_hdr_encode(&m, f);
+	put(f, 0, iop_msg_word0(IOP_MSG_VERSION_1_5, sgl_offset, 0, (uint16_t)words));
+	put(f, 1, iop_msg_word1(tid, IOP_TID_HOST, function));
+	put(f, 2, 0);
+	put(f, 3, 0);
 	return (int)words;
 }
 

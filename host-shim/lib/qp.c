@@ -56,6 +56,7 @@ struct iop_qp {
 	struct iop_host *h;
 	struct iop_window *w;
 	struct iop_heap *in, *out;
+	struct iop_window_map map; /* the window's frames in this process */
 	struct iop_channel ch;
 	uint32_t initiator_context; /* says a reply is for this queue pair */
 	unsigned depth;
@@ -112,6 +113,7 @@ struct iop_qp *iop_qp_create(struct iop_host *h, const struct iop_qp_opts *opts)
 	qp->w = iop_host_window(h);
 	qp->in = iop_window_inbound(qp->w);
 	qp->out = iop_window_outbound(qp->w);
+	iop_window_map(qp->w, &qp->map);
 	qp->depth = depth;
 	/* Pushed in reverse, so entries are handed out from index 0 up. */
 	for (unsigned i = 0; i < depth; i++)
@@ -185,7 +187,8 @@ unsigned iop_qp_outstanding(const struct iop_qp *qp)
 
 uint32_t *iop_qp_frame_alloc(struct iop_qp *qp, size_t bytes)
 {
-	uint32_t *f = iop_host_frame_alloc(qp->h, bytes < 16 ? 16 : bytes);
+	/* iop_host_frame_alloc(), without its calls: tagged as it is allocated. */
+	uint32_t *f = iop_heap_alloc_tagged(qp->in, bytes < 16 ? 16 : bytes, qp->h->owner);
 
 	if (f == NULL)
 		errno = ENOMEM;
@@ -204,6 +207,8 @@ int iop_qp_frame_free(struct iop_qp *qp, uint32_t *frame)
 /*
  * A frame the queue pair may post: a live block of the inbound heap whose
  * header claims no more than the block. @return its function, or -EINVAL.
+ * The frame is then known to lie in the inbound heap: its MFA is
+ * iop_window_map_mfa()'s.
  */
 static int check_frame(const struct iop_qp *qp, const uint32_t *frame)
 {
@@ -300,7 +305,7 @@ static int post_one(struct iop_qp *qp, uint32_t *frame, iop_qp_cb cb, void *arg,
 	*idx = UINT32_MAX;
 	if (function < 0)
 		return function;
-	mfa = iop_window_mfa(qp->w, frame);
+	mfa = iop_window_map_mfa(&qp->map, frame);
 	if (function == IOP_UTIL_NOP) /* no reply will come: nothing to wait for */
 		return iop_mfa_ring_post(qp->ch.to_iop, &mfa, 1) == 1 ? 0 : -EAGAIN;
 	if (function == IOP_UTIL_EVENT_REGISTER)
@@ -343,7 +348,7 @@ unsigned iop_qp_post_burst(struct iop_qp *qp, uint32_t *const *frames, unsigned 
 			}
 			if (function == IOP_UTIL_EVENT_REGISTER)
 				break; /* posted alone, below: it takes a standing entry */
-			mfas[k] = iop_window_mfa(qp->w, f);
+			mfas[k] = iop_window_map_mfa(&qp->map, f);
 			idx[k] = UINT32_MAX;
 			if (function != IOP_UTIL_NOP &&
 			    !entry_take(qp, f, mfas[k], cb, args != NULL ? args[done + k] : NULL,
@@ -417,6 +422,21 @@ static uint32_t find_by_key(const struct iop_qp *qp, const struct iop_msg_hdr *m
 	return idx;
 }
 
+/*
+ * A reply MFA from the channel: the frame and its block, as
+ * iop_host_reply_claim() finds them, without its calls. The block's size
+ * comes from the heap's allocation bits, not from the reply's MessageSize:
+ * a reply may be shorter than the frame it was given, and the frame goes
+ * back to the heap whole.
+ */
+static uint32_t *reply_claim(const struct iop_qp *qp, uint32_t mfa, size_t *block)
+{
+	uint32_t *r = iop_window_map_reply(&qp->map, mfa);
+
+	*block = r != NULL ? iop_heap_allocated_size(qp->out, r) : 0;
+	return *block != 0 ? r : NULL;
+}
+
 /* One reply: match it, run its callback, free it (and a FAIL's request). @return 1 if a callback ran. */
 static unsigned complete(struct iop_qp *qp, uint32_t mfa)
 {
@@ -424,7 +444,7 @@ static unsigned complete(struct iop_qp *qp, uint32_t mfa)
 	struct iop_msg_hdr m;
 	struct qp_entry e;
 	size_t block;
-	uint32_t *r = iop_host_reply_claim(qp->h, mfa, &block), idx, preserved;
+	uint32_t *r = reply_claim(qp, mfa, &block), idx, preserved;
 	uint32_t *request = NULL;
 	unsigned ran = 0;
 	bool standing;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,36 @@ static void test_slot_life(void)
 	CU_ASSERT_EQUAL(iop_channel_lookup(w, 2, &seen), -EINVAL);
 	CU_ASSERT_EQUAL(iop_channel_reclaim(w, 7, 0), -EINVAL);
 	CU_ASSERT_EQUAL(iop_channel_open(NULL, &c), -EINVAL);
+	iop_window_close(w);
+}
+
+/*
+ * Every change of a slot's word moves the table's count, and nothing else
+ * does: a poll loop that sees it unchanged has nothing to look up again.
+ */
+static void test_changes_counted(void)
+{
+	struct iop_window *w = window_with(2, 64);
+	const _Atomic uint64_t *changes = iop_channel_changes(w);
+	struct iop_channel a, seen;
+	uint64_t n;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(changes);
+	CU_ASSERT_PTR_NULL(iop_channel_changes(NULL));
+	CU_ASSERT_EQUAL(atomic_load(changes), 0); /* a new window */
+	CU_ASSERT_EQUAL_FATAL(iop_channel_open(w, &a), 0);
+	n = atomic_load(changes);
+	CU_ASSERT(n >= 1);
+	CU_ASSERT_EQUAL(iop_channel_lookup(w, a.id, &seen), IOP_CHANNEL_OPEN);
+	CU_ASSERT_EQUAL(iop_channel_close(w, &a), 0);
+	CU_ASSERT(atomic_load(changes) > n);
+	n = atomic_load(changes);
+	/* Refused transitions change no word: no count. */
+	CU_ASSERT_EQUAL(iop_channel_close(w, &a), -ESTALE);
+	CU_ASSERT_EQUAL(iop_channel_reclaim(w, a.id, a.generation + 1), -ESTALE);
+	CU_ASSERT_EQUAL(atomic_load(changes), n);
+	CU_ASSERT_EQUAL(iop_channel_reclaim(w, a.id, a.generation), 0);
+	CU_ASSERT(atomic_load(changes) > n);
 	iop_window_close(w);
 }
 
@@ -407,6 +438,7 @@ static void test_killed_host_stalls_nobody(void)
 
 static const struct iop_test_case channel_tests[] = {
 	{ "slot_life", test_slot_life },
+	{ "changes_counted", test_changes_counted },
 	{ "reopen_starts_empty", test_reopen_starts_empty },
 	{ "back_pressure_loses_nothing", test_back_pressure_loses_nothing },
 	{ "rings_shared_between_mappings", test_rings_shared_between_mappings },

@@ -572,6 +572,95 @@ static void test_validate_matches_model(void)
 		CU_ASSERT(counts[c] > 0);
 }
 
+/* What iop_frame_validate_decode() must leave in h, by the rules of its comment. */
+static void expect_decoded(const uint8_t *b, size_t block_bytes, bool accepted,
+			   struct iop_msg_hdr *want)
+{
+	uint32_t words[4] = { 0 };
+
+	/* Whole words only: a word the block does not hold all of is not read. */
+	memcpy(words, b, (block_bytes < sizeof(words) ? block_bytes : sizeof(words)) & ~(size_t)3);
+	iop_msg_hdr_decode(words, want);
+	if (accepted && want->size_words < 4)
+		want->transaction_context = 0; /* a 3-word UtilNOP has none */
+}
+
+/*
+ * Validating and decoding in one read says what iop_frame_validate() says,
+ * decodes what iop_msg_hdr_decode() does, and stays in the block (a guard
+ * page right after it).
+ */
+static void test_validate_decode_agrees(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uint8_t *map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			    -1, 0);
+	uint8_t *end = map + page;
+	unsigned accepted = 0;
+
+	CU_ASSERT_FATAL(map != MAP_FAILED);
+	CU_ASSERT_FATAL(mprotect(end, page, PROT_NONE) == 0);
+	iop_test_rng_seed(iop_test_seed() + 2);
+	for (int i = 0; i < RANDOM_ITERATIONS; i++) {
+		size_t block_bytes = 1 + iop_test_rng() % 64;
+		uint8_t *b = end - block_bytes;
+		struct iop_frame_verdict v1, v2;
+		struct iop_msg_hdr h, want, untouched;
+		int rc1, rc2;
+
+		random_frame(b, block_bytes);
+		memset(&h, 0x5A, sizeof(h));
+		untouched = h;
+		rc1 = iop_frame_validate(b, block_bytes, &v1);
+		rc2 = iop_frame_validate_decode(b, block_bytes, &h, &v2);
+		CU_ASSERT_FATAL(rc1 == rc2);
+		CU_ASSERT_FATAL(v1.failure_code == v2.failure_code && v1.severity == v2.severity);
+		if (block_bytes < 12) {
+			CU_ASSERT_FATAL(memcmp(&h, &untouched, sizeof(h)) == 0);
+			continue;
+		}
+		expect_decoded(b, block_bytes, rc2 == 0, &want);
+		CU_ASSERT_FATAL(h.version == want.version && h.sgl_offset == want.sgl_offset &&
+				h.flags == want.flags && h.size_words == want.size_words &&
+				h.target_tid == want.target_tid &&
+				h.initiator_tid == want.initiator_tid &&
+				h.function == want.function &&
+				h.initiator_context == want.initiator_context &&
+				h.transaction_context == want.transaction_context);
+		accepted += rc2 == 0;
+	}
+	CU_ASSERT(accepted > 0);
+	munmap(map, 2 * page);
+}
+
+static void test_validate_decode_bad_arguments(void)
+{
+	uint32_t words[4] = { 0 };
+	struct iop_frame_verdict v = { 0x55, 0x55 };
+	struct iop_msg_hdr h;
+
+	CU_ASSERT_EQUAL(iop_frame_validate_decode(words, 16, &h, NULL), -EINVAL);
+	CU_ASSERT_EQUAL(iop_frame_validate_decode(words, 16, NULL, &v), -EINVAL);
+	CU_ASSERT_EQUAL(iop_frame_validate_decode(NULL, 16, &h, &v), -EINVAL);
+	CU_ASSERT_EQUAL(v.failure_code, 0x55);
+	CU_ASSERT_EQUAL(iop_frame_validate_decode(NULL, 0, &h, &v), -EPROTO);
+	CU_ASSERT_EQUAL(v.failure_code, IOP_FAIL_FRAME_TOO_SMALL);
+}
+
+/* The inline word packers write what the encoder writes. */
+static void test_word_packers_match_encode(void)
+{
+	const struct iop_msg_hdr h = HDR(1, 5, GOOD_FLAGS, 0x1234, 0xABC, 0x123, GET);
+	uint32_t words[4];
+
+	iop_msg_hdr_encode(&h, words);
+	CU_ASSERT_EQUAL(le32toh(words[0]), iop_msg_word0(1, 5, GOOD_FLAGS, 0x1234));
+	CU_ASSERT_EQUAL(le32toh(words[1]), iop_msg_word1(0xABC, 0x123, GET));
+	/* Wider values are cut to their fields, as the encoder does. */
+	CU_ASSERT_EQUAL(iop_msg_word0(0xFF, 0xFF, 0, 0), 0x7u | 0xFu << 4);
+	CU_ASSERT_EQUAL(iop_msg_word1(0xFFFF, 0xFFFF, 0), 0xFFFFFFu);
+}
+
 static const struct iop_test_case codec_tests[] = {
 	{ "hdr_field_limits", test_hdr_field_limits },
 	{ "hdr_all_zero_and_all_max", test_hdr_all_zero_and_all_max },
@@ -590,6 +679,9 @@ static const struct iop_test_case codec_tests[] = {
 	{ "validate_bad_arguments", test_validate_bad_arguments },
 	{ "validate_stays_in_block", test_validate_stays_in_block },
 	{ "validate_matches_model", test_validate_matches_model },
+	{ "validate_decode_agrees", test_validate_decode_agrees },
+	{ "validate_decode_bad_arguments", test_validate_decode_bad_arguments },
+	{ "word_packers_match_encode", test_word_packers_match_encode },
 	{ NULL, NULL },
 };
 

@@ -87,6 +87,49 @@ static void test_mfa_round_trip_and_bounds(void)
 	iop_window_close(w);
 }
 
+/* The inline conversions of a window's map agree with the calls, and refuse as they do. */
+static void test_map_conversions(void)
+{
+	struct iop_window *w = small_window();
+	char *req = iop_heap_alloc(iop_window_inbound(w), 512);
+	char *rep = iop_heap_alloc(iop_window_outbound(w), 64);
+	uint32_t mreq = iop_window_mfa(w, req), mrep = iop_window_mfa(w, rep);
+	struct iop_window_map m;
+	struct iop_window_info info;
+
+	CU_ASSERT_EQUAL(iop_window_map(NULL, &m), -EINVAL);
+	CU_ASSERT_EQUAL(iop_window_map(w, NULL), -EINVAL);
+	CU_ASSERT_EQUAL_FATAL(iop_window_map(w, &m), 0);
+	CU_ASSERT_PTR_EQUAL(m.inbound, iop_window_inbound(w));
+	CU_ASSERT_PTR_EQUAL(m.outbound, iop_window_outbound(w));
+	CU_ASSERT_EQUAL(iop_window_map_mfa(&m, req), mreq);
+	CU_ASSERT_EQUAL(iop_window_map_mfa(&m, rep), mrep);
+	CU_ASSERT_PTR_EQUAL(iop_window_map_request(&m, mreq), req);
+	CU_ASSERT_PTR_EQUAL(iop_window_map_reply(&m, mrep), rep);
+	/* Each looks at its own heap's block area only. */
+	CU_ASSERT_PTR_NULL(iop_window_map_request(&m, mrep));
+	CU_ASSERT_PTR_NULL(iop_window_map_reply(&m, mreq));
+	iop_window_info(w, &info);
+	for (int i = 0; i < 2; i++) {
+		void *(*conv)(const struct iop_window_map *, uint32_t) =
+			i == 0 ? iop_window_map_request : iop_window_map_reply;
+
+		CU_ASSERT_PTR_NULL(conv(&m, IOP_MFA_EMPTY));
+		CU_ASSERT_PTR_NULL(conv(&m, 0));                          /* header */
+		CU_ASSERT_PTR_NULL(conv(&m, (uint32_t)info.ring_offset)); /* rings */
+		CU_ASSERT_PTR_NULL(conv(&m, (uint32_t)info.total_bytes));
+	}
+	/* The block areas' edges: the first byte in, the byte past the end out. */
+	CU_ASSERT_PTR_EQUAL(iop_window_map_request(&m, m.in_lo), iop_window_frame(w, m.in_lo));
+	CU_ASSERT_PTR_NULL(iop_window_map_request(&m, m.in_lo - 1));
+	CU_ASSERT_PTR_NULL(iop_window_map_request(&m, m.in_hi));
+	CU_ASSERT_PTR_EQUAL(iop_window_map_reply(&m, m.out_hi - 1),
+			    iop_window_frame(w, m.out_hi - 1));
+	CU_ASSERT_PTR_NULL(iop_window_map_reply(&m, m.out_hi));
+	CU_ASSERT_PTR_NULL(iop_window_frame(w, m.out_hi));
+	iop_window_close(w);
+}
+
 /* An IOP learns a posted frame's readable size from its MFA alone. */
 /*
  * An SGL may name host buffers in the inbound heap, and nothing else: not
@@ -318,6 +361,7 @@ static const struct iop_test_case window_tests[] = {
 	{ "too_large_for_32_bit_mfas", test_too_large_for_32_bit_mfas },
 	{ "mfa_round_trip_and_bounds", test_mfa_round_trip_and_bounds },
 	{ "frame_block_of_untrusted_mfa", test_frame_block_of_untrusted_mfa },
+	{ "map_conversions", test_map_conversions },
 	{ "reclaim_by_owner", test_reclaim_by_owner },
 	{ "sgl_bounds_are_the_inbound_blocks", test_sgl_bounds_are_the_inbound_blocks },
 	{ "attach_same_frames_other_address", test_attach_same_frames_other_address },
