@@ -97,7 +97,7 @@ int iop_frame_validate(const void *frame, size_t block_bytes, struct iop_frame_v
 int iop_frame_validate_decode(const void *frame, size_t block_bytes, struct iop_msg_hdr *h,
 			      struct iop_frame_verdict *v)
 {
-	uint32_t w0, w1, w3;
+	uint32_t w0, w1, w2, w3;
 	uint8_t code;
 
 	if (v == NULL || h == NULL || (frame == NULL && block_bytes != 0))
@@ -112,8 +112,15 @@ int iop_frame_validate_decode(const void *frame, size_t block_bytes, struct iop_
 	 */
 	w0 = load_word(frame, 0);
 	w1 = load_word(frame, 1);
+	w2 = load_word(frame, 2);
 	w3 = block_bytes >= IOP_MSG_HDR_WORDS * 4 ? load_word(frame, 3) : 0;
-	frame_hdr_unpack(w0, w1, load_word(frame, 2), w3, h);
+	/*
+	 * The words are plain loads of memory another process writes: the
+	 * compiler would be free to load one again where it runs short of
+	 * registers. After this barrier it must use what it has loaded.
+	 */
+	__asm__ volatile("" ::: "memory");
+	frame_hdr_unpack(w0, w1, w2, w3, h);
 	code = failure(w0, w1, block_bytes);
 	/* An accepted 3-word UtilNOP has no TransactionContext: word 3 is not its. */
 	if (code == 0 && h->size_words < IOP_MSG_HDR_WORDS)

@@ -538,9 +538,10 @@ static void refresh_active(struct iop_lcore *lc)
 	uint64_t changes = atomic_load_explicit(lc->chan_changes, memory_order_acquire);
 	unsigned channels;
 
-	if (changes == lc->chan_changes_seen)
+	if (changes == lc->chan_changes_seen && ++lc->turns_since_scan < CHAN_RESCAN_TURNS)
 		return;
 	lc->chan_changes_seen = changes;
+	lc->turns_since_scan = 0;
 	channels = iop_window_channels(lc->rt->w);
 	lc->n_active = 0;
 	for (unsigned c = lc->index; c < channels; c += lc->rt->n_lcores) {

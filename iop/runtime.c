@@ -60,7 +60,7 @@ static struct iop_lcore *lcore_create(struct iop_runtime *rt, unsigned index)
 		return NULL;
 	}
 	lc->chan_changes = iop_channel_changes(rt->w);
-	lc->chan_changes_seen = UINT64_MAX; /* never a count: every slot is looked at first */
+	lc->turns_since_scan = CHAN_RESCAN_TURNS; /* every slot is looked at on the first turn */
 	for (unsigned c = 0; c < iop_window_channels(rt->w); c++) {
 		lc->chans[c].word = iop_channel_word(rt->w, c);
 		lc->chans[c].seen = UINT64_MAX; /* no slot's word: looked up at first use */

@@ -25,6 +25,12 @@
 #define LCORE_FORWARD_ENTRIES 4096u
 /* MFAs taken from a ring in one go. */
 #define POLL_BURST 32u
+/*
+ * Turns between two looks at every channel slot when the window's change
+ * count has not moved (a look costs a load a slot; a turn, well under a
+ * microsecond): a channel whose opening a host hid still opens within them.
+ */
+#define CHAN_RESCAN_TURNS 4096u
 
 /* A request moving between lcores: where it came from and where it is. */
 struct forwarded {
@@ -169,11 +175,14 @@ struct iop_lcore {
 	struct chan_view *chans; /* every slot of the window, this loop's view */
 	/*
 	 * This loop's slots that were open or closing when it last looked at
-	 * them all, which it does again only when the window's count of slot
-	 * changes has moved: an idle turn then loads one word, not one a slot.
+	 * them all, which it does again when the window's count of slot changes
+	 * has moved, and at least every CHAN_RESCAN_TURNS turns: the count is in
+	 * memory every host can write, so it is a hint, and a host that writes
+	 * an old value back delays another's new channel, never hides it.
 	 */
 	const _Atomic uint64_t *chan_changes;
 	uint64_t chan_changes_seen;
+	unsigned turns_since_scan;
 	uint16_t *active; /* slot ids, ascending */
 	unsigned n_active;
 };

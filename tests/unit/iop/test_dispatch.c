@@ -12,6 +12,7 @@
 #include "iop_ddm.h"
 #include "iop_lct.h"
 #include "runtime_harness.h"
+#include "runtime_impl.h" /* CHAN_RESCAN_TURNS */
 
 /* ---- DDMs that misbehave, one way each ---- */
 
@@ -942,8 +943,58 @@ static void test_abandoned_counts_only_what_stays(void)
 	iop_window_close(t.w);
 }
 
+/*
+ * The window's count of channel changes lives where every host can write:
+ * a host that puts an old value back after another host opened a channel
+ * delays the loop's look at the new channel, never hides it. Unhidden, a
+ * request on a new channel is answered on the first turn.
+ */
+static void test_hidden_channel_opening_still_served(void)
+{
+	_Atomic uint64_t *changes;
+	struct iop_channel ch2;
+	struct harness t;
+	uint32_t mfa, *f;
+	unsigned turns = 0;
+
+	up(&t);
+	changes = (_Atomic uint64_t *)iop_channel_changes(t.w);
+	harness_turn(&t); /* the loop has looked at every slot */
+	for (int hide = 1; hide >= 0; hide--) {
+		uint64_t before = atomic_load(changes);
+
+		CU_ASSERT_EQUAL_FATAL(iop_channel_open(t.w, &ch2), 0);
+		if (hide)
+			atomic_store(changes, before);
+		f = harness_request(&t, NOP, IOP_UTIL_CLAIM, 4, 7);
+		mfa = iop_window_mfa(t.w, f);
+		CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_post(ch2.to_iop, &mfa, 1), 1);
+		for (turns = 1; turns <= 3 * CHAN_RESCAN_TURNS; turns++) {
+			harness_turn(&t);
+			if (iop_mfa_ring_count(ch2.to_host) != 0)
+				break;
+		}
+		CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_take(ch2.to_host, &mfa, 1), 1);
+		if (hide) {
+			CU_ASSERT(turns <= CHAN_RESCAN_TURNS + 1);
+		} else {
+			CU_ASSERT_EQUAL(turns, 1);
+		}
+		f = iop_window_frame(t.w, mfa);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+		CU_ASSERT_EQUAL(iop_heap_free(iop_window_outbound(t.w), f,
+					      iop_heap_allocated_size(iop_window_outbound(t.w), f)),
+				0);
+		CU_ASSERT_EQUAL(iop_channel_close(t.w, &ch2), 0);
+		harness_turn(&t);
+		CU_ASSERT_EQUAL(iop_channel_reclaim(t.w, ch2.id, ch2.generation), 0);
+	}
+	harness_down(&t);
+}
+
 static const struct iop_test_case dispatch_tests[] = {
 	{ "nop_round_trip", test_nop_round_trip },
+	{ "hidden_channel_opening_still_served", test_hidden_channel_opening_still_served },
 	{ "util_nop_frees_and_never_replies", test_util_nop_frees_and_never_replies },
 	{ "unsupported_and_unknown_functions", test_unsupported_and_unknown_functions },
 	{ "fail_replies", test_fail_replies },
