@@ -107,7 +107,10 @@ uint32_t iop_window_reply_mfa(const struct iop_window *w, const void *p);
  * pointers inline on the message path: iop_window_mfa() and
  * iop_window_frame() are calls that look at both heaps, and every request
  * and reply goes through such a conversion on each side. Filled once by
- * iop_window_map(); good while the window stays mapped.
+ * iop_window_map(); good while the window stays mapped. It lives in the
+ * caller's memory, never in the window, and the inline conversions below
+ * read its fields: its layout is part of the library's ABI, so a program
+ * built against one release of these headers is rebuilt for another.
  */
 struct iop_window_map {
 	char *base;               /**< MFA 0 in this process: the window's first byte */
