@@ -19,7 +19,7 @@
 #include "replay.h"
 
 #define DEFAULT_MTU 9216u
-#define DEFAULT_MAX_FRAME (16u << 10)
+#define DEFAULT_MAX_FRAME (64u << 10)
 /* Packets a PacketSend by default: about eight times the rate of one at 64 bytes. */
 #define DEFAULT_BATCH 32u
 
