@@ -299,6 +299,17 @@ static uint64_t backend_in_use(void)
 	return v[IOP_BSA_INFO_BACKEND];
 }
 
+/* The DDM up on a new 2 MiB file of 4 KiB blocks, on the file backend this build tests. */
+static void up_file_2m(void)
+{
+	char params[128];
+
+	make_file_path();
+	file_params(params, sizeof(params), "file=%s,size=2M,bs=4096", file_path);
+	up(params);
+	CU_ASSERT_EQUAL(backend_in_use(), file_backend());
+}
+
 /* The DDM's own counters (IOP_BSA_PARAMS_STATS). */
 static void bsa_stats(uint64_t v[IOP_BSA_STAT_FIELDS])
 {
@@ -1063,12 +1074,8 @@ static void test_quiesce_with_reads_in_flight(void)
 	unsigned char want[BLOCKS * 4096];
 	struct qd_req reqs[QD + 1];
 	struct qd_run run = { 0 };
-	char params[128];
 
-	make_file_path();
-	file_params(params, sizeof(params), "file=%s,size=2M,bs=4096", file_path);
-	up(params);
-	CU_ASSERT_EQUAL(backend_in_use(), file_backend());
+	up_file_2m();
 	for (unsigned k = 0; k < QD; k++) {
 		bufs[k] = iop_qp_frame_alloc(fx.qp, BLOCKS * 4096);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(bufs[k]);
@@ -1180,12 +1187,8 @@ static void test_verifies_at_qd32(void)
 	unsigned char want[BLOCKS * 4096], got[BLOCKS * 4096];
 	struct qd_req reqs[QD + 1];
 	struct qd_run run = { 0 };
-	char params[128];
 
-	make_file_path();
-	file_params(params, sizeof(params), "file=%s,size=2M,bs=4096", file_path);
-	up(params);
-	CU_ASSERT_EQUAL(backend_in_use(), file_backend());
+	up_file_2m();
 	for (unsigned k = 0; k < QD; k++) {
 		bufs[k] = iop_qp_frame_alloc(fx.qp, BLOCKS * 4096);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(bufs[k]);
