@@ -15,6 +15,7 @@
 
 #include "heap_cache.h"
 #include "heap_diagnose.h"
+#include "heap_home.h"
 #include "heap_hooks.h"
 #include "heap_inflight.h"
 #include "heap_summary.h"
@@ -24,6 +25,7 @@ void (*volatile heap_test_hook)(enum heap_hook_point point);
 #endif
 
 _Thread_local unsigned heap_thread_slot;
+_Thread_local unsigned heap_thread_home;
 static _Atomic unsigned next_thread_slot;
 
 /* A forked child is a new set of threads: let it pick slots of its own. */
@@ -42,26 +44,45 @@ unsigned heap_assign_thread_slot(void)
 	/* Round robin: threads of one process get distinct slots up to 64. */
 	unsigned s = atomic_fetch_add_explicit(&next_thread_slot, 1, memory_order_relaxed);
 
-	heap_thread_slot = s % HEAP_INFLIGHT_SLOTS + 1;
+	s %= HEAP_INFLIGHT_SLOTS;
+	heap_thread_slot = s + 1;
+	/* The home (heap_home.h): the slot's six bits reversed. */
+	heap_thread_home = 0;
+	for (unsigned i = 0; i < 6; i++, s >>= 1)
+		heap_thread_home = heap_thread_home << 1 | (s & 1);
 	return heap_thread_slot;
 }
 
 /*
- * Take one free block of order k out of its bitmap (FIG. 5: find the
- * first non-empty list at or above the wanted order, remove a block).
- * With as_alloc the same CAS marks it allocated, so an exact-order allocation
- * is a single atomic step. Returns the block index or -1 if the order is empty.
+ * Take one free block of order k, of the blocks [blo, bhi], out of its
+ * bitmap (FIG. 5: find the first non-empty list at or above the wanted order,
+ * remove a block): the lowest one. With as_alloc the same CAS marks it
+ * allocated, so an exact-order allocation is a single atomic step. Returns
+ * the block index or -1 if there is none.
  */
-static int64_t claim_block(struct iop_heap *h, uint32_t k, bool as_alloc)
+static int64_t claim_block(struct iop_heap *h, uint32_t k, uint64_t blo, uint64_t bhi,
+			   bool as_alloc)
 {
-	uint64_t w;
+	uint64_t from = blo / HEAP_BLOCKS_PER_WORD;
+	uint64_t to = bhi / HEAP_BLOCKS_PER_WORD;
+	/*
+	 * The range's first word before the summaries: a thread's blocks start
+	 * at its home, and if that word holds a free block in range, it is the
+	 * one the search would find (lowest first), without its descent.
+	 */
+	uint64_t w = from;
+	bool probe = true;
 
-	while (summary_find(h, k, &w)) {
+	while (probe || summary_find(h, k, from, to, &w)) {
 		_Atomic uint64_t *word = heap_level_word(h, k, 0, w);
 		uint64_t v = atomic_load_explicit(word, memory_order_relaxed);
+		uint64_t lo = w == from ? blo % HEAP_BLOCKS_PER_WORD : 0;
+		uint64_t hi = w == to ? bhi % HEAP_BLOCKS_PER_WORD : HEAP_BLOCKS_PER_WORD - 1;
+		uint64_t in_range = (HEAP_FREE_MASK >> (31 - hi)) & (~0ull << lo);
 
-		while ((v & HEAP_FREE_MASK) != 0) {
-			uint64_t i = (uint64_t)__builtin_ctzll(v);
+		probe = false;
+		while ((v & in_range) != 0) {
+			uint64_t i = (uint64_t)__builtin_ctzll(v & in_range);
 			uint64_t nv = v & ~(1ull << i);
 
 			if (as_alloc)
@@ -74,25 +95,39 @@ static int64_t claim_block(struct iop_heap *h, uint32_t k, bool as_alloc)
 				return (int64_t)(w * HEAP_BLOCKS_PER_WORD + i);
 			}
 		}
-		/* Someone emptied the word first; the summary may lag. Search again. */
+		/*
+		 * Nothing in range. A word whose free blocks all lie outside the
+		 * range is searched past (it would be found again); otherwise
+		 * someone emptied it first, the summary may lag: search again.
+		 */
+		if ((v & HEAP_FREE_MASK) != 0) {
+			if (w == to)
+				break;
+			from = w + 1;
+			blo = from * HEAP_BLOCKS_PER_WORD;
+		}
 	}
 	return -1;
 }
 
 /*
  * Split block b of order j down to order n (FIG. 5): at each order
- * publish the upper half as free and keep the lower half; at order n the
- * same RMW marks the kept half allocated (unless it goes to a thread cache).
+ * publish one half as free and keep the other: the lower one, unless the
+ * thread's home lies in or above the upper (heap_home.h), so that a thread's
+ * splits stay in its region. At order n the same RMW marks the kept half
+ * allocated (unless it goes to a thread cache).
  */
 static uint64_t split_block(const struct iop_heap *h, uint32_t j, uint64_t b, uint32_t n,
-			    bool mark_alloc)
+			    uint64_t home, bool mark_alloc)
 {
 	for (uint32_t k = j; k-- > n;) {
 		uint64_t bits;
 		uint64_t prev;
 
 		b <<= 1;
-		bits = heap_free_bit(b + 1);
+		if ((home >> k) > b)
+			b++;
+		bits = heap_free_bit(b ^ 1);
 		if (k == n && mark_alloc)
 			bits |= heap_alloc_bit(b);
 		/* Both halves were "part of the parent" (no bit): nobody else can
@@ -106,10 +141,15 @@ static uint64_t split_block(const struct iop_heap *h, uint32_t j, uint64_t b, ui
 	return b;
 }
 
-/* A block of order n out of the bitmaps, marked allocated or held; -1 if none. */
-static int64_t take_block(struct iop_heap *h, uint32_t n, bool mark_alloc)
+/*
+ * A block of order n out of the bitmaps, from the byte range r of the heap
+ * (a block of a larger order counts if it overlaps r), split towards r's
+ * start; -1 if none.
+ */
+static int64_t take_block_in(struct iop_heap *h, uint32_t n, bool mark_alloc,
+			     const struct heap_region *r)
 {
-	int64_t b = claim_block(h, n, mark_alloc);
+	int64_t b = claim_block(h, n, r->lo >> n, (r->hi - 1) >> n, mark_alloc);
 	uint64_t orders;
 
 	if (b >= 0)
@@ -124,12 +164,12 @@ static int64_t take_block(struct iop_heap *h, uint32_t n, bool mark_alloc)
 		if (j > h->max_order)
 			break;
 		inflight_begin(slot);
-		b = claim_block(h, j, false);
+		b = claim_block(h, j, r->lo >> j, (r->hi - 1) >> j, false);
 		if (b >= 0) {
 			uint64_t kept;
 
 			HEAP_HOOK(HEAP_HOOK_ALLOC_CLAIMED);
-			kept = split_block(h, j, (uint64_t)b, n, mark_alloc);
+			kept = split_block(h, j, (uint64_t)b, n, r->lo, mark_alloc);
 			inflight_end(slot);
 			return (int64_t)kept;
 		}
@@ -137,6 +177,25 @@ static int64_t take_block(struct iop_heap *h, uint32_t n, bool mark_alloc)
 		orders &= orders - 1;
 	}
 	return -1;
+}
+
+/*
+ * A block of order n out of the bitmaps, marked allocated or held; -1 if
+ * none. The thread's own region first, then the whole heap (heap_home.h).
+ */
+static int64_t take_block(struct iop_heap *h, uint32_t n, bool mark_alloc)
+{
+	struct heap_region r;
+
+	if (heap_home_region(h, &r)) {
+		int64_t b = take_block_in(h, n, mark_alloc, &r);
+
+		if (b >= 0)
+			return b;
+	}
+	/* The whole heap, lowest address first, splits keeping the lower half. */
+	r = (struct heap_region){ .lo = 0, .hi = h->heap_bytes };
+	return take_block_in(h, n, mark_alloc, &r);
 }
 
 int64_t heap_take_held(struct iop_heap *h, uint32_t n)

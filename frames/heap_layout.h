@@ -182,10 +182,16 @@ static inline struct heap_depot *heap_depot(const struct iop_heap *h, uint32_t i
 	return (struct heap_depot *)((char *)h + h->depot_off) + i;
 }
 
-/* The depot shard of block b of cached order i: its reserve chunk's. */
+/*
+ * The depot shard of block b of cached order i: its reserve chunk's, hashed
+ * (Fibonacci hashing) rather than taken modulo 8, since threads cut their
+ * chunks at their homes (heap_home.h), which are multiples of 1/64 of the
+ * heap and would all fall on one shard.
+ */
 static inline uint32_t heap_depot_shard_of(const struct iop_heap *h, uint32_t i, uint64_t b)
 {
-	return (uint32_t)(b >> h->cache_chunk[i]) % HEAP_DEPOT_SHARDS;
+	_Static_assert(HEAP_DEPOT_SHARDS == 8, "three bits of the hash");
+	return (uint32_t)(((b >> h->cache_chunk[i]) * 0x9e3779b97f4a7c15ull) >> 61);
 }
 
 static inline _Atomic uint64_t *heap_level_word(const struct iop_heap *h, uint32_t k,

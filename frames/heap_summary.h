@@ -99,40 +99,61 @@ static inline void summary_clean(struct iop_heap *h, uint32_t k, uint32_t level,
 }
 
 /*
- * Find a block word of order k with a free block, starting at the lowest
- * address (address-ordered first fit keeps large blocks whole longer).
- * Cleans the stale bits it meets. Returns false if the order is empty.
+ * Find a block word of order k with a free block among words [from, to],
+ * lowest first, in the subtree of (level, idx): children wholly outside the
+ * range are masked off. Cleans the stale bits it meets, but only of
+ * children wholly inside the range: one that straddles an end may hold its
+ * free blocks outside, which is not stale, and an RMW on its bit would move
+ * a shared line for nothing. Returns false if none.
  */
 static inline bool summary_find_rec(struct iop_heap *h, uint32_t k, uint32_t level,
-				    uint64_t idx, uint64_t *word)
+				    uint64_t idx, uint64_t from, uint64_t to, uint64_t *word)
 {
 	uint64_t v = atomic_load_explicit(heap_level_word(h, k, level, idx), memory_order_acquire);
+	uint32_t shift;
+	uint64_t base;
 
 	if (level == 0) {
 		*word = idx;
 		return (v & HEAP_FREE_MASK) != 0;
 	}
+	/* Child c of this word covers words [(base + c) << shift, (base + c + 1) << shift). */
+	shift = 6 * (level - 1);
+	base = idx * 64;
+	if ((from >> shift) > base)
+		v &= ~0ull << ((from >> shift) - base);
+	if ((to >> shift) < base + 63)
+		v &= ~0ull >> (63 - ((to >> shift) - base));
 	while (v != 0) {
-		uint64_t child = idx * 64 + (uint64_t)__builtin_ctzll(v);
+		uint64_t child = base + (uint64_t)__builtin_ctzll(v);
 
-		if (summary_find_rec(h, k, level - 1, child, word))
+		if (summary_find_rec(h, k, level - 1, child, from, to, word))
 			return true;
-		summary_clean(h, k, level - 1, child);
+		if (child << shift >= from && ((child + 1) << shift) - 1 <= to)
+			summary_clean(h, k, level - 1, child);
 		v &= v - 1;
 	}
 	return false;
 }
 
-static inline bool summary_find(struct iop_heap *h, uint32_t k, uint64_t *word)
+/*
+ * A block word of order k with a free block among words [from, to], the
+ * lowest first (address-ordered first fit keeps large blocks whole longer).
+ * Returns false if there is none. A search of the whole order that finds
+ * nothing clears the order's bit in the heap data structure if it is stale.
+ */
+static inline bool summary_find(struct iop_heap *h, uint32_t k, uint64_t from, uint64_t to,
+				uint64_t *word)
 {
 	uint32_t top = h->orders[k].levels - 1;
 
 	/* The heap data structure first: one bit says whether to look at all. */
 	if (!(atomic_load_explicit(&h->nonempty_orders, memory_order_acquire) & (1ull << k)))
 		return false;
-	if (summary_find_rec(h, k, top, 0, word))
+	if (summary_find_rec(h, k, top, 0, from, to, word))
 		return true;
-	summary_clean(h, k, top, 0);
+	if (from == 0 && to + 1 >= h->orders[k].level_words[0])
+		summary_clean(h, k, top, 0);
 	return false;
 }
 

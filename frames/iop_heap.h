@@ -64,10 +64,12 @@ struct iop_heap_opts {
 #define IOP_HEAP_F_CACHED 0x1u
 
 /**
- * No thread caches: every free coalesces at once and placement is the
- * deterministic lowest-address-first of the uncached heap, for callers that
- * depend on exact addresses or on the free blocks left after a free, and to
- * save the caches' 76 KiB of metadata. With IOP_HEAP_F_CACHED: EINVAL.
+ * No thread caches: every block comes from the bitmaps and goes back to them,
+ * and a process's first thread gets the deterministic lowest-address-first
+ * placement of the uncached heap (other threads search a region of their own
+ * first: docs/heap.md, "Allocation policy"), for callers that depend on exact
+ * addresses or on the free blocks left after a free, and to save the caches'
+ * 76 KiB of metadata. With IOP_HEAP_F_CACHED: EINVAL.
  */
 #define IOP_HEAP_F_NO_CACHE 0x2u
 

@@ -252,6 +252,86 @@ static void test_no_spurious_enomem_64k(void)
 	no_enomem_at_size(65536, 0);
 }
 
+/*
+ * Threads that allocate and free small blocks of an uncached heap at the
+ * same time keep to block words of their own (heap_home.h): a block word
+ * that two threads both take blocks from moves its cache line between their
+ * cores at every operation. Each thread records the words of the blocks it
+ * got; no word may appear for two threads.
+ */
+#define HOME_THREADS 4u
+#define HOME_HEAP (4u << 20)
+#define HOME_SPAN (64u * 32u) /* bytes of 64-byte blocks under one block word */
+
+/*
+ * The block area starts 4 KiB-aligned from the heap base, so offsets from the
+ * base divided by HOME_SPAN number the block words (plus a constant).
+ */
+struct home_run {
+	struct iop_heap *h;
+	pthread_barrier_t *start;
+	uint8_t *used; /* per HOME_SPAN of the footprint */
+	unsigned failed;
+};
+
+static void *home_thread(void *arg)
+{
+	struct home_run *r = arg;
+	pthread_barrier_wait(r->start);
+	for (unsigned i = 0; i < 20000; i++) {
+		void *p = iop_heap_alloc(r->h, 64);
+		uint32_t off;
+
+		if (p == NULL || iop_heap_ptr_to_offset(r->h, p, &off) != 0) {
+			r->failed++;
+			continue;
+		}
+		r->used[off / HOME_SPAN] = 1;
+		if (iop_heap_free(r->h, p, 64) != 0)
+			r->failed++;
+	}
+	return NULL;
+}
+
+static void test_threads_keep_to_their_own_words(void)
+{
+	struct iop_heap_opts opts = { .flags = IOP_HEAP_F_NO_CACHE };
+	struct iop_heap *h = iop_heap_create(HOME_HEAP, &opts);
+	size_t spans = iop_heap_footprint(HOME_HEAP, &opts) / HOME_SPAN + 1;
+	struct home_run *runs = calloc(HOME_THREADS, sizeof(*runs));
+	pthread_t t[HOME_THREADS];
+	pthread_barrier_t start;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(runs);
+	CU_ASSERT_EQUAL_FATAL(iop_heap_min_block(h), 64u);
+	pthread_barrier_init(&start, NULL, HOME_THREADS);
+	for (unsigned i = 0; i < HOME_THREADS; i++) {
+		runs[i].h = h;
+		runs[i].start = &start;
+		runs[i].used = calloc(spans, 1);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(runs[i].used);
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&t[i], NULL, home_thread, &runs[i]), 0);
+	}
+	for (unsigned i = 0; i < HOME_THREADS; i++)
+		pthread_join(t[i], NULL);
+	for (size_t w = 0; w < spans; w++) {
+		unsigned users = 0;
+
+		for (unsigned i = 0; i < HOME_THREADS; i++)
+			users += runs[i].used[w];
+		CU_ASSERT(users <= 1);
+	}
+	for (unsigned i = 0; i < HOME_THREADS; i++) {
+		CU_ASSERT_EQUAL(runs[i].failed, 0);
+		free(runs[i].used);
+	}
+	CU_ASSERT_EQUAL(iop_heap_check(h), 0);
+	pthread_barrier_destroy(&start);
+	free(runs);
+	iop_heap_destroy(h);
+}
+
 static const struct iop_test_case stress_tests[] = {
 	{ "random_sizes_cross_thread", test_random_sizes_cross_thread },
 	{ "random_sizes_cross_thread_uncached", test_random_sizes_cross_thread_uncached },
@@ -259,6 +339,7 @@ static const struct iop_test_case stress_tests[] = {
 	{ "no_spurious_enomem_64_uncached", test_no_spurious_enomem_64_uncached },
 	{ "no_spurious_enomem_2k", test_no_spurious_enomem_2k },
 	{ "no_spurious_enomem_64k", test_no_spurious_enomem_64k },
+	{ "threads_keep_to_their_own_words", test_threads_keep_to_their_own_words },
 	{ NULL, NULL },
 };
 

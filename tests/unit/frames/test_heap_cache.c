@@ -722,26 +722,45 @@ static unsigned full_mags(const struct iop_heap *h, uint32_t s)
  */
 static void test_depot_shard_of_the_cutter(void)
 {
-	struct iop_heap *h = cached_heap(16 << 20, 0);
-	struct cutter k = { .h = h, .n = 2 * h->cache_depth[0] };
-	/* This thread's own chunk first, so that its shard and the cutter's differ. */
-	void *mine = iop_heap_alloc(h, 64);
-	pthread_t t;
-	uint32_t shard;
+	struct iop_heap *h = NULL;
+	struct cutter k = { 0 };
+	void *mine = NULL;
+	uint32_t shard = 0;
+	bool apart = false;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mine);
-	k.p = calloc(k.n, sizeof(*k.p));
-	CU_ASSERT_PTR_NOT_NULL_FATAL(k.p);
-	CU_ASSERT_FATAL(k.n <= 1u << h->cache_chunk[0]); /* all from one chunk */
-	CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, cut_blocks, &k), 0);
-	pthread_join(t, NULL);
-	for (unsigned i = 0; i < k.n; i++)
-		CU_ASSERT_PTR_NOT_NULL_FATAL(k.p[i]);
-	shard = heap_depot_shard_of(h, 0,
-				    (uint64_t)((char *)k.p[0] - heap_blocks(h)) >> h->min_order);
-	CU_ASSERT_NOT_EQUAL_FATAL(shard, heap_depot_shard_of(h, 0, (uint64_t)((char *)mine -
-									  heap_blocks(h)) >>
-									  h->min_order));
+	/*
+	 * This thread's own chunk first, then a thread that cuts one of its own,
+	 * at its home: their shards are a hash of where the chunks lie, so a new
+	 * cutter (a new thread slot, a new home) on a new heap until they differ.
+	 */
+	for (unsigned attempt = 0; attempt < 16 && !apart; attempt++) {
+		pthread_t t;
+
+		if (h != NULL) {
+			for (unsigned i = 0; i < k.n; i++)
+				CU_ASSERT_EQUAL(iop_heap_free(h, k.p[i], 64), 0);
+			CU_ASSERT_EQUAL(iop_heap_free(h, mine, 64), 0);
+			free(k.p);
+			iop_heap_destroy(h);
+		}
+		h = cached_heap(16 << 20, 0);
+		k = (struct cutter){ .h = h, .n = 2 * h->cache_depth[0] };
+		mine = iop_heap_alloc(h, 64);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(mine);
+		k.p = calloc(k.n, sizeof(*k.p));
+		CU_ASSERT_PTR_NOT_NULL_FATAL(k.p);
+		CU_ASSERT_FATAL(k.n <= 1u << h->cache_chunk[0]); /* all from one chunk */
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, cut_blocks, &k), 0);
+		pthread_join(t, NULL);
+		for (unsigned i = 0; i < k.n; i++)
+			CU_ASSERT_PTR_NOT_NULL_FATAL(k.p[i]);
+		shard = heap_depot_shard_of(h, 0, (uint64_t)((char *)k.p[0] - heap_blocks(h)) >>
+							  h->min_order);
+		apart = shard != heap_depot_shard_of(h, 0, (uint64_t)((char *)mine -
+								      heap_blocks(h)) >>
+								      h->min_order);
+	}
+	CU_ASSERT_FATAL(apart);
 	/* Freed here: this thread's cache fills, then spills twice, both to the cutter's shard. */
 	for (unsigned i = 0; i < k.n; i++)
 		CU_ASSERT_EQUAL(iop_heap_free(h, k.p[i], 64), 0);
