@@ -9,7 +9,10 @@
  * sides agree on the offsets.
  *
  * Input layout:
- *   byte 0     heap size 2^(10 + b % 7)
+ *   byte 0     heap size 2^(10 + b % 7); the thread's heap slot 1 + (b / 7) % 4
+ *              (slot 1 searches the whole heap, lowest first; slots 2-4
+ *              search a region of their own first, where the heap is large
+ *              enough for regions: heap_home.h)
  *   byte 1     min_block 16 << (b % 3)
  *   byte 2     alloc_cut = 48 + b % 160: opcodes below it allocate
  *   rest       operations, each an opcode byte and its argument bytes
@@ -26,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "heap_inflight.h"
 #include "heap_model.h"
 #include "iop_heap.h"
 
@@ -58,6 +62,7 @@ struct fuzz {
 	unsigned max_order;
 	unsigned min_order;
 	unsigned alloc_cut;
+	unsigned thread_slot; /* heap_thread_slot while this input runs */
 	struct heap_model model;
 
 	struct live_block live[MAX_UNITS];
@@ -134,8 +139,9 @@ __attribute__((format(printf, 2, 3), noreturn)) static void fail(struct fuzz *f,
 	char report[256] = "";
 	va_list ap;
 
-	fprintf(stderr, "fuzz_heap: MISMATCH heap 2^%u min_block %u, op %lu %s", f->max_order,
-		1u << f->min_order, f->op, f->what != NULL ? f->what : "setup");
+	fprintf(stderr, "fuzz_heap: MISMATCH heap 2^%u min_block %u slot %u, op %lu %s",
+		f->max_order, 1u << f->min_order, f->thread_slot, f->op,
+		f->what != NULL ? f->what : "setup");
 	print_args(f);
 	fprintf(stderr, ": ");
 	va_start(ap, fmt);
@@ -647,6 +653,7 @@ static void setup(struct fuzz *f, const uint8_t *data, size_t size)
 	 * small get none, but that is a sizing rule, not a promise). The default,
 	 * cached heap has a harness of its own: fuzz_heap_cached.c. */
 	struct iop_heap_opts opts = { .flags = IOP_HEAP_F_NO_CACHE };
+	unsigned geometry;
 
 	memset(f->live_at, 0, sizeof(f->live_at));
 	f->data = data;
@@ -662,13 +669,22 @@ static void setup(struct fuzz *f, const uint8_t *data, size_t size)
 	f->has_p = false;
 	f->arg_p = NULL;
 	f->arg_x = 0;
-	f->max_order = 10 + next8(f) % 7;
+	geometry = next8(f);
+	f->max_order = 10 + geometry % 7;
 	f->min_order = 4 + next8(f) % 3;
 	f->alloc_cut = 48 + next8(f) % 160;
 	opts.min_block = (size_t)1 << f->min_order;
 
 	if (hm_init(&f->model, f->max_order, f->min_order) != 0)
 		fail(f, "model refuses the geometry");
+	/*
+	 * This thread's heap slot, and so its home (heap_home.h): slots are
+	 * handed out round robin, so take them until it is the one wanted.
+	 */
+	f->thread_slot = 1 + (geometry / 7) % 4;
+	while (heap_assign_thread_slot() != f->thread_slot)
+		;
+	hm_set_thread_slot(&f->model, f->thread_slot);
 	f->h = iop_heap_create((size_t)heap_bytes(f), &opts);
 	if (f->h == NULL)
 		fail(f, "iop_heap_create failed: %s", err_name(errno));

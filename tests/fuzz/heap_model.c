@@ -110,9 +110,53 @@ static int smallest_with_free(const struct heap_model *m, unsigned n, int64_t *s
 	return -1;
 }
 
+void hm_set_thread_slot(struct heap_model *m, unsigned slot)
+{
+	unsigned v = (slot - 1) % 64, rev = 0;
+
+	for (unsigned i = 0; i < 6; i++, v >>= 1)
+		rev = rev << 1 | (v & 1);
+	m->region_lo = m->region_hi = 0;
+	if (rev == 0 || m->max_order < m->min_order + 11)
+		return;
+	m->region_lo = (uint64_t)rev << (m->max_order - 6);
+	m->region_hi = m->region_lo + (1ull << (m->max_order - 6));
+}
+
+/* The same within the region: blocks of order j that overlap it. */
+static int smallest_in_region(const struct heap_model *m, unsigned n, int64_t *start)
+{
+	for (unsigned j = n; j <= m->max_order; j++) {
+		for (uint64_t i = m->region_lo >> j; i <= (m->region_hi - 1) >> j; i++) {
+			if (m->free_set[j][i / 64] & (1ull << (i % 64))) {
+				*start = (int64_t)(i << (j - m->min_order));
+				return (int)j;
+			}
+		}
+	}
+	return -1;
+}
+
+/* Both searches: the region's first, if the thread has one. */
+static int find_block(const struct heap_model *m, unsigned n, int64_t *start, uint64_t *toward)
+{
+	int j;
+
+	if (m->region_hi != 0) {
+		j = smallest_in_region(m, n, start);
+		if (j >= 0) {
+			*toward = m->region_lo;
+			return j;
+		}
+	}
+	*toward = 0;
+	return smallest_with_free(m, n, start);
+}
+
 int64_t hm_alloc(struct heap_model *m, size_t x)
 {
 	int order = hm_order_for(m, x), found;
+	uint64_t toward = 0;
 	unsigned n;
 	unsigned j;
 	int64_t start = -1;
@@ -120,21 +164,30 @@ int64_t hm_alloc(struct heap_model *m, size_t x)
 	if (order < 0)
 		return -EINVAL;
 	n = (unsigned)order;
-	found = smallest_with_free(m, n, &start);
+	found = find_block(m, n, &start, &toward);
 	if (found < 0) {
 		/* What frees deferred, before the heap may say ENOMEM. */
 		hm_coalesce(m);
-		found = smallest_with_free(m, n, &start);
+		found = find_block(m, n, &start, &toward);
 	}
 	if (found < 0)
 		return -ENOMEM;
 	j = (unsigned)found;
 
 	take_free(m, (uint32_t)start, j);
-	/* Keep the lower half at every level; the upper halves become free. */
+	/* Keep the half towards `toward` (the lower one when it is below the
+	 * upper); the other half becomes free. */
 	while (j > n) {
+		uint32_t upper;
+
 		j--;
-		add_free(m, (uint32_t)start + units_of(m, j), j);
+		upper = (uint32_t)start + units_of(m, j);
+		if ((toward >> m->min_order) >= upper) {
+			add_free(m, (uint32_t)start, j);
+			start = upper;
+		} else {
+			add_free(m, upper, j);
+		}
 	}
 	paint(m, (uint32_t)start, n, HM_ALLOC);
 	m->blocks_in_use++;

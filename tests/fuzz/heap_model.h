@@ -10,6 +10,10 @@
  *             j >= N with a free block, the lowest free block of that order,
  *             split keeping the lower half, upper halves become free blocks;
  *             if there is none, coalesce (below) and look once more.
+ *             A thread with a region (hm_set_thread_slot) looks there first:
+ *             the smallest order j >= N with a free block that overlaps the
+ *             region, the lowest, split keeping the half nearer the region's
+ *             start; only then the whole heap as above.
  *   free:     the block becomes free at its own order, nothing merges; a
  *             refused free changes nothing but the refused count.
  *   coalesce: from the smallest order up, every free block whose binary
@@ -50,6 +54,10 @@ struct heap_model {
 	 * the free sets, so the lowest free block is found without a walk. */
 	uint64_t free_set[HM_MAX_ORDER + 1][(1u << (HM_MAX_ORDER - HM_MIN_ORDER)) / 64];
 
+	/* The driving thread's region, bytes [region_lo, region_hi); empty if none. */
+	uint64_t region_lo;
+	uint64_t region_hi;
+
 	uint64_t free_blocks[HM_ORDER_SLOTS];
 	uint64_t bytes_free;
 	uint64_t bytes_in_use;
@@ -65,6 +73,13 @@ struct hm_free_where {
 
 /* A heap of 2^max_order bytes, all one free block. Returns 0 or -EINVAL. */
 int hm_init(struct heap_model *m, unsigned max_order, unsigned min_order);
+
+/*
+ * The heap thread slot (1..64) of the thread that drives the heap, and so its
+ * region: the 64th of the heap at slot - 1's six bits reversed, none for
+ * slot 1 or where a 64th holds fewer than 32 minimum blocks.
+ */
+void hm_set_thread_slot(struct heap_model *m, unsigned slot);
 
 /* Order of the block that alloc(x) gives, or -1 if x is out of range. */
 int hm_order_for(const struct heap_model *m, size_t x);

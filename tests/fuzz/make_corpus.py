@@ -26,10 +26,11 @@ def u16(v):
 
 
 class Seed:
-    def __init__(self, max_order, min_block):
+    def __init__(self, max_order, min_block, slot=1):
+        """slot: the thread's heap slot, 1..4 (header byte 0's b / 7)."""
         self.max_order = max_order
         self.min_order = min_block.bit_length() - 1
-        self.b = bytearray([max_order - 10, self.min_order - 4, 0])
+        self.b = bytearray([max_order - 10 + 7 * (slot - 1), self.min_order - 4, 0])
         self.nlive = 0
 
     def order_bytes(self, x):
@@ -206,6 +207,44 @@ def free_in_free_memory():
     return s
 
 
+def region_spill():
+    """Slot 2 on 2^16 of 16-byte blocks: its region is the 64th at 1/2 (64
+    blocks). Fill it and spill into the lowest-first search, free all, then
+    larger blocks, the whole heap refused while some live, granted after."""
+    s = Seed(16, 16, slot=2)
+    for _ in range(70):
+        s.alloc(16)
+    s.check()
+    while s.nlive:
+        s.free(s.nlive - 1)
+    s.alloc(1024)
+    s.alloc(512)
+    s.alloc(16)
+    s.alloc_whole(ok=False)
+    s.check()
+    while s.nlive:
+        s.free(0)
+    s.alloc_whole()
+    s.free(0)
+    s.check()
+    return s
+
+
+def region_mixed():
+    """Slot 3 (the 64th at 1/4) on 2^15 of 16-byte blocks: mixed sizes split
+    towards the region's start, some larger than the region."""
+    s = Seed(15, 16, slot=3)
+    for x in (16, 300, 17, 2048, 64, 16, 700, 5000):
+        s.alloc(x)
+    s.check()
+    n = 0
+    while s.nlive:
+        s.free(0, use_block_size=n % 2 == 1)
+        n += 1
+    s.check()
+    return s
+
+
 SEEDS = {
     "exhaust-reverse": exhaust_reverse,
     "exhaust-mixed": exhaust_mixed,
@@ -216,6 +255,8 @@ SEEDS = {
     "bad-outside": bad_outside,
     "bad-size": bad_size,
     "free-in-free-memory": free_in_free_memory,
+    "region-spill": region_spill,
+    "region-mixed": region_mixed,
 }
 
 
