@@ -133,7 +133,8 @@ struct iop_completion {
 	 * 0: a reply with ReqStatus SUCCESS; -EIO: a reply with another status
 	 * (req_status, dsc say which); -EPROTO: a transport-failure reply
 	 * (fail_code says why; the request frame came back and is freed after
-	 * the callback).
+	 * the callback), or a frame on the reply ring that is no reply (REPLY
+	 * flag clear, or a FAIL too short to decode: request NULL, fail_code 0).
 	 */
 	int result;
 	uint8_t req_status;      /**< ReqStatus of a reply; 0 for FAIL */

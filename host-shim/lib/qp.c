@@ -467,8 +467,11 @@ static unsigned complete(struct iop_qp *qp, uint32_t mfa)
 		}
 	} else {
 		idx = find_by_key(qp, &m);
-		iop_reply_status(r, &c.req_status, &c.dsc);
-		c.result = c.req_status == IOP_REPLY_STATUS_SUCCESS ? 0 : -EIO;
+		/* A frame without REPLY (or a FAIL too short to decode) has no status to read. */
+		if (iop_reply_status(r, &c.req_status, &c.dsc) == 0)
+			c.result = c.req_status == IOP_REPLY_STATUS_SUCCESS ? 0 : -EIO;
+		else
+			c.result = -EPROTO;
 	}
 	/* One of several replies to a request (MULTIPLE without LAST): more will come. */
 	c.more = c.request == NULL && (m.flags & IOP_MSG_MULTIPLE) && !(m.flags & IOP_MSG_LAST);

@@ -519,6 +519,50 @@ static void test_multiple_replies_keep_the_request(void)
 	down();
 }
 
+static int last_result = 1;
+
+static void record_result(struct iop_qp *qp, const struct iop_completion *c)
+{
+	(void)qp;
+	last_result = c->result;
+}
+
+/*
+ * A frame on the reply ring that matches a request but is no reply (its
+ * REPLY flag clear): its word 4 is no status, so the request completes with
+ * -EPROTO, never as a success.
+ */
+static void test_frame_that_is_no_reply_is_no_success(void)
+{
+	struct iop_host *h;
+	struct iop_qp *qp;
+	struct iop_msg_hdr req;
+	uint32_t mfa, rm, *f, *r;
+	size_t block;
+
+	up(false);
+	h = attach();
+	qp = iop_qp_create(h, NULL);
+	last_result = 1;
+	CU_ASSERT_EQUAL(iop_qp_post(qp, private_frame(qp, NOP_TID), record_result, NULL), 0);
+	CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_take(iop_qp_channel(qp)->to_iop, &mfa, 1), 1);
+	f = iop_window_frame_block(fx.w, mfa, &block);
+	iop_msg_hdr_decode(f, &req);
+	r = iop_heap_alloc_tagged(iop_window_outbound(fx.w), IOP_REPLY_WORDS * 4,
+				  iop_host_owner(h));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	iop_reply_build(&req, NOP_TID, IOP_REPLY_STATUS_SUCCESS, 0, r, IOP_REPLY_WORDS);
+	r[0] = htole32(le32toh(r[0]) & ~((uint32_t)IOP_MSG_REPLY << 8));
+	rm = iop_window_mfa(fx.w, r);
+	CU_ASSERT_EQUAL(iop_mfa_ring_post(iop_qp_channel(qp)->to_host, &rm, 1), 1);
+	CU_ASSERT_EQUAL(iop_qp_poll(qp, 8), 1);
+	CU_ASSERT_EQUAL(last_result, -EPROTO);
+	CU_ASSERT_EQUAL(iop_qp_outstanding(qp), 0);
+	iop_heap_free(iop_window_inbound(fx.w), f, block); /* the IOP's part: the request */
+	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
+	down();
+}
+
 /* Events seen by a callback: target, indicator, first EventData word; refusals apart. */
 struct events_seen {
 	unsigned n, refused;
@@ -729,6 +773,7 @@ static const struct iop_test_case qp_tests[] = {
 	{ "bad_frames_refused", test_bad_frames_refused },
 	{ "nop_takes_no_entry", test_nop_takes_no_entry },
 	{ "multiple_replies_keep_the_request", test_multiple_replies_keep_the_request },
+	{ "frame_that_is_no_reply_is_no_success", test_frame_that_is_no_reply_is_no_success },
 	{ "events_reach_their_callbacks", test_events_reach_their_callbacks },
 	{ "detach_gives_everything_back", test_detach_gives_everything_back },
 	{ "channels_come_back", test_channels_come_back },
