@@ -19,10 +19,12 @@
  * looks in its region only, every order from the wanted one up (a block of
  * a larger order counts if it holds the region's start, and is split
  * towards it); only when the region has nothing does it search the whole
- * heap from the lowest address, as before. A process's first thread has
- * home 0 and searches the whole heap at once: plain address-ordered first
- * fit, the policy the fuzzer's model checks. Only where searches look
- * changes: what a search takes is still decided by the CAS on the word.
+ * heap from the lowest address. A process's first thread (home 0) too:
+ * otherwise its exact-order search would take the buddies that other
+ * threads' splits leave in their regions. Placement stays deterministic for
+ * a given slot, which is what the fuzzer's model checks. Only where
+ * searches look changes: what a search takes is still decided by the CAS on
+ * the word.
  */
 #ifndef IOP_HEAP_HOME_H
 #define IOP_HEAP_HOME_H
@@ -40,9 +42,8 @@ struct heap_region {
 
 /*
  * The calling thread's region of heap h: 1/64 of it, starting at its home.
- * False where the thread searches the whole heap from the lowest address
- * only: home 0, or a heap whose regions would hold less than one block word
- * of minimum blocks.
+ * False for a heap whose regions would hold less than one block word of
+ * minimum blocks: there every thread searches the whole heap, lowest first.
  */
 static inline bool heap_home_region(const struct iop_heap *h, struct heap_region *r)
 {
@@ -51,7 +52,7 @@ static inline bool heap_home_region(const struct iop_heap *h, struct heap_region
 	if (__builtin_expect(heap_thread_slot == 0, 0))
 		heap_assign_thread_slot();
 	rev = heap_thread_home;
-	if (rev == 0 || h->max_order < h->min_order + 6 + 5)
+	if (h->max_order < h->min_order + 6 + 5)
 		return false;
 	r->lo = rev << (h->max_order - 6);
 	r->hi = r->lo + (1ull << (h->max_order - 6));

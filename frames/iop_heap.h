@@ -65,11 +65,11 @@ struct iop_heap_opts {
 
 /**
  * No thread caches: every block comes from the bitmaps and goes back to them,
- * and a process's first thread gets the deterministic lowest-address-first
- * placement of the uncached heap (other threads search a region of their own
- * first: docs/heap.md, "Allocation policy"), for callers that depend on exact
- * addresses or on the free blocks left after a free, and to save the caches'
- * 76 KiB of metadata. With IOP_HEAP_F_CACHED: EINVAL.
+ * with the uncached heap's deterministic placement (lowest address first,
+ * within the calling thread's region first: docs/heap.md, "Allocation
+ * policy"), for callers that depend on exact addresses or on the free blocks
+ * left after a free, and to save the caches' 76 KiB of metadata. With
+ * IOP_HEAP_F_CACHED: EINVAL.
  */
 #define IOP_HEAP_F_NO_CACHE 0x2u
 

@@ -9,10 +9,9 @@
  * sides agree on the offsets.
  *
  * Input layout:
- *   byte 0     heap size 2^(10 + b % 7); the thread's heap slot 1 + (b / 7) % 4
- *              (slot 1 searches the whole heap, lowest first; slots 2-4
- *              search a region of their own first, where the heap is large
- *              enough for regions: heap_home.h)
+ *   byte 0     heap size 2^(10 + b % 7); the thread's heap slot 1 + (b / 7) % 4,
+ *              whose region (heap_home.h) its searches try first where the
+ *              heap is large enough for regions
  *   byte 1     min_block 16 << (b % 3)
  *   byte 2     alloc_cut = 48 + b % 160: opcodes below it allocate
  *   rest       operations, each an opcode byte and its argument bytes

@@ -117,7 +117,7 @@ void hm_set_thread_slot(struct heap_model *m, unsigned slot)
 	for (unsigned i = 0; i < 6; i++, v >>= 1)
 		rev = rev << 1 | (v & 1);
 	m->region_lo = m->region_hi = 0;
-	if (rev == 0 || m->max_order < m->min_order + 11)
+	if (m->max_order < m->min_order + 11)
 		return;
 	m->region_lo = (uint64_t)rev << (m->max_order - 6);
 	m->region_hi = m->region_lo + (1ull << (m->max_order - 6));

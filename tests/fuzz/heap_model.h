@@ -76,8 +76,8 @@ int hm_init(struct heap_model *m, unsigned max_order, unsigned min_order);
 
 /*
  * The heap thread slot (1..64) of the thread that drives the heap, and so its
- * region: the 64th of the heap at slot - 1's six bits reversed, none for
- * slot 1 or where a 64th holds fewer than 32 minimum blocks.
+ * region: the 64th of the heap at slot - 1's six bits reversed (slot 1's at
+ * 0), none where a 64th holds fewer than 32 minimum blocks.
  */
 void hm_set_thread_slot(struct heap_model *m, unsigned slot);
 
