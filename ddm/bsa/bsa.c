@@ -31,26 +31,6 @@ static const uint8_t bsa_functions[] = {
 	IOP_BSA_WRITE_VERIFY, IOP_BSA_MEDIA_VERIFY, IOP_BSA_CACHE_FLUSH,
 };
 
-uint16_t bsa_check_range(const struct bsa *s, uint64_t addr, uint64_t len)
-{
-	uint64_t mask = s->be.block_size - 1;
-
-	if (len == 0 || (addr & mask) != 0 || (len & mask) != 0)
-		return IOP_BSA_DSC_ACCESS_ERROR;
-	if (addr > s->be.capacity || len > s->be.capacity - addr)
-		return IOP_BSA_DSC_ACCESS_VIOLATION;
-	return 0;
-}
-
-const struct iop_sgl_bounds *bsa_sgl_bounds(struct bsa *s, const struct iop_window *w)
-{
-	if (s->window != w) {
-		iop_window_sgl_bounds(w, &s->bounds);
-		s->window = w;
-	}
-	return &s->bounds;
-}
-
 uint16_t bsa_dsc_of_errno(int rc)
 {
 	switch (rc) {

@@ -111,12 +111,19 @@ struct bsa {
 /*
  * The request's block range, checked: 0, or the BSA detailed status to
  * refuse it with (ACCESS_ERROR: not whole blocks or empty; ACCESS_VIOLATION:
- * past the capacity).
+ * past the capacity). Inline: every transfer asks it, and a call cost about
+ * what the check does.
  */
-uint16_t bsa_check_range(const struct bsa *s, uint64_t addr, uint64_t len);
+static inline uint16_t bsa_check_range(const struct bsa *s, uint64_t addr, uint64_t len)
+{
+	uint64_t mask = s->be.block_size - 1;
 
-/* The SGL bounds of the window's inbound heap, worked out once per window. */
-const struct iop_sgl_bounds *bsa_sgl_bounds(struct bsa *s, const struct iop_window *w);
+	if (len == 0 || (addr & mask) != 0 || (len & mask) != 0)
+		return IOP_BSA_DSC_ACCESS_ERROR;
+	if (addr > s->be.capacity || len > s->be.capacity - addr)
+		return IOP_BSA_DSC_ACCESS_VIOLATION;
+	return 0;
+}
 
 /* The detailed status of a backend error (a negative errno). */
 uint16_t bsa_dsc_of_errno(int rc);
