@@ -134,13 +134,14 @@ static int answer_media_verify(struct bsa *s, struct iop_request *r)
 static int bsa_handle(struct iop_ddm *d, struct iop_request *r)
 {
 	struct bsa *s = iop_ddm_priv(d);
-	uint8_t function = iop_request_hdr(r)->function;
+	const struct iop_msg_hdr *h = iop_request_hdr(r);
+	uint8_t function = h->function;
 
 	switch (function) {
 	case IOP_BSA_BLOCK_READ:
 	case IOP_BSA_BLOCK_WRITE:
 	case IOP_BSA_WRITE_VERIFY:
-		return bsa_transfer(s, r);
+		return bsa_transfer(s, r, h);
 	case IOP_BSA_MEDIA_VERIFY:
 		return answer_media_verify(s, r);
 	default:

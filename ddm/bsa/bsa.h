@@ -10,6 +10,7 @@
 #include "backend.h"
 #include "iop_sgl.h"
 
+struct iop_msg_hdr;
 struct iop_request;
 struct iop_window;
 
@@ -129,11 +130,12 @@ static inline uint16_t bsa_check_range(const struct bsa *s, uint64_t addr, uint6
 uint16_t bsa_dsc_of_errno(int rc);
 
 /*
- * BlockRead, BlockWrite, WriteVerify: checked, moved between the SGL's
- * buffers and the backend, answered with the TransferCount.
+ * BlockRead, BlockWrite, WriteVerify (h: the request's header, as the
+ * dispatch already has it): checked, moved between the SGL's buffers and the
+ * backend, answered with the TransferCount.
  * @return an enum iop_ddm_result, or a negative errno.
  */
-int bsa_transfer(struct bsa *s, struct iop_request *r);
+int bsa_transfer(struct bsa *s, struct iop_request *r, const struct iop_msg_hdr *h);
 
 /*
  * The next batch of the SGL's buffers for x (at most BSA_IOV_BATCH, ending

@@ -331,9 +331,8 @@ void bsa_transfer_answer(struct iop_request *r, uint32_t *rep, const struct bsa_
 	iop_request_reply_send(r, rep, IOP_BSA_REPLY_WORDS, status, x->dsc);
 }
 
-int bsa_transfer(struct bsa *s, struct iop_request *r)
+int bsa_transfer(struct bsa *s, struct iop_request *r, const struct iop_msg_hdr *h)
 {
-	const struct iop_msg_hdr *h = iop_request_hdr(r);
 	const uint32_t *f = iop_request_frame(r);
 	size_t bytes = (size_t)h->size_words * 4;
 	struct bsa_xfer x = { .write = h->function != IOP_BSA_BLOCK_READ,
