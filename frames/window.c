@@ -51,6 +51,12 @@ struct iop_window {
 	const struct window_hdr *hdr;
 	struct iop_heap *inbound;
 	struct iop_heap *outbound;
+	/*
+	 * iop_window_sgl_bounds(), worked out once the heaps are made or
+	 * attached (their block areas never move): a host builds a request's
+	 * SGL against them on every request.
+	 */
+	struct iop_sgl_bounds sgl;
 };
 
 static uint64_t align_up(uint64_t x, uint64_t a)
@@ -164,6 +170,14 @@ static struct iop_window *make_mapped(const struct iop_window_opts *o, struct wi
 	return w;
 }
 
+/* The inbound heap's block area, past its metadata: what an SGL may name. */
+static void set_sgl_bounds(struct iop_window *w)
+{
+	w->sgl.window = w->base;
+	w->sgl.lo = (uint64_t)(heap_blocks(w->inbound) - w->base);
+	w->sgl.hi = w->sgl.lo + iop_heap_size(w->inbound);
+}
+
 struct iop_window *iop_window_create(const struct iop_window_opts *opts)
 {
 	struct iop_window_opts o = opts != NULL ? *opts : (struct iop_window_opts){ 0 };
@@ -204,6 +218,7 @@ struct iop_window *iop_window_create(const struct iop_window_opts *opts)
 	/* The magic last: an attacher never sees a half-made window. */
 	atomic_thread_fence(memory_order_release);
 	hdr->magic = WINDOW_MAGIC;
+	set_sgl_bounds(w);
 	return w;
 }
 
@@ -270,6 +285,7 @@ struct iop_window *iop_window_attach(int fd)
 		errno = EPROTO;
 		return NULL;
 	}
+	set_sgl_bounds(w);
 	return w;
 }
 
@@ -390,9 +406,7 @@ int iop_window_sgl_bounds(const struct iop_window *w, struct iop_sgl_bounds *b)
 {
 	if (w == NULL || b == NULL)
 		return -EINVAL;
-	b->window = w->base;
-	b->lo = (uint64_t)(heap_blocks(w->inbound) - w->base); /* past the heap's metadata */
-	b->hi = b->lo + iop_heap_size(w->inbound);
+	*b = w->sgl;
 	return 0;
 }
 

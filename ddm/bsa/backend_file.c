@@ -33,16 +33,21 @@ static ssize_t file_io(struct bsa_backend *b, int write, const struct iovec *iov
 	return write ? pwritev(fd, iov, n, off) : preadv(fd, iov, n, off);
 }
 
-/* The iovecs are copied: a short transfer moves the start of the one it stopped in. */
-static int file_rw(struct bsa_backend *b, int write, uint64_t off, const struct iovec *iov,
-		   int iovcnt, uint64_t *done)
+/*
+ * What a short transfer left: the iovecs copied, so that the start of the
+ * one it stopped in (`into` bytes in) can move. Out of line: its array is
+ * only the slow path's.
+ */
+static __attribute__((noinline)) int file_rw_rest(struct bsa_backend *b, int write, uint64_t off,
+						   const struct iovec *iov, int n, size_t into,
+						   uint64_t moved, uint64_t *done)
 {
 	struct iovec rest[BSA_IOV_BATCH];
-	int n = iovcnt < BSA_IOV_BATCH ? iovcnt : BSA_IOV_BATCH;
-	uint64_t moved = 0;
 	int first = 0;
 
 	memcpy(rest, iov, (size_t)n * sizeof(*iov));
+	rest[0].iov_base = (char *)rest[0].iov_base + into;
+	rest[0].iov_len -= into;
 	while (first < n) {
 		ssize_t r = file_io(b, write, rest + first, n - first, (off_t)(off + moved));
 
@@ -64,6 +69,33 @@ static int file_rw(struct bsa_backend *b, int write, uint64_t off, const struct 
 	}
 	*done = moved;
 	return 0;
+}
+
+/* Nearly always one call moves every byte; only a short transfer goes on in file_rw_rest. */
+static int file_rw(struct bsa_backend *b, int write, uint64_t off, const struct iovec *iov,
+		   int iovcnt, uint64_t *done)
+{
+	int n = iovcnt < BSA_IOV_BATCH ? iovcnt : BSA_IOV_BATCH, first = 0;
+	ssize_t r;
+
+	if (n <= 0) {
+		*done = 0;
+		return 0;
+	}
+	do
+		r = file_io(b, write, iov, n, (off_t)off);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0) {
+		*done = 0;
+		return r < 0 ? -errno : -EIO; /* as in file_rw_rest */
+	}
+	*done = (uint64_t)r;
+	/* Step over the buffers it filled: all of them, unless it was short. */
+	while (first < n && (size_t)r >= iov[first].iov_len)
+		r -= (ssize_t)iov[first++].iov_len;
+	if (first == n)
+		return 0;
+	return file_rw_rest(b, write, off, iov + first, n - first, (size_t)r, *done, done);
 }
 
 /* EINVAL: a device that cannot be synced (a character device) has no cache to flush. */

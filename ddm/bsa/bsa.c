@@ -31,26 +31,6 @@ static const uint8_t bsa_functions[] = {
 	IOP_BSA_WRITE_VERIFY, IOP_BSA_MEDIA_VERIFY, IOP_BSA_CACHE_FLUSH,
 };
 
-uint16_t bsa_check_range(const struct bsa *s, uint64_t addr, uint64_t len)
-{
-	uint64_t mask = s->be.block_size - 1;
-
-	if (len == 0 || (addr & mask) != 0 || (len & mask) != 0)
-		return IOP_BSA_DSC_ACCESS_ERROR;
-	if (addr > s->be.capacity || len > s->be.capacity - addr)
-		return IOP_BSA_DSC_ACCESS_VIOLATION;
-	return 0;
-}
-
-const struct iop_sgl_bounds *bsa_sgl_bounds(struct bsa *s, const struct iop_window *w)
-{
-	if (s->window != w) {
-		iop_window_sgl_bounds(w, &s->bounds);
-		s->window = w;
-	}
-	return &s->bounds;
-}
-
 uint16_t bsa_dsc_of_errno(int rc)
 {
 	switch (rc) {
@@ -154,13 +134,14 @@ static int answer_media_verify(struct bsa *s, struct iop_request *r)
 static int bsa_handle(struct iop_ddm *d, struct iop_request *r)
 {
 	struct bsa *s = iop_ddm_priv(d);
-	uint8_t function = iop_request_hdr(r)->function;
+	const struct iop_msg_hdr *h = iop_request_hdr(r);
+	uint8_t function = h->function;
 
 	switch (function) {
 	case IOP_BSA_BLOCK_READ:
 	case IOP_BSA_BLOCK_WRITE:
 	case IOP_BSA_WRITE_VERIFY:
-		return bsa_transfer(s, r);
+		return bsa_transfer(s, r, h);
 	case IOP_BSA_MEDIA_VERIFY:
 		return answer_media_verify(s, r);
 	default:

@@ -10,6 +10,7 @@
 #include "backend.h"
 #include "iop_sgl.h"
 
+struct iop_msg_hdr;
 struct iop_request;
 struct iop_window;
 
@@ -111,22 +112,30 @@ struct bsa {
 /*
  * The request's block range, checked: 0, or the BSA detailed status to
  * refuse it with (ACCESS_ERROR: not whole blocks or empty; ACCESS_VIOLATION:
- * past the capacity).
+ * past the capacity). Inline: every transfer asks it, and a call cost about
+ * what the check does.
  */
-uint16_t bsa_check_range(const struct bsa *s, uint64_t addr, uint64_t len);
+static inline uint16_t bsa_check_range(const struct bsa *s, uint64_t addr, uint64_t len)
+{
+	uint64_t mask = s->be.block_size - 1;
 
-/* The SGL bounds of the window's inbound heap, worked out once per window. */
-const struct iop_sgl_bounds *bsa_sgl_bounds(struct bsa *s, const struct iop_window *w);
+	if (len == 0 || (addr & mask) != 0 || (len & mask) != 0)
+		return IOP_BSA_DSC_ACCESS_ERROR;
+	if (addr > s->be.capacity || len > s->be.capacity - addr)
+		return IOP_BSA_DSC_ACCESS_VIOLATION;
+	return 0;
+}
 
 /* The detailed status of a backend error (a negative errno). */
 uint16_t bsa_dsc_of_errno(int rc);
 
 /*
- * BlockRead, BlockWrite, WriteVerify: checked, moved between the SGL's
- * buffers and the backend, answered with the TransferCount.
+ * BlockRead, BlockWrite, WriteVerify (h: the request's header, as the
+ * dispatch already has it): checked, moved between the SGL's buffers and the
+ * backend, answered with the TransferCount.
  * @return an enum iop_ddm_result, or a negative errno.
  */
-int bsa_transfer(struct bsa *s, struct iop_request *r);
+int bsa_transfer(struct bsa *s, struct iop_request *r, const struct iop_msg_hdr *h);
 
 /*
  * The next batch of the SGL's buffers for x (at most BSA_IOV_BATCH, ending

@@ -37,6 +37,16 @@
 #include "iop_sgl.h"
 #include "iop_window.h"
 
+/* The SGL bounds of the window's inbound heap, worked out once per window. */
+static const struct iop_sgl_bounds *sgl_bounds(struct bsa *s, const struct iop_window *w)
+{
+	if (s->window != w) {
+		iop_window_sgl_bounds(w, &s->bounds);
+		s->window = w;
+	}
+	return &s->bounds;
+}
+
 /*
  * A buffer the IOP may move data through: a simple element's window memory,
  * or, for writes, immediate data in the frame. Reads into the frame are
@@ -321,9 +331,8 @@ void bsa_transfer_answer(struct iop_request *r, uint32_t *rep, const struct bsa_
 	iop_request_reply_send(r, rep, IOP_BSA_REPLY_WORDS, status, x->dsc);
 }
 
-int bsa_transfer(struct bsa *s, struct iop_request *r)
+int bsa_transfer(struct bsa *s, struct iop_request *r, const struct iop_msg_hdr *h)
 {
-	const struct iop_msg_hdr *h = iop_request_hdr(r);
 	const uint32_t *f = iop_request_frame(r);
 	size_t bytes = (size_t)h->size_words * 4;
 	struct bsa_xfer x = { .write = h->function != IOP_BSA_BLOCK_READ,
@@ -347,7 +356,7 @@ int bsa_transfer(struct bsa *s, struct iop_request *r)
 		x.dsc = bsa_check_range(s, x.addr, x.count);
 	}
 	if (x.dsc == 0) {
-		b = bsa_sgl_bounds(s, iop_request_window(r));
+		b = sgl_bounds(s, iop_request_window(r));
 		x.dsc = first_walk(f, bytes, h->sgl_offset, b, &x, s->iov);
 	}
 	if (x.dsc == 0) {

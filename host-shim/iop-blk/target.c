@@ -93,41 +93,10 @@ static int start_in_process(struct blk_target *t, const struct blk_opts *o)
 	return t->host != NULL ? 0 : -1;
 }
 
-/* What call_inline waits for: the reply, copied before the library frees it. */
-struct inline_call {
-	bool done;
-	uint32_t *reply;
-	size_t reply_words;
-	struct iop_completion c;
-};
-
-static void call_done(struct iop_qp *qp, const struct iop_completion *c)
+/* iop_qp_call_turning()'s turn: one turn of the runtime's loop, --loop-inline's. */
+static void turn_for_call(void *t)
 {
-	struct inline_call *ic = c->arg;
-	size_t n = c->reply_words < ic->reply_words ? c->reply_words : ic->reply_words;
-
-	(void)qp;
-	memcpy(ic->reply, c->reply, n * 4);
-	ic->c = *c;
-	ic->c.reply = NULL;
-	ic->done = true;
-}
-
-/* iop_qp_call(), the loop turned by this thread (--loop-inline): there is no loop thread. */
-static int call_inline(struct blk_target *t, struct iop_qp *qp, uint32_t *f, uint32_t *reply,
-		       size_t reply_words, struct iop_completion *c)
-{
-	struct inline_call ic = { .reply = reply, .reply_words = reply_words };
-	int rc = iop_qp_post(qp, f, call_done, &ic);
-
-	if (rc != 0)
-		return rc;
-	while (!ic.done) {
-		t->turn(t);
-		iop_qp_poll(qp, 1);
-	}
-	*c = ic.c;
-	return ic.c.result;
+	((struct blk_target *)t)->turn(t);
 }
 
 /* Block size and capacity: UtilParamsGet of the device-information group. */
@@ -142,7 +111,8 @@ static int device_info(struct blk_target *t, const struct blk_opts *o)
 
 	if (f != NULL) {
 		iop_build_params_get(f, 32, o->tid, IOP_BSA_PARAMS_DEVICE_INFO);
-		rc = t->turn != NULL ? call_inline(t, qp, f, reply, 32, &c)
+		/* --loop-inline: no loop thread; the call turns the loop itself while it waits. */
+		rc = t->turn != NULL ? iop_qp_call_turning(qp, f, reply, 32, &c, 5000, turn_for_call, t)
 				     : iop_qp_call(qp, f, reply, 32, &c, 5000);
 		if (rc == 0 && iop_read_params_reply(reply, c.reply_words, v, IOP_BSA_INFO_FIELDS,
 						     &n) < (int)IOP_BSA_INFO_FIELDS)

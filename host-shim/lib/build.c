@@ -206,20 +206,34 @@ int iop_build_bsa(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t fun
 	return header(frame, frame_bytes, IOP_MSG_HDR_WORDS, tid, function, 0);
 }
 
-/* Every buffer in the inbound heap's blocks, the only memory an SGL may name. */
-static bool bufs_in_window(const struct iop_window *w, const struct iop_buf *bufs, unsigned n)
+/*
+ * The MFA of a buffer an SGL may name: all of it inside the inbound heap's
+ * blocks (b, from iop_window_sgl_bounds()), the only memory the IOP moves a
+ * request's data through, and no longer than an element can say. MFAs are
+ * offsets from the window's base, so this is a subtraction, not
+ * iop_window_mfa()'s call, which tries both heaps.
+ * @return the MFA, or IOP_MFA_EMPTY for a buffer that may not be named.
+ */
+static uint32_t buf_mfa(const struct iop_sgl_bounds *b, const struct iop_buf *buf)
 {
-	struct iop_sgl_bounds b;
+	/* Below the window the difference wraps to far above hi: one compare for both ends. */
+	uint64_t off = (uint64_t)((uintptr_t)buf->addr - (uintptr_t)b->window);
 
-	if (w == NULL || bufs == NULL || n == 0 || iop_window_sgl_bounds(w, &b) != 0)
+	if (buf->len == 0 || buf->len > IOP_SGL_COUNT_MAX || off < b->lo || off > b->hi ||
+	    buf->len > b->hi - off)
+		return IOP_MFA_EMPTY;
+	return (uint32_t)off; /* hi is at most 2^32, and off < hi */
+}
+
+/* Every buffer in the inbound heap's blocks; *b gets the bounds, for buf_mfa() again. */
+static bool bufs_in_window(const struct iop_window *w, const struct iop_buf *bufs, unsigned n,
+			   struct iop_sgl_bounds *b)
+{
+	if (w == NULL || bufs == NULL || n == 0 || iop_window_sgl_bounds(w, b) != 0)
 		return false;
-	for (unsigned i = 0; i < n; i++) {
-		uint32_t off = iop_window_mfa(w, bufs[i].addr);
-
-		if (bufs[i].len == 0 || bufs[i].len > IOP_SGL_COUNT_MAX || off == IOP_MFA_EMPTY ||
-		    off < b.lo || (uint64_t)off + bufs[i].len > b.hi)
+	for (unsigned i = 0; i < n; i++)
+		if (buf_mfa(b, &bufs[i]) == IOP_MFA_EMPTY)
 			return false;
-	}
 	return true;
 }
 
@@ -230,12 +244,13 @@ int iop_build_bsa_rw(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t 
 	bool write = function == IOP_BSA_BLOCK_WRITE || function == IOP_BSA_WRITE_VERIFY;
 	size_t cap = frame_bytes / 4;
 	struct iop_sgl_writer sw;
+	struct iop_sgl_bounds b;
 	uint64_t total = 0;
 	unsigned words;
 
 	/* Everything that makes -EINVAL before anything is written. */
 	if ((!write && function != IOP_BSA_BLOCK_READ) || n_bufs > (0xFFFFu - BSA_SGL_WORD) / 2 ||
-	    tid >= IOP_TID_MAX || !bufs_in_window(w, bufs, n_bufs))
+	    tid >= IOP_TID_MAX || !bufs_in_window(w, bufs, n_bufs, &b))
 		return -EINVAL;
 	for (unsigned i = 0; i < n_bufs; i++)
 		total += bufs[i].len;
@@ -246,7 +261,7 @@ int iop_build_bsa_rw(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t 
 		return frame == NULL ? -EINVAL : -ENOSPC;
 	iop_sgl_writer_init(&sw, frame + BSA_SGL_WORD, cap - BSA_SGL_WORD);
 	for (unsigned i = 0; i < n_bufs; i++)
-		iop_sgl_add_simple(&sw, iop_window_mfa(w, bufs[i].addr), bufs[i].len,
+		iop_sgl_add_simple(&sw, buf_mfa(&b, &bufs[i]), bufs[i].len,
 				   IOP_SGL_END_OF_BUFFER | (write ? IOP_SGL_DIR : 0));
 	iop_sgl_finish(&sw);
 	if (header(frame, frame_bytes, words, tid, function, BSA_SGL_WORD) < 0)
@@ -305,14 +320,15 @@ static int lan_simple(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t
 	size_t cap = frame_bytes / 4;
 	unsigned words = IOP_LAN_SGL_WORD + 2 * n;
 	struct iop_sgl_writer sw;
+	struct iop_sgl_bounds b;
 
-	if (frame == NULL || !bufs_in_window(w, bufs, n))
+	if (frame == NULL || !bufs_in_window(w, bufs, n, &b))
 		return -EINVAL;
 	if ((size_t)words > cap)
 		return -ENOSPC;
 	iop_sgl_writer_init(&sw, frame + IOP_LAN_SGL_WORD, cap - IOP_LAN_SGL_WORD);
 	for (unsigned i = 0; i < n; i++)
-		iop_sgl_add_simple(&sw, iop_window_mfa(w, bufs[i].addr), bufs[i].len,
+		iop_sgl_add_simple(&sw, buf_mfa(&b, &bufs[i]), bufs[i].len,
 				   i + 1 == n ? last_flags : flags);
 	iop_sgl_finish(&sw);
 	if (header(frame, frame_bytes, words, tid, function, IOP_LAN_SGL_WORD) < 0)

@@ -19,7 +19,8 @@
  * by hand, and posted with a completion callback; iop_qp_poll() takes the
  * replies, matches each to its request by TransactionContext (which the queue
  * pair writes), runs the callback and frees the reply. iop_qp_call() is the
- * synchronous form, with a timeout.
+ * synchronous form, with a timeout; iop_qp_call_turning() the same for a
+ * thread that turns the IOP's loop itself while it waits.
  *
  * Nothing is lost: a full ring or a full table is -EAGAIN and the frame
  * stays the caller's to post again; a transport-failure (FAIL) reply hands
@@ -270,6 +271,24 @@ int iop_qp_event_register(struct iop_qp *qp, uint16_t tid, uint32_t mask, iop_qp
  */
 int iop_qp_call(struct iop_qp *qp, uint32_t *frame, uint32_t *reply, size_t reply_words,
 		struct iop_completion *c, unsigned timeout_ms);
+
+/** What iop_qp_call_turning() runs while it waits: one turn of the caller's loop. */
+typedef void (*iop_qp_turn_fn)(void *arg);
+
+/**
+ * iop_qp_call() for a thread that itself runs the loop that will answer: a
+ * runtime of this process with no loop thread of its own, turned by the
+ * caller (iop_runtime_poll()), or any event loop a reply waits on. turn(turn_arg)
+ * runs before each poll of the queue pair, both while waiting for room to
+ * post and while waiting for the reply; the rest (callbacks of other
+ * requests, the timeout, what is returned) is iop_qp_call()'s.
+ * @param turn      not NULL; runs on the calling thread.
+ * @return as iop_qp_call(); -EINVAL also for a NULL turn.
+ * Thread safety: the queue pair's thread, as iop_qp_call().
+ */
+int iop_qp_call_turning(struct iop_qp *qp, uint32_t *frame, uint32_t *reply, size_t reply_words,
+			struct iop_completion *c, unsigned timeout_ms, iop_qp_turn_fn turn,
+			void *turn_arg);
 
 #ifdef __cplusplus
 }

@@ -549,8 +549,13 @@ static void call_done(struct iop_qp *qp, const struct iop_completion *c)
 	cw->done = true;
 }
 
-int iop_qp_call(struct iop_qp *qp, uint32_t *frame, uint32_t *reply, size_t reply_words,
-		struct iop_completion *c, unsigned timeout_ms)
+/*
+ * iop_qp_call() and iop_qp_call_turning(): turn(turn_arg), where given, runs
+ * before every poll, so that a thread that is itself the loop that answers
+ * makes the answer come.
+ */
+static int call(struct iop_qp *qp, uint32_t *frame, uint32_t *reply, size_t reply_words,
+		struct iop_completion *c, unsigned timeout_ms, iop_qp_turn_fn turn, void *turn_arg)
 {
 	struct call_wait cw = { .reply = reply, .reply_words = reply_words };
 	uint64_t end = now_ns() + (uint64_t)timeout_ms * 1000000u;
@@ -561,12 +566,16 @@ int iop_qp_call(struct iop_qp *qp, uint32_t *frame, uint32_t *reply, size_t repl
 		return -EINVAL; /* no reply to wait for: its events go to a callback */
 	/* Once posted, the frame is the IOP's: everything needed of it is known before. */
 	while ((rc = post_one(qp, frame, call_done, &cw, &idx)) == -EAGAIN) {
+		if (turn != NULL)
+			turn(turn_arg);
 		if (iop_qp_poll(qp, POLL_CHUNK) == 0 && now_ns() >= end)
 			return -EAGAIN;
 	}
 	if (rc != 0 || idx == UINT32_MAX)
 		return rc; /* refused, or a UtilNOP: nothing will answer it */
 	for (unsigned idle = 0; !cw.done;) {
+		if (turn != NULL)
+			turn(turn_arg);
 		if (iop_qp_poll(qp, POLL_CHUNK) != 0 || cw.done) {
 			idle = 0;
 			continue;
@@ -590,6 +599,21 @@ int iop_qp_call(struct iop_qp *qp, uint32_t *frame, uint32_t *reply, size_t repl
 	if (c != NULL)
 		*c = cw.c;
 	return cw.c.result;
+}
+
+int iop_qp_call(struct iop_qp *qp, uint32_t *frame, uint32_t *reply, size_t reply_words,
+		struct iop_completion *c, unsigned timeout_ms)
+{
+	return call(qp, frame, reply, reply_words, c, timeout_ms, NULL, NULL);
+}
+
+int iop_qp_call_turning(struct iop_qp *qp, uint32_t *frame, uint32_t *reply, size_t reply_words,
+			struct iop_completion *c, unsigned timeout_ms, iop_qp_turn_fn turn,
+			void *turn_arg)
+{
+	if (turn == NULL)
+		return -EINVAL;
+	return call(qp, frame, reply, reply_words, c, timeout_ms, turn, turn_arg);
 }
 
 int iop_qp_event_register(struct iop_qp *qp, uint16_t tid, uint32_t mask, iop_qp_cb cb,

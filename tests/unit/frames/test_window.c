@@ -137,8 +137,9 @@ static void test_map_conversions(void)
  */
 static void test_sgl_bounds_are_the_inbound_blocks(void)
 {
-	struct iop_window *w = small_window();
-	struct iop_sgl_bounds b;
+	struct iop_window *w = small_window(), *a;
+	struct iop_sgl_bounds b, ab;
+	struct iop_window_map am;
 	struct iop_window_info info;
 	char *buf = iop_heap_alloc(iop_window_inbound(w), 4096);
 	char *rep = iop_heap_alloc(iop_window_outbound(w), 64);
@@ -171,6 +172,18 @@ static void test_sgl_bounds_are_the_inbound_blocks(void)
 		if (cases[i].dsc)
 			CU_ASSERT_EQUAL(dsc, cases[i].dsc);
 	}
+	/* Another mapping of the window: the same offsets, from its own base. */
+	a = iop_window_attach(iop_window_fd(w));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_EQUAL(iop_window_map(a, &am), 0);
+	CU_ASSERT_EQUAL(iop_window_sgl_bounds(a, &ab), 0);
+	CU_ASSERT_PTR_EQUAL(ab.window, am.base);
+	CU_ASSERT_PTR_NOT_EQUAL(ab.window, b.window);
+	CU_ASSERT_EQUAL(ab.lo, b.lo);
+	CU_ASSERT_EQUAL(ab.hi, b.hi);
+	CU_ASSERT_EQUAL(ab.lo, am.in_lo);
+	CU_ASSERT_EQUAL(ab.hi, am.in_hi);
+	iop_window_close(a);
 	iop_window_close(w);
 }
 

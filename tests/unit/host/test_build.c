@@ -182,6 +182,28 @@ static void test_block_transfers(void)
 	bufs[1].addr = iop_heap_alloc(iop_window_outbound(w), 64);
 	CU_ASSERT_EQUAL(iop_build_bsa_rw(frame, sizeof(frame), 0x11, IOP_BSA_BLOCK_READ, 0, w, bufs,
 					 2), -EINVAL);
+	/* The ends of the inbound heap's blocks: a buffer may reach them, not cross them. */
+	bufs[1] = (struct iop_buf){ (char *)b.window + b.lo - 8, 64 };
+	CU_ASSERT_EQUAL(iop_build_bsa_rw(frame, sizeof(frame), 0x11, IOP_BSA_BLOCK_READ, 0, w, bufs,
+					 2), -EINVAL);
+	bufs[1] = (struct iop_buf){ (char *)b.window + b.hi - 32, 64 };
+	CU_ASSERT_EQUAL(iop_build_bsa_rw(frame, sizeof(frame), 0x11, IOP_BSA_BLOCK_READ, 0, w, bufs,
+					 2), -EINVAL);
+	bufs[1] = (struct iop_buf){ (char *)b.window + b.lo, 0 };
+	CU_ASSERT_EQUAL(iop_build_bsa_rw(frame, sizeof(frame), 0x11, IOP_BSA_BLOCK_READ, 0, w, bufs,
+					 2), -EINVAL);
+	bufs[1] = (struct iop_buf){ (char *)b.window + b.lo, IOP_SGL_COUNT_MAX + 1u };
+	CU_ASSERT_EQUAL(iop_build_bsa_rw(frame, sizeof(frame), 0x11, IOP_BSA_BLOCK_READ, 0, w, bufs,
+					 2), -EINVAL);
+	bufs[1] = (struct iop_buf){ (char *)b.window + b.hi - 64, 64 };
+	words = iop_build_bsa_rw(frame, sizeof(frame), 0x11, IOP_BSA_BLOCK_READ, 0, w, bufs, 2);
+	CU_ASSERT_EQUAL_FATAL(words, 12);
+	iop_sgl_iter_init(&it, frame, (size_t)words * 4, 8, &b);
+	CU_ASSERT_EQUAL(iop_sgl_next(&it, &e), 1);
+	CU_ASSERT_EQUAL(e.offset, iop_window_mfa(w, bufs[0].addr));
+	CU_ASSERT_EQUAL(iop_sgl_next(&it, &e), 1);
+	CU_ASSERT_EQUAL(e.offset, b.hi - 64);
+	CU_ASSERT_EQUAL(e.count, 64);
 	CU_ASSERT_EQUAL(iop_build_bsa_rw(frame, sizeof(frame), 0x11, IOP_BSA_CACHE_FLUSH, 0, w,
 					 bufs, 1), -EINVAL);
 	poison();

@@ -411,6 +411,73 @@ static void test_call_timeout_then_late_reply(void)
 	down();
 }
 
+/* iop_qp_call_turning(): the loop here has no thread of its own; the caller's turns answer. */
+static unsigned turns;
+
+static void turn_loop(void *arg)
+{
+	turns++;
+	iop_runtime_poll(arg, 0);
+}
+
+static void turn_nothing(void *arg)
+{
+	(void)arg;
+	turns++;
+}
+
+static void test_call_turning_the_loop(void)
+{
+	struct iop_host *h;
+	struct iop_qp *qp;
+	struct iop_completion c;
+	struct iop_msg_hdr m;
+	uint32_t reply[8] = { 0 }, *f;
+	unsigned posted = 0;
+
+	up(false);
+	h = attach();
+	qp = iop_qp_create(h, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
+	/* Nothing turns the loop: no reply, whatever the turn does. */
+	turns = 0;
+	CU_ASSERT_EQUAL(iop_qp_call_turning(qp, private_frame(qp, NOP_TID), NULL, 0, &c, 50,
+					    turn_nothing, NULL), -ETIMEDOUT);
+	CU_ASSERT_TRUE(turns > 0);
+	CU_ASSERT_EQUAL(iop_qp_call_turning(qp, private_frame(qp, NOP_TID), NULL, 0, &c, 50, NULL,
+					    NULL), -EINVAL);
+	/* The turns answer it, and the timed-out one (freed without a callback). */
+	turns = 0;
+	CU_ASSERT_EQUAL_FATAL(iop_qp_call_turning(qp, private_frame(qp, NOP_TID), reply, 8, &c,
+						  TIMEOUT_MS, turn_loop, fx.rt), 0);
+	CU_ASSERT_TRUE(turns > 0);
+	iop_msg_hdr_decode(reply, &m);
+	CU_ASSERT_TRUE(m.flags & IOP_MSG_REPLY);
+	CU_ASSERT_EQUAL(m.function, IOP_UTIL_PRIVATE);
+	CU_ASSERT_EQUAL(c.req_status, IOP_REPLY_STATUS_SUCCESS);
+	while (iop_qp_outstanding(qp) != 0) {
+		iop_runtime_poll(fx.rt, 0);
+		iop_qp_poll(qp, 8);
+	}
+	/* A full request ring: the turns make room to post, and the earlier replies' callbacks run. */
+	completions = 0;
+	for (;;) {
+		f = private_frame(qp, NOP_TID);
+		if (iop_qp_post(qp, f, count_ok, NULL) != 0)
+			break;
+		posted++;
+	}
+	CU_ASSERT_TRUE_FATAL(posted > 0);
+	turns = 0;
+	CU_ASSERT_EQUAL(iop_qp_call_turning(qp, f, reply, 8, &c, TIMEOUT_MS, turn_loop, fx.rt), 0);
+	CU_ASSERT_TRUE(turns > 0);
+	CU_ASSERT_EQUAL(completions, posted);
+	CU_ASSERT_EQUAL(iop_qp_outstanding(qp), 0);
+	CU_ASSERT_EQUAL(iop_qp_destroy(qp, TIMEOUT_MS), 0);
+	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
+	down();
+}
+
 static void test_bad_frames_refused(void)
 {
 	uint32_t stack_frame[8] = { 0 }, *f;
@@ -770,6 +837,7 @@ static const struct iop_test_case qp_tests[] = {
 	{ "fail_reply_gives_the_request_back", test_fail_reply_gives_the_request_back },
 	{ "back_pressure_loses_nothing", test_back_pressure_loses_nothing },
 	{ "call_timeout_then_late_reply", test_call_timeout_then_late_reply },
+	{ "call_turning_the_loop", test_call_turning_the_loop },
 	{ "bad_frames_refused", test_bad_frames_refused },
 	{ "nop_takes_no_entry", test_nop_takes_no_entry },
 	{ "multiple_replies_keep_the_request", test_multiple_replies_keep_the_request },
