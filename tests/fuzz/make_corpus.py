@@ -92,6 +92,15 @@ class Seed:
     def check(self):
         self.b += bytes([OP_CHECK])
 
+    def free_from_front(self):
+        """Free every live block, live[0] each time (swap-remove makes that an
+        interleaved order), the block size on every other one; then check."""
+        n = 0
+        while self.nlive:
+            self.free(0, use_block_size=n % 2 == 1)
+            n += 1
+        self.check()
+
 
 def exhaust_reverse():
     """2^10 heap of 64-byte blocks: 16 allocations, ENOMEM, then LIFO frees."""
@@ -116,11 +125,7 @@ def exhaust_mixed():
     s.alloc(1)
     s.alloc(500, ok=False)
     s.check()
-    n = 0
-    while s.nlive:
-        s.free(0, use_block_size=n % 2 == 1)
-        n += 1
-    s.check()
+    s.free_from_front()
     return s
 
 
@@ -237,11 +242,7 @@ def region_mixed():
     for x in (16, 300, 17, 2048, 64, 16, 700, 5000):
         s.alloc(x)
     s.check()
-    n = 0
-    while s.nlive:
-        s.free(0, use_block_size=n % 2 == 1)
-        n += 1
-    s.check()
+    s.free_from_front()
     return s
 
 

@@ -544,6 +544,35 @@ static void record(struct iop_qp *qp, const struct iop_completion *c)
 }
 
 /*
+ * The IOP's part on the rings, played by the test: post a private request
+ * with callback cb and take it off the channel as the IOP would; its header
+ * in *req, its block in *block.
+ */
+static uint32_t *post_and_take(struct iop_qp *qp, iop_qp_cb cb, struct iop_msg_hdr *req,
+			       size_t *block)
+{
+	uint32_t mfa, *f;
+
+	CU_ASSERT_EQUAL(iop_qp_post(qp, private_frame(qp, NOP_TID), cb, NULL), 0);
+	CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_take(iop_qp_channel(qp)->to_iop, &mfa, 1), 1);
+	f = iop_window_frame_block(fx.w, mfa, block);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	iop_msg_hdr_decode(f, req);
+	return f;
+}
+
+/* A SUCCESS reply to req in a frame of the host's, as the IOP would build it. */
+static uint32_t *reply_for(struct iop_host *h, const struct iop_msg_hdr *req)
+{
+	uint32_t *r = iop_heap_alloc_tagged(iop_window_outbound(fx.w), IOP_REPLY_WORDS * 4,
+					    iop_host_owner(h));
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	iop_reply_build(req, NOP_TID, IOP_REPLY_STATUS_SUCCESS, 0, r, IOP_REPLY_WORDS);
+	return r;
+}
+
+/*
  * A request answered with several replies (MULTIPLE; the last also LAST, as
  * LAN DDMs batch received packets): one callback each, and the request stays
  * in flight until the last. The test plays the IOP's part on the rings.
@@ -555,23 +584,18 @@ static void test_multiple_replies_keep_the_request(void)
 	struct iop_host *h;
 	struct iop_qp *qp;
 	struct iop_msg_hdr req;
-	uint32_t mfa, *f;
+	uint32_t *f;
 	size_t block;
 
 	up(false);
 	h = attach();
 	qp = iop_qp_create(h, NULL);
 	n_seen = 0;
-	CU_ASSERT_EQUAL(iop_qp_post(qp, private_frame(qp, NOP_TID), record, NULL), 0);
-	CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_take(iop_qp_channel(qp)->to_iop, &mfa, 1), 1);
-	f = iop_window_frame_block(fx.w, mfa, &block);
-	iop_msg_hdr_decode(f, &req);
+	f = post_and_take(qp, record, &req, &block);
 	for (int i = 0; i < 3; i++) {
-		uint32_t *r = iop_heap_alloc_tagged(iop_window_outbound(fx.w), IOP_REPLY_WORDS * 4,
-						    iop_host_owner(h));
+		uint32_t *r = reply_for(h, &req);
 		uint32_t rm;
 
-		iop_reply_build(&req, NOP_TID, IOP_REPLY_STATUS_SUCCESS, 0, r, IOP_REPLY_WORDS);
 		r[0] = htole32(le32toh(r[0]) | (uint32_t)flags[i] << 8);
 		rm = iop_window_mfa(fx.w, r);
 		CU_ASSERT_EQUAL(iop_mfa_ring_post(iop_qp_channel(qp)->to_host, &rm, 1), 1);
@@ -604,21 +628,15 @@ static void test_frame_that_is_no_reply_is_no_success(void)
 	struct iop_host *h;
 	struct iop_qp *qp;
 	struct iop_msg_hdr req;
-	uint32_t mfa, rm, *f, *r;
+	uint32_t rm, *f, *r;
 	size_t block;
 
 	up(false);
 	h = attach();
 	qp = iop_qp_create(h, NULL);
 	last_result = 1;
-	CU_ASSERT_EQUAL(iop_qp_post(qp, private_frame(qp, NOP_TID), record_result, NULL), 0);
-	CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_take(iop_qp_channel(qp)->to_iop, &mfa, 1), 1);
-	f = iop_window_frame_block(fx.w, mfa, &block);
-	iop_msg_hdr_decode(f, &req);
-	r = iop_heap_alloc_tagged(iop_window_outbound(fx.w), IOP_REPLY_WORDS * 4,
-				  iop_host_owner(h));
-	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	iop_reply_build(&req, NOP_TID, IOP_REPLY_STATUS_SUCCESS, 0, r, IOP_REPLY_WORDS);
+	f = post_and_take(qp, record_result, &req, &block);
+	r = reply_for(h, &req);
 	r[0] = htole32(le32toh(r[0]) & ~((uint32_t)IOP_MSG_REPLY << 8));
 	rm = iop_window_mfa(fx.w, r);
 	CU_ASSERT_EQUAL(iop_mfa_ring_post(iop_qp_channel(qp)->to_host, &rm, 1), 1);
