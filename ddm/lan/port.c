@@ -162,6 +162,7 @@ void lan_port_close(struct lan *l)
 		} while (n != 0 && drained < LAN_DRAIN_MAX);
 	}
 	lan_port_stop(l);
+	lan_spares_free(&l->spare);
 	(void)lan_pool_free(l, l->pool, "copy");
 	l->pool = NULL;
 }

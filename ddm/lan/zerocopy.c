@@ -111,6 +111,8 @@ int lan_zc_open(struct lan *l)
 		l->zc = NULL;
 		return -ENOMEM;
 	}
+	/* Read once: the EAL's mode is settled at its init, and it is a call a packet otherwise. */
+	l->iova_va = rte_eal_iova_mode() == RTE_IOVA_VA;
 	return 0;
 }
 
@@ -134,10 +136,9 @@ struct lan_zc *lan_zc_begin(struct lan *l)
 /* An mbuf attached to len bytes at data, taking a reference on zc. @return NULL: none free. */
 static struct rte_mbuf *zc_mbuf(struct lan *l, struct lan_zc *zc, void *data, uint32_t len)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(l->zc_pool);
+	struct rte_mbuf *m = lan_mbuf_get(l->zc_pool, &l->zc_spare);
 	/* Virtual ports read by address; a device would need the window mapped (above). */
-	rte_iova_t iova = rte_eal_iova_mode() == RTE_IOVA_VA ? (rte_iova_t)(uintptr_t)data :
-								RTE_BAD_IOVA;
+	rte_iova_t iova = l->iova_va ? (rte_iova_t)(uintptr_t)data : RTE_BAD_IOVA;
 
 	if (m == NULL)
 		return NULL;
@@ -222,6 +223,7 @@ void lan_zc_close(struct lan *l)
 {
 	if (l->zc == NULL)
 		return;
+	lan_spares_free(&l->zc_spare);
 	lan_zc_poll(l);
 	if (l->zc_n != 0) {
 		/* The stopped port keeps them (a ring no one drains): never handed back. */
