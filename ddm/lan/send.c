@@ -91,12 +91,13 @@ static int gather(struct lan *l, struct lan_gather *g, const void *src, uint32_t
 }
 
 /*
- * The whole packet, all of its pieces, copied into one new mbuf: its length
- * set outright, without rte_pktmbuf_append's tailroom check, because
- * gather() kept it within max_packet and the pool's data room is the
+ * A whole packet of len bytes, its n pieces, copied into one new mbuf: its
+ * length set outright, without rte_pktmbuf_append's tailroom check, because
+ * the caller kept len within max_packet and the pool's data room is the
  * headroom plus max_packet. @return the mbuf, or NULL when none is free.
  */
-static struct rte_mbuf *copy_packet(struct lan *l, const struct lan_gather *g)
+static inline struct rte_mbuf *copy_packet(struct lan *l, const struct lan_piece *p, unsigned n,
+					   uint32_t len)
 {
 	struct rte_mbuf *m = lan_mbuf_get(l->pool, &l->spare);
 	char *dst;
@@ -104,13 +105,41 @@ static struct rte_mbuf *copy_packet(struct lan *l, const struct lan_gather *g)
 	if (m == NULL)
 		return NULL; /* mbufs come back as the port sends them */
 	dst = rte_pktmbuf_mtod(m, char *);
-	for (unsigned i = 0; i < g->n; i++) {
-		memcpy(dst, g->p[i].src, g->p[i].len);
-		dst += g->p[i].len;
+	for (unsigned i = 0; i < n; i++) {
+		memcpy(dst, p[i].src, p[i].len);
+		dst += p[i].len;
 	}
-	m->data_len = (uint16_t)g->len;
-	m->pkt_len = g->len;
+	m->data_len = (uint16_t)len;
+	m->pkt_len = len;
 	return m;
+}
+
+/*
+ * A packet in one element (END_OF_BUFFER on the first element after the
+ * last packet's end), the form every builder of one immediate element or
+ * one buffer a packet makes: into t->m[t->n] at once, with the checks and
+ * the choice of close_packet() for a gather of that one element, but
+ * without gathering it first.
+ * @return 0, the DSC, or -ENOMEM.
+ */
+static inline int one_element_packet(struct lan *l, struct lan_tx *t, const void *src,
+				     uint32_t len)
+{
+	struct rte_mbuf *m;
+
+	if (len > l->max_packet)
+		return IOP_DSC_MESSAGE_TOO_LARGE;
+	if (len == 0)
+		return IOP_DSC_INVALID_REQUEST; /* an empty packet */
+	if (t->zc != NULL && len > l->copy_max)
+		m = lan_zc_chain(l, t->zc, &(struct lan_piece){ src, len }, 1);
+	else
+		m = copy_packet(l, &(struct lan_piece){ src, len }, 1, len);
+	if (m == NULL)
+		return -ENOMEM;
+	t->m[t->n] = m;
+	t->len[t->n++] = len;
+	return 0;
 }
 
 /*
@@ -129,7 +158,7 @@ static int close_packet(struct lan *l, struct lan_tx *t, struct lan_gather *g)
 		if (t->m[t->n] == NULL)
 			return -ENOMEM;
 	} else if (g->copy == NULL) {
-		t->m[t->n] = copy_packet(l, g);
+		t->m[t->n] = copy_packet(l, g->p, g->n, g->len);
 		if (t->m[t->n] == NULL)
 			return -ENOMEM;
 	} else {
@@ -174,6 +203,11 @@ static int build_packets(struct lan *l, struct iop_request *r, struct lan_tx *t)
 			if (t->n == IOP_LAN_SEND_MAX_PACKETS) {
 				dsc = IOP_DSC_INVALID_PARAMETER;
 				break;
+			}
+			if (e.flags & IOP_SGL_END_OF_BUFFER) {
+				if ((dsc = one_element_packet(l, t, src, e.count)) != 0)
+					break;
+				continue;
 			}
 			g.n = 0;
 			g.len = 0;
