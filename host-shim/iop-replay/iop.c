@@ -66,7 +66,6 @@ struct replay_iop {
 	struct iop_lan_send_builder b;
 	uint32_t pend_len[IOP_LAN_SEND_MAX_PACKETS];
 	unsigned n_pend;
-	size_t pend_bytes;       /* the frame it needs */
 	struct send_stats st;
 };
 
@@ -158,7 +157,6 @@ struct replay_iop *replay_iop_start(const struct replay_opts *o, const char *pro
 	x->batch = o->batch != 0 ? o->batch : 1;
 	/* A batch's frame is one message: MessageSize (16 bits of words) bounds it. */
 	x->max_frame = o->max_frame < 0xFFFFu * 4u ? o->max_frame : 0xFFFFu * 4u;
-	x->pend_bytes = IOP_LAN_SGL_WORD * 4;
 	/* Room for --batch of the largest packets, within --max-frame. */
 	x->frame_bytes = IOP_LAN_SGL_WORD * 4 +
 			 (size_t)x->batch * (4 + ((replay_iop_max_packet(o) + 3u) & ~3u));
@@ -232,7 +230,6 @@ int replay_iop_flush(struct replay_iop *x, uint64_t *posted_at)
 	x->st.requests++;
 	x->frame = NULL;
 	x->n_pend = 0;
-	x->pend_bytes = IOP_LAN_SGL_WORD * 4;
 	return 0;
 }
 
@@ -262,23 +259,35 @@ static int begin_batch(struct replay_iop *x, uint32_t len)
 int replay_iop_queue(struct replay_iop *x, const uint8_t *data, uint32_t len,
 		     uint64_t *posted_at)
 {
-	size_t elem = 4 + ((size_t)len + 3) / 4 * 4;
 	int rc;
 
-	/* A batch ends at --batch packets, or where the next packet would outgrow its frame. */
-	if (x->n_pend != 0 && x->pend_bytes + elem > x->batch_bytes &&
-	    (rc = replay_iop_flush(x, posted_at)) != 0)
-		return rc;
-	if (x->pend_bytes + elem > x->frame_bytes)
+	/*
+	 * The one copy on this side: from the capture into the frame. Whether
+	 * the packet fits the batch's frame is the builder's check (-ENOSPC,
+	 * nothing added), not counted again here for every packet.
+	 */
+	if (x->frame != NULL) {
+		rc = iop_build_lan_packet_send_add(&x->b, data, len);
+		if (rc == 0)
+			goto added;
+		/* An empty batch's frame is sized for its first packet: no room means none will come. */
+		if (rc != -ENOSPC || x->n_pend == 0)
+			return rc == -ENOSPC ? -E2BIG : rc;
+		/* It would outgrow the batch's frame: the batch goes, a new one begins with it. */
+		rc = replay_iop_flush(x, posted_at);
+		if (rc != 0)
+			return rc;
+	}
+	if (IOP_LAN_SGL_WORD * 4 + 4 + ((size_t)len + 3) / 4 * 4 > x->frame_bytes)
 		return -E2BIG; /* longer than replay_iop_max_packet() */
-	if (x->frame == NULL && (rc = begin_batch(x, len)) != 0)
-		return rc;
-	/* The one copy on this side: from the capture into the frame. */
-	rc = iop_build_lan_packet_send_add(&x->b, data, len);
+	rc = begin_batch(x, len);
+	if (rc == 0)
+		rc = iop_build_lan_packet_send_add(&x->b, data, len);
 	if (rc != 0)
 		return rc;
+added:
 	x->pend_len[x->n_pend++] = len;
-	x->pend_bytes += elem;
+	/* A batch ends at --batch packets, or (above) where the next would outgrow its frame. */
 	return x->n_pend >= x->batch ? replay_iop_flush(x, posted_at) : 0;
 }
 

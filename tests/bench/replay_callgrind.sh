@@ -14,8 +14,9 @@
 #   tests/bench/replay_callgrind.sh [BUILD_DIR] [N]        # defaults: build 65536
 #
 # The captures of replay_vs_testpmd.sh (1024 UDP frames, 64 and 1514 bytes; IOP_BENCH_SIZES),
-# preloaded, at top speed, iop-replay's default --batch and the lan DDM's default tx, to
-# net_null with its rx off. One line per size.
+# preloaded, at top speed, iop-replay's default --batch (IOP_BENCH_BATCH sets another) and the
+# lan DDM's default tx (IOP_BENCH_TX: copy or zerocopy), to net_null with its rx off. One line
+# per size.
 set -euo pipefail
 
 build=${1:-build}
@@ -23,6 +24,9 @@ n=${2:-65536}
 replay=${IOP_BENCH_REPLAY:-$build/host-shim/iop-replay/iop-replay}
 read -r -a sizes <<<"${IOP_BENCH_SIZES:-64 1514}"
 me=replay_callgrind
+opts=()
+[ -z "${IOP_BENCH_BATCH:-}" ] || opts+=(--batch="$IOP_BENCH_BATCH")
+[ -z "${IOP_BENCH_TX:-}" ] || opts+=(--tx="$IOP_BENCH_TX")
 
 command -v valgrind >/dev/null || { echo "$me: valgrind is not installed" >&2; exit 2; }
 command -v python3 >/dev/null || { echo "$me: python3 is not installed" >&2; exit 2; }
@@ -35,7 +39,8 @@ trap 'rm -rf "$dir"' EXIT
 
 count() { # CAPTURE PACKETS OUTFILE
 	valgrind --tool=callgrind --callgrind-out-file="$3" "$replay" --json --topspeed --preload \
-		--loop=0 --limit="$2" --loop-inline --vdev=net_null0,no-rx=1 "$1" >"$3.json" 2>"$3.log" ||
+		--loop=0 --limit="$2" --loop-inline --vdev=net_null0,no-rx=1 ${opts[@]+"${opts[@]}"} "$1" \
+		>"$3.json" 2>"$3.log" ||
 		{ echo "$me: iop-replay failed:" >&2; tail -20 "$3.log" >&2; exit 1; }
 	# Every packet answered as sent, and counted by the port: the count is of real sends.
 	python3 - "$3.json" "$2" <<'EOF' || exit 1
