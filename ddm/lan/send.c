@@ -132,7 +132,7 @@ static inline int one_element_packet(struct lan *l, struct lan_tx *t, const void
 	if (len == 0)
 		return IOP_DSC_INVALID_REQUEST; /* an empty packet */
 	if (t->zc != NULL && len > l->copy_max)
-		m = lan_zc_chain(l, t->zc, &(struct lan_piece){ src, len }, 1);
+		m = lan_zc_mbuf(l, t->zc, (void *)(uintptr_t)src, len);
 	else
 		m = copy_packet(l, &(struct lan_piece){ src, len }, 1, len);
 	if (m == NULL)
