@@ -279,6 +279,20 @@ int iop_sgl_next(struct iop_sgl_iter *it, struct iop_sgl_elem *e)
 		h = load_at(it->seg, it->pos);
 		flags = (uint8_t)(h >> FLAGS_SHIFT);
 		count = h & IOP_SGL_COUNT_MAX;
+		/*
+		 * Immediate data in the frame, with or without END_OF_BUFFER and
+		 * LAST_ELEMENT: what classify() makes of exactly these flags,
+		 * decided by one compare, because it is the element of every
+		 * packet sent inline (a PacketSend carries up to 64). The same
+		 * checks follow, in take_immediate().
+		 */
+		if ((flags & ~(IOP_SGL_LAST_ELEMENT | IOP_SGL_END_OF_BUFFER)) == IOP_SGL_IMMEDIATE &&
+		    it->in_frame) {
+			rc = take_immediate(it, flags, count, e);
+			if (rc == 1 && (flags & IOP_SGL_LAST_ELEMENT) != 0)
+				it->state = IT_DONE;
+			return rc;
+		}
 		switch (classify(flags, it->in_frame)) {
 		case C_SIMPLE:
 			rc = take_simple(it, flags, count, e);

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <rte_mbuf_core.h>
+#include <rte_mbuf.h>
 
 #include "iop_ddm.h"
 #include "iop_lan.h"
@@ -99,6 +99,20 @@ struct lan_tx_held {
 	unsigned sent;
 };
 
+/*
+ * Mbufs taken from a pool in one bulk allocation and not used yet: a
+ * PacketSend takes one mbuf a packet, and one rte_pktmbuf_alloc_bulk per
+ * LAN_SPARE_MBUFS of them costs far fewer instructions than a
+ * rte_pktmbuf_alloc each (a call, the lcore's cache looked up, a reset).
+ * They are the DDM's until used, and go back before the pool is freed.
+ */
+#define LAN_SPARE_MBUFS 32u
+
+struct lan_spares {
+	struct rte_mbuf *m[LAN_SPARE_MBUFS];
+	unsigned n;
+};
+
 struct lan_counters {
 	uint64_t tx_packets, tx_bytes, tx_refused;
 	uint64_t rx_packets, rx_bytes, rx_no_bucket, rx_too_large;
@@ -119,6 +133,7 @@ struct lan {
 	bool started;
 	bool suspended;
 	struct rte_mempool *pool;
+	struct lan_spares spare;       /* of pool */
 	/* Received, not yet in a bucket (no reply frame free when they came). */
 	struct rte_mbuf *rx_pkts[IOP_LAN_RX_REPLY_MAX];
 	unsigned rx_n, rx_i;
@@ -136,6 +151,8 @@ struct lan {
 	bool copy_max_set;              /* copy_max= given */
 	bool tx_chains;                 /* the port takes a packet in several mbufs (MULTI_SEGS) */
 	struct rte_mempool *zc_pool;    /* mbufs without data room, for frame memory */
+	struct lan_spares zc_spare;     /* of zc_pool */
+	bool iova_va;                   /* the EAL's IOVA mode is VA: an mbuf's IOVA is its address */
 	struct lan_zc *zc;              /* LAN_ZC_SLOTS: a FIFO of those not yet answered */
 	unsigned zc_head, zc_n;
 };
@@ -151,6 +168,29 @@ void lan_port_close(struct lan *l);
  * holds some, and would put them back into freed memory. @return freed.
  */
 bool lan_pool_free(struct lan *l, struct rte_mempool *mp, const char *what);
+
+/* s empty: refilled in bulk from mp, and one of them returned (port.c). */
+struct rte_mbuf *lan_spares_refill(struct rte_mempool *mp, struct lan_spares *s);
+
+/*
+ * A reset mbuf of mp, from s, which is refilled in bulk when empty; with
+ * fewer than LAN_SPARE_MBUFS free in mp, one is taken alone. The refill is
+ * out of line so that this stays small enough to inline on every path.
+ * @return NULL when mp has none free.
+ */
+static inline struct rte_mbuf *lan_mbuf_get(struct rte_mempool *mp, struct lan_spares *s)
+{
+	if (likely(s->n != 0))
+		return s->m[--s->n];
+	return lan_spares_refill(mp, s);
+}
+
+/* The spares back to their pool: before it is freed (or left to the port). */
+static inline void lan_spares_free(struct lan_spares *s)
+{
+	rte_pktmbuf_free_bulk(s->m, s->n);
+	s->n = 0;
+}
 
 /* send.c */
 int lan_packet_send(struct lan *l, struct iop_request *r);
@@ -197,6 +237,29 @@ int lan_zc_open(struct lan *l);
  * @return NULL when every slot is taken (the request waits).
  */
 struct lan_zc *lan_zc_begin(struct lan *l);
+/*
+ * An mbuf attached to len bytes at data, taking a reference on zc. Inline:
+ * it is the whole of a packet in one element sent zero-copy (send.c), and a
+ * call of its own cost a third as much again as its work.
+ * @return NULL: none free.
+ */
+static inline struct rte_mbuf *lan_zc_mbuf(struct lan *l, struct lan_zc *zc, void *data,
+					   uint32_t len)
+{
+	struct rte_mbuf *m = lan_mbuf_get(l->zc_pool, &l->zc_spare);
+	/* Virtual ports read by address; a device would need the window mapped (zerocopy.c). */
+	rte_iova_t iova = l->iova_va ? (rte_iova_t)(uintptr_t)data : RTE_BAD_IOVA;
+
+	if (m == NULL)
+		return NULL;
+	/* Only the DDM's loop holds references yet: none of them can drop meanwhile. */
+	rte_mbuf_ext_refcnt_update(&zc->shinfo, 1);
+	rte_pktmbuf_attach_extbuf(m, data, iova, (uint16_t)len, &zc->shinfo);
+	m->data_len = (uint16_t)len;
+	m->pkt_len = len;
+	return m;
+}
+
 /*
  * A packet of n pieces (1..LAN_ZC_MAX_SEGS; frame or heap memory) as one
  * mbuf attached to each, chained, each taking a reference on zc.

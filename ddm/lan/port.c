@@ -59,6 +59,14 @@ bool lan_pool_free(struct lan *l, struct rte_mempool *mp, const char *what)
 	return true;
 }
 
+struct rte_mbuf *lan_spares_refill(struct rte_mempool *mp, struct lan_spares *s)
+{
+	if (rte_pktmbuf_alloc_bulk(mp, s->m, LAN_SPARE_MBUFS) != 0)
+		return rte_pktmbuf_alloc(mp); /* fewer left: the last ones still go, one by one */
+	s->n = LAN_SPARE_MBUFS - 1;
+	return s->m[LAN_SPARE_MBUFS - 1];
+}
+
 int lan_port_open(struct lan *l)
 {
 	static unsigned pools; /* names are global to the process */
@@ -162,6 +170,7 @@ void lan_port_close(struct lan *l)
 		} while (n != 0 && drained < LAN_DRAIN_MAX);
 	}
 	lan_port_stop(l);
+	lan_spares_free(&l->spare);
 	(void)lan_pool_free(l, l->pool, "copy");
 	l->pool = NULL;
 }

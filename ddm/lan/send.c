@@ -58,7 +58,7 @@ static int start_copy(struct lan *l, struct lan_gather *g)
 {
 	uint16_t dsc;
 
-	g->copy = rte_pktmbuf_alloc(l->pool);
+	g->copy = lan_mbuf_get(l->pool, &l->spare);
 	if (g->copy == NULL)
 		return -ENOMEM; /* mbufs come back as the port sends them */
 	for (unsigned i = 0; i < g->n; i++)
@@ -91,6 +91,58 @@ static int gather(struct lan *l, struct lan_gather *g, const void *src, uint32_t
 }
 
 /*
+ * A whole packet of len bytes, its n pieces, copied into one new mbuf: its
+ * length set outright, without rte_pktmbuf_append's tailroom check, because
+ * the caller kept len within max_packet and the pool's data room is the
+ * headroom plus max_packet. @return the mbuf, or NULL when none is free.
+ */
+static inline struct rte_mbuf *copy_packet(struct lan *l, const struct lan_piece *p, unsigned n,
+					   uint32_t len)
+{
+	struct rte_mbuf *m = lan_mbuf_get(l->pool, &l->spare);
+	char *dst;
+
+	if (m == NULL)
+		return NULL; /* mbufs come back as the port sends them */
+	dst = rte_pktmbuf_mtod(m, char *);
+	for (unsigned i = 0; i < n; i++) {
+		memcpy(dst, p[i].src, p[i].len);
+		dst += p[i].len;
+	}
+	m->data_len = (uint16_t)len;
+	m->pkt_len = len;
+	return m;
+}
+
+/*
+ * A packet in one element (END_OF_BUFFER on the first element after the
+ * last packet's end), the form every builder of one immediate element or
+ * one buffer a packet makes: into t->m[t->n] at once, with the checks and
+ * the choice of close_packet() for a gather of that one element, but
+ * without gathering it first.
+ * @return 0, the DSC, or -ENOMEM.
+ */
+static inline int one_element_packet(struct lan *l, struct lan_tx *t, const void *src,
+				     uint32_t len)
+{
+	struct rte_mbuf *m;
+
+	if (len > l->max_packet)
+		return IOP_DSC_MESSAGE_TOO_LARGE;
+	if (len == 0)
+		return IOP_DSC_INVALID_REQUEST; /* an empty packet */
+	if (t->zc != NULL && len > l->copy_max)
+		m = lan_zc_mbuf(l, t->zc, (void *)(uintptr_t)src, len);
+	else
+		m = copy_packet(l, &(struct lan_piece){ src, len }, 1, len);
+	if (m == NULL)
+		return -ENOMEM;
+	t->m[t->n] = m;
+	t->len[t->n++] = len;
+	return 0;
+}
+
+/*
  * The gathered packet into t->m[t->n]: attached where it lies (tx=zerocopy,
  * larger than copy_max, in one element or, on a port that takes chains, in
  * up to LAN_ZC_MAX_SEGS), else copied into one mbuf.
@@ -98,8 +150,6 @@ static int gather(struct lan *l, struct lan_gather *g, const void *src, uint32_t
  */
 static int close_packet(struct lan *l, struct lan_tx *t, struct lan_gather *g)
 {
-	int rc;
-
 	if (g->len == 0)
 		return IOP_DSC_INVALID_REQUEST;
 	if (g->copy == NULL && t->zc != NULL && g->len > l->copy_max &&
@@ -107,9 +157,11 @@ static int close_packet(struct lan *l, struct lan_tx *t, struct lan_gather *g)
 		t->m[t->n] = lan_zc_chain(l, t->zc, g->p, g->n);
 		if (t->m[t->n] == NULL)
 			return -ENOMEM;
+	} else if (g->copy == NULL) {
+		t->m[t->n] = copy_packet(l, g->p, g->n, g->len);
+		if (t->m[t->n] == NULL)
+			return -ENOMEM;
 	} else {
-		if (g->copy == NULL && (rc = start_copy(l, g)) != 0)
-			return rc;
 		t->m[t->n] = g->copy;
 		g->copy = NULL;
 	}
@@ -129,7 +181,7 @@ static int close_packet(struct lan *l, struct lan_tx *t, struct lan_gather *g)
 static int build_packets(struct lan *l, struct iop_request *r, struct lan_tx *t)
 {
 	const struct iop_msg_hdr *h = iop_request_hdr(r);
-	struct lan_gather g = { .n = 0 };
+	struct lan_gather g = { .n = 0 }; /* once: each packet resets only n, len and copy */
 	struct iop_sgl_bounds b;
 	struct iop_sgl_iter it;
 	struct iop_sgl_elem e;
@@ -152,7 +204,14 @@ static int build_packets(struct lan *l, struct iop_request *r, struct lan_tx *t)
 				dsc = IOP_DSC_INVALID_PARAMETER;
 				break;
 			}
-			g = (struct lan_gather){ .n = 0 };
+			if (e.flags & IOP_SGL_END_OF_BUFFER) {
+				if ((dsc = one_element_packet(l, t, src, e.count)) != 0)
+					break;
+				continue;
+			}
+			g.n = 0;
+			g.len = 0;
+			g.copy = NULL;
 			open = true;
 		}
 		if ((dsc = gather(l, &g, src, e.count)) != 0)
@@ -313,7 +372,8 @@ static int refuse(struct lan *l, struct iop_request *r, uint32_t *reply, struct 
 
 int lan_packet_send(struct lan *l, struct iop_request *r)
 {
-	struct lan_tx t = { .n = 0 };
+	/* Not zeroed whole (over 750 bytes): build_packets fills m and len as far as n. */
+	struct lan_tx t;
 	uint32_t *reply;
 	unsigned sent, tries;
 	int dsc;
@@ -327,6 +387,8 @@ int lan_packet_send(struct lan *l, struct iop_request *r)
 			return IOP_DDM_RETRY;
 		return refuse(l, r, reply, NULL, IOP_DSC_DEVICE_NOT_AVAILABLE);
 	}
+	t.n = 0;
+	t.zc = NULL;
 	/* Behind the one the port is still taking: packets leave in the order they came. */
 	if (l->tx_held.r != NULL)
 		return IOP_DDM_RETRY;

@@ -111,6 +111,8 @@ int lan_zc_open(struct lan *l)
 		l->zc = NULL;
 		return -ENOMEM;
 	}
+	/* Read once: the EAL's mode is settled at its init, and it is a call a packet otherwise. */
+	l->iova_va = rte_eal_iova_mode() == RTE_IOVA_VA;
 	return 0;
 }
 
@@ -131,31 +133,13 @@ struct lan_zc *lan_zc_begin(struct lan *l)
 	return zc;
 }
 
-/* An mbuf attached to len bytes at data, taking a reference on zc. @return NULL: none free. */
-static struct rte_mbuf *zc_mbuf(struct lan *l, struct lan_zc *zc, void *data, uint32_t len)
-{
-	struct rte_mbuf *m = rte_pktmbuf_alloc(l->zc_pool);
-	/* Virtual ports read by address; a device would need the window mapped (above). */
-	rte_iova_t iova = rte_eal_iova_mode() == RTE_IOVA_VA ? (rte_iova_t)(uintptr_t)data :
-								RTE_BAD_IOVA;
-
-	if (m == NULL)
-		return NULL;
-	/* Only the DDM's loop holds references yet: none of them can drop meanwhile. */
-	rte_mbuf_ext_refcnt_update(&zc->shinfo, 1);
-	rte_pktmbuf_attach_extbuf(m, data, iova, (uint16_t)len, &zc->shinfo);
-	m->data_len = (uint16_t)len;
-	m->pkt_len = len;
-	return m;
-}
-
 struct rte_mbuf *lan_zc_chain(struct lan *l, struct lan_zc *zc, const struct lan_piece *p,
 			      unsigned n)
 {
-	struct rte_mbuf *head = zc_mbuf(l, zc, (void *)(uintptr_t)p[0].src, p[0].len);
+	struct rte_mbuf *head = lan_zc_mbuf(l, zc, (void *)(uintptr_t)p[0].src, p[0].len);
 
 	for (unsigned i = 1; head != NULL && i < n; i++) {
-		struct rte_mbuf *m = zc_mbuf(l, zc, (void *)(uintptr_t)p[i].src, p[i].len);
+		struct rte_mbuf *m = lan_zc_mbuf(l, zc, (void *)(uintptr_t)p[i].src, p[i].len);
 
 		/* Freeing the chain drops its references; the DDM's own keeps zc unreleased. */
 		if (m == NULL || rte_pktmbuf_chain(head, m) != 0) {
@@ -222,6 +206,7 @@ void lan_zc_close(struct lan *l)
 {
 	if (l->zc == NULL)
 		return;
+	lan_spares_free(&l->zc_spare);
 	lan_zc_poll(l);
 	if (l->zc_n != 0) {
 		/* The stopped port keeps them (a ring no one drains): never handed back. */

@@ -49,6 +49,7 @@ struct replay_iop {
 	struct iop_qp *qp;
 	_Atomic int stop;
 	bool launched;
+	bool loop_inline;        /* --loop-inline: replay_iop_poll() turns the runtime's loop */
 	uint16_t tid;            /* the lan DDM's */
 	char port[128];          /* its port's device name */
 	struct inflight slots[QP_DEPTH];
@@ -65,7 +66,6 @@ struct replay_iop {
 	struct iop_lan_send_builder b;
 	uint32_t pend_len[IOP_LAN_SEND_MAX_PACKETS];
 	unsigned n_pend;
-	size_t pend_bytes;       /* the frame it needs */
 	struct send_stats st;
 };
 
@@ -157,7 +157,6 @@ struct replay_iop *replay_iop_start(const struct replay_opts *o, const char *pro
 	x->batch = o->batch != 0 ? o->batch : 1;
 	/* A batch's frame is one message: MessageSize (16 bits of words) bounds it. */
 	x->max_frame = o->max_frame < 0xFFFFu * 4u ? o->max_frame : 0xFFFFu * 4u;
-	x->pend_bytes = IOP_LAN_SGL_WORD * 4;
 	/* Room for --batch of the largest packets, within --max-frame. */
 	x->frame_bytes = IOP_LAN_SGL_WORD * 4 +
 			 (size_t)x->batch * (4 + ((replay_iop_max_packet(o) + 3u) & ~3u));
@@ -180,11 +179,12 @@ struct replay_iop *replay_iop_start(const struct replay_opts *o, const char *pro
 	x->rt = iop_runtime_create(&cfg, err, errlen);
 	if (x->rt == NULL)
 		goto fail;
-	if (iop_runtime_launch(x->rt, &x->stop) != 0) {
+	x->loop_inline = o->loop_inline;
+	if (!x->loop_inline && iop_runtime_launch(x->rt, &x->stop) != 0) {
 		snprintf(err, errlen, "no worker lcore for the lan DDM");
 		goto fail;
 	}
-	x->launched = true;
+	x->launched = !x->loop_inline;
 	x->tid = iop_runtime_ddm_tid(x->rt, 0);
 	x->h = iop_host_attach_runtime(x->rt, err, errlen);
 	x->qp = x->h != NULL ? iop_qp_create(x->h, &qo) : NULL;
@@ -230,7 +230,6 @@ int replay_iop_flush(struct replay_iop *x, uint64_t *posted_at)
 	x->st.requests++;
 	x->frame = NULL;
 	x->n_pend = 0;
-	x->pend_bytes = IOP_LAN_SGL_WORD * 4;
 	return 0;
 }
 
@@ -260,29 +259,49 @@ static int begin_batch(struct replay_iop *x, uint32_t len)
 int replay_iop_queue(struct replay_iop *x, const uint8_t *data, uint32_t len,
 		     uint64_t *posted_at)
 {
-	size_t elem = 4 + ((size_t)len + 3) / 4 * 4;
 	int rc;
 
-	/* A batch ends at --batch packets, or where the next packet would outgrow its frame. */
-	if (x->n_pend != 0 && x->pend_bytes + elem > x->batch_bytes &&
-	    (rc = replay_iop_flush(x, posted_at)) != 0)
-		return rc;
-	if (x->pend_bytes + elem > x->frame_bytes)
+	/*
+	 * The one copy on this side: from the capture into the frame. Whether
+	 * the packet fits the batch's frame is the builder's check (-ENOSPC,
+	 * nothing added), not counted again here for every packet.
+	 */
+	if (x->frame != NULL) {
+		rc = iop_build_lan_packet_send_add(&x->b, data, len);
+		if (rc == 0)
+			goto added;
+		/* An empty batch's frame is sized for its first packet: no room means none will come. */
+		if (rc != -ENOSPC || x->n_pend == 0)
+			return rc == -ENOSPC ? -E2BIG : rc;
+		/* It would outgrow the batch's frame: the batch goes, a new one begins with it. */
+		rc = replay_iop_flush(x, posted_at);
+		if (rc != 0)
+			return rc;
+	}
+	if (IOP_LAN_SGL_WORD * 4 + 4 + ((size_t)len + 3) / 4 * 4 > x->frame_bytes)
 		return -E2BIG; /* longer than replay_iop_max_packet() */
-	if (x->frame == NULL && (rc = begin_batch(x, len)) != 0)
-		return rc;
-	/* The one copy on this side: from the capture into the frame. */
-	rc = iop_build_lan_packet_send_add(&x->b, data, len);
+	rc = begin_batch(x, len);
+	if (rc == 0)
+		rc = iop_build_lan_packet_send_add(&x->b, data, len);
 	if (rc != 0)
 		return rc;
+added:
 	x->pend_len[x->n_pend++] = len;
-	x->pend_bytes += elem;
+	/* A batch ends at --batch packets, or (above) where the next would outgrow its frame. */
 	return x->n_pend >= x->batch ? replay_iop_flush(x, posted_at) : 0;
 }
 
 unsigned replay_iop_poll(struct replay_iop *x)
 {
 	x->poll_now = 0;
+	/*
+	 * --loop-inline: the DDM's loop turns only when the host waits (a full
+	 * ring, no frame, a reply awaited), so one thread does all the work and
+	 * none of it is spent spinning on the other side: instructions counted
+	 * per packet are the work (tests/bench/replay_callgrind.sh).
+	 */
+	if (x->loop_inline)
+		(void)iop_runtime_poll(x->rt, 0);
 	return iop_qp_poll(x->qp, 64);
 }
 
@@ -333,6 +352,8 @@ int replay_iop_stop(struct replay_iop *x)
 		iop_runtime_wait(x->rt);
 		x->launched = false;
 		read_port_count(x);
+	} else if (x->loop_inline && x->rt != NULL) {
+		read_port_count(x); /* no loop to stop: this thread was it */
 	}
 	/* The DDM's fini stops the port: net_pcap closes its tx file. */
 	if (x->rt != NULL)

@@ -50,13 +50,15 @@ static void usage(FILE *f)
 		"                       (default %u; 1: a request a packet)\n"
 		"      --tx=MODE        how the lan DDM hands packets to the port: copy, or\n"
 		"                       zerocopy (from the request frame itself; default: the DDM's)\n"
+		"      --loop-inline    no lcore for the DDM: this thread turns the IOP's loop\n"
+		"                       when it waits (one thread, for counting instructions)\n"
 		"      --generate=FILE  write the sample capture (.pcapng: pcapng) and exit\n",
 		DEFAULT_MTU, DEFAULT_MAX_FRAME, IOP_LAN_SEND_MAX_PACKETS, DEFAULT_BATCH);
 }
 
 enum {
 	OPT_VDEV = 256, OPT_DURATION, OPT_STATS, OPT_JSON, OPT_VERIFY, OPT_SKIP_BAD, OPT_MTU,
-	OPT_MAX_FRAME, OPT_GENERATE, OPT_BATCH, OPT_TX,
+	OPT_MAX_FRAME, OPT_GENERATE, OPT_BATCH, OPT_TX, OPT_LOOP_INLINE,
 };
 
 static bool number(const char *s, double *v)
@@ -99,6 +101,7 @@ static int parse(int argc, char **argv, struct replay_opts *o, const char **gene
 		{ "max-frame", required_argument, NULL, OPT_MAX_FRAME },
 		{ "batch", required_argument, NULL, OPT_BATCH },
 		{ "tx", required_argument, NULL, OPT_TX },
+		{ "loop-inline", no_argument, NULL, OPT_LOOP_INLINE },
 		{ "generate", required_argument, NULL, OPT_GENERATE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -139,6 +142,7 @@ static int parse(int argc, char **argv, struct replay_opts *o, const char **gene
 			ok = strcmp(optarg, "copy") == 0 || strcmp(optarg, "zerocopy") == 0;
 			o->tx = optarg;
 			break;
+		case OPT_LOOP_INLINE: o->loop_inline = true; break;
 		case OPT_GENERATE: *generate = optarg; break;
 		case 'h': usage(stdout); return 1;
 		default: usage(stderr); return -1;

@@ -32,6 +32,7 @@ struct replay_opts {
 	size_t max_frame;      /* largest request frame, bytes */
 	unsigned batch;        /* most packets one PacketSend carries (1-64) */
 	const char *tx;        /* the lan DDM's tx= (copy, zerocopy); NULL: its default */
+	bool loop_inline;      /* no DDM lcore: the host thread turns the runtime's loop */
 };
 
 /* ---- capture.c ---- */

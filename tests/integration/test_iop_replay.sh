@@ -92,6 +92,18 @@ expect 0 '"packets":216,.*"port_packets":216,' --json --loop=3 --preload --topsp
 	--vdev=net_null0,no-rx=1 sample.pcap
 expect 0 "the port counted 72 packets sent" -o tx.pcap sample.pcap
 
+# --loop-inline (no lcore for the DDM; the host thread turns the IOP's loop, as
+# tests/bench/replay_callgrind.sh counts it): the same output, every packet
+# counted by the port, batched and not, with both tx modes.
+for t in copy zerocopy; do
+	expect 0 "identical to the input" --verify --preload --topspeed --loop-inline --tx=$t \
+		-o tx9.pcap sample.pcap
+	expect 0 "identical to the input" --verify --batch 1 --loop-inline --tx=$t -o tx9.pcap \
+		sample.pcapng
+done
+expect 0 '"packets":1000,.*"drops":0,.*"port_packets":1000,' --json --loop=0 --limit=1000 \
+	--topspeed --preload --loop-inline --vdev=net_null0,no-rx=1 sample.pcap
+
 # paced CHECKS ARGS...: one paced replay, its JSON fields within 5 % of what CHECKS (lines of
 # "FIELD WANT") say. A rate depends on the sender having its CPU when its packets are due, and
 # the time counts until the last reply, so on a machine busy with other work a stall near the

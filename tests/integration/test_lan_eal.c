@@ -1576,6 +1576,81 @@ static void test_end_leaves_a_pool_the_port_uses(void)
 	ring_port_close(port, tx, rx);
 }
 
+/* Post n copies of the packet as one PacketSend (inline), answered into s. */
+static void post_copies(struct fixture *f, const uint8_t *pkt, uint32_t len, unsigned n,
+			struct sent_reply *s)
+{
+	struct iop_lan_inline inl[IOP_LAN_SEND_MAX_PACKETS];
+	uint32_t *frame = iop_qp_frame_alloc(f->qp, 8192);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(frame);
+	for (unsigned i = 0; i < n; i++)
+		inl[i] = (struct iop_lan_inline){ pkt, len };
+	CU_ASSERT_FATAL(iop_build_lan_packet_send_inline_multi(frame, 8192, LAN_TID, inl, n) > 0);
+	*s = (struct sent_reply){ 0 };
+	CU_ASSERT_EQUAL_FATAL(iop_qp_post(f->qp, frame, on_send_reply, s), 0);
+}
+
+/*
+ * tx=copy with the DDM's mbuf pool all but empty: the test, the port's
+ * consumer, keeps every mbuf it is sent. The DDM takes mbufs 32 at a time
+ * while it can, and then the last ones one by one: packets go until not one
+ * mbuf of the pool is left. A PacketSend then waits (not answered, nothing
+ * lost) and goes once 3 mbufs are back, fewer than a bulk's 32.
+ */
+static void test_copy_pool_runs_dry(void)
+{
+	static uint8_t p[64];
+	static struct rte_mbuf *held[4096];
+	struct rte_ring *tx, *rx;
+	struct sent_reply s = { 0 };
+	struct rte_mempool *pool;
+	struct fixture f;
+	unsigned n = 0, sends = 0;
+	int port;
+
+	port = ring_port_up(&f, "lan_dry", 4096, &tx, &rx, "tx=copy");
+	make_packet(p, sizeof(p), 77, false);
+	/* Sends of 64 while the pool holds two sends' worth. */
+	do {
+		post_copies(&f, p, sizeof(p), IOP_LAN_SEND_MAX_PACKETS, &s);
+		wait_both(&f, &s, &s);
+		CU_ASSERT_FATAL(s.done && s.sent == (int)IOP_LAN_SEND_MAX_PACKETS);
+		n += rte_ring_dequeue_burst(tx, (void **)held + n, 4096 - n, NULL);
+		CU_ASSERT_FATAL(n > 0 && ++sends < 64);
+		pool = held[0]->pool;
+	} while (rte_mempool_avail_count(pool) >= 2 * IOP_LAN_SEND_MAX_PACKETS);
+	/* Then a packet a send, down to the last mbuf. */
+	for (sends = 0; sends < 2 * IOP_LAN_SEND_MAX_PACKETS; sends++) {
+		post_copies(&f, p, sizeof(p), 1, &s);
+		for (int i = 0; i < 200 && !s.done; i++) {
+			iop_qp_poll(f.qp, 8);
+			iop_test_sleep_ms(1);
+		}
+		if (!s.done)
+			break;
+		CU_ASSERT_EQUAL(s.status, IOP_REPLY_STATUS_SUCCESS);
+		n += take_tx(tx, held + n, 1);
+	}
+	CU_ASSERT_FALSE_FATAL(s.done);
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(pool), 0);
+	CU_ASSERT_EQUAL(rte_ring_count(tx), 0);
+	/* 3 back, past this thread's cache, which the DDM's lcore does not take from. */
+	CU_ASSERT_FATAL(n >= 3);
+	n -= 3;
+	rte_pktmbuf_free_bulk(held + n, 3);
+	rte_mempool_cache_flush(rte_mempool_default_cache(pool, rte_lcore_id()), pool);
+	wait_both(&f, &s, &s);
+	CU_ASSERT_TRUE(s.done);
+	CU_ASSERT_EQUAL(s.status, IOP_REPLY_STATUS_SUCCESS);
+	CU_ASSERT_EQUAL_FATAL(take_tx(tx, held + n, 1), 1);
+	CU_ASSERT_EQUAL(rte_pktmbuf_pkt_len(held[n]), sizeof(p));
+	CU_ASSERT_EQUAL(memcmp(rte_pktmbuf_mtod(held[n], void *), p, sizeof(p)), 0);
+	rte_pktmbuf_free_bulk(held, n + 1);
+	down(&f);
+	ring_port_close(port, tx, rx);
+}
+
 static int build_lan_fn(uint32_t *frame, size_t bytes, uint8_t fn)
 {
 	return iop_build_lan(frame, bytes, LAN_TID, fn);
@@ -1690,6 +1765,7 @@ static const struct iop_test_case lan_tests[] = {
 	  test_zerocopy_quiesce_and_reset_wait_for_the_port },
 	{ "zerocopy_only_on_known_drivers", test_zerocopy_only_on_known_drivers },
 	{ "end_leaves_a_pool_the_port_uses", test_end_leaves_a_pool_the_port_uses },
+	{ "copy_pool_runs_dry", test_copy_pool_runs_dry },
 	{ "multi_send_refusals", test_multi_send_refusals },
 	{ "multi_send_waits_for_a_full_queue", test_multi_send_waits_for_a_full_queue },
 	{ "quiesce_and_reset_end_a_held_send", test_quiesce_and_reset_end_a_held_send },

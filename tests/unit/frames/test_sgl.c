@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Scatter-gather lists: the builder at its limits and against bytes written
- * by hand, -ENOSPC and -EINVAL leaving the writer as it was, one malformed
+ * by hand, -ENOSPC and -EINVAL leaving the writer as it was, every flags
+ * byte against the table of <iop/sgl.h>, one malformed
  * list per refusal rule with its DetailedStatusCode, chains up to and past
  * the hop limit, lists against guard pages, and random lists built and
  * walked back.
@@ -403,6 +404,68 @@ static void test_walk_one_per_rule(void)
 	}
 }
 
+/*
+ * Every flags byte, as the first element of a frame's list and of a chained
+ * segment's, against the table of <iop/sgl.h> written out here on its own:
+ * accepted as simple or immediate data exactly when the table says, with
+ * the element's fields, the walk ending after it exactly when it carries
+ * LAST_ELEMENT; refused with INVALID_PARAMETER otherwise (a chain here is
+ * refused too: words follow it in its segment).
+ */
+static void test_walk_every_flags_byte(void)
+{
+	uint32_t frame[SGL_AT + 4];
+
+	for (unsigned chained = 0; chained <= 1; chained++) {
+		for (unsigned f = 0; f < 256; f++) {
+			/* The element, then a last one the walk reaches unless f ends it. */
+			const uint32_t list[4] = { H(f, 4), 0x1000, H(0x90, 4), 0x1000 };
+			enum iop_sgl_kind want = 0;
+			struct iop_sgl_iter it;
+			struct iop_sgl_elem e = { 0 };
+			size_t bytes;
+			int rc;
+
+			if ((f & IOP_SGL_CONTEXT_COUNT_MASK) != 0)
+				want = 0;
+			else if ((f & IOP_SGL_TYPE_MASK) == IOP_SGL_TYPE_SIMPLE)
+				want = (f & IOP_SGL_LOCAL_ADDRESS) == 0 ? IOP_SGL_KIND_SIMPLE : 0;
+			else if ((f & IOP_SGL_TYPE_MASK) == 0)
+				want = (f & IOP_SGL_SPECIAL_MASK) == IOP_SGL_IMMEDIATE && !chained ?
+					       IOP_SGL_KIND_IMMEDIATE :
+					       0;
+			memset(window, 0, sizeof(window));
+			if (chained) {
+				put_window(SEG, list, 4);
+				bytes = make_frame(frame, (const uint32_t[]){ H(0x30, 16), SEG }, 2);
+			} else {
+				bytes = make_frame(frame, list, 4);
+			}
+			CU_ASSERT_EQUAL_FATAL(iop_sgl_iter_init(&it, frame, bytes, SGL_AT,
+								&win_bounds), 0);
+			rc = iop_sgl_next(&it, &e);
+			if (rc != (want != 0 ? 1 : -EPROTO))
+				fprintf(stderr, "flags 0x%02x%s: %d\n", f, chained ? " chained" : "", rc);
+			if (want == 0) {
+				CU_ASSERT_EQUAL(rc, -EPROTO);
+				CU_ASSERT_EQUAL(it.dsc, IOP_DSC_INVALID_PARAMETER);
+				continue;
+			}
+			CU_ASSERT_EQUAL(rc, 1);
+			CU_ASSERT_EQUAL(e.kind, want);
+			CU_ASSERT_EQUAL(e.flags, f);
+			CU_ASSERT_EQUAL(e.count, 4);
+			if (want == IOP_SGL_KIND_SIMPLE) {
+				CU_ASSERT_EQUAL(e.offset, 0x1000);
+			} else {
+				CU_ASSERT_PTR_EQUAL(e.data, &frame[SGL_AT + 1]);
+			}
+			CU_ASSERT_EQUAL(iop_sgl_next(&it, &e), (f & IOP_SGL_LAST_ELEMENT) ? 0 : 1);
+			CU_ASSERT_EQUAL(iop_sgl_next(&it, &e), 0);
+		}
+	}
+}
+
 /* The same lists made acceptable by one change each: the rules are not too wide. */
 static void test_walk_near_misses_accepted(void)
 {
@@ -796,6 +859,7 @@ static const struct iop_test_case sgl_tests[] = {
 	{ "writer_enospc_unchanged", test_writer_enospc_unchanged },
 	{ "writer_refuses_bad_input", test_writer_refuses_bad_input },
 	{ "walk_one_per_rule", test_walk_one_per_rule },
+	{ "walk_every_flags_byte", test_walk_every_flags_byte },
 	{ "walk_near_misses_accepted", test_walk_near_misses_accepted },
 	{ "walk_chain_without_window", test_walk_chain_without_window },
 	{ "walk_chains", test_walk_chains },

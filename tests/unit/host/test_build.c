@@ -472,6 +472,58 @@ static void test_lan_packet_send_builder(void)
 }
 
 /*
+ * The builder's elements against the SGL writer's (the encoder every other
+ * builder uses), word for word, for every padding (packets of 1 to 70
+ * bytes) in frames poisoned with different bytes: the same header, the same
+ * bytes, the padding zeroed, not left as the frame's old bytes; and the
+ * walker reading back each packet as it was given.
+ */
+static void test_lan_packet_send_builder_matches_writer(void)
+{
+	static uint32_t got[2048], want[2048];
+	static uint8_t pkt[70];
+	struct iop_lan_send_builder b;
+	struct iop_sgl_writer sw;
+	const struct iop_sgl_bounds bounds = { NULL, 0, 0 };
+	struct iop_sgl_iter it;
+	struct iop_sgl_elem e;
+	unsigned k = 0;
+	int words;
+
+	for (unsigned i = 0; i < sizeof(pkt); i++)
+		pkt[i] = (uint8_t)(0x80 + i);
+	for (uint32_t first = 1; first <= sizeof(pkt); first += 23) {
+		memset(got, 0xA5, sizeof(got));
+		memset(want, 0x5A, sizeof(want));
+		CU_ASSERT_EQUAL_FATAL(iop_build_lan_packet_send_begin(&b, got, sizeof(got), 0x10), 0);
+		iop_sgl_writer_init(&sw, want + IOP_LAN_SGL_WORD, 2048 - IOP_LAN_SGL_WORD);
+		/* Lengths first, first + 1, ...: every remainder mod 4 within a request. */
+		for (uint32_t i = 0; i < 24; i++) {
+			uint32_t len = (first + i - 1) % sizeof(pkt) + 1;
+
+			CU_ASSERT_EQUAL(iop_build_lan_packet_send_add(&b, pkt, len), 0);
+			CU_ASSERT_EQUAL(iop_sgl_add_immediate(&sw, pkt, len, IOP_SGL_END_OF_BUFFER), 0);
+		}
+		words = iop_build_lan_packet_send_end(&b);
+		CU_ASSERT_EQUAL_FATAL(iop_sgl_finish(&sw), words - (int)IOP_LAN_SGL_WORD);
+		CU_ASSERT_EQUAL(memcmp(got + IOP_LAN_SGL_WORD, want + IOP_LAN_SGL_WORD,
+				       (size_t)(words - (int)IOP_LAN_SGL_WORD) * 4), 0);
+		CU_ASSERT_EQUAL_FATAL(iop_sgl_iter_init(&it, got, (size_t)words * 4,
+							IOP_LAN_SGL_WORD, &bounds), 0);
+		for (uint32_t i = 0; iop_sgl_next(&it, &e) == 1; i++, k++) {
+			uint32_t len = (first + i - 1) % sizeof(pkt) + 1;
+
+			CU_ASSERT_EQUAL(e.kind, IOP_SGL_KIND_IMMEDIATE);
+			CU_ASSERT_EQUAL(e.count, len);
+			CU_ASSERT_TRUE((e.flags & IOP_SGL_END_OF_BUFFER) != 0);
+			CU_ASSERT_EQUAL(memcmp(e.data, pkt, len), 0);
+		}
+		CU_ASSERT_EQUAL(it.dsc, 0);
+	}
+	CU_ASSERT_EQUAL(k, 4 * 24); /* first = 1, 24, 47, 70 */
+}
+
+/*
  * A refused begin leaves an empty builder, whatever *b held before: adding
  * to it or ending it is refused, and nothing is written anywhere.
  */
@@ -622,6 +674,7 @@ static const struct iop_test_case build_tests[] = {
 	{ "lan_requests", test_lan_requests },
 	{ "lan_packet_send_multi", test_lan_packet_send_multi },
 	{ "lan_packet_send_builder", test_lan_packet_send_builder },
+	{ "lan_packet_send_builder_matches_writer", test_lan_packet_send_builder_matches_writer },
 	{ "lan_packet_send_begin_refused", test_lan_packet_send_begin_refused },
 	{ "lan_packet_send_inline_multi_size_cap", test_lan_packet_send_inline_multi_size_cap },
 	{ "reply_readers", test_reply_readers },
