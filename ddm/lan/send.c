@@ -104,6 +104,7 @@ static inline struct rte_mbuf *copy_packet(struct lan *l, const struct lan_piece
 
 	if (m == NULL)
 		return NULL; /* mbufs come back as the port sends them */
+	RTE_ASSERT(len <= rte_pktmbuf_tailroom(m)); /* the pool sized for max_packet */
 	dst = rte_pktmbuf_mtod(m, char *);
 	for (unsigned i = 0; i < n; i++) {
 		memcpy(dst, p[i].src, p[i].len);
