@@ -99,6 +99,27 @@ static void turn_for_call(void *t)
 	((struct blk_target *)t)->turn(t);
 }
 
+/*
+ * The queue pair closed once its requests are answered, 5 s at most. With
+ * --loop-inline a call that timed out left its request in a loop that only
+ * this thread turns, which iop_qp_destroy()'s wait does not: turn it here
+ * while waiting, so that the late reply can come and be freed.
+ */
+static void close_qp(struct blk_target *t, struct iop_qp *qp)
+{
+	uint64_t end = blk_now_ns() + 5000000000ull;
+
+	if (t->turn == NULL) {
+		iop_qp_destroy(qp, 5000);
+		return;
+	}
+	while (iop_qp_outstanding(qp) != 0 && blk_now_ns() < end) {
+		t->turn(t);
+		iop_qp_poll(qp, 8);
+	}
+	iop_qp_destroy(qp, 0);
+}
+
 /* Block size and capacity: UtilParamsGet of the device-information group. */
 static int device_info(struct blk_target *t, const struct blk_opts *o)
 {
@@ -119,7 +140,7 @@ static int device_info(struct blk_target *t, const struct blk_opts *o)
 			rc = -EPROTO;
 	}
 	if (qp != NULL)
-		iop_qp_destroy(qp, 5000);
+		close_qp(t, qp);
 	if (rc != 0) {
 		fprintf(stderr, "iop-blk: target 0x%03x: no block device information (%s)\n",
 			o->tid, strerror(-rc));

@@ -282,8 +282,12 @@ typedef void (*iop_qp_turn_fn)(void *arg);
  * runs before each poll of the queue pair, both while waiting for room to
  * post and while waiting for the reply; the rest (callbacks of other
  * requests, the timeout, what is returned) is iop_qp_call()'s.
- * @param turn      not NULL; runs on the calling thread.
- * @return as iop_qp_call(); -EINVAL also for a NULL turn.
+ * @param turn      not NULL; runs on the calling thread. It may post to
+ *                  and poll this queue pair (the call's own request is
+ *                  answered through its entry whoever polls), but must not
+ *                  destroy it or detach its host: the call still uses both.
+ * @return as iop_qp_call(); -EINVAL also for a NULL turn (the frame is
+ *         then still the caller's).
  * Thread safety: the queue pair's thread, as iop_qp_call().
  */
 int iop_qp_call_turning(struct iop_qp *qp, uint32_t *frame, uint32_t *reply, size_t reply_words,

@@ -9,6 +9,8 @@
  * refuses writes (ENOSPC), /dev/zero reads back other data than was
  * written, a file truncated behind the DDM's back ends inside the capacity,
  * and RLIMIT_FSIZE cuts a write short and then refuses the rest (EFBIG).
+ * A short transfer that the backend must continue comes from wrappers of
+ * preadv/pwritev that cut one call short on demand.
  *
  * Every test on a file runs with the file backend that IOP_TEST_BSA_IO
  * names (io=sync when unset; meson runs the program again with io=uring),
@@ -26,6 +28,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -721,6 +724,97 @@ static void test_write_cut_short(void)
 	/* What the reply counted is what is on the file. */
 	expect_ok(rw(IOP_BSA_BLOCK_READ, 56 << 10, got, sizeof(got)), sizeof(got));
 	CU_ASSERT_EQUAL(memcmp(want, got, sizeof(got)), 0);
+	down();
+	unlink(file_path);
+}
+
+/*
+ * Short transfers on demand. A regular file's preadv/pwritev moves every
+ * byte it is asked for, but Linux may stop one short anywhere (one call
+ * moves at most 0x7ffff000 bytes; block devices, FUSE and NFS return
+ * short), and the file backend must then go on from the byte it stopped
+ * at, in the middle of a buffer. The program is linked with
+ * --wrap=preadv64,--wrap=pwritev64 (the names the backend's calls take
+ * under _FILE_OFFSET_BITS=64), so those calls come here: with cut_next
+ * armed, the next one is given only its first cut_next bytes, which the
+ * kernel then moves; every other call goes through as it is.
+ */
+#define CUT_MAX_IOV 8
+static _Atomic long cut_next = -1;
+
+ssize_t __real_preadv64(int fd, const struct iovec *iov, int n, off64_t off);
+ssize_t __real_pwritev64(int fd, const struct iovec *iov, int n, off64_t off);
+ssize_t __wrap_preadv64(int fd, const struct iovec *iov, int n, off64_t off);
+ssize_t __wrap_pwritev64(int fd, const struct iovec *iov, int n, off64_t off);
+
+/* What a call passes on: iov, or, for the call armed, its first cut_next bytes (in cut). */
+static const struct iovec *cut_iov(const struct iovec *iov, int *n, struct iovec cut[CUT_MAX_IOV])
+{
+	long bytes = atomic_exchange(&cut_next, -1); /* armed for one call only */
+	int k;
+
+	if (bytes < 0)
+		return iov;
+	for (k = 0; k < *n && k < CUT_MAX_IOV && bytes > 0; k++) {
+		cut[k] = iov[k];
+		if (cut[k].iov_len > (size_t)bytes)
+			cut[k].iov_len = (size_t)bytes;
+		bytes -= (long)cut[k].iov_len;
+	}
+	*n = k;
+	return cut;
+}
+
+ssize_t __wrap_preadv64(int fd, const struct iovec *iov, int n, off64_t off)
+{
+	struct iovec cut[CUT_MAX_IOV];
+
+	iov = cut_iov(iov, &n, cut);
+	return __real_preadv64(fd, iov, n, off);
+}
+
+ssize_t __wrap_pwritev64(int fd, const struct iovec *iov, int n, off64_t off)
+{
+	struct iovec cut[CUT_MAX_IOV];
+
+	iov = cut_iov(iov, &n, cut);
+	return __real_pwritev64(fd, iov, n, off);
+}
+
+/*
+ * One preadv, and one pwritev, that stops in the middle of a buffer: the
+ * backend goes on from there. The read gives the SGL's buffers exactly the
+ * file's bytes, the write gives the file exactly the buffers' bytes (and
+ * not one past them), and each is counted whole.
+ */
+static void test_short_transfer_continued(void)
+{
+	enum { ADDR = 8 * 512, LEN = 48 * 512 };
+	unsigned char before[LEN + 512], want[LEN], got[LEN + 512];
+	char params[128];
+
+	make_file_path();
+	/* io=sync in every run: the ring's reads and writes are not preadv/pwritev calls. */
+	snprintf(params, sizeof(params), "file=%s,size=1M,io=sync", file_path);
+	up(params);
+	CU_ASSERT_EQUAL(backend_in_use(), IOP_BSA_BACKEND_FILE);
+	/* One buffer: pread/pwrite, which are not cut. */
+	pattern(before, ADDR / 512, 512, sizeof(before) / 512, 21);
+	expect_ok(rw(IOP_BSA_BLOCK_WRITE, ADDR, before, sizeof(before)), sizeof(before));
+	/* Buffers of 8192, 8193 and 8191 bytes; the read stops 300 bytes into the first. */
+	memset(got, 0, sizeof(got));
+	atomic_store(&cut_next, 300);
+	expect_ok(rw_split(fx.qp, IOP_BSA_BLOCK_READ, ADDR, got, LEN, 3), LEN);
+	CU_ASSERT_EQUAL(atomic_load(&cut_next), -1); /* the cut was made */
+	CU_ASSERT_EQUAL(memcmp(before, got, LEN), 0);
+	/* The write stops 1000 bytes into the second buffer. */
+	pattern(want, ADDR / 512, 512, LEN / 512, 22);
+	atomic_store(&cut_next, 8192 + 1000);
+	expect_ok(rw_split(fx.qp, IOP_BSA_BLOCK_WRITE, ADDR, want, LEN, 3), LEN);
+	CU_ASSERT_EQUAL(atomic_load(&cut_next), -1);
+	expect_ok(rw(IOP_BSA_BLOCK_READ, ADDR, got, sizeof(got)), sizeof(got));
+	CU_ASSERT_EQUAL(memcmp(want, got, LEN), 0);
+	CU_ASSERT_EQUAL(memcmp(before + LEN, got + LEN, 512), 0);
 	down();
 	unlink(file_path);
 }
@@ -1598,6 +1692,7 @@ static const struct iop_test_case bsa_tests[] = {
 	{ "write_verify_finds_other_data", test_write_verify_finds_other_data },
 	{ "file_shrunk_under_the_ddm", test_file_shrunk_under_the_ddm },
 	{ "write_cut_short", test_write_cut_short },
+	{ "short_transfer_continued", test_short_transfer_continued },
 	{ "writes_wait_for_reply_frames", test_writes_wait_for_reply_frames },
 	{ "file_qd32_read_after_write", test_file_qd32_read_after_write },
 	{ "flush_after_writes", test_flush_after_writes },

@@ -10,6 +10,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -184,6 +185,10 @@ static void test_block_transfers(void)
 					 2), -EINVAL);
 	/* The ends of the inbound heap's blocks: a buffer may reach them, not cross them. */
 	bufs[1] = (struct iop_buf){ (char *)b.window + b.lo - 8, 64 };
+	CU_ASSERT_EQUAL(iop_build_bsa_rw(frame, sizeof(frame), 0x11, IOP_BSA_BLOCK_READ, 0, w, bufs,
+					 2), -EINVAL);
+	/* Below the window itself: its offset wraps, and with the length wraps back to 64. */
+	bufs[1] = (struct iop_buf){ (void *)((uintptr_t)b.window - 64), 128 };
 	CU_ASSERT_EQUAL(iop_build_bsa_rw(frame, sizeof(frame), 0x11, IOP_BSA_BLOCK_READ, 0, w, bufs,
 					 2), -EINVAL);
 	bufs[1] = (struct iop_buf){ (char *)b.window + b.hi - 32, 64 };

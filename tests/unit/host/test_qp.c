@@ -433,7 +433,7 @@ static void test_call_turning_the_loop(void)
 	struct iop_completion c;
 	struct iop_msg_hdr m;
 	uint32_t reply[8] = { 0 }, *f;
-	unsigned posted = 0;
+	unsigned posted = 0, outstanding;
 
 	up(false);
 	h = attach();
@@ -444,8 +444,12 @@ static void test_call_turning_the_loop(void)
 	CU_ASSERT_EQUAL(iop_qp_call_turning(qp, private_frame(qp, NOP_TID), NULL, 0, &c, 50,
 					    turn_nothing, NULL), -ETIMEDOUT);
 	CU_ASSERT_TRUE(turns > 0);
-	CU_ASSERT_EQUAL(iop_qp_call_turning(qp, private_frame(qp, NOP_TID), NULL, 0, &c, 50, NULL,
-					    NULL), -EINVAL);
+	/* No turn: refused before posting, so the frame is still the caller's to free. */
+	f = private_frame(qp, NOP_TID);
+	outstanding = iop_qp_outstanding(qp);
+	CU_ASSERT_EQUAL(iop_qp_call_turning(qp, f, NULL, 0, &c, 50, NULL, NULL), -EINVAL);
+	CU_ASSERT_EQUAL(iop_qp_outstanding(qp), outstanding);
+	CU_ASSERT_EQUAL(iop_qp_frame_free(qp, f), 0);
 	/* The turns answer it, and the timed-out one (freed without a callback). */
 	turns = 0;
 	CU_ASSERT_EQUAL_FATAL(iop_qp_call_turning(qp, private_frame(qp, NOP_TID), reply, 8, &c,
