@@ -18,6 +18,7 @@ set -euo pipefail
 build=${1:-build}
 n=${2:-20000}
 rw=${3:-randread}
+here=$(dirname "${BASH_SOURCE[0]}") # callgrind_inclusive.py
 blk=$build/host-shim/iop-blk/iop-blk
 file=${IOP_BENCH_FILE:-/tmp/iop-blk-callgrind-$$.img}
 out=$(mktemp -d /tmp/iop-blk-callgrind.XXXXXX)
@@ -40,28 +41,13 @@ count() { # PARAMS N OUTFILE
 }
 
 split() { # A B N LABEL
-	python3 - "$@" <<'EOF'
-import re, subprocess, sys
+	PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" python3 - "$@" <<'EOF'
+import sys
+from callgrind_inclusive import inclusive
 a, b, n, label = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 
-def incl(f):
-    out = subprocess.run(['callgrind_annotate', '--inclusive=yes', '--auto=no',
-                          '--threshold=100', f], capture_output=True, text=True).stdout
-    d, total = {}, None
-    for line in out.splitlines():
-        m = re.match(r'\s*([\d,]+)\s+\(.*?\)\s+PROGRAM TOTALS', line) or \
-            re.match(r'\s*([\d,]+)\s+PROGRAM TOTALS', line)
-        if m:
-            total = int(m.group(1).replace(',', ''))
-            continue
-        m = re.match(r'\s*([\d,]+)\s+(?:\([^)]*\)\s+)?\S*?:(\w+)(?:\'\d+)?\s', line + ' ')
-        if m:
-            name = m.group(2)
-            d[name] = max(d.get(name, 0), int(m.group(1).replace(',', '')))
-    return total, d
-
-ta, da = incl(a)
-tb, db = incl(b)
+ta, da = inclusive(a)
+tb, db = inclusive(b)
 per = lambda k: (db.get(k, 0) - da.get(k, 0)) / n
 total = (tb - ta) / n
 loop = per('turn_inline')

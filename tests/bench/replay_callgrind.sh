@@ -25,6 +25,7 @@ n=${2:-65536}
 replay=${IOP_BENCH_REPLAY:-$build/host-shim/iop-replay/iop-replay}
 read -r -a sizes <<<"${IOP_BENCH_SIZES:-64 1514}"
 me=replay_callgrind
+here=$(dirname "${BASH_SOURCE[0]}") # callgrind_inclusive.py
 opts=()
 [ -z "${IOP_BENCH_BATCH:-}" ] || opts+=(--batch="$IOP_BENCH_BATCH")
 [ -z "${IOP_BENCH_TX:-}" ] || opts+=(--tx="$IOP_BENCH_TX")
@@ -55,28 +56,13 @@ EOF
 }
 
 split() { # A B N LABEL
-	python3 - "$@" <<'EOF'
-import re, subprocess, sys
+	PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" python3 - "$@" <<'EOF'
+import sys
+from callgrind_inclusive import inclusive
 a, b, n, label = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 
-def incl(f):
-    out = subprocess.run(['callgrind_annotate', '--inclusive=yes', '--auto=no',
-                          '--threshold=100', f], capture_output=True, text=True).stdout
-    d, total = {}, None
-    for line in out.splitlines():
-        m = re.match(r'\s*([\d,]+)\s+\(.*?\)\s+PROGRAM TOTALS', line) or \
-            re.match(r'\s*([\d,]+)\s+PROGRAM TOTALS', line)
-        if m:
-            total = int(m.group(1).replace(',', ''))
-            continue
-        m = re.match(r'\s*([\d,]+)\s+(?:\([^)]*\)\s+)?\S*?:(\w+)(?:\'\d+)?\s', line + ' ')
-        if m:
-            name = m.group(2)
-            d[name] = max(d.get(name, 0), int(m.group(1).replace(',', '')))
-    return total, d
-
-ta, da = incl(a)
-tb, db = incl(b)
+ta, da = inclusive(a)
+tb, db = inclusive(b)
 per = lambda k: (db.get(k, 0) - da.get(k, 0)) / n
 # The summary sorts the latency sample (a request's each) after the run: not the replay's work.
 report = per('report_summary')
