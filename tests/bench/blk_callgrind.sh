@@ -43,13 +43,9 @@ count() { # PARAMS N OUTFILE
 split() { # A B N LABEL
 	PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" python3 - "$@" <<'EOF'
 import sys
-from callgrind_inclusive import inclusive
-a, b, n, label = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-
-ta, da = inclusive(a)
-tb, db = inclusive(b)
-per = lambda k: (db.get(k, 0) - da.get(k, 0)) / n
-total = (tb - ta) / n
+from callgrind_inclusive import per_unit
+label = sys.argv[4]
+total, per = per_unit(sys.argv[1], sys.argv[2], int(sys.argv[3]))
 loop = per('turn_inline')
 ddm = per('bsa_handle') + per('bsa_poll')
 # The reply frame's allocation and send are the runtime's, called from the DDM's handler.

@@ -29,3 +29,11 @@ def inclusive(path):
             name = m.group(2)
             counts[name] = max(counts.get(name, 0), int(m.group(1).replace(',', '')))
     return total, counts
+
+
+def per_unit(a, b, n):
+    """What runs a (N units) and b (2N units) differ by, divided by n: start-up and
+    teardown cancel. Returns (total per unit, per(function) -> inclusive per unit)."""
+    ta, da = inclusive(a)
+    tb, db = inclusive(b)
+    return (tb - ta) / n, lambda name: (db.get(name, 0) - da.get(name, 0)) / n

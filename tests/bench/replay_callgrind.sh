@@ -58,15 +58,12 @@ EOF
 split() { # A B N LABEL
 	PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" python3 - "$@" <<'EOF'
 import sys
-from callgrind_inclusive import inclusive
-a, b, n, label = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-
-ta, da = inclusive(a)
-tb, db = inclusive(b)
-per = lambda k: (db.get(k, 0) - da.get(k, 0)) / n
+from callgrind_inclusive import per_unit
+label = sys.argv[4]
+total, per = per_unit(sys.argv[1], sys.argv[2], int(sys.argv[3]))
 # The summary sorts the latency sample (a request's each) after the run: not the replay's work.
 report = per('report_summary')
-total = (tb - ta) / n - report
+total -= report
 iop = per('iop_runtime_poll')
 print('%s: %.1f instructions per packet: host side %.1f, IOP side %.1f (lan DDM: handler '
       '%.1f, poll %.1f); the summary after the run %.1f more' %
