@@ -44,7 +44,7 @@ static void request_put(struct iop_lcore *lc, struct iop_request *r)
 
 void dispatch_release(struct iop_lcore *lc, struct iop_request *r)
 {
-	STAT_SUB(r->ddm->stats.in_flight, 1);
+	DDM_STAT_SUB(r->ddm->stats.in_flight, 1);
 	request_put(lc, r);
 }
 
@@ -210,6 +210,10 @@ unsigned dispatch_flush_outbox(struct iop_lcore *lc)
 	const struct held_reply *o = lc->outbox;
 	unsigned n = lc->n_outbox, start = 0;
 
+	/* The answered requests' frames first (dispatch_free_frame_later()). */
+	for (unsigned i = 0; i < lc->n_done; i++)
+		iop_heap_free(lc->rt->map.inbound, lc->done[i].frame, lc->done[i].block);
+	lc->n_done = 0;
 	while (start < n) {
 		uint32_t channel = o[start].channel, generation = o[start].generation;
 		unsigned end = start + 1;
@@ -273,14 +277,14 @@ static PATH_INLINE void call_handle(struct iop_lcore *lc, struct iop_request *r)
 	if (rc == IOP_DDM_PENDING)
 		return; /* the DDM answers later */
 	if (rc == IOP_DDM_RETRY) {
-		STAT_ADD(d->stats.retries, 1);
+		DDM_STAT_ADD(d->stats.retries, 1);
 		d->retry_waiting++;
 		d->blocked_pass = lc->retry_pass;
 		retry_push(lc, r, STEP_HANDLE);
 		return;
 	}
 	/* Finished or failed without a reply: the host still gets exactly one. */
-	STAT_ADD(d->stats.missing_replies, 1);
+	DDM_STAT_ADD(d->stats.missing_replies, 1);
 	dispatch_answer(lc, r, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER, IOP_DSC_UNKNOWN_ERROR);
 }
 
@@ -295,8 +299,8 @@ static PATH_INLINE void deliver(struct iop_lcore *lc, struct iop_request *r, str
 	r->ddm = d;
 	/* Delivered: the frame is the IOP's now, not the host's to lose if it dies. */
 	iop_heap_tag_set_block(rt->map.inbound, r->frame, r->block, IOP_OWNER_IOP);
-	STAT_ADD(d->stats.requests, 1);
-	STAT_ADD(d->stats.in_flight, 1);
+	DDM_STAT_ADD(d->stats.requests, 1);
+	DDM_STAT_ADD(d->stats.in_flight, 1);
 	if (fn == IOP_UTIL_NOP) {
 		/* No reply: the frame simply goes back, and so does the credit. */
 		atomic_fetch_sub(&rt->channel_in_flight[r->channel].n, 1);
@@ -345,7 +349,7 @@ static void dispatch_to(struct iop_lcore *lc, struct iop_request *r, struct iop_
 		return;
 	}
 	if (!ddm_accepts(d, fn)) {
-		STAT_ADD(d->stats.unsupported, 1);
+		DDM_STAT_ADD(d->stats.unsupported, 1);
 		dispatch_answer(lc, r, IOP_REPLY_STATUS_ERROR_NO_DATA_TRANSFER,
 				iop_function_defined(d->ops->class_id, fn) ?
 					IOP_DSC_UNSUPPORTED_FUNCTION :

@@ -105,7 +105,7 @@ static int send_event(struct iop_lcore *lc, struct iop_ddm *d, const struct even
 	p[IOP_EVENT_INDICATOR_WORD] = rte_cpu_to_le_32(indicator);
 	for (unsigned i = 0; i < n; i++)
 		p[IOP_EVENT_DATA_WORD + i] = rte_cpu_to_le_32(data[i]);
-	STAT_ADD(d->stats.events, 1);
+	DDM_STAT_ADD(d->stats.events, 1);
 	/* "final": its credit goes back once it is in the ring (or dropped, the host gone). */
 	dispatch_post_reply(lc, e->channel, e->generation, iop_window_map_mfa(&lc->rt->map, p),
 			    true);

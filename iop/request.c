@@ -102,9 +102,9 @@ uint32_t *iop_request_reply_alloc(struct iop_request *r, unsigned words)
 
 static void count_reply(struct iop_request *r, uint8_t req_status)
 {
-	STAT_ADD(r->ddm->stats.replies, 1);
+	DDM_STAT_ADD(r->ddm->stats.replies, 1);
 	if (req_status != IOP_REPLY_STATUS_SUCCESS)
-		STAT_ADD(r->ddm->stats.failures, 1);
+		DDM_STAT_ADD(r->ddm->stats.failures, 1);
 }
 
 /*
@@ -125,7 +125,7 @@ static uint8_t final_flags(const struct iop_request *r)
 	return r->multiple ? IOP_MSG_MULTIPLE | IOP_MSG_LAST : 0;
 }
 
-/* The final reply, sealed: to the host, and the request frame back to the heap. */
+/* The final reply, sealed: to the host, and the request frame back to the heap, in that order. */
 static void finish(struct iop_request *r, uint32_t *reply)
 {
 	struct iop_lcore *lc = r->lc;
@@ -135,7 +135,7 @@ static void finish(struct iop_request *r, uint32_t *reply)
 	unabandon(r);
 	dispatch_post_reply(lc, r->channel, r->generation, iop_window_map_mfa(&lc->rt->map, reply),
 			    true);
-	iop_heap_free(lc->rt->map.inbound, r->frame, r->block);
+	dispatch_free_frame_later(lc, r->frame, r->block);
 	r->frame = NULL;
 	/* Answered later, from a callback: the request is done with here. */
 	if (!r->in_handle)
@@ -153,7 +153,7 @@ static void finish(struct iop_request *r, uint32_t *reply)
 static int reply_allowed(struct iop_request *r, const uint32_t *reply, unsigned words)
 {
 	if (r->answered) {
-		STAT_ADD(r->ddm->stats.double_replies, 1);
+		DDM_STAT_ADD(r->ddm->stats.double_replies, 1);
 		return -EALREADY;
 	}
 	return reply != NULL && reply == r->reply && words >= IOP_REPLY_WORDS &&
@@ -221,7 +221,7 @@ int iop_request_reply(struct iop_request *r, uint8_t req_status, uint16_t dsc)
 {
 	/* Counted here: its allocation would refuse a second reply before the send could. */
 	if (r->answered) {
-		STAT_ADD(r->ddm->stats.double_replies, 1);
+		DDM_STAT_ADD(r->ddm->stats.double_replies, 1);
 		return -EALREADY;
 	}
 	return request_reply_now(r, req_status, dsc);

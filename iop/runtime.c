@@ -181,6 +181,9 @@ void iop_runtime_destroy(struct iop_runtime *rt)
 	event_forget_all(&rt->exec);
 	for (unsigned i = 0; i < rt->n_lcores; i++) {
 		if (rt->lcores[i] != NULL) {
+			/* Replies a fini made, and the frames of their requests. */
+			if (rt->lcores[i]->n_outbox != 0)
+				dispatch_flush_outbox(rt->lcores[i]);
 			free(rt->lcores[i]->forward_mem);
 			free(rt->lcores[i]->held);
 			free(rt->lcores[i]->chans);

@@ -8,6 +8,9 @@
  * ends with both heaps as they started.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 
 #include "iop_ddm.h"
 #include "iop_lct.h"
@@ -252,6 +255,58 @@ static int abandon_handle(struct iop_ddm *d, struct iop_request *r)
 	};                                                                                   \
 	IOP_DDM_REGISTER(id##_ops)
 
+/*
+ * Looks, from inside the loop's turn, at what a host on another CPU could
+ * see at that moment: every reply already in the watched channels' reply
+ * rings is taken, and its request's frame must be back in the heap.
+ */
+#define WATCH_CHANNELS 3u
+#define WATCH_REQUESTS (WATCH_CHANNELS * POLL_BURST)
+
+static struct {
+	struct iop_window *w;
+	struct iop_channel ch[WATCH_CHANNELS];
+	uint32_t *request[WATCH_REQUESTS]; /* by TransactionContext */
+	_Atomic unsigned seen, still_allocated;
+	unsigned seen_in_turn;
+	_Atomic bool stop;
+} watch;
+
+static void watch_take(uint32_t mfa)
+{
+	size_t block;
+	uint32_t *r = iop_window_frame_block(watch.w, mfa, &block);
+	struct iop_msg_hdr m;
+
+	/* Counted, not asserted: a host thread of the second test calls this too. */
+	if (r == NULL || (iop_msg_hdr_decode(r, &m), m.transaction_context >= WATCH_REQUESTS) ||
+	    iop_heap_allocated_size(iop_window_inbound(watch.w),
+				    watch.request[m.transaction_context]) != 0)
+		watch.still_allocated++;
+	if (r != NULL)
+		iop_heap_free(iop_window_outbound(watch.w), r, block);
+	watch.seen++;
+}
+
+static unsigned watch_take_all(void)
+{
+	unsigned n = 0;
+	uint32_t mfa;
+
+	for (unsigned k = 0; k < WATCH_CHANNELS; k++)
+		for (; iop_mfa_ring_take(watch.ch[k].to_host, &mfa, 1) == 1; n++)
+			watch_take(mfa);
+	return n;
+}
+
+static int watch_handle(struct iop_ddm *d, struct iop_request *r)
+{
+	(void)d;
+	watch.seen_in_turn += watch_take_all();
+	return iop_request_reply(r, IOP_REPLY_STATUS_SUCCESS, 0) == 0 ? IOP_DDM_DONE :
+									   IOP_DDM_RETRY;
+}
+
 TEST_DDM(twice, twice_handle, NULL, 0)
 TEST_DDM(never, never_handle, NULL, 0)
 TEST_DDM(error, error_handle, NULL, 0)
@@ -261,6 +316,7 @@ TEST_DDM(parker, park_handle, park_poll, 0)
 TEST_DDM(batch, batch_handle, batch_poll, sizeof(struct batcher))
 TEST_DDM(moreafter, more_after_final_handle, NULL, 0)
 TEST_DDM(abandoner, abandon_handle, NULL, 0)
+TEST_DDM(watcher, watch_handle, NULL, 0)
 
 /* The nop DDM at TID 0x010 and each test DDM after it. */
 static const struct iop_runtime_ddm all_ddms[] = {
@@ -944,6 +1000,90 @@ static void test_abandoned_counts_only_what_stays(void)
 }
 
 /*
+ * A request's frame goes back to the heap before its reply reaches the
+ * host, also when one turn answers more requests than the loop keeps replies
+ * for (so some are posted in the middle of the turn, while later requests
+ * are still being handled). Replies seen in the middle of the turn prove the
+ * test looked where it matters.
+ */
+static void test_request_frames_free_before_their_replies_show(void)
+{
+	const struct iop_runtime_ddm ddms[] = { { "watcher", NULL, 0 } };
+	struct harness t;
+
+	harness_up(&t, &small, ddms, 1, 1);
+	memset(&watch, 0, sizeof(watch));
+	watch.w = t.w;
+	watch.ch[0] = t.ch;
+	for (unsigned k = 1; k < WATCH_CHANNELS; k++)
+		CU_ASSERT_EQUAL_FATAL(iop_channel_open(t.w, &watch.ch[k]), 0);
+	for (uint32_t i = 0; i < WATCH_REQUESTS; i++) {
+		t.ch = watch.ch[i / POLL_BURST];
+		watch.request[i] = harness_request(&t, NOP, IOP_UTIL_CLAIM, 4, i);
+		harness_post(&t, watch.request[i]);
+	}
+	iop_runtime_poll(t.rt, 0); /* one turn takes them all: POLL_BURST a channel */
+	watch_take_all();
+	CU_ASSERT_EQUAL(watch.seen, WATCH_REQUESTS);
+	CU_ASSERT(watch.seen_in_turn >= LCORE_OUTBOX && LCORE_OUTBOX < WATCH_REQUESTS);
+	CU_ASSERT_EQUAL(watch.still_allocated, 0);
+	t.ch = watch.ch[0];
+	harness_down(&t);
+}
+
+static void *watch_host(void *unused)
+{
+	(void)unused;
+	while (!atomic_load(&watch.stop))
+		watch_take_all();
+	return NULL;
+}
+
+/*
+ * The same with a host thread taking the replies as they are posted: within
+ * a flush of the loop's replies, the frames go back before the replies are
+ * posted, not after (on a free CPU the host takes a reply within
+ * microseconds, before 96 frees would have been made).
+ */
+static void test_request_frames_free_before_a_host_thread_sees_replies(void)
+{
+	const struct iop_runtime_ddm ddms[] = { { "nop", NULL, 0 } };
+	struct harness t;
+	pthread_t host;
+	unsigned rounds = 0;
+
+	harness_up(&t, &small, ddms, 1, 1);
+	memset(&watch, 0, sizeof(watch));
+	watch.w = t.w;
+	watch.ch[0] = t.ch;
+	for (unsigned k = 1; k < WATCH_CHANNELS; k++)
+		CU_ASSERT_EQUAL_FATAL(iop_channel_open(t.w, &watch.ch[k]), 0);
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&host, NULL, watch_host, NULL), 0);
+	for (; rounds < 200; rounds++) {
+		for (uint32_t i = 0; i < WATCH_REQUESTS; i++) {
+			t.ch = watch.ch[i / POLL_BURST];
+			watch.request[i] = harness_request(&t, NOP, IOP_UTIL_CLAIM, 4, i);
+			harness_post(&t, watch.request[i]);
+		}
+		iop_runtime_poll(t.rt, 0);
+		/* Every reply taken before the next round allocates these frames again. */
+		for (unsigned spins = 0; atomic_load(&watch.seen) < (rounds + 1) * WATCH_REQUESTS &&
+					 spins < 10000000u;
+		     spins++)
+			sched_yield();
+		if (atomic_load(&watch.seen) < (rounds + 1) * WATCH_REQUESTS)
+			break;
+	}
+	atomic_store(&watch.stop, true);
+	pthread_join(host, NULL);
+	CU_ASSERT_EQUAL(rounds, 200);
+	CU_ASSERT_EQUAL(atomic_load(&watch.seen), rounds * WATCH_REQUESTS);
+	CU_ASSERT_EQUAL(atomic_load(&watch.still_allocated), 0);
+	t.ch = watch.ch[0];
+	harness_down(&t);
+}
+
+/*
  * The window's count of channel changes lives where every host can write:
  * a host that puts an old value back after another host opened a channel
  * delays the loop's look at the new channel, never hides it. Unhidden, a
@@ -1015,6 +1155,10 @@ static const struct iop_test_case dispatch_tests[] = {
 	{ "more_after_final_refused", test_more_after_final_refused },
 	{ "multiple_replies_wait_for_a_full_ring", test_multiple_replies_wait_for_a_full_ring },
 	{ "abandoned_counts_only_what_stays", test_abandoned_counts_only_what_stays },
+	{ "request_frames_free_before_their_replies_show",
+	  test_request_frames_free_before_their_replies_show },
+	{ "request_frames_free_before_a_host_thread_sees_replies",
+	  test_request_frames_free_before_a_host_thread_sees_replies },
 	{ NULL, NULL },
 };
 
