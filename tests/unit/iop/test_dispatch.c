@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The runtime's dispatch, turn by turn on one thread: what it answers for
+ * The runtime's dispatch, turn by turn on one thread (one test adds a host
+ * thread that takes replies while the loop turns): what it answers for
  * every DDM (malformed frames, unknown targets, bad MFAs, UtilNOP, functions a
  * DDM does not take), exactly one reply per request whatever a DDM does,
  * requests a DDM keeps or hands back, replies that wait for a full ring or
