@@ -162,8 +162,9 @@ int iop_runtime_target(const struct iop_runtime *rt, unsigned i, struct iop_targ
 struct iop_window *iop_runtime_window(const struct iop_runtime *rt);
 
 /**
- * Finish: every DDM's fini, in reverse order. Requests still queued stay in
- * the window's rings. Not concurrent with iop_runtime_poll().
+ * Finish: every DDM's fini, in reverse order; the replies a fini makes are
+ * posted. Requests still queued stay in the window's rings. Not concurrent
+ * with iop_runtime_poll().
  */
 void iop_runtime_destroy(struct iop_runtime *rt);
 

@@ -125,7 +125,10 @@ static uint8_t final_flags(const struct iop_request *r)
 	return r->multiple ? IOP_MSG_MULTIPLE | IOP_MSG_LAST : 0;
 }
 
-/* The final reply, sealed: to the host, and the request frame back to the heap, in that order. */
+/*
+ * The final reply, sealed: queued for the host, and the request frame queued
+ * for the heap, which gets it back before the reply is posted.
+ */
 static void finish(struct iop_request *r, uint32_t *reply)
 {
 	struct iop_lcore *lc = r->lc;
