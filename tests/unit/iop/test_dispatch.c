@@ -1007,28 +1007,40 @@ static void test_abandoned_counts_only_what_stays(void)
  * are still being handled). Replies seen in the middle of the turn prove the
  * test looked where it matters.
  */
+/* A runtime with the one DDM `ddm` at TID 0x010, and the watched channels open. */
+static void watch_up(struct harness *t, const struct iop_runtime_ddm *ddm)
+{
+	harness_up(t, &small, ddm, 1, 1);
+	memset(&watch, 0, sizeof(watch));
+	watch.w = t->w;
+	watch.ch[0] = t->ch;
+	for (unsigned k = 1; k < WATCH_CHANNELS; k++)
+		CU_ASSERT_EQUAL_FATAL(iop_channel_open(t->w, &watch.ch[k]), 0);
+}
+
+/* POLL_BURST requests on each watched channel: what one turn takes. */
+static void watch_post_all(struct harness *t)
+{
+	for (uint32_t i = 0; i < WATCH_REQUESTS; i++) {
+		t->ch = watch.ch[i / POLL_BURST];
+		watch.request[i] = harness_request(t, NOP, IOP_UTIL_CLAIM, 4, i);
+		harness_post(t, watch.request[i]);
+	}
+	t->ch = watch.ch[0];
+}
+
 static void test_request_frames_free_before_their_replies_show(void)
 {
-	const struct iop_runtime_ddm ddms[] = { { "watcher", NULL, 0 } };
+	static const struct iop_runtime_ddm watcher = { "watcher", NULL, 0 };
 	struct harness t;
 
-	harness_up(&t, &small, ddms, 1, 1);
-	memset(&watch, 0, sizeof(watch));
-	watch.w = t.w;
-	watch.ch[0] = t.ch;
-	for (unsigned k = 1; k < WATCH_CHANNELS; k++)
-		CU_ASSERT_EQUAL_FATAL(iop_channel_open(t.w, &watch.ch[k]), 0);
-	for (uint32_t i = 0; i < WATCH_REQUESTS; i++) {
-		t.ch = watch.ch[i / POLL_BURST];
-		watch.request[i] = harness_request(&t, NOP, IOP_UTIL_CLAIM, 4, i);
-		harness_post(&t, watch.request[i]);
-	}
-	iop_runtime_poll(t.rt, 0); /* one turn takes them all: POLL_BURST a channel */
+	watch_up(&t, &watcher);
+	watch_post_all(&t);
+	iop_runtime_poll(t.rt, 0);
 	watch_take_all();
 	CU_ASSERT_EQUAL(watch.seen, WATCH_REQUESTS);
 	CU_ASSERT(watch.seen_in_turn >= LCORE_OUTBOX && LCORE_OUTBOX < WATCH_REQUESTS);
 	CU_ASSERT_EQUAL(watch.still_allocated, 0);
-	t.ch = watch.ch[0];
 	harness_down(&t);
 }
 
@@ -1049,24 +1061,15 @@ static void *watch_host(void *unused)
  */
 static void test_request_frames_free_before_a_host_thread_sees_replies(void)
 {
-	const struct iop_runtime_ddm ddms[] = { { "nop", NULL, 0 } };
+	static const struct iop_runtime_ddm nop = { "nop", NULL, 0 };
 	struct harness t;
 	pthread_t host;
 	unsigned rounds = 0;
 
-	harness_up(&t, &small, ddms, 1, 1);
-	memset(&watch, 0, sizeof(watch));
-	watch.w = t.w;
-	watch.ch[0] = t.ch;
-	for (unsigned k = 1; k < WATCH_CHANNELS; k++)
-		CU_ASSERT_EQUAL_FATAL(iop_channel_open(t.w, &watch.ch[k]), 0);
+	watch_up(&t, &nop);
 	CU_ASSERT_EQUAL_FATAL(pthread_create(&host, NULL, watch_host, NULL), 0);
 	for (; rounds < 200; rounds++) {
-		for (uint32_t i = 0; i < WATCH_REQUESTS; i++) {
-			t.ch = watch.ch[i / POLL_BURST];
-			watch.request[i] = harness_request(&t, NOP, IOP_UTIL_CLAIM, 4, i);
-			harness_post(&t, watch.request[i]);
-		}
+		watch_post_all(&t);
 		iop_runtime_poll(t.rt, 0);
 		/* Every reply taken before the next round allocates these frames again. */
 		for (unsigned spins = 0; atomic_load(&watch.seen) < (rounds + 1) * WATCH_REQUESTS &&
@@ -1081,7 +1084,6 @@ static void test_request_frames_free_before_a_host_thread_sees_replies(void)
 	CU_ASSERT_EQUAL(rounds, 200);
 	CU_ASSERT_EQUAL(atomic_load(&watch.seen), rounds * WATCH_REQUESTS);
 	CU_ASSERT_EQUAL(atomic_load(&watch.still_allocated), 0);
-	t.ch = watch.ch[0];
 	harness_down(&t);
 }
 
