@@ -300,10 +300,10 @@ static inline void dispatch_free_frame_later(struct iop_lcore *lc, void *frame, 
  * A DDM's counters (struct iop_ddm_stats) have one writer, the DDM's lcore
  * (and, in iop_runtime_destroy(), its fini on the destroying thread, once no
  * loop turns any more), and readers anywhere: a relaxed load and a relaxed
- * store, not an atomic add. A locked add waits until every earlier store of the core is in its
- * cache, and on the request path the store before it is most often to a
- * frame the host's core holds: four such waits a request were a sixth of
- * the loop's time in bursts.
+ * store, not an atomic add. A locked add waits until every earlier store of
+ * the core is in its cache, and on the request path the store before it is
+ * most often to a frame the host's core holds: four such waits a request
+ * were a sixth of the loop's time in bursts.
  */
 #define DDM_STAT_ADD(field, n) \
 	__atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)

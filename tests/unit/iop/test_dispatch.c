@@ -1000,13 +1000,6 @@ static void test_abandoned_counts_only_what_stays(void)
 	iop_window_close(t.w);
 }
 
-/*
- * A request's frame goes back to the heap before its reply reaches the
- * host, also when one turn answers more requests than the loop keeps replies
- * for (so some are posted in the middle of the turn, while later requests
- * are still being handled). Replies seen in the middle of the turn prove the
- * test looked where it matters.
- */
 /* A runtime with the one DDM `ddm` at TID 0x010, and the watched channels open. */
 static void watch_up(struct harness *t, const struct iop_runtime_ddm *ddm)
 {
@@ -1029,6 +1022,13 @@ static void watch_post_all(struct harness *t)
 	t->ch = watch.ch[0];
 }
 
+/*
+ * A request's frame goes back to the heap before its reply reaches the
+ * host, also when one turn answers more requests than the loop keeps replies
+ * for (so some are posted in the middle of the turn, while later requests
+ * are still being handled). Replies seen in the middle of the turn prove the
+ * test looked where it matters.
+ */
 static void test_request_frames_free_before_their_replies_show(void)
 {
 	static const struct iop_runtime_ddm watcher = { "watcher", NULL, 0 };
