@@ -413,8 +413,13 @@ __attribute__((cold)) int heap_free_refused(struct iop_heap *h, uint64_t off, ui
 	return heap_refuse_free(h, heap_diagnose_free(h, off, n));
 }
 
-/* HeapFree of block off of an order without caches: A cleared and F set in one CAS. */
-__attribute__((noinline)) static int free_to_bitmap(struct iop_heap *h, uint32_t n, uint64_t off)
+/*
+ * HeapFree of block off of an order without caches: A cleared and F set in
+ * one CAS, and, into a word that had no free block, announced while its
+ * summary bit is set (free_to_bitmap() inlines the rest).
+ */
+__attribute__((noinline)) static int free_to_bitmap_announced(struct iop_heap *h, uint32_t n,
+							       uint64_t off)
 {
 	uint64_t b = off >> n;
 	_Atomic uint64_t *word = heap_block_word(h, n, b);
@@ -451,6 +456,33 @@ __attribute__((noinline)) static int free_to_bitmap(struct iop_heap *h, uint32_t
 	}
 	HEAP_HOOK(HEAP_HOOK_FREE_DONE_WORD);
 	return 0;
+}
+
+/*
+ * HeapFree of block off of an order without caches. Inline, the common case:
+ * its word holds a free block already, so the free needs no announcement and
+ * is one CAS (of two frees of one block exactly one wins, a refused free
+ * changes nothing); a word with none goes the way that announces it, whose
+ * saved registers the common case then does without.
+ */
+static inline int free_to_bitmap(struct iop_heap *h, uint32_t n, uint64_t off)
+{
+	uint64_t b = off >> n;
+	_Atomic uint64_t *word = heap_block_word(h, n, b);
+	uint64_t v = atomic_load_explicit(word, memory_order_relaxed);
+
+	while ((v & HEAP_FREE_MASK) != 0) {
+		if (!(v & heap_alloc_bit(b)))
+			return heap_free_refused(h, off, n);
+		/* release: our writes to the block happen before its reuse. */
+		if (atomic_compare_exchange_weak_explicit(word, &v,
+							  (v & ~heap_alloc_bit(b)) | heap_free_bit(b),
+							  memory_order_acq_rel, memory_order_relaxed)) {
+			HEAP_HOOK(HEAP_HOOK_FREE_DONE_WORD);
+			return 0;
+		}
+	}
+	return free_to_bitmap_announced(h, n, off);
 }
 
 /*
