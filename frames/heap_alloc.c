@@ -65,47 +65,54 @@ unsigned heap_assign_thread_slot(void)
 #define SEARCH_INLINE inline __attribute__((always_inline))
 
 /*
- * Take one free block of order k, of the blocks [blo, bhi], out of its
- * bitmap (FIG. 5: find the first non-empty list at or above the wanted order,
- * remove a block): the lowest one. With as_alloc the same CAS marks it
- * allocated, so an exact-order allocation is a single atomic step. Returns
- * the block index or -1 if there is none.
+ * Take the lowest free block of word w of order k whose place in the word is
+ * in [lo, hi]: its index, or -1 with *seen the word as last read. With
+ * as_alloc the same CAS marks it allocated, so an exact-order allocation is
+ * a single atomic step.
  */
-static SEARCH_INLINE int64_t claim_block(struct iop_heap *h, uint32_t k, uint64_t blo,
-					  uint64_t bhi, bool as_alloc)
+static SEARCH_INLINE int64_t claim_in_word(struct iop_heap *h, uint32_t k, uint64_t w,
+					    uint64_t lo, uint64_t hi, bool as_alloc,
+					    uint64_t *seen)
+{
+	_Atomic uint64_t *word = heap_level_word(h, k, 0, w);
+	uint64_t v = atomic_load_explicit(word, memory_order_relaxed);
+	uint64_t in_range = (HEAP_FREE_MASK >> (31 - hi)) & (~0ull << lo);
+
+	while ((v & in_range) != 0) {
+		uint64_t i = (uint64_t)__builtin_ctzll(v & in_range);
+		uint64_t nv = v & ~(1ull << i);
+
+		if (as_alloc)
+			nv |= 1ull << (32 + i);
+		/* acq_rel: acquire orders our use of the block after the
+		 * free that published it; release publishes our claim. */
+		if (atomic_compare_exchange_weak_explicit(word, &v, nv, memory_order_acq_rel,
+							  memory_order_relaxed)) {
+			/* An emptied word keeps its summary bit (lazy). */
+			return (int64_t)(w * HEAP_BLOCKS_PER_WORD + i);
+		}
+	}
+	*seen = v;
+	return -1;
+}
+
+/* claim_block() past its first word: through the summaries, from block blo on. */
+static __attribute__((noinline)) int64_t claim_block_search(struct iop_heap *h, uint32_t k,
+							     uint64_t blo, uint64_t bhi,
+							     bool as_alloc)
 {
 	uint64_t from = blo / HEAP_BLOCKS_PER_WORD;
 	uint64_t to = bhi / HEAP_BLOCKS_PER_WORD;
-	/*
-	 * The range's first word before the summaries: a thread's blocks start
-	 * at its home, and if that word holds a free block in range, it is the
-	 * one the search would find (lowest first), without its descent.
-	 */
-	uint64_t w = from;
-	bool probe = true;
+	uint64_t w, v = 0; /* set by every claim_in_word() that finds nothing */
 
-	while (probe || summary_find(h, k, from, to, &w)) {
-		_Atomic uint64_t *word = heap_level_word(h, k, 0, w);
-		uint64_t v = atomic_load_explicit(word, memory_order_relaxed);
-		uint64_t lo = w == from ? blo % HEAP_BLOCKS_PER_WORD : 0;
-		uint64_t hi = w == to ? bhi % HEAP_BLOCKS_PER_WORD : HEAP_BLOCKS_PER_WORD - 1;
-		uint64_t in_range = (HEAP_FREE_MASK >> (31 - hi)) & (~0ull << lo);
+	while (summary_find(h, k, from, to, &w)) {
+		int64_t b = claim_in_word(h, k, w, w == from ? blo % HEAP_BLOCKS_PER_WORD : 0,
+					  w == to ? bhi % HEAP_BLOCKS_PER_WORD :
+						    HEAP_BLOCKS_PER_WORD - 1,
+					  as_alloc, &v);
 
-		probe = false;
-		while ((v & in_range) != 0) {
-			uint64_t i = (uint64_t)__builtin_ctzll(v & in_range);
-			uint64_t nv = v & ~(1ull << i);
-
-			if (as_alloc)
-				nv |= 1ull << (32 + i);
-			/* acq_rel: acquire orders our use of the block after the
-			 * free that published it; release publishes our claim. */
-			if (atomic_compare_exchange_weak_explicit(word, &v, nv, memory_order_acq_rel,
-								  memory_order_relaxed)) {
-				/* An emptied word keeps its summary bit (lazy). */
-				return (int64_t)(w * HEAP_BLOCKS_PER_WORD + i);
-			}
-		}
+		if (b >= 0)
+			return b;
 		/*
 		 * Nothing in range. A word whose free blocks all lie outside the
 		 * range is searched past (it would be found again); otherwise
@@ -119,6 +126,37 @@ static SEARCH_INLINE int64_t claim_block(struct iop_heap *h, uint32_t k, uint64_
 		}
 	}
 	return -1;
+}
+
+/*
+ * Take one free block of order k, of the blocks [blo, bhi], out of its
+ * bitmap (FIG. 5: find the first non-empty list at or above the wanted order,
+ * remove a block): the lowest one; with as_alloc marked allocated. Returns
+ * the block index or -1 if there is none.
+ *
+ * The range's first word before the summaries, inline: a thread's blocks
+ * start at its home, and if that word holds a free block in range, it is
+ * the one the search would find (lowest first), without its descent.
+ */
+static SEARCH_INLINE int64_t claim_block(struct iop_heap *h, uint32_t k, uint64_t blo,
+					  uint64_t bhi, bool as_alloc)
+{
+	uint64_t from = blo / HEAP_BLOCKS_PER_WORD;
+	uint64_t to = bhi / HEAP_BLOCKS_PER_WORD;
+	uint64_t v = 0; /* set by claim_in_word() when it finds nothing */
+	int64_t b = claim_in_word(h, k, from, blo % HEAP_BLOCKS_PER_WORD,
+				  from == to ? bhi % HEAP_BLOCKS_PER_WORD : HEAP_BLOCKS_PER_WORD - 1,
+				  as_alloc, &v);
+
+	if (b >= 0)
+		return b;
+	/* As in claim_block_search(): past a word whose free blocks lie outside the range. */
+	if ((v & HEAP_FREE_MASK) != 0) {
+		if (from == to)
+			return -1;
+		blo = (from + 1) * HEAP_BLOCKS_PER_WORD;
+	}
+	return claim_block_search(h, k, blo, bhi, as_alloc);
 }
 
 /*
