@@ -452,9 +452,10 @@ __attribute__((cold)) int heap_free_refused(struct iop_heap *h, uint64_t off, ui
 }
 
 /*
- * HeapFree of block off of an order without caches: A cleared and F set in
- * one CAS, and, into a word that had no free block, announced while its
- * summary bit is set (free_to_bitmap() inlines the rest).
+ * HeapFree of block off of an order without caches, the whole way: A cleared
+ * and F set in one CAS, and, into a word that had no free block, announced
+ * while its summary bit is set. free_to_bitmap() does the common case inline
+ * and comes here when the word it read had no free block.
  */
 __attribute__((noinline)) static int free_to_bitmap_announced(struct iop_heap *h, uint32_t n,
 							       uint64_t off)
