@@ -109,6 +109,14 @@ static struct iop_host *attach(void)
 	return h;
 }
 
+/* The fixture with no loop turning (the test plays the IOP, or nobody does), a host, a queue pair. */
+static struct iop_qp *qp_without_loop(struct iop_host **h)
+{
+	up(false);
+	*h = attach();
+	return iop_qp_create(*h, NULL);
+}
+
 static uint32_t *private_frame(struct iop_qp *qp, uint16_t tid)
 {
 	uint32_t *f = iop_qp_frame_alloc(qp, 32);
@@ -398,9 +406,7 @@ static void test_call_timeout_then_late_reply(void)
 	struct iop_qp *qp;
 	struct iop_completion c;
 
-	up(false);
-	h = attach();
-	qp = iop_qp_create(h, NULL);
+	qp = qp_without_loop(&h);
 	CU_ASSERT_EQUAL(iop_qp_call(qp, private_frame(qp, NOP_TID), NULL, 0, &c, 50), -ETIMEDOUT);
 	CU_ASSERT_EQUAL(iop_qp_outstanding(qp), 1);
 	loop_start();
@@ -435,9 +441,7 @@ static void test_call_turning_the_loop(void)
 	uint32_t reply[8] = { 0 }, *f;
 	unsigned posted = 0, outstanding;
 
-	up(false);
-	h = attach();
-	qp = iop_qp_create(h, NULL);
+	qp = qp_without_loop(&h);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
 	/* Nothing turns the loop: no reply, whatever the turn does. */
 	turns = 0;
@@ -591,9 +595,7 @@ static void test_multiple_replies_keep_the_request(void)
 	uint32_t *f;
 	size_t block;
 
-	up(false);
-	h = attach();
-	qp = iop_qp_create(h, NULL);
+	qp = qp_without_loop(&h);
 	n_seen = 0;
 	f = post_and_take(qp, record, &req, &block);
 	for (int i = 0; i < 3; i++) {
@@ -635,9 +637,7 @@ static void test_frame_that_is_no_reply_is_no_success(void)
 	uint32_t rm, *f, *r;
 	size_t block;
 
-	up(false);
-	h = attach();
-	qp = iop_qp_create(h, NULL);
+	qp = qp_without_loop(&h);
 	last_result = 1;
 	f = post_and_take(qp, record_result, &req, &block);
 	r = reply_for(h, &req);
