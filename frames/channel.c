@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The channel table in the window's ring area: a header, then one slot per
- * channel, each a control line followed by its two MFA rings. Offsets only,
+ * channel, each a control line followed by its four MFA rings (requests,
+ * replies, and the two free lists). Offsets only,
  * so every process that maps the window finds the same slots.
  *
  * A slot's state and generation share one 64-bit word, so every transition
@@ -23,7 +24,9 @@
 #include "iop_mfa_ring.h"
 #include "iop_window.h"
 
-#define TABLE_MAGIC 0x314e414843504f49ull /* "IOPCHAN1" little-endian */
+#define TABLE_MAGIC 0x324e414843504f49ull /* "IOPCHAN2" little-endian */
+/* Per slot: to_iop, to_host, free_to_host, free_to_iop, in that order. */
+#define SLOT_RINGS 4u
 /* Two cache lines: adjacent-line prefetch keeps neighbours apart. */
 #define SLOT_ALIGN 128u
 
@@ -32,7 +35,7 @@ struct table_hdr {
 	uint32_t slots;
 	uint32_t entries;    /* per ring */
 	uint64_t ring_bytes; /* one ring, rounded up to SLOT_ALIGN */
-	uint64_t slot_bytes; /* control line and both rings */
+	uint64_t slot_bytes; /* control line and its rings */
 	uint64_t slots_off;  /* from the table's start */
 	/*
 	 * Bumped after every change of any slot's word. On a line of its own:
@@ -86,7 +89,7 @@ size_t channel_table_bytes(unsigned n, unsigned entries)
 		errno = EINVAL;
 		return 0;
 	}
-	return SLOT_ALIGN + n * (SLOT_ALIGN + 2 * ring_bytes(entries));
+	return SLOT_ALIGN + n * (SLOT_ALIGN + SLOT_RINGS * ring_bytes(entries));
 }
 
 void channel_table_init(void *area, size_t len, unsigned n, unsigned entries)
@@ -97,7 +100,7 @@ void channel_table_init(void *area, size_t len, unsigned n, unsigned entries)
 	t->slots = n;
 	t->entries = entries;
 	t->ring_bytes = ring_bytes(entries);
-	t->slot_bytes = SLOT_ALIGN + 2 * t->ring_bytes;
+	t->slot_bytes = SLOT_ALIGN + SLOT_RINGS * t->ring_bytes;
 	t->slots_off = SLOT_ALIGN;
 	/* Zero-filled memory is every slot FREE at generation 0. */
 	t->magic = TABLE_MAGIC;
@@ -111,7 +114,7 @@ bool channel_table_sane(const void *area, size_t len)
 	    t->slots > IOP_CHANNELS_MAX || !entries_ok(t->entries))
 		return false;
 	return t->ring_bytes == ring_bytes(t->entries) &&
-	       t->slot_bytes == SLOT_ALIGN + 2 * t->ring_bytes && t->slots_off == SLOT_ALIGN &&
+	       t->slot_bytes == SLOT_ALIGN + SLOT_RINGS * t->ring_bytes && t->slots_off == SLOT_ALIGN &&
 	       t->slots_off + (uint64_t)t->slots * t->slot_bytes <= len;
 }
 
@@ -169,6 +172,8 @@ static void fill(const struct iop_window *w, unsigned id, uint64_t word, struct 
 	ch->owner = atomic_load_explicit(&slot_at(w, id)->owner, memory_order_relaxed);
 	ch->to_iop = rings ? ring_at(w, id, 0) : NULL;
 	ch->to_host = rings ? ring_at(w, id, 1) : NULL;
+	ch->free_to_host = rings ? ring_at(w, id, 2) : NULL;
+	ch->free_to_iop = rings ? ring_at(w, id, 3) : NULL;
 }
 
 int iop_channel_open(struct iop_window *w, struct iop_channel *ch)
@@ -200,7 +205,11 @@ int iop_channel_open_as(struct iop_window *w, struct iop_channel *ch, uint16_t o
 		if (iop_mfa_ring_init(ring_at(w, id, 0), "iop_to_iop", t->entries,
 				      IOP_MFA_RING_SP | IOP_MFA_RING_SC) == NULL ||
 		    iop_mfa_ring_init(ring_at(w, id, 1), "iop_to_host", t->entries,
-				      IOP_MFA_RING_MP_RTS | IOP_MFA_RING_SC) == NULL) {
+				      IOP_MFA_RING_MP_RTS | IOP_MFA_RING_SC) == NULL ||
+		    iop_mfa_ring_init(ring_at(w, id, 2), "iop_free_to_host", t->entries,
+				      IOP_MFA_RING_SP | IOP_MFA_RING_SC) == NULL ||
+		    iop_mfa_ring_init(ring_at(w, id, 3), "iop_free_to_iop", t->entries,
+				      IOP_MFA_RING_SP | IOP_MFA_RING_SC) == NULL) {
 			/* Cannot happen for a sane table; give the slot back anyway. */
 			atomic_store_explicit(&s->word, pack(gen, IOP_CHANNEL_FREE),
 					      memory_order_release);
@@ -281,6 +290,35 @@ int iop_channel_lookup(const struct iop_window *w, unsigned id, struct iop_chann
 	return (int)state_of(word);
 }
 
+/*
+ * Free the frames left on a closed slot's free lists: the slot owner's
+ * frames of the list's heap, and nothing else a host may have put there.
+ * A reply frame's mark is cleared as it is freed, so a second entry for it
+ * frees nothing.
+ */
+static void free_lists_drain(struct iop_window *w, unsigned id)
+{
+	int owner = atomic_load_explicit(&slot_at(w, id)->owner, memory_order_relaxed);
+	struct iop_heap *heap[2] = { iop_window_inbound(w), iop_window_outbound(w) };
+	uint32_t mfa;
+
+	for (unsigned k = 0; k < 2; k++) {
+		while (iop_mfa_ring_take(ring_at(w, id, 2 + k), &mfa, 1) == 1) {
+			void *f = iop_window_frame(w, mfa);
+			size_t block = f != NULL ? iop_heap_allocated_size(heap[k], f) : 0;
+
+			if (block == 0 || iop_heap_tag(heap[k], f) != owner)
+				continue;
+			if (k == 1) {
+				if (*(uint32_t *)f != IOP_FREE_FRAME_MARK)
+					continue;
+				*(uint32_t *)f = 0;
+			}
+			iop_heap_free(heap[k], f, block);
+		}
+	}
+}
+
 int iop_channel_reclaim(struct iop_window *w, unsigned id, uint32_t generation)
 {
 	struct slot_ctl *s;
@@ -300,6 +338,7 @@ int iop_channel_reclaim(struct iop_window *w, unsigned id, uint32_t generation)
 	if (atomic_load_explicit(&s->word, memory_order_acquire) !=
 	    pack(generation, IOP_CHANNEL_CLOSED))
 		return rc == -EBUSY ? -EBUSY : -ESTALE; /* FREE or OPEN, or reopened meanwhile */
+	free_lists_drain(w, id);
 	/* A free slot names no process, so a sweep for a dead pid never finds it. */
 	atomic_store_explicit(&s->owner_pid, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->owner, IOP_OWNER_IOP, memory_order_relaxed);

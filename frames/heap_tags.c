@@ -5,6 +5,7 @@
  * the header by a relative offset, like the rest of the heap's metadata.
  */
 #include <errno.h>
+#include <stdbool.h>
 
 #include "heap_layout.h"
 #include "heap_tags.h"
@@ -48,6 +49,24 @@ int iop_heap_tag_set(struct iop_heap *h, const void *p, uint16_t tag)
 	return rc;
 }
 
+/*
+ * Is p the start of a block of block_bytes, as far as the heap's bounds and
+ * alignment go? *off gets its offset in the block area.
+ */
+static bool block_in_bounds(const struct iop_heap *h, const void *p, size_t block_bytes,
+			    uint64_t *off)
+{
+	/*
+	 * Below the blocks, p - blocks wraps; below the smallest block
+	 * (min_block_mask + 1), so does block_bytes - 1 - min_block_mask: one
+	 * compare for both ends of each range.
+	 */
+	*off = (uint64_t)((uintptr_t)p - (uintptr_t)heap_blocks(h));
+	return *off < h->heap_bytes &&
+	       block_bytes - 1 - h->min_block_mask < h->heap_bytes - h->min_block_mask &&
+	       ((block_bytes & (block_bytes - 1)) | (*off & (block_bytes - 1))) == 0;
+}
+
 int iop_heap_tag_set_block(struct iop_heap *h, const void *p, size_t block_bytes, uint16_t tag)
 {
 	_Atomic uint16_t *t = heap_valid(h) ? heap_tags(h) : NULL;
@@ -55,18 +74,29 @@ int iop_heap_tag_set_block(struct iop_heap *h, const void *p, size_t block_bytes
 
 	if (t == NULL)
 		return -ENOTSUP;
-	/*
-	 * Below the blocks, p - blocks wraps; below the smallest block
-	 * (min_block_mask + 1), so does block_bytes - 1 - min_block_mask: one
-	 * compare for both ends of each range.
-	 */
-	off = (uint64_t)((uintptr_t)p - (uintptr_t)heap_blocks(h));
-	if (off >= h->heap_bytes ||
-	    block_bytes - 1 - h->min_block_mask >= h->heap_bytes - h->min_block_mask ||
-	    ((block_bytes & (block_bytes - 1)) | (off & (block_bytes - 1))) != 0)
+	if (!block_in_bounds(h, p, block_bytes, &off))
 		return -EFAULT;
 	atomic_store_explicit(&t[off >> h->min_order], tag, memory_order_relaxed);
 	return 0;
+}
+
+int iop_heap_block_tag(const struct iop_heap *h, const void *p, size_t block_bytes)
+{
+	_Atomic uint16_t *t = heap_valid(h) ? heap_tags(h) : NULL;
+	uint32_t n;
+	uint64_t off, b;
+
+	if (t == NULL)
+		return -ENOTSUP;
+	if (!block_in_bounds(h, p, block_bytes, &off))
+		return -EFAULT;
+	/* Allocated as a block of exactly this size: the A bit of its order, and no other. */
+	n = (uint32_t)__builtin_ctzll(block_bytes);
+	b = off >> n;
+	if (!((atomic_load_explicit(heap_block_word(h, n, b), memory_order_acquire) >>
+	       (32 + b % HEAP_BLOCKS_PER_WORD)) & 1))
+		return -EFAULT;
+	return atomic_load_explicit(&t[off >> h->min_order], memory_order_relaxed);
 }
 
 int iop_heap_tag(const struct iop_heap *h, const void *p)

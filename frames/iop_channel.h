@@ -2,12 +2,34 @@
 /**
  * @file
  * Channels: the host-to-IOP paths of a frame window. The window's ring area
- * holds a table of channel slots; each slot carries two MFA rings:
+ * holds a table of channel slots; each slot carries four MFA rings:
  *
  *  - to_iop, requests: single producer (the host thread that opened the
  *    channel), single consumer (the IOP poller that owns the channel);
  *  - to_host, replies: several producers in relaxed-tail-sync mode (any of
- *    the IOP's lcores may answer), single consumer (the host thread).
+ *    the IOP's lcores may answer), single consumer (the host thread);
+ *  - free_to_host, I2O's inbound free list: request frames the IOP is done
+ *    with, still allocated in the inbound heap, for the host to fill again.
+ *    Producer: the IOP poller that owns the channel, which tags each frame
+ *    with the channel's owner again before it posts it; consumer: the host
+ *    thread;
+ *  - free_to_iop, I2O's outbound free list: reply frames the host is done
+ *    with, still allocated in the outbound heap and tagged with the
+ *    channel's owner, each with IOP_FREE_FRAME_MARK written over its first
+ *    word, for the IOP poller that owns the channel to answer this
+ *    channel's requests in. Producer: the host thread; consumer: that
+ *    poller, which answers in a frame only if it is a block of the list's
+ *    size, allocated, tagged with the owner and marked, and whose reply
+ *    overwrites the mark: a frame a host puts on the list twice, or after
+ *    it gave it back to the heap, is never answered in twice at once.
+ *
+ * The free lists keep a frame that goes round and round between one host
+ * thread and one poller out of the heap: no allocation bit is set and
+ * cleared for it on each trip, and no cache line of the heap's bitmaps
+ * moves between the two CPUs. Only frames of the heaps' smallest block go
+ * on them, and either side may use the heap instead at any time (a list
+ * empty or full, a request answered on another lcore). What is left on them
+ * when the slot is reclaimed goes back to the heaps then.
  *
  * A host thread opens a channel of its own, so a host that is preempted or
  * killed mid-post stalls nobody but itself: no other channel shares its
@@ -48,6 +70,12 @@ enum iop_channel_state {
 	IOP_CHANNEL_CLOSED = 3,  /**< the host left; the IOP drains, then reclaims */
 };
 
+/**
+ * The first word of a reply frame on a channel's free_to_iop list: a
+ * MessageSize of 0, which no message has (see the list's rules above).
+ */
+#define IOP_FREE_FRAME_MARK 0x0000F4EEu
+
 /** A process's view of one channel; the rings are in the window. */
 struct iop_channel {
 	unsigned id;              /**< slot index, 0 .. iop_window_channels() - 1 */
@@ -56,6 +84,8 @@ struct iop_channel {
 	uint16_t owner;           /**< owner id it was opened as: the tag of its replies */
 	struct rte_ring *to_iop;  /**< requests (see iop_mfa_ring.h) */
 	struct rte_ring *to_host; /**< replies */
+	struct rte_ring *free_to_host; /**< the inbound free list: request frames to reuse */
+	struct rte_ring *free_to_iop;  /**< the outbound free list: reply frames to reuse */
 };
 
 /** Number of channel slots in the window. */
@@ -102,8 +132,12 @@ int iop_channel_lookup(const struct iop_window *w, unsigned id, struct iop_chann
 
 /**
  * Give slot id back to the free pool: CLOSED -> FREE, or CLAIMED -> FREE for
- * a host that died while laying out its rings. The caller has drained both
- * rings and knows the owner is gone; nothing uses the rings afterwards.
+ * a host that died while laying out its rings. The caller has drained the
+ * request and reply rings and knows the owner is gone; nothing uses the
+ * rings afterwards. The frames left on a CLOSED slot's free lists go back
+ * to the heaps here (on free_to_iop only marked ones, each once), before
+ * the caller's iop_window_reclaim() for a host that died would find them by
+ * their tag: a frame is freed once, by whichever comes first.
  *
  * @param generation  the generation the caller drained; a slot reopened
  *                    since is left alone.

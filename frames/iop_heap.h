@@ -213,6 +213,18 @@ int iop_heap_tag_set_block(struct iop_heap *h, const void *p, size_t block_bytes
 int iop_heap_tag(const struct iop_heap *h, const void *p);
 
 /**
+ * iop_heap_tag() for a block the caller expects to be allocated with
+ * exactly block_bytes (a frame handed back to be used again): one look at
+ * the block's allocation bit instead of a search for its size.
+ *
+ * @return the tag; -EFAULT when p is not the start of an allocated block of
+ *         block_bytes (outside the heap, misaligned, free, or allocated with
+ *         another size); -ENOTSUP for a heap without a tag table.
+ * Thread safety: any thread.
+ */
+int iop_heap_block_tag(const struct iop_heap *h, const void *p, size_t block_bytes);
+
+/**
  * Free every allocated block tagged `tag`: what a dead holder held. Call it
  * once nobody will use those blocks any more, and, if the holder's process
  * is dead, after iop_heap_cache_reclaim_process() (which must not find them

@@ -23,7 +23,7 @@
 
 #define WINDOW_MAGIC 0x31444e4957504f49ull /* "IOPWIND1" little-endian */
 /* 6: the channel table counts its slots' changes (a loop looks for new channels by it). */
-#define WINDOW_LAYOUT_VERSION 6u
+#define WINDOW_LAYOUT_VERSION 7u
 #define WINDOW_PAGE 4096u
 #define WINDOW_HUGE_PAGE (2u << 20)
 #define WINDOW_FLAG_HUGEPAGES 0x1u

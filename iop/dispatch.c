@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <stdlib.h>
 
+#include "iop_channel.h"
 #include "iop_heap.h"
 #include "iop_mfa_ring.h"
 #include "iop_window.h"
@@ -205,6 +206,59 @@ static void post_run(struct iop_lcore *lc, const struct held_reply *run, unsigne
 		hold(lc, &run[i]);
 }
 
+/*
+ * An answered request's frame: back on its channel's inbound free list (if
+ * this loop is the list's producer),
+ * tagged as the host's again, when it can go there; else to the heap. A
+ * frame of a channel reopened since is the heap's: the free list it came
+ * from was emptied when the slot was reclaimed.
+ */
+static void give_back_frame(struct iop_lcore *lc, const struct done_frame *d)
+{
+	struct iop_runtime *rt = lc->rt;
+
+	if (d->block == rt->in_min && lc->chans[d->channel].owned) {
+		const struct chan_view *v = chan_view(lc, d->channel);
+		uint32_t mfa = iop_window_map_mfa(&rt->map, d->frame);
+
+		if (reply_wanted(v, d->generation)) {
+			iop_heap_tag_set_block(rt->map.inbound, d->frame, d->block, v->ch.owner);
+			if (iop_mfa_ring_post(v->ch.free_to_host, &mfa, 1) == 1)
+				return;
+		}
+	}
+	iop_heap_free(rt->map.inbound, d->frame, d->block);
+}
+
+uint32_t *dispatch_reply_frame(struct iop_lcore *lc, uint32_t channel, uint32_t generation,
+			       uint16_t owner, size_t bytes)
+{
+	struct iop_runtime *rt = lc->rt;
+	struct iop_heap *out = rt->map.outbound;
+	uint32_t mfa;
+
+	if (bytes <= rt->out_min && lc->chans[channel].owned) {
+		const struct chan_view *v = chan_view(lc, channel);
+
+		if (reply_wanted(v, generation) &&
+		    iop_mfa_ring_take(v->ch.free_to_iop, &mfa, 1) == 1) {
+			uint32_t *p = iop_window_map_reply(&rt->map, mfa);
+
+			/*
+			 * The host put it there: a frame it was given for this
+			 * channel and marked as done with, or it is not used
+			 * (and not freed: it is not known to be anybody's to
+			 * free). The reply built in it overwrites the mark.
+			 */
+			if (p != NULL && iop_heap_block_tag(out, p, rt->out_min) == owner &&
+			    p[0] == IOP_FREE_FRAME_MARK)
+				return p;
+			STAT_ADD(rt->stats.bad_mfas, 1);
+		}
+	}
+	return iop_heap_alloc_tagged(out, bytes, owner);
+}
+
 unsigned dispatch_flush_outbox(struct iop_lcore *lc)
 {
 	const struct held_reply *o = lc->outbox;
@@ -212,7 +266,7 @@ unsigned dispatch_flush_outbox(struct iop_lcore *lc)
 
 	/* The answered requests' frames first (dispatch_free_frame_later()). */
 	for (unsigned i = 0; i < lc->n_done; i++)
-		iop_heap_free(lc->rt->map.inbound, lc->done[i].frame, lc->done[i].block);
+		give_back_frame(lc, &lc->done[i]);
 	lc->n_done = 0;
 	while (start < n) {
 		uint32_t channel = o[start].channel, generation = o[start].generation;
@@ -230,9 +284,8 @@ unsigned dispatch_flush_outbox(struct iop_lcore *lc)
 /* A FAIL reply: the request frame stays the host's, to find by PreservedMFA and free. */
 static void fail(struct iop_lcore *lc, struct iop_request *r, uint8_t code, uint8_t severity)
 {
-	struct iop_window *w = lc->rt->w;
-	uint32_t *p = iop_heap_alloc_tagged(iop_window_outbound(w), IOP_FAIL_REPLY_WORDS * 4,
-					    r->owner);
+	uint32_t *p = dispatch_reply_frame(lc, r->channel, r->generation, r->owner,
+					   IOP_FAIL_REPLY_WORDS * 4);
 
 	if (p == NULL) {
 		r->fail_code = code;

@@ -86,7 +86,7 @@ uint32_t *iop_request_reply_alloc(struct iop_request *r, unsigned words)
 		return NULL;
 	}
 	/* Tagged with the channel's owner: the host's from the start, wherever it is. */
-	p = iop_heap_alloc_tagged(out, (size_t)words * 4, r->owner);
+	p = dispatch_reply_frame(r->lc, r->channel, r->generation, r->owner, (size_t)words * 4);
 	if (p == NULL) {
 		errno = ENOMEM;
 		return NULL;
@@ -138,7 +138,7 @@ static void finish(struct iop_request *r, uint32_t *reply)
 	unabandon(r);
 	dispatch_post_reply(lc, r->channel, r->generation, iop_window_map_mfa(&lc->rt->map, reply),
 			    true);
-	dispatch_free_frame_later(lc, r->frame, r->block);
+	dispatch_free_frame_later(lc, r);
 	r->frame = NULL;
 	/* Answered later, from a callback: the request is done with here. */
 	if (!r->in_handle)
@@ -205,7 +205,7 @@ int request_reply_now(struct iop_request *r, uint8_t req_status, uint16_t dsc)
 	if (r->answered)
 		return -EALREADY;
 	/* Tagged with the channel's owner: the host's from the start, wherever it is. */
-	p = iop_heap_alloc_tagged(out, IOP_REPLY_WORDS * 4, r->owner);
+	p = dispatch_reply_frame(r->lc, r->channel, r->generation, r->owner, IOP_REPLY_WORDS * 4);
 	if (p == NULL)
 		return -ENOMEM;
 	/* A frame the DDM allocated and did not send goes back: this one replaces it. */

@@ -14,6 +14,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "iop_heap.h"
 #include "iop_sgl.h"
 #include "iop_window.h"
 #include "runtime_impl.h"
@@ -64,6 +65,7 @@ static struct iop_lcore *lcore_create(struct iop_runtime *rt, unsigned index)
 	for (unsigned c = 0; c < iop_window_channels(rt->w); c++) {
 		lc->chans[c].word = iop_channel_word(rt->w, c);
 		lc->chans[c].seen = UINT64_MAX; /* no slot's word: looked up at first use */
+		lc->chans[c].owned = c % rt->n_lcores == lc->index;
 	}
 	for (unsigned i = 0; i < LCORE_REQUESTS; i++) {
 		lc->requests[i].next = lc->free_requests;
@@ -127,6 +129,8 @@ struct iop_runtime *iop_runtime_create(const struct iop_runtime_config *cfg, cha
 	rt->w = cfg->window;
 	rt->iop_id = cfg->iop_id & IOP_TID_MAX;
 	iop_window_map(rt->w, &rt->map);
+	rt->in_min = iop_heap_min_block(rt->map.inbound);
+	rt->out_min = iop_heap_min_block(rt->map.outbound);
 	rt->n_lcores = cfg->lcores;
 	atomic_store(&rt->state, IOP_STATE_OPERATIONAL);
 	atomic_store(&rt->lct_change, 1);

@@ -142,10 +142,15 @@ struct held_reply {
 	bool final; /* gives a credit back once posted: a request's last reply, or an event */
 };
 
-/* A request frame to give back to the inbound heap, and its block's size. */
+/*
+ * An answered request's frame, its block's size, and the channel opening it
+ * came on: it goes back on that channel's free list, or to the inbound heap.
+ */
 struct done_frame {
 	void *frame;
 	size_t block;
+	uint32_t channel;
+	uint32_t generation;
 };
 
 /*
@@ -158,6 +163,11 @@ struct chan_view {
 	uint64_t seen; /* the word ch and state describe; never a real word at first */
 	struct iop_channel ch;
 	int state;
+	/*
+	 * This loop takes the slot's requests (refresh_active()), and is the
+	 * IOP-side user of its free lists, each of which has only one.
+	 */
+	bool owned;
 };
 
 /* Replies a turn made, posted together at its end: one ring enqueue per channel. */
@@ -213,6 +223,7 @@ struct loop_arg {
 struct iop_runtime {
 	struct iop_window *w;
 	struct iop_window_map map;       /* MFAs and frames, converted inline */
+	size_t in_min, out_min;          /* the free lists' frames: the heaps' smallest blocks */
 	uint16_t iop_id;
 	unsigned n_lcores;
 	struct iop_lcore *lcores[IOP_RUNTIME_MAX_LCORES];
@@ -282,14 +293,24 @@ static inline void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel,
  * locked add it waits for every earlier store of the core, the reply frame's
  * among them: at the flush that wait comes once a turn, not once a request.
  */
-static inline void dispatch_free_frame_later(struct iop_lcore *lc, void *frame, size_t block)
+static inline void dispatch_free_frame_later(struct iop_lcore *lc, const struct iop_request *r)
 {
 	/*
 	 * Never full: each entry follows its reply into the outbox, and the
 	 * flush that empties the outbox empties this, so n_done <= n_outbox.
 	 */
-	lc->done[lc->n_done++] = (struct done_frame){ frame, block };
+	lc->done[lc->n_done++] =
+		(struct done_frame){ r->frame, r->block, r->channel, r->generation };
 }
+
+/*
+ * A reply frame of at least `bytes` for a request of (channel, generation),
+ * tagged with the channel's owner: from the channel's outbound free list
+ * when this loop owns the channel and the reply fits the list's frames, else
+ * from the outbound heap. @return the frame, or NULL when the heap has none.
+ */
+uint32_t *dispatch_reply_frame(struct iop_lcore *lc, uint32_t channel, uint32_t generation,
+			       uint16_t owner, size_t bytes);
 
 /* The runtime's counters: written by any lcore, read by any thread. */
 #define STAT_ADD(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)

@@ -10,6 +10,13 @@
  * it takes the events that come as intermediate replies (MULTIPLE), and
  * ends only with a final reply (the registration refused), a replacement or
  * a cancel.
+ *
+ * Frames of the heaps' smallest block go round between the queue pair and
+ * the IOP on the channel's free lists (<iop/channel.h>) instead of through
+ * the heaps: the queue pair takes request frames the IOP is done with from
+ * free_to_host a batch at a time, and gives reply frames back on
+ * free_to_iop a batch at a time, so that neither side reads a ring index
+ * the other has just written on every request.
  */
 #define _GNU_SOURCE
 #include <endian.h>
@@ -34,6 +41,14 @@
 #define POLL_CHUNK 32u
 /* Empty polls a call spins through before it yields between polls (a few us). */
 #define CALL_SPINS 1024u
+/* Frames the queue pair keeps from each free list, and gives back at once. */
+#define QP_SPARES 32u
+/*
+ * Request frames free_to_host must hold before the queue pair takes them:
+ * until then it allocates from the heap, so that the frames in circulation
+ * grow to more than a batch and a take is seldom needed.
+ */
+#define QP_SPARES_TAKE 16u
 
 enum entry_state {
 	ENTRY_FREE = 0,
@@ -65,6 +80,10 @@ struct iop_qp {
 	unsigned n_free;
 	uint32_t *free_idx; /* a stack of free entry indices */
 	struct qp_entry *e;
+	size_t in_min, out_min;       /* the free lists' frames: the heaps' smallest blocks */
+	unsigned n_spare, n_spent;
+	uint32_t *spare[QP_SPARES];   /* request frames taken from free_to_host */
+	uint32_t spent[QP_SPARES];    /* reply frames' MFAs, for free_to_iop */
 	struct iop_qp *next; /* the host's list */
 };
 
@@ -114,6 +133,8 @@ struct iop_qp *iop_qp_create(struct iop_host *h, const struct iop_qp_opts *opts)
 	qp->in = iop_window_inbound(qp->w);
 	qp->out = iop_window_outbound(qp->w);
 	iop_window_map(qp->w, &qp->map);
+	qp->in_min = iop_heap_min_block(qp->in);
+	qp->out_min = iop_heap_min_block(qp->out);
 	qp->depth = depth;
 	/* Pushed in reverse, so entries are handed out from index 0 up. */
 	for (unsigned i = 0; i < depth; i++)
@@ -127,8 +148,20 @@ struct iop_qp *iop_qp_create(struct iop_host *h, const struct iop_qp_opts *opts)
 	return qp;
 }
 
+/* The frames the queue pair keeps from the free lists, back to the heaps. */
+static void spares_free(struct iop_qp *qp)
+{
+	while (qp->n_spare != 0)
+		iop_heap_free(qp->in, qp->spare[--qp->n_spare], qp->in_min);
+	while (qp->n_spent != 0)
+		iop_heap_free(qp->out, iop_window_map_reply(&qp->map, qp->spent[--qp->n_spent]),
+			      qp->out_min);
+}
+
 static void qp_free(struct iop_qp *qp)
 {
+	/* Before the close: the IOP may reclaim the slot, free lists and all, at once. */
+	spares_free(qp);
 	host_channel_close(qp->h, &qp->ch);
 	free(qp->e);
 	free(qp->free_idx);
@@ -185,10 +218,33 @@ unsigned iop_qp_outstanding(const struct iop_qp *qp)
 	return qp->outstanding;
 }
 
+/*
+ * Take request frames from free_to_host, once it holds enough of them to be
+ * worth a look at its indices. @return how many were taken.
+ */
+static unsigned spares_take(struct iop_qp *qp)
+{
+	uint32_t mfas[QP_SPARES];
+	unsigned n;
+
+	if (iop_mfa_ring_count(qp->ch.free_to_host) < QP_SPARES_TAKE)
+		return 0;
+	n = iop_mfa_ring_take(qp->ch.free_to_host, mfas, QP_SPARES);
+	for (unsigned i = 0; i < n; i++)
+		qp->spare[i] = iop_window_map_request(&qp->map, mfas[i]);
+	qp->n_spare = n;
+	return n;
+}
+
 uint32_t *iop_qp_frame_alloc(struct iop_qp *qp, size_t bytes)
 {
+	uint32_t *f;
+
+	/* Already allocated, and tagged as this host's by the IOP before it gave them back. */
+	if (bytes <= qp->in_min && (qp->n_spare != 0 || spares_take(qp) != 0))
+		return qp->spare[--qp->n_spare];
 	/* iop_host_frame_alloc(), without its calls: tagged as it is allocated. */
-	uint32_t *f = iop_heap_alloc_tagged(qp->in, bytes < 16 ? 16 : bytes, qp->h->owner);
+	f = iop_heap_alloc_tagged(qp->in, bytes < 16 ? 16 : bytes, qp->h->owner);
 
 	if (f == NULL)
 		errno = ENOMEM;
@@ -437,6 +493,32 @@ static uint32_t *reply_claim(const struct iop_qp *qp, uint32_t mfa, size_t *bloc
 	return *block != 0 ? r : NULL;
 }
 
+/*
+ * A reply frame the queue pair is done with: kept for free_to_iop if it is
+ * of the free list's size, else back to the heap. A full batch is marked
+ * and goes on the list (marked only then: a frame kept here is not the
+ * IOP's to answer in yet, whatever a host puts on the list); what finds the
+ * list full goes back to the heap.
+ */
+static void reply_free(struct iop_qp *qp, uint32_t *r, size_t block)
+{
+	unsigned posted;
+
+	if (block != qp->out_min) {
+		iop_heap_free(qp->out, r, block);
+		return;
+	}
+	qp->spent[qp->n_spent++] = iop_window_map_mfa(&qp->map, r);
+	if (qp->n_spent < QP_SPARES)
+		return;
+	for (unsigned i = 0; i < QP_SPARES; i++)
+		*(uint32_t *)iop_window_map_reply(&qp->map, qp->spent[i]) = IOP_FREE_FRAME_MARK;
+	posted = iop_mfa_ring_post(qp->ch.free_to_iop, qp->spent, QP_SPARES);
+	while (posted < QP_SPARES)
+		iop_heap_free(qp->out, iop_window_map_reply(&qp->map, qp->spent[posted++]), block);
+	qp->n_spent = 0;
+}
+
 /* One reply: match it, run its callback, free it (and a FAIL's request). @return 1 if a callback ran. */
 static unsigned complete(struct iop_qp *qp, uint32_t mfa)
 {
@@ -505,7 +587,7 @@ static unsigned complete(struct iop_qp *qp, uint32_t mfa)
 		if (request != NULL)
 			iop_qp_frame_free(qp, request);
 	}
-	iop_heap_free(qp->out, r, block);
+	reply_free(qp, r, block);
 	return ran;
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Channels and their MFA rings: a slot's life and its generation checks,
- * rings laid out in the window and used through two mappings, back-pressure
+ * rings laid out in the window and used through two mappings, free lists
+ * given back when a slot is reclaimed, back-pressure
  * that loses nothing, many host threads each on its own channel with several
  * repliers, and a host killed mid-post that stalls nobody.
  */
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "iop_channel.h"
+#include "iop_heap.h"
 #include "iop_mfa_ring.h"
 #include "iop_test.h"
 #include "iop_window.h"
@@ -120,6 +122,72 @@ static void test_reopen_starts_empty(void)
 	CU_ASSERT_EQUAL_FATAL(iop_channel_open(w, &ch), 0);
 	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch.to_iop), 0);
 	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch.to_host), 0);
+	iop_window_close(w);
+}
+
+/* A frame of h, tagged `owner`, and its MFA. */
+static uint32_t tagged_frame(struct iop_window *w, struct iop_heap *h, size_t bytes,
+			     uint16_t owner, void **frame)
+{
+	*frame = iop_heap_alloc_tagged(h, bytes, owner);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(*frame);
+	return iop_window_mfa(w, *frame);
+}
+
+/*
+ * The free lists are laid out empty with the other rings, and what is left
+ * on them when the slot is reclaimed goes back to the heaps: the frames of
+ * the slot's owner in the list's own heap (on free_to_iop, marked ones,
+ * each once however often it is listed), and nothing else a host put there
+ * (another owner's frame, a frame of the other heap, a free block, a
+ * block's middle, an unmarked reply frame), which stays as it was.
+ */
+static void test_reclaim_gives_back_the_free_lists(void)
+{
+	enum { OWNER = 0x42, OTHER = 0x43 };
+	struct iop_window *w = window_with(1, 16);
+	struct iop_heap *in = iop_window_inbound(w), *out = iop_window_outbound(w);
+	struct iop_heap_stats s0, s1;
+	struct iop_channel ch;
+	void *req, *rep, *other, *wrong_heap, *freed, *unmarked;
+	uint32_t to_host[2], to_iop[6];
+
+	CU_ASSERT_EQUAL_FATAL(iop_channel_open_as(w, &ch, OWNER), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ch.free_to_host);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ch.free_to_iop);
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch.free_to_host), 0);
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch.free_to_iop), 0);
+	CU_ASSERT_EQUAL(iop_mfa_ring_capacity(ch.free_to_iop), 15);
+
+	to_host[0] = tagged_frame(w, in, 64, OWNER, &req);
+	to_host[1] = to_host[0] + 16; /* inside that block */
+	to_iop[0] = tagged_frame(w, out, 64, OWNER, &rep);
+	*(uint32_t *)rep = IOP_FREE_FRAME_MARK;
+	to_iop[1] = tagged_frame(w, out, 64, OTHER, &other);
+	to_iop[2] = tagged_frame(w, in, 64, OWNER, &wrong_heap);
+	to_iop[3] = tagged_frame(w, out, 64, OWNER, &freed);
+	to_iop[4] = tagged_frame(w, out, 64, OWNER, &unmarked);
+	to_iop[5] = to_iop[0]; /* twice */
+	CU_ASSERT_EQUAL(iop_heap_free(out, freed, 64), 0);
+	CU_ASSERT_EQUAL(iop_mfa_ring_post(ch.free_to_host, to_host, 2), 2);
+	CU_ASSERT_EQUAL(iop_mfa_ring_post(ch.free_to_iop, to_iop, 6), 6);
+	iop_heap_stats(out, &s0);
+
+	CU_ASSERT_EQUAL(iop_channel_close(w, &ch), 0);
+	CU_ASSERT_EQUAL(iop_channel_reclaim(w, ch.id, ch.generation), 0);
+	CU_ASSERT_EQUAL(iop_heap_allocated_size(in, req), 0);
+	CU_ASSERT_EQUAL(iop_heap_allocated_size(out, rep), 0);
+	CU_ASSERT_EQUAL(iop_heap_allocated_size(out, other), 64);
+	CU_ASSERT_EQUAL(iop_heap_tag(out, other), OTHER);
+	CU_ASSERT_EQUAL(iop_heap_allocated_size(in, wrong_heap), 64);
+	CU_ASSERT_EQUAL(iop_heap_allocated_size(out, unmarked), 64);
+	iop_heap_stats(out, &s1);
+	CU_ASSERT_EQUAL(s1.bytes_in_use, s0.bytes_in_use - 64); /* rep, and no more */
+	CU_ASSERT_EQUAL(s1.refused_frees, s0.refused_frees);
+
+	CU_ASSERT_EQUAL_FATAL(iop_channel_open_as(w, &ch, OWNER), 0);
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch.free_to_host), 0);
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch.free_to_iop), 0);
 	iop_window_close(w);
 }
 
@@ -441,6 +509,7 @@ static const struct iop_test_case channel_tests[] = {
 	{ "slot_life", test_slot_life },
 	{ "changes_counted", test_changes_counted },
 	{ "reopen_starts_empty", test_reopen_starts_empty },
+	{ "reclaim_gives_back_the_free_lists", test_reclaim_gives_back_the_free_lists },
 	{ "back_pressure_loses_nothing", test_back_pressure_loses_nothing },
 	{ "rings_shared_between_mappings", test_rings_shared_between_mappings },
 	{ "bad_window_options", test_bad_window_options },

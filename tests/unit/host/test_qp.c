@@ -768,6 +768,176 @@ static void test_events_reach_their_callbacks(void)
 	down();
 }
 
+static const uint32_t *reply_seen;
+
+static void record_reply(struct iop_qp *qp, const struct iop_completion *c)
+{
+	(void)qp;
+	CU_ASSERT_EQUAL(c->result, 0);
+	reply_seen = c->reply;
+	completions++;
+}
+
+/* One request answered with the loop turned by hand. @return its reply frame. */
+static const uint32_t *one_round_trip(struct iop_qp *qp, uint32_t **request)
+{
+	uint32_t *f = private_frame(qp, NOP_TID);
+
+	if (request != NULL)
+		*request = f;
+	reply_seen = NULL;
+	CU_ASSERT_EQUAL_FATAL(iop_qp_post(qp, f, record_reply, NULL), 0);
+	iop_runtime_poll(fx.rt, 0);
+	CU_ASSERT_EQUAL(iop_qp_poll(qp, 8), 1);
+	return reply_seen;
+}
+
+/*
+ * Take what a free list holds, check that each is an allocated frame of
+ * heap h's smallest block tagged `owner`, and put them back in order (the
+ * test is the list's one consumer while it does). @return how many.
+ */
+static unsigned free_list_check(struct rte_ring *r, struct iop_heap *h, uint16_t owner,
+				uint32_t *mfas, unsigned max)
+{
+	unsigned n = iop_mfa_ring_take(r, mfas, max);
+
+	for (unsigned i = 0; i < n; i++) {
+		void *f = iop_window_frame(fx.w, mfas[i]);
+
+		CU_ASSERT_EQUAL(iop_heap_allocated_size(h, f), iop_heap_min_block(h));
+		CU_ASSERT_EQUAL(iop_heap_tag(h, f), owner);
+	}
+	CU_ASSERT_EQUAL(iop_mfa_ring_post(r, mfas, n), n);
+	return n;
+}
+
+/*
+ * Frames of the smallest block go round on the channel's free lists: the
+ * IOP puts an answered request's frame on free_to_host, tagged as the
+ * host's again, and the queue pair fills it again; the queue pair gives
+ * spent reply frames back on free_to_iop a batch at a time, and the IOP
+ * answers in them, oldest first. Detach gives back what the lists and the
+ * queue pair hold.
+ */
+static void test_frames_go_round_on_the_free_lists(void)
+{
+	enum { FIRST = 20, BATCH = 32 };
+	struct iop_host *h;
+	struct iop_qp *qp = qp_without_loop(&h);
+	struct iop_heap *in = iop_window_inbound(fx.w), *out = iop_window_outbound(fx.w);
+	struct iop_heap_stats in0, out0, in1, out1;
+	const struct iop_channel *ch;
+	uint32_t *sent[FIRST], mfas[BATCH], *f;
+	bool found = false;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
+	ch = iop_qp_channel(qp);
+	completions = 0;
+	for (unsigned i = 0; i < FIRST; i++) {
+		sent[i] = private_frame(qp, NOP_TID);
+		CU_ASSERT_EQUAL_FATAL(iop_qp_post(qp, sent[i], count_ok, NULL), 0);
+	}
+	iop_runtime_poll(fx.rt, 0);
+	CU_ASSERT_EQUAL(iop_qp_poll(qp, 64), FIRST);
+	CU_ASSERT_EQUAL(completions, FIRST);
+
+	/* The answered requests' frames, in the order they were answered, the host's again. */
+	CU_ASSERT_EQUAL_FATAL(free_list_check(ch->free_to_host, in, iop_host_owner(h), mfas,
+					      BATCH), FIRST);
+	for (unsigned i = 0; i < FIRST; i++)
+		CU_ASSERT_PTR_EQUAL(iop_window_frame(fx.w, mfas[i]), sent[i]);
+	/* The next frame is one of them: the queue pair took them all at once. */
+	f = iop_qp_frame_alloc(qp, 32);
+	for (unsigned i = 0; i < FIRST; i++)
+		found |= f == sent[i];
+	CU_ASSERT(found);
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch->free_to_host), 0);
+	CU_ASSERT_EQUAL(iop_qp_frame_free(qp, f), 0);
+
+	/*
+	 * The next requests go in the frames the queue pair took; their
+	 * replies come from the heap (free_to_iop is still empty), and the
+	 * queue pair keeps them rather than free them.
+	 */
+	iop_heap_stats(in, &in0);
+	iop_heap_stats(out, &out0);
+	for (unsigned i = FIRST; i < BATCH; i++) {
+		uint32_t *request;
+
+		found = false;
+		one_round_trip(qp, &request);
+		for (unsigned k = 0; k < FIRST; k++)
+			found |= request == sent[k];
+		CU_ASSERT(found);
+	}
+	iop_heap_stats(in, &in1);
+	iop_heap_stats(out, &out1);
+	CU_ASSERT_EQUAL(in1.blocks_in_use, in0.blocks_in_use);
+
+	/* BATCH replies spent: back on free_to_iop together, the host's still. */
+	CU_ASSERT_EQUAL_FATAL(free_list_check(ch->free_to_iop, out, iop_host_owner(h), mfas,
+					      BATCH), BATCH);
+	CU_ASSERT_EQUAL(out1.blocks_in_use, out0.blocks_in_use + BATCH - FIRST);
+	CU_ASSERT_PTR_EQUAL(one_round_trip(qp, NULL), iop_window_frame(fx.w, mfas[0]));
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch->free_to_iop), BATCH - 1);
+	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
+	down();
+}
+
+/*
+ * What a host puts on free_to_iop that is not a marked reply frame of its
+ * own of the list's size (another owner's, a larger block, a request frame,
+ * a block it gave back to the heap, which a reply may have taken since) is
+ * not answered in, counted as a bad MFA, and left as it was: each request
+ * is answered from the heap instead.
+ */
+static void test_bad_frames_on_the_outbound_free_list_are_not_used(void)
+{
+	struct iop_host *h;
+	struct iop_qp *qp = qp_without_loop(&h);
+	struct iop_heap *out = iop_window_outbound(fx.w);
+	struct iop_runtime_stats rs0, rs1;
+	uint32_t mfas[4], *other, *large, *request, *freed;
+	const uint32_t *r;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
+	other = iop_heap_alloc_tagged(out, 32, iop_host_owner(h) - 1);
+	large = iop_heap_alloc_tagged(out, 1024, iop_host_owner(h));
+	request = iop_qp_frame_alloc(qp, 32);
+	freed = iop_heap_alloc_tagged(out, 32, iop_host_owner(h));
+	CU_ASSERT_FATAL(other != NULL && large != NULL && request != NULL && freed != NULL);
+	/* Marked as a host marks what it gives back: only the other checks refuse them. */
+	memset(other, 0xA5, 64);
+	memset(large, 0x5A, 64);
+	other[0] = large[0] = request[0] = IOP_FREE_FRAME_MARK;
+	mfas[0] = iop_window_mfa(fx.w, other);
+	mfas[1] = iop_window_mfa(fx.w, large);
+	mfas[2] = iop_window_mfa(fx.w, request);
+	mfas[3] = iop_window_mfa(fx.w, freed);
+	CU_ASSERT_EQUAL(iop_heap_free(out, freed, 32), 0);
+	CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_post(iop_qp_channel(qp)->free_to_iop, mfas, 4), 4);
+	iop_runtime_stats(fx.rt, &rs0);
+	completions = 0;
+	for (int i = 0; i < 4; i++) {
+		r = one_round_trip(qp, NULL);
+		CU_ASSERT(r != other && r != large && r != request);
+	}
+	CU_ASSERT_EQUAL(completions, 4);
+	iop_runtime_stats(fx.rt, &rs1);
+	CU_ASSERT_EQUAL(rs1.bad_mfas, rs0.bad_mfas + 4);
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(iop_qp_channel(qp)->free_to_iop), 0);
+	CU_ASSERT_EQUAL(iop_heap_tag(out, other), iop_host_owner(h) - 1);
+	CU_ASSERT_EQUAL(other[0], IOP_FREE_FRAME_MARK);
+	CU_ASSERT_EQUAL(other[1], 0xA5A5A5A5u);
+	CU_ASSERT_EQUAL(large[1], 0x5A5A5A5Au);
+	CU_ASSERT_EQUAL(iop_heap_free(out, other, 32), 0);
+	CU_ASSERT_EQUAL(iop_heap_free(out, large, 1024), 0);
+	CU_ASSERT_EQUAL(iop_qp_frame_free(qp, request), 0);
+	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
+	down();
+}
+
 /* Detach with requests in flight and replies unread gives every frame back. */
 static void test_detach_gives_everything_back(void)
 {
@@ -865,6 +1035,9 @@ static const struct iop_test_case qp_tests[] = {
 	{ "multiple_replies_keep_the_request", test_multiple_replies_keep_the_request },
 	{ "frame_that_is_no_reply_is_no_success", test_frame_that_is_no_reply_is_no_success },
 	{ "events_reach_their_callbacks", test_events_reach_their_callbacks },
+	{ "frames_go_round_on_the_free_lists", test_frames_go_round_on_the_free_lists },
+	{ "bad_frames_on_the_outbound_free_list_are_not_used",
+	  test_bad_frames_on_the_outbound_free_list_are_not_used },
 	{ "detach_gives_everything_back", test_detach_gives_everything_back },
 	{ "channels_come_back", test_channels_come_back },
 	{ "threads_each_with_a_queue_pair", test_threads_each_with_a_queue_pair },

@@ -371,6 +371,8 @@ static void test_many_deferred_lct_waiters(void)
 		}
 	}
 	CU_ASSERT_EQUAL(answered, CHANNELS * PER_CHANNEL);
+	for (unsigned c = 0; c < CHANNELS; c++)
+		harness_leave(&t, &ch[c]);
 	harness_down(&t);
 }
 
