@@ -161,6 +161,17 @@ unsigned iop_window_channels(const struct iop_window *w)
 	return channel_table_slots(iop_window_rings(w));
 }
 
+size_t iop_channel_free_list_block(const struct iop_window *w, const struct iop_heap *h)
+{
+	/* A list's frames, and as many again on each side of it. */
+	uint64_t held = (uint64_t)iop_window_channels(w) * 3 * IOP_FREE_LIST_HOLD;
+	size_t min = iop_heap_min_block(h);
+
+	if (min == 0 || iop_heap_size(h) / min < 4 * held)
+		return 0;
+	return min;
+}
+
 static void fill(const struct iop_window *w, unsigned id, uint64_t word, struct iop_channel *ch)
 {
 	unsigned state = state_of(word);

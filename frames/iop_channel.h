@@ -26,10 +26,12 @@
  * The free lists keep a frame that goes round and round between one host
  * thread and one poller out of the heap: no allocation bit is set and
  * cleared for it on each trip, and no cache line of the heap's bitmaps
- * moves between the two CPUs. Only frames of the heaps' smallest block go
- * on them, and either side may use the heap instead at any time (a list
- * empty or full, a request answered on another lcore). What is left on them
- * when the slot is reclaimed goes back to the heaps then.
+ * moves between the two CPUs. Only frames of the size
+ * iop_channel_free_list_block() gives go on them, no more than
+ * IOP_FREE_LIST_HOLD at a time, and either side may use the heap instead
+ * at any time (a list empty or full, a request answered on another lcore).
+ * What is left on them when the slot is reclaimed goes back to the heaps
+ * then.
  *
  * A host thread opens a channel of its own, so a host that is preempted or
  * killed mid-post stalls nobody but itself: no other channel shares its
@@ -48,12 +50,14 @@
 #define IOP_CHANNEL_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+struct iop_heap;
 struct iop_window;
 struct rte_ring;
 
@@ -69,6 +73,24 @@ enum iop_channel_state {
 	IOP_CHANNEL_OPEN = 2,    /**< in use by a host */
 	IOP_CHANNEL_CLOSED = 3,  /**< the host left; the IOP drains, then reclaims */
 };
+
+/**
+ * Most frames a free list holds: its producer gives a frame to the heap
+ * instead once the list has this many. Each side may keep as many again
+ * that it took from a list or is about to put on one.
+ */
+#define IOP_FREE_LIST_HOLD 64u
+
+/**
+ * The size of the frames that go round on the free lists of a window's
+ * channels, for the heap h (its inbound or outbound heap): the heap's
+ * smallest block, or 0, for no free lists, when the heap is too small for
+ * what every channel's lists and both sides of each could hold to be a
+ * small part of it (a quarter at most). Every process that maps the window
+ * gets the same answer, so the host library and the IOP agree on it.
+ * Thread safety: any thread.
+ */
+size_t iop_channel_free_list_block(const struct iop_window *w, const struct iop_heap *h);
 
 /**
  * The first word of a reply frame on a channel's free_to_iop list: a

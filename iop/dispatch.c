@@ -207,9 +207,9 @@ static void post_run(struct iop_lcore *lc, const struct held_reply *run, unsigne
 }
 
 /*
- * An answered request's frame: back on its channel's inbound free list (if
- * this loop is the list's producer),
- * tagged as the host's again, when it can go there; else to the heap. A
+ * An answered request's frame: back on its channel's inbound free list,
+ * tagged as the host's again, when this loop is the list's producer, the
+ * frame is of the list's size and the list has room; else to the heap. A
  * frame of a channel reopened since is the heap's: the free list it came
  * from was emptied when the slot was reclaimed.
  */
@@ -217,11 +217,12 @@ static void give_back_frame(struct iop_lcore *lc, const struct done_frame *d)
 {
 	struct iop_runtime *rt = lc->rt;
 
-	if (d->block == rt->in_min && lc->chans[d->channel].owned) {
+	if (d->block == rt->in_list_block && lc->chans[d->channel].owned) {
 		const struct chan_view *v = chan_view(lc, d->channel);
 		uint32_t mfa = iop_window_map_mfa(&rt->map, d->frame);
 
-		if (reply_wanted(v, d->generation)) {
+		if (reply_wanted(v, d->generation) &&
+		    iop_mfa_ring_count(v->ch.free_to_host) < IOP_FREE_LIST_HOLD) {
 			iop_heap_tag_set_block(rt->map.inbound, d->frame, d->block, v->ch.owner);
 			if (iop_mfa_ring_post(v->ch.free_to_host, &mfa, 1) == 1)
 				return;
@@ -237,7 +238,7 @@ uint32_t *dispatch_reply_frame(struct iop_lcore *lc, uint32_t channel, uint32_t 
 	struct iop_heap *out = rt->map.outbound;
 	uint32_t mfa;
 
-	if (bytes <= rt->out_min && lc->chans[channel].owned) {
+	if (bytes <= rt->out_list_block && lc->chans[channel].owned) {
 		const struct chan_view *v = chan_view(lc, channel);
 
 		if (reply_wanted(v, generation) &&
@@ -250,7 +251,7 @@ uint32_t *dispatch_reply_frame(struct iop_lcore *lc, uint32_t channel, uint32_t 
 			 * (and not freed: it is not known to be anybody's to
 			 * free). The reply built in it overwrites the mark.
 			 */
-			if (p != NULL && iop_heap_block_tag(out, p, rt->out_min) == owner &&
+			if (p != NULL && iop_heap_block_tag(out, p, rt->out_list_block) == owner &&
 			    p[0] == IOP_FREE_FRAME_MARK)
 				return p;
 			STAT_ADD(rt->stats.bad_mfas, 1);

@@ -14,6 +14,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "iop_channel.h"
 #include "iop_heap.h"
 #include "iop_sgl.h"
 #include "iop_window.h"
@@ -129,8 +130,8 @@ struct iop_runtime *iop_runtime_create(const struct iop_runtime_config *cfg, cha
 	rt->w = cfg->window;
 	rt->iop_id = cfg->iop_id & IOP_TID_MAX;
 	iop_window_map(rt->w, &rt->map);
-	rt->in_min = iop_heap_min_block(rt->map.inbound);
-	rt->out_min = iop_heap_min_block(rt->map.outbound);
+	rt->in_list_block = iop_channel_free_list_block(rt->w, rt->map.inbound);
+	rt->out_list_block = iop_channel_free_list_block(rt->w, rt->map.outbound);
 	rt->n_lcores = cfg->lcores;
 	atomic_store(&rt->state, IOP_STATE_OPERATIONAL);
 	atomic_store(&rt->lct_change, 1);

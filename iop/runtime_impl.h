@@ -223,7 +223,7 @@ struct loop_arg {
 struct iop_runtime {
 	struct iop_window *w;
 	struct iop_window_map map;       /* MFAs and frames, converted inline */
-	size_t in_min, out_min;          /* the free lists' frames: the heaps' smallest blocks */
+	size_t in_list_block, out_list_block; /* the free lists' frames; 0: no free lists */
 	uint16_t iop_id;
 	unsigned n_lcores;
 	struct iop_lcore *lcores[IOP_RUNTIME_MAX_LCORES];

@@ -80,7 +80,7 @@ struct iop_qp {
 	unsigned n_free;
 	uint32_t *free_idx; /* a stack of free entry indices */
 	struct qp_entry *e;
-	size_t in_min, out_min;       /* the free lists' frames: the heaps' smallest blocks */
+	size_t in_list_block, out_list_block; /* the free lists' frames; 0: no free lists */
 	unsigned n_spare, n_spent;
 	uint32_t *spare[QP_SPARES];   /* request frames taken from free_to_host */
 	uint32_t spent[QP_SPARES];    /* reply frames' MFAs, for free_to_iop */
@@ -133,8 +133,8 @@ struct iop_qp *iop_qp_create(struct iop_host *h, const struct iop_qp_opts *opts)
 	qp->in = iop_window_inbound(qp->w);
 	qp->out = iop_window_outbound(qp->w);
 	iop_window_map(qp->w, &qp->map);
-	qp->in_min = iop_heap_min_block(qp->in);
-	qp->out_min = iop_heap_min_block(qp->out);
+	qp->in_list_block = iop_channel_free_list_block(qp->w, qp->in);
+	qp->out_list_block = iop_channel_free_list_block(qp->w, qp->out);
 	qp->depth = depth;
 	/* Pushed in reverse, so entries are handed out from index 0 up. */
 	for (unsigned i = 0; i < depth; i++)
@@ -152,10 +152,10 @@ struct iop_qp *iop_qp_create(struct iop_host *h, const struct iop_qp_opts *opts)
 static void spares_free(struct iop_qp *qp)
 {
 	while (qp->n_spare != 0)
-		iop_heap_free(qp->in, qp->spare[--qp->n_spare], qp->in_min);
+		iop_heap_free(qp->in, qp->spare[--qp->n_spare], qp->in_list_block);
 	while (qp->n_spent != 0)
 		iop_heap_free(qp->out, iop_window_map_reply(&qp->map, qp->spent[--qp->n_spent]),
-			      qp->out_min);
+			      qp->out_list_block);
 }
 
 static void qp_free(struct iop_qp *qp)
@@ -241,7 +241,7 @@ uint32_t *iop_qp_frame_alloc(struct iop_qp *qp, size_t bytes)
 	uint32_t *f;
 
 	/* Already allocated, and tagged as this host's by the IOP before it gave them back. */
-	if (bytes <= qp->in_min && (qp->n_spare != 0 || spares_take(qp) != 0))
+	if (bytes <= qp->in_list_block && (qp->n_spare != 0 || spares_take(qp) != 0))
 		return qp->spare[--qp->n_spare];
 	/* iop_host_frame_alloc(), without its calls: tagged as it is allocated. */
 	f = iop_heap_alloc_tagged(qp->in, bytes < 16 ? 16 : bytes, qp->h->owner);
@@ -498,13 +498,13 @@ static uint32_t *reply_claim(const struct iop_qp *qp, uint32_t mfa, size_t *bloc
  * of the free list's size, else back to the heap. A full batch is marked
  * and goes on the list (marked only then: a frame kept here is not the
  * IOP's to answer in yet, whatever a host puts on the list); what finds the
- * list full goes back to the heap.
+ * list full (IOP_FREE_LIST_HOLD) goes back to the heap.
  */
 static void reply_free(struct iop_qp *qp, uint32_t *r, size_t block)
 {
-	unsigned posted;
+	unsigned room, posted = 0;
 
-	if (block != qp->out_min) {
+	if (block != qp->out_list_block) {
 		iop_heap_free(qp->out, r, block);
 		return;
 	}
@@ -513,7 +513,8 @@ static void reply_free(struct iop_qp *qp, uint32_t *r, size_t block)
 		return;
 	for (unsigned i = 0; i < QP_SPARES; i++)
 		*(uint32_t *)iop_window_map_reply(&qp->map, qp->spent[i]) = IOP_FREE_FRAME_MARK;
-	posted = iop_mfa_ring_post(qp->ch.free_to_iop, qp->spent, QP_SPARES);
+	room = IOP_FREE_LIST_HOLD - RTE_MIN(iop_mfa_ring_count(qp->ch.free_to_iop), IOP_FREE_LIST_HOLD);
+	posted = iop_mfa_ring_post(qp->ch.free_to_iop, qp->spent, RTE_MIN(room, QP_SPARES));
 	while (posted < QP_SPARES)
 		iop_heap_free(qp->out, iop_window_map_reply(&qp->map, qp->spent[posted++]), block);
 	qp->n_spent = 0;

@@ -191,6 +191,28 @@ static void test_reclaim_gives_back_the_free_lists(void)
 	iop_window_close(w);
 }
 
+/*
+ * Free lists only where the heap dwarfs what they and both sides of every
+ * channel could hold: a window with 1 MiB heaps and 8 channels has them, for
+ * frames of the smallest block; one with 64 KiB heaps has none.
+ */
+static void test_free_lists_only_in_heaps_large_enough(void)
+{
+	struct iop_window_opts small = { .inbound_bytes = 64 << 10, .outbound_bytes = 64 << 10,
+					 .channels = 8, .ring_entries = 64 };
+	struct iop_window *w = window_with(8, 64), *s = iop_window_create(&small);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL(iop_channel_free_list_block(w, iop_window_inbound(w)),
+			iop_heap_min_block(iop_window_inbound(w)));
+	CU_ASSERT_EQUAL(iop_channel_free_list_block(w, iop_window_outbound(w)),
+			iop_heap_min_block(iop_window_outbound(w)));
+	CU_ASSERT_EQUAL(iop_channel_free_list_block(s, iop_window_inbound(s)), 0);
+	CU_ASSERT_EQUAL(iop_channel_free_list_block(s, iop_window_outbound(s)), 0);
+	iop_window_close(s);
+	iop_window_close(w);
+}
+
 /* A full ring takes what fits and says so; the rest is posted later, in order. */
 static void test_back_pressure_loses_nothing(void)
 {
@@ -510,6 +532,7 @@ static const struct iop_test_case channel_tests[] = {
 	{ "changes_counted", test_changes_counted },
 	{ "reopen_starts_empty", test_reopen_starts_empty },
 	{ "reclaim_gives_back_the_free_lists", test_reclaim_gives_back_the_free_lists },
+	{ "free_lists_only_in_heaps_large_enough", test_free_lists_only_in_heaps_large_enough },
 	{ "back_pressure_loses_nothing", test_back_pressure_loses_nothing },
 	{ "rings_shared_between_mappings", test_rings_shared_between_mappings },
 	{ "bad_window_options", test_bad_window_options },

@@ -65,11 +65,11 @@ static void loop_stop(void)
 	fx.running = false;
 }
 
-/* A window with small rings, so that back-pressure is easy to reach; the nop DDM. */
-static void up(bool run)
+/* A window with rings of `entries`; the nop DDM. */
+static void up_rings(bool run, unsigned entries)
 {
 	struct iop_window_opts wo = { .inbound_bytes = 1u << 20, .outbound_bytes = 1u << 20,
-				      .channels = 8, .ring_entries = 64 };
+				      .channels = 8, .ring_entries = entries };
 	struct iop_runtime_ddm ddm = { "nop", NULL, 0 };
 	struct iop_runtime_config cfg = { .lcores = 1, .iop_id = 3, .ddms = &ddm, .n_ddms = 1 };
 	char err[256] = "";
@@ -86,6 +86,12 @@ static void up(bool run)
 	fx.out_free0 = heap_free_bytes(iop_window_outbound(fx.w));
 	if (run)
 		loop_start();
+}
+
+/* A window with small rings, so that back-pressure is easy to reach. */
+static void up(bool run)
+{
+	up_rings(run, 64);
 }
 
 /* Every frame back where it started, once the host has detached. */
@@ -886,6 +892,46 @@ static void test_frames_go_round_on_the_free_lists(void)
 }
 
 /*
+ * The IOP puts no more than IOP_FREE_LIST_HOLD frames on free_to_host: a
+ * host that leaves them there (here, one that allocates its requests from
+ * the heap itself) does not keep more than that out of the heap.
+ */
+static void test_free_to_host_holds_no_more_than_its_share(void)
+{
+	enum { ROUNDS = 4, PER_ROUND = 40 };
+	struct iop_host *h;
+	struct iop_qp *qp;
+	struct iop_heap *in;
+	struct iop_heap_stats s0, s1;
+
+	up_rings(false, 256); /* rings that hold more than the list may */
+	h = attach();
+	qp = iop_qp_create(h, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
+	in = iop_window_inbound(fx.w);
+	iop_heap_stats(in, &s0);
+	completions = 0;
+	for (unsigned round = 0; round < ROUNDS; round++) {
+		for (unsigned i = 0; i < PER_ROUND; i++) {
+			uint32_t *f = iop_heap_alloc_tagged(in, 32, iop_host_owner(h));
+
+			CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+			iop_build_util_private(f, 32, NOP_TID, 0x1234, 0x5678);
+			CU_ASSERT_EQUAL_FATAL(iop_qp_post(qp, f, count_ok, NULL), 0);
+		}
+		for (int turn = 0; turn < 4; turn++) /* a turn takes up to a burst a channel */
+			iop_runtime_poll(fx.rt, 0);
+		CU_ASSERT_EQUAL(iop_qp_poll(qp, 64), PER_ROUND);
+	}
+	CU_ASSERT_EQUAL(completions, ROUNDS * PER_ROUND);
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(iop_qp_channel(qp)->free_to_host), IOP_FREE_LIST_HOLD);
+	iop_heap_stats(in, &s1);
+	CU_ASSERT_EQUAL(s1.blocks_in_use, s0.blocks_in_use + IOP_FREE_LIST_HOLD);
+	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
+	down();
+}
+
+/*
  * What a host puts on free_to_iop that is not a marked reply frame of its
  * own of the list's size (another owner's, a larger block, a request frame,
  * a block it gave back to the heap, which a reply may have taken since) is
@@ -1036,6 +1082,8 @@ static const struct iop_test_case qp_tests[] = {
 	{ "frame_that_is_no_reply_is_no_success", test_frame_that_is_no_reply_is_no_success },
 	{ "events_reach_their_callbacks", test_events_reach_their_callbacks },
 	{ "frames_go_round_on_the_free_lists", test_frames_go_round_on_the_free_lists },
+	{ "free_to_host_holds_no_more_than_its_share",
+	  test_free_to_host_holds_no_more_than_its_share },
 	{ "bad_frames_on_the_outbound_free_list_are_not_used",
 	  test_bad_frames_on_the_outbound_free_list_are_not_used },
 	{ "detach_gives_everything_back", test_detach_gives_everything_back },
