@@ -11,6 +11,7 @@
  * header counts those transitions, so that a poll loop learns from one word
  * whether it must look at every slot again (iop_channel_changes()).
  */
+#include <endian.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -321,7 +322,7 @@ static void free_lists_drain(struct iop_window *w, unsigned id)
 			if (block == 0 || iop_heap_tag(heap[k], f) != owner)
 				continue;
 			if (k == 1) {
-				if (*(uint32_t *)f != IOP_FREE_FRAME_MARK)
+				if (le32toh(*(uint32_t *)f) != IOP_FREE_FRAME_MARK)
 					continue;
 				*(uint32_t *)f = 0;
 			}
@@ -349,7 +350,9 @@ int iop_channel_reclaim(struct iop_window *w, unsigned id, uint32_t generation)
 	if (atomic_load_explicit(&s->word, memory_order_acquire) !=
 	    pack(generation, IOP_CHANNEL_CLOSED))
 		return rc == -EBUSY ? -EBUSY : -ESTALE; /* FREE or OPEN, or reopened meanwhile */
-	free_lists_drain(w, id);
+	/* Only a slot that was open has its free lists laid out, maybe with frames on them. */
+	if (rc == -EBUSY)
+		free_lists_drain(w, id);
 	/* A free slot names no process, so a sweep for a dead pid never finds it. */
 	atomic_store_explicit(&s->owner_pid, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->owner, IOP_OWNER_IOP, memory_order_relaxed);

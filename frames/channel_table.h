@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /**
- * Bytes the ring area needs for n slots of two rings of `entries` each, or 0
+ * Bytes the ring area needs for n slots of four rings of `entries` each, or 0
  * with errno EINVAL when n is 0 or past IOP_CHANNELS_MAX, or entries is not a
  * power of two in [2, 2^20].
  */

@@ -39,7 +39,7 @@
  *
  * A slot's life: FREE -> CLAIMED (a host is laying out its rings) -> OPEN ->
  * CLOSED (the host is done, or the IOP found it gone) -> FREE once the IOP
- * has drained both rings and called iop_channel_reclaim(). The IOP uses a
+ * has drained the request and reply rings and called iop_channel_reclaim(). The IOP uses a
  * slot's rings only while it is OPEN or CLOSED.
  *
  * Hosts are trusted as far as the window's memory goes: a host maps all of
@@ -93,8 +93,9 @@ enum iop_channel_state {
 size_t iop_channel_free_list_block(const struct iop_window *w, const struct iop_heap *h);
 
 /**
- * The first word of a reply frame on a channel's free_to_iop list: a
- * MessageSize of 0, which no message has (see the list's rules above).
+ * The first word of a reply frame on a channel's free_to_iop list, little
+ * endian as a frame's words are: a MessageSize of 0, which no message has
+ * (see the list's rules above).
  */
 #define IOP_FREE_FRAME_MARK 0x0000F4EEu
 
@@ -114,7 +115,7 @@ struct iop_channel {
 unsigned iop_window_channels(const struct iop_window *w);
 
 /**
- * Claim a free slot for the calling thread and lay out its two rings empty.
+ * Claim a free slot for the calling thread and lay out its four rings empty.
  *
  * @param w   the window, made here or attached.
  * @param ch  filled with the new channel.
@@ -156,10 +157,11 @@ int iop_channel_lookup(const struct iop_window *w, unsigned id, struct iop_chann
  * Give slot id back to the free pool: CLOSED -> FREE, or CLAIMED -> FREE for
  * a host that died while laying out its rings. The caller has drained the
  * request and reply rings and knows the owner is gone; nothing uses the
- * rings afterwards. The frames left on a CLOSED slot's free lists go back
- * to the heaps here (on free_to_iop only marked ones, each once), before
- * the caller's iop_window_reclaim() for a host that died would find them by
- * their tag: a frame is freed once, by whichever comes first.
+ * rings afterwards. The frames left on the free lists of a slot that was
+ * OPEN go back to the heaps here (on free_to_iop only marked ones, each
+ * once). For a host that died, call this before iop_window_reclaim() frees
+ * the rest of its frames by their tag: a frame the sweep freed, and someone
+ * then allocated again, must not be on a list any more when it is drained.
  *
  * @param generation  the generation the caller drained; a slot reopened
  *                    since is left alone.

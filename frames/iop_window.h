@@ -31,7 +31,7 @@ extern "C" {
 struct iop_window_opts {
 	size_t inbound_bytes;  /**< inbound heap, rounded up to a power of two; 0 = 16 MiB */
 	size_t outbound_bytes; /**< outbound heap, likewise; 0 = 16 MiB */
-	unsigned channels;     /**< channel slots, each two MFA rings (<iop/channel.h>); 0 = 16 */
+	unsigned channels;     /**< channel slots, each four MFA rings (<iop/channel.h>); 0 = 16 */
 	unsigned ring_entries; /**< entries per ring, a power of two; 0 = 1024 */
 	const struct iop_heap_opts *heap; /**< options of both heaps (<iop/heap.h>); NULL = defaults */
 	uint32_t flags;        /**< IOP_WINDOW_F_* */

@@ -12,6 +12,8 @@
 #include <sched.h>
 #include <stdlib.h>
 
+#include <rte_byteorder.h>
+
 #include "iop_channel.h"
 #include "iop_heap.h"
 #include "iop_mfa_ring.h"
@@ -249,11 +251,14 @@ uint32_t *dispatch_reply_frame(struct iop_lcore *lc, uint32_t channel, uint32_t 
 			 * The host put it there: a frame it was given for this
 			 * channel and marked as done with, or it is not used
 			 * (and not freed: it is not known to be anybody's to
-			 * free). The reply built in it overwrites the mark.
+			 * free). The mark goes at once, before the reply is
+			 * built over it.
 			 */
 			if (p != NULL && iop_heap_block_tag(out, p, rt->out_list_block) == owner &&
-			    p[0] == IOP_FREE_FRAME_MARK)
+			    p[0] == rte_cpu_to_le_32(IOP_FREE_FRAME_MARK)) {
+				p[0] = 0;
 				return p;
+			}
 			STAT_ADD(rt->stats.bad_mfas, 1);
 		}
 	}

@@ -4,7 +4,7 @@
  * frames, the intermediate replies of a request answered with several, and
  * the one final reply. The final reply finishes the request: it goes to the
  * channel the request came in on, and the request frame goes back to the
- * inbound heap.
+ * host (the channel's inbound free list, or the inbound heap).
  */
 #include <errno.h>
 #include <rte_byteorder.h>

@@ -14,7 +14,7 @@
  *
  * Each host thread then makes its own queue pair (struct iop_qp): a channel
  * of the window (its own single-producer request ring and reply ring) and a
- * table of the requests it has in flight. A request is a frame from the
+ * table of the requests it has in flight. A request is a frame of the
  * inbound heap (iop_qp_frame_alloc()), filled by a builder (<iop/build.h>) or
  * by hand, and posted with a completion callback; iop_qp_poll() takes the
  * replies, matches each to its request by TransactionContext (which the queue
@@ -94,7 +94,10 @@ uint16_t iop_host_owner(const struct iop_host *h);
 
 /**
  * Open a bare channel for the calling thread and register it with iopd (for
- * programs that drive the rings themselves; most use a queue pair).
+ * programs that drive the rings themselves; most use a queue pair). The IOP
+ * puts answered requests' frames on its free_to_host list (<iop/channel.h>):
+ * up to IOP_FREE_LIST_HOLD of them stay allocated there, the host's, until
+ * the host takes them or the channel is closed and reclaimed.
  * @return 0, -ENOSPC (every channel in use), or what iopd answered.
  * Thread safety: any thread.
  */
@@ -193,8 +196,9 @@ const struct iop_channel *iop_qp_channel(const struct iop_qp *qp);
 unsigned iop_qp_outstanding(const struct iop_qp *qp);
 
 /**
- * A request frame of at least `bytes` (at least 16) from the inbound heap,
- * stamped as the host's.
+ * A request frame of at least `bytes` (at least 16), stamped as the host's:
+ * one the IOP gave back on the channel's inbound free list (<iop/channel.h>)
+ * if it is small enough, else one from the inbound heap.
  * @return the frame, or NULL with errno ENOMEM when the heap has no block
  *         that large free now (a retry may succeed once replies come back).
  */

@@ -219,15 +219,15 @@ unsigned iop_qp_outstanding(const struct iop_qp *qp)
 }
 
 /*
- * Take request frames from free_to_host, once it holds enough of them to be
- * worth a look at its indices. @return how many were taken.
+ * Take request frames from free_to_host, once it holds at least `least` of
+ * them. @return how many were taken.
  */
-static unsigned spares_take(struct iop_qp *qp)
+static unsigned spares_take(struct iop_qp *qp, unsigned least)
 {
 	uint32_t mfas[QP_SPARES];
 	unsigned n;
 
-	if (iop_mfa_ring_count(qp->ch.free_to_host) < QP_SPARES_TAKE)
+	if (iop_mfa_ring_count(qp->ch.free_to_host) < least)
 		return 0;
 	n = iop_mfa_ring_take(qp->ch.free_to_host, mfas, QP_SPARES);
 	for (unsigned i = 0; i < n; i++)
@@ -240,11 +240,18 @@ uint32_t *iop_qp_frame_alloc(struct iop_qp *qp, size_t bytes)
 {
 	uint32_t *f;
 
-	/* Already allocated, and tagged as this host's by the IOP before it gave them back. */
-	if (bytes <= qp->in_list_block && (qp->n_spare != 0 || spares_take(qp) != 0))
+	/*
+	 * Already allocated, and tagged as this host's by the IOP before it
+	 * gave them back; taken once there are enough to be worth a look at
+	 * the list's indices, or whatever is there when the heap has none.
+	 */
+	if (bytes <= qp->in_list_block &&
+	    (qp->n_spare != 0 || spares_take(qp, QP_SPARES_TAKE) != 0))
 		return qp->spare[--qp->n_spare];
 	/* iop_host_frame_alloc(), without its calls: tagged as it is allocated. */
 	f = iop_heap_alloc_tagged(qp->in, bytes < 16 ? 16 : bytes, qp->h->owner);
+	if (f == NULL && bytes <= qp->in_list_block && spares_take(qp, 1) != 0)
+		return qp->spare[--qp->n_spare];
 
 	if (f == NULL)
 		errno = ENOMEM;
@@ -512,7 +519,8 @@ static void reply_free(struct iop_qp *qp, uint32_t *r, size_t block)
 	if (qp->n_spent < QP_SPARES)
 		return;
 	for (unsigned i = 0; i < QP_SPARES; i++)
-		*(uint32_t *)iop_window_map_reply(&qp->map, qp->spent[i]) = IOP_FREE_FRAME_MARK;
+		*(uint32_t *)iop_window_map_reply(&qp->map, qp->spent[i]) =
+			htole32(IOP_FREE_FRAME_MARK);
 	room = IOP_FREE_LIST_HOLD - RTE_MIN(iop_mfa_ring_count(qp->ch.free_to_iop), IOP_FREE_LIST_HOLD);
 	posted = iop_mfa_ring_post(qp->ch.free_to_iop, qp->spent, RTE_MIN(room, QP_SPARES));
 	while (posted < QP_SPARES)

@@ -7,6 +7,7 @@
  * repliers, and a host killed mid-post that stalls nobody.
  */
 #define _GNU_SOURCE
+#include <endian.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -162,12 +163,12 @@ static void test_reclaim_gives_back_the_free_lists(void)
 	to_host[0] = tagged_frame(w, in, 64, OWNER, &req);
 	to_host[1] = to_host[0] + 16; /* inside that block */
 	to_iop[0] = tagged_frame(w, out, 64, OWNER, &rep);
-	*(uint32_t *)rep = IOP_FREE_FRAME_MARK;
+	*(uint32_t *)rep = htole32(IOP_FREE_FRAME_MARK);
 	to_iop[1] = tagged_frame(w, out, 64, OTHER, &other);
 	to_iop[2] = tagged_frame(w, in, 64, OWNER, &wrong_heap);
 	to_iop[3] = tagged_frame(w, out, 64, OWNER, &freed);
 	to_iop[4] = tagged_frame(w, out, 64, OWNER, &unmarked);
-	to_iop[5] = to_iop[0]; /* twice */
+	to_iop[5] = to_iop[0]; /* twice: the second entry finds it free */
 	CU_ASSERT_EQUAL(iop_heap_free(out, freed, 64), 0);
 	CU_ASSERT_EQUAL(iop_mfa_ring_post(ch.free_to_host, to_host, 2), 2);
 	CU_ASSERT_EQUAL(iop_mfa_ring_post(ch.free_to_iop, to_iop, 6), 6);

@@ -7,6 +7,7 @@
  * detach giving every frame back.
  */
 #define _GNU_SOURCE
+#include <endian.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -953,14 +954,18 @@ static void test_bad_frames_on_the_outbound_free_list_are_not_used(void)
 	request = iop_qp_frame_alloc(qp, 32);
 	freed = iop_heap_alloc_tagged(out, 32, iop_host_owner(h));
 	CU_ASSERT_FATAL(other != NULL && large != NULL && request != NULL && freed != NULL);
-	/* Marked as a host marks what it gives back: only the other checks refuse them. */
+	/*
+	 * Marked as a host marks what it gives back: only the other checks
+	 * refuse them. The freed block first, before any reply may take it
+	 * from the heap again: its allocation bit alone refuses it.
+	 */
 	memset(other, 0xA5, 64);
 	memset(large, 0x5A, 64);
-	other[0] = large[0] = request[0] = IOP_FREE_FRAME_MARK;
-	mfas[0] = iop_window_mfa(fx.w, other);
-	mfas[1] = iop_window_mfa(fx.w, large);
-	mfas[2] = iop_window_mfa(fx.w, request);
-	mfas[3] = iop_window_mfa(fx.w, freed);
+	other[0] = large[0] = request[0] = freed[0] = htole32(IOP_FREE_FRAME_MARK);
+	mfas[0] = iop_window_mfa(fx.w, freed);
+	mfas[1] = iop_window_mfa(fx.w, other);
+	mfas[2] = iop_window_mfa(fx.w, large);
+	mfas[3] = iop_window_mfa(fx.w, request);
 	CU_ASSERT_EQUAL(iop_heap_free(out, freed, 32), 0);
 	CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_post(iop_qp_channel(qp)->free_to_iop, mfas, 4), 4);
 	iop_runtime_stats(fx.rt, &rs0);
@@ -974,12 +979,51 @@ static void test_bad_frames_on_the_outbound_free_list_are_not_used(void)
 	CU_ASSERT_EQUAL(rs1.bad_mfas, rs0.bad_mfas + 4);
 	CU_ASSERT_EQUAL(iop_mfa_ring_count(iop_qp_channel(qp)->free_to_iop), 0);
 	CU_ASSERT_EQUAL(iop_heap_tag(out, other), iop_host_owner(h) - 1);
-	CU_ASSERT_EQUAL(other[0], IOP_FREE_FRAME_MARK);
+	CU_ASSERT_EQUAL(le32toh(other[0]), IOP_FREE_FRAME_MARK);
 	CU_ASSERT_EQUAL(other[1], 0xA5A5A5A5u);
 	CU_ASSERT_EQUAL(large[1], 0x5A5A5A5Au);
 	CU_ASSERT_EQUAL(iop_heap_free(out, other, 32), 0);
 	CU_ASSERT_EQUAL(iop_heap_free(out, large, 1024), 0);
 	CU_ASSERT_EQUAL(iop_qp_frame_free(qp, request), 0);
+	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
+	down();
+}
+
+/*
+ * With the inbound heap exhausted, a queue pair still gets a frame while
+ * its channel's free list has any, fewer than it would otherwise wait for.
+ */
+static void test_frames_on_the_free_list_when_the_heap_has_none(void)
+{
+	enum { ANSWERED = 5, MAX_HOGS = 64 };
+	struct iop_host *h;
+	struct iop_qp *qp = qp_without_loop(&h);
+	struct iop_heap *in = iop_window_inbound(fx.w);
+	void *hog[MAX_HOGS];
+	size_t hog_bytes[MAX_HOGS];
+	unsigned n_hogs = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
+	completions = 0;
+	for (unsigned i = 0; i < ANSWERED; i++)
+		CU_ASSERT_EQUAL_FATAL(iop_qp_post(qp, private_frame(qp, NOP_TID), count_ok, NULL),
+				      0);
+	iop_runtime_poll(fx.rt, 0);
+	CU_ASSERT_EQUAL(iop_qp_poll(qp, 8), ANSWERED);
+	CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_count(iop_qp_channel(qp)->free_to_host), ANSWERED);
+	/* Every block the heap has, largest first. */
+	for (size_t bytes = iop_heap_size(in); bytes >= iop_heap_min_block(in) && n_hogs < MAX_HOGS;)
+		if ((hog[n_hogs] = iop_heap_alloc(in, bytes)) != NULL)
+			hog_bytes[n_hogs++] = bytes;
+		else
+			bytes /= 2;
+	CU_ASSERT_PTR_NULL_FATAL(iop_heap_alloc(in, 16));
+	CU_ASSERT_PTR_NOT_NULL(iop_qp_frame_alloc(qp, 32));
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(iop_qp_channel(qp)->free_to_host), 0);
+	while (n_hogs != 0) {
+		n_hogs--;
+		CU_ASSERT_EQUAL(iop_heap_free(in, hog[n_hogs], hog_bytes[n_hogs]), 0);
+	}
 	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
 	down();
 }
@@ -1084,6 +1128,8 @@ static const struct iop_test_case qp_tests[] = {
 	{ "frames_go_round_on_the_free_lists", test_frames_go_round_on_the_free_lists },
 	{ "free_to_host_holds_no_more_than_its_share",
 	  test_free_to_host_holds_no_more_than_its_share },
+	{ "frames_on_the_free_list_when_the_heap_has_none",
+	  test_frames_on_the_free_list_when_the_heap_has_none },
 	{ "bad_frames_on_the_outbound_free_list_are_not_used",
 	  test_bad_frames_on_the_outbound_free_list_are_not_used },
 	{ "detach_gives_everything_back", test_detach_gives_everything_back },

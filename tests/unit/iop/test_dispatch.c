@@ -804,6 +804,43 @@ static void test_requests_cross_lcores(void)
 }
 
 /*
+ * A channel's free lists have one IOP-side user, the loop that takes its
+ * requests (lcore 0 here): requests it answers itself give their frames
+ * back on free_to_host and are answered in frames from free_to_iop;
+ * requests answered on lcore 1 use the heap for both, and leave the lists
+ * alone.
+ */
+static void test_free_lists_only_on_the_channels_loop(void)
+{
+	const struct iop_runtime_ddm ddms[] = { { "nop", NULL, 1 }, { "echo", NULL, 0 } };
+	struct iop_heap *out;
+	struct harness t;
+	struct seen_reply s;
+	uint32_t marked[4];
+
+	harness_up(&t, &small, ddms, 2, 2);
+	CU_ASSERT_EQUAL_FATAL(t.ch.id % 2, 0); /* lcore 0's */
+	out = iop_window_outbound(t.w);
+	for (unsigned i = 0; i < 4; i++) {
+		uint32_t *f = iop_heap_alloc_tagged(out, 32, t.ch.owner);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+		f[0] = rte_cpu_to_le_32(IOP_FREE_FRAME_MARK);
+		marked[i] = iop_window_mfa(t.w, f);
+	}
+	CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_post(t.ch.free_to_iop, marked, 4), 4);
+	for (uint32_t i = 0; i < 10; i++)
+		CU_ASSERT_FATAL(harness_call(&t, NOP, IOP_UTIL_CLAIM, 4, i, &s)); /* on lcore 1 */
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(t.ch.free_to_host), 0);
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(t.ch.free_to_iop), 4);
+	for (uint32_t i = 0; i < 3; i++)
+		CU_ASSERT_FATAL(harness_call(&t, NOP + 1, IOP_UTIL_CLAIM, 4, i, &s)); /* on lcore 0 */
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(t.ch.free_to_host), 3);
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(t.ch.free_to_iop), 1);
+	harness_down(&t); /* the slot's reclaim frees what the lists still hold */
+}
+
+/*
  * Lcore 0 runs alone and forwards more than lcore 1's forward ring holds:
  * the rest of that burst waits on lcore 0, the rest of the requests stay in
  * the hosts' rings, and once lcore 1 runs every host gets its replies in the
@@ -1168,6 +1205,7 @@ static const struct iop_test_case dispatch_tests[] = {
 	{ "held_replies_grow_in_order", test_held_replies_grow_in_order },
 	{ "empty_outbound_heap_waits", test_empty_outbound_heap_waits },
 	{ "requests_cross_lcores", test_requests_cross_lcores },
+	{ "free_lists_only_on_the_channels_loop", test_free_lists_only_on_the_channels_loop },
 	{ "forwarding_keeps_order_when_the_ring_is_full",
 	  test_forwarding_keeps_order_when_the_ring_is_full },
 	{ "replies_to_a_closed_channel_are_freed", test_replies_to_a_closed_channel_are_freed },
