@@ -2,8 +2,8 @@
 /*
  * The channel table in the window's ring area: a header, then one slot per
  * channel, each a control line followed by its four MFA rings (requests,
- * replies, and the two free lists). Offsets only,
- * so every process that maps the window finds the same slots.
+ * replies, and the two free lists). Offsets only, so every process that maps
+ * the window finds the same slots.
  *
  * A slot's state and generation share one 64-bit word, so every transition
  * checks both in one compare-and-swap: a close or a reclaim meant for an
@@ -115,8 +115,8 @@ bool channel_table_sane(const void *area, size_t len)
 	    t->slots > IOP_CHANNELS_MAX || !entries_ok(t->entries))
 		return false;
 	return t->ring_bytes == ring_bytes(t->entries) &&
-	       t->slot_bytes == SLOT_ALIGN + SLOT_RINGS * t->ring_bytes && t->slots_off == SLOT_ALIGN &&
-	       t->slots_off + (uint64_t)t->slots * t->slot_bytes <= len;
+	       t->slot_bytes == SLOT_ALIGN + SLOT_RINGS * t->ring_bytes &&
+	       t->slots_off == SLOT_ALIGN && t->slots_off + (uint64_t)t->slots * t->slot_bytes <= len;
 }
 
 unsigned channel_table_slots(const void *area)

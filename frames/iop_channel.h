@@ -39,8 +39,8 @@
  *
  * A slot's life: FREE -> CLAIMED (a host is laying out its rings) -> OPEN ->
  * CLOSED (the host is done, or the IOP found it gone) -> FREE once the IOP
- * has drained the request and reply rings and called iop_channel_reclaim(). The IOP uses a
- * slot's rings only while it is OPEN or CLOSED.
+ * has drained the request and reply rings and called iop_channel_reclaim().
+ * The IOP uses a slot's rings only while it is OPEN or CLOSED.
  *
  * Hosts are trusted as far as the window's memory goes: a host maps all of
  * it writable, so these rings protect against a host that stops, not one
@@ -76,8 +76,9 @@ enum iop_channel_state {
 
 /**
  * Most frames a free list holds: its producer gives a frame to the heap
- * instead once the list has this many. Each side may keep as many again
- * that it took from a list or is about to put on one.
+ * instead once the list has this many. Each side may keep up to as many
+ * again that it took from a list or is about to put on one (the host
+ * library keeps 32 of each, the IOP none).
  */
 #define IOP_FREE_LIST_HOLD 64u
 

@@ -521,7 +521,8 @@ static void reply_free(struct iop_qp *qp, uint32_t *r, size_t block)
 	for (unsigned i = 0; i < QP_SPARES; i++)
 		*(uint32_t *)iop_window_map_reply(&qp->map, qp->spent[i]) =
 			htole32(IOP_FREE_FRAME_MARK);
-	room = IOP_FREE_LIST_HOLD - RTE_MIN(iop_mfa_ring_count(qp->ch.free_to_iop), IOP_FREE_LIST_HOLD);
+	room = IOP_FREE_LIST_HOLD -
+	       RTE_MIN(iop_mfa_ring_count(qp->ch.free_to_iop), IOP_FREE_LIST_HOLD);
 	posted = iop_mfa_ring_post(qp->ch.free_to_iop, qp->spent, RTE_MIN(room, QP_SPARES));
 	while (posted < QP_SPARES)
 		iop_heap_free(qp->out, iop_window_map_reply(&qp->map, qp->spent[posted++]), block);

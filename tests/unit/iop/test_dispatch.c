@@ -1079,8 +1079,9 @@ static void watch_post_all(struct harness *t)
  * A request's frame goes back to the host (to the heap, or to the channel's
  * inbound free list) before its reply reaches the host, also when one turn
  * answers more requests than the loop keeps replies for (so some are posted
- * in the middle of the turn, while later requests are still being handled). Replies seen in the middle of the turn prove the
- * test looked where it matters.
+ * in the middle of the turn, while later requests are still being handled).
+ * Replies seen in the middle of the turn prove the test looked where it
+ * matters.
  */
 static void test_request_frames_free_before_their_replies_show(void)
 {
