@@ -25,6 +25,7 @@
 
 #include <rte_byteorder.h>
 
+#include "iop_build.h"
 #include "iop_channel.h"
 #include "iop_frame.h"
 #include "iop_heap.h"
@@ -220,6 +221,86 @@ static void test_killed_host_loses_nobody_anything(void)
 	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0); /* lost nothing */
 	CU_ASSERT_EQUAL(kill(iopd_pid, 0), 0);                   /* iopd still up */
 	/* iopd takes back what the dead host held as the IOP finishes with it. */
+	for (int i = 0; i < 100; i++) {
+		CU_ASSERT_EQUAL_FATAL(heap_use(&in1, &out1), 0);
+		if (in1 == in0 && out1 == out0)
+			break;
+		iop_test_sleep_ms(50);
+	}
+	CU_ASSERT_EQUAL(in1, in0);
+	CU_ASSERT_EQUAL(out1, out0);
+	close(ready[0]);
+	close(ready[1]);
+}
+
+static void count_reply(struct iop_qp *qp, const struct iop_completion *c)
+{
+	(void)qp;
+	if (c->result == 0)
+		(*(unsigned *)c->arg)++;
+}
+
+/*
+ * A host with a queue pair: bursts of calls, until frames wait on both of
+ * its channel's free lists (and the queue pair keeps some of each kind);
+ * then it says so (or says it found a list empty) and waits to be killed.
+ */
+static void queue_pair_host_process(int ready_fd)
+{
+	char err[256];
+	struct iop_host *h = iop_host_attach(sock_path, err, sizeof(err));
+	struct iop_qp *qp = h != NULL ? iop_qp_create(h, NULL) : NULL;
+	const struct iop_channel *ch;
+	unsigned done = 0;
+	char say;
+
+	alarm(60);
+	if (qp == NULL)
+		_exit(2);
+	ch = iop_qp_channel(qp);
+	for (unsigned round = 0; round < 5; round++) {
+		unsigned want = done + 40;
+
+		for (unsigned i = 0; i < 40; i++) {
+			uint32_t *f = iop_qp_frame_alloc(qp, 16);
+
+			if (f == NULL || iop_build_util(f, 16, NOP_TID, IOP_UTIL_CLAIM) <= 0 ||
+			    iop_qp_post(qp, f, count_reply, &done) != 0)
+				_exit(3);
+		}
+		while (done < want)
+			iop_qp_poll(qp, 64);
+	}
+	say = iop_mfa_ring_count(ch->free_to_host) != 0 && iop_mfa_ring_count(ch->free_to_iop) != 0
+		      ? 'r'
+		      : 'e';
+	if (write(ready_fd, &say, 1) != 1)
+		_exit(2);
+	for (;;)
+		pause(); /* holding its frames, until killed */
+}
+
+/*
+ * A queue-pair host killed while frames go round on its free lists: what
+ * the lists hold, what its queue pair kept of them, all come back.
+ */
+static void test_killed_host_gives_back_its_free_lists(void)
+{
+	uint32_t in0, out0, in1 = 0, out1 = 0;
+	int ready[2];
+	pid_t doomed;
+	char byte = 0;
+
+	CU_ASSERT_EQUAL_FATAL(heap_use(&in0, &out0), 0);
+	CU_ASSERT_FATAL(pipe(ready) == 0);
+	doomed = fork();
+	if (doomed == 0)
+		queue_pair_host_process(ready[1]);
+	CU_ASSERT_FATAL(doomed > 0);
+	CU_ASSERT_FATAL(read(ready[0], &byte, 1) == 1);
+	CU_ASSERT_EQUAL(byte, 'r'); /* frames on both lists when it died */
+	kill(doomed, SIGKILL);
+	CU_ASSERT_EQUAL(waitpid(doomed, NULL, 0), doomed);
 	for (int i = 0; i < 100; i++) {
 		CU_ASSERT_EQUAL_FATAL(heap_use(&in1, &out1), 0);
 		if (in1 == in0 && out1 == out0)
@@ -453,6 +534,7 @@ static void test_abandoned_requests_named_at_shutdown(void)
 static const struct iop_test_case iopd_tests[] = {
 	{ "calls_from_a_host_process", test_calls_from_a_host_process },
 	{ "killed_host_loses_nobody_anything", test_killed_host_loses_nobody_anything },
+	{ "killed_host_gives_back_its_free_lists", test_killed_host_gives_back_its_free_lists },
 	{ "other_user_refused", test_other_user_refused },
 	{ "attach_to_nothing", test_attach_to_nothing },
 	{ "telemetry", test_telemetry },
