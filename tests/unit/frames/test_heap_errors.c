@@ -314,6 +314,41 @@ static void test_tag_set_block_checks_sizes_and_bounds(void)
 	free(table);
 }
 
+/*
+ * iop_heap_block_tag() answers only for a live block of exactly the size
+ * asked: the tag of an allocated 128-byte block as 128 bytes, and -EFAULT
+ * for it as 64 or 256 bytes, for its middle, for a free block, and for
+ * anything outside the heap.
+ */
+static void test_block_tag_only_for_live_blocks_of_that_size(void)
+{
+	struct iop_heap *h = iop_heap_create(1 << 20, NULL);
+	uint16_t *table = calloc(1, heap_tags_bytes(1 << 20, NULL));
+	char *b, *freed;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(table);
+	b = iop_heap_alloc(h, 128);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_EQUAL(iop_heap_block_tag(h, b, 128), -ENOTSUP); /* no table yet */
+	heap_tags_attach(h, table);
+	CU_ASSERT_EQUAL(iop_heap_tag_set_block(h, b, 128, 7), 0);
+	CU_ASSERT_EQUAL(iop_heap_block_tag(h, b, 128), 7);
+	CU_ASSERT_EQUAL(iop_heap_block_tag(h, b, 64), -EFAULT);  /* smaller than the block */
+	CU_ASSERT_EQUAL(iop_heap_block_tag(h, b, 256), -EFAULT); /* larger */
+	CU_ASSERT_EQUAL(iop_heap_block_tag(h, b + 64, 64), -EFAULT);
+	freed = iop_heap_alloc_tagged(h, 64, 9);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(freed);
+	CU_ASSERT_EQUAL(iop_heap_block_tag(h, freed, 64), 9);
+	CU_ASSERT_EQUAL(iop_heap_free(h, freed, 64), 0);
+	CU_ASSERT_EQUAL(iop_heap_block_tag(h, freed, 64), -EFAULT); /* keeps its tag, not live */
+	CU_ASSERT_EQUAL(iop_heap_block_tag(h, heap_blocks(h) + (1 << 20), 64), -EFAULT);
+	CU_ASSERT_EQUAL(iop_heap_block_tag(h, heap_blocks(h) - 64, 64), -EFAULT);
+	CU_ASSERT_EQUAL(iop_heap_free(h, b, 128), 0);
+	iop_heap_destroy(h);
+	free(table);
+}
+
 static const struct iop_test_case error_tests[] = {
 	{ "create_rejects_bad_sizes", test_create_rejects_bad_sizes },
 	{ "create_in_rejects_bad_memory", test_create_in_rejects_bad_memory },
@@ -324,6 +359,8 @@ static const struct iop_test_case error_tests[] = {
 	{ "allocated_size_only_for_live_block_starts",
 	  test_allocated_size_only_for_live_block_starts },
 	{ "tag_set_block_checks_sizes_and_bounds", test_tag_set_block_checks_sizes_and_bounds },
+	{ "block_tag_only_for_live_blocks_of_that_size",
+	  test_block_tag_only_for_live_blocks_of_that_size },
 	{ NULL, NULL },
 };
 
