@@ -194,9 +194,27 @@ static void test_calls_from_a_host_process(void)
 	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/*
+ * iopd takes back what a dead host held as the IOP finishes with it: both
+ * heaps' bytes in use come back to in0 and out0 within five seconds.
+ */
+static void heap_use_comes_back(uint32_t in0, uint32_t out0)
+{
+	uint32_t in1 = 0, out1 = 0;
+
+	for (int i = 0; i < 100; i++) {
+		CU_ASSERT_EQUAL_FATAL(heap_use(&in1, &out1), 0);
+		if (in1 == in0 && out1 == out0)
+			break;
+		iop_test_sleep_ms(50);
+	}
+	CU_ASSERT_EQUAL(in1, in0);
+	CU_ASSERT_EQUAL(out1, out0);
+}
+
 static void test_killed_host_loses_nobody_anything(void)
 {
-	uint32_t in0, out0, in1 = 0, out1 = 0;
+	uint32_t in0, out0;
 	int ready[2], status;
 	pid_t doomed, survivor;
 	char byte;
@@ -220,15 +238,7 @@ static void test_killed_host_loses_nobody_anything(void)
 		fprintf(stderr, "survivor: status 0x%x\n", status);
 	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0); /* lost nothing */
 	CU_ASSERT_EQUAL(kill(iopd_pid, 0), 0);                   /* iopd still up */
-	/* iopd takes back what the dead host held as the IOP finishes with it. */
-	for (int i = 0; i < 100; i++) {
-		CU_ASSERT_EQUAL_FATAL(heap_use(&in1, &out1), 0);
-		if (in1 == in0 && out1 == out0)
-			break;
-		iop_test_sleep_ms(50);
-	}
-	CU_ASSERT_EQUAL(in1, in0);
-	CU_ASSERT_EQUAL(out1, out0);
+	heap_use_comes_back(in0, out0);
 	close(ready[0]);
 	close(ready[1]);
 }
@@ -286,7 +296,7 @@ static void queue_pair_host_process(int ready_fd)
  */
 static void test_killed_host_gives_back_its_free_lists(void)
 {
-	uint32_t in0, out0, in1 = 0, out1 = 0;
+	uint32_t in0, out0;
 	int ready[2];
 	pid_t doomed;
 	char byte = 0;
@@ -301,14 +311,7 @@ static void test_killed_host_gives_back_its_free_lists(void)
 	CU_ASSERT_EQUAL(byte, 'r'); /* frames on both lists when it died */
 	kill(doomed, SIGKILL);
 	CU_ASSERT_EQUAL(waitpid(doomed, NULL, 0), doomed);
-	for (int i = 0; i < 100; i++) {
-		CU_ASSERT_EQUAL_FATAL(heap_use(&in1, &out1), 0);
-		if (in1 == in0 && out1 == out0)
-			break;
-		iop_test_sleep_ms(50);
-	}
-	CU_ASSERT_EQUAL(in1, in0);
-	CU_ASSERT_EQUAL(out1, out0);
+	heap_use_comes_back(in0, out0);
 	close(ready[0]);
 	close(ready[1]);
 }
