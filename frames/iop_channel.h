@@ -19,9 +19,9 @@
  *    word, for the IOP poller that owns the channel to answer this
  *    channel's requests in. Producer: the host thread; consumer: that
  *    poller, which answers in a frame only if it is a block of the list's
- *    size, allocated, tagged with the owner and marked, and whose reply
- *    overwrites the mark: a frame a host puts on the list twice, or after
- *    it gave it back to the heap, is never answered in twice at once.
+ *    size, allocated, tagged with the owner and marked, and clears the mark
+ *    as it takes it: a frame a host puts on the list twice, or after it gave
+ *    it back to the heap, is never answered in twice at once.
  *
  * The free lists keep a frame that goes round and round between one host
  * thread and one poller out of the heap: no allocation bit is set and
