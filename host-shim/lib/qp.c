@@ -509,7 +509,7 @@ static uint32_t *reply_claim(const struct iop_qp *qp, uint32_t mfa, size_t *bloc
  */
 static void reply_free(struct iop_qp *qp, uint32_t *r, size_t block)
 {
-	unsigned room, posted = 0;
+	unsigned listed, room, posted;
 
 	if (block != qp->out_list_block) {
 		iop_heap_free(qp->out, r, block);
@@ -521,8 +521,8 @@ static void reply_free(struct iop_qp *qp, uint32_t *r, size_t block)
 	for (unsigned i = 0; i < QP_SPARES; i++)
 		*(uint32_t *)iop_window_map_reply(&qp->map, qp->spent[i]) =
 			htole32(IOP_FREE_FRAME_MARK);
-	room = IOP_FREE_LIST_HOLD -
-	       RTE_MIN(iop_mfa_ring_count(qp->ch.free_to_iop), IOP_FREE_LIST_HOLD);
+	listed = iop_mfa_ring_count(qp->ch.free_to_iop);
+	room = listed < IOP_FREE_LIST_HOLD ? IOP_FREE_LIST_HOLD - listed : 0;
 	posted = iop_mfa_ring_post(qp->ch.free_to_iop, qp->spent, RTE_MIN(room, QP_SPARES));
 	while (posted < QP_SPARES)
 		iop_heap_free(qp->out, iop_window_map_reply(&qp->map, qp->spent[posted++]), block);

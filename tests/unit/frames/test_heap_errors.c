@@ -280,18 +280,30 @@ static void test_allocated_size_only_for_live_block_starts(void)
 }
 
 /*
+ * A 1 MiB heap and a tag table for it, not attached yet: the tag tests look
+ * at the heap without a table first.
+ */
+static struct iop_heap *heap_and_table(uint16_t **table)
+{
+	struct iop_heap *h = iop_heap_create(1 << 20, NULL);
+
+	*table = calloc(1, heap_tags_bytes(1 << 20, NULL));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(*table);
+	return h;
+}
+
+/*
  * iop_heap_tag_set_block() trusts the caller about the bitmaps, not about
  * the numbers: every block size from the smallest to the whole heap, at a
  * start aligned to it, and nothing else.
  */
 static void test_tag_set_block_checks_sizes_and_bounds(void)
 {
-	struct iop_heap *h = iop_heap_create(1 << 20, NULL);
-	uint16_t *table = calloc(1, heap_tags_bytes(1 << 20, NULL));
+	uint16_t *table;
+	struct iop_heap *h = heap_and_table(&table);
 	char *start, *end;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(table);
 	start = heap_blocks(h);
 	end = start + (1 << 20);
 	CU_ASSERT_EQUAL(iop_heap_tag_set_block(h, start, 64, 1), -ENOTSUP); /* no table yet */
@@ -322,12 +334,10 @@ static void test_tag_set_block_checks_sizes_and_bounds(void)
  */
 static void test_block_tag_only_for_live_blocks_of_that_size(void)
 {
-	struct iop_heap *h = iop_heap_create(1 << 20, NULL);
-	uint16_t *table = calloc(1, heap_tags_bytes(1 << 20, NULL));
+	uint16_t *table;
+	struct iop_heap *h = heap_and_table(&table);
 	char *b, *freed;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(table);
 	b = iop_heap_alloc(h, 128);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
 	CU_ASSERT_EQUAL(iop_heap_block_tag(h, b, 128), -ENOTSUP); /* no table yet */
