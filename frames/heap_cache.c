@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "heap_cache.h"
+#include "heap_home.h"
 
 _Thread_local struct heap_cache_thread heap_cache_thread;
 _Atomic uint64_t heap_cache_destroy_gen;
@@ -102,6 +103,8 @@ static struct heap_cache_binding *heap_cache_bind(struct iop_heap *h)
 {
 	struct heap_cache_binding *cb = NULL;
 	struct heap_cache_reg *reg;
+	struct heap_region region;
+	uint32_t home;
 
 	for (unsigned i = 0; i < HEAP_CACHE_BINDINGS; i++) {
 		if (heap_cache_thread.binding[i].h == NULL) {
@@ -125,9 +128,10 @@ static struct heap_cache_binding *heap_cache_bind(struct iop_heap *h)
 		return NULL; /* remembered: no slot, no cache, no rescan */
 	cb->seen_epoch = atomic_load_explicit(&h->cache_epoch, memory_order_acquire);
 	atomic_store_explicit(&cb->c->seen_epoch, cb->seen_epoch, memory_order_release);
-	/* Until its first chunk: spread over the shards by slot. */
+	/* Until its first chunk: the shard of its home, where that chunk will be cut. */
+	home = heap_home_region(h, &region) ? heap_depot_shard_at(h, region.lo) : 0;
 	for (uint32_t i = 0; i < HEAP_CACHE_ORDERS; i++)
-		cb->c->home[i] = (uint32_t)(cb->c - heap_cache_slot(h, 0)) % HEAP_DEPOT_SHARDS;
+		cb->c->home[i] = home;
 	return cb;
 }
 
@@ -291,14 +295,19 @@ static bool depot_give(struct iop_heap *h, struct heap_cache *c, uint32_t i, uin
 
 /*
  * Fill an empty cache with a magazine from the depot: from the shard of the
- * cache's own chunks first. @return false if it had none.
+ * cache's own chunks, or with any_shard from the others after it.
+ * @return false if it had none.
  */
-static bool depot_take(struct iop_heap *h, struct heap_cache *c, uint32_t i)
+static bool depot_take(struct iop_heap *h, struct heap_cache *c, uint32_t i, bool any_shard)
 {
 	struct heap_depot *d = heap_depot(h, i);
-	uint32_t m = depot_pop_any(d, DEPOT_FULL, c->home[i]), n;
+	uint32_t m, n;
 	struct heap_mag *mag;
 
+	if (any_shard)
+		m = depot_pop_any(d, DEPOT_FULL, c->home[i]);
+	else
+		m = depot_pop(d, &d->shard[c->home[i]].full);
 	if (m == UINT32_MAX)
 		return false;
 	mag = &d->mag[m];
@@ -370,34 +379,65 @@ void heap_cache_spill(struct iop_heap *h, struct heap_cache *c, uint32_t i)
 }
 
 /*
+ * A held block of order n + shift for the largest shift from hi down to lo
+ * that the heap has one of (*shift set to it); -1 if none.
+ */
+static int64_t take_chunk(struct iop_heap *h, uint32_t n, uint32_t hi, uint32_t lo,
+			  uint32_t *shift)
+{
+	for (uint32_t s = hi;; s--) {
+		if (n + s <= h->max_order) {
+			int64_t big = heap_take_held(h, n + s);
+
+			if (big >= 0) {
+				*shift = s;
+				return big;
+			}
+		}
+		if (s == lo)
+			return -1;
+	}
+}
+
+/*
  * The cache of order n is empty: cut the next piece from the reserve chunk,
- * or take a new chunk: one held block of order n + cache_chunk (or smaller,
- * if none is free). All its order-n pieces are held with it, so cutting one
- * needs no bitmap work but marking it allocated. Chunks are as large as one
- * cache line of the order's bitmap, so two threads' pieces do not share one.
+ * or fill the cache from the depot, or take a new chunk: one held block of
+ * order n + cache_chunk (or smaller, if none is free). All its order-n
+ * pieces are held with it, so cutting one needs no bitmap work but marking
+ * it allocated. Chunks are as large as one cache line of the order's bitmap,
+ * so two threads' pieces do not share one.
+ *
+ * Blocks of this thread's own chunks that came back to the depot first, then
+ * a new chunk, and only when there is none of the full size other threads'
+ * blocks: a thread that took those while it could cut its own would share
+ * their bitmap lines with the thread that frees them, for good (a second
+ * thread that started after the first had filled the depot lived on the
+ * first one's magazines, and two threads ran at half the speed of one).
  */
 void *heap_cache_refill_alloc(struct iop_heap *h, struct heap_cache_binding *cb, uint32_t n,
 			      uint16_t tag)
 {
 	struct heap_cache *c = cb->c;
 	uint32_t i = n - h->min_order;
+	uint32_t chunk = h->cache_chunk[i];
 	uint64_t next = atomic_load_explicit(&c->reserve_next[i], memory_order_relaxed);
 	uint64_t end = atomic_load_explicit(&c->reserve_end[i], memory_order_relaxed);
 
-	/* Blocks other threads freed, before cutting new ones: the depot first. */
-	if (next == end && depot_take(h, c, i))
-		return heap_cache_pop(h, c, n, atomic_load_explicit(&c->count[i], memory_order_relaxed),
-				      tag);
 	if (next == end) {
-		int64_t big = -1;
-		uint32_t shift;
+		uint32_t shift = chunk;
+		int64_t big;
 
-		for (shift = h->cache_chunk[i];; shift--) {
-			if (n + shift <= h->max_order)
-				big = heap_take_held(h, n + shift);
-			if (big >= 0 || shift == 0)
-				break;
-		}
+		if (depot_take(h, c, i, false))
+			return heap_cache_pop(h, c, n,
+					      atomic_load_explicit(&c->count[i], memory_order_relaxed),
+					      tag);
+		big = take_chunk(h, n, chunk, chunk, &shift);
+		if (big < 0 && depot_take(h, c, i, true))
+			return heap_cache_pop(h, c, n,
+					      atomic_load_explicit(&c->count[i], memory_order_relaxed),
+					      tag);
+		if (big < 0 && chunk > 0)
+			big = take_chunk(h, n, chunk - 1, 0, &shift);
 		if (big < 0)
 			return NULL;
 		count_event(c, HEAP_CACHE_CHUNK_CUT);

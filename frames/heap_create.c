@@ -90,6 +90,8 @@ static uint64_t layout_caches(const struct heap_geometry *g, uint64_t off, struc
 {
 	hdr->cache_off = 0;
 	hdr->depot_off = 0;
+	hdr->depot_bytes = 0;
+	hdr->depot_mags = 0;
 	hdr->cache_orders = 0;
 	memset(hdr->cache_depth, 0, sizeof(hdr->cache_depth));
 	memset(hdr->cache_chunk, 0, sizeof(hdr->cache_chunk));
@@ -114,7 +116,14 @@ static uint64_t layout_caches(const struct heap_geometry *g, uint64_t off, struc
 		return off;
 	hdr->cache_off = align_up(off, HEAP_CACHE_LINE);
 	hdr->depot_off = hdr->cache_off + HEAP_CACHE_SLOTS * sizeof(struct heap_cache);
-	return hdr->depot_off + hdr->cache_orders * sizeof(struct heap_depot);
+	/* One magazine per MiB of heap, within the bounds (heap_layout.h). */
+	hdr->depot_mags = g->max_order < 20 + 6 ? HEAP_DEPOT_MAGS_MIN
+			  : g->max_order > 20 + 8 ? HEAP_DEPOT_MAGS_MAX
+						  : 1u << (g->max_order - 20);
+	hdr->depot_bytes = align_up(sizeof(struct heap_depot) +
+					    hdr->depot_mags * sizeof(struct heap_mag),
+				    HEAP_CACHE_LINE);
+	return hdr->depot_off + hdr->cache_orders * hdr->depot_bytes;
 }
 
 /* Every magazine of every depot empty, dealt out to its shards' empty stacks in turn. */
@@ -127,7 +136,7 @@ static void depots_init(struct iop_heap *h)
 			atomic_store_explicit(&d->shard[s].empty, 0, memory_order_relaxed);
 			atomic_store_explicit(&d->shard[s].full, 0, memory_order_relaxed);
 		}
-		for (uint32_t m = 0; m < HEAP_DEPOT_MAGS; m++) {
+		for (uint32_t m = 0; m < h->depot_mags; m++) {
 			_Atomic uint64_t *head = &d->shard[m % HEAP_DEPOT_SHARDS].empty;
 
 			atomic_store_explicit(&d->mag[m].next,

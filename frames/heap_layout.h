@@ -27,7 +27,7 @@
 #include "iop_heap.h"
 
 #define HEAP_MAGIC 0x50414548504f4931ull /* "1IOPHEAP" little-endian */
-#define HEAP_LAYOUT_VERSION 6u
+#define HEAP_LAYOUT_VERSION 7u
 #define HEAP_FLAG_OWNED 0x1u /* memory was mapped by iop_heap_create() */
 
 #define HEAP_CACHE_LINE 64u
@@ -111,8 +111,17 @@ struct heap_cache {
  * their bitmap words and tags stay between the two threads that pass them,
  * rather than between every thread of the heap. The magazines themselves are
  * the order's, any shard's stacks may hold any of them.
+ *
+ * A thread that frees a batch of B blocks of one order fills about B / 16
+ * magazines: a batch of a thousand blocks of 64 to 512 bytes (threadtest's)
+ * fills 36 of the 512-byte order, so 64 magazines ran out at two threads and
+ * every further spill merged and every refill split. A depot has one
+ * magazine per MiB of heap, at least 64 and at most 256 (four such threads):
+ * 18 KiB per cached order at the most, and on a small heap no more than 1/10
+ * of its bitmaps. Past that a spill merges as before.
  */
-#define HEAP_DEPOT_MAGS 64u
+#define HEAP_DEPOT_MAGS_MIN 64u
+#define HEAP_DEPOT_MAGS_MAX 256u
 #define HEAP_DEPOT_SHARDS 8u
 #define HEAP_MAG_BLOCKS (HEAP_CACHE_DEPTH / 2)
 
@@ -129,7 +138,7 @@ struct heap_depot_shard {
 
 struct heap_depot {
 	struct heap_depot_shard shard[HEAP_DEPOT_SHARDS];
-	_Alignas(HEAP_CACHE_LINE) struct heap_mag mag[HEAP_DEPOT_MAGS];
+	_Alignas(HEAP_CACHE_LINE) struct heap_mag mag[]; /* depot_mags of them */
 };
 
 struct iop_heap {
@@ -157,6 +166,8 @@ struct iop_heap {
 	uint32_t cache_depth[HEAP_CACHE_ORDERS];   /* blocks a cache keeps per order */
 	uint32_t cache_chunk[HEAP_CACHE_ORDERS];   /* log2 of the pieces in a reserve chunk */
 	uint64_t depot_off;                        /* cache_orders depots, or 0 */
+	uint64_t depot_bytes;                      /* one depot, its magazines included */
+	uint32_t depot_mags;                       /* magazines in each depot */
 	/*
 	 * Tags (heap_tags.h): from the header to a table of one 16-bit tag per
 	 * smallest block, or 0 for a heap without one. Relative, like every
@@ -179,19 +190,27 @@ static inline struct heap_cache *heap_cache_slot(const struct iop_heap *h, unsig
 
 static inline struct heap_depot *heap_depot(const struct iop_heap *h, uint32_t i)
 {
-	return (struct heap_depot *)((char *)h + h->depot_off) + i;
+	return (struct heap_depot *)((char *)h + h->depot_off + i * h->depot_bytes);
 }
 
 /*
- * The depot shard of block b of cached order i: its reserve chunk's, hashed
- * (Fibonacci hashing) rather than taken modulo 8, since threads cut their
- * chunks at their homes (heap_home.h), which are multiples of 1/64 of the
- * heap and would all fall on one shard.
+ * The depot shard of an offset in the heap: which eighth of the heap it lies
+ * in. Threads cut their chunks at their homes (heap_home.h), whose six bits
+ * are their slot's reversed, so the eighth is the slot's low three bits
+ * reversed: any eight threads of consecutive slots, a process's first eight
+ * among them, have a shard each. (A hash of the chunk's index, as before,
+ * put two threads on one shard about every other run of two threads.)
  */
+static inline uint32_t heap_depot_shard_at(const struct iop_heap *h, uint64_t off)
+{
+	_Static_assert(HEAP_DEPOT_SHARDS == 8, "the offset's top three bits");
+	return (uint32_t)(off >> (h->max_order - 3));
+}
+
+/* The depot shard of block b of cached order i: its reserve chunk's. */
 static inline uint32_t heap_depot_shard_of(const struct iop_heap *h, uint32_t i, uint64_t b)
 {
-	_Static_assert(HEAP_DEPOT_SHARDS == 8, "three bits of the hash");
-	return (uint32_t)(((b >> h->cache_chunk[i]) * 0x9e3779b97f4a7c15ull) >> 61);
+	return heap_depot_shard_at(h, b << (h->min_order + i));
 }
 
 static inline _Atomic uint64_t *heap_level_word(const struct iop_heap *h, uint32_t k,

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "heap_home.h"
 #include "heap_layout.h"
 #include "iop_heap.h"
 #include "iop_test.h"
@@ -522,7 +523,7 @@ static void test_default_heap_is_cached(void)
 	const struct iop_heap_opts both = { .flags = IOP_HEAP_F_CACHED | IOP_HEAP_F_NO_CACHE };
 	const struct iop_heap_opts *with[3] = { NULL, &zero, &cached };
 	uint32_t orders;
-	uint64_t meta;
+	uint64_t meta, depot_bytes;
 	size_t n = 16 << 20;
 	struct iop_heap *h;
 	void *p;
@@ -540,6 +541,8 @@ static void test_default_heap_is_cached(void)
 	h = iop_heap_create(n, NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
 	orders = h->cache_orders;
+	depot_bytes = h->depot_bytes;
+	CU_ASSERT(depot_bytes >= sizeof(struct heap_depot) + h->depot_mags * sizeof(struct heap_mag));
 	meta = stats_of(h).metadata_bytes;
 	iop_heap_destroy(h);
 	h = iop_heap_create(n, &uncached);
@@ -548,7 +551,7 @@ static void test_default_heap_is_cached(void)
 	/* What caches cost: their slots, and a depot per cached order. */
 	CU_ASSERT_EQUAL(meta - stats_of(h).metadata_bytes,
 			HEAP_CACHE_SLOTS * sizeof(struct heap_cache) +
-				orders * sizeof(struct heap_depot));
+				orders * depot_bytes);
 	CU_ASSERT(iop_heap_footprint(n, NULL) - iop_heap_footprint(n, &uncached) >=
 		  meta - stats_of(h).metadata_bytes);
 	p = iop_heap_alloc(h, 64);
@@ -652,7 +655,7 @@ static void test_cache_events_counted(void)
 	half = depth / 2;
 	/* The first spill is the free that finds the cache full, then one per half refilled. */
 	spills = 1 + (N - (depth + 1)) / half;
-	CU_ASSERT_FATAL(spills > HEAP_DEPOT_MAGS); /* the depot must run out of room */
+	CU_ASSERT_FATAL(spills > h->depot_mags); /* the depot must run out of room */
 
 	for (unsigned i = 0; i < N; i++)
 		CU_ASSERT_PTR_NOT_NULL_FATAL(p[i] = iop_heap_alloc(h, 64));
@@ -665,12 +668,12 @@ static void test_cache_events_counted(void)
 	for (unsigned i = 0; i < N; i++)
 		CU_ASSERT_EQUAL(iop_heap_free(h, p[i], 64), 0);
 	s = stats_of(h);
-	CU_ASSERT_EQUAL(s.cache_depot_gives, HEAP_DEPOT_MAGS);
-	CU_ASSERT_EQUAL(s.cache_heap_releases, spills - HEAP_DEPOT_MAGS);
+	CU_ASSERT_EQUAL(s.cache_depot_gives, h->depot_mags);
+	CU_ASSERT_EQUAL(s.cache_heap_releases, spills - h->depot_mags);
 
 	for (unsigned i = 0; i < N; i++)
 		CU_ASSERT_PTR_NOT_NULL_FATAL(p[i] = iop_heap_alloc(h, 64));
-	CU_ASSERT_EQUAL(stats_of(h).cache_depot_takes, HEAP_DEPOT_MAGS);
+	CU_ASSERT_EQUAL(stats_of(h).cache_depot_takes, h->depot_mags);
 	for (unsigned i = 0; i < N; i++)
 		iop_heap_free(h, p[i], 64);
 
@@ -708,7 +711,7 @@ static unsigned full_mags(const struct iop_heap *h, uint32_t s)
 	uint32_t top = (uint32_t)atomic_load(&d->shard[s].full);
 	unsigned n = 0;
 
-	while (top != 0 && n <= HEAP_DEPOT_MAGS) {
+	while (top != 0 && n <= h->depot_mags) {
 		n++;
 		top = atomic_load(&d->mag[top - 1].next);
 	}
@@ -730,8 +733,9 @@ static void test_depot_shard_of_the_cutter(void)
 
 	/*
 	 * This thread's own chunk first, then a thread that cuts one of its own,
-	 * at its home: their shards are a hash of where the chunks lie, so a new
-	 * cutter (a new thread slot, a new home) on a new heap until they differ.
+	 * at its home: their shards are the eighths of the heap the chunks lie
+	 * in, so a new cutter (a new thread slot, a new home) on a new heap until
+	 * they differ.
 	 */
 	for (unsigned attempt = 0; attempt < 16 && !apart; attempt++) {
 		pthread_t t;
@@ -773,6 +777,116 @@ static void test_depot_shard_of_the_cutter(void)
 	iop_heap_destroy(h);
 }
 
+enum { OWN_BLOCKS = 96, OTHER_BLOCKS = 8 };
+
+/* A second thread's allocations, made only if its home is on another shard than avoid's. */
+struct other_thread {
+	struct iop_heap *h;
+	uint32_t avoid;
+	void *const *mine; /* the first thread's freed blocks */
+	bool apart;
+	void *p[OTHER_BLOCKS];
+	unsigned n, theirs, mags_left;
+};
+
+static bool among(void *const *set, unsigned n, const void *p)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (set[i] == p)
+			return true;
+	return false;
+}
+
+static void *alloc_away_from(void *arg)
+{
+	struct other_thread *k = arg;
+	struct heap_region r = { 0, 0 };
+
+	k->apart = heap_home_region(k->h, &r) && heap_depot_shard_at(k->h, r.lo) != k->avoid;
+	if (!k->apart)
+		return NULL; /* before any heap call: no cache, nothing to give back at exit */
+	for (unsigned i = 0; i < k->n; i++) {
+		k->p[i] = iop_heap_alloc(k->h, 64);
+		k->theirs += among(k->mine, OWN_BLOCKS, k->p[i]);
+	}
+	/* Now: this thread's exit gives the depot back to the heap. */
+	k->mags_left = full_mags(k->h, k->avoid);
+	return NULL;
+}
+
+/* Run k's allocations on a new thread whose home is on another shard (a new slot each try). */
+static void run_away_from(struct other_thread *k)
+{
+	for (unsigned tries = 0; tries < 16 && !k->apart; tries++) {
+		pthread_t t;
+
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, alloc_away_from, k), 0);
+		pthread_join(t, NULL);
+	}
+	CU_ASSERT_FATAL(k->apart);
+}
+
+/* This thread's shard, and OWN_BLOCKS blocks of its own allocated and freed into the depot. */
+static uint32_t own_blocks_to_depot(struct iop_heap *h, void **mine)
+{
+	struct heap_region r = { 0, 0 };
+	uint32_t shard;
+
+	CU_ASSERT_FATAL(heap_home_region(h, &r));
+	shard = heap_depot_shard_at(h, r.lo);
+	for (unsigned i = 0; i < OWN_BLOCKS; i++)
+		CU_ASSERT_PTR_NOT_NULL_FATAL(mine[i] = iop_heap_alloc(h, 64));
+	for (unsigned i = 0; i < OWN_BLOCKS; i++)
+		CU_ASSERT_EQUAL(iop_heap_free(h, mine[i], 64), 0);
+	CU_ASSERT(full_mags(h, shard) > 0);
+	return shard;
+}
+
+/*
+ * A thread with nothing on its own shard of the depot cuts a chunk of its
+ * own rather than take the blocks of another thread's magazines, whose
+ * bitmap lines it would then share with that thread; only when no chunk can
+ * be cut does it take them.
+ */
+static void test_depot_keeps_threads_apart(void)
+{
+	struct iop_heap *h = cached_heap(16 << 20, 0);
+	size_t chunk = (size_t)64 << h->cache_chunk[0];
+	void *mine[OWN_BLOCKS];
+	void **fill = calloc((16u << 20) / chunk, sizeof(*fill));
+	unsigned filled = 0, mags;
+	struct other_thread k = { .h = h, .mine = mine, .n = OTHER_BLOCKS };
+	uint64_t cuts;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fill);
+	k.avoid = own_blocks_to_depot(h, mine);
+	mags = full_mags(h, k.avoid);
+	cuts = stats_of(h).cache_chunk_cuts;
+	run_away_from(&k);
+	CU_ASSERT_EQUAL(k.theirs, 0);
+	CU_ASSERT_EQUAL(k.mags_left, mags);
+	CU_ASSERT_EQUAL(stats_of(h).cache_chunk_cuts, cuts + 1);
+	for (unsigned i = 0; i < k.n; i++)
+		CU_ASSERT_EQUAL(iop_heap_free(h, k.p[i], 64), 0);
+
+	/* No chunk left to cut: the other thread's first block comes from our magazines. */
+	k = (struct other_thread){ .h = h, .mine = mine, .n = 1 };
+	k.avoid = own_blocks_to_depot(h, mine);
+	mags = full_mags(h, k.avoid);
+	while (stats_of(h).largest_free >= chunk)
+		CU_ASSERT_PTR_NOT_NULL_FATAL(fill[filled++] = iop_heap_alloc(h, chunk));
+	run_away_from(&k);
+	CU_ASSERT_EQUAL(k.theirs, 1);
+	CU_ASSERT_EQUAL(k.mags_left, mags - 1);
+	CU_ASSERT_EQUAL(iop_heap_free(h, k.p[0], 64), 0);
+	while (filled > 0)
+		CU_ASSERT_EQUAL(iop_heap_free(h, fill[--filled], chunk), 0);
+	iop_heap_cache_flush(h);
+	assert_whole(h);
+	free(fill);
+	iop_heap_destroy(h);
+}
+
 static const struct iop_test_case cache_tests[] = {
 	{ "pair_reuses_its_block", test_pair_reuses_its_block },
 	{ "frees_are_validated", test_frees_are_validated },
@@ -789,6 +903,7 @@ static const struct iop_test_case cache_tests[] = {
 	{ "killed_process_cache_reclaimed", test_killed_process_cache_reclaimed },
 	{ "cache_events_counted", test_cache_events_counted },
 	{ "depot_shard_of_the_cutter", test_depot_shard_of_the_cutter },
+	{ "depot_keeps_threads_apart", test_depot_keeps_threads_apart },
 	{ NULL, NULL },
 };
 

@@ -146,16 +146,17 @@ static void test_metadata_cost(void)
 	bits_per_min_block = (double)(s.metadata_bytes - sizeof(struct iop_heap)) * 8 /
 			     (double)(n / s.min_block);
 	printf("metadata: %.3f bits per minimum block + %zu header bytes; "
-	       "thread caches add %llu bytes, their depots %zu\n",
+	       "thread caches add %llu bytes, their depots %llu\n",
 	       bits_per_min_block, sizeof(struct iop_heap), (unsigned long long)slots_bytes,
-	       hc->cache_orders * sizeof(struct heap_depot));
+	       (unsigned long long)(hc->cache_orders * hc->depot_bytes));
 	CU_ASSERT(bits_per_min_block <= 4.2);
 	CU_ASSERT(iop_heap_footprint(n, &uncached) - n <= n / 100);
-	/* Cache slots, and a depot of magazines per cached order. */
+	/* Cache slots, and a depot of magazines per cached order: one per MiB of heap. */
 	CU_ASSERT_EQUAL(sc.metadata_bytes, s.metadata_bytes + slots_bytes +
-					   hc->cache_orders * sizeof(struct heap_depot));
+					   hc->cache_orders * hc->depot_bytes);
 	CU_ASSERT_EQUAL(slots_bytes, 76u << 10);
-	CU_ASSERT(hc->cache_orders * sizeof(struct heap_depot) <= 48u << 10);
+	CU_ASSERT_EQUAL(hc->depot_mags, n >> 20);
+	CU_ASSERT(hc->cache_orders * hc->depot_bytes <= 48u << 10);
 	CU_ASSERT(iop_heap_footprint(n, NULL) - n <= n / 100);
 	CU_ASSERT_EQUAL(iop_heap_footprint(n, &cached), iop_heap_footprint(n, NULL));
 	iop_heap_destroy(hc);
