@@ -82,8 +82,9 @@ static uint64_t layout_orders(const struct heap_geometry *g, struct iop_heap *hd
  * heap / 4096 / 2^k freed blocks (at most 32), and cuts new ones from a
  * reserve chunk of heap / 2048 / 2^k blocks (at most 256: one cache line of
  * that order's bitmap, so threads do not share lines). 64 threads' caches
- * of 8 orders hold at most 1/8 + 1/4 of the heap, and that only while nobody
- * is short of memory. Orders that would keep fewer than 4 are not cached.
+ * of 11 orders hold at most 11/64 + 11/32 of the heap (about half), and that
+ * only while nobody is short of memory: an allocation that finds no block
+ * drains them all. Orders that would keep fewer than 4 are not cached.
  * Returns the end offset.
  */
 static uint64_t layout_caches(const struct heap_geometry *g, uint64_t off, struct iop_heap *hdr)
@@ -108,7 +109,7 @@ static uint64_t layout_caches(const struct heap_geometry *g, uint64_t off, struc
 		if (depth < 4)
 			break;
 		hdr->cache_depth[i] = depth < HEAP_CACHE_DEPTH ? (uint32_t)depth : HEAP_CACHE_DEPTH;
-		/* 64 threads' chunks of 8 orders: at most 1/4 of the heap. */
+		/* 64 threads' chunks of 11 orders: at most 11/32 of the heap. */
 		hdr->cache_chunk[i] = g->max_order - 11 - k < 8 ? g->max_order - 11 - k : 8;
 		hdr->cache_orders = i + 1;
 	}

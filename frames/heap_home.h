@@ -18,13 +18,16 @@
  * Its region is the 64th of the heap that starts there. An allocation first
  * looks in its region only, every order from the wanted one up (a block of
  * a larger order counts if it holds the region's start, and is split
- * towards it); only when the region has nothing does it search the whole
- * heap from the lowest address. A process's first thread (home 0) too:
+ * towards it); when the region has nothing, in ranges from the same start of
+ * 2, 4, 8, ... 64ths (to the heap's end), the same way; only then in the
+ * whole heap from the lowest address. A process's first thread (home 0) too:
  * otherwise its exact-order search would take the buddies that other
- * threads' splits leave in their regions. Placement stays deterministic for
- * a given slot, which is what the fuzzer's model checks. Only where
- * searches look changes: what a search takes is still decided by the CAS on
- * the word.
+ * threads' splits leave in their regions. The growing ranges keep a thread
+ * whose blocks outgrow its region next to it: the first eight threads'
+ * homes are 1/8 of the heap apart, so each has that much before it meets
+ * another's blocks. Placement stays deterministic for a given slot, which is
+ * what the fuzzer's model checks. Only where searches look changes: what a
+ * search takes is still decided by the CAS on the word.
  */
 #ifndef IOP_HEAP_HOME_H
 #define IOP_HEAP_HOME_H

@@ -68,8 +68,8 @@ struct iop_heap_opts {
  * with the uncached heap's deterministic placement (lowest address first,
  * within the calling thread's region first: docs/heap.md, "Allocation
  * policy"), for callers that depend on exact addresses or on the free blocks
- * left after a free, and to save the caches' 76 KiB of metadata. With
- * IOP_HEAP_F_CACHED: EINVAL.
+ * left after a free, and to save the caches' metadata (104 KiB of slots and
+ * a depot per cached order). With IOP_HEAP_F_CACHED: EINVAL.
  */
 #define IOP_HEAP_F_NO_CACHE 0x2u
 

@@ -123,11 +123,12 @@ void hm_set_thread_slot(struct heap_model *m, unsigned slot)
 	m->region_hi = m->region_lo + (1ull << (m->max_order - 6));
 }
 
-/* The same within the region: blocks of order j that overlap it. */
-static int smallest_in_region(const struct heap_model *m, unsigned n, int64_t *start)
+/* The same within bytes [lo, hi): blocks of order j that overlap them. */
+static int smallest_in_range(const struct heap_model *m, unsigned n, uint64_t lo, uint64_t hi,
+			     int64_t *start)
 {
 	for (unsigned j = n; j <= m->max_order; j++) {
-		for (uint64_t i = m->region_lo >> j; i <= (m->region_hi - 1) >> j; i++) {
+		for (uint64_t i = lo >> j; i <= (hi - 1) >> j; i++) {
 			if (m->free_set[j][i / 64] & (1ull << (i % 64))) {
 				*start = (int64_t)(i << (j - m->min_order));
 				return (int)j;
@@ -137,17 +138,27 @@ static int smallest_in_region(const struct heap_model *m, unsigned n, int64_t *s
 	return -1;
 }
 
-/* Both searches: the region's first, if the thread has one. */
+/*
+ * Every search: the region's first, if the thread has one, then from the
+ * region's start ranges of 2, 4, 8, ... times its length (cut at the heap's
+ * end), then the whole heap.
+ */
 static int find_block(const struct heap_model *m, unsigned n, int64_t *start, uint64_t *toward)
 {
 	int j;
 
 	if (m->region_hi != 0) {
-		j = smallest_in_region(m, n, start);
-		if (j >= 0) {
-			*toward = m->region_lo;
-			return j;
+		uint64_t len = m->region_hi - m->region_lo, hi = m->region_hi;
+
+		*toward = m->region_lo;
+		j = smallest_in_range(m, n, m->region_lo, hi, start);
+		while (j < 0 && hi < heap_bytes(m)) {
+			len *= 2;
+			hi = m->region_lo + len < heap_bytes(m) ? m->region_lo + len : heap_bytes(m);
+			j = smallest_in_range(m, n, m->region_lo, hi, start);
 		}
+		if (j >= 0)
+			return j;
 	}
 	*toward = 0;
 	return smallest_with_free(m, n, start);

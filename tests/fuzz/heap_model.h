@@ -13,7 +13,9 @@
  *             A thread with a region (hm_set_thread_slot) looks there first:
  *             the smallest order j >= N with a free block that overlaps the
  *             region, the lowest, split keeping the half nearer the region's
- *             start; only then the whole heap as above.
+ *             start; then the same in ranges from the region's start of 2,
+ *             4, 8, ... times its length, cut at the heap's end; only then
+ *             the whole heap as above.
  *   free:     the block becomes free at its own order, nothing merges; a
  *             refused free changes nothing but the refused count.
  *   coalesce: from the smallest order up, every free block whose binary
