@@ -90,9 +90,9 @@ static uint64_t layout_orders(const struct heap_geometry *g, struct iop_heap *hd
 static uint64_t layout_caches(const struct heap_geometry *g, uint64_t off, struct iop_heap *hdr)
 {
 	hdr->cache_off = 0;
-	hdr->depot_off = 0;
-	hdr->depot_bytes = 0;
-	hdr->depot_mags = 0;
+	memset(hdr->depot_off, 0, sizeof(hdr->depot_off));
+	memset(hdr->depot_mags, 0, sizeof(hdr->depot_mags));
+	hdr->depots_bytes = 0;
 	hdr->cache_orders = 0;
 	memset(hdr->cache_depth, 0, sizeof(hdr->cache_depth));
 	memset(hdr->cache_chunk, 0, sizeof(hdr->cache_chunk));
@@ -116,15 +116,22 @@ static uint64_t layout_caches(const struct heap_geometry *g, uint64_t off, struc
 	if (hdr->cache_orders == 0)
 		return off;
 	hdr->cache_off = align_up(off, HEAP_CACHE_LINE);
-	hdr->depot_off = hdr->cache_off + HEAP_CACHE_SLOTS * sizeof(struct heap_cache);
-	/* One magazine per MiB of heap, within the bounds (heap_layout.h). */
-	hdr->depot_mags = g->max_order < 20 + 6 ? HEAP_DEPOT_MAGS_MIN
-			  : g->max_order > 20 + 8 ? HEAP_DEPOT_MAGS_MAX
-						  : 1u << (g->max_order - 20);
-	hdr->depot_bytes = align_up(sizeof(struct heap_depot) +
-					    hdr->depot_mags * sizeof(struct heap_mag),
-				    HEAP_CACHE_LINE);
-	return hdr->depot_off + hdr->cache_orders * hdr->depot_bytes;
+	off = hdr->cache_off + HEAP_CACHE_SLOTS * sizeof(struct heap_cache);
+	for (uint32_t i = 0; i < hdr->cache_orders; i++) {
+		/* One magazine per MiB within the bounds, and no more than hold 1/16 of the heap. */
+		uint64_t mags = (1ull << g->max_order) >> 20;
+		uint64_t sixteenth = (1ull << g->max_order) >> 8 >> (g->min_order + i);
+
+		mags = mags < HEAP_DEPOT_MAGS_MIN ? HEAP_DEPOT_MAGS_MIN : mags;
+		mags = mags > HEAP_DEPOT_MAGS_MAX ? HEAP_DEPOT_MAGS_MAX : mags;
+		mags = mags > sixteenth ? sixteenth : mags; /* at least 64: a cached order's heap is large */
+		hdr->depot_off[i] = off;
+		hdr->depot_mags[i] = (uint32_t)mags;
+		off = align_up(off + sizeof(struct heap_depot) + mags * sizeof(struct heap_mag),
+			       HEAP_CACHE_LINE);
+	}
+	hdr->depots_bytes = off - hdr->depot_off[0];
+	return off;
 }
 
 /* Every magazine of every depot empty, dealt out to its shards' empty stacks in turn. */
@@ -137,7 +144,7 @@ static void depots_init(struct iop_heap *h)
 			atomic_store_explicit(&d->shard[s].empty, 0, memory_order_relaxed);
 			atomic_store_explicit(&d->shard[s].full, 0, memory_order_relaxed);
 		}
-		for (uint32_t m = 0; m < h->depot_mags; m++) {
+		for (uint32_t m = 0; m < h->depot_mags[i]; m++) {
 			_Atomic uint64_t *head = &d->shard[m % HEAP_DEPOT_SHARDS].empty;
 
 			atomic_store_explicit(&d->mag[m].next,

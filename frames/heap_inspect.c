@@ -28,8 +28,8 @@ static int for_each_full_mag(const struct iop_heap *h, uint32_t i,
 		uint32_t top = (uint32_t)atomic_load_explicit(&d->shard[s].full,
 							      memory_order_acquire);
 
-		for (unsigned steps = 0; top != 0 && top <= h->depot_mags &&
-					 steps < h->depot_mags && rc == 0;
+		for (unsigned steps = 0; top != 0 && top <= h->depot_mags[i] &&
+					 steps < h->depot_mags[i] && rc == 0;
 		     steps++) {
 			rc = fn(h, i, &d->mag[top - 1], arg);
 			top = atomic_load_explicit(&d->mag[top - 1].next, memory_order_relaxed);

@@ -121,8 +121,9 @@ struct heap_cache {
  * A thread that frees a batch of B blocks of one order fills about B / 16
  * magazines: a batch of a thousand blocks of 64 to 512 bytes (threadtest's)
  * fills 36 of the 512-byte order, so 64 magazines ran out at two threads and
- * every further spill merged and every refill split. A depot has one
- * magazine per MiB of heap, at least 64 and at most 256 (four such threads):
+ * every further spill merged and every refill split. Order k's depot has
+ * one magazine per MiB of heap, at least 64 and at most 256 (seven such
+ * threads), and never more than hold 1/16 of the heap (heap / 256 / 2^k):
  * 19 KiB per cached order at the most, and under 1 % of any heap that has a
  * depot. Past that a spill merges as before.
  */
@@ -144,7 +145,7 @@ struct heap_depot_shard {
 
 struct heap_depot {
 	struct heap_depot_shard shard[HEAP_DEPOT_SHARDS];
-	_Alignas(HEAP_CACHE_LINE) struct heap_mag mag[]; /* depot_mags of them */
+	_Alignas(HEAP_CACHE_LINE) struct heap_mag mag[]; /* depot_mags[i] of them */
 };
 
 struct iop_heap {
@@ -171,9 +172,9 @@ struct iop_heap {
 	uint32_t cache_orders;                     /* cached orders from min_order up */
 	uint32_t cache_depth[HEAP_CACHE_ORDERS];   /* blocks a cache keeps per order */
 	uint32_t cache_chunk[HEAP_CACHE_ORDERS];   /* log2 of the pieces in a reserve chunk */
-	uint64_t depot_off;                        /* cache_orders depots, or 0 */
-	uint64_t depot_bytes;                      /* one depot, its magazines included */
-	uint32_t depot_mags;                       /* magazines in each depot */
+	uint64_t depot_off[HEAP_CACHE_ORDERS];     /* each cached order's depot */
+	uint32_t depot_mags[HEAP_CACHE_ORDERS];    /* the magazines in it */
+	uint64_t depots_bytes;                     /* all of them, their magazines included */
 	/*
 	 * Tags (heap_tags.h): from the header to a table of one 16-bit tag per
 	 * smallest block, or 0 for a heap without one. Relative, like every
@@ -196,7 +197,7 @@ static inline struct heap_cache *heap_cache_slot(const struct iop_heap *h, unsig
 
 static inline struct heap_depot *heap_depot(const struct iop_heap *h, uint32_t i)
 {
-	return (struct heap_depot *)((char *)h + h->depot_off + i * h->depot_bytes);
+	return (struct heap_depot *)((char *)h + h->depot_off[i]);
 }
 
 /*

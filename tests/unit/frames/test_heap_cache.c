@@ -523,7 +523,7 @@ static void test_default_heap_is_cached(void)
 	const struct iop_heap_opts both = { .flags = IOP_HEAP_F_CACHED | IOP_HEAP_F_NO_CACHE };
 	const struct iop_heap_opts *with[3] = { NULL, &zero, &cached };
 	uint32_t orders;
-	uint64_t meta, depot_bytes;
+	uint64_t meta, depots_bytes;
 	size_t n = 16 << 20;
 	struct iop_heap *h;
 	void *p;
@@ -541,17 +541,16 @@ static void test_default_heap_is_cached(void)
 	h = iop_heap_create(n, NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
 	orders = h->cache_orders;
-	depot_bytes = h->depot_bytes;
-	CU_ASSERT(depot_bytes >= sizeof(struct heap_depot) + h->depot_mags * sizeof(struct heap_mag));
+	depots_bytes = h->depots_bytes;
 	meta = stats_of(h).metadata_bytes;
 	iop_heap_destroy(h);
 	h = iop_heap_create(n, &uncached);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
 	CU_ASSERT_EQUAL(h->cache_orders, 0);
 	/* What caches cost: their slots, and a depot per cached order. */
+	CU_ASSERT(orders > 0);
 	CU_ASSERT_EQUAL(meta - stats_of(h).metadata_bytes,
-			HEAP_CACHE_SLOTS * sizeof(struct heap_cache) +
-				orders * depot_bytes);
+			HEAP_CACHE_SLOTS * sizeof(struct heap_cache) + depots_bytes);
 	CU_ASSERT(iop_heap_footprint(n, NULL) - iop_heap_footprint(n, &uncached) >=
 		  meta - stats_of(h).metadata_bytes);
 	p = iop_heap_alloc(h, 64);
@@ -655,7 +654,7 @@ static void test_cache_events_counted(void)
 	half = depth / 2;
 	/* The first spill is the free that finds the cache full, then one per half refilled. */
 	spills = 1 + (N - (depth + 1)) / half;
-	CU_ASSERT_FATAL(spills > h->depot_mags); /* the depot must run out of room */
+	CU_ASSERT_FATAL(spills > h->depot_mags[0]); /* the depot must run out of room */
 
 	for (unsigned i = 0; i < N; i++)
 		CU_ASSERT_PTR_NOT_NULL_FATAL(p[i] = iop_heap_alloc(h, 64));
@@ -668,12 +667,12 @@ static void test_cache_events_counted(void)
 	for (unsigned i = 0; i < N; i++)
 		CU_ASSERT_EQUAL(iop_heap_free(h, p[i], 64), 0);
 	s = stats_of(h);
-	CU_ASSERT_EQUAL(s.cache_depot_gives, h->depot_mags);
-	CU_ASSERT_EQUAL(s.cache_heap_releases, spills - h->depot_mags);
+	CU_ASSERT_EQUAL(s.cache_depot_gives, h->depot_mags[0]);
+	CU_ASSERT_EQUAL(s.cache_heap_releases, spills - h->depot_mags[0]);
 
 	for (unsigned i = 0; i < N; i++)
 		CU_ASSERT_PTR_NOT_NULL_FATAL(p[i] = iop_heap_alloc(h, 64));
-	CU_ASSERT_EQUAL(stats_of(h).cache_depot_takes, h->depot_mags);
+	CU_ASSERT_EQUAL(stats_of(h).cache_depot_takes, h->depot_mags[0]);
 	for (unsigned i = 0; i < N; i++)
 		iop_heap_free(h, p[i], 64);
 
@@ -711,7 +710,7 @@ static unsigned full_mags(const struct iop_heap *h, uint32_t s)
 	uint32_t top = (uint32_t)atomic_load(&d->shard[s].full);
 	unsigned n = 0;
 
-	while (top != 0 && n <= h->depot_mags) {
+	while (top != 0 && n <= h->depot_mags[0]) {
 		n++;
 		top = atomic_load(&d->mag[top - 1].next);
 	}
@@ -887,6 +886,77 @@ static void test_depot_keeps_threads_apart(void)
 	iop_heap_destroy(h);
 }
 
+struct placed {
+	char *p;
+	size_t size;
+};
+
+static int by_address(const void *a, const void *b)
+{
+	const struct placed *x = a, *y = b;
+
+	return x->p < y->p ? -1 : x->p > y->p;
+}
+
+/*
+ * A heap large enough for every cached order (64 B to 64 KiB) and for the
+ * largest depots: each order's magazines as many as the heap allows (256,
+ * fewer where 256 would hold more than 1/16 of the heap). Freeing enough of
+ * every order fills every magazine of every depot, one spill more goes to
+ * the heap; the check walks them all, and the same number of blocks
+ * allocated again are all distinct and inside the heap.
+ */
+static void test_large_heap_fills_every_depot(void)
+{
+	struct iop_heap *h = cached_heap(1ull << 30, 0);
+	uint64_t mags = 0;
+	unsigned total = 0, at = 0;
+	struct placed *b;
+	struct iop_heap_stats s;
+
+	CU_ASSERT_EQUAL_FATAL(h->cache_orders, HEAP_CACHE_ORDERS);
+	for (uint32_t i = 0; i < h->cache_orders; i++) {
+		uint32_t k = h->min_order + i;
+
+		CU_ASSERT_EQUAL(h->depot_mags[i], k <= 14 ? 256u : 1u << (22 - k));
+		mags += h->depot_mags[i];
+		/* Spills: the first when the cache is full, then one per half; one more than the magazines. */
+		total += h->cache_depth[i] + 1 + h->cache_depth[i] / 2 * h->depot_mags[i];
+	}
+	b = calloc(total, sizeof(*b));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	for (int round = 0; round < 2; round++) {
+		at = 0;
+		for (uint32_t i = 0; i < h->cache_orders; i++) {
+			unsigned n = h->cache_depth[i] + 1 + h->cache_depth[i] / 2 * h->depot_mags[i];
+
+			for (unsigned j = 0; j < n; j++, at++) {
+				b[at].size = (size_t)1 << (h->min_order + i);
+				b[at].p = iop_heap_alloc(h, b[at].size);
+				CU_ASSERT_PTR_NOT_NULL_FATAL(b[at].p);
+			}
+		}
+		qsort(b, total, sizeof(*b), by_address);
+		for (unsigned j = 0; j + 1 < total; j++)
+			CU_ASSERT_FATAL(b[j].p + b[j].size <= b[j + 1].p);
+		CU_ASSERT(b[0].p >= (char *)heap_blocks(h));
+		CU_ASSERT(b[total - 1].p + b[total - 1].size <= (char *)heap_blocks(h) + (1ull << 30));
+		/* Freed smallest order first, as allocated: each order's depot fills, then releases. */
+		for (unsigned j = 0; j < total; j++)
+			CU_ASSERT_EQUAL(iop_heap_free(h, b[j].p, b[j].size), 0);
+		s = stats_of(h);
+		if (round == 0) {
+			CU_ASSERT_EQUAL(s.cache_depot_gives, mags);
+			CU_ASSERT(s.cache_heap_releases >= h->cache_orders);
+		}
+		CU_ASSERT_EQUAL(iop_heap_check(h), 0);
+	}
+	iop_heap_cache_flush(h);
+	assert_whole(h);
+	free(b);
+	iop_heap_destroy(h);
+}
+
 static const struct iop_test_case cache_tests[] = {
 	{ "pair_reuses_its_block", test_pair_reuses_its_block },
 	{ "frees_are_validated", test_frees_are_validated },
@@ -904,6 +974,7 @@ static const struct iop_test_case cache_tests[] = {
 	{ "cache_events_counted", test_cache_events_counted },
 	{ "depot_shard_of_the_cutter", test_depot_shard_of_the_cutter },
 	{ "depot_keeps_threads_apart", test_depot_keeps_threads_apart },
+	{ "large_heap_fills_every_depot", test_large_heap_fills_every_depot },
 	{ NULL, NULL },
 };
 

@@ -149,15 +149,15 @@ static void test_metadata_cost(void)
 	printf("metadata: %.3f bits per minimum block + %zu header bytes; "
 	       "thread caches add %llu bytes, their depots %llu\n",
 	       bits_per_min_block, sizeof(struct iop_heap), (unsigned long long)slots_bytes,
-	       (unsigned long long)(hc->cache_orders * hc->depot_bytes));
+	       (unsigned long long)hc->depots_bytes);
 	CU_ASSERT(bits_per_min_block <= 4.2);
 	CU_ASSERT(iop_heap_footprint(n, &uncached) - n <= n / 100);
 	/* Cache slots, and a depot of magazines per cached order: one per MiB of heap. */
-	CU_ASSERT_EQUAL(sc.metadata_bytes, s.metadata_bytes + slots_bytes +
-					   hc->cache_orders * hc->depot_bytes);
+	CU_ASSERT_EQUAL(sc.metadata_bytes, s.metadata_bytes + slots_bytes + hc->depots_bytes);
 	CU_ASSERT_EQUAL(slots_bytes, 104u << 10);
-	CU_ASSERT_EQUAL(hc->depot_mags, n >> 20);
-	CU_ASSERT(hc->cache_orders * hc->depot_bytes <= 48u << 10);
+	for (uint32_t i = 0; i < hc->cache_orders; i++)
+		CU_ASSERT_EQUAL(hc->depot_mags[i], n >> 20); /* the floor, 64, here */
+	CU_ASSERT(hc->depots_bytes <= 48u << 10);
 	/* The caches' cost is a constant: 1 % of this heap for the bitmaps, and the caches' 152 KiB. */
 	CU_ASSERT(iop_heap_footprint(n, NULL) - n <= n / 100 + (152u << 10));
 	CU_ASSERT_EQUAL(iop_heap_footprint(n, &cached), iop_heap_footprint(n, NULL));
