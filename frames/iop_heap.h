@@ -66,8 +66,8 @@ struct iop_heap_opts {
 /**
  * No thread caches: every block comes from the bitmaps and goes back to them,
  * with the uncached heap's deterministic placement (lowest address first,
- * within the calling thread's region first: docs/heap.md, "Allocation
- * policy"), for callers that depend on exact addresses or on the free blocks
+ * within the calling thread's region first, then ranges from it: docs/heap.md,
+ * "Allocation policy"), for callers that depend on exact addresses or on the free blocks
  * left after a free, and to save the caches' metadata (104 KiB of slots and
  * a depot per cached order). With IOP_HEAP_F_CACHED: EINVAL.
  */
@@ -87,12 +87,14 @@ struct iop_heap_stats {
 	/**
 	 * How the thread caches met the rest of the heap since it was made, all
 	 * orders: an empty cache refilled with a magazine from the depot
-	 * (depot_takes) or, with none there, from a new reserve chunk split off
-	 * the heap (chunk_cuts); a full cache handed half its blocks to the
-	 * depot (depot_gives) or, with no room there, released them into the
-	 * heap one by one, merging (heap_releases). The last two of each pair
-	 * are the slow ones: many of them mean the depot is too small for the
-	 * blocks in flight between threads. 0 on a heap without caches.
+	 * (depot_takes) or, with none on its thread's shard of it, from a new
+	 * reserve chunk split off the heap (chunk_cuts; other shards' magazines
+	 * are taken only when no chunk is left); a full cache handed half its
+	 * blocks to the depot (depot_gives) or, with no room there, released
+	 * them into the heap one by one, merging (heap_releases). Many releases
+	 * mean the depot is too small for the blocks in flight between threads;
+	 * many cuts, that threads free what other threads keep allocating.
+	 * 0 on a heap without caches.
 	 */
 	uint64_t cache_depot_takes;
 	uint64_t cache_chunk_cuts;
