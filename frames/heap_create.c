@@ -124,7 +124,8 @@ static uint64_t layout_caches(const struct heap_geometry *g, uint64_t off, struc
 
 		mags = mags < HEAP_DEPOT_MAGS_MIN ? HEAP_DEPOT_MAGS_MIN : mags;
 		mags = mags > HEAP_DEPOT_MAGS_MAX ? HEAP_DEPOT_MAGS_MAX : mags;
-		mags = mags > sixteenth ? sixteenth : mags; /* at least 64: a cached order's heap is large */
+		/* Never below 64: an order is cached only where heap / 2^k is 2^14 or more. */
+		mags = mags > sixteenth ? sixteenth : mags;
 		hdr->depot_off[i] = off;
 		hdr->depot_mags[i] = (uint32_t)mags;
 		off = align_up(off + sizeof(struct heap_depot) + mags * sizeof(struct heap_mag),

@@ -920,7 +920,7 @@ static void test_large_heap_fills_every_depot(void)
 
 		CU_ASSERT_EQUAL(h->depot_mags[i], k <= 14 ? 256u : 1u << (22 - k));
 		mags += h->depot_mags[i];
-		/* Spills: the first when the cache is full, then one per half; one more than the magazines. */
+		/* Spills: one when the cache is full, then one per half: one more than the magazines. */
 		total += h->cache_depth[i] + 1 + h->cache_depth[i] / 2 * h->depot_mags[i];
 	}
 	b = calloc(total, sizeof(*b));

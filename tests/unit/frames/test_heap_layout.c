@@ -158,7 +158,7 @@ static void test_metadata_cost(void)
 	for (uint32_t i = 0; i < hc->cache_orders; i++)
 		CU_ASSERT_EQUAL(hc->depot_mags[i], n >> 20); /* the floor, 64, here */
 	CU_ASSERT(hc->depots_bytes <= 48u << 10);
-	/* The caches' cost is a constant: 1 % of this heap for the bitmaps, and the caches' 152 KiB. */
+	/* 1 % of this heap for the bitmaps, and the caches' constant 152 KiB. */
 	CU_ASSERT(iop_heap_footprint(n, NULL) - n <= n / 100 + (152u << 10));
 	CU_ASSERT_EQUAL(iop_heap_footprint(n, &cached), iop_heap_footprint(n, NULL));
 	iop_heap_destroy(hc);
