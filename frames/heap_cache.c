@@ -378,6 +378,17 @@ void heap_cache_spill(struct iop_heap *h, struct heap_cache *c, uint32_t i)
 	}
 }
 
+/* A magazine from the depot (its own shard, or with any_shard any), and its first block popped. */
+static void *pop_from_magazine(struct iop_heap *h, struct heap_cache *c, uint32_t n, bool any_shard,
+			       uint16_t tag)
+{
+	uint32_t i = n - h->min_order;
+
+	if (!depot_take(h, c, i, any_shard))
+		return NULL;
+	return heap_cache_pop(h, c, n, atomic_load_explicit(&c->count[i], memory_order_relaxed), tag);
+}
+
 /*
  * A held block of order n + shift for the largest shift from hi down to lo
  * that the heap has one of (*shift set to it); -1 if none.
@@ -426,16 +437,13 @@ void *heap_cache_refill_alloc(struct iop_heap *h, struct heap_cache_binding *cb,
 	if (next == end) {
 		uint32_t shift = chunk;
 		int64_t big;
+		void *p = pop_from_magazine(h, c, n, false, tag);
 
-		if (depot_take(h, c, i, false))
-			return heap_cache_pop(h, c, n,
-					      atomic_load_explicit(&c->count[i], memory_order_relaxed),
-					      tag);
+		if (p != NULL)
+			return p;
 		big = take_chunk(h, n, chunk, chunk, &shift);
-		if (big < 0 && depot_take(h, c, i, true))
-			return heap_cache_pop(h, c, n,
-					      atomic_load_explicit(&c->count[i], memory_order_relaxed),
-					      tag);
+		if (big < 0 && (p = pop_from_magazine(h, c, n, true, tag)) != NULL)
+			return p;
 		if (big < 0 && chunk > 0)
 			big = take_chunk(h, n, chunk - 1, 0, &shift);
 		if (big < 0)

@@ -910,7 +910,7 @@ static void test_large_heap_fills_every_depot(void)
 {
 	struct iop_heap *h = cached_heap(1ull << 30, 0);
 	uint64_t mags = 0;
-	unsigned total = 0, at = 0;
+	unsigned total = 0, at = 0, per_order[HEAP_CACHE_ORDERS];
 	struct placed *b;
 	struct iop_heap_stats s;
 
@@ -921,16 +921,15 @@ static void test_large_heap_fills_every_depot(void)
 		CU_ASSERT_EQUAL(h->depot_mags[i], k <= 14 ? 256u : 1u << (22 - k));
 		mags += h->depot_mags[i];
 		/* Spills: one when the cache is full, then one per half: one more than the magazines. */
-		total += h->cache_depth[i] + 1 + h->cache_depth[i] / 2 * h->depot_mags[i];
+		per_order[i] = h->cache_depth[i] + 1 + h->cache_depth[i] / 2 * h->depot_mags[i];
+		total += per_order[i];
 	}
 	b = calloc(total, sizeof(*b));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
 	for (int round = 0; round < 2; round++) {
 		at = 0;
 		for (uint32_t i = 0; i < h->cache_orders; i++) {
-			unsigned n = h->cache_depth[i] + 1 + h->cache_depth[i] / 2 * h->depot_mags[i];
-
-			for (unsigned j = 0; j < n; j++, at++) {
+			for (unsigned j = 0; j < per_order[i]; j++, at++) {
 				b[at].size = (size_t)1 << (h->min_order + i);
 				b[at].p = iop_heap_alloc(h, b[at].size);
 				CU_ASSERT_PTR_NOT_NULL_FATAL(b[at].p);
