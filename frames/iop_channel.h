@@ -78,7 +78,8 @@ enum iop_channel_state {
  * Most frames a free list holds: its producer gives a frame to the heap
  * instead once the list has this many. Each side may keep up to as many
  * again that it took from a list or is about to put on one (the host
- * library keeps 32 of each, the IOP none).
+ * library keeps up to 32 request frames and 64 reply frames, the IOP none
+ * beyond the replies of one loop turn).
  */
 #define IOP_FREE_LIST_HOLD 64u
 

@@ -182,9 +182,10 @@ static bool channel_has_held(const struct iop_lcore *lc, uint32_t channel)
 /*
  * Post a run of replies for one channel (one opening) as one burst: the reply
  * ring's head and tail move once, not once per reply. What does not fit is
- * held, in order, behind whatever was held before.
+ * held, in order, behind whatever was held before. @return the final replies
+ * posted (or dropped): the credits the caller gives back.
  */
-static void post_run(struct iop_lcore *lc, const struct held_reply *run, unsigned n)
+static unsigned post_run(struct iop_lcore *lc, const struct held_reply *run, unsigned n)
 {
 	uint32_t mfas[LCORE_OUTBOX];
 	const struct chan_view *v = chan_view(lc, run[0].channel);
@@ -202,35 +203,44 @@ static void post_run(struct iop_lcore *lc, const struct held_reply *run, unsigne
 	/* An intermediate reply (MULTIPLE) leaves the request, and its credit, in the IOP. */
 	for (unsigned i = 0; i < posted; i++)
 		finals += run[i].final;
-	if (finals != 0)
-		atomic_fetch_sub(&lc->rt->channel_in_flight[run[0].channel].n, finals);
 	for (unsigned i = posted; i < n; i++)
 		hold(lc, &run[i]);
+	return finals;
 }
 
 /*
- * An answered request's frame: back on its channel's inbound free list,
- * tagged as the host's again, when this loop is the list's producer, the
- * frame is of the list's size and the list has room; else to the heap. A
- * frame of a channel reopened since is the heap's: the free list it came
- * from was emptied when the slot was reclaimed.
+ * Does an answered request's frame go back on its channel's inbound free
+ * list? When this loop is the list's producer, the frame is of the list's
+ * size and the opening it came from is still there. Else it goes to the heap.
  */
-static void give_back_frame(struct iop_lcore *lc, const struct done_frame *d)
+static bool goes_on_list(struct iop_lcore *lc, const struct done_frame *d)
+{
+	return d->block == lc->rt->in_list_block && lc->chans[d->channel].owned &&
+	       reply_wanted(chan_view(lc, d->channel), d->generation);
+}
+
+/*
+ * Put frames of one channel (one opening), already tagged as the host's, on
+ * its inbound free list, as many as it has room for below IOP_FREE_LIST_HOLD;
+ * the rest go to the heap.
+ */
+static void list_frames(struct iop_lcore *lc, const struct done_frame *d, unsigned n)
 {
 	struct iop_runtime *rt = lc->rt;
+	const struct chan_view *v = chan_view(lc, d[0].channel);
+	uint32_t mfas[LCORE_OUTBOX];
+	unsigned posted = 0;
 
-	if (d->block == rt->in_list_block && lc->chans[d->channel].owned) {
-		const struct chan_view *v = chan_view(lc, d->channel);
-		uint32_t mfa = iop_window_map_mfa(&rt->map, d->frame);
+	if (reply_wanted(v, d[0].generation)) {
+		unsigned listed = iop_mfa_ring_count(v->ch.free_to_host);
+		unsigned room = listed < IOP_FREE_LIST_HOLD ? IOP_FREE_LIST_HOLD - listed : 0;
 
-		if (reply_wanted(v, d->generation) &&
-		    iop_mfa_ring_count(v->ch.free_to_host) < IOP_FREE_LIST_HOLD) {
-			iop_heap_tag_set_block(rt->map.inbound, d->frame, d->block, v->ch.owner);
-			if (iop_mfa_ring_post(v->ch.free_to_host, &mfa, 1) == 1)
-				return;
-		}
+		for (unsigned i = 0; i < n; i++)
+			mfas[i] = iop_window_map_mfa(&rt->map, d[i].frame);
+		posted = iop_mfa_ring_post(v->ch.free_to_host, mfas, RTE_MIN(room, n));
 	}
-	iop_heap_free(rt->map.inbound, d->frame, d->block);
+	for (unsigned i = posted; i < n; i++)
+		iop_heap_free(rt->map.inbound, d[i].frame, d[i].block);
 }
 
 uint32_t *dispatch_reply_frame(struct iop_lcore *lc, uint32_t channel, uint32_t generation,
@@ -265,25 +275,62 @@ uint32_t *dispatch_reply_frame(struct iop_lcore *lc, uint32_t channel, uint32_t 
 	return iop_heap_alloc_tagged(out, bytes, owner);
 }
 
+/* Credits a run of replies gives back: its final replies, posted or dropped. */
+struct run_credits {
+	uint32_t channel;
+	unsigned finals;
+};
+
 unsigned dispatch_flush_outbox(struct iop_lcore *lc)
 {
+	struct iop_runtime *rt = lc->rt;
 	const struct held_reply *o = lc->outbox;
-	unsigned n = lc->n_outbox, start = 0;
+	unsigned n = lc->n_outbox, start = 0, n_listed = 0, n_credits = 0;
+	struct done_frame listed[LCORE_OUTBOX];
+	struct run_credits credits[LCORE_OUTBOX];
 
-	/* The answered requests' frames first (dispatch_free_frame_later()). */
-	for (unsigned i = 0; i < lc->n_done; i++)
-		give_back_frame(lc, &lc->done[i]);
+	/*
+	 * The answered requests' frames first (dispatch_free_frame_later()):
+	 * each is the host's again before any reply shows, freed in the heap
+	 * or tagged as the host's. Those for the free lists go on them after
+	 * the replies are posted, so that the lists' indices, which the host
+	 * reads and writes too, are not on a reply's way; their requests'
+	 * credits stay taken until then, so iopd cannot reclaim a channel
+	 * whose list a frame is still on its way to.
+	 */
+	for (unsigned i = 0; i < lc->n_done; i++) {
+		const struct done_frame *d = &lc->done[i];
+
+		if (goes_on_list(lc, d)) {
+			iop_heap_tag_set_block(rt->map.inbound, d->frame, d->block,
+					       lc->chans[d->channel].ch.owner);
+			listed[n_listed++] = *d;
+		} else {
+			iop_heap_free(rt->map.inbound, d->frame, d->block);
+		}
+	}
 	lc->n_done = 0;
 	while (start < n) {
 		uint32_t channel = o[start].channel, generation = o[start].generation;
-		unsigned end = start + 1;
+		unsigned end = start + 1, finals;
 
 		while (end < n && o[end].channel == channel && o[end].generation == generation)
 			end++;
-		post_run(lc, &o[start], end - start);
+		finals = post_run(lc, &o[start], end - start);
+		if (finals != 0)
+			credits[n_credits++] = (struct run_credits){ channel, finals };
 		start = end;
 	}
 	lc->n_outbox = 0;
+	for (unsigned i = 0, end; i < n_listed; i = end) {
+		for (end = i + 1; end < n_listed && listed[end].channel == listed[i].channel &&
+				  listed[end].generation == listed[i].generation;
+		     end++)
+			;
+		list_frames(lc, &listed[i], end - i);
+	}
+	for (unsigned i = 0; i < n_credits; i++)
+		atomic_fetch_sub(&rt->channel_in_flight[credits[i].channel].n, credits[i].finals);
 	return n;
 }
 
@@ -638,8 +685,17 @@ static unsigned take_channels(struct iop_lcore *lc)
 		if (lc->forward_waiting != 0 || lc->n_free <= FORWARD_RESERVE)
 			break; /* as above, found during this pass */
 		/* Nothing posted: no atomic work on an idle channel's counter. */
-		if (iop_mfa_ring_count(v->ch.to_iop) == 0)
+		if (iop_mfa_ring_count(v->ch.to_iop) == 0) {
+			/*
+			 * Time on hand: what the next reply frame's take from
+			 * the outbound free list will read, into this core's
+			 * cache, so that a batch the host put there meanwhile is
+			 * not fetched on a reply's way.
+			 */
+			if (rt->out_list_block != 0)
+				iop_mfa_ring_prefetch(v->ch.free_to_iop);
 			continue;
+		}
 		/*
 		 * Take only what this loop can hold and what the reply ring has
 		 * room for: the rest waits in the host's ring (back-pressure).

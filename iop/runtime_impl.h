@@ -287,9 +287,10 @@ static inline void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel,
 
 /*
  * The frame of a request just answered, right after its final reply went to
- * the outbox: given back (on the channel's inbound free list, or to the
- * heap) when the outbox is flushed, before any reply of it is posted, so a
- * host never sees a reply while its request's frame is still the IOP's. A
+ * the outbox: given back when the outbox is flushed, before any reply of it
+ * is posted (freed in the heap, or tagged as the host's and put on the
+ * channel's inbound free list right after the replies), so a host never
+ * sees a reply while its request's frame is still the IOP's. A
  * free is an atomic RMW on the heap's bitmap word, and like a locked add it
  * waits for every earlier store of the core, the reply frame's among them:
  * at the flush that wait comes once a turn, not once a request.

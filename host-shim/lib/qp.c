@@ -16,7 +16,9 @@
  * the heaps: the queue pair takes request frames the IOP is done with from
  * free_to_host a batch at a time, and gives reply frames back on
  * free_to_iop a batch at a time, so that neither side reads a ring index
- * the other has just written on every request.
+ * the other has just written on every request; and it does both in polls
+ * that find no reply, when it has time on its hands, so that the lines the
+ * IOP wrote are not fetched on a request's way.
  */
 #define _GNU_SOURCE
 #include <endian.h>
@@ -49,6 +51,8 @@
  * grow to more than a batch and a take is seldom needed.
  */
 #define QP_SPARES_TAKE 16u
+/* Reply frames the queue pair keeps for free_to_iop, at most: two batches. */
+#define QP_SPENT_MAX (2u * QP_SPARES)
 
 enum entry_state {
 	ENTRY_FREE = 0,
@@ -82,8 +86,9 @@ struct iop_qp {
 	struct qp_entry *e;
 	size_t in_list_block, out_list_block; /* the free lists' frames; 0: no free lists */
 	unsigned n_spare, n_spent;
+	bool top_up; /* down to half the spares: take more in a poll that finds nothing */
 	uint32_t *spare[QP_SPARES];   /* request frames taken from free_to_host */
-	uint32_t spent[QP_SPARES];    /* reply frames' MFAs, for free_to_iop */
+	uint32_t spent[QP_SPENT_MAX]; /* reply frames' MFAs, for free_to_iop */
 	struct iop_qp *next; /* the host's list */
 };
 
@@ -219,20 +224,21 @@ unsigned iop_qp_outstanding(const struct iop_qp *qp)
 }
 
 /*
- * Take request frames from free_to_host, once it holds at least `least` of
- * them. @return how many were taken.
+ * Take request frames from free_to_host, as many as the queue pair has room
+ * for, once the list holds at least `least` of them. @return how many were
+ * taken.
  */
 static unsigned spares_take(struct iop_qp *qp, unsigned least)
 {
 	uint32_t mfas[QP_SPARES];
-	unsigned n;
+	unsigned room = QP_SPARES - qp->n_spare, n;
 
-	if (iop_mfa_ring_count(qp->ch.free_to_host) < least)
+	if (room == 0 || iop_mfa_ring_count(qp->ch.free_to_host) < least)
 		return 0;
-	n = iop_mfa_ring_take(qp->ch.free_to_host, mfas, QP_SPARES);
+	n = iop_mfa_ring_take(qp->ch.free_to_host, mfas, room);
 	for (unsigned i = 0; i < n; i++)
-		qp->spare[i] = iop_window_map_request(&qp->map, mfas[i]);
-	qp->n_spare = n;
+		qp->spare[qp->n_spare + i] = iop_window_map_request(&qp->map, mfas[i]);
+	qp->n_spare += n;
 	return n;
 }
 
@@ -244,10 +250,14 @@ uint32_t *iop_qp_frame_alloc(struct iop_qp *qp, size_t bytes)
 	 * Already allocated, and tagged as this host's by the IOP before it
 	 * gave them back; taken once there are enough to be worth a look at
 	 * the list's indices, or whatever is there when the heap has none.
+	 * Down to half of them, the next poll that finds no reply takes more.
 	 */
 	if (bytes <= qp->in_list_block &&
-	    (qp->n_spare != 0 || spares_take(qp, QP_SPARES_TAKE) != 0))
-		return qp->spare[--qp->n_spare];
+	    (qp->n_spare != 0 || spares_take(qp, QP_SPARES_TAKE) != 0)) {
+		if (--qp->n_spare == QP_SPARES / 2)
+			qp->top_up = true;
+		return qp->spare[qp->n_spare];
+	}
 	/* iop_host_frame_alloc(), without its calls: tagged as it is allocated. */
 	f = iop_heap_alloc_tagged(qp->in, bytes < 16 ? 16 : bytes, qp->h->owner);
 	if (f == NULL && bytes <= qp->in_list_block && spares_take(qp, 1) != 0)
@@ -501,32 +511,42 @@ static uint32_t *reply_claim(const struct iop_qp *qp, uint32_t mfa, size_t *bloc
 }
 
 /*
+ * The reply frames kept for free_to_iop, marked (only now: a frame kept here
+ * is not the IOP's to answer in yet, whatever a host puts on the list) and
+ * put on it; what finds the list full (IOP_FREE_LIST_HOLD) goes back to the
+ * heap.
+ */
+static void spent_give(struct iop_qp *qp)
+{
+	unsigned n = qp->n_spent, listed, room, posted;
+
+	for (unsigned i = 0; i < n; i++)
+		*(uint32_t *)iop_window_map_reply(&qp->map, qp->spent[i]) =
+			htole32(IOP_FREE_FRAME_MARK);
+	listed = iop_mfa_ring_count(qp->ch.free_to_iop);
+	room = listed < IOP_FREE_LIST_HOLD ? IOP_FREE_LIST_HOLD - listed : 0;
+	posted = iop_mfa_ring_post(qp->ch.free_to_iop, qp->spent, RTE_MIN(room, n));
+	while (posted < n)
+		iop_heap_free(qp->out, iop_window_map_reply(&qp->map, qp->spent[posted++]),
+			      qp->out_list_block);
+	qp->n_spent = 0;
+}
+
+/*
  * A reply frame the queue pair is done with: kept for free_to_iop if it is
- * of the free list's size, else back to the heap. A full batch is marked
- * and goes on the list (marked only then: a frame kept here is not the
- * IOP's to answer in yet, whatever a host puts on the list); what finds the
- * list full (IOP_FREE_LIST_HOLD) goes back to the heap.
+ * of the free list's size, else back to the heap. A batch goes on the list
+ * when a poll finds no reply (see iop_qp_poll()), or at once when twice as
+ * many have piled up.
  */
 static void reply_free(struct iop_qp *qp, uint32_t *r, size_t block)
 {
-	unsigned listed, room, posted;
-
 	if (block != qp->out_list_block) {
 		iop_heap_free(qp->out, r, block);
 		return;
 	}
 	qp->spent[qp->n_spent++] = iop_window_map_mfa(&qp->map, r);
-	if (qp->n_spent < QP_SPARES)
-		return;
-	for (unsigned i = 0; i < QP_SPARES; i++)
-		*(uint32_t *)iop_window_map_reply(&qp->map, qp->spent[i]) =
-			htole32(IOP_FREE_FRAME_MARK);
-	listed = iop_mfa_ring_count(qp->ch.free_to_iop);
-	room = listed < IOP_FREE_LIST_HOLD ? IOP_FREE_LIST_HOLD - listed : 0;
-	posted = iop_mfa_ring_post(qp->ch.free_to_iop, qp->spent, RTE_MIN(room, QP_SPARES));
-	while (posted < QP_SPARES)
-		iop_heap_free(qp->out, iop_window_map_reply(&qp->map, qp->spent[posted++]), block);
-	qp->n_spent = 0;
+	if (qp->n_spent == QP_SPENT_MAX)
+		spent_give(qp);
 }
 
 /* One reply: match it, run its callback, free it (and a FAIL's request). @return 1 if a callback ran. */
@@ -616,6 +636,17 @@ unsigned iop_qp_poll(struct iop_qp *qp, unsigned max)
 		if (n < want)
 			break;
 	}
+	/*
+	 * Nothing to take: the host is waiting, so the free lists' indices and
+	 * MFAs, which the IOP wrote last, are fetched now rather than on the
+	 * way of the next request or reply.
+	 */
+	if (taken == 0 && qp->top_up) {
+		qp->top_up = false;
+		spares_take(qp, 1);
+	}
+	if (taken == 0 && qp->n_spent >= QP_SPARES)
+		spent_give(qp);
 	return ran;
 }
 

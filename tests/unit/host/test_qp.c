@@ -823,7 +823,8 @@ static unsigned free_list_check(struct rte_ring *r, struct iop_heap *h, uint16_t
  * Frames of the smallest block go round on the channel's free lists: the
  * IOP puts an answered request's frame on free_to_host, tagged as the
  * host's again, and the queue pair fills it again; the queue pair gives
- * spent reply frames back on free_to_iop a batch at a time, and the IOP
+ * spent reply frames back on free_to_iop a batch at a time, when a poll
+ * finds nothing to take, and the IOP
  * answers in them, oldest first. Detach gives back what the lists and the
  * queue pair hold.
  */
@@ -882,7 +883,13 @@ static void test_frames_go_round_on_the_free_lists(void)
 	iop_heap_stats(out, &out1);
 	CU_ASSERT_EQUAL(in1.blocks_in_use, in0.blocks_in_use);
 
-	/* BATCH replies spent: back on free_to_iop together, the host's still. */
+	/*
+	 * BATCH replies spent: kept until a poll finds no reply (the host has
+	 * time on its hands), then back on free_to_iop together, the host's
+	 * still.
+	 */
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch->free_to_iop), 0);
+	CU_ASSERT_EQUAL(iop_qp_poll(qp, 8), 0);
 	CU_ASSERT_EQUAL_FATAL(free_list_check(ch->free_to_iop, out, iop_host_owner(h), mfas,
 					      BATCH), BATCH);
 	CU_ASSERT_EQUAL(out1.blocks_in_use, out0.blocks_in_use + BATCH - FIRST);
@@ -985,6 +992,49 @@ static void test_bad_frames_on_the_outbound_free_list_are_not_used(void)
 	CU_ASSERT_EQUAL(iop_heap_free(out, other, 32), 0);
 	CU_ASSERT_EQUAL(iop_heap_free(out, large, 1024), 0);
 	CU_ASSERT_EQUAL(iop_qp_frame_free(qp, request), 0);
+	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
+	down();
+}
+
+/*
+ * The queue pair refills its request frames from free_to_host when a poll
+ * finds no reply, once it is down to half a batch, so that taking a batch
+ * (indices and MFAs the IOP wrote) is not on a request's way: not when a
+ * reply is taken, and not when a frame is next allocated.
+ */
+static void test_request_frames_taken_when_a_poll_finds_nothing(void)
+{
+	enum { BATCH = 32 };
+	struct iop_host *h;
+	struct iop_qp *qp = qp_without_loop(&h);
+	const struct iop_channel *ch;
+	uint32_t *f;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
+	ch = iop_qp_channel(qp);
+	completions = 0;
+	for (unsigned i = 0; i < BATCH; i++)
+		CU_ASSERT_EQUAL_FATAL(iop_qp_post(qp, private_frame(qp, NOP_TID), count_ok, NULL),
+				      0);
+	iop_runtime_poll(fx.rt, 0);
+	CU_ASSERT_EQUAL(iop_qp_poll(qp, 64), BATCH);
+	CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_count(ch->free_to_host), BATCH);
+	/* The first allocation takes the batch; each round trip puts its frame back. */
+	f = iop_qp_frame_alloc(qp, 32);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch->free_to_host), 0);
+	CU_ASSERT_EQUAL(iop_qp_frame_free(qp, f), 0);
+	for (unsigned i = 0; i < BATCH / 2 - 1; i++)
+		one_round_trip(qp, NULL);
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch->free_to_host), BATCH / 2 - 1);
+	/* Down to half a batch: a poll that takes a reply leaves the list alone... */
+	one_round_trip(qp, NULL);
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch->free_to_host), BATCH / 2);
+	/* ...one that finds nothing takes it all, and the next frame is one of them. */
+	CU_ASSERT_EQUAL(iop_qp_poll(qp, 8), 0);
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch->free_to_host), 0);
+	CU_ASSERT_PTR_NOT_NULL(iop_qp_frame_alloc(qp, 32));
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch->free_to_host), 0);
 	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
 	down();
 }
@@ -1126,6 +1176,8 @@ static const struct iop_test_case qp_tests[] = {
 	{ "frame_that_is_no_reply_is_no_success", test_frame_that_is_no_reply_is_no_success },
 	{ "events_reach_their_callbacks", test_events_reach_their_callbacks },
 	{ "frames_go_round_on_the_free_lists", test_frames_go_round_on_the_free_lists },
+	{ "request_frames_taken_when_a_poll_finds_nothing",
+	  test_request_frames_taken_when_a_poll_finds_nothing },
 	{ "free_to_host_holds_no_more_than_its_share",
 	  test_free_to_host_holds_no_more_than_its_share },
 	{ "frames_on_the_free_list_when_the_heap_has_none",

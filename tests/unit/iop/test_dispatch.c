@@ -260,7 +260,8 @@ static int abandon_handle(struct iop_ddm *d, struct iop_request *r)
  * Looks, from inside the loop's turn, at what a host on another CPU could
  * see at that moment: every reply already in the watched channels' reply
  * rings is taken, and its request's frame must be the host's again: free in
- * the heap, or on the channel's inbound free list, tagged as the host's.
+ * the heap, or tagged as the host's (on the channel's inbound free list, or
+ * about to go there or to the heap once the turn's replies are posted).
  */
 #define WATCH_CHANNELS 3u
 #define WATCH_REQUESTS (WATCH_CHANNELS * POLL_BURST)
@@ -281,13 +282,21 @@ static void watch_take(uint32_t mfa)
 	size_t block;
 	uint32_t *r = iop_window_frame_block(watch.w, mfa, &block);
 	struct iop_msg_hdr m;
+	int tag;
 
 	/* Counted, not asserted: a host thread of the second test calls this too. */
-	if (r == NULL || (iop_msg_hdr_decode(r, &m), m.transaction_context >= WATCH_REQUESTS))
+	if (r == NULL || (iop_msg_hdr_decode(r, &m), m.transaction_context >= WATCH_REQUESTS)) {
 		watch.still_the_iops++;
-	else if (iop_heap_allocated_size(in, watch.request[m.transaction_context]) != 0 &&
-		 iop_heap_tag(in, watch.request[m.transaction_context]) != WATCH_OWNER)
-		watch.still_the_iops++;
+	} else {
+		/*
+		 * One look: the frame may be freed meanwhile (one that finds
+		 * its free list full goes to the heap after the replies are
+		 * posted, the host's all the while).
+		 */
+		tag = iop_heap_tag(in, watch.request[m.transaction_context]);
+		if (tag != WATCH_OWNER && tag != -EFAULT)
+			watch.still_the_iops++;
+	}
 	if (r != NULL)
 		iop_heap_free(iop_window_outbound(watch.w), r, block);
 	watch.seen++;
