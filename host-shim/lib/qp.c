@@ -51,6 +51,13 @@
  * grow to more than a batch and a take is seldom needed.
  */
 #define QP_SPARES_TAKE 16u
+/*
+ * Requests in flight at most for a poll that finds no reply to count as time
+ * on the host's hands: a host waiting for one reply is idle until it comes;
+ * one with a burst in flight has the next reply on its way, and the IOP
+ * writing the free lists as it answers.
+ */
+#define QP_WAITING 1u
 /* Reply frames the queue pair keeps for free_to_iop, at most: two batches. */
 #define QP_SPENT_MAX (2u * QP_SPARES)
 
@@ -545,7 +552,7 @@ static void reply_free(struct iop_qp *qp, uint32_t *r, size_t block)
 		return;
 	}
 	qp->spent[qp->n_spent++] = iop_window_map_mfa(&qp->map, r);
-	if (qp->n_spent == QP_SPENT_MAX)
+	if (qp->n_spent == QP_SPENT_MAX || (qp->n_spent >= QP_SPARES && qp->outstanding > QP_WAITING))
 		spent_give(qp);
 }
 
@@ -641,11 +648,13 @@ unsigned iop_qp_poll(struct iop_qp *qp, unsigned max)
 	 * MFAs, which the IOP wrote last, are fetched now rather than on the
 	 * way of the next request or reply.
 	 */
-	if (taken == 0 && qp->top_up) {
+	if (taken != 0 || qp->outstanding > QP_WAITING)
+		return ran;
+	if (qp->top_up) {
 		qp->top_up = false;
 		spares_take(qp, 1);
 	}
-	if (taken == 0 && qp->n_spent >= QP_SPARES)
+	if (qp->n_spent >= QP_SPARES)
 		spent_give(qp);
 	return ran;
 }

@@ -1040,6 +1040,36 @@ static void test_request_frames_taken_when_a_poll_finds_nothing(void)
 }
 
 /*
+ * With more than one request in flight the next reply is on its way, and no
+ * poll may find nothing for a while: the queue pair gives a batch of spent
+ * reply frames back as soon as it has one.
+ */
+static void test_spent_frames_back_at_once_with_a_burst_in_flight(void)
+{
+	enum { BATCH = 32, POSTED = BATCH + 2, TURN = 32 };
+	struct iop_host *h;
+	struct iop_qp *qp = qp_without_loop(&h);
+	const struct iop_channel *ch;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
+	ch = iop_qp_channel(qp);
+	completions = 0;
+	for (unsigned i = 0; i < POSTED; i++)
+		CU_ASSERT_EQUAL_FATAL(iop_qp_post(qp, private_frame(qp, NOP_TID), count_ok, NULL),
+				      0);
+	iop_runtime_poll(fx.rt, 0); /* one turn takes TURN of them */
+	CU_ASSERT_EQUAL_FATAL(iop_qp_poll(qp, 64), TURN);
+	CU_ASSERT_EQUAL(iop_qp_outstanding(qp), POSTED - TURN);
+	/* The batch went back with the poll that took its last reply. */
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch->free_to_iop), BATCH);
+	iop_runtime_poll(fx.rt, 0);
+	CU_ASSERT_EQUAL(iop_qp_poll(qp, 64), POSTED - TURN);
+	CU_ASSERT_EQUAL(completions, POSTED);
+	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
+	down();
+}
+
+/*
  * With the inbound heap exhausted, a queue pair still gets a frame while
  * its channel's free list has any, fewer than it would otherwise wait for.
  */
@@ -1178,6 +1208,8 @@ static const struct iop_test_case qp_tests[] = {
 	{ "frames_go_round_on_the_free_lists", test_frames_go_round_on_the_free_lists },
 	{ "request_frames_taken_when_a_poll_finds_nothing",
 	  test_request_frames_taken_when_a_poll_finds_nothing },
+	{ "spent_frames_back_at_once_with_a_burst_in_flight",
+	  test_spent_frames_back_at_once_with_a_burst_in_flight },
 	{ "free_to_host_holds_no_more_than_its_share",
 	  test_free_to_host_holds_no_more_than_its_share },
 	{ "frames_on_the_free_list_when_the_heap_has_none",
