@@ -16,9 +16,9 @@
  * the heaps: the queue pair takes request frames the IOP is done with from
  * free_to_host a batch at a time, and gives reply frames back on
  * free_to_iop a batch at a time, so that neither side reads a ring index
- * the other has just written on every request; and it does both in polls
- * that find no reply, when it has time on its hands, so that the lines the
- * IOP wrote are not fetched on a request's way.
+ * the other has just written on every request; and while it waits for a
+ * single reply it does both in polls that find none, when it has time on its
+ * hands, so that the lines the IOP wrote are not fetched on a request's way.
  */
 #define _GNU_SOURCE
 #include <endian.h>
