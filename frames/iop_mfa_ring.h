@@ -128,12 +128,28 @@ static inline unsigned iop_mfa_ring_take(struct rte_ring *r, uint32_t *mfas, uns
  * after its header.
  * Thread safety: the ring's consumer.
  */
-static inline void iop_mfa_ring_prefetch(const struct rte_ring *r)
+static inline void iop_mfa_ring_prefetch_take(const struct rte_ring *r)
 {
 	const uint32_t *slots = (const uint32_t *)(const void *)&r[1];
 
 	rte_prefetch0(&r->prod.tail);
 	rte_prefetch0(&slots[r->cons.head & r->mask]);
+}
+
+/**
+ * Bring into this core's cache, to be written, the slot a single producer's
+ * next post fills: the consumer read that slot's line last (it holds the
+ * MFAs before it), so the post's store would first have to take the line
+ * back, and the index's store, which tells the consumer, waits behind it. A
+ * hint for a producer with time on its hands (a host waiting for its reply);
+ * it writes nothing (a prefetch with intent to write).
+ * Thread safety: the ring's producer; single-producer rings only.
+ */
+static inline void iop_mfa_ring_prefetch_post(const struct rte_ring *r)
+{
+	const uint32_t *slots = (const uint32_t *)(const void *)&r[1];
+
+	__builtin_prefetch(&slots[r->prod.head & r->mask], 1, 3);
 }
 
 /** MFAs in the ring now (a snapshot while others post or take). */

@@ -693,7 +693,7 @@ static unsigned take_channels(struct iop_lcore *lc)
 			 * not fetched on a reply's way.
 			 */
 			if (rt->out_list_block != 0)
-				iop_mfa_ring_prefetch(v->ch.free_to_iop);
+				iop_mfa_ring_prefetch_take(v->ch.free_to_iop);
 			continue;
 		}
 		/*

@@ -644,12 +644,14 @@ unsigned iop_qp_poll(struct iop_qp *qp, unsigned max)
 			break;
 	}
 	/*
-	 * Nothing to take: the host is waiting, so the free lists' indices and
-	 * MFAs, which the IOP wrote last, are fetched now rather than on the
-	 * way of the next request or reply.
+	 * Nothing to take, one request in flight: the host is waiting, so what
+	 * the next request needs from lines the IOP touched last is fetched
+	 * now rather than on its way: the request ring's next slot, to be
+	 * written, and the free lists' indices and MFAs.
 	 */
 	if (taken != 0 || qp->outstanding > QP_WAITING)
 		return ran;
+	iop_mfa_ring_prefetch_post(qp->ch.to_iop);
 	if (qp->top_up) {
 		qp->top_up = false;
 		spares_take(qp, 1);
