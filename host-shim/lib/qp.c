@@ -542,8 +542,9 @@ static void spent_give(struct iop_qp *qp)
 /*
  * A reply frame the queue pair is done with: kept for free_to_iop if it is
  * of the free list's size, else back to the heap. A batch goes on the list
- * when a poll finds no reply (see iop_qp_poll()), or at once when twice as
- * many have piled up.
+ * as soon as it is spent while more than one request is in flight; while
+ * the host waits for one reply, in the next poll that finds none (see
+ * iop_qp_poll()), or at once when twice as many have piled up.
  */
 static void reply_free(struct iop_qp *qp, uint32_t *r, size_t block)
 {
