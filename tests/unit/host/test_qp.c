@@ -996,6 +996,14 @@ static void test_bad_frames_on_the_outbound_free_list_are_not_used(void)
 	down();
 }
 
+/* n requests to the nop DDM, each in a frame from the queue pair, counted by count_ok. */
+static void post_counted(struct iop_qp *qp, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		CU_ASSERT_EQUAL_FATAL(iop_qp_post(qp, private_frame(qp, NOP_TID), count_ok, NULL),
+				      0);
+}
+
 /*
  * The queue pair refills its request frames from free_to_host when a poll
  * finds no reply, once it is down to half a batch, so that taking a batch
@@ -1013,9 +1021,7 @@ static void test_request_frames_taken_when_a_poll_finds_nothing(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
 	ch = iop_qp_channel(qp);
 	completions = 0;
-	for (unsigned i = 0; i < BATCH; i++)
-		CU_ASSERT_EQUAL_FATAL(iop_qp_post(qp, private_frame(qp, NOP_TID), count_ok, NULL),
-				      0);
+	post_counted(qp, BATCH);
 	iop_runtime_poll(fx.rt, 0);
 	CU_ASSERT_EQUAL(iop_qp_poll(qp, 64), BATCH);
 	CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_count(ch->free_to_host), BATCH);
@@ -1054,9 +1060,7 @@ static void test_spent_frames_back_at_once_with_a_burst_in_flight(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
 	ch = iop_qp_channel(qp);
 	completions = 0;
-	for (unsigned i = 0; i < POSTED; i++)
-		CU_ASSERT_EQUAL_FATAL(iop_qp_post(qp, private_frame(qp, NOP_TID), count_ok, NULL),
-				      0);
+	post_counted(qp, POSTED);
 	iop_runtime_poll(fx.rt, 0); /* one turn takes TURN of them */
 	CU_ASSERT_EQUAL_FATAL(iop_qp_poll(qp, 64), TURN);
 	CU_ASSERT_EQUAL(iop_qp_outstanding(qp), POSTED - TURN);
@@ -1085,9 +1089,7 @@ static void test_frames_on_the_free_list_when_the_heap_has_none(void)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
 	completions = 0;
-	for (unsigned i = 0; i < ANSWERED; i++)
-		CU_ASSERT_EQUAL_FATAL(iop_qp_post(qp, private_frame(qp, NOP_TID), count_ok, NULL),
-				      0);
+	post_counted(qp, ANSWERED);
 	iop_runtime_poll(fx.rt, 0);
 	CU_ASSERT_EQUAL(iop_qp_poll(qp, 8), ANSWERED);
 	CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_count(iop_qp_channel(qp)->free_to_host), ANSWERED);
