@@ -151,6 +151,8 @@ static bool grow_held(struct iop_lcore *lc)
 	return true;
 }
 
+static void list_pending(struct iop_lcore *lc);
+
 /* Hold a reply whose ring is full (or behind one that is), in order. */
 static void hold(struct iop_lcore *lc, const struct held_reply *h)
 {
@@ -162,7 +164,12 @@ static void hold(struct iop_lcore *lc, const struct held_reply *h)
 	 * sends no more than the buckets a host posted).
 	 */
 	if (lc->n_held == lc->held_cap && !grow_held(lc)) {
-		/* Out of memory: the one case left in which the loop waits for a host. */
+		/*
+		 * Out of memory: the one case left in which the loop waits for a
+		 * host. Posting held replies gives their credits back, so the
+		 * frames a flush has yet to list go on their lists first.
+		 */
+		list_pending(lc);
 		while (lc->n_held == lc->held_cap)
 			if (flush_held(lc) == 0)
 				sched_yield();
@@ -243,6 +250,22 @@ static void list_frames(struct iop_lcore *lc, const struct done_frame *d, unsign
 		iop_heap_free(rt->map.inbound, d[i].frame, d[i].block);
 }
 
+/* The frames a flush tagged for the free lists, on them: a post per run of one channel's. */
+static void list_pending(struct iop_lcore *lc)
+{
+	const struct done_frame *d = lc->to_list;
+	unsigned n = lc->n_to_list;
+
+	for (unsigned i = 0, end; i < n; i = end) {
+		for (end = i + 1; end < n && d[end].channel == d[i].channel &&
+				  d[end].generation == d[i].generation;
+		     end++)
+			;
+		list_frames(lc, &d[i], end - i);
+	}
+	lc->n_to_list = 0;
+}
+
 uint32_t *dispatch_reply_frame(struct iop_lcore *lc, uint32_t channel, uint32_t generation,
 			       uint16_t owner, size_t bytes)
 {
@@ -285,8 +308,7 @@ unsigned dispatch_flush_outbox(struct iop_lcore *lc)
 {
 	struct iop_runtime *rt = lc->rt;
 	const struct held_reply *o = lc->outbox;
-	unsigned n = lc->n_outbox, start = 0, n_listed = 0, n_credits = 0;
-	struct done_frame listed[LCORE_OUTBOX];
+	unsigned n = lc->n_outbox, start = 0, n_credits = 0;
 	struct run_credits credits[LCORE_OUTBOX];
 
 	/*
@@ -304,7 +326,7 @@ unsigned dispatch_flush_outbox(struct iop_lcore *lc)
 		if (goes_on_list(lc, d)) {
 			iop_heap_tag_set_block(rt->map.inbound, d->frame, d->block,
 					       lc->chans[d->channel].ch.owner);
-			listed[n_listed++] = *d;
+			lc->to_list[lc->n_to_list++] = *d;
 		} else {
 			iop_heap_free(rt->map.inbound, d->frame, d->block);
 		}
@@ -322,13 +344,7 @@ unsigned dispatch_flush_outbox(struct iop_lcore *lc)
 		start = end;
 	}
 	lc->n_outbox = 0;
-	for (unsigned i = 0, end; i < n_listed; i = end) {
-		for (end = i + 1; end < n_listed && listed[end].channel == listed[i].channel &&
-				  listed[end].generation == listed[i].generation;
-		     end++)
-			;
-		list_frames(lc, &listed[i], end - i);
-	}
+	list_pending(lc);
 	for (unsigned i = 0; i < n_credits; i++)
 		atomic_fetch_sub(&rt->channel_in_flight[credits[i].channel].n, credits[i].finals);
 	return n;

@@ -191,6 +191,12 @@ struct iop_lcore {
 	/* Frames of requests whose final reply is in the outbox: freed as it is flushed. */
 	struct done_frame done[LCORE_OUTBOX];
 	unsigned n_done;
+	/*
+	 * Of those, the ones for the channels' inbound free lists, tagged as the
+	 * host's, while the flush posts the replies: listed right after.
+	 */
+	struct done_frame to_list[LCORE_OUTBOX];
+	unsigned n_to_list;
 	struct chan_view *chans; /* every slot of the window, this loop's view */
 	/*
 	 * This loop's slots that were open or closing when it last looked at

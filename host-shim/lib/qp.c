@@ -93,7 +93,7 @@ struct iop_qp {
 	struct qp_entry *e;
 	size_t in_list_block, out_list_block; /* the free lists' frames; 0: no free lists */
 	unsigned n_spare, n_spent;
-	bool top_up; /* down to half the spares: take more in a poll that finds nothing */
+	bool top_up; /* at half the spares or fewer: take more in a poll that finds nothing */
 	uint32_t *spare[QP_SPARES];   /* request frames taken from free_to_host */
 	uint32_t spent[QP_SPENT_MAX]; /* reply frames' MFAs, for free_to_iop */
 	struct iop_qp *next; /* the host's list */
@@ -249,6 +249,14 @@ static unsigned spares_take(struct iop_qp *qp, unsigned least)
 	return n;
 }
 
+/* A request frame from those taken from free_to_host; from half of them down, a top-up is due. */
+static uint32_t *spare_pop(struct iop_qp *qp)
+{
+	if (--qp->n_spare <= QP_SPARES / 2)
+		qp->top_up = true;
+	return qp->spare[qp->n_spare];
+}
+
 uint32_t *iop_qp_frame_alloc(struct iop_qp *qp, size_t bytes)
 {
 	uint32_t *f;
@@ -260,15 +268,12 @@ uint32_t *iop_qp_frame_alloc(struct iop_qp *qp, size_t bytes)
 	 * Down to half of them, the next poll that finds no reply takes more.
 	 */
 	if (bytes <= qp->in_list_block &&
-	    (qp->n_spare != 0 || spares_take(qp, QP_SPARES_TAKE) != 0)) {
-		if (--qp->n_spare == QP_SPARES / 2)
-			qp->top_up = true;
-		return qp->spare[qp->n_spare];
-	}
+	    (qp->n_spare != 0 || spares_take(qp, QP_SPARES_TAKE) != 0))
+		return spare_pop(qp);
 	/* iop_host_frame_alloc(), without its calls: tagged as it is allocated. */
 	f = iop_heap_alloc_tagged(qp->in, bytes < 16 ? 16 : bytes, qp->h->owner);
 	if (f == NULL && bytes <= qp->in_list_block && spares_take(qp, 1) != 0)
-		return qp->spare[--qp->n_spare];
+		return spare_pop(qp);
 
 	if (f == NULL)
 		errno = ENOMEM;
@@ -645,10 +650,10 @@ unsigned iop_qp_poll(struct iop_qp *qp, unsigned max)
 			break;
 	}
 	/*
-	 * Nothing to take, one request in flight: the host is waiting, so what
-	 * the next request needs from lines the IOP touched last is fetched
-	 * now rather than on its way: the request ring's next slot, to be
-	 * written, and the free lists' indices and MFAs.
+	 * Nothing to take, at most one request in flight: the host is
+	 * waiting, so what the next request needs from lines the IOP touched
+	 * last is fetched now rather than on its way: the request ring's next
+	 * slot, to be written, and the free lists' indices and MFAs.
 	 */
 	if (taken != 0 || qp->outstanding > QP_WAITING)
 		return ran;

@@ -1005,6 +1005,24 @@ static void post_counted(struct iop_qp *qp, unsigned n)
 }
 
 /*
+ * A queue pair that posted `posted` requests and took the replies of one
+ * loop turn, which answers up to 32.
+ */
+static struct iop_qp *replies_of_one_turn(struct iop_host **h, unsigned posted)
+{
+	struct iop_qp *qp = qp_without_loop(h);
+	unsigned turn = posted < 32 ? posted : 32;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
+	completions = 0;
+	post_counted(qp, posted);
+	iop_runtime_poll(fx.rt, 0);
+	CU_ASSERT_EQUAL_FATAL(iop_qp_poll(qp, 64), turn);
+	CU_ASSERT_EQUAL(iop_qp_outstanding(qp), posted - turn);
+	return qp;
+}
+
+/*
  * The queue pair refills its request frames from free_to_host when a poll
  * finds no reply, once it is down to half a batch, so that taking a batch
  * (indices and MFAs the IOP wrote) is not on a request's way: not when a
@@ -1014,16 +1032,10 @@ static void test_request_frames_taken_when_a_poll_finds_nothing(void)
 {
 	enum { BATCH = 32 };
 	struct iop_host *h;
-	struct iop_qp *qp = qp_without_loop(&h);
-	const struct iop_channel *ch;
+	struct iop_qp *qp = replies_of_one_turn(&h, BATCH);
+	const struct iop_channel *ch = iop_qp_channel(qp);
 	uint32_t *f;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
-	ch = iop_qp_channel(qp);
-	completions = 0;
-	post_counted(qp, BATCH);
-	iop_runtime_poll(fx.rt, 0);
-	CU_ASSERT_EQUAL(iop_qp_poll(qp, 64), BATCH);
 	CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_count(ch->free_to_host), BATCH);
 	/* The first allocation takes the batch; each round trip puts its frame back. */
 	f = iop_qp_frame_alloc(qp, 32);
@@ -1054,21 +1066,74 @@ static void test_spent_frames_back_at_once_with_a_burst_in_flight(void)
 {
 	enum { BATCH = 32, POSTED = BATCH + 2, TURN = 32 };
 	struct iop_host *h;
-	struct iop_qp *qp = qp_without_loop(&h);
-	const struct iop_channel *ch;
+	struct iop_qp *qp = replies_of_one_turn(&h, POSTED);
+	const struct iop_channel *ch = iop_qp_channel(qp);
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
-	ch = iop_qp_channel(qp);
-	completions = 0;
-	post_counted(qp, POSTED);
-	iop_runtime_poll(fx.rt, 0); /* one turn takes TURN of them */
-	CU_ASSERT_EQUAL_FATAL(iop_qp_poll(qp, 64), TURN);
-	CU_ASSERT_EQUAL(iop_qp_outstanding(qp), POSTED - TURN);
 	/* The batch went back with the poll that took its last reply. */
 	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch->free_to_iop), BATCH);
 	iop_runtime_poll(fx.rt, 0);
 	CU_ASSERT_EQUAL(iop_qp_poll(qp, 64), POSTED - TURN);
 	CU_ASSERT_EQUAL(completions, POSTED);
+	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
+	down();
+}
+
+/*
+ * A take from free_to_host that leaves the queue pair at half a batch or
+ * fewer (the list held only what the first allocation waits for) still has
+ * the next poll that finds nothing take more.
+ */
+static void test_short_take_still_topped_up(void)
+{
+	enum { TAKE = 16 };
+	struct iop_host *h;
+	struct iop_qp *qp = replies_of_one_turn(&h, TAKE);
+	const struct iop_channel *ch = iop_qp_channel(qp);
+	uint32_t *f;
+
+	CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_count(ch->free_to_host), TAKE);
+	f = iop_qp_frame_alloc(qp, 32); /* takes all TAKE */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_EQUAL(iop_qp_frame_free(qp, f), 0);
+	one_round_trip(qp, NULL);
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch->free_to_host), 1);
+	CU_ASSERT_EQUAL(iop_qp_poll(qp, 8), 0);
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch->free_to_host), 0);
+	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
+	down();
+}
+
+/*
+ * With one request in flight, or none, the host is waiting: spent reply
+ * frames wait for a poll that finds nothing, or go back at once when twice a
+ * batch has piled up without one.
+ */
+static void test_spent_frames_wait_for_a_poll_that_finds_nothing(void)
+{
+	enum { BATCH = 32, POSTED = BATCH + 1 };
+	struct iop_host *h;
+	struct iop_qp *qp = replies_of_one_turn(&h, POSTED);
+	const struct iop_channel *ch = iop_qp_channel(qp);
+
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch->free_to_iop), 0);
+	CU_ASSERT_EQUAL(iop_qp_poll(qp, 8), 0);
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch->free_to_iop), BATCH);
+	/* The last request's reply, in one of them: one spent, BATCH - 1 left on the list. */
+	iop_runtime_poll(fx.rt, 0);
+	CU_ASSERT_EQUAL(iop_qp_poll(qp, 8), 1);
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch->free_to_iop), BATCH - 1);
+	/*
+	 * Round trips one at a time, every poll taking a reply: the IOP uses up
+	 * the list, and the spent frames go back when they are two batches.
+	 */
+	for (unsigned i = 0; i < 2 * BATCH - 2; i++)
+		one_round_trip(qp, NULL);
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch->free_to_iop), 0);
+	one_round_trip(qp, NULL);
+	/* As many as the list takes (this fixture's rings hold 63); the rest went to the heap. */
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch->free_to_iop),
+			RTE_MIN(2u * BATCH, iop_mfa_ring_capacity(ch->free_to_iop)));
+	CU_ASSERT_EQUAL(completions, POSTED + 2 * BATCH - 1);
 	CU_ASSERT_EQUAL(iop_host_detach(h, TIMEOUT_MS), 0);
 	down();
 }
@@ -1212,6 +1277,9 @@ static const struct iop_test_case qp_tests[] = {
 	  test_request_frames_taken_when_a_poll_finds_nothing },
 	{ "spent_frames_back_at_once_with_a_burst_in_flight",
 	  test_spent_frames_back_at_once_with_a_burst_in_flight },
+	{ "short_take_still_topped_up", test_short_take_still_topped_up },
+	{ "spent_frames_wait_for_a_poll_that_finds_nothing",
+	  test_spent_frames_wait_for_a_poll_that_finds_nothing },
 	{ "free_to_host_holds_no_more_than_its_share",
 	  test_free_to_host_holds_no_more_than_its_share },
 	{ "frames_on_the_free_list_when_the_heap_has_none",
