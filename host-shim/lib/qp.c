@@ -93,7 +93,7 @@ struct iop_qp {
 	struct qp_entry *e;
 	size_t in_list_block, out_list_block; /* the free lists' frames; 0: no free lists */
 	unsigned n_spare, n_spent;
-	bool top_up; /* at half the spares or fewer: take more in a poll that finds nothing */
+	bool top_up; /* spares low: take more in a poll that finds nothing */
 	uint32_t *spare[QP_SPARES];   /* request frames taken from free_to_host */
 	uint32_t spent[QP_SPENT_MAX]; /* reply frames' MFAs, for free_to_iop */
 	struct iop_qp *next; /* the host's list */
@@ -249,10 +249,15 @@ static unsigned spares_take(struct iop_qp *qp, unsigned least)
 	return n;
 }
 
-/* A request frame from those taken from free_to_host; from half of them down, a top-up is due. */
+/*
+ * A request frame from those taken from free_to_host. At half of them, and
+ * at each quarter below, a top-up is due: a look at the list costs a line the
+ * IOP writes on every request, so not one look per request, and a take that
+ * left fewer than half still gets its next look.
+ */
 static uint32_t *spare_pop(struct iop_qp *qp)
 {
-	if (--qp->n_spare <= QP_SPARES / 2)
+	if (--qp->n_spare <= QP_SPARES / 2 && qp->n_spare % (QP_SPARES / 4) == 0)
 		qp->top_up = true;
 	return qp->spare[qp->n_spare];
 }
