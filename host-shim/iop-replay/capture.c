@@ -24,6 +24,7 @@ struct capture {
 	bool nano;          /* timestamps in nanoseconds */
 	struct stored *pkts; /* preloaded */
 	uint64_t n, cap;
+	bool moved;          /* the packets' bytes are where capture_move() put them */
 };
 
 static int open_file(struct capture *c, char *err, size_t errlen)
@@ -140,6 +141,42 @@ struct capture *capture_open(const char *path, bool pre, char *err, size_t errle
 	return c;
 }
 
+uint64_t capture_preloaded_bytes(const struct capture *c, uint32_t align)
+{
+	uint64_t bytes = 0;
+
+	for (uint64_t i = 0; c->p == NULL && i < c->n; i++)
+		bytes += ((uint64_t)c->pkts[i].len + align - 1) / align * align;
+	return bytes;
+}
+
+int capture_move(struct capture *c, void *(*place)(void *ctx, uint32_t len), void *ctx)
+{
+	uint8_t **to;
+
+	if (c->p != NULL || c->moved)
+		return -1;
+	to = malloc((c->n != 0 ? c->n : 1) * sizeof(*to));
+	if (to == NULL)
+		return -1;
+	/* Every packet placed before any moves: all or nothing. */
+	for (uint64_t i = 0; i < c->n; i++) {
+		to[i] = place(ctx, c->pkts[i].len);
+		if (to[i] == NULL) {
+			free(to);
+			return -1;
+		}
+	}
+	for (uint64_t i = 0; i < c->n; i++) {
+		memcpy(to[i], c->pkts[i].data, c->pkts[i].len);
+		free(c->pkts[i].data);
+		c->pkts[i].data = to[i];
+	}
+	free(to);
+	c->moved = true;
+	return 0;
+}
+
 int capture_next(struct capture *c, struct packet *p, char *err, size_t errlen)
 {
 	int rc;
@@ -175,7 +212,7 @@ void capture_close(struct capture *c)
 		return;
 	if (c->p != NULL)
 		pcap_close(c->p);
-	for (uint64_t i = 0; i < c->n; i++)
+	for (uint64_t i = 0; !c->moved && i < c->n; i++)
 		free(c->pkts[i].data);
 	free(c->pkts);
 	free(c->path);

@@ -2,11 +2,14 @@
 /*
  * The IOP iop-replay runs in its own process: the EAL with one worker lcore,
  * a runtime whose lan DDM drives the output port from that lcore, and a host
- * queue pair on the main thread that posts the packets as LanPacketSends
- * carried inline in their frames, up to --batch packets a request. Each
- * packet is copied once on the host's side: from where the capture holds it
- * (libpcap's buffer, or the preloaded copy) straight into the request frame
- * of the batch being gathered.
+ * queue pair on the main thread that posts the packets as LanPacketSends, up
+ * to --batch packets a request. A preloaded capture is moved into the frame
+ * window, into blocks of the inbound heap the host holds for the whole run,
+ * and its packets go by reference (a simple SGL element each): the host
+ * copies none of them, and the lan DDM sends each from where it lies or
+ * copies it into an mbuf, as its tx mode says. A streamed capture's packets
+ * are copied once on the host's side, from libpcap's buffer straight into
+ * the request frame of the batch being gathered (immediate data).
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -34,6 +37,22 @@
 #define SEND_OVERHEAD_BYTES ((IOP_LAN_SGL_WORD + 1) * 4)
 /* The port's Ethernet header and two VLAN tags on top of its MTU (as the lan DDM counts). */
 #define L2_OVERHEAD 22u
+/* The window without a preloaded capture: request frames, and the heap's thread caches. */
+#define WINDOW_INBOUND (32u << 20)
+/*
+ * A preloaded capture goes in blocks of 1 MiB (a larger packet in a block of
+ * its own), each packet at a cache line of its own start: a packet's first
+ * line is never shared with the one before, which the DDM reads on its own
+ * CPU as the host starts the next loop.
+ */
+#define PRELOAD_CHUNK (1u << 20)
+#define PRELOAD_ALIGN 64u
+/*
+ * The most a preloaded capture may take in the window (the inbound heap is
+ * a power of two of at most 2 GiB, with room for the frames besides); a
+ * larger one stays in process memory and its packets are copied.
+ */
+#define PRELOAD_MAX (960ull << 20)
 
 /* A request posted: when, and its packets' lengths. */
 struct inflight {
@@ -67,6 +86,13 @@ struct replay_iop {
 	uint32_t pend_len[IOP_LAN_SEND_MAX_PACKETS];
 	unsigned n_pend;
 	struct send_stats st;
+	/* The preloaded capture's blocks in the inbound heap, and where the next packet goes. */
+	bool by_ref;             /* packets are sent by reference from those blocks */
+	uint64_t preload_bytes;  /* what the window was sized for; 0: no room made */
+	void **blocks;
+	unsigned n_blocks, cap_blocks;
+	uint8_t *fill;
+	size_t fill_left;
 };
 
 static uint64_t now_ns(void)
@@ -136,10 +162,22 @@ static int eal_start(const struct replay_opts *o, const char *prog, char *err, s
 	return iop_eal_init(4, argv, err, errlen) < 0 ? -1 : 0;
 }
 
-struct replay_iop *replay_iop_start(const struct replay_opts *o, const char *prog, char *err,
-				    size_t errlen)
+/*
+ * The inbound heap's room for a preloaded capture of `bytes` (packets rounded
+ * up to PRELOAD_ALIGN): twice that, for what the blocks' ends waste and for a
+ * packet over half a block taking a block of its own (rounded up to a power
+ * of two). 0 when it would not fit (PRELOAD_MAX) and stays in process memory.
+ */
+static uint64_t preload_room(uint64_t bytes)
 {
-	const struct iop_window_opts wo = { .inbound_bytes = 32u << 20,
+	return bytes == 0 || bytes > PRELOAD_MAX ? 0 : 2 * bytes + PRELOAD_CHUNK;
+}
+
+struct replay_iop *replay_iop_start(const struct replay_opts *o, uint64_t preload_bytes,
+				    const char *prog, char *err, size_t errlen)
+{
+	const struct iop_window_opts wo = { .inbound_bytes = WINDOW_INBOUND +
+							     preload_room(preload_bytes),
 					    .outbound_bytes = 2u << 20 };
 	struct iop_qp_opts qo = { .depth = QP_DEPTH };
 	char params[192];
@@ -154,6 +192,7 @@ struct replay_iop *replay_iop_start(const struct replay_opts *o, const char *pro
 	}
 	x->rng = 0x9E3779B97F4A7C15ull;
 	x->st.port_packets = -1;
+	x->preload_bytes = preload_room(preload_bytes) != 0 ? preload_bytes : 0;
 	x->batch = o->batch != 0 ? o->batch : 1;
 	/* A batch's frame is one message: MessageSize (16 bits of words) bounds it. */
 	x->max_frame = o->max_frame < 0xFFFFu * 4u ? o->max_frame : 0xFFFFu * 4u;
@@ -198,6 +237,65 @@ fail:
 	replay_iop_stop(x);
 	replay_iop_free(x);
 	return NULL;
+}
+
+/* capture_move()'s place(): the next PRELOAD_ALIGN-aligned spot in the window's blocks. */
+static void *place_packet(void *ctx, uint32_t len)
+{
+	struct replay_iop *x = ctx;
+	size_t need = ((size_t)len + PRELOAD_ALIGN - 1) / PRELOAD_ALIGN * PRELOAD_ALIGN;
+	void *p;
+
+	if (need > x->fill_left) {
+		/* A packet over half a block takes one of its own; the block being filled stays. */
+		size_t block = need > PRELOAD_CHUNK / 2 ? need : PRELOAD_CHUNK;
+
+		if (x->n_blocks == x->cap_blocks) {
+			unsigned cap = x->cap_blocks != 0 ? 2 * x->cap_blocks : 64;
+			void **b = realloc(x->blocks, cap * sizeof(*b));
+
+			if (b == NULL)
+				return NULL;
+			x->blocks = b;
+			x->cap_blocks = cap;
+		}
+		p = iop_host_frame_alloc(x->h, block);
+		if (p == NULL)
+			return NULL;
+		x->blocks[x->n_blocks++] = p;
+		if (block != PRELOAD_CHUNK)
+			return p;
+		x->fill = p;
+		x->fill_left = block;
+	}
+	p = x->fill;
+	x->fill += need;
+	x->fill_left -= need;
+	return p;
+}
+
+/* The preloaded capture's blocks back to the heap. */
+static void free_blocks(struct replay_iop *x)
+{
+	for (unsigned i = 0; i < x->n_blocks; i++)
+		iop_host_frame_free(x->h, x->blocks[i]);
+	free(x->blocks);
+	x->blocks = NULL;
+	x->n_blocks = x->cap_blocks = 0;
+	x->fill = NULL;
+	x->fill_left = 0;
+}
+
+bool replay_iop_adopt(struct replay_iop *x, struct capture *c)
+{
+	if (x->preload_bytes == 0 || capture_preloaded_bytes(c, PRELOAD_ALIGN) != x->preload_bytes)
+		return false;
+	if (capture_move(c, place_packet, x) != 0) {
+		free_blocks(x);
+		return false;
+	}
+	x->by_ref = x->st.by_reference = true;
+	return true;
 }
 
 int replay_iop_flush(struct replay_iop *x, uint64_t *posted_at)
@@ -246,7 +344,9 @@ static int begin_batch(struct replay_iop *x, uint32_t len)
 {
 	if (len > x->max_seen)
 		x->max_seen = len;
-	x->batch_bytes = IOP_LAN_SGL_WORD * 4 + (size_t)x->batch * (4 + ((x->max_seen + 3u) & ~3u));
+	/* By reference, a packet is a simple element of 2 words whatever its length. */
+	x->batch_bytes = IOP_LAN_SGL_WORD * 4 +
+			 (size_t)x->batch * (x->by_ref ? 8 : 4 + ((x->max_seen + 3u) & ~3u));
 	if (x->batch_bytes > x->frame_bytes)
 		x->batch_bytes = x->frame_bytes;
 	/* Frames and ring slots come back with the replies: take them while waiting. */
@@ -256,18 +356,27 @@ static int begin_batch(struct replay_iop *x, uint32_t len)
 	return iop_build_lan_packet_send_begin(&x->b, x->frame, x->batch_bytes, x->tid);
 }
 
+static int add_packet(struct replay_iop *x, const uint8_t *data, uint32_t len)
+{
+	const struct iop_buf buf = { (void *)(uintptr_t)data, len };
+
+	return x->by_ref ? iop_build_lan_packet_send_add_buf(&x->b, x->w, &buf) :
+			   iop_build_lan_packet_send_add(&x->b, data, len);
+}
+
 int replay_iop_queue(struct replay_iop *x, const uint8_t *data, uint32_t len,
 		     uint64_t *posted_at)
 {
 	int rc;
 
 	/*
-	 * The one copy on this side: from the capture into the frame. Whether
-	 * the packet fits the batch's frame is the builder's check (-ENOSPC,
-	 * nothing added), not counted again here for every packet.
+	 * By reference from the window, or the one copy on this side: from the
+	 * capture into the frame. Whether the packet fits the batch's frame is
+	 * the builder's check (-ENOSPC, nothing added), not counted again here
+	 * for every packet.
 	 */
 	if (x->frame != NULL) {
-		rc = iop_build_lan_packet_send_add(&x->b, data, len);
+		rc = add_packet(x, data, len);
 		if (rc == 0)
 			goto added;
 		/* An empty batch's frame is sized for its first packet: no room means none will come. */
@@ -282,7 +391,7 @@ int replay_iop_queue(struct replay_iop *x, const uint8_t *data, uint32_t len,
 		return -E2BIG; /* longer than replay_iop_max_packet() */
 	rc = begin_batch(x, len);
 	if (rc == 0)
-		rc = iop_build_lan_packet_send_add(&x->b, data, len);
+		rc = add_packet(x, data, len);
 	if (rc != 0)
 		return rc;
 added:
@@ -343,6 +452,9 @@ int replay_iop_stop(struct replay_iop *x)
 	x->frame = NULL;
 	if (x->qp != NULL && iop_qp_destroy(x->qp, STOP_TIMEOUT_MS) != 0)
 		rc = -ETIMEDOUT;
+	/* Every request answered (or the host's detach takes back what is left): the blocks go. */
+	if (x->h != NULL && rc == 0)
+		free_blocks(x);
 	if (x->h != NULL && iop_host_detach(x->h, STOP_TIMEOUT_MS) != 0)
 		rc = -ETIMEDOUT;
 	x->qp = NULL;
@@ -375,5 +487,6 @@ void replay_iop_free(struct replay_iop *x)
 	if (x == NULL)
 		return;
 	free(x->st.lat_ns);
+	free(x->blocks);
 	free(x);
 }

@@ -39,7 +39,10 @@ static void usage(FILE *f)
 		"  -L, --limit=N        stop after N packets\n"
 		"      --duration=S     stop after S seconds\n"
 		"      --stats=S        a progress line every S seconds\n"
-		"  -K, --preload        read the capture into memory first\n"
+		"  -K, --preload[=AT]   read the capture into memory first: into the frame\n"
+		"                       window (AT window, the default; its packets then go by\n"
+		"                       reference, no copy on this side) or process memory\n"
+		"                       (AT memory: each packet copied into its request)\n"
 		"      --json           the summary as one JSON document\n"
 		"      --verify         check the output equals the input, packet for packet\n"
 		"      --skip-bad       skip and count packets that cannot be sent (too large, a\n"
@@ -93,7 +96,7 @@ static int parse(int argc, char **argv, struct replay_opts *o, const char **gene
 		{ "limit", required_argument, NULL, 'L' },
 		{ "duration", required_argument, NULL, OPT_DURATION },
 		{ "stats", required_argument, NULL, OPT_STATS },
-		{ "preload", no_argument, NULL, 'K' },
+		{ "preload", optional_argument, NULL, 'K' },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "verify", no_argument, NULL, OPT_VERIFY },
 		{ "skip-bad", no_argument, NULL, OPT_SKIP_BAD },
@@ -122,7 +125,12 @@ static int parse(int argc, char **argv, struct replay_opts *o, const char **gene
 		case 'L': ok = count(optarg, &o->limit); break;
 		case OPT_DURATION: ok = number(optarg, &o->duration) && o->duration > 0; break;
 		case OPT_STATS: ok = number(optarg, &o->stats) && o->stats > 0; break;
-		case 'K': o->preload = true; break;
+		case 'K':
+			o->preload = true;
+			ok = optarg == NULL || strcmp(optarg, "window") == 0 ||
+			     strcmp(optarg, "memory") == 0;
+			o->preload_memory = optarg != NULL && strcmp(optarg, "memory") == 0;
+			break;
 		case OPT_JSON: o->json = true; break;
 		case OPT_VERIFY: o->verify = true; break;
 		case OPT_SKIP_BAD: o->skip_bad = true; break;
@@ -184,6 +192,7 @@ int main(int argc, char **argv)
 	struct replay_iop *x;
 	struct capture *c;
 	int rc, verified = -1;
+	uint64_t preload_bytes;
 
 	rc = parse(argc, argv, &o, &generate);
 	if (rc != 0)
@@ -206,11 +215,17 @@ int main(int argc, char **argv)
 	c = capture_open(o.input, o.preload, err, sizeof(err));
 	if (c == NULL)
 		return fail(err);
-	x = replay_iop_start(&o, argv[0], err, sizeof(err));
+	preload_bytes = o.preload && !o.preload_memory ? capture_preloaded_bytes(c, 64) : 0;
+	x = replay_iop_start(&o, preload_bytes, argv[0], err, sizeof(err));
 	if (x == NULL) {
 		capture_close(c);
 		return fail(err);
 	}
+	if (preload_bytes != 0 && !replay_iop_adopt(x, c))
+		fprintf(stderr,
+			"iop-replay: the preloaded capture (%.1f MiB) does not fit in the frame "
+			"window: it stays in process memory, each packet copied into its request\n",
+			(double)preload_bytes / (1 << 20));
 	rc = replay_run(&o, x, c, &r, err, sizeof(err));
 	if (replay_iop_stop(x) != 0 && rc == 0) {
 		snprintf(err, sizeof(err), "the IOP did not answer every packet");

@@ -25,6 +25,7 @@ struct replay_opts {
 	double duration;       /* seconds, 0: no limit */
 	double stats;          /* seconds between progress lines, 0: none */
 	bool preload;
+	bool preload_memory;   /* --preload=memory: not moved into the window */
 	bool json;
 	bool verify;           /* compare the output with the input */
 	bool skip_bad;         /* skip (and count) packets that cannot be sent */
@@ -54,6 +55,17 @@ struct capture *capture_open(const char *path, bool preload, char *err, size_t e
 int capture_next(struct capture *c, struct packet *p, char *err, size_t errlen);
 /* Back to the first packet. @return 0, or -1 with a message in err. */
 int capture_rewind(struct capture *c, char *err, size_t errlen);
+/* The bytes of the preloaded packets, each rounded up to align; 0 for a streamed capture. */
+uint64_t capture_preloaded_bytes(const struct capture *c, uint32_t align);
+/*
+ * Move the preloaded packets to where place() says, one call a packet in
+ * order, each given its length: into the frame window, so that they are sent
+ * by reference instead of copied. The capture's own copies are freed; the
+ * new places are the caller's, who keeps them until capture_close(). All or
+ * nothing: @return 0, or -1 (streamed, moved already, out of memory, or
+ * place() gave NULL) with the capture as it was.
+ */
+int capture_move(struct capture *c, void *(*place)(void *ctx, uint32_t len), void *ctx);
 void capture_close(struct capture *c);
 
 /* ---- iop.c: EAL, runtime with the lan DDM, host queue pair ---- */
@@ -63,6 +75,7 @@ struct replay_iop;
 struct send_stats {
 	uint64_t posted, sent, sent_bytes, refused; /* packets */
 	uint64_t requests;     /* PacketSends posted */
+	bool by_reference;     /* the packets went by reference, preloaded in the window */
 	/*
 	 * What the port itself counted as sent (rte_eth_stats opackets), read
 	 * when the IOP stops: a check on `sent` from outside the DDM. -1: the
@@ -73,9 +86,20 @@ struct send_stats {
 	uint64_t n_lat, lat_seen;
 };
 
-/* @return NULL with a message in err. */
-struct replay_iop *replay_iop_start(const struct replay_opts *o, const char *prog, char *err,
-				    size_t errlen);
+/*
+ * preload_bytes: capture_preloaded_bytes(c, 64) of a capture to be adopted
+ * (the window is made with room for it), or 0.
+ * @return NULL with a message in err.
+ */
+struct replay_iop *replay_iop_start(const struct replay_opts *o, uint64_t preload_bytes,
+				    const char *prog, char *err, size_t errlen);
+/*
+ * Move the preloaded capture into the window (capture_move()), its packets
+ * to be sent by reference from then on. @return false when it stays where
+ * it is, its packets copied into each request: no room was made for it (too
+ * large, or 0 given to replay_iop_start()), or the window ran out.
+ */
+bool replay_iop_adopt(struct replay_iop *x, struct capture *c);
 /*
  * Add one packet (copied) to the batch being gathered; post the batch as one
  * LanPacketSend (inline) when it holds --batch packets, and first when this

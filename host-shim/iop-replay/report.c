@@ -58,6 +58,7 @@ void report_summary(const struct replay_opts *o, const struct send_stats *s,
 		json_uint(&j, "skipped", r->skipped);
 		json_uint(&j, "requests", s->requests);
 		json_uint(&j, "batch", o->batch);
+		json_bool(&j, "by_reference", s->by_reference);
 		json_double(&j, "latency_p50_us", p50);
 		json_double(&j, "latency_p99_us", p99);
 		if (verified >= 0)
@@ -74,8 +75,9 @@ void report_summary(const struct replay_opts *o, const struct send_stats *s,
 	       (unsigned long)r->skipped);
 	if (s->port_packets >= 0)
 		printf("the port counted %ld packets sent\n", (long)s->port_packets);
-	printf("%lu requests (up to %u packets each); request latency p50 %.1f us, p99 %.1f us\n",
-	       (unsigned long)s->requests, o->batch, p50, p99);
+	printf("%lu requests (up to %u packets each%s); request latency p50 %.1f us, p99 %.1f us\n",
+	       (unsigned long)s->requests, o->batch,
+	       s->by_reference ? ", by reference from the window" : "", p50, p99);
 	if (verified >= 0)
 		printf("output %s the input, packet for packet\n",
 		       verified == 1 ? "identical to" : "DIFFERS from");

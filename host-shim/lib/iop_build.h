@@ -269,6 +269,21 @@ int iop_build_lan_packet_send_add(struct iop_lan_send_builder *b, const void *da
 				  uint32_t len);
 
 /**
+ * Add one packet held in a buffer of the window's inbound heap, by
+ * reference: a simple element, DIR | END_OF_BUFFER, of 2 words, whatever the
+ * packet's length. The buffer must stay as it is until the request is
+ * answered. Packets added by _add and by _add_buf mix in one request, in the
+ * order added; with _add_buf only, the result is what
+ * iop_build_lan_packet_send_multi() builds for the same buffers.
+ * @return 0; -EINVAL for a NULL builder, window or buffer, an empty buffer,
+ *         one over 24 bits or outside the inbound heap, or one past
+ *         IOP_LAN_SEND_MAX_PACKETS; -ENOSPC when the 2 words do not fit. On
+ *         an error nothing is added.
+ */
+int iop_build_lan_packet_send_add_buf(struct iop_lan_send_builder *b, const struct iop_window *w,
+				      const struct iop_buf *buf);
+
+/**
  * Finish the PacketSend: the header (MessageSize the words used), the
  * transmit control word (0), LAST_ELEMENT on the final packet. The frame is
  * then ready to post; the builder is done with.

@@ -73,6 +73,18 @@ for t in copy zerocopy; do
 	expect 0 "identical to the input" --verify --preload --topspeed --tx=$t -o tx7.pcap sample.pcap
 	expect 0 "identical to the input" --verify --topspeed --batch 1 --tx=$t -o tx8.pcap sample.pcapng
 done
+# A preloaded capture goes by reference from the frame window (no copy on the
+# host's side); --preload=memory keeps it in process memory, copied into each
+# request, as a streamed capture's packets are: both identical to the input.
+expect 0 '"by_reference":true,' --json --verify --preload --topspeed -o tx.pcap sample.pcap
+expect 0 '"by_reference":true,.*"identical":true' --json --verify --preload=window --topspeed \
+	--batch 1 -o tx.pcap sample.pcapng
+for t in copy zerocopy; do
+	expect 0 '"by_reference":false,.*"identical":true' --json --verify --preload=memory \
+		--topspeed --tx=$t -o tx.pcap sample.pcapng
+done
+expect 0 '"by_reference":false,' --json --verify --topspeed -o tx.pcap sample.pcap
+expect 2 "bad value 'disk'" --preload=disk sample.pcap
 expect 0 '"packets":72,.*"requests":72,"batch":1,' --json --topspeed --batch 1 -o tx.pcap sample.pcap
 expect 0 '"packets":216,.*"drops":0,.*"port_packets":216,' --json --loop=3 --topspeed --batch 64 -o tx.pcap sample.pcap
 expect 0 '"packets":72,' --json --topspeed --batch 32 -o tx.pcap sample.pcap

@@ -477,6 +477,102 @@ static void test_lan_packet_send_builder(void)
 }
 
 /*
+ * Packets added by reference (iop-replay's preloaded captures): word for word
+ * what iop_build_lan_packet_send_multi() builds for the same buffers; mixed
+ * with packets carried inline, each element of its kind in the order added;
+ * a buffer outside the inbound heap, an empty one, a 65th and one with no
+ * room refused, the frame as it was.
+ */
+static void test_lan_packet_send_builder_by_reference(void)
+{
+	const struct iop_window_opts wo = { .inbound_bytes = 1u << 20, .outbound_bytes = 1u << 20 };
+	struct iop_window *w = iop_window_create(&wo);
+	static uint32_t want[IOP_LAN_SGL_WORD + 2 * IOP_LAN_SEND_MAX_PACKETS];
+	static uint32_t got[IOP_LAN_SGL_WORD + 2 * IOP_LAN_SEND_MAX_PACKETS];
+	struct iop_buf bufs[IOP_LAN_SEND_MAX_PACKETS + 1], bad;
+	struct iop_lan_send_builder lb;
+	struct iop_sgl_bounds bounds;
+	struct iop_sgl_iter it;
+	struct iop_sgl_elem e;
+	struct iop_msg_hdr m;
+	uint8_t pkt[60];
+	int words;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	iop_window_sgl_bounds(w, &bounds);
+	for (unsigned i = 0; i <= IOP_LAN_SEND_MAX_PACKETS; i++) {
+		bufs[i].addr = iop_heap_alloc(iop_window_inbound(w), 2048);
+		bufs[i].len = 60 + 23 * i;
+		CU_ASSERT_PTR_NOT_NULL_FATAL(bufs[i].addr);
+	}
+	for (unsigned n = 1; n <= IOP_LAN_SEND_MAX_PACKETS; n *= 4) {
+		memset(want, 0xEE, sizeof(want));
+		memset(got, 0x77, sizeof(got));
+		words = iop_build_lan_packet_send_multi(want, sizeof(want), 0x10, w, bufs, n);
+		CU_ASSERT_EQUAL_FATAL(iop_build_lan_packet_send_begin(&lb, got, sizeof(got), 0x10), 0);
+		for (unsigned i = 0; i < n; i++)
+			CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, w, &bufs[i]), 0);
+		CU_ASSERT_EQUAL(iop_build_lan_packet_send_end(&lb), words);
+		CU_ASSERT_EQUAL(memcmp(want, got, (size_t)words * 4), 0);
+	}
+	/* The 65th is refused, the 64 stand. */
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_begin(&lb, got, sizeof(got), 0x10), 0);
+	for (unsigned i = 0; i < IOP_LAN_SEND_MAX_PACKETS; i++)
+		CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, w, &bufs[i]), 0);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, w, &bufs[64]), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_end(&lb), (int)(5 + 2 * IOP_LAN_SEND_MAX_PACKETS));
+
+	/* Mixed: inline, by reference, inline; then refusals that leave the frame as it was. */
+	memset(pkt, 0x5C, sizeof(pkt));
+	poison();
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_begin(&lb, frame, sizeof(frame), 0x10), 0);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add(&lb, pkt, 60), 0);            /* 16 words */
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, w, &bufs[1]), 0);    /* 2: 18 */
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add(&lb, pkt, 60), 0);            /* 16: 34 */
+	bad = (struct iop_buf){ pkt, 60 }; /* not the window's */
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, w, &bad), -EINVAL);
+	bad = (struct iop_buf){ iop_heap_alloc(iop_window_outbound(w), 128), 60 };
+	CU_ASSERT_PTR_NOT_NULL(bad.addr);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, w, &bad), -EINVAL);
+	bad = (struct iop_buf){ bufs[2].addr, 0 };
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, w, &bad), -EINVAL);
+	bad = (struct iop_buf){ bufs[2].addr, IOP_SGL_COUNT_MAX + 1 };
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, w, &bad), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, NULL, &bufs[2]), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, w, NULL), -EINVAL);
+	CU_ASSERT_EQUAL(frame[5 + 34], POISON);
+	words = iop_build_lan_packet_send_end(&lb);
+	check_header(words, 0x10, IOP_LAN_PACKET_SEND, &m);
+	CU_ASSERT_EQUAL(words, 5 + 34);
+	iop_sgl_iter_init(&it, frame, (size_t)words * 4, m.sgl_offset, &bounds);
+	for (unsigned i = 0; i < 3; i++) {
+		CU_ASSERT_EQUAL_FATAL(iop_sgl_next(&it, &e), 1);
+		CU_ASSERT_TRUE(e.flags & IOP_SGL_END_OF_BUFFER);
+		CU_ASSERT_EQUAL(!!(e.flags & IOP_SGL_LAST_ELEMENT), i == 2);
+		if (i == 1) {
+			CU_ASSERT_EQUAL(e.kind, IOP_SGL_KIND_SIMPLE);
+			CU_ASSERT_EQUAL(e.offset, iop_window_mfa(w, bufs[1].addr));
+			CU_ASSERT_EQUAL(e.count, bufs[1].len);
+			CU_ASSERT_TRUE(e.flags & IOP_SGL_DIR);
+		} else {
+			CU_ASSERT_EQUAL(e.kind, IOP_SGL_KIND_IMMEDIATE);
+			CU_ASSERT_EQUAL(e.count, 60);
+			CU_ASSERT_EQUAL(memcmp(e.data, pkt, 60), 0);
+		}
+	}
+	CU_ASSERT_EQUAL(iop_sgl_next(&it, &e), 0);
+
+	/* No room for the 2 words: the smallest frame holds one buffer and no more. */
+	poison();
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_begin(&lb, frame, 7 * 4, 0x10), 0);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, w, &bufs[0]), 0);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, w, &bufs[1]), -ENOSPC);
+	CU_ASSERT_EQUAL(frame[7], POISON);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_end(&lb), 7);
+	iop_window_close(w);
+}
+
+/*
  * The builder's elements against the SGL writer's (the encoder every other
  * builder uses), word for word, for every padding (packets of 1 to 70
  * bytes) in frames poisoned with different bytes: the same header, the same
@@ -680,6 +776,7 @@ static const struct iop_test_case build_tests[] = {
 	{ "lan_packet_send_multi", test_lan_packet_send_multi },
 	{ "lan_packet_send_builder", test_lan_packet_send_builder },
 	{ "lan_packet_send_builder_matches_writer", test_lan_packet_send_builder_matches_writer },
+	{ "lan_packet_send_builder_by_reference", test_lan_packet_send_builder_by_reference },
 	{ "lan_packet_send_begin_refused", test_lan_packet_send_begin_refused },
 	{ "lan_packet_send_inline_multi_size_cap", test_lan_packet_send_inline_multi_size_cap },
 	{ "reply_readers", test_reply_readers },
