@@ -293,6 +293,19 @@ int iop_sgl_next(struct iop_sgl_iter *it, struct iop_sgl_elem *e)
 				it->state = IT_DONE;
 			return rc;
 		}
+		/*
+		 * A simple element, with any of DIR, END_OF_BUFFER and
+		 * LAST_ELEMENT: what classify() makes of exactly these flags,
+		 * by one compare, because it is the element of every packet
+		 * sent by reference and of every buffer of a block transfer.
+		 */
+		if ((flags & ~(IOP_SGL_LAST_ELEMENT | IOP_SGL_END_OF_BUFFER | IOP_SGL_DIR)) ==
+		    IOP_SGL_TYPE_SIMPLE) {
+			rc = take_simple(it, flags, count, e);
+			if (rc == 1 && (flags & IOP_SGL_LAST_ELEMENT) != 0)
+				it->state = IT_DONE;
+			return rc;
+		}
 		switch (classify(flags, it->in_frame)) {
 		case C_SIMPLE:
 			rc = take_simple(it, flags, count, e);
