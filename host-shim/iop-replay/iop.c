@@ -27,6 +27,7 @@
 #include "iop_host.h"
 #include "iop_lan.h"
 #include "iop_runtime.h"
+#include "iop_sgl.h"
 #include "iop_window.h"
 #include "replay.h"
 
@@ -88,6 +89,7 @@ struct replay_iop {
 	struct send_stats st;
 	/* The preloaded capture's blocks in the inbound heap, and where the next packet goes. */
 	bool by_ref;             /* packets are sent by reference from those blocks */
+	struct iop_sgl_bounds bounds; /* the window's, for the builder */
 	uint64_t preload_bytes;  /* what the window was sized for; 0: no room made */
 	void **blocks;
 	unsigned n_blocks, cap_blocks;
@@ -288,7 +290,8 @@ static void free_blocks(struct replay_iop *x)
 
 bool replay_iop_adopt(struct replay_iop *x, struct capture *c)
 {
-	if (x->preload_bytes == 0 || capture_preloaded_bytes(c, PRELOAD_ALIGN) != x->preload_bytes)
+	if (x->preload_bytes == 0 || capture_preloaded_bytes(c, PRELOAD_ALIGN) != x->preload_bytes ||
+	    iop_window_sgl_bounds(x->w, &x->bounds) != 0)
 		return false;
 	if (capture_move(c, place_packet, x) != 0) {
 		free_blocks(x);
@@ -360,7 +363,7 @@ static int add_packet(struct replay_iop *x, const uint8_t *data, uint32_t len)
 {
 	const struct iop_buf buf = { (void *)(uintptr_t)data, len };
 
-	return x->by_ref ? iop_build_lan_packet_send_add_buf(&x->b, x->w, &buf) :
+	return x->by_ref ? iop_build_lan_packet_send_add_buf(&x->b, &x->bounds, &buf) :
 			   iop_build_lan_packet_send_add(&x->b, data, len);
 }
 

@@ -21,7 +21,8 @@
 #define DEFAULT_MTU 9216u
 #define DEFAULT_MAX_FRAME (64u << 10)
 /* Packets a PacketSend by default: about eight times the rate of one at 64 bytes. */
-#define DEFAULT_BATCH 32u
+/* The most a PacketSend carries: measured faster than 32 at top speed (docs/benchmarks.md). */
+#define DEFAULT_BATCH IOP_LAN_SEND_MAX_PACKETS
 
 static void usage(FILE *f)
 {

@@ -409,21 +409,19 @@ int iop_build_lan_packet_send_add(struct iop_lan_send_builder *b, const void *da
 	return 0;
 }
 
-int iop_build_lan_packet_send_add_buf(struct iop_lan_send_builder *b, const struct iop_window *w,
-				      const struct iop_buf *buf)
+int iop_build_lan_packet_send_add_buf(struct iop_lan_send_builder *b,
+				      const struct iop_sgl_bounds *bounds, const struct iop_buf *buf)
 {
-	struct iop_sgl_bounds bounds;
 	uint32_t *e;
 	uint32_t mfa;
 	size_t at;
 
-	if (b == NULL || b->frame == NULL || b->n == IOP_LAN_SEND_MAX_PACKETS ||
-	    !bufs_in_window(w, buf, 1, &bounds))
+	if (b == NULL || b->frame == NULL || b->n == IOP_LAN_SEND_MAX_PACKETS || bounds == NULL ||
+	    buf == NULL || (mfa = buf_mfa(bounds, buf)) == IOP_MFA_EMPTY)
 		return -EINVAL;
 	at = IOP_LAN_SGL_WORD + b->used;
 	if (b->frame_words - at < 2)
 		return -ENOSPC;
-	mfa = buf_mfa(&bounds, buf);
 	/* The element iop_sgl_add_simple() writes (flags in bits 24-31, <iop/sgl.h>). */
 	e = b->frame + at;
 	e[0] = htole32((uint32_t)(IOP_SGL_TYPE_SIMPLE | IOP_SGL_DIR | IOP_SGL_END_OF_BUFFER) << 24 |

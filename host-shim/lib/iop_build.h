@@ -24,6 +24,7 @@ extern "C" {
 #endif
 
 struct iop_window;
+struct iop_sgl_bounds;
 
 /* ---- Utility class: any target ----------------------------------------- */
 
@@ -271,17 +272,19 @@ int iop_build_lan_packet_send_add(struct iop_lan_send_builder *b, const void *da
 /**
  * Add one packet held in a buffer of the window's inbound heap, by
  * reference: a simple element, DIR | END_OF_BUFFER, of 2 words, whatever the
- * packet's length. The buffer must stay as it is until the request is
- * answered. Packets added by _add and by _add_buf mix in one request, in the
- * order added; with _add_buf only, the result is what
- * iop_build_lan_packet_send_multi() builds for the same buffers.
- * @return 0; -EINVAL for a NULL builder, window or buffer, an empty buffer,
+ * packet's length. `bounds` are the window's, from iop_window_sgl_bounds(),
+ * taken once (this is a packet's whole cost on the host's side). The buffer
+ * must stay as it is until the request is answered. Packets added by _add
+ * and by _add_buf mix in one request, in the order added; with _add_buf
+ * only, the result is what iop_build_lan_packet_send_multi() builds for the
+ * same buffers.
+ * @return 0; -EINVAL for a NULL builder, bounds or buffer, an empty buffer,
  *         one over 24 bits or outside the inbound heap, or one past
  *         IOP_LAN_SEND_MAX_PACKETS; -ENOSPC when the 2 words do not fit. On
  *         an error nothing is added.
  */
-int iop_build_lan_packet_send_add_buf(struct iop_lan_send_builder *b, const struct iop_window *w,
-				      const struct iop_buf *buf);
+int iop_build_lan_packet_send_add_buf(struct iop_lan_send_builder *b,
+				      const struct iop_sgl_bounds *bounds, const struct iop_buf *buf);
 
 /**
  * Finish the PacketSend: the header (MessageSize the words used), the

@@ -19,7 +19,7 @@
 # tcpreplay without root or without network namespaces) gets a "skipped: why" column instead
 # of failing the run. Needs python3. IOP_BENCH_REPLAY, IOP_BENCH_TESTPMD and IOP_BENCH_TCPREPLAY
 # name the programs (default: BUILD_DIR's iop-replay, and dpdk-testpmd and tcpreplay on PATH).
-# IOP_BENCH_BATCH (default 32) is iop-replay's --batch: net_null never fills, so a batch is
+# IOP_BENCH_BATCH (default 64, iop-replay's own) is iop-replay's --batch: net_null never fills, so a batch is
 # never sent in part here.
 set -euo pipefail
 
@@ -30,7 +30,7 @@ if [ "${1:-}" = --smoke ]; then
 fi
 build=${1:-build}
 replay=${IOP_BENCH_REPLAY:-$build/host-shim/iop-replay/iop-replay}
-batch=${IOP_BENCH_BATCH:-32}
+batch=${IOP_BENCH_BATCH:-64}
 if [ $smoke -eq 1 ]; then
 	secs=${IOP_BENCH_SECONDS:-0.2}
 	repeats=${IOP_BENCH_REPEATS:-1}

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # iop-replay, the real binary: the no-argument main job; generated captures
 # (pcap and pcapng, 60 to 9000 bytes, VLAN tagged) replayed and found
-# identical in the tx pcap, batched (--batch 32, the default) and a request
+# identical in the tx pcap, batched (--batch 64, the default, and 32) and a request
 # a packet (--batch 1); rate control within 5% at modest rates (a check
 # passes on the first of up to three runs within bounds); the
 # options' counts, and the port's own count of what it sent; and every bad
@@ -49,7 +49,7 @@ within() {
 }
 
 # The main job: a generated sample, replayed and verified; batched (the
-# default, --batch 32) and a request a packet (--batch 1).
+# default, --batch 64) and a request a packet (--batch 1).
 expect 0 "identical to the input"
 expect 0 "identical to the input" --batch 1
 

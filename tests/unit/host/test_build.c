@@ -511,15 +511,15 @@ static void test_lan_packet_send_builder_by_reference(void)
 		words = iop_build_lan_packet_send_multi(want, sizeof(want), 0x10, w, bufs, n);
 		CU_ASSERT_EQUAL_FATAL(iop_build_lan_packet_send_begin(&lb, got, sizeof(got), 0x10), 0);
 		for (unsigned i = 0; i < n; i++)
-			CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, w, &bufs[i]), 0);
+			CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, &bounds, &bufs[i]), 0);
 		CU_ASSERT_EQUAL(iop_build_lan_packet_send_end(&lb), words);
 		CU_ASSERT_EQUAL(memcmp(want, got, (size_t)words * 4), 0);
 	}
 	/* The 65th is refused, the 64 stand. */
 	CU_ASSERT_EQUAL(iop_build_lan_packet_send_begin(&lb, got, sizeof(got), 0x10), 0);
 	for (unsigned i = 0; i < IOP_LAN_SEND_MAX_PACKETS; i++)
-		CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, w, &bufs[i]), 0);
-	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, w, &bufs[64]), -EINVAL);
+		CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, &bounds, &bufs[i]), 0);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, &bounds, &bufs[64]), -EINVAL);
 	CU_ASSERT_EQUAL(iop_build_lan_packet_send_end(&lb), (int)(5 + 2 * IOP_LAN_SEND_MAX_PACKETS));
 
 	/* Mixed: inline, by reference, inline; then refusals that leave the frame as it was. */
@@ -527,19 +527,19 @@ static void test_lan_packet_send_builder_by_reference(void)
 	poison();
 	CU_ASSERT_EQUAL(iop_build_lan_packet_send_begin(&lb, frame, sizeof(frame), 0x10), 0);
 	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add(&lb, pkt, 60), 0);            /* 16 words */
-	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, w, &bufs[1]), 0);    /* 2: 18 */
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, &bounds, &bufs[1]), 0);    /* 2: 18 */
 	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add(&lb, pkt, 60), 0);            /* 16: 34 */
 	bad = (struct iop_buf){ pkt, 60 }; /* not the window's */
-	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, w, &bad), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, &bounds, &bad), -EINVAL);
 	bad = (struct iop_buf){ iop_heap_alloc(iop_window_outbound(w), 128), 60 };
 	CU_ASSERT_PTR_NOT_NULL(bad.addr);
-	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, w, &bad), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, &bounds, &bad), -EINVAL);
 	bad = (struct iop_buf){ bufs[2].addr, 0 };
-	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, w, &bad), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, &bounds, &bad), -EINVAL);
 	bad = (struct iop_buf){ bufs[2].addr, IOP_SGL_COUNT_MAX + 1 };
-	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, w, &bad), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, &bounds, &bad), -EINVAL);
 	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, NULL, &bufs[2]), -EINVAL);
-	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, w, NULL), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, &bounds, NULL), -EINVAL);
 	CU_ASSERT_EQUAL(frame[5 + 34], POISON);
 	words = iop_build_lan_packet_send_end(&lb);
 	check_header(words, 0x10, IOP_LAN_PACKET_SEND, &m);
@@ -565,8 +565,8 @@ static void test_lan_packet_send_builder_by_reference(void)
 	/* No room for the 2 words: the smallest frame holds one buffer and no more. */
 	poison();
 	CU_ASSERT_EQUAL(iop_build_lan_packet_send_begin(&lb, frame, 7 * 4, 0x10), 0);
-	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, w, &bufs[0]), 0);
-	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, w, &bufs[1]), -ENOSPC);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, &bounds, &bufs[0]), 0);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, &bounds, &bufs[1]), -ENOSPC);
 	CU_ASSERT_EQUAL(frame[7], POISON);
 	CU_ASSERT_EQUAL(iop_build_lan_packet_send_end(&lb), 7);
 	iop_window_close(w);
