@@ -152,6 +152,7 @@ uint64_t capture_preloaded_bytes(const struct capture *c, uint32_t align)
 
 int capture_move(struct capture *c, void *(*place)(void *ctx, uint32_t len), void *ctx)
 {
+	static uint8_t empty[1]; /* where an empty record's no bytes are: it is never sent */
 	uint8_t **to;
 
 	if (c->p != NULL || c->moved)
@@ -161,7 +162,7 @@ int capture_move(struct capture *c, void *(*place)(void *ctx, uint32_t len), voi
 		return -1;
 	/* Every packet placed before any moves: all or nothing. */
 	for (uint64_t i = 0; i < c->n; i++) {
-		to[i] = place(ctx, c->pkts[i].len);
+		to[i] = c->pkts[i].len != 0 ? place(ctx, c->pkts[i].len) : empty;
 		if (to[i] == NULL) {
 			free(to);
 			return -1;

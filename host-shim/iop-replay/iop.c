@@ -41,13 +41,13 @@
 /* The window without a preloaded capture: request frames, and the heap's thread caches. */
 #define WINDOW_INBOUND (32u << 20)
 /*
- * A preloaded capture goes in blocks of 1 MiB (a larger packet in a block of
- * its own), each packet at a cache line of its own start: a packet's first
- * line is never shared with the one before, which the DDM reads on its own
- * CPU as the host starts the next loop.
+ * A preloaded capture goes in blocks of 1 MiB (a packet over half of that in
+ * a block of its own), each packet at the start of a cache line
+ * (REPLAY_PRELOAD_ALIGN): a packet's first line is never shared with the
+ * one before it.
  */
 #define PRELOAD_CHUNK (1u << 20)
-#define PRELOAD_ALIGN 64u
+#define PRELOAD_ALIGN REPLAY_PRELOAD_ALIGN
 /*
  * The most a preloaded capture may take in the window (the inbound heap is
  * a power of two of at most 2 GiB, with room for the frames besides); a
@@ -168,7 +168,10 @@ static int eal_start(const struct replay_opts *o, const char *prog, char *err, s
  * The inbound heap's room for a preloaded capture of `bytes` (packets rounded
  * up to PRELOAD_ALIGN): twice that, for what the blocks' ends waste and for a
  * packet over half a block taking a block of its own (rounded up to a power
- * of two). 0 when it would not fit (PRELOAD_MAX) and stays in process memory.
+ * of two), and a block more. 0 when it would not fit (PRELOAD_MAX) and stays
+ * in process memory. The window rounds the heap up to a power of two: with
+ * any capture at all it is 64 MiB or more. Its pages are the memfd's, taken
+ * as they are first written.
  */
 static uint64_t preload_room(uint64_t bytes)
 {
@@ -253,7 +256,7 @@ static void *place_packet(void *ctx, uint32_t len)
 		size_t block = need > PRELOAD_CHUNK / 2 ? need : PRELOAD_CHUNK;
 
 		if (x->n_blocks == x->cap_blocks) {
-			unsigned cap = x->cap_blocks != 0 ? 2 * x->cap_blocks : 64;
+			unsigned cap = x->cap_blocks != 0 ? 2 * x->cap_blocks : 4;
 			void **b = realloc(x->blocks, cap * sizeof(*b));
 
 			if (b == NULL)

@@ -216,7 +216,7 @@ int main(int argc, char **argv)
 	c = capture_open(o.input, o.preload, err, sizeof(err));
 	if (c == NULL)
 		return fail(err);
-	preload_bytes = o.preload && !o.preload_memory ? capture_preloaded_bytes(c, 64) : 0;
+	preload_bytes = o.preload && !o.preload_memory ? capture_preloaded_bytes(c, REPLAY_PRELOAD_ALIGN) : 0;
 	x = replay_iop_start(&o, preload_bytes, argv[0], err, sizeof(err));
 	if (x == NULL) {
 		capture_close(c);

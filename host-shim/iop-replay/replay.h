@@ -55,15 +55,19 @@ struct capture *capture_open(const char *path, bool preload, char *err, size_t e
 int capture_next(struct capture *c, struct packet *p, char *err, size_t errlen);
 /* Back to the first packet. @return 0, or -1 with a message in err. */
 int capture_rewind(struct capture *c, char *err, size_t errlen);
+/* Where each packet of a capture moved into the window starts: a cache line of its own. */
+#define REPLAY_PRELOAD_ALIGN 64u
 /* The bytes of the preloaded packets, each rounded up to align; 0 for a streamed capture. */
 uint64_t capture_preloaded_bytes(const struct capture *c, uint32_t align);
 /*
  * Move the preloaded packets to where place() says, one call a packet in
- * order, each given its length: into the frame window, so that they are sent
- * by reference instead of copied. The capture's own copies are freed; the
- * new places are the caller's, who keeps them until capture_close(). All or
- * nothing: @return 0, or -1 (streamed, moved already, out of memory, or
- * place() gave NULL) with the capture as it was.
+ * order, each given its length (1 or more: an empty record is not placed):
+ * into the frame window, so that they are sent by reference instead of
+ * copied. The capture's own copies are freed; the new places are the
+ * caller's, who keeps them for as long as it reads the capture's packets
+ * (capture_close() does not touch them, and may come after they are gone).
+ * All or nothing: @return 0, or -1 (streamed, moved already, out of memory,
+ * or place() gave NULL) with the capture as it was.
  */
 int capture_move(struct capture *c, void *(*place)(void *ctx, uint32_t len), void *ctx);
 void capture_close(struct capture *c);
@@ -87,7 +91,7 @@ struct send_stats {
 };
 
 /*
- * preload_bytes: capture_preloaded_bytes(c, 64) of a capture to be adopted
+ * preload_bytes: capture_preloaded_bytes(c, REPLAY_PRELOAD_ALIGN) of a capture to be adopted
  * (the window is made with room for it), or 0.
  * @return NULL with a message in err.
  */

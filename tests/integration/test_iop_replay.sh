@@ -85,6 +85,17 @@ for t in copy zerocopy; do
 done
 expect 0 '"by_reference":false,' --json --verify --topspeed -o tx.pcap sample.pcap
 expect 2 "bad value 'disk'" --preload=disk sample.pcap
+# A capture over several of the window's 1 MiB blocks (the sample 40 times over, 6 MiB: what
+# iop-replay sent, as the port wrote it), by reference and identical.
+expect 0 "packets 2880" --loop=40 --topspeed -o big.pcap sample.pcap
+expect 0 '"packets":2880,.*"by_reference":true,.*"identical":true' --json --verify --preload \
+	--topspeed -o tx.pcap big.pcap
+# An empty first record (skipped with --skip-bad) leaves the rest by reference.
+printf '\324\303\262\241\002\000\004\000\000\000\000\000\000\000\000\000\377\377\000\000\001\000\000\000' >empty1.pcap
+head -c 16 /dev/zero >>empty1.pcap
+tail -c +25 sample.pcap >>empty1.pcap
+expect 0 '"packets":72,.*"skipped":1,.*"by_reference":true,' --json --preload --skip-bad \
+	--topspeed -o tx.pcap empty1.pcap
 expect 0 '"packets":72,.*"requests":72,"batch":1,' --json --topspeed --batch 1 -o tx.pcap sample.pcap
 expect 0 '"packets":216,.*"drops":0,.*"port_packets":216,' --json --loop=3 --topspeed --batch 64 -o tx.pcap sample.pcap
 expect 0 '"packets":72,' --json --topspeed --batch 32 -o tx.pcap sample.pcap
