@@ -20,8 +20,11 @@
 
 #define DEFAULT_MTU 9216u
 #define DEFAULT_MAX_FRAME (64u << 10)
-/* Packets a PacketSend by default: about eight times the rate of one at 64 bytes. */
-/* The most a PacketSend carries: measured faster than 32 at top speed (docs/benchmarks.md). */
+/*
+ * Packets a PacketSend by default: the most one carries. 32 were about eight
+ * times the rate of one at 64 bytes; 64, preloaded, 1.2x-1.3x the rate of 32
+ * (docs/benchmarks.md).
+ */
 #define DEFAULT_BATCH IOP_LAN_SEND_MAX_PACKETS
 
 static void usage(FILE *f)

@@ -105,9 +105,11 @@ struct replay_iop *replay_iop_start(const struct replay_opts *o, uint64_t preloa
  */
 bool replay_iop_adopt(struct replay_iop *x, struct capture *c);
 /*
- * Add one packet (copied) to the batch being gathered; post the batch as one
- * LanPacketSend (inline) when it holds --batch packets, and first when this
- * packet would make its frame larger than --max-frame. Polls for room.
+ * Add one packet to the batch being gathered (by reference when the capture
+ * was adopted: data is then where it lies in the window; else copied into
+ * the frame); post the batch as one LanPacketSend when it holds --batch
+ * packets, and first when this packet would make its frame larger than
+ * --max-frame. Polls for room.
  * @param posted_at  set to the clock read when a batch was posted, else untouched.
  * @return 0 or -errno.
  */

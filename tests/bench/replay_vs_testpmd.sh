@@ -19,8 +19,8 @@
 # tcpreplay without root or without network namespaces) gets a "skipped: why" column instead
 # of failing the run. Needs python3. IOP_BENCH_REPLAY, IOP_BENCH_TESTPMD and IOP_BENCH_TCPREPLAY
 # name the programs (default: BUILD_DIR's iop-replay, and dpdk-testpmd and tcpreplay on PATH).
-# IOP_BENCH_BATCH (default 64, iop-replay's own) is iop-replay's --batch: net_null never fills, so a batch is
-# never sent in part here.
+# IOP_BENCH_BATCH (default 64, iop-replay's own) is iop-replay's --batch: net_null never
+# fills, so a batch is never sent in part here.
 set -euo pipefail
 
 smoke=0
