@@ -11,18 +11,12 @@
 
 #include "replay.h"
 
-struct stored {
-	uint8_t *data;
-	uint32_t len;
-	uint64_t ts_ns;
-};
-
 struct capture {
 	char *path;
 	pcap_t *p;
 	uint64_t index;     /* packets handed out since the last rewind */
 	bool nano;          /* timestamps in nanoseconds */
-	struct stored *pkts; /* preloaded */
+	struct packet *pkts; /* preloaded: each packet's bytes its own (until moved) */
 	uint64_t n, cap;
 	bool moved;          /* the packets' bytes are where capture_move() put them */
 };
@@ -91,7 +85,8 @@ static int preload(struct capture *c, char *err, size_t errlen)
 	int rc;
 
 	while ((rc = read_file(c, &p, err, errlen)) == 1) {
-		struct stored *s;
+		struct packet *s;
+		uint8_t *copy;
 
 		if (c->n == c->cap) {
 			uint64_t cap = c->cap != 0 ? c->cap * 2 : 1024;
@@ -102,13 +97,11 @@ static int preload(struct capture *c, char *err, size_t errlen)
 			c->pkts = s;
 			c->cap = cap;
 		}
-		s = &c->pkts[c->n];
-		s->data = malloc(p.len != 0 ? p.len : 1);
-		if (s->data == NULL)
+		copy = malloc(p.len != 0 ? p.len : 1);
+		if (copy == NULL)
 			goto nomem;
-		memcpy(s->data, p.data, p.len);
-		s->len = p.len;
-		s->ts_ns = p.ts_ns;
+		memcpy(copy, p.data, p.len);
+		c->pkts[c->n] = (struct packet){ copy, p.len, p.ts_ns };
 		c->n++;
 		c->index++;
 	}
@@ -170,7 +163,7 @@ int capture_move(struct capture *c, void *(*place)(void *ctx, uint32_t len), voi
 	}
 	for (uint64_t i = 0; i < c->n; i++) {
 		memcpy(to[i], c->pkts[i].data, c->pkts[i].len);
-		free(c->pkts[i].data);
+		free((void *)(uintptr_t)c->pkts[i].data);
 		c->pkts[i].data = to[i];
 	}
 	free(to);
@@ -183,17 +176,27 @@ int capture_next(struct capture *c, struct packet *p, char *err, size_t errlen)
 	int rc;
 
 	if (c->p == NULL) {
-		const struct stored *s;
-
 		if (c->index == c->n)
 			return 0;
-		s = &c->pkts[c->index++];
-		*p = (struct packet){ s->data, s->len, s->ts_ns };
+		*p = c->pkts[c->index++];
 		return 1;
 	}
 	rc = read_file(c, p, err, errlen);
 	c->index += rc == 1;
 	return rc;
+}
+
+const struct packet *capture_peek_run(const struct capture *c, uint64_t max, unsigned *n)
+{
+	uint64_t left = c->p == NULL ? c->n - c->index : 0;
+
+	*n = (unsigned)(left < max ? left : max);
+	return *n != 0 ? &c->pkts[c->index] : NULL;
+}
+
+void capture_skip(struct capture *c, unsigned n)
+{
+	c->index += n;
 }
 
 int capture_rewind(struct capture *c, char *err, size_t errlen)
@@ -214,7 +217,7 @@ void capture_close(struct capture *c)
 	if (c->p != NULL)
 		pcap_close(c->p);
 	for (uint64_t i = 0; !c->moved && i < c->n; i++)
-		free(c->pkts[i].data);
+		free((void *)(uintptr_t)c->pkts[i].data);
 	free(c->pkts);
 	free(c->path);
 	free(c);

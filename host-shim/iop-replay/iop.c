@@ -406,6 +406,39 @@ added:
 	return x->n_pend >= x->batch ? replay_iop_flush(x, posted_at) : 0;
 }
 
+bool replay_iop_by_reference(const struct replay_iop *x)
+{
+	return x->by_ref;
+}
+
+int replay_iop_queue_run(struct replay_iop *x, const struct packet *p, unsigned n,
+			 uint64_t *posted_at)
+{
+	struct iop_buf bufs[IOP_LAN_SEND_MAX_PACKETS];
+	unsigned k;
+	int rc;
+
+	if (!x->by_ref || n == 0)
+		return -EINVAL;
+	if (x->frame == NULL && (rc = begin_batch(x, p[0].len)) != 0)
+		return rc;
+	/* What the batch has room for: it is posted as soon as it is full, as one at a time. */
+	k = x->batch - x->n_pend;
+	if (k > n)
+		k = n;
+	for (unsigned i = 0; i < k; i++) {
+		bufs[i] = (struct iop_buf){ (void *)(uintptr_t)p[i].data, p[i].len };
+		x->pend_len[x->n_pend + i] = p[i].len;
+	}
+	rc = iop_build_lan_packet_send_add_bufs(&x->b, &x->bounds, bufs, k);
+	if (rc < 0)
+		return rc;
+	x->n_pend += k;
+	if (x->n_pend >= x->batch && (rc = replay_iop_flush(x, posted_at)) != 0)
+		return rc;
+	return (int)k;
+}
+
 unsigned replay_iop_poll(struct replay_iop *x)
 {
 	x->poll_now = 0;

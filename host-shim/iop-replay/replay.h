@@ -53,6 +53,14 @@ struct packet {
 struct capture *capture_open(const char *path, bool preload, char *err, size_t errlen);
 /* @return 1 with the next packet, 0 at the end, -1 with a message in err (truncated, corrupt). */
 int capture_next(struct capture *c, struct packet *p, char *err, size_t errlen);
+/*
+ * The next packets of a preloaded capture, up to max of them, without taking
+ * them: *n of them from the one returned (0 and NULL at the end of the pass,
+ * and always for a streamed capture). capture_skip() takes them.
+ */
+const struct packet *capture_peek_run(const struct capture *c, uint64_t max, unsigned *n);
+/* Take n packets capture_peek_run() showed, as n capture_next() calls would. */
+void capture_skip(struct capture *c, unsigned n);
 /* Back to the first packet. @return 0, or -1 with a message in err. */
 int capture_rewind(struct capture *c, char *err, size_t errlen);
 /* Where each packet of a capture moved into the window starts: a cache line of its own. */
@@ -115,6 +123,17 @@ bool replay_iop_adopt(struct replay_iop *x, struct capture *c);
  */
 int replay_iop_queue(struct replay_iop *x, const uint8_t *data, uint32_t len,
 		     uint64_t *posted_at);
+/* Were the capture's packets adopted (replay_iop_adopt()), to go by reference? */
+bool replay_iop_by_reference(const struct replay_iop *x);
+/*
+ * Add up to n packets of an adopted capture to the batch being gathered at
+ * once (n replay_iop_queue() calls, with one call into the builder): as many
+ * as the batch has room for, posting it when full. The packets' lengths are
+ * the caller's to have checked (1 to replay_iop_max_packet()).
+ * @return the packets added (1 to n), or -errno with none added.
+ */
+int replay_iop_queue_run(struct replay_iop *x, const struct packet *p, unsigned n,
+			 uint64_t *posted_at);
 /* Post the batch gathered, if any (the clock read once, into posted_at). @return 0 or -errno. */
 int replay_iop_flush(struct replay_iop *x, uint64_t *posted_at);
 /* Take replies. @return how many. */

@@ -433,6 +433,39 @@ int iop_build_lan_packet_send_add_buf(struct iop_lan_send_builder *b,
 	return 0;
 }
 
+int iop_build_lan_packet_send_add_bufs(struct iop_lan_send_builder *b,
+				       const struct iop_sgl_bounds *bounds,
+				       const struct iop_buf *bufs, unsigned n)
+{
+	uint32_t mfa[IOP_LAN_SEND_MAX_PACKETS];
+	uint32_t *e;
+	size_t at;
+
+	if (b == NULL || b->frame == NULL || bounds == NULL || bufs == NULL ||
+	    n > IOP_LAN_SEND_MAX_PACKETS - b->n)
+		return -EINVAL;
+	if (n == 0)
+		return 0;
+	at = IOP_LAN_SGL_WORD + b->used;
+	if ((b->frame_words - at) / 2 < n)
+		return -ENOSPC;
+	/* Every buffer checked before a word is written: all or nothing. */
+	for (unsigned i = 0; i < n; i++)
+		if ((mfa[i] = buf_mfa(bounds, &bufs[i])) == IOP_MFA_EMPTY)
+			return -EINVAL;
+	e = b->frame + at;
+	for (unsigned i = 0; i < n; i++) {
+		e[2 * i] = htole32((uint32_t)(IOP_SGL_TYPE_SIMPLE | IOP_SGL_DIR |
+					      IOP_SGL_END_OF_BUFFER) << 24 |
+				   bufs[i].len);
+		e[2 * i + 1] = htole32(mfa[i]);
+	}
+	b->last = b->used + 2 * (n - 1);
+	b->used += 2 * n;
+	b->n += n;
+	return (int)n;
+}
+
 int iop_build_lan_packet_send_end(struct iop_lan_send_builder *b)
 {
 	unsigned words;

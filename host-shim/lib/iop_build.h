@@ -287,6 +287,20 @@ int iop_build_lan_packet_send_add_buf(struct iop_lan_send_builder *b,
 				      const struct iop_sgl_bounds *bounds, const struct iop_buf *buf);
 
 /**
+ * Add n packets by reference at once: what n calls of
+ * iop_build_lan_packet_send_add_buf() add, word for word, in one pass (a
+ * sender with a request's packets at hand pays one call, not one a packet).
+ * All or nothing.
+ * @return n; -EINVAL for a NULL builder, bounds or array, any buffer
+ *         _add_buf refuses, or more packets than IOP_LAN_SEND_MAX_PACKETS
+ *         in all; -ENOSPC when the 2n words do not fit. On an error nothing
+ *         is added.
+ */
+int iop_build_lan_packet_send_add_bufs(struct iop_lan_send_builder *b,
+				       const struct iop_sgl_bounds *bounds,
+				       const struct iop_buf *bufs, unsigned n);
+
+/**
  * Finish the PacketSend: the header (MessageSize the words used), the
  * transmit control word (0), LAST_ELEMENT on the final packet. The frame is
  * then ready to post; the builder is done with.

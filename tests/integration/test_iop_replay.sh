@@ -90,6 +90,22 @@ expect 2 "bad value 'disk'" --preload=disk sample.pcap
 expect 0 "packets 2880" --loop=40 --topspeed -o big.pcap sample.pcap
 expect 0 '"packets":2880,.*"by_reference":true,.*"identical":true' --json --verify --preload \
 	--topspeed -o tx.pcap big.pcap
+# By reference at top speed a request's packets go in one call: the same counts and checks as
+# one at a time. --limit not a multiple of --batch; --duration; packets too large for the frame
+# refused, or skipped and counted, among good ones.
+expect 0 '"packets":1001,.*"port_packets":1001,.*"by_reference":true,' --json --loop=0 \
+	--limit=1001 --topspeed --preload --vdev=net_null0,no-rx=1 sample.pcap
+expect 0 '"by_reference":true,' --json --loop=0 --duration=0.3 --topspeed --preload \
+	--vdev=net_null0,no-rx=1 sample.pcap
+seconds=$(json_field seconds)
+# It stops (--loop=0 would go on for ever), at 0.3 s and at most a request and a stall later.
+awk -v s="$seconds" 'BEGIN { exit !(s != "" && s >= 0.29 && s < 1.0) }' ||
+	fail "--duration=0.3 --topspeed --preload: $seconds s"
+expect nz "skip-bad" --max-frame=4096 --preload --topspeed -o tx.pcap sample.pcap
+expect 0 '"skipped":15,.*"by_reference":true,' --json --max-frame=4096 --skip-bad --preload \
+	--topspeed -o tx.pcap sample.pcap
+expect 0 '"packets":171,.*"skipped":45,' --json --loop=3 --max-frame=4096 --skip-bad \
+	--preload --topspeed -o tx.pcap sample.pcap
 # An empty first record (skipped with --skip-bad) leaves the rest by reference.
 printf '\324\303\262\241\002\000\004\000\000\000\000\000\000\000\000\000\377\377\000\000\001\000\000\000' >empty1.pcap
 head -c 16 /dev/zero >>empty1.pcap

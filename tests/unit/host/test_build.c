@@ -481,7 +481,8 @@ static void test_lan_packet_send_builder(void)
  * what iop_build_lan_packet_send_multi() builds for the same buffers; mixed
  * with packets carried inline, each element of its kind in the order added;
  * a buffer outside the inbound heap, an empty one, a 65th and one with no
- * room refused, the frame as it was.
+ * room refused, the frame as it was. Several at once (_add_bufs): what one
+ * at a time adds, and all or nothing.
  */
 static void test_lan_packet_send_builder_by_reference(void)
 {
@@ -561,6 +562,45 @@ static void test_lan_packet_send_builder_by_reference(void)
 		}
 	}
 	CU_ASSERT_EQUAL(iop_sgl_next(&it, &e), 0);
+
+	/* At once: what one at a time adds, word for word, after packets already there. */
+	for (unsigned n = 1; n <= IOP_LAN_SEND_MAX_PACKETS - 2; n += 13) {
+		memset(want, 0xEE, sizeof(want));
+		memset(got, 0x77, sizeof(got));
+		CU_ASSERT_EQUAL_FATAL(iop_build_lan_packet_send_begin(&lb, want, sizeof(want), 0x10), 0);
+		for (unsigned i = 0; i < n + 2; i++)
+			CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_buf(&lb, &bounds, &bufs[i]), 0);
+		words = iop_build_lan_packet_send_end(&lb);
+		CU_ASSERT_EQUAL_FATAL(iop_build_lan_packet_send_begin(&lb, got, sizeof(got), 0x10), 0);
+		CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_bufs(&lb, &bounds, bufs, 2), 2);
+		CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_bufs(&lb, &bounds, bufs + 2, n), (int)n);
+		CU_ASSERT_EQUAL(iop_build_lan_packet_send_end(&lb), words);
+		CU_ASSERT_EQUAL(memcmp(want, got, (size_t)words * 4), 0);
+	}
+	/* All or nothing: a bad buffer among good ones, too many, no room. */
+	memset(got, 0x77, sizeof(got));
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_begin(&lb, got, sizeof(got), 0x10), 0);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_bufs(&lb, &bounds, bufs, 3), 3);
+	{
+		struct iop_buf mixed[3] = { bufs[3], { pkt, 60 }, bufs[4] };
+
+		CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_bufs(&lb, &bounds, mixed, 3), -EINVAL);
+		mixed[1] = (struct iop_buf){ bufs[5].addr, 0 };
+		CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_bufs(&lb, &bounds, mixed, 3), -EINVAL);
+	}
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_bufs(&lb, &bounds, bufs,
+							     IOP_LAN_SEND_MAX_PACKETS - 2), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_bufs(&lb, NULL, bufs, 1), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_bufs(&lb, &bounds, NULL, 1), -EINVAL);
+	CU_ASSERT_EQUAL(got[5 + 6], 0x77777777u);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_bufs(&lb, &bounds, bufs, 0), 0);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_end(&lb), 5 + 6);
+	poison();
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_begin(&lb, frame, 10 * 4, 0x10), 0);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_bufs(&lb, &bounds, bufs, 3), -ENOSPC);
+	CU_ASSERT_TRUE(untouched());
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_bufs(&lb, &bounds, bufs, 2), 2);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_end(&lb), 9);
 
 	/* No room for the 2 words: the smallest frame holds one buffer and no more. */
 	poison();
