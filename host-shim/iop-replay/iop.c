@@ -415,15 +415,22 @@ int replay_iop_queue_run(struct replay_iop *x, const struct packet *p, unsigned 
 			 uint64_t *posted_at)
 {
 	struct iop_buf bufs[IOP_LAN_SEND_MAX_PACKETS];
-	unsigned k;
+	unsigned k, fits;
 	int rc;
 
 	if (!x->by_ref || n == 0)
 		return -EINVAL;
 	if (x->frame == NULL && (rc = begin_batch(x, p[0].len)) != 0)
 		return rc;
-	/* What the batch has room for: it is posted as soon as it is full, as one at a time. */
-	k = x->batch - x->n_pend;
+	/*
+	 * What the batch has room for, in packets (--batch) and in its frame's
+	 * words (a small --max-frame): it is posted as soon as either is full,
+	 * as one at a time would have it.
+	 */
+	fits = (unsigned)((x->batch_bytes / 4 - IOP_LAN_SGL_WORD) / 2);
+	if (fits > x->batch)
+		fits = x->batch;
+	k = fits - x->n_pend;
 	if (k > n)
 		k = n;
 	for (unsigned i = 0; i < k; i++) {
@@ -434,7 +441,7 @@ int replay_iop_queue_run(struct replay_iop *x, const struct packet *p, unsigned 
 	if (rc < 0)
 		return rc;
 	x->n_pend += k;
-	if (x->n_pend >= x->batch && (rc = replay_iop_flush(x, posted_at)) != 0)
+	if (x->n_pend >= fits && (rc = replay_iop_flush(x, posted_at)) != 0)
 		return rc;
 	return (int)k;
 }

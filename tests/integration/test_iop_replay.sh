@@ -106,6 +106,18 @@ expect 0 '"skipped":15,.*"by_reference":true,' --json --max-frame=4096 --skip-ba
 	--topspeed -o tx.pcap sample.pcap
 expect 0 '"packets":171,.*"skipped":45,' --json --loop=3 --max-frame=4096 --skip-bad \
 	--preload --topspeed -o tx.pcap sample.pcap
+# A frame that holds fewer packets than --batch (a small --max-frame): the same packets sent and
+# skipped by reference as copied, the frame posted when full.
+for mf in 100 256; do
+	expect 0 '"by_reference":false,' --json --loop=3 --max-frame=$mf --skip-bad \
+		--preload=memory --topspeed -o tx.pcap sample.pcap
+	copied="$(json_field packets) $(json_field skipped)"
+	expect 0 '"by_reference":true,' --json --loop=3 --max-frame=$mf --skip-bad --preload \
+		--topspeed -o tx.pcap sample.pcap
+	by_ref="$(json_field packets) $(json_field skipped)"
+	[ "$by_ref" = "$copied" ] && [ "$by_ref" != "0 216" ] ||
+		fail "--max-frame=$mf --preload: packets and skipped $by_ref, copied $copied"
+done
 # An empty first record (skipped with --skip-bad) leaves the rest by reference.
 printf '\324\303\262\241\002\000\004\000\000\000\000\000\000\000\000\000\377\377\000\000\001\000\000\000' >empty1.pcap
 head -c 16 /dev/zero >>empty1.pcap
