@@ -130,7 +130,9 @@ bool replay_iop_by_reference(const struct replay_iop *x);
  * once (n replay_iop_queue() calls, with one call into the builder): as many
  * as the batch has room for, posting it when full. The packets' lengths are
  * the caller's to have checked (1 to replay_iop_max_packet()).
- * @return the packets added (1 to n), or -errno with none added.
+ * @return the packets added, 0 to n (0 only when the batch was full already:
+ *         it was posted); or -errno, the replay unable to go on: none added
+ *         (the builder refused them), or added and the batch's post failed.
  */
 int replay_iop_queue_run(struct replay_iop *x, const struct packet *p, unsigned n,
 			 uint64_t *posted_at);

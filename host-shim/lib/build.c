@@ -444,15 +444,15 @@ int iop_build_lan_packet_send_add_bufs(struct iop_lan_send_builder *b,
 	if (b == NULL || b->frame == NULL || bounds == NULL || bufs == NULL ||
 	    n > IOP_LAN_SEND_MAX_PACKETS - b->n)
 		return -EINVAL;
+	/* Every buffer checked, then the room, before a word is written (as _add_buf). */
+	for (unsigned i = 0; i < n; i++)
+		if ((mfa[i] = buf_mfa(bounds, &bufs[i])) == IOP_MFA_EMPTY)
+			return -EINVAL;
 	if (n == 0)
 		return 0;
 	at = IOP_LAN_SGL_WORD + b->used;
 	if ((b->frame_words - at) / 2 < n)
 		return -ENOSPC;
-	/* Every buffer checked before a word is written: all or nothing. */
-	for (unsigned i = 0; i < n; i++)
-		if ((mfa[i] = buf_mfa(bounds, &bufs[i])) == IOP_MFA_EMPTY)
-			return -EINVAL;
 	e = b->frame + at;
 	for (unsigned i = 0; i < n; i++) {
 		e[2 * i] = htole32((uint32_t)(IOP_SGL_TYPE_SIMPLE | IOP_SGL_DIR |

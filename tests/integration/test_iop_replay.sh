@@ -107,7 +107,8 @@ expect 0 '"skipped":15,.*"by_reference":true,' --json --max-frame=4096 --skip-ba
 expect 0 '"packets":171,.*"skipped":45,' --json --loop=3 --max-frame=4096 --skip-bad \
 	--preload --topspeed -o tx.pcap sample.pcap
 # A frame that holds fewer packets than --batch (a small --max-frame): the same packets sent and
-# skipped by reference as copied, the frame posted when full.
+# skipped by reference as copied, and each frame posted when full (10 packets by reference in
+# 100 bytes, 29 in 256), the batches running on over skipped packets and passes.
 for mf in 100 256; do
 	expect 0 '"by_reference":false,' --json --loop=3 --max-frame=$mf --skip-bad \
 		--preload=memory --topspeed -o tx.pcap sample.pcap
@@ -117,6 +118,10 @@ for mf in 100 256; do
 	by_ref="$(json_field packets) $(json_field skipped)"
 	[ "$by_ref" = "$copied" ] && [ "$by_ref" != "0 216" ] ||
 		fail "--max-frame=$mf --preload: packets and skipped $by_ref, copied $copied"
+	fits=$(( (mf / 4 - 5) / 2 ))
+	requests=$(json_field requests)
+	[ "$requests" = $(( ($(json_field packets) + fits - 1) / fits )) ] ||
+		fail "--max-frame=$mf --preload: $requests requests for $(json_field packets) packets"
 done
 # An empty first record (skipped with --skip-bad) leaves the rest by reference.
 printf '\324\303\262\241\002\000\004\000\000\000\000\000\000\000\000\000\377\377\000\000\001\000\000\000' >empty1.pcap

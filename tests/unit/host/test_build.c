@@ -577,6 +577,13 @@ static void test_lan_packet_send_builder_by_reference(void)
 		CU_ASSERT_EQUAL(iop_build_lan_packet_send_end(&lb), words);
 		CU_ASSERT_EQUAL(memcmp(want, got, (size_t)words * 4), 0);
 	}
+	/* The most a PacketSend carries, at once. */
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_begin(&lb, got, sizeof(got), 0x10), 0);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_bufs(&lb, &bounds, bufs,
+							     IOP_LAN_SEND_MAX_PACKETS),
+			(int)IOP_LAN_SEND_MAX_PACKETS);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_add_bufs(&lb, &bounds, bufs, 1), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_lan_packet_send_end(&lb), (int)(5 + 2 * IOP_LAN_SEND_MAX_PACKETS));
 	/* All or nothing: a bad buffer among good ones, too many, no room. */
 	memset(got, 0x77, sizeof(got));
 	CU_ASSERT_EQUAL(iop_build_lan_packet_send_begin(&lb, got, sizeof(got), 0x10), 0);
