@@ -88,7 +88,6 @@ struct replay_iop {
 	unsigned n_pend;
 	struct send_stats st;
 	/* The preloaded capture's blocks in the inbound heap, and where the next packet goes. */
-	bool by_ref;             /* packets are sent by reference from those blocks */
 	struct iop_sgl_bounds bounds; /* the window's, for the builder */
 	uint64_t preload_bytes;  /* what the window was sized for; 0: no room made */
 	void **blocks;
@@ -300,7 +299,7 @@ bool replay_iop_adopt(struct replay_iop *x, struct capture *c)
 		free_blocks(x);
 		return false;
 	}
-	x->by_ref = x->st.by_reference = true;
+	x->st.by_reference = true; /* packets are sent by reference from those blocks */
 	return true;
 }
 
@@ -352,7 +351,7 @@ static int begin_batch(struct replay_iop *x, uint32_t len)
 		x->max_seen = len;
 	/* By reference, a packet is a simple element of 2 words whatever its length. */
 	x->batch_bytes = IOP_LAN_SGL_WORD * 4 +
-			 (size_t)x->batch * (x->by_ref ? 8 : 4 + ((x->max_seen + 3u) & ~3u));
+			 (size_t)x->batch * (x->st.by_reference ? 8 : 4 + ((x->max_seen + 3u) & ~3u));
 	if (x->batch_bytes > x->frame_bytes)
 		x->batch_bytes = x->frame_bytes;
 	/* Frames and ring slots come back with the replies: take them while waiting. */
@@ -366,7 +365,7 @@ static int add_packet(struct replay_iop *x, const uint8_t *data, uint32_t len)
 {
 	const struct iop_buf buf = { (void *)(uintptr_t)data, len };
 
-	return x->by_ref ? iop_build_lan_packet_send_add_buf(&x->b, &x->bounds, &buf) :
+	return x->st.by_reference ? iop_build_lan_packet_send_add_buf(&x->b, &x->bounds, &buf) :
 			   iop_build_lan_packet_send_add(&x->b, data, len);
 }
 
@@ -408,7 +407,7 @@ added:
 
 bool replay_iop_by_reference(const struct replay_iop *x)
 {
-	return x->by_ref;
+	return x->st.by_reference;
 }
 
 int replay_iop_queue_run(struct replay_iop *x, const struct packet *p, unsigned n,
@@ -418,7 +417,7 @@ int replay_iop_queue_run(struct replay_iop *x, const struct packet *p, unsigned 
 	unsigned k, fits;
 	int rc;
 
-	if (!x->by_ref || n == 0)
+	if (!x->st.by_reference || n == 0)
 		return -EINVAL;
 	if (x->frame == NULL && (rc = begin_batch(x, p[0].len)) != 0)
 		return rc;
