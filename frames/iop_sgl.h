@@ -245,6 +245,23 @@ int iop_sgl_iter_init(struct iop_sgl_iter *it, const void *frame, size_t frame_b
 int iop_sgl_next(struct iop_sgl_iter *it, struct iop_sgl_elem *e);
 
 /**
+ * The next elements, up to max of them: what as many calls of iop_sgl_next()
+ * would hand out, with the same checks, in one call (a PacketSend's 64
+ * packets, a transfer's buffers) so that a walk costs no call an element.
+ *
+ * @param it   the iterator.
+ * @param e    room for max elements.
+ * @param max  at least 1.
+ * @return the elements written to e[0..n) (1 to max); 0 at the end of the
+ *         list; -EPROTO when refused. Elements accepted before the end or a
+ *         refusal are handed out first, and the next call returns 0 or
+ *         -EPROTO (it->dsc saying why); -EINVAL for a NULL it or e, or a max
+ *         of 0.
+ * Thread safety: as iop_sgl_next().
+ */
+int iop_sgl_next_burst(struct iop_sgl_iter *it, struct iop_sgl_elem *e, unsigned max);
+
+/**
  * Walk a whole SGL: iop_sgl_iter_init() and iop_sgl_next() to the end.
  *
  * @param dsc          if not NULL: 0, or the IOP_DSC_* of a refusal.

@@ -263,10 +263,14 @@ static int follow_chain(struct iop_sgl_iter *it, uint32_t count)
 	return 0;
 }
 
-int iop_sgl_next(struct iop_sgl_iter *it, struct iop_sgl_elem *e)
+/*
+ * The next element, as iop_sgl_next() documents it, for callers that checked
+ * it and e. Inlined into both entry points so that a burst walks its
+ * elements in one loop, without a call an element.
+ */
+static inline __attribute__((always_inline)) int next_elem(struct iop_sgl_iter *it,
+							   struct iop_sgl_elem *e)
 {
-	if (it == NULL || e == NULL)
-		return -EINVAL;
 	/* At most IOP_SGL_MAX_CHAIN + 1 rounds: each chain either refuses or hops. */
 	while (it->state == IT_WALKING) {
 		uint32_t h;
@@ -326,6 +330,77 @@ int iop_sgl_next(struct iop_sgl_iter *it, struct iop_sgl_elem *e)
 		return rc;
 	}
 	return it->state == IT_DONE ? 0 : -EPROTO;
+}
+
+int iop_sgl_next(struct iop_sgl_iter *it, struct iop_sgl_elem *e)
+{
+	if (it == NULL || e == NULL)
+		return -EINVAL;
+	return next_elem(it, e);
+}
+
+/*
+ * Simple elements in a row, up to max, into e: the element of every packet
+ * sent by reference and of every buffer of a block transfer, taken without
+ * the general walk's per-element state. Stops, taking nothing of it, at the
+ * first element that is anything else or fails a check, and leaves that one
+ * to next_elem(), which accepts or refuses it by the rules of the table.
+ * @return the elements taken.
+ */
+static inline unsigned simple_run(struct iop_sgl_iter *it, struct iop_sgl_elem *e, unsigned max)
+{
+	/* In locals: the stores to e (flags is a byte) could alias *it for the compiler. */
+	const unsigned char *seg = it->seg;
+	const size_t end = it->seg_bytes;
+	const uint64_t lo = it->bounds.lo, hi = it->bounds.hi;
+	size_t pos = it->pos;
+	unsigned n = 0;
+
+	while (n < max && end - pos >= 2 * WORD) {
+		uint32_t h = load_at(seg, pos);
+		uint8_t flags = (uint8_t)(h >> FLAGS_SHIFT);
+		uint32_t count = h & IOP_SGL_COUNT_MAX;
+		uint32_t offset;
+
+		if ((flags & ~(IOP_SGL_LAST_ELEMENT | IOP_SGL_END_OF_BUFFER | IOP_SGL_DIR)) !=
+		    IOP_SGL_TYPE_SIMPLE)
+			break;
+		offset = load_at(seg, pos + WORD);
+		if (offset < lo || (uint64_t)offset + count > hi) /* as in_bounds() */
+			break;
+		/* Field by field: a compound literal would zero the element first. */
+		e[n].kind = IOP_SGL_KIND_SIMPLE;
+		e[n].flags = flags;
+		e[n].count = count;
+		e[n].offset = offset;
+		e[n].data = NULL;
+		n++;
+		pos += 2 * WORD;
+		if ((flags & IOP_SGL_LAST_ELEMENT) != 0) {
+			it->state = IT_DONE;
+			break;
+		}
+	}
+	it->pos = pos;
+	return n;
+}
+
+int iop_sgl_next_burst(struct iop_sgl_iter *it, struct iop_sgl_elem *e, unsigned max)
+{
+	unsigned n = 0;
+	int rc = 0;
+
+	if (it == NULL || e == NULL || max == 0)
+		return -EINVAL;
+	while (n < max) {
+		if (it->state == IT_WALKING)
+			n += simple_run(it, e + n, max - n);
+		if (n == max || (rc = next_elem(it, &e[n])) != 1)
+			break;
+		n++;
+	}
+	/* Elements taken before an end or a refusal go out first; the next call reports it. */
+	return n != 0 ? (int)n : rc;
 }
 
 int iop_sgl_check(const void *frame, size_t frame_bytes, unsigned sgl_offset_words,

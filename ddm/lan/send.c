@@ -171,11 +171,44 @@ static int close_packet(struct lan *l, struct lan_tx *t, struct lan_gather *g)
 }
 
 /*
+ * One element of the list into t's packets: a packet of its own, or a piece
+ * of the one open in g (*open), which an element flagged END_OF_BUFFER ends.
+ * @return 0, the DSC to refuse the request with, or -ENOMEM.
+ */
+static inline int take_element(struct lan *l, struct lan_tx *t, struct lan_gather *g, bool *open,
+			       const struct iop_sgl_elem *e, const void *window)
+{
+	const void *src = e->kind == IOP_SGL_KIND_IMMEDIATE ?
+				  e->data :
+				  (const unsigned char *)window + e->offset;
+	int dsc;
+
+	if (!*open) {
+		if (t->n == IOP_LAN_SEND_MAX_PACKETS)
+			return IOP_DSC_INVALID_PARAMETER;
+		if (e->flags & IOP_SGL_END_OF_BUFFER)
+			return one_element_packet(l, t, src, e->count);
+		g->n = 0;
+		g->len = 0;
+		g->copy = NULL;
+		*open = true;
+	}
+	if ((dsc = gather(l, g, src, e->count)) != 0)
+		return dsc;
+	if (e->flags & IOP_SGL_END_OF_BUFFER) {
+		*open = false;
+		return close_packet(l, t, g);
+	}
+	return 0;
+}
+
+/*
  * The packets the SGL names, each in an mbuf (or a chain) of its own: an
  * element flagged END_OF_BUFFER ends a packet, the list's end ends the last
- * one. The list is walked once, each element checked as it is read, so a
- * host rewriting the frame meanwhile can change the packets but never where
- * they are read from; nothing is sent until every packet has been checked.
+ * one. The list is walked once, each element checked as it is read (a
+ * burst of them at a time), so a host rewriting the frame meanwhile can
+ * change the packets but never where they are read from; nothing is sent
+ * until every packet has been checked.
  * @return 0, the DSC to refuse the request with, or -ENOMEM when no mbuf is
  *         free (t is left empty either way but on success).
  */
@@ -183,9 +216,9 @@ static int build_packets(struct lan *l, struct iop_request *r, struct lan_tx *t)
 {
 	const struct iop_msg_hdr *h = iop_request_hdr(r);
 	struct lan_gather g = { .n = 0 }; /* once: each packet resets only n, len and copy */
+	struct iop_sgl_elem e[IOP_LAN_SEND_MAX_PACKETS]; /* a whole request of one-element packets */
 	struct iop_sgl_bounds b;
 	struct iop_sgl_iter it;
-	struct iop_sgl_elem e;
 	bool open = false; /* g holds a packet being gathered */
 	int dsc = 0;
 	int rc;
@@ -195,34 +228,9 @@ static int build_packets(struct lan *l, struct iop_request *r, struct lan_tx *t)
 	    iop_sgl_iter_init(&it, iop_request_frame(r), (size_t)h->size_words * 4,
 			      h->sgl_offset, &b) != 0)
 		return IOP_DSC_INVALID_REQUEST;
-	while ((rc = iop_sgl_next(&it, &e)) == 1) {
-		const void *src = e.kind == IOP_SGL_KIND_IMMEDIATE ?
-					  e.data :
-					  (const unsigned char *)b.window + e.offset;
-
-		if (!open) {
-			if (t->n == IOP_LAN_SEND_MAX_PACKETS) {
-				dsc = IOP_DSC_INVALID_PARAMETER;
-				break;
-			}
-			if (e.flags & IOP_SGL_END_OF_BUFFER) {
-				if ((dsc = one_element_packet(l, t, src, e.count)) != 0)
-					break;
-				continue;
-			}
-			g.n = 0;
-			g.len = 0;
-			g.copy = NULL;
-			open = true;
-		}
-		if ((dsc = gather(l, &g, src, e.count)) != 0)
-			break;
-		if (e.flags & IOP_SGL_END_OF_BUFFER) {
-			open = false;
-			if ((dsc = close_packet(l, t, &g)) != 0)
-				break;
-		}
-	}
+	while (dsc == 0 && (rc = iop_sgl_next_burst(&it, e, RTE_DIM(e))) > 0)
+		for (int i = 0; i < rc && dsc == 0; i++)
+			dsc = take_element(l, t, &g, &open, &e[i], b.window);
 	if (dsc == 0 && rc < 0)
 		dsc = it.dsc != 0 ? it.dsc : IOP_DSC_INVALID_REQUEST;
 	if (dsc == 0 && open) {

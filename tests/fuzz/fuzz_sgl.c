@@ -4,7 +4,8 @@
  * host could write, each in a block of exactly its size, so AddressSanitizer
  * sees any read past either, and the window poisoned outside [lo, hi) where
  * AddressSanitizer is on. What the walker accepts must be what the IOP
- * relies on: buffers inside [lo, hi), immediate data inside the frame.
+ * relies on: buffers inside [lo, hi), immediate data inside the frame; and
+ * a walk in bursts (iop_sgl_next_burst()) must be the same walk.
  *
  * Input layout:
  *   byte 0     bits 0-3: the SGL offset in words; bit 4: shape the list (see
@@ -170,6 +171,40 @@ static void check_elem(const struct iop_sgl_elem *e, const uint8_t *frame, size_
 		abort();
 }
 
+static int same_elem(const struct iop_sgl_elem *a, const struct iop_sgl_elem *b)
+{
+	return a->kind == b->kind && a->flags == b->flags && a->count == b->count &&
+	       a->offset == b->offset && a->data == b->data;
+}
+
+/*
+ * iop_sgl_next_burst() in bursts of max must hand out what iop_sgl_next()
+ * did, element for element, then the same end or refusal (the same DSC),
+ * and keep to it.
+ */
+static void walk_bursts(const uint8_t *frame, size_t frame_bytes, unsigned sgl_offset,
+			const struct iop_sgl_bounds *b, unsigned max)
+{
+	struct iop_sgl_iter one, burst;
+	struct iop_sgl_elem e, got[7];
+	int rc1, rc;
+
+	if (max > sizeof(got) / sizeof(got[0]) ||
+	    iop_sgl_iter_init(&one, frame, frame_bytes, sgl_offset, b) != 0 ||
+	    iop_sgl_iter_init(&burst, frame, frame_bytes, sgl_offset, b) != 0)
+		abort();
+	while ((rc = iop_sgl_next_burst(&burst, got, max)) > 0) {
+		if ((unsigned)rc > max)
+			abort();
+		for (int i = 0; i < rc; i++)
+			if (iop_sgl_next(&one, &e) != 1 || !same_elem(&e, &got[i]))
+				abort();
+	}
+	rc1 = iop_sgl_next(&one, &e);
+	if (rc != rc1 || burst.dsc != one.dsc || iop_sgl_next_burst(&burst, got, max) != rc)
+		abort();
+}
+
 /* Walk the whole list; iop_sgl_check() must agree with the element-by-element walk. */
 static void walk(const uint8_t *frame, size_t frame_bytes, unsigned sgl_offset,
 		 const struct iop_sgl_bounds *b, size_t window_bytes)
@@ -248,6 +283,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	POISON(window, lo);
 	POISON(window + hi, window_bytes - hi);
 	walk(frame_bytes ? frame : NULL, frame_bytes, opts & 0x0F, &b, window_bytes);
+	/* Bursts of one, three and seven elements: where a burst ends falls all over the list. */
+	walk_bursts(frame_bytes ? frame : NULL, frame_bytes, opts & 0x0F, &b, 1);
+	walk_bursts(frame_bytes ? frame : NULL, frame_bytes, opts & 0x0F, &b, 3);
+	walk_bursts(frame_bytes ? frame : NULL, frame_bytes, opts & 0x0F, &b, 7);
 	UNPOISON(window, window_bytes);
 	free(frame);
 out_scratch:

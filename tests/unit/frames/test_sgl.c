@@ -644,6 +644,9 @@ static void test_walk_bad_arguments(void)
 	CU_ASSERT_EQUAL(iop_sgl_iter_init(&it, frame, sizeof(frame), SGL_AT, &win_bounds), 0);
 	CU_ASSERT_EQUAL(iop_sgl_next(NULL, &e), -EINVAL);
 	CU_ASSERT_EQUAL(iop_sgl_next(&it, NULL), -EINVAL);
+	CU_ASSERT_EQUAL(iop_sgl_next_burst(NULL, &e, 1), -EINVAL);
+	CU_ASSERT_EQUAL(iop_sgl_next_burst(&it, NULL, 1), -EINVAL);
+	CU_ASSERT_EQUAL(iop_sgl_next_burst(&it, &e, 0), -EINVAL);
 	/* An SGL offset past any 4-bit field: past the message, not a wild read. */
 	CU_ASSERT_EQUAL(verdict(frame, sizeof(frame), 0xFFFFFFFFu, &win_bounds),
 			IOP_DSC_MESSAGE_TOO_SMALL);
@@ -851,6 +854,95 @@ static void test_random_round_trips(void)
 	}
 }
 
+/*
+ * A walk in bursts of max against one a call: the same elements in the same
+ * order, then the same end (0) or refusal (-EPROTO, the same DSC), which a
+ * further burst repeats. @return the elements walked.
+ */
+static unsigned bursts_agree(const uint32_t *frame, size_t bytes, unsigned sgl_offset,
+			     unsigned max)
+{
+	struct iop_sgl_elem got[64], e;
+	struct iop_sgl_iter one, burst;
+	unsigned n = 0;
+	int rc, rc1;
+
+	CU_ASSERT_FATAL(max <= sizeof(got) / sizeof(got[0]));
+	CU_ASSERT_FATAL(iop_sgl_iter_init(&one, frame, bytes, sgl_offset, &win_bounds) == 0);
+	CU_ASSERT_FATAL(iop_sgl_iter_init(&burst, frame, bytes, sgl_offset, &win_bounds) == 0);
+	while ((rc = iop_sgl_next_burst(&burst, got, max)) > 0) {
+		CU_ASSERT_FATAL((unsigned)rc <= max);
+		for (int i = 0; i < rc; i++, n++) {
+			CU_ASSERT_FATAL(iop_sgl_next(&one, &e) == 1);
+			CU_ASSERT_FATAL(e.kind == got[i].kind && e.flags == got[i].flags &&
+					e.count == got[i].count && e.offset == got[i].offset &&
+					e.data == got[i].data);
+		}
+	}
+	rc1 = iop_sgl_next(&one, &e);
+	CU_ASSERT_EQUAL(rc, rc1);
+	CU_ASSERT_EQUAL(burst.dsc, one.dsc);
+	CU_ASSERT_EQUAL(iop_sgl_next_burst(&burst, got, max), rc);
+	return n;
+}
+
+/*
+ * iop_sgl_next_burst() is iop_sgl_next() many times over: on every refusal
+ * rule, on chains up to the hop limit and past it, and on random lists of
+ * every kind of element, accepted whole or spoiled at a random element (an
+ * address out of range, a page list, the message cut short), in bursts that
+ * end anywhere in the list.
+ */
+static void test_walk_in_bursts(void)
+{
+	static const unsigned maxes[] = { 1, 2, 3, 5, 64 };
+	static uint32_t frame[SGL_AT + 64];
+	struct want_elem want[MAX_ELEMS];
+
+	for (size_t m = 0; m < sizeof(maxes) / sizeof(maxes[0]); m++) {
+		for (size_t i = 0; i < sizeof(bad_sgls) / sizeof(bad_sgls[0]); i++) {
+			const struct bad_sgl *c = &bad_sgls[i];
+			size_t bytes = make_frame(frame, c->sgl, c->n);
+
+			memset(window, 0, sizeof(window));
+			put_window(SEG, c->seg, c->seg_n);
+			bursts_agree(frame, bytes, c->sgl_offset, maxes[m]);
+		}
+		for (unsigned hops = 0; hops <= IOP_SGL_MAX_CHAIN + 1; hops++)
+			CU_ASSERT_EQUAL(bursts_agree(frame, build_chain(frame, hops, 0), SGL_AT,
+						     maxes[m]),
+					(hops < IOP_SGL_MAX_CHAIN ? hops : IOP_SGL_MAX_CHAIN) + 1);
+	}
+	iop_test_rng_seed(iop_test_seed());
+	for (int i = 0; i < RANDOM_ITERATIONS / 10; i++) {
+		unsigned segs = 1 + iop_test_rng() % MAX_SEGS, per_seg[MAX_SEGS], n = 0;
+		unsigned spoil = iop_test_rng() % 4, at, k;
+		size_t bytes;
+
+		memset(window, 0, sizeof(window));
+		for (unsigned s = 0; s < segs; s++) {
+			per_seg[s] = 1 + iop_test_rng() % (MAX_ELEMS / MAX_SEGS);
+			n += per_seg[s];
+		}
+		bytes = build_random(frame, want, per_seg, segs);
+		/* One of the frame's own elements, found by walking its headers. */
+		k = iop_test_rng() % per_seg[0];
+		at = SGL_AT;
+		for (unsigned j = 0; j < k; j++)
+			at += want[j].kind == IOP_SGL_KIND_IMMEDIATE ? 1 + (want[j].count + 3) / 4 : 2;
+		if (want[k].kind != IOP_SGL_KIND_SIMPLE && spoil != 3)
+			spoil = 0;
+		if (spoil == 1)
+			frame[at + 1] = htole32(WIN_LO - 4); /* below lo, whatever its count */
+		else if (spoil == 2)
+			frame[at] = htole32(H(0xA0, 4)); /* a page list */
+		else if (spoil == 3)
+			bytes -= 4 * (1 + iop_test_rng() % 3); /* the message ends early */
+		CU_ASSERT_EQUAL(bursts_agree(frame, bytes, SGL_AT, 1 + iop_test_rng() % 9) == n,
+				spoil == 0);
+	}
+}
+
 static const struct iop_test_case sgl_tests[] = {
 	{ "writer_simple_limits", test_writer_simple_limits },
 	{ "writer_immediate_padding", test_writer_immediate_padding },
@@ -868,6 +960,7 @@ static const struct iop_test_case sgl_tests[] = {
 	{ "check_total_bytes", test_check_total_bytes },
 	{ "walk_stays_in_frame", test_walk_stays_in_frame },
 	{ "random_round_trips", test_random_round_trips },
+	{ "walk_in_bursts", test_walk_in_bursts },
 	{ NULL, NULL },
 };
 
