@@ -24,6 +24,7 @@
 
 #include "iop_build.h"
 #include "iop_eal.h"
+#include "iop_heap.h"
 #include "iop_host.h"
 #include "iop_lan.h"
 #include "iop_runtime.h"
@@ -40,6 +41,14 @@
 #define L2_OVERHEAD 22u
 /* The window without a preloaded capture: request frames, and the heap's thread caches. */
 #define WINDOW_INBOUND (32u << 20)
+/*
+ * Replies, and the channels: iop-replay opens one, and the free lists want
+ * the heap to hold 12 times IOP_FREE_LIST_HOLD blocks a channel slot
+ * (iop_channel_free_list_block()), in the smallest blocks of a preloaded
+ * replay's window too (by_reference_frame_block()).
+ */
+#define WINDOW_OUTBOUND (4u << 20)
+#define WINDOW_CHANNELS 4u
 /*
  * A preloaded capture goes in blocks of 1 MiB (a packet over half of that in
  * a block of its own), each packet at the start of a cache line
@@ -164,6 +173,25 @@ static int eal_start(const struct replay_opts *o, const char *prog, char *err, s
 }
 
 /*
+ * The heaps' smallest block when the capture goes by reference: the frame of
+ * a whole batch (5 words, and 2 a packet), a power of two. Request frames
+ * are then the heap's smallest blocks, which go round on the channel's free
+ * lists (<iop/channel.h>) instead of through the heap: no allocation bit set
+ * and cleared and no line of the heap's bitmaps moving between the host's
+ * CPU and the DDM's for each request. Copied packets make frames too large
+ * for that; their window keeps the default.
+ */
+static size_t by_reference_frame_block(const struct replay_opts *o)
+{
+	size_t frame = IOP_LAN_SGL_WORD * 4 + (size_t)(o->batch != 0 ? o->batch : 1) * 8;
+	size_t block = 64; /* the heap's default: never more metadata than that */
+
+	while (block < frame)
+		block <<= 1;
+	return block;
+}
+
+/*
  * The inbound heap's room for a preloaded capture of `bytes` (packets rounded
  * up to PRELOAD_ALIGN): twice that, for what the blocks' ends waste and for a
  * packet over half a block taking a block of its own (rounded up to a power
@@ -180,9 +208,14 @@ static uint64_t preload_room(uint64_t bytes)
 struct replay_iop *replay_iop_start(const struct replay_opts *o, uint64_t preload_bytes,
 				    const char *prog, char *err, size_t errlen)
 {
+	const struct iop_heap_opts ho = {
+		.min_block = preload_room(preload_bytes) != 0 ? by_reference_frame_block(o) : 0,
+	};
 	const struct iop_window_opts wo = { .inbound_bytes = WINDOW_INBOUND +
 							     preload_room(preload_bytes),
-					    .outbound_bytes = 2u << 20 };
+					    .outbound_bytes = WINDOW_OUTBOUND,
+					    .channels = WINDOW_CHANNELS,
+					    .heap = &ho };
 	struct iop_qp_opts qo = { .depth = QP_DEPTH };
 	char params[192];
 	struct iop_runtime_ddm ddm = { "lan", params, 0 };
