@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include <rte_byteorder.h>
+#include <rte_prefetch.h>
 
 #include "iop_channel.h"
 #include "iop_heap.h"
@@ -538,6 +539,10 @@ static void accept(struct iop_lcore *lc, uint32_t channel, uint32_t generation, 
 		return;
 	}
 	r->hdr_valid = true;
+	/* The rest of the message, likewise, while the target is found and its reply frame taken. */
+	for (unsigned off = RTE_CACHE_LINE_SIZE; off < (unsigned)r->hdr.size_words * 4;
+	     off += RTE_CACHE_LINE_SIZE)
+		rte_prefetch0((const char *)r->frame + off);
 	d = rt->by_tid[r->hdr.target_tid];
 	if (d == NULL || !atomic_load(&d->live)) {
 		fail(lc, r, IOP_FAIL_INVALID_TARGET_ID, IOP_FAIL_SEV_PATH_ERROR);
@@ -578,6 +583,10 @@ static void accept_forwarded(struct iop_lcore *lc, const struct forwarded *f)
 		return;
 	}
 	r->hdr_valid = true;
+	/* The rest of the message, likewise, while the target is found and its reply frame taken. */
+	for (unsigned off = RTE_CACHE_LINE_SIZE; off < (unsigned)r->hdr.size_words * 4;
+	     off += RTE_CACHE_LINE_SIZE)
+		rte_prefetch0((const char *)r->frame + off);
 	d = rt->by_tid[r->hdr.target_tid];
 	if (d == NULL || !atomic_load(&d->live) || d->lcore != lc->index) {
 		fail(lc, r, IOP_FAIL_INVALID_TARGET_ID, IOP_FAIL_SEV_PATH_ERROR);
@@ -734,6 +743,17 @@ static unsigned take_channels(struct iop_lcore *lc)
 		}
 		n = iop_mfa_ring_take(v->ch.to_iop, mfas, want);
 		atomic_fetch_sub(&rt->channel_in_flight[c].n, want - n);
+		/*
+		 * Each frame's header, which the host's CPU wrote last, on its
+		 * way here while the ones before it are dispatched: the misses
+		 * of a burst overlap instead of coming one after another.
+		 */
+		for (unsigned i = 0; i < n; i++) {
+			const void *p = iop_window_map_request(&rt->map, mfas[i]);
+
+			if (p != NULL)
+				rte_prefetch0(p);
+		}
 		/* Copied: posting replies meanwhile may look the slot up again. */
 		generation = v->ch.generation;
 		owner = v->ch.owner;
