@@ -152,6 +152,27 @@ static inline void iop_mfa_ring_prefetch_post(const struct rte_ring *r)
 	__builtin_prefetch(&slots[r->prod.head & r->mask], 1, 3);
 }
 
+/**
+ * The MFA the consumer's next take returns first, left in the ring, for a
+ * consumer that wants the frame it names on its way into the cache (a
+ * prefetch) before it takes it.
+ *
+ * @return the MFA, or false when the ring is empty.
+ * Thread safety: the ring's consumer; single-consumer rings only (another
+ * consumer could take it meanwhile).
+ */
+static inline bool iop_mfa_ring_peek(const struct rte_ring *r, uint32_t *mfa)
+{
+	const uint32_t *slots = (const uint32_t *)(const void *)&r[1];
+	uint32_t head = r->cons.head;
+
+	/* Acquire: the slot was written before the producer moved its tail past it. */
+	if (head == __atomic_load_n(&r->prod.tail, __ATOMIC_ACQUIRE))
+		return false;
+	*mfa = slots[head & r->mask];
+	return true;
+}
+
 /** MFAs in the ring now (a snapshot while others post or take). */
 static inline unsigned iop_mfa_ring_count(const struct rte_ring *r)
 {

@@ -267,6 +267,22 @@ static void list_pending(struct iop_lcore *lc)
 	lc->n_to_list = 0;
 }
 
+/*
+ * The frame the next reply on this channel takes from free_to_iop, for
+ * writing: the host wrote its mark last, so it is on the way while this
+ * request is answered instead of on the next one's.
+ */
+static inline void prefetch_next_reply_frame(const struct iop_runtime *rt,
+					     const struct chan_view *v)
+{
+	uint32_t mfa;
+	void *p;
+
+	if (iop_mfa_ring_peek(v->ch.free_to_iop, &mfa) &&
+	    (p = iop_window_map_reply(&rt->map, mfa)) != NULL)
+		__builtin_prefetch(p, 1, 3);
+}
+
 uint32_t *dispatch_reply_frame(struct iop_lcore *lc, uint32_t channel, uint32_t generation,
 			       uint16_t owner, size_t bytes)
 {
@@ -291,6 +307,7 @@ uint32_t *dispatch_reply_frame(struct iop_lcore *lc, uint32_t channel, uint32_t 
 			if (p != NULL && iop_heap_block_tag(out, p, rt->out_list_block) == owner &&
 			    p[0] == rte_cpu_to_le_32(IOP_FREE_FRAME_MARK)) {
 				p[0] = 0;
+				prefetch_next_reply_frame(rt, v);
 				return p;
 			}
 			STAT_ADD(rt->stats.bad_mfas, 1);

@@ -241,6 +241,52 @@ static void test_back_pressure_loses_nothing(void)
 	iop_window_close(w);
 }
 
+struct peek_run {
+	struct rte_ring *r;
+	unsigned n;
+};
+
+static void *post_in_order(void *arg)
+{
+	struct peek_run *pr = arg;
+
+	for (uint32_t v = 0; v < pr->n;)
+		v += iop_mfa_ring_post(pr->r, &v, 1);
+	return NULL;
+}
+
+/*
+ * iop_mfa_ring_peek() names what the next take returns, and leaves it
+ * there: on an empty ring, across the ring's wrap, and while a producer
+ * thread posts on the other side.
+ */
+static void test_peek_is_the_next_take(void)
+{
+	struct iop_window *w = window_with(1, 16);
+	struct peek_run pr = { .n = 200000 };
+	struct iop_channel ch;
+	uint32_t mfa = 7, got;
+	pthread_t t;
+
+	CU_ASSERT_EQUAL_FATAL(iop_channel_open(w, &ch), 0);
+	CU_ASSERT_FALSE(iop_mfa_ring_peek(ch.to_iop, &mfa));
+	CU_ASSERT_EQUAL(mfa, 7);
+	pr.r = ch.to_iop;
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, post_in_order, &pr), 0);
+	for (uint32_t want = 0; want < pr.n;) {
+		if (!iop_mfa_ring_peek(ch.to_iop, &mfa))
+			continue;
+		CU_ASSERT_EQUAL_FATAL(mfa, want);
+		CU_ASSERT_TRUE_FATAL(iop_mfa_ring_peek(ch.to_iop, &mfa) && mfa == want);
+		CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_take(ch.to_iop, &got, 1), 1);
+		CU_ASSERT_EQUAL_FATAL(got, want);
+		want++;
+	}
+	pthread_join(t, NULL);
+	CU_ASSERT_FALSE(iop_mfa_ring_peek(ch.to_iop, &mfa));
+	iop_window_close(w);
+}
+
 /* Opened through one mapping, used through another at another address. */
 static void test_rings_shared_between_mappings(void)
 {
@@ -535,6 +581,7 @@ static const struct iop_test_case channel_tests[] = {
 	{ "reclaim_gives_back_the_free_lists", test_reclaim_gives_back_the_free_lists },
 	{ "free_lists_only_in_heaps_large_enough", test_free_lists_only_in_heaps_large_enough },
 	{ "back_pressure_loses_nothing", test_back_pressure_loses_nothing },
+	{ "peek_is_the_next_take", test_peek_is_the_next_take },
 	{ "rings_shared_between_mappings", test_rings_shared_between_mappings },
 	{ "bad_window_options", test_bad_window_options },
 	{ "ring_init_refusals", test_ring_init_refusals },
