@@ -342,7 +342,7 @@ int iop_sgl_next(struct iop_sgl_iter *it, struct iop_sgl_elem *e)
 /*
  * Simple elements in a row, up to max, into e: the element of every packet
  * sent by reference and of every buffer of a block transfer, taken without
- * the general walk's per-element state. Stops, taking nothing of it, at the
+ * the general walk's per-element state (the iterator's fields in locals). Stops, taking nothing of it, at the
  * first element that is anything else or fails a check, and leaves that one
  * to next_elem(), which accepts or refuses it by the rules of the table.
  * @return the elements taken.
@@ -385,6 +385,48 @@ static inline unsigned simple_run(struct iop_sgl_iter *it, struct iop_sgl_elem *
 	return n;
 }
 
+/*
+ * Immediate-data elements in a row in the frame, up to max, into e: the
+ * element of every packet sent inline. As simple_run(), it stops at the
+ * first element that is anything else or fails a check and leaves that one
+ * to next_elem(). @return the elements taken.
+ */
+static inline unsigned immediate_run(struct iop_sgl_iter *it, struct iop_sgl_elem *e,
+				     unsigned max)
+{
+	const unsigned char *seg = it->seg;
+	const size_t end = it->seg_bytes;
+	size_t pos = it->pos;
+	unsigned n = 0;
+
+	if (!it->in_frame)
+		return 0;
+	while (n < max && end - pos >= WORD) {
+		uint32_t h = load_at(seg, pos);
+		uint8_t flags = (uint8_t)(h >> FLAGS_SHIFT);
+		uint32_t count = h & IOP_SGL_COUNT_MAX;
+		/* count has 24 bits: the padded length cannot overflow. */
+		size_t padded = ((size_t)count + WORD - 1) / WORD * WORD;
+
+		if ((flags & ~(IOP_SGL_LAST_ELEMENT | IOP_SGL_END_OF_BUFFER)) != IOP_SGL_IMMEDIATE ||
+		    end - pos - WORD < padded)
+			break;
+		e[n].kind = IOP_SGL_KIND_IMMEDIATE;
+		e[n].flags = flags;
+		e[n].count = count;
+		e[n].offset = 0;
+		e[n].data = seg + pos + WORD;
+		n++;
+		pos += WORD + padded;
+		if ((flags & IOP_SGL_LAST_ELEMENT) != 0) {
+			it->state = IT_DONE;
+			break;
+		}
+	}
+	it->pos = pos;
+	return n;
+}
+
 int iop_sgl_next_burst(struct iop_sgl_iter *it, struct iop_sgl_elem *e, unsigned max)
 {
 	unsigned n = 0;
@@ -393,9 +435,19 @@ int iop_sgl_next_burst(struct iop_sgl_iter *it, struct iop_sgl_elem *e, unsigned
 	if (it == NULL || e == NULL || max == 0)
 		return -EINVAL;
 	while (n < max) {
-		if (it->state == IT_WALKING)
-			n += simple_run(it, e + n, max - n);
-		if (n == max || (rc = next_elem(it, &e[n])) != 1)
+		unsigned got = 0;
+
+		if (it->state == IT_WALKING) {
+			got = simple_run(it, e + n, max - n);
+			if (got == 0)
+				got = immediate_run(it, e + n, max - n);
+		}
+		if (got != 0) {
+			n += got;
+			continue;
+		}
+		/* A chain, an element to refuse, or the end: the general walk decides. */
+		if ((rc = next_elem(it, &e[n])) != 1)
 			break;
 		n++;
 	}
