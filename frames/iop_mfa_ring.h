@@ -17,6 +17,7 @@
 #ifndef IOP_MFA_RING_H
 #define IOP_MFA_RING_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -157,14 +158,17 @@ static inline void iop_mfa_ring_prefetch_post(const struct rte_ring *r)
  * consumer that wants the frame it names on its way into the cache (a
  * prefetch) before it takes it.
  *
- * @return the MFA, or false when the ring is empty.
+ * @return true with *mfa set, false when the ring is empty (*mfa untouched).
  * Thread safety: the ring's consumer; single-consumer rings only (another
- * consumer could take it meanwhile).
+ * consumer could take it meanwhile, and a relaxed-tail-sync or head-tail-sync
+ * consumer keeps its head elsewhere).
  */
 static inline bool iop_mfa_ring_peek(const struct rte_ring *r, uint32_t *mfa)
 {
 	const uint32_t *slots = (const uint32_t *)(const void *)&r[1];
 	uint32_t head = r->cons.head;
+
+	RTE_ASSERT(r->cons.sync_type == RTE_RING_SYNC_ST);
 
 	/* Acquire: the slot was written before the producer moved its tail past it. */
 	if (head == __atomic_load_n(&r->prod.tail, __ATOMIC_ACQUIRE))

@@ -530,8 +530,8 @@ static uint32_t *request_frame(struct iop_runtime *rt, uint32_t mfa, size_t *blo
 #define PREFETCH_LINES 16u
 
 /*
- * The message's lines after its header, on their way while the target is
- * found and its reply frame taken: the host's CPU wrote them last. Only the
+ * The message's lines after its header, on their way while the request is
+ * counted and its reply frame taken: the host's CPU wrote them last. Only the
  * first PREFETCH_LINES: a frame of copied packets runs to tens of KiB,
  * which the hardware streams better than a burst of prefetches into L1.
  */
@@ -574,7 +574,6 @@ static void accept(struct iop_lcore *lc, uint32_t channel, uint32_t generation, 
 		return;
 	}
 	r->hdr_valid = true;
-	prefetch_message(r);
 	d = rt->by_tid[r->hdr.target_tid];
 	if (d == NULL || !atomic_load(&d->live)) {
 		fail(lc, r, IOP_FAIL_INVALID_TARGET_ID, IOP_FAIL_SEV_PATH_ERROR);
@@ -588,6 +587,7 @@ static void accept(struct iop_lcore *lc, uint32_t channel, uint32_t generation, 
 		}
 		return;
 	}
+	prefetch_message(r);
 	deliver(lc, r, d);
 }
 

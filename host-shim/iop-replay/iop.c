@@ -174,17 +174,22 @@ static int eal_start(const struct replay_opts *o, const char *prog, char *err, s
 
 /*
  * The heaps' smallest block when the capture goes by reference: the frame of
- * a whole batch (5 words, and 2 a packet), a power of two. Request frames
- * are then the heap's smallest blocks, which go round on the channel's free
- * lists (<iop/channel.h>) instead of through the heap: no allocation bit set
- * and cleared and no line of the heap's bitmaps moving between the host's
- * CPU and the DDM's for each request. Copied packets make frames too large
- * for that; their window keeps the default.
+ * a whole batch (5 words, and 2 a packet, within --max-frame), a power of
+ * two. Request frames are then the inbound heap's smallest blocks, which go
+ * round on the channel's free lists (<iop/channel.h>) instead of through the
+ * heap: no allocation bit set and cleared and no line of the heap's bitmaps
+ * moving between the host's CPU and the DDM's for each request. The option
+ * is both heaps': replies, which go round on free_to_iop, take blocks of
+ * that size too. Copied packets make frames too large for that; their
+ * window keeps the default.
  */
 static size_t by_reference_frame_block(const struct replay_opts *o)
 {
 	size_t frame = IOP_LAN_SGL_WORD * 4 + (size_t)(o->batch != 0 ? o->batch : 1) * 8;
 	size_t block = 64; /* the heap's default: never more metadata than that */
+
+	if (frame > o->max_frame)
+		frame = o->max_frame;
 
 	while (block < frame)
 		block <<= 1;

@@ -888,17 +888,41 @@ static unsigned bursts_agree(const uint32_t *frame, size_t bytes, unsigned sgl_o
 
 /*
  * iop_sgl_next_burst() is iop_sgl_next() many times over: on every refusal
- * rule, on chains up to the hop limit and past it, and on random lists of
- * every kind of element, accepted whole or spoiled at a random element (an
- * address out of range, a page list, the message cut short), in bursts that
- * end anywhere in the list.
+ * rule; on every flags byte, in the frame and in a chained segment, alone
+ * and behind a buffer or immediate data (so inside a run the burst takes in
+ * one loop); on chains up to the hop limit and past it; and on random lists
+ * of every kind of element, accepted whole or spoiled at a random element
+ * (an address out of range, a page list, the message cut short), in bursts
+ * that end anywhere in the list.
  */
 static void test_walk_in_bursts(void)
 {
 	static const unsigned maxes[] = { 1, 2, 3, 5, 64 };
+	static const uint32_t leaders[][2] = { { 0 }, { H(0x10, 4), 0x1000 }, { H(0x0C, 4), 0 } };
 	static uint32_t frame[SGL_AT + 64];
 	struct want_elem want[MAX_ELEMS];
 
+	for (unsigned chained = 0; chained <= 1; chained++) {
+		for (size_t l = 0; l < sizeof(leaders) / sizeof(leaders[0]); l++) {
+			for (unsigned f = 0; f < 256; f++) {
+				uint32_t list[6] = { leaders[l][0], leaders[l][1], H(f, 4), 0x1000,
+						     H(0x90, 4), 0x1000 };
+				const uint32_t *at = l == 0 ? list + 2 : list;
+				size_t n = l == 0 ? 4 : 6, bytes;
+
+				memset(window, 0, sizeof(window));
+				if (chained) {
+					put_window(SEG, at, n);
+					bytes = make_frame(frame,
+							   (const uint32_t[]){ H(0x30, 4 * n), SEG }, 2);
+				} else {
+					bytes = make_frame(frame, at, n);
+				}
+				for (size_t m = 0; m < sizeof(maxes) / sizeof(maxes[0]); m++)
+					bursts_agree(frame, bytes, SGL_AT, maxes[m]);
+			}
+		}
+	}
 	for (size_t m = 0; m < sizeof(maxes) / sizeof(maxes[0]); m++) {
 		for (size_t i = 0; i < sizeof(bad_sgls) / sizeof(bad_sgls[0]); i++) {
 			const struct bad_sgl *c = &bad_sgls[i];
