@@ -342,7 +342,7 @@ int iop_sgl_next(struct iop_sgl_iter *it, struct iop_sgl_elem *e)
 /*
  * Simple elements in a row, up to max, into e: the element of every packet
  * sent by reference and of every buffer of a block transfer, taken without
- * the general walk's per-element state (the iterator's fields in locals). Stops, taking nothing of it, at the
+ * the general walk's per-element state. Stops, taking nothing of it, at the
  * first element that is anything else or fails a check, and leaves that one
  * to next_elem(), which accepts or refuses it by the rules of the table.
  * @return the elements taken.
