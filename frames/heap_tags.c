@@ -80,6 +80,19 @@ int iop_heap_tag_set_block(struct iop_heap *h, const void *p, size_t block_bytes
 	return 0;
 }
 
+int iop_heap_tag_view(const struct iop_heap *h, struct iop_heap_tag_view *v)
+{
+	if (v == NULL || !heap_valid(h))
+		return -EINVAL;
+	*v = (struct iop_heap_tag_view){
+		.blocks = heap_blocks(h),
+		.tags = heap_tags(h),
+		.heap_bytes = h->heap_bytes,
+		.min_order = h->min_order,
+	};
+	return v->tags != NULL ? 0 : -ENOTSUP;
+}
+
 int iop_heap_block_tag(const struct iop_heap *h, const void *p, size_t block_bytes)
 {
 	_Atomic uint16_t *t = heap_valid(h) ? heap_tags(h) : NULL;

@@ -17,6 +17,7 @@
 #ifndef IOP_HEAP_H
 #define IOP_HEAP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -210,6 +211,44 @@ int iop_heap_tag_set(struct iop_heap *h, const void *p, uint16_t tag);
  *         -ENOTSUP for a heap without a tag table.
  */
 int iop_heap_tag_set_block(struct iop_heap *h, const void *p, size_t block_bytes, uint16_t tag);
+
+/**
+ * Where a heap keeps its tags, for a holder that re-tags blocks on a hot path
+ * (the runtime's loop, twice a request) with iop_heap_tag_store() instead of
+ * a call. Valid in the process that made it, for the heap's life; treat the
+ * fields as private.
+ */
+struct iop_heap_tag_view {
+	const char *blocks;     /**< the block area in this process */
+	_Atomic uint16_t *tags; /**< one tag per smallest block; NULL: no table */
+	uint64_t heap_bytes;    /**< the block area's size */
+	uint32_t min_order;     /**< log2 of the smallest block */
+};
+
+/**
+ * Fill v for h.
+ * @return 0; -ENOTSUP for a heap without a tag table (v then stores nothing);
+ *         -EINVAL for a NULL or broken h or a NULL v.
+ * Thread safety: any thread.
+ */
+int iop_heap_tag_view(const struct iop_heap *h, struct iop_heap_tag_view *v);
+
+/**
+ * iop_heap_tag_set_block() through a view, inline, for a block the caller
+ * holds and has checked as allocated (iop_heap_allocated_size()): only that
+ * p lies in the heap is checked again, so that no pointer can make it write
+ * outside the table. Nothing is stored for a p outside, or without a table.
+ * Thread safety: the block's holder.
+ */
+static inline void iop_heap_tag_store(const struct iop_heap_tag_view *v, const void *p,
+				      uint16_t tag)
+{
+	/* Below the blocks, p - blocks wraps: one compare for both ends. */
+	uint64_t off = (uint64_t)((uintptr_t)p - (uintptr_t)v->blocks);
+
+	if (v->tags != NULL && off < v->heap_bytes)
+		atomic_store_explicit(&v->tags[off >> v->min_order], tag, memory_order_relaxed);
+}
 
 /** The tag of the allocated block at p, or -EFAULT / -ENOTSUP as iop_heap_tag_set(). */
 int iop_heap_tag(const struct iop_heap *h, const void *p);

@@ -14,6 +14,7 @@
 #include "iop_channel.h"
 #include "iop_ddm.h"
 #include "iop_frame.h"
+#include "iop_heap.h"
 #include "iop_runtime.h"
 #include "iop_window.h"
 
@@ -230,6 +231,7 @@ struct iop_runtime {
 	struct iop_window *w;
 	struct iop_window_map map;       /* MFAs and frames, converted inline */
 	size_t in_list_block, out_list_block; /* the free lists' frames; 0: no free lists */
+	struct iop_heap_tag_view in_tags; /* request frames re-tagged inline, twice a request */
 	uint16_t iop_id;
 	unsigned n_lcores;
 	struct iop_lcore *lcores[IOP_RUNTIME_MAX_LCORES];

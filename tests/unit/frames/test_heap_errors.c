@@ -359,6 +359,42 @@ static void test_block_tag_only_for_live_blocks_of_that_size(void)
 	free(table);
 }
 
+/*
+ * A tag view stores through the table inline, what iop_heap_tag_set_block()
+ * would, and nothing for a pointer outside the heap (either side), or from a
+ * view of a heap without a table; a NULL or broken heap gives no view.
+ */
+static void test_tag_view_stores_inside_the_heap_only(void)
+{
+	uint16_t *table;
+	struct iop_heap *h = heap_and_table(&table);
+	struct iop_heap_tag_view v, none;
+	char *b = iop_heap_alloc(h, 128);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_EQUAL(iop_heap_tag_view(NULL, &v), -EINVAL);
+	CU_ASSERT_EQUAL(iop_heap_tag_view(h, NULL), -EINVAL);
+	CU_ASSERT_EQUAL(iop_heap_tag_view(h, &none), -ENOTSUP); /* no table yet */
+	iop_heap_tag_store(&none, b, 5);
+	heap_tags_attach(h, table);
+	CU_ASSERT_EQUAL(iop_heap_tag(h, b), 0);
+	CU_ASSERT_EQUAL(iop_heap_tag_view(h, &v), 0);
+	iop_heap_tag_store(&v, b, 7);
+	CU_ASSERT_EQUAL(iop_heap_tag(h, b), 7);
+	CU_ASSERT_EQUAL(iop_heap_block_tag(h, b, 128), 7);
+	iop_heap_tag_store(&v, heap_blocks(h) + (1 << 20) - 64, 8); /* the last block */
+	CU_ASSERT_EQUAL(table[(1 << 20) / 64 - 1], 8);
+	iop_heap_tag_store(&v, heap_blocks(h) + (1 << 20), 9); /* past the end */
+	iop_heap_tag_store(&v, heap_blocks(h) - 64, 9);        /* before the start */
+	iop_heap_tag_store(&none, b, 9);                       /* a view without a table */
+	for (size_t i = 0; i < (1 << 20) / 64; i++)
+		CU_ASSERT_FATAL(table[i] != 9);
+	CU_ASSERT_EQUAL(iop_heap_tag(h, b), 7);
+	CU_ASSERT_EQUAL(iop_heap_free(h, b, 128), 0);
+	iop_heap_destroy(h);
+	free(table);
+}
+
 static const struct iop_test_case error_tests[] = {
 	{ "create_rejects_bad_sizes", test_create_rejects_bad_sizes },
 	{ "create_in_rejects_bad_memory", test_create_in_rejects_bad_memory },
@@ -371,6 +407,7 @@ static const struct iop_test_case error_tests[] = {
 	{ "tag_set_block_checks_sizes_and_bounds", test_tag_set_block_checks_sizes_and_bounds },
 	{ "block_tag_only_for_live_blocks_of_that_size",
 	  test_block_tag_only_for_live_blocks_of_that_size },
+	{ "tag_view_stores_inside_the_heap_only", test_tag_view_stores_inside_the_heap_only },
 	{ NULL, NULL },
 };
 
