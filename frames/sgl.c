@@ -264,12 +264,11 @@ static int follow_chain(struct iop_sgl_iter *it, uint32_t count)
 }
 
 /*
- * The next element, as iop_sgl_next() documents it, for callers that checked
- * it and e. Inlined into both entry points so that a burst walks its
- * elements in one loop, without a call an element.
+ * The next element by the general walk, as iop_sgl_next() documents it: what
+ * the runs below leave (a chain, an element to refuse, the end), by the
+ * rules of the table.
  */
-static inline __attribute__((always_inline)) int next_elem(struct iop_sgl_iter *it,
-							   struct iop_sgl_elem *e)
+static int next_elem(struct iop_sgl_iter *it, struct iop_sgl_elem *e)
 {
 	/* At most IOP_SGL_MAX_CHAIN + 1 rounds: each chain either refuses or hops. */
 	while (it->state == IT_WALKING) {
@@ -283,33 +282,6 @@ static inline __attribute__((always_inline)) int next_elem(struct iop_sgl_iter *
 		h = load_at(it->seg, it->pos);
 		flags = (uint8_t)(h >> FLAGS_SHIFT);
 		count = h & IOP_SGL_COUNT_MAX;
-		/*
-		 * Immediate data in the frame, with or without END_OF_BUFFER and
-		 * LAST_ELEMENT: what classify() makes of exactly these flags,
-		 * decided by one compare, because it is the element of every
-		 * packet sent inline (a PacketSend carries up to 64). The same
-		 * checks follow, in take_immediate().
-		 */
-		if ((flags & ~(IOP_SGL_LAST_ELEMENT | IOP_SGL_END_OF_BUFFER)) == IOP_SGL_IMMEDIATE &&
-		    it->in_frame) {
-			rc = take_immediate(it, flags, count, e);
-			if (rc == 1 && (flags & IOP_SGL_LAST_ELEMENT) != 0)
-				it->state = IT_DONE;
-			return rc;
-		}
-		/*
-		 * A simple element, with any of DIR, END_OF_BUFFER and
-		 * LAST_ELEMENT: what classify() makes of exactly these flags,
-		 * by one compare, because it is the element of every packet
-		 * sent by reference and of every buffer of a block transfer.
-		 */
-		if ((flags & ~(IOP_SGL_LAST_ELEMENT | IOP_SGL_END_OF_BUFFER | IOP_SGL_DIR)) ==
-		    IOP_SGL_TYPE_SIMPLE) {
-			rc = take_simple(it, flags, count, e);
-			if (rc == 1 && (flags & IOP_SGL_LAST_ELEMENT) != 0)
-				it->state = IT_DONE;
-			return rc;
-		}
 		switch (classify(flags, it->in_frame)) {
 		case C_SIMPLE:
 			rc = take_simple(it, flags, count, e);
@@ -330,13 +302,6 @@ static inline __attribute__((always_inline)) int next_elem(struct iop_sgl_iter *
 		return rc;
 	}
 	return it->state == IT_DONE ? 0 : -EPROTO;
-}
-
-int iop_sgl_next(struct iop_sgl_iter *it, struct iop_sgl_elem *e)
-{
-	if (it == NULL || e == NULL)
-		return -EINVAL;
-	return next_elem(it, e);
 }
 
 /*
@@ -453,6 +418,12 @@ int iop_sgl_next_burst(struct iop_sgl_iter *it, struct iop_sgl_elem *e, unsigned
 	}
 	/* Elements taken before an end or a refusal go out first; the next call reports it. */
 	return n != 0 ? (int)n : rc;
+}
+
+int iop_sgl_next(struct iop_sgl_iter *it, struct iop_sgl_elem *e)
+{
+	/* One walk for both: a burst of one is exactly the next element. */
+	return iop_sgl_next_burst(it, e, 1);
 }
 
 int iop_sgl_check(const void *frame, size_t frame_bytes, unsigned sgl_offset_words,
