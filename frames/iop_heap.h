@@ -17,6 +17,7 @@
 #ifndef IOP_HEAP_H
 #define IOP_HEAP_H
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -383,6 +384,83 @@ size_t iop_heap_block_size(const struct iop_heap *h, size_t x);
  * Thread safety: any thread.
  */
 size_t iop_heap_allocated_size(const struct iop_heap *h, const void *p);
+
+/**
+ * Where a heap says whether a block of one size is allocated, and whose it
+ * is, taken once: for a holder that checks blocks of that size on a hot path
+ * (the runtime's loop, every request frame a host posts and every reply frame
+ * it hands back) with the inline calls below instead of the heap's. Valid in
+ * the process that made it, for the heap's life, once iop_heap_block_view()
+ * has returned 0; treat the fields as private.
+ */
+struct iop_heap_block_view {
+	const struct iop_heap *heap;    /**< for the sizes the view does not cover */
+	const char *blocks;             /**< the block area in this process */
+	const _Atomic uint64_t *words;  /**< the order's bitmap: 32 blocks a word, A bits high */
+	_Atomic uint16_t *tags;         /**< one tag per smallest block; NULL: no table */
+	uint64_t heap_bytes;            /**< the block area's size */
+	uint32_t order;                 /**< log2 of the view's block size */
+	uint32_t min_order;             /**< log2 of the smallest block */
+};
+
+/**
+ * Fill v for the blocks of block_bytes in h; 0 means its smallest block.
+ * @return 0; -EINVAL for a NULL or broken h, a NULL v, or a block_bytes that
+ *         is not a block size of h (a power of two from its smallest block to
+ *         its size).
+ * Thread safety: any thread.
+ */
+int iop_heap_block_view(const struct iop_heap *h, size_t block_bytes,
+			struct iop_heap_block_view *v);
+
+/**
+ * Is p the start of a block of exactly the view's size that is allocated
+ * now? One look at its A bit, as iop_heap_block_tag() takes. A pointer
+ * outside the heap or misaligned is not; nothing outside the bitmap is read.
+ * Thread safety: any thread.
+ */
+static inline int iop_heap_view_holds(const struct iop_heap_block_view *v, const void *p)
+{
+	/* Below the blocks, p - blocks wraps: one compare for both ends. */
+	uint64_t off = (uint64_t)((uintptr_t)p - (uintptr_t)v->blocks);
+	uint64_t b = off >> v->order;
+
+	if (off >= v->heap_bytes || (off & ((1ull << v->order) - 1)) != 0)
+		return 0;
+	return (int)((atomic_load_explicit(&v->words[b / 32], memory_order_acquire) >>
+		      (32 + b % 32)) & 1);
+}
+
+/**
+ * iop_heap_allocated_size() for a caller whose blocks are mostly of the
+ * view's size: one look for those, the heap's search for any other.
+ * Thread safety: any thread.
+ */
+static inline size_t iop_heap_view_allocated_size(const struct iop_heap_block_view *v,
+						  const void *p)
+{
+	/* At most one order has an A bit for a block starting at p. */
+	if (iop_heap_view_holds(v, p))
+		return (size_t)1 << v->order;
+	return iop_heap_allocated_size(v->heap, p);
+}
+
+/**
+ * iop_heap_block_tag() for the view's block size, inline.
+ * @return the tag; -EFAULT when p is not the start of an allocated block of
+ *         the view's size; -ENOTSUP for a heap without a tag table.
+ * Thread safety: any thread.
+ */
+static inline int iop_heap_view_block_tag(const struct iop_heap_block_view *v, const void *p)
+{
+	if (v->tags == NULL)
+		return -ENOTSUP;
+	if (!iop_heap_view_holds(v, p))
+		return -EFAULT;
+	return atomic_load_explicit(
+		&v->tags[(uint64_t)((uintptr_t)p - (uintptr_t)v->blocks) >> v->min_order],
+		memory_order_relaxed);
+}
 
 /**
  * Offset of p from the heap base (the mem of iop_heap_create_in()), for use

@@ -177,6 +177,33 @@ static inline bool iop_mfa_ring_peek(const struct rte_ring *r, uint32_t *mfa)
 	return true;
 }
 
+/**
+ * iop_mfa_ring_take() of one MFA from a single-consumer ring, inline: what a
+ * consumer that takes one at a time (a reply frame for each request) would
+ * otherwise pay for the burst call's generality, about 50 instructions. It
+ * moves the consumer's head and tail as rte_ring's single-consumer dequeue
+ * does, so the ring's producers, and takes of bursts, see nothing different.
+ *
+ * @return true with *mfa set, false when the ring is empty (*mfa untouched).
+ * Thread safety: the ring's consumer; single-consumer rings only.
+ */
+static inline bool iop_mfa_ring_take_one(struct rte_ring *r, uint32_t *mfa)
+{
+	const uint32_t *slots = (const uint32_t *)(const void *)&r[1];
+	uint32_t head = r->cons.head;
+
+	RTE_ASSERT(r->cons.sync_type == RTE_RING_SYNC_ST);
+
+	/* Acquire: the slot was written before the producer moved its tail past it. */
+	if (head == __atomic_load_n(&r->prod.tail, __ATOMIC_ACQUIRE))
+		return false;
+	*mfa = slots[head & r->mask];
+	r->cons.head = head + 1;
+	/* Release: the slot is read before a producer may see it free and write it. */
+	__atomic_store_n(&r->cons.tail, head + 1, __ATOMIC_RELEASE);
+	return true;
+}
+
 /** MFAs in the ring now (a snapshot while others post or take). */
 static inline unsigned iop_mfa_ring_count(const struct rte_ring *r)
 {

@@ -294,7 +294,7 @@ uint32_t *dispatch_reply_frame(struct iop_lcore *lc, uint32_t channel, uint32_t 
 		const struct chan_view *v = chan_view(lc, channel);
 
 		if (reply_wanted(v, generation) &&
-		    iop_mfa_ring_take(v->ch.free_to_iop, &mfa, 1) == 1) {
+		    iop_mfa_ring_take_one(v->ch.free_to_iop, &mfa)) {
 			uint32_t *p = iop_window_map_reply(&rt->map, mfa);
 
 			/*
@@ -304,7 +304,7 @@ uint32_t *dispatch_reply_frame(struct iop_lcore *lc, uint32_t channel, uint32_t 
 			 * free). The mark goes at once, before the reply is
 			 * built over it.
 			 */
-			if (p != NULL && iop_heap_block_tag(out, p, rt->out_list_block) == owner &&
+			if (p != NULL && iop_heap_view_block_tag(&rt->out_blocks, p) == owner &&
 			    p[0] == rte_cpu_to_le_32(IOP_FREE_FRAME_MARK)) {
 				p[0] = 0;
 				prefetch_next_reply_frame(rt, v);
@@ -516,11 +516,11 @@ static bool forward(struct iop_lcore *lc, struct iop_request *r, unsigned to)
  * never taken from anything the host says (the frame's MessageSize is
  * checked against it, not used for it).
  */
-static uint32_t *request_frame(struct iop_runtime *rt, uint32_t mfa, size_t *block)
+static inline uint32_t *request_frame(struct iop_runtime *rt, uint32_t mfa, size_t *block)
 {
 	uint32_t *p = iop_window_map_request(&rt->map, mfa);
 
-	if (p == NULL || (*block = iop_heap_allocated_size(rt->map.inbound, p)) == 0)
+	if (p == NULL || (*block = iop_heap_view_allocated_size(&rt->in_blocks, p)) == 0)
 		return NULL;
 	return p;
 }

@@ -134,6 +134,13 @@ struct iop_runtime *iop_runtime_create(const struct iop_runtime_config *cfg, cha
 	rt->out_list_block = iop_channel_free_list_block(rt->w, rt->map.outbound);
 	/* -ENOTSUP leaves a view that stores nothing, as iop_heap_tag_set_block() would. */
 	(void)iop_heap_tag_view(rt->map.inbound, &rt->in_tags);
+	/*
+	 * The sizes looked at once, inline: the frames the free lists carry,
+	 * else the smallest (a short request's, a reply's). Both heaps are the
+	 * window's, so neither call can fail.
+	 */
+	(void)iop_heap_block_view(rt->map.inbound, rt->in_list_block, &rt->in_blocks);
+	(void)iop_heap_block_view(rt->map.outbound, rt->out_list_block, &rt->out_blocks);
 	rt->n_lcores = cfg->lcores;
 	atomic_store(&rt->state, IOP_STATE_OPERATIONAL);
 	atomic_store(&rt->lct_change, 1);

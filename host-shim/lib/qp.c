@@ -92,6 +92,8 @@ struct iop_qp {
 	uint32_t *free_idx; /* a stack of free entry indices */
 	struct qp_entry *e;
 	size_t in_list_block, out_list_block; /* the free lists' frames; 0: no free lists */
+	/* The sizes checked inline: the free lists' frames, else the smallest. */
+	struct iop_heap_block_view in_blocks, out_blocks;
 	unsigned n_spare, n_spent;
 	bool top_up; /* spares low: take more in a poll that finds nothing */
 	uint32_t *spare[QP_SPARES];   /* request frames taken from free_to_host */
@@ -147,6 +149,9 @@ struct iop_qp *iop_qp_create(struct iop_host *h, const struct iop_qp_opts *opts)
 	iop_window_map(qp->w, &qp->map);
 	qp->in_list_block = iop_channel_free_list_block(qp->w, qp->in);
 	qp->out_list_block = iop_channel_free_list_block(qp->w, qp->out);
+	/* The window's heaps, and sizes of theirs: neither call can fail. */
+	(void)iop_heap_block_view(qp->in, qp->in_list_block, &qp->in_blocks);
+	(void)iop_heap_block_view(qp->out, qp->out_list_block, &qp->out_blocks);
 	qp->depth = depth;
 	/* Pushed in reverse, so entries are handed out from index 0 up. */
 	for (unsigned i = 0; i < depth; i++)
@@ -287,7 +292,7 @@ uint32_t *iop_qp_frame_alloc(struct iop_qp *qp, size_t bytes)
 
 int iop_qp_frame_free(struct iop_qp *qp, uint32_t *frame)
 {
-	size_t bytes = iop_heap_allocated_size(qp->in, frame);
+	size_t bytes = iop_heap_view_allocated_size(&qp->in_blocks, frame);
 
 	if (bytes == 0)
 		return -EFAULT;
@@ -302,7 +307,7 @@ int iop_qp_frame_free(struct iop_qp *qp, uint32_t *frame)
  */
 static int check_frame(const struct iop_qp *qp, const uint32_t *frame)
 {
-	size_t block = iop_heap_allocated_size(qp->in, frame);
+	size_t block = iop_heap_view_allocated_size(&qp->in_blocks, frame);
 	uint32_t w0, w1, words;
 
 	if (block == 0)
@@ -523,7 +528,7 @@ static uint32_t *reply_claim(const struct iop_qp *qp, uint32_t mfa, size_t *bloc
 {
 	uint32_t *r = iop_window_map_reply(&qp->map, mfa);
 
-	*block = r != NULL ? iop_heap_allocated_size(qp->out, r) : 0;
+	*block = r != NULL ? iop_heap_view_allocated_size(&qp->out_blocks, r) : 0;
 	return *block != 0 ? r : NULL;
 }
 

@@ -287,6 +287,49 @@ static void test_peek_is_the_next_take(void)
 	iop_window_close(w);
 }
 
+/*
+ * iop_mfa_ring_take_one() takes what a take of one would, in order, mixed
+ * with takes of bursts, across the ring's wrap and against a producer
+ * thread; and it frees the slot: a ring drained by it takes a full load
+ * again.
+ */
+static void test_take_one_is_a_take_of_one(void)
+{
+	struct iop_window *w = window_with(1, 16);
+	struct peek_run pr = { .n = 200000 };
+	struct iop_channel ch;
+	uint32_t mfa = 7, got[3];
+	unsigned cap, turn = 0;
+	pthread_t t;
+
+	CU_ASSERT_EQUAL_FATAL(iop_channel_open(w, &ch), 0);
+	CU_ASSERT_FALSE(iop_mfa_ring_take_one(ch.to_iop, &mfa));
+	CU_ASSERT_EQUAL(mfa, 7);
+	pr.r = ch.to_iop;
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, post_in_order, &pr), 0);
+	for (uint32_t want = 0; want < pr.n; turn++) {
+		unsigned n = turn % 3 != 2 ? (unsigned)iop_mfa_ring_take_one(ch.to_iop, &got[0])
+					   : iop_mfa_ring_take(ch.to_iop, got, 3);
+
+		for (unsigned i = 0; i < n; i++, want++)
+			CU_ASSERT_EQUAL_FATAL(got[i], want);
+	}
+	pthread_join(t, NULL);
+	CU_ASSERT_FALSE(iop_mfa_ring_take_one(ch.to_iop, &mfa));
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch.to_iop), 0);
+	/* Every slot free again: a full ring's worth goes in, and comes out one by one. */
+	cap = iop_mfa_ring_capacity(ch.to_iop);
+	for (uint32_t v = 0; v < cap; v++)
+		CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_post(ch.to_iop, &v, 1), 1);
+	for (uint32_t v = 0; v < cap; v++)
+		CU_ASSERT_TRUE_FATAL(iop_mfa_ring_take_one(ch.to_iop, &mfa) && mfa == v);
+	CU_ASSERT_FALSE(iop_mfa_ring_take_one(ch.to_iop, &mfa));
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch.to_iop), 0);
+	for (uint32_t v = 0; v < cap; v++)
+		CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_post(ch.to_iop, &v, 1), 1);
+	iop_window_close(w);
+}
+
 /* Opened through one mapping, used through another at another address. */
 static void test_rings_shared_between_mappings(void)
 {
@@ -582,6 +625,7 @@ static const struct iop_test_case channel_tests[] = {
 	{ "free_lists_only_in_heaps_large_enough", test_free_lists_only_in_heaps_large_enough },
 	{ "back_pressure_loses_nothing", test_back_pressure_loses_nothing },
 	{ "peek_is_the_next_take", test_peek_is_the_next_take },
+	{ "take_one_is_a_take_of_one", test_take_one_is_a_take_of_one },
 	{ "rings_shared_between_mappings", test_rings_shared_between_mappings },
 	{ "bad_window_options", test_bad_window_options },
 	{ "ring_init_refusals", test_ring_init_refusals },

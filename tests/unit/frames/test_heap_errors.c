@@ -395,6 +395,71 @@ static void test_tag_view_stores_inside_the_heap_only(void)
 	free(table);
 }
 
+/*
+ * A block view answers as the heap's own calls do, for every block start in
+ * the heap and for pointers just outside it or misaligned: live blocks of
+ * the view's size, of other sizes, free and cached blocks, the middles of
+ * blocks. It refuses sizes the heap has no blocks of, and a view of a heap
+ * without a tag table has no tags to give.
+ */
+static void test_block_view_answers_as_the_heap(void)
+{
+	static const size_t sizes[] = { 0, 64, 128, 1024, 1 << 20 };
+	uint16_t *table;
+	struct iop_heap *h = heap_and_table(&table);
+	struct iop_heap_block_view v;
+	char *live[512];
+	unsigned n = 0, seed = 12345;
+
+	CU_ASSERT_EQUAL(iop_heap_block_view(NULL, 64, &v), -EINVAL);
+	CU_ASSERT_EQUAL(iop_heap_block_view(h, 64, NULL), -EINVAL);
+	CU_ASSERT_EQUAL(iop_heap_block_view(h, 96, &v), -EINVAL);
+	CU_ASSERT_EQUAL(iop_heap_block_view(h, 32, &v), -EINVAL);
+	CU_ASSERT_EQUAL(iop_heap_block_view(h, 2 << 20, &v), -EINVAL);
+	CU_ASSERT_EQUAL_FATAL(iop_heap_block_view(h, 128, &v), 0);
+	live[0] = iop_heap_alloc(h, 128);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(live[0]);
+	CU_ASSERT_TRUE(iop_heap_view_holds(&v, live[0]));
+	CU_ASSERT_EQUAL(iop_heap_view_block_tag(&v, live[0]), -ENOTSUP); /* no table yet */
+	CU_ASSERT_EQUAL(iop_heap_free(h, live[0], 128), 0);
+	heap_tags_attach(h, table);
+
+	/* Blocks of 64 B to 8 KiB, tagged with their number; every third freed again. */
+	while (n < 512) {
+		size_t bytes = (size_t)64 << (rand_r(&seed) % 8);
+		char *b = iop_heap_alloc(h, bytes);
+
+		if (b == NULL)
+			break;
+		CU_ASSERT_EQUAL_FATAL(iop_heap_tag_set(h, b, (uint16_t)(n + 1)), 0);
+		live[n++] = b;
+	}
+	CU_ASSERT_FATAL(n > 100);
+	for (unsigned i = 0; i < n; i += 3)
+		CU_ASSERT_EQUAL_FATAL(iop_heap_free(h, live[i], iop_heap_allocated_size(h, live[i])), 0);
+
+	for (unsigned s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		size_t block;
+
+		CU_ASSERT_EQUAL_FATAL(iop_heap_block_view(h, sizes[s], &v), 0);
+		block = sizes[s] != 0 ? sizes[s] : iop_heap_min_block(h);
+		for (long off = -128; off < (1 << 20) + 128; off += 32) {
+			const char *p = heap_blocks(h) + off;
+			size_t size = iop_heap_allocated_size(h, p);
+
+			CU_ASSERT_EQUAL_FATAL(iop_heap_view_holds(&v, p), size == block);
+			CU_ASSERT_EQUAL_FATAL(iop_heap_view_allocated_size(&v, p), size);
+			CU_ASSERT_EQUAL_FATAL(iop_heap_view_block_tag(&v, p),
+					      iop_heap_block_tag(h, p, block));
+		}
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (i % 3 != 0)
+			CU_ASSERT_EQUAL(iop_heap_free(h, live[i], iop_heap_allocated_size(h, live[i])), 0);
+	iop_heap_destroy(h);
+	free(table);
+}
+
 static const struct iop_test_case error_tests[] = {
 	{ "create_rejects_bad_sizes", test_create_rejects_bad_sizes },
 	{ "create_in_rejects_bad_memory", test_create_in_rejects_bad_memory },
@@ -408,6 +473,7 @@ static const struct iop_test_case error_tests[] = {
 	{ "block_tag_only_for_live_blocks_of_that_size",
 	  test_block_tag_only_for_live_blocks_of_that_size },
 	{ "tag_view_stores_inside_the_heap_only", test_tag_view_stores_inside_the_heap_only },
+	{ "block_view_answers_as_the_heap", test_block_view_answers_as_the_heap },
 	{ NULL, NULL },
 };
 

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Block views (iop_heap.h): where one order's allocation bits and the tags
+ * are, for the inline checks of a hot path. The inline code reads the bitmap
+ * word as heap_layout.h lays it out; the asserts keep the two together.
+ */
+#include <errno.h>
+
+#include "heap_layout.h"
+
+_Static_assert(HEAP_BLOCKS_PER_WORD == 32, "iop_heap_view_holds() reads 32 blocks a word");
+
+int iop_heap_block_view(const struct iop_heap *h, size_t block_bytes,
+			struct iop_heap_block_view *v)
+{
+	uint32_t order;
+
+	if (v == NULL || !heap_valid(h) || (block_bytes & (block_bytes - 1)) != 0)
+		return -EINVAL;
+	order = block_bytes == 0 ? h->min_order : (uint32_t)__builtin_ctzll(block_bytes);
+	if (order < h->min_order || order > h->max_order)
+		return -EINVAL;
+	*v = (struct iop_heap_block_view){
+		.heap = h,
+		.blocks = heap_blocks(h),
+		.words = heap_block_word(h, order, 0),
+		.tags = heap_tags(h),
+		.heap_bytes = h->heap_bytes,
+		.order = order,
+		.min_order = h->min_order,
+	};
+	return 0;
+}
