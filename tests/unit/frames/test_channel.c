@@ -256,23 +256,38 @@ static void *post_in_order(void *arg)
 }
 
 /*
+ * A channel of a 16-entry window, ch, whose to_iop ring is empty at first
+ * (neither a peek nor a take of one finds anything there, or writes *mfa),
+ * and which a thread then fills with 0, 1, ... pr->n - 1 in order.
+ */
+static struct iop_window *post_in_order_on(struct iop_channel *ch, struct peek_run *pr,
+					   pthread_t *t)
+{
+	struct iop_window *w = window_with(1, 16);
+	uint32_t mfa = 7;
+
+	CU_ASSERT_EQUAL_FATAL(iop_channel_open(w, ch), 0);
+	CU_ASSERT_FALSE(iop_mfa_ring_peek(ch->to_iop, &mfa));
+	CU_ASSERT_FALSE(iop_mfa_ring_take_one(ch->to_iop, &mfa));
+	CU_ASSERT_EQUAL(mfa, 7);
+	pr->r = ch->to_iop;
+	CU_ASSERT_EQUAL_FATAL(pthread_create(t, NULL, post_in_order, pr), 0);
+	return w;
+}
+
+/*
  * iop_mfa_ring_peek() names what the next take returns, and leaves it
  * there: on an empty ring, across the ring's wrap, and while a producer
  * thread posts on the other side.
  */
 static void test_peek_is_the_next_take(void)
 {
-	struct iop_window *w = window_with(1, 16);
 	struct peek_run pr = { .n = 200000 };
 	struct iop_channel ch;
-	uint32_t mfa = 7, got;
+	uint32_t mfa, got;
 	pthread_t t;
+	struct iop_window *w = post_in_order_on(&ch, &pr, &t);
 
-	CU_ASSERT_EQUAL_FATAL(iop_channel_open(w, &ch), 0);
-	CU_ASSERT_FALSE(iop_mfa_ring_peek(ch.to_iop, &mfa));
-	CU_ASSERT_EQUAL(mfa, 7);
-	pr.r = ch.to_iop;
-	CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, post_in_order, &pr), 0);
 	for (uint32_t want = 0; want < pr.n;) {
 		if (!iop_mfa_ring_peek(ch.to_iop, &mfa))
 			continue;
@@ -295,18 +310,13 @@ static void test_peek_is_the_next_take(void)
  */
 static void test_take_one_is_a_take_of_one(void)
 {
-	struct iop_window *w = window_with(1, 16);
 	struct peek_run pr = { .n = 200000 };
 	struct iop_channel ch;
-	uint32_t mfa = 7, got[3];
+	uint32_t mfa, got[3];
 	unsigned cap, turn = 0;
 	pthread_t t;
+	struct iop_window *w = post_in_order_on(&ch, &pr, &t);
 
-	CU_ASSERT_EQUAL_FATAL(iop_channel_open(w, &ch), 0);
-	CU_ASSERT_FALSE(iop_mfa_ring_take_one(ch.to_iop, &mfa));
-	CU_ASSERT_EQUAL(mfa, 7);
-	pr.r = ch.to_iop;
-	CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, post_in_order, &pr), 0);
 	for (uint32_t want = 0; want < pr.n; turn++) {
 		unsigned n = turn % 3 != 2 ? (unsigned)iop_mfa_ring_take_one(ch.to_iop, &got[0])
 					   : iop_mfa_ring_take(ch.to_iop, got, 3);
