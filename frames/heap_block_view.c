@@ -2,7 +2,7 @@
 /*
  * Block views (iop_heap.h): where one order's allocation bits and the tags
  * are, for the inline checks of a hot path. The inline code reads the bitmap
- * word as heap_layout.h lays it out; the asserts keep the two together.
+ * word as heap_layout.h lays it out; the assert keeps the two together.
  */
 #include <errno.h>
 
@@ -15,7 +15,11 @@ int iop_heap_block_view(const struct iop_heap *h, size_t block_bytes,
 {
 	uint32_t order;
 
-	if (v == NULL || !heap_valid(h) || (block_bytes & (block_bytes - 1)) != 0)
+	if (v == NULL)
+		return -EINVAL;
+	/* Refusing until filled: no bounds, no heap to ask, no tags. */
+	*v = (struct iop_heap_block_view){ 0 };
+	if (!heap_valid(h) || (block_bytes & (block_bytes - 1)) != 0)
 		return -EINVAL;
 	order = block_bytes == 0 ? h->min_order : (uint32_t)__builtin_ctzll(block_bytes);
 	if (order < h->min_order || order > h->max_order)

@@ -390,8 +390,9 @@ size_t iop_heap_allocated_size(const struct iop_heap *h, const void *p);
  * is, taken once: for a holder that checks blocks of that size on a hot path
  * (the runtime's loop, every request frame a host posts and every reply frame
  * it hands back) with the inline calls below instead of the heap's. Valid in
- * the process that made it, for the heap's life, once iop_heap_block_view()
- * has returned 0; treat the fields as private.
+ * the process that made it, for the heap's life; it keeps the tag table the
+ * heap had when it was made (made before the table, it has none). Treat the
+ * fields as private.
  */
 struct iop_heap_block_view {
 	const struct iop_heap *heap;    /**< for the sizes the view does not cover */
@@ -407,7 +408,10 @@ struct iop_heap_block_view {
  * Fill v for the blocks of block_bytes in h; 0 means its smallest block.
  * @return 0; -EINVAL for a NULL or broken h, a NULL v, or a block_bytes that
  *         is not a block size of h (a power of two from its smallest block to
- *         its size).
+ *         its size). On an error a v that is not NULL is made a view that
+ *         holds nothing: no block is allocated through it, none has a size
+ *         (0) or a tag (-ENOTSUP), so a caller that goes on with it refuses
+ *         every frame rather than trusting one.
  * Thread safety: any thread.
  */
 int iop_heap_block_view(const struct iop_heap *h, size_t block_bytes,

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <rte_branch_prediction.h>
 #include <rte_prefetch.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
@@ -178,25 +179,31 @@ static inline bool iop_mfa_ring_peek(const struct rte_ring *r, uint32_t *mfa)
 }
 
 /**
- * iop_mfa_ring_take() of one MFA from a single-consumer ring, inline: what a
- * consumer that takes one at a time (a reply frame for each request) would
- * otherwise pay for the burst call's generality, about 50 instructions. It
- * moves the consumer's head and tail as rte_ring's single-consumer dequeue
- * does, so the ring's producers, and takes of bursts, see nothing different.
+ * iop_mfa_ring_take() of one MFA, inline: what a consumer that takes one at
+ * a time (a reply frame for each request) would otherwise pay for the burst
+ * call's generality, about 50 instructions. On a single-consumer ring it
+ * publishes its take as rte_ring's single-consumer dequeue does (the
+ * consumer's tail, with release; the head is the consumer's alone), so the
+ * ring's producers, of any kind, and takes of bursts see nothing different.
+ * Any other ring gets the burst call.
  *
  * @return true with *mfa set, false when the ring is empty (*mfa untouched).
- * Thread safety: the ring's consumer; single-consumer rings only.
+ * Thread safety: as iop_mfa_ring_take().
  */
 static inline bool iop_mfa_ring_take_one(struct rte_ring *r, uint32_t *mfa)
 {
 	const uint32_t *slots = (const uint32_t *)(const void *)&r[1];
-	uint32_t head = r->cons.head;
+	uint32_t head;
 
-	RTE_ASSERT(r->cons.sync_type == RTE_RING_SYNC_ST);
-
+	/* A multi-consumer ring keeps its consumer's position elsewhere. */
+	if (unlikely(r->cons.sync_type != RTE_RING_SYNC_ST))
+		return iop_mfa_ring_take(r, mfa, 1) == 1;
+	head = r->cons.head;
 	/* Acquire: the slot was written before the producer moved its tail past it. */
 	if (head == __atomic_load_n(&r->prod.tail, __ATOMIC_ACQUIRE))
 		return false;
+	/* A producer of the relaxed kind publishes in 8-byte words TSan does not pair with this. */
+	IOP_MFA_RING_TSAN(r, __tsan_acquire);
 	*mfa = slots[head & r->mask];
 	r->cons.head = head + 1;
 	/* Release: the slot is read before a producer may see it free and write it. */

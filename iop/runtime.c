@@ -135,9 +135,11 @@ struct iop_runtime *iop_runtime_create(const struct iop_runtime_config *cfg, cha
 	/* -ENOTSUP leaves a view that stores nothing, as iop_heap_tag_set_block() would. */
 	(void)iop_heap_tag_view(rt->map.inbound, &rt->in_tags);
 	/*
-	 * The sizes looked at once, inline: the frames the free lists carry,
-	 * else the smallest (a short request's, a reply's). Both heaps are the
-	 * window's, so neither call can fail.
+	 * The blocks looked at inline: the free lists' frames, the size
+	 * dispatch_reply_frame() checks a handed-back frame against (0 when
+	 * there are no lists, which means the smallest, as the lists' frames
+	 * are, and short requests and replies). Both heaps are the window's, so
+	 * neither call can fail (a view that did would refuse every frame).
 	 */
 	(void)iop_heap_block_view(rt->map.inbound, rt->in_list_block, &rt->in_blocks);
 	(void)iop_heap_block_view(rt->map.outbound, rt->out_list_block, &rt->out_blocks);

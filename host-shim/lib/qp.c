@@ -92,7 +92,7 @@ struct iop_qp {
 	uint32_t *free_idx; /* a stack of free entry indices */
 	struct qp_entry *e;
 	size_t in_list_block, out_list_block; /* the free lists' frames; 0: no free lists */
-	/* The sizes checked inline: the free lists' frames, else the smallest. */
+	/* The lists' frames (else the smallest blocks), checked inline. */
 	struct iop_heap_block_view in_blocks, out_blocks;
 	unsigned n_spare, n_spent;
 	bool top_up; /* spares low: take more in a poll that finds nothing */
@@ -149,7 +149,11 @@ struct iop_qp *iop_qp_create(struct iop_host *h, const struct iop_qp_opts *opts)
 	iop_window_map(qp->w, &qp->map);
 	qp->in_list_block = iop_channel_free_list_block(qp->w, qp->in);
 	qp->out_list_block = iop_channel_free_list_block(qp->w, qp->out);
-	/* The window's heaps, and sizes of theirs: neither call can fail. */
+	/*
+	 * The lists' frames, or with no lists (0) the smallest blocks: the
+	 * window's heaps have both, so neither call can fail (a view that did
+	 * would refuse every frame).
+	 */
 	(void)iop_heap_block_view(qp->in, qp->in_list_block, &qp->in_blocks);
 	(void)iop_heap_block_view(qp->out, qp->out_list_block, &qp->out_blocks);
 	qp->depth = depth;

@@ -260,7 +260,7 @@ static void *post_in_order(void *arg)
  * (neither a peek nor a take of one finds anything there, or writes *mfa),
  * and which a thread then fills with 0, 1, ... pr->n - 1 in order.
  */
-static struct iop_window *post_in_order_on(struct iop_channel *ch, struct peek_run *pr,
+static struct iop_window *window_with_poster(struct iop_channel *ch, struct peek_run *pr,
 					   pthread_t *t)
 {
 	struct iop_window *w = window_with(1, 16);
@@ -286,7 +286,7 @@ static void test_peek_is_the_next_take(void)
 	struct iop_channel ch;
 	uint32_t mfa, got;
 	pthread_t t;
-	struct iop_window *w = post_in_order_on(&ch, &pr, &t);
+	struct iop_window *w = window_with_poster(&ch, &pr, &t);
 
 	for (uint32_t want = 0; want < pr.n;) {
 		if (!iop_mfa_ring_peek(ch.to_iop, &mfa))
@@ -315,7 +315,7 @@ static void test_take_one_is_a_take_of_one(void)
 	uint32_t mfa, got[3];
 	unsigned cap, turn = 0;
 	pthread_t t;
-	struct iop_window *w = post_in_order_on(&ch, &pr, &t);
+	struct iop_window *w = window_with_poster(&ch, &pr, &t);
 
 	for (uint32_t want = 0; want < pr.n; turn++) {
 		unsigned n = turn % 3 != 2 ? (unsigned)iop_mfa_ring_take_one(ch.to_iop, &got[0])
@@ -337,6 +337,85 @@ static void test_take_one_is_a_take_of_one(void)
 	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch.to_iop), 0);
 	for (uint32_t v = 0; v < cap; v++)
 		CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_post(ch.to_iop, &v, 1), 1);
+	iop_window_close(w);
+}
+
+/*
+ * The ring's 32-bit positions wrap past 2^32 (after 4 G MFAs in a ring's
+ * life): a take of one finds the ring empty and full just as before. The
+ * positions are set near the wrap on an empty ring, as DPDK's own
+ * arithmetic would have left them.
+ */
+static void test_take_one_across_the_index_wrap(void)
+{
+	struct iop_window *w = window_with(1, 16);
+	struct iop_channel ch;
+	struct rte_ring *r;
+	uint32_t mfa, v = 0, want = 0;
+
+	CU_ASSERT_EQUAL_FATAL(iop_channel_open(w, &ch), 0);
+	r = ch.to_iop;
+	r->prod.head = r->prod.tail = r->cons.head = r->cons.tail = UINT32_MAX - 20;
+	for (unsigned round = 0; round < 16; round++) {
+		for (unsigned k = 0; k < 3; k++, v++)
+			CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_post(r, &v, 1), 1);
+		for (unsigned k = 0; k < 3; k++, want++)
+			CU_ASSERT_TRUE_FATAL(iop_mfa_ring_take_one(r, &mfa) && mfa == want);
+		CU_ASSERT_FALSE_FATAL(iop_mfa_ring_take_one(r, &mfa));
+	}
+	CU_ASSERT(r->cons.tail < 100); /* it did wrap */
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(r), 0);
+	iop_window_close(w);
+}
+
+struct two_posters {
+	struct rte_ring *r;
+	unsigned n;
+	_Atomic unsigned next_id;
+};
+
+/* Posts id, id + 2, id + 4, ... on a multi-producer ring, beside another poster. */
+static void *post_every_other(void *arg)
+{
+	struct two_posters *tp = arg;
+	uint32_t id = atomic_fetch_add(&tp->next_id, 1);
+
+	for (uint32_t v = id; v < 2 * tp->n;)
+		v += 2 * iop_mfa_ring_post(tp->r, &v, 1);
+	return NULL;
+}
+
+/*
+ * A take of one from a ring with several producers of the relaxed-tail kind
+ * (a channel's reply ring, which the lcores of an IOP share): each
+ * producer's MFAs in its order, none lost or seen twice, mixed with takes of
+ * bursts.
+ */
+static void test_take_one_behind_two_producers(void)
+{
+	struct iop_window *w = window_with(1, 16);
+	struct two_posters tp = { .n = 100000 };
+	struct iop_channel ch;
+	uint32_t next[2] = { 0, 1 }, got[3];
+	pthread_t t[2];
+
+	CU_ASSERT_EQUAL_FATAL(iop_channel_open(w, &ch), 0);
+	tp.r = ch.to_host;
+	for (unsigned i = 0; i < 2; i++)
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&t[i], NULL, post_every_other, &tp), 0);
+	for (unsigned taken = 0, turn = 0; taken < 2 * tp.n; turn++) {
+		unsigned n = turn % 3 != 2 ? (unsigned)iop_mfa_ring_take_one(ch.to_host, &got[0])
+					   : iop_mfa_ring_take(ch.to_host, got, 3);
+
+		for (unsigned i = 0; i < n; i++, taken++) {
+			CU_ASSERT_EQUAL_FATAL(got[i], next[got[i] % 2]);
+			next[got[i] % 2] += 2;
+		}
+	}
+	for (unsigned i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	CU_ASSERT_FALSE(iop_mfa_ring_take_one(ch.to_host, &got[0]));
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(ch.to_host), 0);
 	iop_window_close(w);
 }
 
@@ -636,6 +715,8 @@ static const struct iop_test_case channel_tests[] = {
 	{ "back_pressure_loses_nothing", test_back_pressure_loses_nothing },
 	{ "peek_is_the_next_take", test_peek_is_the_next_take },
 	{ "take_one_is_a_take_of_one", test_take_one_is_a_take_of_one },
+	{ "take_one_across_the_index_wrap", test_take_one_across_the_index_wrap },
+	{ "take_one_behind_two_producers", test_take_one_behind_two_producers },
 	{ "rings_shared_between_mappings", test_rings_shared_between_mappings },
 	{ "bad_window_options", test_bad_window_options },
 	{ "ring_init_refusals", test_ring_init_refusals },

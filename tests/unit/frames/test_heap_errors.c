@@ -399,8 +399,9 @@ static void test_tag_view_stores_inside_the_heap_only(void)
  * A block view answers as the heap's own calls do, for every block start in
  * the heap and for pointers just outside it or misaligned: live blocks of
  * the view's size, of other sizes, free and cached blocks, the middles of
- * blocks. It refuses sizes the heap has no blocks of, and a view of a heap
- * without a tag table has no tags to give.
+ * blocks. It refuses sizes the heap has no blocks of (and the view it was
+ * to fill then refuses every block), and a view of a heap without a tag
+ * table has no tags to give.
  */
 static void test_block_view_answers_as_the_heap(void)
 {
@@ -421,6 +422,11 @@ static void test_block_view_answers_as_the_heap(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(live[0]);
 	CU_ASSERT_TRUE(iop_heap_view_holds(&v, live[0]));
 	CU_ASSERT_EQUAL(iop_heap_view_block_tag(&v, live[0]), -ENOTSUP); /* no table yet */
+	/* A view that could not be made refuses every block rather than trusting one. */
+	CU_ASSERT_EQUAL(iop_heap_block_view(h, 96, &v), -EINVAL);
+	CU_ASSERT_FALSE(iop_heap_view_holds(&v, live[0]));
+	CU_ASSERT_EQUAL(iop_heap_view_allocated_size(&v, live[0]), 0);
+	CU_ASSERT_EQUAL(iop_heap_view_block_tag(&v, live[0]), -ENOTSUP);
 	CU_ASSERT_EQUAL(iop_heap_free(h, live[0], 128), 0);
 	heap_tags_attach(h, table);
 
