@@ -261,7 +261,7 @@ static void *post_in_order(void *arg)
  * and which a thread then fills with 0, 1, ... pr->n - 1 in order.
  */
 static struct iop_window *window_with_poster(struct iop_channel *ch, struct peek_run *pr,
-					   pthread_t *t)
+					     pthread_t *t)
 {
 	struct iop_window *w = window_with(1, 16);
 	uint32_t mfa = 7;
