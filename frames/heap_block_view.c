@@ -24,14 +24,10 @@ int iop_heap_block_view(const struct iop_heap *h, size_t block_bytes,
 	order = block_bytes == 0 ? h->min_order : (uint32_t)__builtin_ctzll(block_bytes);
 	if (order < h->min_order || order > h->max_order)
 		return -EINVAL;
-	*v = (struct iop_heap_block_view){
-		.heap = h,
-		.blocks = heap_blocks(h),
-		.words = heap_block_word(h, order, 0),
-		.tags = heap_tags(h),
-		.heap_bytes = h->heap_bytes,
-		.order = order,
-		.min_order = h->min_order,
-	};
+	/* Without a table the base stores and finds no tags (-ENOTSUP): the view still works. */
+	(void)iop_heap_tag_view(h, &v->base);
+	v->heap = h;
+	v->words = heap_block_word(h, order, 0);
+	v->order = order;
 	return 0;
 }

@@ -395,13 +395,10 @@ size_t iop_heap_allocated_size(const struct iop_heap *h, const void *p);
  * fields as private.
  */
 struct iop_heap_block_view {
+	struct iop_heap_tag_view base;  /**< the block area and the tags, for iop_heap_tag_store() too */
 	const struct iop_heap *heap;    /**< for the sizes the view does not cover */
-	const char *blocks;             /**< the block area in this process */
 	const _Atomic uint64_t *words;  /**< the order's bitmap: 32 blocks a word, A bits high */
-	_Atomic uint16_t *tags;         /**< one tag per smallest block; NULL: no table */
-	uint64_t heap_bytes;            /**< the block area's size */
 	uint32_t order;                 /**< log2 of the view's block size */
-	uint32_t min_order;             /**< log2 of the smallest block */
 };
 
 /**
@@ -426,10 +423,10 @@ int iop_heap_block_view(const struct iop_heap *h, size_t block_bytes,
 static inline int iop_heap_view_holds(const struct iop_heap_block_view *v, const void *p)
 {
 	/* Below the blocks, p - blocks wraps: one compare for both ends. */
-	uint64_t off = (uint64_t)((uintptr_t)p - (uintptr_t)v->blocks);
+	uint64_t off = (uint64_t)((uintptr_t)p - (uintptr_t)v->base.blocks);
 	uint64_t b = off >> v->order;
 
-	if (off >= v->heap_bytes || (off & ((1ull << v->order) - 1)) != 0)
+	if (off >= v->base.heap_bytes || (off & ((1ull << v->order) - 1)) != 0)
 		return 0;
 	return (int)((atomic_load_explicit(&v->words[b / 32], memory_order_acquire) >>
 		      (32 + b % 32)) & 1);
@@ -457,12 +454,14 @@ static inline size_t iop_heap_view_allocated_size(const struct iop_heap_block_vi
  */
 static inline int iop_heap_view_block_tag(const struct iop_heap_block_view *v, const void *p)
 {
-	if (v->tags == NULL)
+	const struct iop_heap_tag_view *t = &v->base;
+
+	if (t->tags == NULL)
 		return -ENOTSUP;
 	if (!iop_heap_view_holds(v, p))
 		return -EFAULT;
 	return atomic_load_explicit(
-		&v->tags[(uint64_t)((uintptr_t)p - (uintptr_t)v->blocks) >> v->min_order],
+		&t->tags[(uint64_t)((uintptr_t)p - (uintptr_t)t->blocks) >> t->min_order],
 		memory_order_relaxed);
 }
 

@@ -342,7 +342,7 @@ unsigned dispatch_flush_outbox(struct iop_lcore *lc)
 		const struct done_frame *d = &lc->done[i];
 
 		if (goes_on_list(lc, d)) {
-			iop_heap_tag_store(&rt->in_tags, d->frame, lc->chans[d->channel].ch.owner);
+			iop_heap_tag_store(&rt->in_blocks.base, d->frame, lc->chans[d->channel].ch.owner);
 			lc->to_list[lc->n_to_list++] = *d;
 		} else {
 			iop_heap_free(rt->map.inbound, d->frame, d->block);
@@ -437,7 +437,7 @@ static PATH_INLINE void deliver(struct iop_lcore *lc, struct iop_request *r, str
 
 	r->ddm = d;
 	/* Delivered: the frame is the IOP's now, not the host's to lose if it dies. */
-	iop_heap_tag_store(&rt->in_tags, r->frame, IOP_OWNER_IOP);
+	iop_heap_tag_store(&rt->in_blocks.base, r->frame, IOP_OWNER_IOP);
 	DDM_STAT_ADD(d->stats.requests, 1);
 	DDM_STAT_ADD(d->stats.in_flight, 1);
 	if (fn == IOP_UTIL_NOP) {

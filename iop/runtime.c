@@ -132,8 +132,6 @@ struct iop_runtime *iop_runtime_create(const struct iop_runtime_config *cfg, cha
 	iop_window_map(rt->w, &rt->map);
 	rt->in_list_block = iop_channel_free_list_block(rt->w, rt->map.inbound);
 	rt->out_list_block = iop_channel_free_list_block(rt->w, rt->map.outbound);
-	/* -ENOTSUP leaves a view that stores nothing, as iop_heap_tag_set_block() would. */
-	(void)iop_heap_tag_view(rt->map.inbound, &rt->in_tags);
 	/*
 	 * The blocks looked at inline: the free lists' frames, the size
 	 * dispatch_reply_frame() checks a handed-back frame against (0 when

@@ -231,8 +231,8 @@ struct iop_runtime {
 	struct iop_window *w;
 	struct iop_window_map map;       /* MFAs and frames, converted inline */
 	size_t in_list_block, out_list_block; /* the free lists' frames; 0: no free lists */
-	struct iop_heap_tag_view in_tags; /* request frames re-tagged inline, twice a request */
-	struct iop_heap_block_view in_blocks;  /* request frames looked up inline */
+	/* Request frames looked up, and re-tagged twice a request (in_blocks.base), inline. */
+	struct iop_heap_block_view in_blocks;
 	struct iop_heap_block_view out_blocks; /* reply frames handed back, checked inline */
 	uint16_t iop_id;
 	unsigned n_lcores;
