@@ -120,6 +120,9 @@ int bench_report_json(const struct bench_results *rs, const struct bench_opts *o
 const struct bench_peer *bench_peer_by_name(const char *name);
 const struct bench_workload *bench_workload_by_name(const char *name);
 
+/* ns of one locked RMW on a line no other thread touches, measured once (rmw_floor.c). */
+double bench_locked_rmw_ns(void);
+
 int buddy_selftest(void);
 /* The iopool peers are what their names say: 0, or -1 (peer_iopool.c). */
 int bench_iopool_selftest(void);
