@@ -104,22 +104,45 @@ static void print_cell(const struct bench_result *r, double v, const char *unit)
 		printf(" %8.2f%s", v, r->nulls != 0 ? "!" : unit);
 }
 
+/* What a table of one workload shows in its cells. */
+enum view {
+	VIEW_RATE,    /* millions of ops per second */
+	VIEW_NS,      /* ns per op of the whole cell */
+	VIEW_SCALING, /* against the same peer at 1 thread */
+	VIEW_RATIO,   /* against iopool at the same thread count */
+};
+
+static double view_value(const struct bench_results *rs, const struct bench_result *r,
+			 enum view v)
+{
+	double ops = ops_per_sec(r);
+
+	switch (v) {
+	case VIEW_RATE:
+		return ops / 1e6;
+	case VIEW_NS:
+		return ops > 0 ? 1e9 / ops : NAN;
+	case VIEW_SCALING:
+		return scaling(rs, r);
+	default:
+		return ratio_to_iopool(rs, r);
+	}
+}
+
 static void print_rows(const struct bench_results *rs, const struct bench_opts *o,
-		       const struct bench_workload *w, bool as_ratio)
+		       const struct bench_workload *w, enum view v)
 {
 	for (unsigned i = 0; i < bench_npeers; i++) {
 		const char *peer = bench_peers[i]->name;
 
-		if (!peer_ran(rs, peer, w) || (as_ratio && strcmp(peer, REFERENCE) == 0))
+		if (!peer_ran(rs, peer, w) || (v == VIEW_RATIO && strcmp(peer, REFERENCE) == 0))
 			continue;
 		printf("%-16s", peer);
 		for (unsigned t = 0; t < o->nthreads; t++) {
 			const struct bench_result *r = find(rs, peer, w, o->threads[t]);
 
-			if (as_ratio)
-				print_cell(r, r ? ratio_to_iopool(rs, r) : NAN, "x");
-			else
-				print_cell(r, r ? ops_per_sec(r) / 1e6 : NAN, " ");
+			print_cell(r, r ? view_value(rs, r, v) : NAN,
+				   v == VIEW_RATIO || v == VIEW_SCALING ? "x" : " ");
 		}
 		printf("\n");
 	}
@@ -155,6 +178,14 @@ static void print_nulls(const struct bench_results *rs)
 	}
 }
 
+static bool has_one_thread(const struct bench_opts *o)
+{
+	for (unsigned t = 0; t < o->nthreads; t++)
+		if (o->threads[t] == 1)
+			return true;
+	return false;
+}
+
 static void print_setup(const struct bench_opts *o)
 {
 	printf("iop-bench-heap: %ld CPUs online, ", sysconf(_SC_NPROCESSORS_ONLN));
@@ -183,10 +214,16 @@ void bench_report_table(const struct bench_results *rs, const struct bench_opts 
 			continue;
 		printf("\n%s: %s\n", w->name, unit_of(w));
 		print_header(o, "peer");
-		print_rows(rs, o, w, false);
+		print_rows(rs, o, w, VIEW_RATE);
+		print_header(o, "ns per op");
+		print_rows(rs, o, w, VIEW_NS);
+		if (has_one_thread(o) && o->nthreads > 1) {
+			print_header(o, "vs T=1");
+			print_rows(rs, o, w, VIEW_SCALING);
+		}
 		if (peer_ran(rs, REFERENCE, w)) {
 			print_header(o, "vs iopool");
-			print_rows(rs, o, w, true);
+			print_rows(rs, o, w, VIEW_RATIO);
 		}
 	}
 	print_nulls(rs);
