@@ -7,6 +7,8 @@
  *   ns_per_op = 1e9 / ops_per_sec, wall time per op of the cell;
  *   ratio_to_iopool = ops_per_sec / iopool's in the same workload and threads;
  *   scaling_vs_1t = ops_per_sec / the same peer's at 1 thread.
+ * The table's header and the JSON also carry what one locked RMW costs on
+ * this machine (rmw_floor.c), the floor of a checked free.
  * A cell with errors (a corrupted object, a thread hook that failed, a heap
  * that could not be made) measured nothing: it shows as ERR and is left out
  * of the CSV; the JSON keeps it with its count. A cell in which allocations
@@ -124,9 +126,10 @@ static double view_value(const struct bench_results *rs, const struct bench_resu
 		return ops > 0 ? 1e9 / ops : NAN;
 	case VIEW_SCALING:
 		return scaling(rs, r);
-	default:
+	case VIEW_RATIO:
 		return ratio_to_iopool(rs, r);
 	}
+	return NAN;
 }
 
 static void print_rows(const struct bench_results *rs, const struct bench_opts *o,
