@@ -235,6 +235,16 @@ struct iop_heap_tag_view {
 int iop_heap_tag_view(const struct iop_heap *h, struct iop_heap_tag_view *v);
 
 /**
+ * p's offset in the view's block area, for the inline calls of the views.
+ * Below the blocks, p - blocks wraps: one compare with heap_bytes checks both
+ * ends.
+ */
+static inline uint64_t iop_heap_tag_view_offset(const struct iop_heap_tag_view *v, const void *p)
+{
+	return (uint64_t)((uintptr_t)p - (uintptr_t)v->blocks);
+}
+
+/**
  * iop_heap_tag_set_block() through a view, inline, for a block the caller
  * holds and has checked as allocated (iop_heap_allocated_size()): only that
  * p lies in the heap is checked again, so that no pointer can make it write
@@ -244,8 +254,7 @@ int iop_heap_tag_view(const struct iop_heap *h, struct iop_heap_tag_view *v);
 static inline void iop_heap_tag_store(const struct iop_heap_tag_view *v, const void *p,
 				      uint16_t tag)
 {
-	/* Below the blocks, p - blocks wraps: one compare for both ends. */
-	uint64_t off = (uint64_t)((uintptr_t)p - (uintptr_t)v->blocks);
+	uint64_t off = iop_heap_tag_view_offset(v, p);
 
 	if (v->tags != NULL && off < v->heap_bytes)
 		atomic_store_explicit(&v->tags[off >> v->min_order], tag, memory_order_relaxed);
@@ -422,8 +431,7 @@ int iop_heap_block_view(const struct iop_heap *h, size_t block_bytes,
  */
 static inline int iop_heap_view_holds(const struct iop_heap_block_view *v, const void *p)
 {
-	/* Below the blocks, p - blocks wraps: one compare for both ends. */
-	uint64_t off = (uint64_t)((uintptr_t)p - (uintptr_t)v->base.blocks);
+	uint64_t off = iop_heap_tag_view_offset(&v->base, p);
 	uint64_t b = off >> v->order;
 
 	if (off >= v->base.heap_bytes || (off & ((1ull << v->order) - 1)) != 0)
@@ -460,9 +468,8 @@ static inline int iop_heap_view_block_tag(const struct iop_heap_block_view *v, c
 		return -ENOTSUP;
 	if (!iop_heap_view_holds(v, p))
 		return -EFAULT;
-	return atomic_load_explicit(
-		&t->tags[(uint64_t)((uintptr_t)p - (uintptr_t)t->blocks) >> t->min_order],
-		memory_order_relaxed);
+	return atomic_load_explicit(&t->tags[iop_heap_tag_view_offset(t, p) >> t->min_order],
+				    memory_order_relaxed);
 }
 
 /**
