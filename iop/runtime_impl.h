@@ -171,8 +171,18 @@ struct chan_view {
 	bool owned;
 };
 
-/* Replies a turn made, posted together at its end: one ring enqueue per channel. */
-#define LCORE_OUTBOX 64u
+/*
+ * Replies a loop holds before it posts them (one ring enqueue per channel):
+ * the outbox is flushed when full and at the end of every turn. Half the
+ * burst a host usually keeps in flight: a turn that takes a host's 32
+ * requests posts the first 16 replies while it answers the other 16, so the
+ * host takes those replies and posts new requests meanwhile, and the two
+ * CPUs work at the same time rather than by turns. With 64, every reply of
+ * such a turn went out at its end, and the host waited for the whole turn;
+ * with 8, the rings' indices cost more than the overlap gains
+ * (docs/benchmarks.md, "Replies in batches of 16").
+ */
+#define LCORE_OUTBOX 16u
 
 struct iop_lcore {
 	struct iop_runtime *rt;
@@ -187,7 +197,7 @@ struct iop_lcore {
 	unsigned retry_pass;      /* counts passes over the retry list */
 	struct held_reply *held; /* replies whose ring was full, oldest first */
 	unsigned n_held, held_cap;
-	struct held_reply outbox[LCORE_OUTBOX]; /* this turn's replies, in order */
+	struct held_reply outbox[LCORE_OUTBOX]; /* replies not yet posted, in order */
 	unsigned n_outbox;
 	/* Frames of requests whose final reply is in the outbox: freed as it is flushed. */
 	struct done_frame done[LCORE_OUTBOX];
@@ -284,8 +294,9 @@ void dispatch_answer(struct iop_lcore *lc, struct iop_request *r, uint8_t req_st
 void dispatch_fail_held(struct iop_lcore *lc, struct iop_ddm *d);
 
 /*
- * Queue a reply for the end of the turn; the channel's credit stays taken
- * until then. Inline: every reply comes through here.
+ * Queue a reply, posted with the outbox: when it is full (before this one
+ * goes in) or at the end of the turn; the channel's credit stays taken until
+ * then. Inline: every reply comes through here.
  */
 static inline void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel,
 				       uint32_t generation, uint32_t mfa, bool final)
@@ -303,7 +314,8 @@ static inline void dispatch_post_reply(struct iop_lcore *lc, uint32_t channel,
  * sees a reply while its request's frame is still the IOP's. A
  * free is an atomic RMW on the heap's bitmap word, and like a locked add it
  * waits for every earlier store of the core, the reply frame's among them:
- * at the flush that wait comes once a turn, not once a request.
+ * at the flush that wait comes once for up to LCORE_OUTBOX requests, not
+ * once for each.
  */
 static inline void dispatch_free_frame_later(struct iop_lcore *lc, const struct iop_request *r)
 {

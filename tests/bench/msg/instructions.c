@@ -6,10 +6,13 @@
  * UtilPrivate requests to the nop DDM, turns the runtime's loop once, takes
  * the replies, and so on: the same code as two threads run, without the
  * waiting. Exits non-zero unless every reply was SUCCESS and both heaps are
- * back to where they started.
+ * back to where they started. Run natively, the rate it prints is the
+ * message path's with no line changing hands between CPUs: both sides' work
+ * on one thread (docs/benchmarks.md, "One thread against two").
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "iop_build.h"
 #include "iop_heap.h"
@@ -27,6 +30,14 @@ static void on_reply(struct iop_qp *qp, const struct iop_completion *c)
 	(void)qp;
 	replies++;
 	bad += c->result != 0;
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
 static uint64_t in_use(struct iop_heap *h)
@@ -50,6 +61,7 @@ int main(int argc, char **argv)
 	struct iop_qp *qp;
 	char err[256] = "";
 	uint64_t in0, out0;
+	double t0, secs;
 
 	if (w == NULL)
 		return 1;
@@ -63,6 +75,7 @@ int main(int argc, char **argv)
 	}
 	in0 = in_use(iop_window_inbound(w));
 	out0 = in_use(iop_window_outbound(w));
+	t0 = now_s();
 	while (replies < n) {
 		uint32_t *f[BURST];
 		unsigned k = 0, sent;
@@ -76,8 +89,10 @@ int main(int argc, char **argv)
 		iop_runtime_poll(rt, 0);
 		iop_qp_poll(qp, 2 * BURST);
 	}
+	secs = now_s() - t0;
 	iop_qp_destroy(qp, 1000);
-	printf("%lu round trips, %lu not SUCCESS\n", replies, bad);
+	printf("%lu round trips, %lu not SUCCESS, in %.3f s: %.2f M round trips/s on one thread\n",
+	       replies, bad, secs, (double)replies / secs / 1e6);
 	if (bad != 0 || in_use(iop_window_inbound(w)) != in0 ||
 	    in_use(iop_window_outbound(w)) != out0) {
 		fprintf(stderr, "iop-msg-instructions: replies or heaps wrong\n");

@@ -321,6 +321,31 @@ static int watch_handle(struct iop_ddm *d, struct iop_request *r)
 									   IOP_DDM_RETRY;
 }
 
+/*
+ * Looks, as each request of a turn is handled, at how many replies a host
+ * could already take: posted to the reply ring, not waiting in the loop.
+ */
+static struct {
+	struct rte_ring *to_host;
+	unsigned handled;            /* requests handled so far */
+	unsigned waited_long;        /* of them, handled while more than LCORE_OUTBOX replies waited */
+	unsigned posted[POLL_BURST]; /* replies in the ring as each was handled */
+} early;
+
+static int early_handle(struct iop_ddm *d, struct iop_request *r)
+{
+	unsigned posted = iop_mfa_ring_count(early.to_host);
+
+	(void)d;
+	if (early.handled < POLL_BURST)
+		early.posted[early.handled] = posted;
+	if (early.handled > posted + LCORE_OUTBOX)
+		early.waited_long++;
+	early.handled++;
+	return iop_request_reply(r, IOP_REPLY_STATUS_SUCCESS, 0) == 0 ? IOP_DDM_DONE :
+									   IOP_DDM_RETRY;
+}
+
 TEST_DDM(twice, twice_handle, NULL, 0)
 TEST_DDM(never, never_handle, NULL, 0)
 TEST_DDM(error, error_handle, NULL, 0)
@@ -331,6 +356,7 @@ TEST_DDM(batch, batch_handle, batch_poll, sizeof(struct batcher))
 TEST_DDM(moreafter, more_after_final_handle, NULL, 0)
 TEST_DDM(abandoner, abandon_handle, NULL, 0)
 TEST_DDM(watcher, watch_handle, NULL, 0)
+TEST_DDM(early, early_handle, NULL, 0)
 
 /* The nop DDM at TID 0x010 and each test DDM after it. */
 static const struct iop_runtime_ddm all_ddms[] = {
@@ -1107,6 +1133,32 @@ static void test_request_frames_free_before_their_replies_show(void)
 	watch_down(&t);
 }
 
+/*
+ * A turn that takes a host's whole burst posts the first replies while it
+ * still answers the rest: a host on a CPU of its own takes them, and posts
+ * more requests, meanwhile, rather than waiting for the turn to end. By the
+ * last of POLL_BURST requests half the replies are in the ring, and at no
+ * point do more than LCORE_OUTBOX wait in the loop; all come, in order.
+ */
+static void test_replies_go_out_while_the_turn_goes_on(void)
+{
+	static const struct iop_runtime_ddm ddm = { "early", NULL, 0 };
+	struct harness t;
+
+	harness_up(&t, &small, &ddm, 1, 1);
+	memset(&early, 0, sizeof(early));
+	early.to_host = t.ch.to_host;
+	for (uint32_t i = 0; i < POLL_BURST; i++)
+		harness_post(&t, harness_request(&t, NOP, IOP_UTIL_CLAIM, 4, i));
+	iop_runtime_poll(t.rt, 0);
+	CU_ASSERT_EQUAL(early.handled, POLL_BURST);
+	CU_ASSERT_EQUAL(early.posted[0], 0);
+	CU_ASSERT(early.posted[POLL_BURST - 1] >= POLL_BURST / 2);
+	CU_ASSERT_EQUAL(early.waited_long, 0);
+	CU_ASSERT_EQUAL(harness_take_in_order(&t, 0, POLL_BURST), POLL_BURST);
+	harness_down(&t);
+}
+
 static void *watch_host(void *unused)
 {
 	(void)unused;
@@ -1223,6 +1275,7 @@ static const struct iop_test_case dispatch_tests[] = {
 	{ "more_after_final_refused", test_more_after_final_refused },
 	{ "multiple_replies_wait_for_a_full_ring", test_multiple_replies_wait_for_a_full_ring },
 	{ "abandoned_counts_only_what_stays", test_abandoned_counts_only_what_stays },
+	{ "replies_go_out_while_the_turn_goes_on", test_replies_go_out_while_the_turn_goes_on },
 	{ "request_frames_free_before_their_replies_show",
 	  test_request_frames_free_before_their_replies_show },
 	{ "request_frames_free_before_a_host_thread_sees_replies",
