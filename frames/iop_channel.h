@@ -79,8 +79,8 @@ enum iop_channel_state {
  * instead once the list has this many. Each side may keep up to as many
  * again that it took from a list or is about to put on one (the host
  * library keeps up to 32 request frames and 64 reply frames; a loop holds
- * the request frames of the replies it posts at once, at most 16, between
- * posting the replies and listing the frames).
+ * the request frames of the replies it posts at once, at most the 16 of its
+ * outbox, between posting the replies and listing the frames).
  */
 #define IOP_FREE_LIST_HOLD 64u
 

@@ -173,14 +173,14 @@ struct chan_view {
 
 /*
  * Replies a loop holds before it posts them (one ring enqueue per channel):
- * the outbox is flushed when full and at the end of every turn. Half the
- * burst a host usually keeps in flight: a turn that takes a host's 32
- * requests posts the first 16 replies while it answers the other 16, so the
- * host takes those replies and posts new requests meanwhile, and the two
- * CPUs work at the same time rather than by turns. With 64, every reply of
- * such a turn went out at its end, and the host waited for the whole turn;
- * with 8, the rings' indices cost more than the overlap gains
- * (docs/benchmarks.md, "Replies in batches of 16").
+ * a reply that finds the outbox full sends those on first, and the end of
+ * every turn sends the rest. Half the burst a host usually keeps in flight:
+ * a turn that takes a host's 32 requests posts the first 16 replies while it
+ * answers the other 16, so the host takes those replies and posts new
+ * requests meanwhile, and the two CPUs work at the same time rather than by
+ * turns. With 64, every reply of such a turn went out at its end, and the
+ * host waited for the whole turn; 8 did no better than 16, 24 and 32 no
+ * better than 64 (docs/benchmarks.md, "Replies in batches of 16").
  */
 #define LCORE_OUTBOX 16u
 
@@ -283,7 +283,7 @@ int request_reply_now(struct iop_request *r, uint8_t req_status, uint16_t dsc);
 int request_answer(struct iop_request *r, uint16_t dsc);
 
 /* dispatch.c */
-/* Post the replies a turn made (dispatch_post_reply only queues them). */
+/* Post the replies queued so far (dispatch_post_reply only queues them). */
 unsigned dispatch_flush_outbox(struct iop_lcore *lc);
 void dispatch_release(struct iop_lcore *lc, struct iop_request *r);
 /* The runtime answers for the target: now, or from the retry list. */

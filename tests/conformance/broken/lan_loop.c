@@ -217,7 +217,10 @@ static int deliver(struct loop *l, struct post *p)
 		iop_request_reply_more(p->r, rep, IOP_LAN_RX_FIRST_WORD + 2 * got,
 				       IOP_REPLY_STATUS_SUCCESS, 0);
 #if defined(DEFECT_NO_MULTIPLE)
-		/* Intermediate replies that look final (replies go out at the turn's end). */
+		/*
+		 * Intermediate replies that look final (a reply goes out no sooner
+		 * than the next is queued or the turn ends).
+		 */
 		rep[0] &= ~htole32((uint32_t)IOP_MSG_MULTIPLE << 8);
 #endif
 	} else {
