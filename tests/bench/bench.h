@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Every heap-like peer gets a heap this big: room for 8 threads' live sets. */
 #define BENCH_HEAP_BYTES (1ull << 30)
@@ -122,6 +123,15 @@ const struct bench_workload *bench_workload_by_name(const char *name);
 
 /* ns of one locked RMW on a line no other thread touches, measured once (rmw_floor.c). */
 double bench_locked_rmw_ns(void);
+
+/* CLOCK_MONOTONIC in ns: the clock every cell and the RMW floor are timed with. */
+static inline uint64_t bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 int buddy_selftest(void);
 /* The iopool peers are what their names say: 0, or -1 (peer_iopool.c). */

@@ -13,20 +13,11 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <time.h>
 
 #include "bench.h"
 
 #define PAIRS 1000000u
 #define TRIES 5u
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
 
 double bench_locked_rmw_ns(void)
 {
@@ -41,7 +32,7 @@ double bench_locked_rmw_ns(void)
 	if (best > 0)
 		return best;
 	for (unsigned t = 0; t < TRIES; t++) {
-		uint64_t start = now_ns();
+		uint64_t start = bench_now_ns();
 		double ns;
 
 		/*
@@ -55,7 +46,7 @@ double bench_locked_rmw_ns(void)
 			lost += !(atomic_fetch_and_explicit(&line.word, ~bit, memory_order_acq_rel) & bit);
 		}
 		/* The fastest try: the others lost the CPU, or ran at a lower clock, for a while. */
-		ns = (double)(now_ns() - start) / (2.0 * PAIRS);
+		ns = (double)(bench_now_ns() - start) / (2.0 * PAIRS);
 		if (best == 0 || ns < best)
 			best = ns;
 	}

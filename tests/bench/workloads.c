@@ -83,14 +83,6 @@ static inline void touch(void *p, uint64_t v)
 	*(volatile uint64_t *)p = v;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void sleep_until(uint64_t deadline_ns)
 {
 	struct timespec ts = { .tv_sec = (time_t)(deadline_ns / 1000000000u),
@@ -356,13 +348,13 @@ static uint64_t run_timed(struct cell *c, uint64_t duration_ns)
 	uint64_t t0, t1;
 
 	pthread_barrier_wait(&c->start);
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	if (!c->ops_mode) {
 		sleep_until(t0 + duration_ns);
 		atomic_store_explicit(&c->stop, true, memory_order_relaxed);
 	}
 	pthread_barrier_wait(&c->end);
-	t1 = now_ns();
+	t1 = bench_now_ns();
 	return t1 - t0;
 }
 
