@@ -273,6 +273,34 @@ int iop_build_bsa_rw(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t 
 	return (int)words;
 }
 
+int iop_build_bsa_rw_again(uint32_t *frame, size_t frame_bytes, const uint32_t *built,
+			   uint64_t byte_address)
+{
+	uint32_t w0, w1;
+	unsigned words;
+	uint8_t function;
+
+	if (frame == NULL || built == NULL)
+		return -EINVAL;
+	w0 = get(built, 0);
+	w1 = get(built, 1);
+	words = w0 >> 16;
+	function = (uint8_t)(w1 >> 24);
+	/* What iop_build_bsa_rw() makes: its functions, the SGL at word 8, one element at least. */
+	if ((function != IOP_BSA_BLOCK_READ && function != IOP_BSA_BLOCK_WRITE &&
+	     function != IOP_BSA_WRITE_VERIFY) ||
+	    ((w0 >> 4) & 0xFu) != BSA_SGL_WORD || words < BSA_SGL_WORD + 2)
+		return -EINVAL;
+	if ((size_t)words * 4 > frame_bytes)
+		return -ENOSPC;
+	memcpy(frame, built, (size_t)words * 4);
+	put(frame, 2, 0);
+	put(frame, 3, 0);
+	put(frame, 6, (uint32_t)byte_address);
+	put(frame, 7, (uint32_t)(byte_address >> 32));
+	return (int)words;
+}
+
 int iop_build_bsa_media_verify(uint32_t *frame, size_t frame_bytes, uint16_t tid,
 			       uint64_t byte_address, uint32_t byte_count)
 {

@@ -235,6 +235,68 @@ static void test_block_transfers(void)
 	iop_window_close(w);
 }
 
+/*
+ * A transfer built once and copied for another address is word for word
+ * the transfer built for that address; what is not a BSA transfer with an
+ * SGL is refused, and a frame too small for the copy is left untouched.
+ */
+static void test_block_transfer_again(void)
+{
+	struct iop_window_opts wo = { .inbound_bytes = 1u << 20, .outbound_bytes = 1u << 16 };
+	struct iop_window *w = iop_window_create(&wo);
+	uint32_t built[16], fresh[16];
+	struct iop_buf bufs[2];
+	const uint8_t functions[] = { IOP_BSA_BLOCK_READ, IOP_BSA_BLOCK_WRITE,
+				      IOP_BSA_WRITE_VERIFY };
+	const uint64_t addrs[] = { 0, 4096, 0x123456789000ull, UINT64_MAX - 4095 };
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	for (int i = 0; i < 2; i++) {
+		bufs[i].addr = iop_heap_alloc(iop_window_inbound(w), 4096);
+		bufs[i].len = 4096;
+		CU_ASSERT_PTR_NOT_NULL_FATAL(bufs[i].addr);
+	}
+	for (unsigned f = 0; f < sizeof(functions); f++) {
+		for (unsigned n = 1; n <= 2; n++) {
+			int words = iop_build_bsa_rw(built, sizeof(built), 0x11, functions[f], 512, w,
+						     bufs, n);
+
+			CU_ASSERT_EQUAL_FATAL(words, (int)(8 + 2 * n));
+			/* As a queue pair would leave it: its contexts in words 2-3. */
+			built[2] = htole32(0xC0FFEEu);
+			built[3] = htole32(0x1234u);
+			for (unsigned a = 0; a < sizeof(addrs) / sizeof(addrs[0]); a++) {
+				CU_ASSERT_EQUAL(iop_build_bsa_rw(fresh, sizeof(fresh), 0x11,
+								 functions[f], addrs[a], w, bufs, n),
+						words);
+				poison();
+				CU_ASSERT_EQUAL(iop_build_bsa_rw_again(frame, sizeof(frame), built,
+								       addrs[a]),
+						words);
+				CU_ASSERT_EQUAL(memcmp(frame, fresh, (size_t)words * 4), 0);
+				CU_ASSERT_EQUAL(frame[words], POISON); /* nothing past the request */
+			}
+			/* The frame must hold the whole request. */
+			poison();
+			CU_ASSERT_EQUAL(iop_build_bsa_rw_again(frame, (size_t)words * 4 - 4, built, 0),
+					-ENOSPC);
+			CU_ASSERT_TRUE(untouched());
+		}
+	}
+	/* Not what iop_build_bsa_rw() makes: another function, no SGL, or an empty one. */
+	CU_ASSERT_EQUAL(iop_build_bsa(built, sizeof(built), 0x11, IOP_BSA_CACHE_FLUSH), 4);
+	CU_ASSERT_EQUAL(iop_build_bsa_rw_again(frame, sizeof(frame), built, 0), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_bsa_media_verify(built, sizeof(built), 0x11, 0, 512), 8);
+	CU_ASSERT_EQUAL(iop_build_bsa_rw_again(frame, sizeof(frame), built, 0), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_bsa_rw(built, sizeof(built), 0x11, IOP_BSA_BLOCK_READ, 0, w, bufs,
+					 1), 10);
+	built[0] = htole32(iop_msg_word0(IOP_MSG_VERSION_1_5, 8, 0, 9));
+	CU_ASSERT_EQUAL(iop_build_bsa_rw_again(frame, sizeof(frame), built, 0), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_bsa_rw_again(NULL, sizeof(frame), built, 0), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_bsa_rw_again(frame, sizeof(frame), NULL, 0), -EINVAL);
+	iop_window_close(w);
+}
+
 /* LAN requests: word 4 the control word, the SGL at word 5, as the LAN DDM reads them. */
 static void test_lan_requests(void)
 {
@@ -819,6 +881,7 @@ static const struct iop_test_case build_tests[] = {
 	{ "params_set_layout", test_params_set_layout },
 	{ "executive_requests", test_executive_requests },
 	{ "block_transfers", test_block_transfers },
+	{ "block_transfer_again", test_block_transfer_again },
 	{ "lan_requests", test_lan_requests },
 	{ "lan_packet_send_multi", test_lan_packet_send_multi },
 	{ "lan_packet_send_builder", test_lan_packet_send_builder },
