@@ -4,8 +4,8 @@
 # (psync at QD 1, io_uring at QD 1 and 32), against iop-blk through the bsa DDM with each of
 # its file submission paths (io=sync: preadv/pwritev on the loop; io=uring: io_uring), in-process
 # and through a separate iopd; at QD 1 also in-process with the loop turned by the host's own
-# thread (--loop-inline: no hand-off between CPUs). Prints a markdown table of medians
-# (docs/iop-blk.md#against-fio).
+# thread (--loop-inline: no hand-off between CPUs). Prints a markdown table of medians, each
+# path's IOPS also as a ratio to fio's best engine in the same round (docs/iop-blk.md#against-fio).
 #
 #   tests/bench/bsa_vs_fio.sh [BUILD_DIR] [SECONDS] [REPEATS]
 #
@@ -16,6 +16,13 @@
 # fills the file with random data and removes it at the end, so it only uses one it creates. A
 # run asked for io=uring where the DDM fell back to preadv/pwritev (io_uring cannot be set up
 # here) is labelled so in the table, with the DDM's reason.
+#
+# Fair by construction: each case runs in REPEATS rounds, every path once a round, one after the
+# other, so a change in the machine's speed falls on all of them alike; the paths of one thread
+# (fio's psync, iop-blk with --loop-inline) run on the same CPU, CPU 0, where iopd's host runs
+# too (the CPUs of a VM need not be equally fast); and nothing else runs while a path is timed:
+# each tool writes its report to a file, read once it has exited (a reader started beside it,
+# python3 in a pipe, takes the CPUs for its first half second).
 set -euo pipefail
 
 build=${1:-build}
@@ -23,12 +30,16 @@ secs=${2:-5}
 repeats=${3:-3}
 file=${IOP_BENCH_FILE:-/tmp/iop-bench-bsa-$$.img}
 sock=/tmp/iop-bench-bsa-$$.sock
-errs=/tmp/iop-bench-bsa-$$.err # the DDM's stderr (in-process iop-blk, or iopd)
+errs=/tmp/iop-bench-bsa-$$.err # the DDM's stderr (in-process iop-blk, or iopd), per io= mode
+report=/tmp/iop-bench-bsa-$$.json # one run's report
+rows=/tmp/iop-bench-bsa-$$.rows   # a case's runs: "round|path|iops p50 p99 p999"
 created=
 blk=$build/host-shim/iop-blk/iop-blk
 iopd=$build/iop/iopd/iopd
 iopd_pid=
 pin=
+cpu0= # taskset for a path that runs on CPU 0, where there are two CPUs or more
+[ "$(nproc)" -ge 2 ] && cpu0="taskset -c 0"
 
 command -v fio >/dev/null || { echo "bsa_vs_fio: fio is not installed" >&2; exit 2; }
 [ -x "$blk" ] && [ -x "$iopd" ] || { echo "bsa_vs_fio: build $build first" >&2; exit 2; }
@@ -40,7 +51,7 @@ stop_iopd() {
 		iopd_pid=
 	fi
 }
-trap 'stop_iopd; rm -f "$sock" "$errs"; [ -z "$created" ] || rm -f "$file"' EXIT
+trap 'stop_iopd; rm -f "$sock" "$errs".* "$report" "$rows"; [ -z "$created" ] || rm -f "$file"' EXIT
 
 # Never overwrite, or remove, what is already there (a device, a disk image, a link).
 if [ -e "$file" ] || [ -L "$file" ]; then
@@ -53,33 +64,36 @@ dd if=/dev/urandom of="$file" bs=1M count=256 conv=notrunc status=none
 
 # One line per run: IOPS p50_us p99_us p999_us
 fio_run() { # RW QD ENGINE
-	fio --name=b --filename="$file" --size=256M --rw="$1" --bs=4k --ioengine="$3" \
+	local on=
+	[ "$3" = psync ] && on=$cpu0
+	$on fio --name=b --filename="$file" --size=256M --rw="$1" --bs=4k --ioengine="$3" \
 		--iodepth="$2" --numjobs=1 --time_based --runtime="$secs" --randrepeat=0 --invalidate=0 \
-		--output-format=json 2>/dev/null |
-		python3 -c '
+		--output-format=json >"$report" 2>/dev/null
+	python3 -c '
 import json, sys
-j = json.load(sys.stdin)["jobs"][0]
+j = json.load(open(sys.argv[1]))["jobs"][0]
 d = j["read"] if j["read"]["io_bytes"] else j["write"]
 p = d["clat_ns"]["percentile"]
-print(round(d["iops"]), p["50.000000"] / 1e3, p["99.000000"] / 1e3, p["99.900000"] / 1e3)'
+print(round(d["iops"]), p["50.000000"] / 1e3, p["99.000000"] / 1e3, p["99.900000"] / 1e3)' "$report"
 }
 
-blk_run() { # RW QD TARGET-ARGS...
-	local rw=$1 qd=$2
-	shift 2
-	$pin "$blk" "$@" --rw "$rw" --bs 4k --qd "$qd" --duration "$secs" --json 2>>"$errs" |
-		python3 -c '
+blk_run() { # RW QD IO TARGET-ARGS...
+	local rw=$1 qd=$2 io=$3
+	shift 3
+	$pin "$blk" "$@" --rw "$rw" --bs 4k --qd "$qd" --duration "$secs" --json >"$report" \
+		2>>"$errs.$io"
+	python3 -c '
 import json, sys
-j = json.load(sys.stdin)
+j = json.load(open(sys.argv[1]))
 l = j["lat_us"]
-print(round(j["iops"]), l["p50"], l["p99"], l["p999"])'
+print(round(j["iops"]), l["p50"], l["p99"], l["p999"])' "$report"
 }
 
 # The path's label: io=uring that fell back (the DDM said so on stderr) is shown as such.
 label() { # PATH IO
 	local why
-	why=$(sed -n 's/.*io_uring not available (\(.*\)): using preadv\/pwritev.*/\1/p' "$errs" |
-		head -n 1)
+	why=$(sed -n 's/.*io_uring not available (\(.*\)): using preadv\/pwritev.*/\1/p' \
+		"$errs.$2" 2>/dev/null | head -n 1)
 	if [ "$2" = uring ] && [ -n "$why" ]; then
 		echo "$1, io=uring (fell back to io=sync: $why)"
 	else
@@ -87,53 +101,74 @@ label() { # PATH IO
 	fi
 }
 
-median() { # lines of "iops p50 p99 p999" -> the median of each column
+# A case's rows, in the order first run: the medians of its runs, and the median over rounds of
+# its IOPS over the best fio engine's in the same round. KEY=LABEL names a path in the table.
+summarize() { # RW QD KEY=LABEL... < rows
 	python3 -c '
 import statistics, sys
-rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
-cols = [statistics.median(c) for c in zip(*rows)]
-print("| %.0f | %.1f | %.1f | %.1f |" % tuple(cols))'
+rw, qd = sys.argv[1:3]
+names = dict(a.split("=", 1) for a in sys.argv[3:])
+runs, order, best = {}, [], {}
+for line in sys.stdin:
+    rnd, path, vals = line.rstrip("\n").split("|")
+    v = list(map(float, vals.split()))
+    if path not in runs:
+        runs[path] = []
+        order.append(path)
+    runs[path].append((rnd, v))
+    if path.startswith("fio"):
+        best[rnd] = max(best.get(rnd, 0), v[0])
+for path in order:
+    cols = [statistics.median(c) for c in zip(*(v for _, v in runs[path]))]
+    ratio = statistics.median(v[0] / best[rnd] for rnd, v in runs[path])
+    print("| %s | %s | %s | %.0f | %.2fx | %.1f | %.1f | %.1f |" %
+          (names.get(path, path), rw, qd, cols[0], ratio, cols[1], cols[2], cols[3]))' "$@"
 }
 
-echo "| path | pattern | QD | IOPS | p50 us | p99 us | p99.9 us |"
-echo "|---|---|---|---|---|---|---|"
+start_iopd() { # IO
+	"$iopd" --log-level=lib.eal:error -- --socket "$sock" \
+		--ddm "bsa@0:file=$file,bs=4096,io=$1" >/dev/null 2>>"$errs.$1" &
+	iopd_pid=$!
+	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+}
+
+echo "| path | pattern | QD | IOPS | ÷ fio's best | p50 us | p99 us | p99.9 us |"
+echo "|---|---|---|---|---|---|---|---|"
 for rw in randread randwrite; do
 	for qd in 1 32; do
 		# psync has no queue: at QD 32 it would be QD 1 again.
 		engines="psync io_uring"
 		[ "$qd" -gt 1 ] && engines=io_uring
-		for engine in $engines; do
-			echo -n "| fio ($engine) | $rw | $qd "
-			for _ in $(seq "$repeats"); do fio_run "$rw" "$qd" "$engine"; done | median
+		: >"$rows"
+		for round in $(seq "$repeats"); do
+			for engine in $engines; do
+				echo "$round|fio ($engine)|$(fio_run "$rw" "$qd" "$engine")" >>"$rows"
+			done
+			for io in ${IOP_BENCH_IO:-sync uring}; do
+				echo "$round|in-process $io|$(blk_run "$rw" "$qd" "$io" \
+					--in-process "file=$file,bs=4096,io=$io")" >>"$rows"
+				# QD 1 with no hand-off between CPUs: the host's thread turns the loop
+				# itself (--loop-inline): the path's own cost, apart from the hand-off.
+				if [ "$qd" -eq 1 ]; then
+					pin=$cpu0
+					echo "$round|inline $io|$(blk_run "$rw" "$qd" "$io" --in-process \
+						"file=$file,bs=4096,io=$io" --loop-inline)" >>"$rows"
+				fi
+				start_iopd "$io"
+				# iopd's loop spins on CPU 1: the host stays on CPU 0 with iopd's main lcore.
+				pin=$cpu0
+				echo "$round|iopd $io|$(blk_run "$rw" "$qd" "$io" -s "$sock")" >>"$rows"
+				pin=
+				stop_iopd
+			done
 		done
+		# The paths' labels, now that the DDMs have said whether io=uring fell back.
+		labels=()
 		for io in ${IOP_BENCH_IO:-sync uring}; do
-			: >"$errs"
-			row=$(for _ in $(seq "$repeats"); do
-				blk_run "$rw" "$qd" --in-process "file=$file,bs=4096,io=$io"
-			done | median)
-			echo "| $(label "iop-blk, in-process" "$io") | $rw | $qd $row"
-			# QD 1 with no hand-off between CPUs: the host's thread turns the loop itself
-			# (--loop-inline), so the row shows the path's own cost, apart from the hand-off.
-			if [ "$qd" -eq 1 ]; then
-				: >"$errs"
-				row=$(for _ in $(seq "$repeats"); do
-					blk_run "$rw" "$qd" --in-process "file=$file,bs=4096,io=$io" \
-						--loop-inline
-				done | median)
-				echo "| $(label "iop-blk, in-process, loop on the host thread" "$io") |" \
-					"$rw | $qd $row"
-			fi
-			: >"$errs"
-			"$iopd" --log-level=lib.eal:error -- --socket "$sock" \
-				--ddm "bsa@0:file=$file,bs=4096,io=$io" >/dev/null 2>"$errs" &
-			iopd_pid=$!
-			for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
-			# iopd's loop spins on CPU 1: the host thread stays on CPU 0 with iopd's main lcore.
-			[ "$(nproc)" -ge 2 ] && pin="taskset -c 0"
-			row=$(for _ in $(seq "$repeats"); do blk_run "$rw" "$qd" -s "$sock"; done | median)
-			pin=
-			echo "| $(label "iop-blk, iopd" "$io") | $rw | $qd $row"
-			stop_iopd
+			labels+=("in-process $io=$(label "iop-blk, in-process" "$io")"
+				"inline $io=$(label "iop-blk, in-process, loop on the host thread" "$io")"
+				"iopd $io=$(label "iop-blk, iopd" "$io")")
 		done
+		summarize "$rw" "$qd" "${labels[@]}" <"$rows"
 	done
 done
