@@ -40,7 +40,7 @@ struct phase {
 	uint64_t deadline_ns;     /* 0: none */
 	uint64_t *order;          /* verify: the slice's block addresses in the order used */
 	bool verify_read;
-	bool stamp_ready;         /* w->last_ns is from the poll just before these posts */
+	bool stamp_ready;         /* w->last_ns is from the poll just before, and not yet used */
 };
 
 uint64_t blk_now_ns(void)
@@ -139,7 +139,7 @@ static int post(struct phase *p, struct slot *s, uint64_t addr, bool write)
 
 	if (f == NULL)
 		return -EAGAIN;
-	rc = iop_build_bsa_rw_again(f, FRAME_BYTES, s->built[write], addr);
+	rc = iop_build_bsa_rw_again(f, FRAME_BYTES, s->built[write], FRAME_BYTES, addr);
 	if (rc < 0) {
 		iop_qp_frame_free(p->qp, f);
 		return rc; /* no request could carry this: not worth a retry */
@@ -149,12 +149,15 @@ static int post(struct phase *p, struct slot *s, uint64_t addr, bool write)
 	s->addr = addr;
 	s->write = write;
 	/*
-	 * Right after a poll that completed requests, the clock read for the
-	 * last of them is this request's start: earlier than the post by the
-	 * time to here, so a latency is never shorter than it was, and the
-	 * clock is read once per request instead of twice.
+	 * The first post after a poll that completed requests starts at the
+	 * clock read for the last of them: earlier than the post by the rest of
+	 * that poll and this request's setup, so a latency is never shorter
+	 * than it was, and at QD 1 the clock is read once per request instead
+	 * of twice. Any other post, and a write whose pattern was just filled
+	 * (a verify run), reads the clock.
 	 */
-	s->start_ns = p->stamp_ready ? p->w->last_ns : blk_now_ns();
+	s->start_ns = p->stamp_ready && !(o->verify && write) ? p->w->last_ns : blk_now_ns();
+	p->stamp_ready = false;
 	rc = iop_qp_post(p->qp, f, on_reply, s);
 	if (rc != 0) {
 		iop_qp_frame_free(p->qp, f);
@@ -174,6 +177,7 @@ static void run_phase(struct phase *p)
 	bool more = p->w->res.rc == 0;
 	int rc;
 
+	p->stamp_ready = false;
 	while (more || iop_qp_outstanding(p->qp) != 0) {
 		for (unsigned i = 0; i < o->qd && more; i++) {
 			struct slot *s = &p->slots[i];

@@ -274,22 +274,28 @@ int iop_build_bsa_rw(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t 
 }
 
 int iop_build_bsa_rw_again(uint32_t *frame, size_t frame_bytes, const uint32_t *built,
-			   uint64_t byte_address)
+			   size_t built_bytes, uint64_t byte_address)
 {
 	uint32_t w0, w1;
 	unsigned words;
 	uint8_t function;
 
-	if (frame == NULL || built == NULL)
+	if (frame == NULL || built == NULL || frame == built || built_bytes < BSA_SGL_WORD * 4)
 		return -EINVAL;
 	w0 = get(built, 0);
 	w1 = get(built, 1);
 	words = w0 >> 16;
 	function = (uint8_t)(w1 >> 24);
-	/* What iop_build_bsa_rw() makes: its functions, the SGL at word 8, one element at least. */
-	if ((function != IOP_BSA_BLOCK_READ && function != IOP_BSA_BLOCK_WRITE &&
+	/*
+	 * What iop_build_bsa_rw() makes: its version and functions, the SGL at
+	 * word 8, whole simple elements (two words each), one at least, all of
+	 * it inside `built`.
+	 */
+	if ((w0 & 0x7u) != IOP_MSG_VERSION_1_5 ||
+	    (function != IOP_BSA_BLOCK_READ && function != IOP_BSA_BLOCK_WRITE &&
 	     function != IOP_BSA_WRITE_VERIFY) ||
-	    ((w0 >> 4) & 0xFu) != BSA_SGL_WORD || words < BSA_SGL_WORD + 2)
+	    ((w0 >> 4) & 0xFu) != BSA_SGL_WORD || words < BSA_SGL_WORD + 2 ||
+	    (words - BSA_SGL_WORD) % 2 != 0 || (size_t)words * 4 > built_bytes)
 		return -EINVAL;
 	if ((size_t)words * 4 > frame_bytes)
 		return -ENOSPC;

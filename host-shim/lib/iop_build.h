@@ -155,16 +155,18 @@ int iop_build_bsa_rw(uint32_t *frame, size_t frame_bytes, uint16_t tid, uint8_t 
 		     unsigned n_bufs);
 
 /**
- * The same transfer as a frame iop_build_bsa_rw() built (`built`: its
- * function, buffers and count), at another byte address: a copy of its
- * words with words 6-7 set, and words 2-3 cleared for the queue pair. For a
- * host that moves the same buffers many times: the buffers' checks and the
- * SGL are done once, when `built` is built, and a request costs a copy.
+ * The same transfer as a frame iop_build_bsa_rw() built (`built`, of
+ * built_bytes: its function, buffers and count), at another byte address: a
+ * copy of its words with words 6-7 set, and words 2-3 cleared for the queue
+ * pair. For a host that moves the same buffers many times: the buffers'
+ * checks and the SGL are done once, when `built` is built, and a request
+ * costs a copy.
  * @return words written; -EINVAL when `built` is not a BlockRead, BlockWrite
- *         or WriteVerify with an SGL; -ENOSPC.
+ *         or WriteVerify with an SGL of whole simple elements inside
+ *         built_bytes, or is `frame` itself; -ENOSPC.
  */
 int iop_build_bsa_rw_again(uint32_t *frame, size_t frame_bytes, const uint32_t *built,
-			   uint64_t byte_address);
+			   size_t built_bytes, uint64_t byte_address);
 
 /**
  * MediaVerify of byte_count bytes at byte_address: the words of a transfer

@@ -17,22 +17,26 @@
 # run asked for io=uring where the DDM fell back to preadv/pwritev (io_uring cannot be set up
 # here) is labelled so in the table, with the DDM's reason.
 #
-# Fair by construction: each case runs in REPEATS rounds, every path once a round, one after the
-# other, so a change in the machine's speed falls on all of them alike; the paths of one thread
-# (fio's psync, iop-blk with --loop-inline) run on the same CPU, CPU 0, where iopd's host runs
-# too (the CPUs of a VM need not be equally fast); and nothing else runs while a path is timed:
-# each tool writes its report to a file, read once it has exited (a reader started beside it,
-# python3 in a pipe, takes the CPUs for its first half second).
+# Each case runs in REPEATS rounds, every path once a round, one after the other, starting one
+# path further on each round, so that a change in the machine's speed, or the page cache's
+# writeback behind a path, does not fall on the same path every time; the paths of one thread
+# (fio's psync, iop-blk with --loop-inline) run on CPU 0, where iopd's host runs too (the CPUs
+# of a VM need not be equally fast); and nothing else runs while a path is timed: each tool
+# writes its report to a file, read once it has exited (a reader started beside it, python3 in
+# a pipe, takes the CPUs for its first half second). Each run's numbers go to stderr as
+# "# ROUND|PATH|IOPS P50 P99 P999"; a run that fails, or whose report counts an error, stops
+# the script.
 set -euo pipefail
 
 build=${1:-build}
 secs=${2:-5}
 repeats=${3:-3}
 file=${IOP_BENCH_FILE:-/tmp/iop-bench-bsa-$$.img}
-sock=/tmp/iop-bench-bsa-$$.sock
-errs=/tmp/iop-bench-bsa-$$.err # the DDM's stderr (in-process iop-blk, or iopd), per io= mode
-report=/tmp/iop-bench-bsa-$$.json # one run's report
-rows=/tmp/iop-bench-bsa-$$.rows   # a case's runs: "round|path|iops p50 p99 p999"
+tmp=$(mktemp -d /tmp/iop-bench-bsa.XXXXXX)
+sock=$tmp/iopd.sock
+report=$tmp/report.json # one run's report
+rows=$tmp/rows          # a case's runs: "ROUND|PATH|IOPS P50 P99 P999"
+# $tmp/err.PATH: the DDM's stderr for one path (in-process iop-blk, or iopd)
 created=
 blk=$build/host-shim/iop-blk/iop-blk
 iopd=$build/iop/iopd/iopd
@@ -51,7 +55,7 @@ stop_iopd() {
 		iopd_pid=
 	fi
 }
-trap 'stop_iopd; rm -f "$sock" "$errs".* "$report" "$rows"; [ -z "$created" ] || rm -f "$file"' EXIT
+trap 'stop_iopd; rm -rf "$tmp"; [ -z "$created" ] || rm -f "$file"' EXIT
 
 # Never overwrite, or remove, what is already there (a device, a disk image, a link).
 if [ -e "$file" ] || [ -L "$file" ]; then
@@ -62,74 +66,109 @@ fi
 created=1
 dd if=/dev/urandom of="$file" bs=1M count=256 conv=notrunc status=none
 
-# One line per run: IOPS p50_us p99_us p999_us
+# One run of a path: "ROUND|PATH|IOPS P50 P99 P999" onto $rows. The tools are not run inside
+# $(...), where set -e would not stop the script on their failure.
 fio_run() { # RW QD ENGINE
 	local on=
 	[ "$3" = psync ] && on=$cpu0
 	$on fio --name=b --filename="$file" --size=256M --rw="$1" --bs=4k --ioengine="$3" \
 		--iodepth="$2" --numjobs=1 --time_based --runtime="$secs" --randrepeat=0 --invalidate=0 \
-		--output-format=json >"$report" 2>/dev/null
+		--output-format=json >"$report" 2>"$tmp/fio.err" ||
+		{ echo "bsa_vs_fio: fio failed:" >&2; cat "$tmp/fio.err" >&2; exit 1; }
 	python3 -c '
 import json, sys
 j = json.load(open(sys.argv[1]))["jobs"][0]
+if j["error"]:
+    sys.exit("bsa_vs_fio: fio failed: error %d" % j["error"])
 d = j["read"] if j["read"]["io_bytes"] else j["write"]
 p = d["clat_ns"]["percentile"]
-print(round(d["iops"]), p["50.000000"] / 1e3, p["99.000000"] / 1e3, p["99.900000"] / 1e3)' "$report"
+print(round(d["iops"]), p["50.000000"] / 1e3, p["99.000000"] / 1e3, p["99.900000"] / 1e3)' \
+		"$report"
 }
 
-blk_run() { # RW QD IO TARGET-ARGS...
-	local rw=$1 qd=$2 io=$3
+blk_run() { # RW QD PATH TARGET-ARGS...
+	local rw=$1 qd=$2 path=$3
 	shift 3
 	$pin "$blk" "$@" --rw "$rw" --bs 4k --qd "$qd" --duration "$secs" --json >"$report" \
-		2>>"$errs.$io"
+		2>>"$tmp/err.$path" ||
+		{ echo "bsa_vs_fio: iop-blk failed:" >&2; tail -n 5 "$tmp/err.$path" >&2; exit 1; }
 	python3 -c '
 import json, sys
 j = json.load(open(sys.argv[1]))
+if j["errors"]:
+    sys.exit("bsa_vs_fio: iop-blk counted %d failed requests" % j["errors"])
 l = j["lat_us"]
 print(round(j["iops"]), l["p50"], l["p99"], l["p999"])' "$report"
 }
 
-# The path's label: io=uring that fell back (the DDM said so on stderr) is shown as such.
-label() { # PATH IO
-	local why
+start_iopd() { # PATH IO
+	"$iopd" --log-level=lib.eal:error -- --socket "$sock" \
+		--ddm "bsa@0:file=$file,bs=4096,io=$2" >/dev/null 2>>"$tmp/err.$1" &
+	iopd_pid=$!
+	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+}
+
+run_path() { # ROUND RW QD PATH
+	local round=$1 rw=$2 qd=$3 path=$4 io=${4#*-}
+	printf '%s|%s|' "$round" "$path" >>"$rows"
+	case $path in
+	fio-*) fio_run "$rw" "$qd" "$io" >>"$rows" ;;
+	inproc-*)
+		blk_run "$rw" "$qd" "$path" --in-process "file=$file,bs=4096,io=$io" >>"$rows" ;;
+	inline-*)
+		# QD 1 with no hand-off between CPUs: the host's thread turns the loop itself.
+		pin=$cpu0
+		blk_run "$rw" "$qd" "$path" --in-process "file=$file,bs=4096,io=$io" \
+			--loop-inline >>"$rows"
+		pin= ;;
+	iopd-*)
+		start_iopd "$path" "$io"
+		# iopd's loop spins on CPU 1: the host stays on CPU 0 with iopd's main lcore.
+		pin=$cpu0
+		blk_run "$rw" "$qd" "$path" -s "$sock" >>"$rows"
+		pin=
+		stop_iopd ;;
+	esac
+	echo "# $(tail -n 1 "$rows")" >&2
+}
+
+# The path's label: io=uring that fell back (its DDM said so on stderr) is shown as such.
+label() { # PATH
+	local io=${1#*-} what why
+	case $1 in
+	fio-*) echo "fio ($io)"; return ;;
+	inproc-*) what="iop-blk, in-process" ;;
+	inline-*) what="iop-blk, in-process, loop on the host thread" ;;
+	iopd-*) what="iop-blk, iopd" ;;
+	esac
 	why=$(sed -n 's/.*io_uring not available (\(.*\)): using preadv\/pwritev.*/\1/p' \
-		"$errs.$2" 2>/dev/null | head -n 1)
-	if [ "$2" = uring ] && [ -n "$why" ]; then
-		echo "$1, io=uring (fell back to io=sync: $why)"
+		"$tmp/err.$1" 2>/dev/null | head -n 1)
+	if [ "$io" = uring ] && [ -n "$why" ]; then
+		echo "$what, io=uring (fell back to io=sync: $why)"
 	else
-		echo "$1, io=$2"
+		echo "$what, io=$io"
 	fi
 }
 
-# A case's rows, in the order first run: the medians of its runs, and the median over rounds of
-# its IOPS over the best fio engine's in the same round. KEY=LABEL names a path in the table.
-summarize() { # RW QD KEY=LABEL... < rows
+# A case's rows, in the order of its paths: the medians of their runs, and the median over rounds
+# of their IOPS over the best fio engine's in the same round. PATH=LABEL names a path.
+summarize() { # RW QD PATH=LABEL... < rows
 	python3 -c '
 import statistics, sys
 rw, qd = sys.argv[1:3]
-names = dict(a.split("=", 1) for a in sys.argv[3:])
-runs, order, best = {}, [], {}
+names = [a.split("=", 1) for a in sys.argv[3:]]
+runs, best = {}, {}
 for line in sys.stdin:
     rnd, path, vals = line.rstrip("\n").split("|")
     v = list(map(float, vals.split()))
-    if path not in runs:
-        runs[path] = []
-        order.append(path)
-    runs[path].append((rnd, v))
-    if path.startswith("fio"):
+    runs.setdefault(path, []).append((rnd, v))
+    if path.startswith("fio-"):
         best[rnd] = max(best.get(rnd, 0), v[0])
-for path in order:
+for path, name in names:
     cols = [statistics.median(c) for c in zip(*(v for _, v in runs[path]))]
     ratio = statistics.median(v[0] / best[rnd] for rnd, v in runs[path])
     print("| %s | %s | %s | %.0f | %.2fx | %.1f | %.1f | %.1f |" %
-          (names.get(path, path), rw, qd, cols[0], ratio, cols[1], cols[2], cols[3]))' "$@"
-}
-
-start_iopd() { # IO
-	"$iopd" --log-level=lib.eal:error -- --socket "$sock" \
-		--ddm "bsa@0:file=$file,bs=4096,io=$1" >/dev/null 2>>"$errs.$1" &
-	iopd_pid=$!
-	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+          (name, rw, qd, cols[0], ratio, cols[1], cols[2], cols[3]))' "$@"
 }
 
 echo "| path | pattern | QD | IOPS | ÷ fio's best | p50 us | p99 us | p99.9 us |"
@@ -137,38 +176,22 @@ echo "|---|---|---|---|---|---|---|---|"
 for rw in randread randwrite; do
 	for qd in 1 32; do
 		# psync has no queue: at QD 32 it would be QD 1 again.
-		engines="psync io_uring"
-		[ "$qd" -gt 1 ] && engines=io_uring
+		paths=(fio-psync fio-io_uring)
+		[ "$qd" -gt 1 ] && paths=(fio-io_uring)
+		for io in ${IOP_BENCH_IO:-sync uring}; do
+			paths+=("inproc-$io")
+			[ "$qd" -eq 1 ] && paths+=("inline-$io")
+			paths+=("iopd-$io")
+		done
 		: >"$rows"
 		for round in $(seq "$repeats"); do
-			for engine in $engines; do
-				echo "$round|fio ($engine)|$(fio_run "$rw" "$qd" "$engine")" >>"$rows"
-			done
-			for io in ${IOP_BENCH_IO:-sync uring}; do
-				echo "$round|in-process $io|$(blk_run "$rw" "$qd" "$io" \
-					--in-process "file=$file,bs=4096,io=$io")" >>"$rows"
-				# QD 1 with no hand-off between CPUs: the host's thread turns the loop
-				# itself (--loop-inline): the path's own cost, apart from the hand-off.
-				if [ "$qd" -eq 1 ]; then
-					pin=$cpu0
-					echo "$round|inline $io|$(blk_run "$rw" "$qd" "$io" --in-process \
-						"file=$file,bs=4096,io=$io" --loop-inline)" >>"$rows"
-				fi
-				start_iopd "$io"
-				# iopd's loop spins on CPU 1: the host stays on CPU 0 with iopd's main lcore.
-				pin=$cpu0
-				echo "$round|iopd $io|$(blk_run "$rw" "$qd" "$io" -s "$sock")" >>"$rows"
-				pin=
-				stop_iopd
+			for k in $(seq 0 $((${#paths[@]} - 1))); do
+				run_path "$round" "$rw" "$qd" \
+					"${paths[$(((k + round - 1) % ${#paths[@]}))]}"
 			done
 		done
-		# The paths' labels, now that the DDMs have said whether io=uring fell back.
 		labels=()
-		for io in ${IOP_BENCH_IO:-sync uring}; do
-			labels+=("in-process $io=$(label "iop-blk, in-process" "$io")"
-				"inline $io=$(label "iop-blk, in-process, loop on the host thread" "$io")"
-				"iopd $io=$(label "iop-blk, iopd" "$io")")
-		done
+		for path in "${paths[@]}"; do labels+=("$path=$(label "$path")"); done
 		summarize "$rw" "$qd" "${labels[@]}" <"$rows"
 	done
 done

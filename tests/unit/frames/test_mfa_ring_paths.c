@@ -3,7 +3,8 @@
  * The MFA rings' inline single-producer and single-consumer paths against
  * rte_ring's own calls: driven op for op beside a ring that only DPDK
  * touches, they return the same counts and MFAs and leave the same head and
- * tail words, across the ring's wrap and the positions' 32-bit wrap; mixed
+ * tail words, across the ring's wrap and the positions' 32-bit wrap; they
+ * go by the other side's tail, not its head; mixed
  * with DPDK's calls on one ring they keep its order; and an inline producer
  * and a DPDK consumer on two threads (and the other way round) hand over
  * every MFA once, in order.
@@ -94,6 +95,37 @@ static void test_inline_paths_are_dpdks(void)
 	free(dpdk);
 }
 
+/*
+ * The other side's head ahead of its tail, as a producer or consumer of
+ * the shared kinds leaves it in the middle of its call: a take stops at the
+ * producer's tail, a post at the consumer's, never at a head.
+ */
+static void test_tails_not_heads(void)
+{
+	struct rte_ring *r = ring_new(IOP_MFA_RING_SC);
+	uint32_t in[ENTRIES], out[ENTRIES];
+	unsigned cap = iop_mfa_ring_capacity(r);
+
+	for (unsigned i = 0; i < ENTRIES; i++)
+		in[i] = 100 + i;
+	r->prod.sync_type = RTE_RING_SYNC_ST; /* the posts below are the inline ones */
+	CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_post(r, in, 5), 5);
+	/* A producer has claimed 7 more slots and not yet written them. */
+	r->prod.head += 7;
+	CU_ASSERT_EQUAL(iop_mfa_ring_take(r, out, ENTRIES), 5);
+	for (unsigned i = 0; i < 5; i++)
+		CU_ASSERT_EQUAL(out[i], 100 + i);
+	CU_ASSERT_EQUAL(iop_mfa_ring_take(r, out, ENTRIES), 0);
+	r->prod.head -= 7;
+	/* Full, with a consumer that has claimed 3 slots and not yet given them back. */
+	CU_ASSERT_EQUAL_FATAL(iop_mfa_ring_post(r, in, cap), cap);
+	r->cons.head += 3;
+	CU_ASSERT_EQUAL(iop_mfa_ring_post(r, in, 1), 0);
+	r->cons.head -= 3;
+	CU_ASSERT_EQUAL(iop_mfa_ring_count(r), cap);
+	free(r);
+}
+
 /* On one ring, each post and take made by one side or the other at random: one order. */
 static void test_mixed_calls_keep_the_order(void)
 {
@@ -102,7 +134,8 @@ static void test_mixed_calls_keep_the_order(void)
 	uint64_t seed = 11;
 
 	set_positions(r, UINT32_MAX - 5000);
-	while (taken < 100000) {
+	for (unsigned op = 0; taken < 100000; op++) {
+		CU_ASSERT_FATAL(op < 10000000); /* a side that never moves would spin here */
 		unsigned n = 1 + (unsigned)(next_rand(&seed) % (ENTRIES - 1)), got;
 		bool inline_call = next_rand(&seed) % 2;
 
@@ -184,6 +217,7 @@ static void test_dpdk_producer_inline_consumer(void)
 
 static const struct iop_test_case paths_tests[] = {
 	{ "inline_paths_are_dpdks", test_inline_paths_are_dpdks },
+	{ "tails_not_heads", test_tails_not_heads },
 	{ "mixed_calls_keep_the_order", test_mixed_calls_keep_the_order },
 	{ "inline_producer_dpdk_consumer", test_inline_producer_dpdk_consumer },
 	{ "dpdk_producer_inline_consumer", test_dpdk_producer_inline_consumer },

@@ -244,7 +244,7 @@ static void test_block_transfer_again(void)
 {
 	struct iop_window_opts wo = { .inbound_bytes = 1u << 20, .outbound_bytes = 1u << 16 };
 	struct iop_window *w = iop_window_create(&wo);
-	uint32_t built[16], fresh[16];
+	uint32_t built[16], fresh[16], saved;
 	struct iop_buf bufs[2];
 	const uint8_t functions[] = { IOP_BSA_BLOCK_READ, IOP_BSA_BLOCK_WRITE,
 				      IOP_BSA_WRITE_VERIFY };
@@ -271,29 +271,62 @@ static void test_block_transfer_again(void)
 						words);
 				poison();
 				CU_ASSERT_EQUAL(iop_build_bsa_rw_again(frame, sizeof(frame), built,
-								       addrs[a]),
+								       sizeof(built), addrs[a]),
 						words);
 				CU_ASSERT_EQUAL(memcmp(frame, fresh, (size_t)words * 4), 0);
 				CU_ASSERT_EQUAL(frame[words], POISON); /* nothing past the request */
 			}
-			/* The frame must hold the whole request. */
+			/* A frame of exactly the request's size holds it; one word less does not. */
 			poison();
-			CU_ASSERT_EQUAL(iop_build_bsa_rw_again(frame, (size_t)words * 4 - 4, built, 0),
+			CU_ASSERT_EQUAL(iop_build_bsa_rw_again(frame, (size_t)words * 4, built,
+							       (size_t)words * 4, 0),
+					words);
+			poison();
+			CU_ASSERT_EQUAL(iop_build_bsa_rw_again(frame, (size_t)words * 4 - 4, built,
+							       sizeof(built), 0),
 					-ENOSPC);
+			CU_ASSERT_TRUE(untouched());
+			/* Nor is more read from `built` than it has. */
+			CU_ASSERT_EQUAL(iop_build_bsa_rw_again(frame, sizeof(frame), built,
+							       (size_t)words * 4 - 4, 0),
+					-EINVAL);
 			CU_ASSERT_TRUE(untouched());
 		}
 	}
-	/* Not what iop_build_bsa_rw() makes: another function, no SGL, or an empty one. */
+	/* Not what iop_build_bsa_rw() makes: another function, or no SGL. */
 	CU_ASSERT_EQUAL(iop_build_bsa(built, sizeof(built), 0x11, IOP_BSA_CACHE_FLUSH), 4);
-	CU_ASSERT_EQUAL(iop_build_bsa_rw_again(frame, sizeof(frame), built, 0), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_bsa_rw_again(frame, sizeof(frame), built, sizeof(built), 0),
+			-EINVAL);
 	CU_ASSERT_EQUAL(iop_build_bsa_media_verify(built, sizeof(built), 0x11, 0, 512), 8);
-	CU_ASSERT_EQUAL(iop_build_bsa_rw_again(frame, sizeof(frame), built, 0), -EINVAL);
+	CU_ASSERT_EQUAL(iop_build_bsa_rw_again(frame, sizeof(frame), built, sizeof(built), 0),
+			-EINVAL);
+	/* A transfer whose word 0 is changed: each field checked on its own. */
 	CU_ASSERT_EQUAL(iop_build_bsa_rw(built, sizeof(built), 0x11, IOP_BSA_BLOCK_READ, 0, w, bufs,
 					 1), 10);
-	built[0] = htole32(iop_msg_word0(IOP_MSG_VERSION_1_5, 8, 0, 9));
-	CU_ASSERT_EQUAL(iop_build_bsa_rw_again(frame, sizeof(frame), built, 0), -EINVAL);
-	CU_ASSERT_EQUAL(iop_build_bsa_rw_again(NULL, sizeof(frame), built, 0), -EINVAL);
-	CU_ASSERT_EQUAL(iop_build_bsa_rw_again(frame, sizeof(frame), NULL, 0), -EINVAL);
+	saved = built[0];
+	CU_ASSERT_EQUAL(iop_build_bsa_rw_again(frame, sizeof(frame), built, sizeof(built), 0), 10);
+	built[0] = htole32(iop_msg_word0(IOP_MSG_VERSION_1_5, 8, 0, 9)); /* half an element */
+	CU_ASSERT_EQUAL(iop_build_bsa_rw_again(frame, sizeof(frame), built, sizeof(built), 0),
+			-EINVAL);
+	built[0] = htole32(iop_msg_word0(IOP_MSG_VERSION_1_5, 8, 0, 11)); /* and a half */
+	CU_ASSERT_EQUAL(iop_build_bsa_rw_again(frame, sizeof(frame), built, sizeof(built), 0),
+			-EINVAL);
+	built[0] = htole32(iop_msg_word0(IOP_MSG_VERSION_1_5, 8, 0, 8)); /* no element */
+	CU_ASSERT_EQUAL(iop_build_bsa_rw_again(frame, sizeof(frame), built, sizeof(built), 0),
+			-EINVAL);
+	built[0] = htole32(iop_msg_word0(IOP_MSG_VERSION_1_5, 6, 0, 10)); /* the SGL elsewhere */
+	CU_ASSERT_EQUAL(iop_build_bsa_rw_again(frame, sizeof(frame), built, sizeof(built), 0),
+			-EINVAL);
+	built[0] = htole32(iop_msg_word0(2, 8, 0, 10)); /* another version */
+	CU_ASSERT_EQUAL(iop_build_bsa_rw_again(frame, sizeof(frame), built, sizeof(built), 0),
+			-EINVAL);
+	built[0] = saved;
+	CU_ASSERT_EQUAL(iop_build_bsa_rw_again(built, sizeof(built), built, sizeof(built), 0),
+			-EINVAL); /* a copy onto itself */
+	CU_ASSERT_EQUAL(iop_build_bsa_rw_again(NULL, sizeof(frame), built, sizeof(built), 0),
+			-EINVAL);
+	CU_ASSERT_EQUAL(iop_build_bsa_rw_again(frame, sizeof(frame), NULL, sizeof(built), 0),
+			-EINVAL);
 	iop_window_close(w);
 }
 
