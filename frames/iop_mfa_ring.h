@@ -261,14 +261,17 @@ static inline bool iop_mfa_ring_take_one(struct rte_ring *r, uint32_t *mfa)
 
 /**
  * MFAs in the ring now (a snapshot while others post or take):
- * rte_ring_count()'s reads of the two tails, as relaxed atomic loads, since
- * the inline paths above store the tails as atomics (a plain read beside
- * them is a data race to the C11 model, and to TSan).
+ * rte_ring_count()'s arithmetic on the two tails, read as atomics, since the
+ * inline paths above store them as atomics (a plain read beside them is a
+ * data race to the C11 model, and to TSan). The consumer's tail first, with
+ * acquire, so that the producer's, read after it, is never behind it: a
+ * reader at neither end never sees a consumer past the producer, which the
+ * mask would turn into a full ring.
  */
 static inline unsigned iop_mfa_ring_count(const struct rte_ring *r)
 {
+	uint32_t cons = __atomic_load_n(&r->cons.tail, __ATOMIC_ACQUIRE);
 	uint32_t prod = __atomic_load_n(&r->prod.tail, __ATOMIC_RELAXED);
-	uint32_t cons = __atomic_load_n(&r->cons.tail, __ATOMIC_RELAXED);
 	uint32_t used = (prod - cons) & r->mask;
 
 	return used > r->capacity ? r->capacity : used;
