@@ -78,9 +78,7 @@ struct rte_ring *iop_mfa_ring_init(void *mem, const char *name, unsigned entries
  * position inside them), so it would not see that a frame written before its
  * MFA was posted is read after the MFA is taken. For those rings, and only
  * in TSan builds, the ordering the ring gives is stated to TSan on the
- * ring's address, and their MFAs are taken by DPDK's dequeue (whose slot
- * reads tests/tsan-dpdk-ring.supp covers: TSan cannot pair them with that
- * producer's slot writes either). Single-producer rings need no help.
+ * ring's address. Single-producer rings need no help.
  */
 #if defined(__SANITIZE_THREAD__)
 void __tsan_acquire(void *addr);
@@ -90,10 +88,8 @@ void __tsan_release(void *addr);
 		if ((r)->prod.sync_type == RTE_RING_SYNC_MT_RTS)                                   \
 			what((void *)(r));                                                         \
 	} while (0)
-#define IOP_MFA_RING_TSAN_DPDK_TAKE(r) ((r)->prod.sync_type == RTE_RING_SYNC_MT_RTS)
 #else
 #define IOP_MFA_RING_TSAN(r, what) ((void)0)
-#define IOP_MFA_RING_TSAN_DPDK_TAKE(r) false
 #endif
 
 /*
@@ -108,24 +104,8 @@ void __tsan_release(void *addr);
 #define IOP_MFA_RING_HINT
 #endif
 
-/*
- * Posts and takes on rings of the other modes (several producers, or
- * several consumers): rte_ring's burst calls, out of line (mfa_ring.c), so
- * that the inline paths below, which every request and reply takes on the
- * single-thread sides, stay a few instructions and cache lines long instead
- * of carrying rte_ring's code for every mode at every call site.
- */
-unsigned iop_mfa_ring_post_shared(struct rte_ring *r, const uint32_t *mfas, unsigned n);
-unsigned iop_mfa_ring_take_shared(struct rte_ring *r, uint32_t *mfas, unsigned n);
-
 /**
  * Post up to n MFAs, in order.
- *
- * On a single-producer ring, what rte_ring's single-producer enqueue does,
- * inline: the free room from the consumer's tail (acquire), the slots
- * written, then the producer's tail (release), which is what consumers of
- * every kind read; the producer's head is its own. Nothing is written when
- * nothing fits.
  *
  * @return how many were posted, 0 to n; the first that many of mfas are in
  *         the ring, the rest are still the caller's: a short count is
@@ -134,58 +114,23 @@ unsigned iop_mfa_ring_take_shared(struct rte_ring *r, uint32_t *mfas, unsigned n
  */
 static inline unsigned iop_mfa_ring_post(struct rte_ring *r, const uint32_t *mfas, unsigned n)
 {
-	uint32_t *slots = (uint32_t *)(void *)&r[1];
-	uint32_t head, room;
-
-	if (unlikely(r->prod.sync_type != RTE_RING_SYNC_ST))
-		return iop_mfa_ring_post_shared(r, mfas, n);
-	head = r->prod.head;
-	/* Acquire: the consumer read the slots before it moved its tail past them. */
-	room = r->capacity + __atomic_load_n(&r->cons.tail, __ATOMIC_ACQUIRE) - head;
-	if (n > room)
-		n = room;
-	if (n == 0)
-		return 0;
-	for (unsigned i = 0; i < n; i++)
-		slots[(head + i) & r->mask] = mfas[i];
-	r->prod.head = head + n;
-	/* Release: the slots are written before a consumer may see them. */
-	__atomic_store_n(&r->prod.tail, head + n, __ATOMIC_RELEASE);
-	return n;
+	IOP_MFA_RING_TSAN(r, __tsan_release);
+	return rte_ring_enqueue_burst_elem(r, mfas, IOP_MFA_RING_ESIZE, n, NULL);
 }
 
 /**
  * Take up to n MFAs, in the order they were posted.
- *
- * On a single-consumer ring, rte_ring's single-consumer dequeue, inline, as
- * iop_mfa_ring_post() is for producers: the producer's tail (acquire; a
- * relaxed-tail-sync producer keeps its position at the same place), the
- * slots read, the consumer's tail (release). An empty ring is read, never
- * written.
  *
  * @return how many were taken into mfas, 0 when the ring is empty.
  * Thread safety: per the ring's consumer mode.
  */
 static inline unsigned iop_mfa_ring_take(struct rte_ring *r, uint32_t *mfas, unsigned n)
 {
-	const uint32_t *slots = (const uint32_t *)(const void *)&r[1];
-	uint32_t head, ready;
+	unsigned got = rte_ring_dequeue_burst_elem(r, mfas, IOP_MFA_RING_ESIZE, n, NULL);
 
-	if (unlikely(r->cons.sync_type != RTE_RING_SYNC_ST) || IOP_MFA_RING_TSAN_DPDK_TAKE(r))
-		return iop_mfa_ring_take_shared(r, mfas, n);
-	head = r->cons.head;
-	/* Acquire: the slots were written before the producer moved its tail past them. */
-	ready = __atomic_load_n(&r->prod.tail, __ATOMIC_ACQUIRE) - head;
-	if (n > ready)
-		n = ready;
-	if (n == 0)
-		return 0;
-	for (unsigned i = 0; i < n; i++)
-		mfas[i] = slots[(head + i) & r->mask];
-	r->cons.head = head + n;
-	/* Release: the slots are read before a producer may see them free and write them. */
-	__atomic_store_n(&r->cons.tail, head + n, __ATOMIC_RELEASE);
-	return n;
+	if (got != 0)
+		IOP_MFA_RING_TSAN(r, __tsan_acquire);
+	return got;
 }
 
 /**
@@ -248,39 +193,42 @@ static inline bool iop_mfa_ring_peek(const struct rte_ring *r, uint32_t *mfa)
 }
 
 /**
- * iop_mfa_ring_take() of one MFA, for a consumer that takes one at a time (a
- * reply frame for each request).
+ * iop_mfa_ring_take() of one MFA, inline: what a consumer that takes one at
+ * a time (a reply frame for each request) would otherwise pay for the burst
+ * call's generality, about 50 instructions. On a single-consumer ring it
+ * publishes its take as rte_ring's single-consumer dequeue does (the
+ * consumer's tail, with release; the head is the consumer's alone), so the
+ * ring's producers, of any kind, and takes of bursts see nothing different.
+ * Any other ring gets the burst call.
  *
  * @return true with *mfa set, false when the ring is empty (*mfa untouched).
  * Thread safety: as iop_mfa_ring_take().
  */
 static inline bool iop_mfa_ring_take_one(struct rte_ring *r, uint32_t *mfa)
 {
-	return iop_mfa_ring_take(r, mfa, 1) == 1;
+	const uint32_t *slots = (const uint32_t *)(const void *)&r[1];
+	uint32_t head;
+
+	/* A multi-consumer ring keeps its consumer's position elsewhere. */
+	if (unlikely(r->cons.sync_type != RTE_RING_SYNC_ST))
+		return iop_mfa_ring_take(r, mfa, 1) == 1;
+	head = r->cons.head;
+	/* Acquire: the slot was written before the producer moved its tail past it. */
+	if (head == __atomic_load_n(&r->prod.tail, __ATOMIC_ACQUIRE))
+		return false;
+	/* A producer of the relaxed kind publishes in 8-byte words TSan does not pair with this. */
+	IOP_MFA_RING_TSAN(r, __tsan_acquire);
+	*mfa = slots[head & r->mask];
+	r->cons.head = head + 1;
+	/* Release: the slot is read before a producer may see it free and write it. */
+	__atomic_store_n(&r->cons.tail, head + 1, __ATOMIC_RELEASE);
+	return true;
 }
 
-/**
- * MFAs in the ring now (a snapshot while others post or take):
- * rte_ring_count()'s arithmetic on the two tails, read as atomics, since the
- * inline paths above store them as atomics (a plain read beside them is a
- * data race to the C11 model, and to TSan). The consumer's tail first, with
- * acquire, so that the producer's, read after it, is never behind it: a
- * reader at neither end never sees a consumer past the producer, which the
- * mask would turn into a full ring.
- */
+/** MFAs in the ring now (a snapshot while others post or take). */
 static inline unsigned iop_mfa_ring_count(const struct rte_ring *r)
 {
-	uint32_t cons = __atomic_load_n(&r->cons.tail, __ATOMIC_ACQUIRE);
-	uint32_t prod = __atomic_load_n(&r->prod.tail, __ATOMIC_RELAXED);
-	uint32_t used = (prod - cons) & r->mask;
-
-	return used > r->capacity ? r->capacity : used;
-}
-
-/** Free slots in the ring now (a snapshot, as iop_mfa_ring_count()). */
-static inline unsigned iop_mfa_ring_free_count(const struct rte_ring *r)
-{
-	return r->capacity - iop_mfa_ring_count(r);
+	return rte_ring_count(r);
 }
 
 /** How many MFAs the ring holds when full. */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * MFA rings: rte_rings of 4-byte elements in memory the caller provides.
- * The single-thread enqueue and dequeue paths are inline in iop_mfa_ring.h;
- * the layout and the calls for the shared modes live here.
+ * The enqueue and dequeue paths are inline in iop_mfa_ring.h; only the
+ * layout lives here.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -41,19 +41,4 @@ struct rte_ring *iop_mfa_ring_init(void *mem, const char *name, unsigned entries
 		return NULL;
 	}
 	return mem;
-}
-
-unsigned iop_mfa_ring_post_shared(struct rte_ring *r, const uint32_t *mfas, unsigned n)
-{
-	IOP_MFA_RING_TSAN(r, __tsan_release);
-	return rte_ring_enqueue_burst_elem(r, mfas, IOP_MFA_RING_ESIZE, n, NULL);
-}
-
-unsigned iop_mfa_ring_take_shared(struct rte_ring *r, uint32_t *mfas, unsigned n)
-{
-	unsigned got = rte_ring_dequeue_burst_elem(r, mfas, IOP_MFA_RING_ESIZE, n, NULL);
-
-	if (got != 0)
-		IOP_MFA_RING_TSAN(r, __tsan_acquire);
-	return got;
 }

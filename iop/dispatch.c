@@ -754,7 +754,7 @@ static unsigned take_channels(struct iop_lcore *lc)
 		 * Take only what this loop can hold and what the reply ring has
 		 * room for: the rest waits in the host's ring (back-pressure).
 		 */
-		credit = (int)iop_mfa_ring_free_count(v->ch.to_host) -
+		credit = (int)rte_ring_free_count(v->ch.to_host) -
 			 (int)atomic_load_explicit(&rt->channel_in_flight[c].n, memory_order_relaxed);
 		if (credit <= 0)
 			continue;

@@ -30,9 +30,9 @@
 #include <string.h>
 
 #include <rte_byteorder.h>
+#include <rte_ring.h>
 
 #include "iop_heap.h"
-#include "iop_mfa_ring.h"
 #include "iop_window.h"
 #include "runtime_impl.h"
 
@@ -89,7 +89,7 @@ static int send_event(struct iop_lcore *lc, struct iop_ddm *d, const struct even
 		return -ENOENT;
 	}
 	/* Room in its ring for every reply owed, this one too, as a request needs. */
-	if (iop_mfa_ring_free_count(ch.to_host) < in_flight) {
+	if (rte_ring_free_count(ch.to_host) < in_flight) {
 		atomic_fetch_sub(credit, 1);
 		return -EBUSY;
 	}

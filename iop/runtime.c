@@ -16,7 +16,6 @@
 
 #include "iop_channel.h"
 #include "iop_heap.h"
-#include "iop_mfa_ring.h"
 #include "iop_sgl.h"
 #include "iop_window.h"
 #include "runtime_impl.h"
@@ -266,7 +265,7 @@ bool iop_runtime_channel_idle(const struct iop_runtime *rt, unsigned id)
 	 * mean no request of this channel is anywhere in the IOP.
 	 */
 	if ((state == IOP_CHANNEL_OPEN || state == IOP_CHANNEL_CLOSED) &&
-	    iop_mfa_ring_count(ch.to_iop) != 0)
+	    rte_ring_count(ch.to_iop) != 0)
 		return false;
 	return atomic_load(&((struct iop_runtime *)rt)->channel_in_flight[id].n) == 0;
 }

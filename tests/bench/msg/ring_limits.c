@@ -4,7 +4,7 @@
  *
  * Limit (a) bounces 4-byte values over two single-producer single-consumer
  * rte_rings laid out in ordinary memory as iopool lays out its MFA rings
- * (iop_mfa_ring_init(), the same inline post and take): no frames, heaps or
+ * (iop_mfa_ring_init(), the same inline burst calls): no frames, heaps or
  * dispatch. What is left is the rings and the two cores passing their lines
  * back and forth, the floor of any message path on this machine.
  *
