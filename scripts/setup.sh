@@ -11,6 +11,7 @@ packages=(
 	clang libclang-rt-14-dev   # clang build, libFuzzer, sanitizers
 	libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4   # benchmark peers (LD_PRELOAD)
 	gnuplot-nox valgrind        # benchmark plots and instruction counts
+	fio                         # the block benchmark's peer
 )
 
 missing=()
