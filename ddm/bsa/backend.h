@@ -28,10 +28,27 @@ enum bsa_io_mode {
 	BSA_IO_URING,    /* io_uring, falling back to the system calls where it cannot be set up */
 };
 
+/* What the DDM's poll does on a turn that brings it no new request: the idle= parameter. */
+enum bsa_idle_mode {
+	BSA_IDLE_SPIN = 0, /* return at once: the loop polls on (the default) */
+	BSA_IDLE_WAIT,     /* io=uring: sleep in io_uring_enter for a completion, BSA_IDLE_WAIT_US at most */
+};
+
+/*
+ * The longest an idle=wait poll sleeps: what a request that comes while it
+ * sleeps, for this DDM or another on its loop, may wait beyond the next
+ * completion.
+ */
+#define BSA_IDLE_WAIT_US 1000
+
+/* reap's wait_us: block until a completion comes, however long. */
+#define BSA_WAIT_FOREVER (-1)
+
 /* What the DDM's parameters ask for (bsa_config_parse). */
 struct bsa_config {
 	enum iop_bsa_backend_kind kind;
 	enum bsa_io_mode io;  /* file backend only */
+	enum bsa_idle_mode idle; /* io=uring only */
 	bool direct;          /* file backend only: open with O_DIRECT (direct=1) */
 	char path[4096];      /* file backend: the file or device */
 	uint64_t size;        /* bytes; 0: the file's own size */
@@ -88,13 +105,15 @@ struct bsa_backend_ops {
 	 */
 	int (*submit_flush)(struct bsa_backend *b, void *tag);
 	/*
-	 * Start what is queued, then take up to max completions. wait: block
-	 * until at least one is there (only with I/O in flight). A signal or a
-	 * kernel short of memory is no error: 0, ask again.
+	 * Start what is queued, then take up to max completions. With I/O in
+	 * flight, and none there yet, wait for one: wait_us 0, not at all; > 0,
+	 * at most that many microseconds; BSA_WAIT_FOREVER, until it comes. A
+	 * signal, a kernel short of memory, or the wait's end is no error: 0,
+	 * ask again.
 	 * @return completions taken (0: none yet), or a negative errno when
 	 *         none was taken and the ring failed (the I/O stays in flight).
 	 */
-	int (*reap)(struct bsa_backend *b, struct bsa_completion *c, int max, int wait);
+	int (*reap)(struct bsa_backend *b, struct bsa_completion *c, int max, long wait_us);
 };
 
 /* What a backend counts: the DDM's IOP_BSA_PARAMS_STATS group. */
@@ -121,9 +140,11 @@ struct bsa_backend {
 };
 
 /*
- * Parse "ram,size=64M,bs=512" or "file=/path,size=1G,bs=4096,io=uring,direct=1"
- * (sizes with k, M, G or T; io= sync or uring; direct= 0 or 1; defaults ram,
- * 64M, 512, sync, 0). @return 0, or -EINVAL with a message on stderr.
+ * Parse "ram,size=64M,bs=512" or
+ * "file=/path,size=1G,bs=4096,io=uring,idle=wait,direct=1" (sizes with k, M,
+ * G or T; io= sync or uring; idle= spin or wait, wait only with io=uring;
+ * direct= 0 or 1; defaults ram, 64M, 512, sync, spin, 0).
+ * @return 0, or -EINVAL with a message on stderr.
  */
 int bsa_config_parse(const char *params, struct bsa_config *c);
 

@@ -16,6 +16,11 @@
  * The synchronous calls (rw, flush, verify) stay the file backend's, on the
  * same descriptor; the DDM sends all its I/O through the ring (inflight.c)
  * and keeps them for what has no ring.
+ *
+ * A bounded wait (idle=wait) passes its timeout to io_uring_enter itself
+ * (IORING_FEAT_EXT_ARG, Linux 5.11): before that, liburing would queue a
+ * timeout SQE, whose completion is none of the DDM's, so an older kernel
+ * does not wait at all, and the loop polls as with idle=spin.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,6 +43,7 @@ struct uring {
 	struct io_uring ring;
 	const struct bsa_backend_ops *file; /* the synchronous calls */
 	unsigned in_flight;                 /* queued or started, not yet reaped */
+	bool timed_waits;                   /* the kernel takes a wait's timeout (EXT_ARG) */
 };
 
 /* Errors after which the ring is asked again: a signal, the kernel short of memory, a full CQ. */
@@ -120,24 +126,39 @@ static int uring_submit_flush(struct bsa_backend *b, void *tag)
 	return 0;
 }
 
-static int uring_reap(struct bsa_backend *b, struct bsa_completion *c, int max, int wait)
+/*
+ * One system call starts every SQE queued this turn and, with wait_us not
+ * 0, waits for a completion: at most wait_us, or until one comes.
+ */
+static int submit_and_wait(struct uring *u, long wait_us)
+{
+	struct io_uring_cqe *cqe;
+	struct __kernel_timespec ts = { wait_us / 1000000, wait_us % 1000000 * 1000 };
+
+	if (wait_us == BSA_WAIT_FOREVER)
+		return io_uring_submit_and_wait(&u->ring, 1);
+	if (wait_us == 0 || !u->timed_waits)
+		return io_uring_submit(&u->ring);
+	return io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
+}
+
+static int uring_reap(struct bsa_backend *b, struct bsa_completion *c, int max, long wait_us)
 {
 	struct uring *u = b->async;
 	struct io_uring_cqe *cqes[32];
-	bool block = wait && u->in_flight != 0;
+	bool block = wait_us != 0 && u->in_flight != 0;
 	int err = 0;
 	unsigned n;
 
 	/* io_uring_sq_ready: what is prepared and not yet submitted, after an EINTR too. */
 	if (io_uring_sq_ready(&u->ring) != 0 || block) {
-		/* One system call starts every SQE queued this turn, and waits if asked. */
-		int rc = io_uring_submit_and_wait(&u->ring, block ? 1 : 0);
+		int rc = submit_and_wait(u, block ? wait_us : 0);
 
-		/* EINTR, EAGAIN, EBUSY: next turn. */
+		/* EINTR, EAGAIN, EBUSY, the end of a bounded wait (ETIME): next turn. */
 		if (rc < 0 && !transient(rc)) {
 			err = rc;
 			/* Submitting fails: still wait for what the kernel already has. */
-			if (block && submitted(u) != 0) {
+			if (block && wait_us == BSA_WAIT_FOREVER && submitted(u) != 0) {
 				struct io_uring_cqe *cqe;
 				int w = io_uring_wait_cqe(&u->ring, &cqe);
 
@@ -216,6 +237,7 @@ int bsa_backend_uring_attach(struct bsa_backend *b)
 		free(u);
 		return rc;
 	}
+	u->timed_waits = (u->ring.features & IORING_FEAT_EXT_ARG) != 0;
 	u->file = b->ops;
 	b->ops = &uring_ops;
 	b->kind = IOP_BSA_BACKEND_URING;

@@ -137,6 +137,7 @@ static int bsa_handle(struct iop_ddm *d, struct iop_request *r)
 	const struct iop_msg_hdr *h = iop_request_hdr(r);
 	uint8_t function = h->function;
 
+	s->handled = true;
 	switch (function) {
 	case IOP_BSA_BLOCK_READ:
 	case IOP_BSA_BLOCK_WRITE:
@@ -230,6 +231,7 @@ static int bsa_init(struct iop_ddm *d, const char *params)
 		return -ENOMEM;
 	}
 	rc = c.kind == IOP_BSA_BACKEND_FILE ? open_file(s, &c) : bsa_backend_ram_open(&s->be, &c);
+	s->idle_wait = c.idle == BSA_IDLE_WAIT;
 	if (rc == 0 && s->be.direct && s->be.dio_mem_align > BSA_BUFFER_ALIGN) {
 		fprintf(stderr, "bsa: %s: direct=1: buffers must be aligned to %u bytes, more than "
 			"the %u the DDM's are\n", c.path, s->be.dio_mem_align, BSA_BUFFER_ALIGN);
@@ -259,11 +261,24 @@ static int reaped(struct bsa *s, int n)
 	return 0;
 }
 
+/*
+ * idle=wait: a turn that brought no new request, with I/O in flight, sleeps
+ * in io_uring_enter until a completion comes (BSA_IDLE_WAIT_US at most), as
+ * fio's io_uring engine does, rather than spin. Where the kernel's io-wq
+ * workers do the I/O (buffered writes, files whose reads cannot go
+ * without blocking) and the loop's CPU is one they need, the spinning loop
+ * would take the time they run in. A turn that brought requests never
+ * sleeps: more may follow them.
+ */
 static int bsa_poll(struct iop_ddm *d)
 {
 	struct bsa *s = iop_ddm_priv(d);
+	bool idle = !s->handled;
 
-	return s->io != NULL ? reaped(s, bsa_inflight_poll(s, false)) : 0;
+	s->handled = false;
+	if (s->io == NULL)
+		return 0;
+	return reaped(s, bsa_inflight_poll(s, s->idle_wait && idle ? BSA_IDLE_WAIT_US : 0));
 }
 
 /* Quiesce and reset: done once nothing is in flight; asked again on the next turn until then. */
@@ -273,7 +288,7 @@ static int bsa_drain(struct iop_ddm *d)
 
 	if (s->io == NULL)
 		return 0;
-	reaped(s, bsa_inflight_poll(s, false));
+	reaped(s, bsa_inflight_poll(s, 0));
 	return s->io_busy == 0 ? 0 : -EAGAIN;
 }
 
@@ -292,7 +307,7 @@ static void bsa_fini(struct iop_ddm *d)
 	 * is broken, and what it holds is abandoned, never answered.
 	 */
 	while (s->io != NULL && s->io_busy != 0) {
-		int n = bsa_inflight_poll(s, true);
+		int n = bsa_inflight_poll(s, BSA_WAIT_FOREVER);
 
 		if (n >= 0) {
 			fails = 0;

@@ -107,6 +107,8 @@ struct bsa {
 	unsigned flushes_waiting;        /* flushes whose fdatasync waits for earlier requests */
 	bool reap_failed;                /* a reap error was logged */
 	bool abandoned;                  /* the ring broke with I/O in flight: slots leaked */
+	bool idle_wait;                  /* idle=wait on a ring: an idle poll sleeps in the kernel */
+	bool handled;                    /* a request came in since the last poll */
 };
 
 /*
@@ -202,11 +204,12 @@ int bsa_inflight_media_verify(struct bsa *s, struct iop_request *r, uint32_t *re
 
 /*
  * Take the backend's completions and carry their requests on: the next
- * batch, the rest of a short transfer, or the reply. wait: block until one
- * comes (with requests in flight). @return completions taken, or the
- * backend's negative errno.
+ * batch, the rest of a short transfer, or the reply. With requests in
+ * flight and no completion there yet, wait for one as the backend's reap
+ * does (wait_us: 0, > 0 microseconds at most, or BSA_WAIT_FOREVER).
+ * @return completions taken, or the backend's negative errno.
  */
-int bsa_inflight_poll(struct bsa *s, bool wait);
+int bsa_inflight_poll(struct bsa *s, long wait_us);
 
 /*
  * The ring is broken with requests in flight (bsa_fini): each one is left

@@ -3,7 +3,7 @@
  * The bsa DDM's parameters: the text of `ddm bsa@LOOP:PARAMS` in iopd's
  * configuration, or of struct iop_runtime_ddm in a program that runs its
  * own runtime. Comma-separated: `ram` or `file=PATH`, `size=N[kMGT]`,
- * `bs=N[kMGT]`, `io=sync|uring`, `direct=0|1`.
+ * `bs=N[kMGT]`, `io=sync|uring`, `idle=spin|wait`, `direct=0|1`.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -75,6 +75,13 @@ static int apply(const char *params, char *item, struct bsa_config *c)
 			c->io = BSA_IO_URING;
 		else
 			return bad(params, "io must be sync or uring");
+	} else if (strcmp(item, "idle") == 0 && val != NULL) {
+		if (strcmp(val, "spin") == 0)
+			c->idle = BSA_IDLE_SPIN;
+		else if (strcmp(val, "wait") == 0)
+			c->idle = BSA_IDLE_WAIT;
+		else
+			return bad(params, "idle must be spin or wait");
 	} else if (strcmp(item, "direct") == 0 && val != NULL) {
 		if (strcmp(val, "1") == 0)
 			c->direct = true;
@@ -83,8 +90,8 @@ static int apply(const char *params, char *item, struct bsa_config *c)
 		else
 			return bad(params, "direct must be 0 or 1");
 	} else if (*item != '\0') {
-		return bad(params, "expected ram, file=PATH, size=N, bs=N, io=sync|uring or "
-			   "direct=0|1");
+		return bad(params, "expected ram, file=PATH, size=N, bs=N, io=sync|uring, "
+			   "idle=spin|wait or direct=0|1");
 	}
 	return 0;
 }
@@ -111,6 +118,9 @@ int bsa_config_parse(const char *params, struct bsa_config *c)
 		c->size = BSA_DEFAULT_SIZE;
 	if (c->io != BSA_IO_SYNC && c->kind != IOP_BSA_BACKEND_FILE)
 		return bad(params, "io= is for file=PATH");
+	/* Only a ring has completions to sleep for. */
+	if (c->idle == BSA_IDLE_WAIT && c->io != BSA_IO_URING)
+		return bad(params, "idle=wait is for io=uring");
 	if (c->direct && c->kind != IOP_BSA_BACKEND_FILE)
 		return bad(params, "direct= is for file=PATH");
 	if (c->size % c->block_size != 0)

@@ -531,14 +531,14 @@ static void completed(struct bsa *s, struct bsa_io *io, int res)
 	}
 }
 
-int bsa_inflight_poll(struct bsa *s, bool wait)
+int bsa_inflight_poll(struct bsa *s, long wait_us)
 {
 	struct bsa_completion c[32];
 	int n;
 
 	if (s->io_busy == 0)
 		return 0;
-	n = s->be.ops->reap(&s->be, c, 32, wait);
+	n = s->be.ops->reap(&s->be, c, 32, wait_us);
 	if (n < 0)
 		return n;
 	for (int i = 0; i < n; i++)

@@ -13,7 +13,8 @@
 # tmpfs at /dev/shm, as the numbers the block-storage target was set against were measured) is
 # written whole first, so every run reads and writes memory (fio with --invalidate=0, so it
 # does not drop the page cache of a file elsewhere): the numbers compare the I/O paths, not a
-# disk. IOP_BENCH_IO lists the bsa io= modes to run (default "sync uring"). An IOP_BENCH_FILE
+# disk. IOP_BENCH_IO lists the bsa io= modes to run (default "sync uring uring-wait", the last
+# io=uring with idle=wait: the loop sleeps in io_uring_enter when idle). An IOP_BENCH_FILE
 # that already exists is refused: the script fills the file with random data and removes it at
 # the end, so it only uses one it creates. A run asked for io=uring where the DDM fell back to
 # preadv/pwritev (io_uring cannot be set up here) is labelled so in the table, with the DDM's
@@ -125,9 +126,17 @@ print(round(j["iops"]), l["p50"], l["p99"], l["p999"])' "$report"
 
 start_iopd() { # PATH IO
 	"$iopd" --log-level=lib.eal:error -- --socket "$sock" \
-		--ddm "bsa@0:file=$file,bs=4096,io=$2" >/dev/null 2>>"$tmp/err.$1" &
+		--ddm "bsa@0:file=$file,bs=4096,$(ddm_io "$2")" >/dev/null 2>>"$tmp/err.$1" &
 	iopd_pid=$!
 	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+}
+
+# The DDM's parameters for an io mode of IOP_BENCH_IO.
+ddm_io() { # MODE
+	case $1 in
+	uring-wait) echo "io=uring,idle=wait" ;;
+	*) echo "io=$1" ;;
+	esac
 }
 
 run_path() { # ROUND RW QD PATH
@@ -136,11 +145,12 @@ run_path() { # ROUND RW QD PATH
 	case $path in
 	fio-*) fio_run "$rw" "$qd" "$io" >>"$rows" ;;
 	inproc-*)
-		blk_run "$rw" "$qd" "$path" --in-process "file=$file,bs=4096,io=$io" >>"$rows" ;;
+		blk_run "$rw" "$qd" "$path" --in-process "file=$file,bs=4096,$(ddm_io "$io")" \
+			>>"$rows" ;;
 	inline-*)
 		# No hand-off between CPUs: the host's thread turns the loop itself.
 		pin=$cpu0
-		blk_run "$rw" "$qd" "$path" --in-process "file=$file,bs=4096,io=$io" \
+		blk_run "$rw" "$qd" "$path" --in-process "file=$file,bs=4096,$(ddm_io "$io")" \
 			--loop-inline >>"$rows"
 		pin= ;;
 	iopd-*)
@@ -165,10 +175,10 @@ label() { # PATH
 	esac
 	why=$(sed -n 's/.*io_uring not available (\(.*\)): using preadv\/pwritev.*/\1/p' \
 		"$tmp/err.$1" 2>/dev/null | head -n 1)
-	if [ "$io" = uring ] && [ -n "$why" ]; then
-		echo "$what, io=uring (fell back to io=sync: $why)"
+	if [ "${io%-wait}" = uring ] && [ -n "$why" ]; then
+		echo "$what, $(ddm_io "$io" | sed 's/,/, /') (fell back to io=sync: $why)"
 	else
-		echo "$what, io=$io"
+		echo "$what, $(ddm_io "$io" | sed 's/,/, /')"
 	fi
 }
 
@@ -200,7 +210,7 @@ for rw in randread randwrite; do
 		# psync has no queue: at QD 32 it would be QD 1 again.
 		paths=(fio-psync fio-io_uring)
 		[ "$qd" -gt 1 ] && paths=(fio-io_uring)
-		for io in ${IOP_BENCH_IO:-sync uring}; do
+		for io in ${IOP_BENCH_IO:-sync uring uring-wait}; do
 			paths+=("inproc-$io" "inline-$io" "iopd-$io")
 		done
 		: >"$rows"

@@ -1625,6 +1625,108 @@ static void test_read_only_file(void)
 	unlink(file_path);
 }
 
+/* CPU time the loop's thread has used, in nanoseconds. */
+static uint64_t loop_cpu_ns(void)
+{
+	clockid_t id;
+	struct timespec ts;
+
+	CU_ASSERT_EQUAL_FATAL(pthread_getcpuclockid(fx.loop, &id), 0);
+	CU_ASSERT_EQUAL_FATAL(clock_gettime(id, &ts), 0);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * A read kept in flight on the ring for as long as the test likes: the
+ * "file" is a FIFO (a character file: its size given), whose read waits in
+ * the kernel until something is written into it. While it waits, the loop
+ * turns with nothing else to do for wall_ms; what share of that its thread
+ * spent on a CPU comes back. With check_others, a StatusCheck posted
+ * meanwhile must be answered while the read still waits. Then the FIFO gets
+ * its 4096 bytes, and the read must be answered with them. -1: io_uring
+ * cannot be set up here (the DDM fell back to preadv, which would block).
+ */
+static double loop_share_with_a_read_waiting(const char *idle, unsigned wall_ms,
+					     bool check_others)
+{
+	struct timespec nap = { wall_ms / 1000, wall_ms % 1000 * 1000000L };
+	unsigned char want[4096];
+	struct qd_run run = { 0 };
+	struct qd_req req;
+	char params[160];
+	uint64_t cpu0, t0, stats[IOP_BSA_STAT_FIELDS];
+	uint32_t *buf;
+	double share;
+	int w;
+
+	make_file_path();
+	CU_ASSERT_EQUAL_FATAL(mkfifo(file_path, 0600), 0);
+	snprintf(params, sizeof(params), "file=%s,size=1M,bs=4096,io=uring,idle=%s", file_path,
+		 idle);
+	up(params);
+	if (backend_in_use() != IOP_BSA_BACKEND_URING) {
+		down();
+		unlink(file_path);
+		return -1;
+	}
+	buf = iop_qp_frame_alloc(fx.qp, sizeof(want));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+	qd_post(&run, &req, 0, IOP_BSA_BLOCK_READ, 2, 1, buf);
+	/* The loop has taken the read and handed it to the ring: then only the ring has work. */
+	t0 = now_ms();
+	do
+		bsa_stats(stats);
+	while (stats[IOP_BSA_STAT_RING_IOS] == 0 && now_ms() - t0 < TIMEOUT_MS);
+	CU_ASSERT_EQUAL_FATAL(stats[IOP_BSA_STAT_RING_IOS], 1);
+	nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
+	cpu0 = loop_cpu_ns();
+	t0 = now_ms();
+	nanosleep(&nap, NULL);
+	share = (double)(loop_cpu_ns() - cpu0) / ((double)(now_ms() - t0) * 1e6);
+	if (check_others) {
+		t0 = now_ms();
+		expect_ok(plain(IOP_BSA_STATUS_CHECK), NO_COUNT);
+		/* The idle wait's bound (1 ms) and a busy machine's scheduling: far below a second. */
+		CU_ASSERT(now_ms() - t0 < 1000);
+		CU_ASSERT_EQUAL(run.done, 0);
+	}
+	pattern(want, 2, 4096, 1, 61);
+	w = open(file_path, O_WRONLY | O_NONBLOCK);
+	CU_ASSERT_FATAL(w >= 0);
+	CU_ASSERT_EQUAL(write(w, want, sizeof(want)), (ssize_t)sizeof(want));
+	close(w);
+	qd_wait(&run, 1);
+	CU_ASSERT_EQUAL(run.bad, 0);
+	CU_ASSERT_EQUAL(memcmp(buf, want, sizeof(want)), 0);
+	iop_qp_frame_free(fx.qp, buf);
+	down();
+	unlink(file_path);
+	return share;
+}
+
+/*
+ * idle=wait: with I/O in flight and no request coming, the loop sleeps in
+ * io_uring_enter instead of spinning (its thread all but off the CPU, where
+ * idle=spin keeps it on), yet still answers a request that comes meanwhile,
+ * and the I/O it waited for, when it completes, with its data.
+ */
+static void test_idle_wait_sleeps_with_io_in_flight(void)
+{
+	double wait = loop_share_with_a_read_waiting("wait", 300, true);
+	double spin;
+
+	if (wait < 0) {
+		printf("io_uring cannot be set up here: nothing to check ");
+		return;
+	}
+	spin = loop_share_with_a_read_waiting("spin", 300, false);
+	printf("loop thread on a CPU: idle=wait %.1f%%, idle=spin %.1f%% ", wait * 100,
+	       spin * 100);
+	CU_ASSERT(wait < 0.2);
+	/* The measure can tell: a spinning loop is on a CPU whenever it gets one. */
+	CU_ASSERT(spin > 2 * wait && spin > 0.1);
+}
+
 /*
  * io=uring where io_uring cannot be set up (IOP_BSA_NO_URING makes the setup
  * fail as ENOSYS would): the DDM falls back to preadv/pwritev, reports the
@@ -1662,6 +1764,9 @@ static void test_bad_parameters(void)
 		"ram,io=uring",       "file=/tmp/x,io=fast",
 		"file=/tmp/x,io=auto", "ram,direct=1",
 		"file=/tmp/x,direct=2", "file=/tmp/x,direct",
+		"file=/tmp/x,idle=wait", "file=/tmp/x,io=sync,idle=wait",
+		"ram,idle=wait",      "file=/tmp/x,io=uring,idle=fast",
+		"file=/tmp/x,io=uring,idle",
 	};
 	struct iop_window_opts wo = { .inbound_bytes = 1u << 20, .outbound_bytes = 1u << 20 };
 
@@ -1703,6 +1808,7 @@ static const struct iop_test_case bsa_tests[] = {
 	{ "direct_io", test_direct_io },
 	{ "direct_refused", test_direct_refused },
 	{ "read_only_file", test_read_only_file },
+	{ "idle_wait_sleeps_with_io_in_flight", test_idle_wait_sleeps_with_io_in_flight },
 	{ "uring_falls_back_to_file", test_uring_falls_back_to_file },
 	{ "bad_parameters", test_bad_parameters },
 	{ NULL, NULL },
