@@ -31,7 +31,7 @@ enum bsa_io_mode {
 /* What the DDM's poll does on a turn that brings it no new request: the idle= parameter. */
 enum bsa_idle_mode {
 	BSA_IDLE_SPIN = 0, /* return at once: the loop polls on (the default) */
-	BSA_IDLE_WAIT,     /* io=uring: sleep in io_uring_enter for a completion, BSA_IDLE_WAIT_US at most */
+	BSA_IDLE_WAIT,     /* io=uring: sleep in io_uring_enter for a completion (BSA_IDLE_WAIT_US) */
 };
 
 /*

@@ -47,7 +47,10 @@ else
 	repeats=${3:-3}
 	mib=${IOP_BENCH_MIB:-1024}
 fi
-[[ $mib =~ ^[1-9][0-9]*$ ]] || { echo "bsa_vs_fio: IOP_BENCH_MIB is not a count of MiB: $mib" >&2; exit 2; }
+if ! [[ $mib =~ ^[1-9][0-9]*$ ]]; then
+	echo "bsa_vs_fio: IOP_BENCH_MIB is not a count of MiB: $mib" >&2
+	exit 2
+fi
 shm=/tmp
 [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] && shm=/dev/shm
 file=${IOP_BENCH_FILE:-$shm/iop-bench-bsa-$$.img}
