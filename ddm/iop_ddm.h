@@ -261,6 +261,21 @@ void iop_request_abandon(struct iop_request *r);
 int iop_ddm_event_raise(struct iop_ddm *d, uint32_t indicator, const uint32_t *data,
 			unsigned n_words);
 
+/**
+ * May the DDM's poll block now, for a bounded time, waiting for its own I/O
+ * to complete (as an interrupt-driven poll mode does) rather than return and
+ * be polled again? True when this turn of its loop has so far taken no
+ * request, answered none and carried none on (a request handed back to
+ * wait again, IOP_DDM_RETRY, is no progress), and no other DDM of the loop
+ * has been told so in this turn: true at most once a turn, so a turn sleeps
+ * once at most. A DDM that is told true and blocks delays what comes after
+ * its poll in the turn (the later DDMs' polls, the executive's) and the
+ * requests that arrive meanwhile, by as long as it blocks: it bounds the
+ * wait, and asks only when it has I/O in flight to wait for.
+ * Thread safety: the DDM's lcore, from its poll callback.
+ */
+bool iop_ddm_loop_idle(struct iop_ddm *d);
+
 /* ---- registration ---- */
 
 /**

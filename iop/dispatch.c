@@ -633,6 +633,7 @@ static unsigned run_retries(struct iop_lcore *lc)
 	/* Only what waited before this turn: a request that must wait again goes behind. */
 	lc->retry_head = lc->retry_tail = NULL;
 	lc->retry_pass++;
+	lc->retried_again = 0;
 	while (r != NULL) {
 		struct iop_request *next = r->next;
 
@@ -679,6 +680,8 @@ static unsigned run_retries(struct iop_lcore *lc)
 			}
 			break;
 		}
+		/* Pushed back: still waiting, and nothing done for it (a slot of the array). */
+		lc->retried_again += r->queued;
 		r = next;
 	}
 	return n;
@@ -819,18 +822,31 @@ static inline bool events_to_send(struct iop_ddm *d)
 	return d->events_waiting || atomic_load_explicit(&d->events_raised, memory_order_relaxed);
 }
 
+bool iop_ddm_loop_idle(struct iop_ddm *d)
+{
+	struct iop_lcore *lc = d->rt->lcores[d->lcore];
+
+	if (lc->turn_busy || lc->idle_told)
+		return false;
+	lc->idle_told = true;
+	return true;
+}
+
 int iop_runtime_poll(struct iop_runtime *rt, unsigned lcore)
 {
 	struct iop_lcore *lc;
-	unsigned work = 0;
+	unsigned work = 0, stuck = 0;
 
 	if (rt == NULL || lcore >= rt->n_lcores)
 		return -EINVAL;
 	lc = rt->lcores[lcore];
+	lc->idle_told = false;
 	if (lc->n_held != 0)
 		work += flush_held(lc);
-	if (lc->retry_head != NULL)
+	if (lc->retry_head != NULL) {
 		work += run_retries(lc);
+		stuck = lc->retried_again;
+	}
 	/*
 	 * Mostly empty (one loop, or DDMs that get their own channels'
 	 * requests): two loads, not a call that sets up a burst's room.
@@ -848,7 +864,10 @@ int iop_runtime_poll(struct iop_runtime *rt, unsigned lcore)
 		if (!atomic_load_explicit(&d->live, memory_order_relaxed))
 			continue;
 		if (d->ops->poll != NULL) {
-			int n = d->ops->poll(d);
+			int n;
+
+			lc->turn_busy = work > stuck;
+			n = d->ops->poll(d);
 
 			work += n > 0 ? (unsigned)n : 0;
 		}

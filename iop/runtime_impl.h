@@ -193,6 +193,9 @@ struct iop_lcore {
 	struct iop_request *free_requests;
 	unsigned n_free;
 	struct iop_request *retry_head, *retry_tail;
+	unsigned retried_again;   /* of the last pass over the retry list: those put back on it */
+	bool turn_busy;           /* this turn has made progress so far (iop_ddm_loop_idle) */
+	bool idle_told;           /* a DDM was told this turn that it may block */
 	unsigned forward_waiting; /* STEP_FORWARD requests on the retry list */
 	unsigned retry_pass;      /* counts passes over the retry list */
 	struct held_reply *held; /* replies whose ring was full, oldest first */

@@ -35,9 +35,8 @@ enum bsa_idle_mode {
 };
 
 /*
- * The longest an idle=wait poll sleeps: what a request that comes while it
- * sleeps, for this DDM or another on its loop, may wait beyond the next
- * completion.
+ * The longest an idle=wait poll sleeps: it returns when a completion comes
+ * or this has passed, whichever is first.
  */
 #define BSA_IDLE_WAIT_US 1000
 
@@ -122,6 +121,7 @@ struct bsa_backend_stats {
 	uint64_t loop_calls;   /* I/O system calls made, and waited for, on the loop */
 	uint64_t bounced;      /* requests moved through the O_DIRECT bounce buffer */
 	uint64_t bounce_bytes; /* bytes copied through it */
+	uint64_t idle_waits;   /* bounded waits for a completion (reap with wait_us > 0) */
 };
 
 struct bsa_backend {
@@ -136,6 +136,7 @@ struct bsa_backend {
 	uint32_t dio_mem_align; /* direct: what a buffer's address must be a multiple of */
 	uint32_t dio_len_align; /* direct: what a buffer's length, and an offset, must be */
 	unsigned queue_depth; /* asynchronous: I/Os it can have in flight; 0 for the others */
+	bool timed_waits;     /* asynchronous: reap can bound a wait (else wait_us > 0 is 0) */
 	void *async;          /* asynchronous: the backend's own state */
 };
 

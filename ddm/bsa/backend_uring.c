@@ -7,8 +7,8 @@
  * poll turn. One loop thus keeps up to BSA_URING_DEPTH transfers in flight
  * and never waits for the file system on them.
  *
- * The ring is set up with no flags: no SQPOLL thread (the loop already
- * spins, and a kernel thread per DDM would take a CPU of its own), and the
+ * The ring is set up with no flags: no SQPOLL thread (the loop submits on
+ * its own turns, and a kernel thread per DDM would take a CPU of its own), and the
  * default task-work notification, so completions that io-wq workers post
  * reach the CQ while the loop spins in user space without entering the
  * kernel.
@@ -20,7 +20,8 @@
  * A bounded wait (idle=wait) passes its timeout to io_uring_enter itself
  * (IORING_FEAT_EXT_ARG, Linux 5.11): before that, liburing would queue a
  * timeout SQE, whose completion is none of the DDM's, so an older kernel
- * does not wait at all, and the loop polls as with idle=spin.
+ * does not wait at all (timed_waits false), and the loop polls as with
+ * idle=spin.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -43,7 +44,6 @@ struct uring {
 	struct io_uring ring;
 	const struct bsa_backend_ops *file; /* the synchronous calls */
 	unsigned in_flight;                 /* queued or started, not yet reaped */
-	bool timed_waits;                   /* the kernel takes a wait's timeout (EXT_ARG) */
 };
 
 /* Errors after which the ring is asked again: a signal, the kernel short of memory, a full CQ. */
@@ -127,19 +127,27 @@ static int uring_submit_flush(struct bsa_backend *b, void *tag)
 }
 
 /*
- * One system call starts every SQE queued this turn and, with wait_us not
- * 0, waits for a completion: at most wait_us, or until one comes.
+ * Start every SQE queued this turn and, with wait_us not 0, wait for a
+ * completion: at most wait_us, or until one comes. One system call, but for
+ * a bounded wait with SQEs to start: two (liburing before 2.2 has no call
+ * that does both; on an idle turn there is seldom anything to start).
  */
-static int submit_and_wait(struct uring *u, long wait_us)
+static int submit_and_wait(struct bsa_backend *b, long wait_us)
 {
+	struct uring *u = b->async;
 	struct io_uring_cqe *cqe;
 	struct __kernel_timespec ts = { wait_us / 1000000, wait_us % 1000000 * 1000 };
+	int rc = 0;
 
 	if (wait_us == BSA_WAIT_FOREVER)
 		return io_uring_submit_and_wait(&u->ring, 1);
-	if (wait_us == 0 || !u->timed_waits)
-		return io_uring_submit(&u->ring);
-	return io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
+	if (io_uring_sq_ready(&u->ring) != 0)
+		rc = io_uring_submit(&u->ring);
+	if (wait_us == 0 || !b->timed_waits || (rc < 0 && !transient(rc)))
+		return rc;
+	b->st.idle_waits++;
+	/* Peeks, and consumes nothing: the CQE is taken with the others below. */
+	return io_uring_wait_cqe_timeout(&u->ring, &cqe, &ts);
 }
 
 static int uring_reap(struct bsa_backend *b, struct bsa_completion *c, int max, long wait_us)
@@ -152,7 +160,7 @@ static int uring_reap(struct bsa_backend *b, struct bsa_completion *c, int max, 
 
 	/* io_uring_sq_ready: what is prepared and not yet submitted, after an EINTR too. */
 	if (io_uring_sq_ready(&u->ring) != 0 || block) {
-		int rc = submit_and_wait(u, block ? wait_us : 0);
+		int rc = submit_and_wait(b, block ? wait_us : 0);
 
 		/* EINTR, EAGAIN, EBUSY, the end of a bounded wait (ETIME): next turn. */
 		if (rc < 0 && !transient(rc)) {
@@ -237,7 +245,7 @@ int bsa_backend_uring_attach(struct bsa_backend *b)
 		free(u);
 		return rc;
 	}
-	u->timed_waits = (u->ring.features & IORING_FEAT_EXT_ARG) != 0;
+	b->timed_waits = (u->ring.features & IORING_FEAT_EXT_ARG) != 0;
 	u->file = b->ops;
 	b->ops = &uring_ops;
 	b->kind = IOP_BSA_BACKEND_URING;

@@ -137,7 +137,6 @@ static int bsa_handle(struct iop_ddm *d, struct iop_request *r)
 	const struct iop_msg_hdr *h = iop_request_hdr(r);
 	uint8_t function = h->function;
 
-	s->handled = true;
 	switch (function) {
 	case IOP_BSA_BLOCK_READ:
 	case IOP_BSA_BLOCK_WRITE:
@@ -164,6 +163,8 @@ static int bsa_params_get(struct iop_ddm *d, uint16_t group, uint64_t *fields, u
 		[IOP_BSA_STAT_BOUNCED] = s->be.st.bounced,
 		[IOP_BSA_STAT_BOUNCE_BYTES] = s->be.st.bounce_bytes,
 		[IOP_BSA_STAT_DIRECT] = s->be.direct,
+		[IOP_BSA_STAT_IDLE_WAIT] = s->idle_wait,
+		[IOP_BSA_STAT_IDLE_WAITS] = s->be.st.idle_waits,
 	};
 	const uint64_t *g;
 	unsigned n;
@@ -231,7 +232,11 @@ static int bsa_init(struct iop_ddm *d, const char *params)
 		return -ENOMEM;
 	}
 	rc = c.kind == IOP_BSA_BACKEND_FILE ? open_file(s, &c) : bsa_backend_ram_open(&s->be, &c);
-	s->idle_wait = c.idle == BSA_IDLE_WAIT;
+	s->idle_wait = rc == 0 && c.idle == BSA_IDLE_WAIT && s->io != NULL && s->be.timed_waits;
+	if (rc == 0 && c.idle == BSA_IDLE_WAIT && s->io != NULL && !s->be.timed_waits)
+		fprintf(stderr, "bsa: %s: idle=wait: this kernel cannot bound a wait in "
+			"io_uring_enter (no IORING_FEAT_EXT_ARG, Linux 5.11): the loop spins\n",
+			c.path);
 	if (rc == 0 && s->be.direct && s->be.dio_mem_align > BSA_BUFFER_ALIGN) {
 		fprintf(stderr, "bsa: %s: direct=1: buffers must be aligned to %u bytes, more than "
 			"the %u the DDM's are\n", c.path, s->be.dio_mem_align, BSA_BUFFER_ALIGN);
@@ -262,23 +267,25 @@ static int reaped(struct bsa *s, int n)
 }
 
 /*
- * idle=wait: a turn that brought no new request, with I/O in flight, sleeps
- * in io_uring_enter until a completion comes (BSA_IDLE_WAIT_US at most), as
+ * idle=wait: on a turn of the loop that has done nothing so far
+ * (iop_ddm_loop_idle), with I/O in flight, the poll sleeps in
+ * io_uring_enter until a completion comes (BSA_IDLE_WAIT_US at most), as
  * fio's io_uring engine does, rather than spin. Where the kernel's io-wq
- * workers do the I/O (buffered writes, files whose reads cannot go
- * without blocking) and the loop's CPU is one they need, the spinning loop
- * would take the time they run in. A turn that brought requests never
- * sleeps: more may follow them.
+ * workers do the I/O (buffered writes, files whose reads cannot go without
+ * blocking) and the loop's CPU is one they need, the spinning loop would
+ * take the time they run in. A turn that took or answered requests never
+ * sleeps: more may follow them, and its replies are still to be posted.
  */
 static int bsa_poll(struct iop_ddm *d)
 {
 	struct bsa *s = iop_ddm_priv(d);
-	bool idle = !s->handled;
+	long wait_us = 0;
 
-	s->handled = false;
 	if (s->io == NULL)
 		return 0;
-	return reaped(s, bsa_inflight_poll(s, s->idle_wait && idle ? BSA_IDLE_WAIT_US : 0));
+	if (s->idle_wait && s->io_busy != 0 && iop_ddm_loop_idle(d))
+		wait_us = BSA_IDLE_WAIT_US;
+	return reaped(s, bsa_inflight_poll(s, wait_us));
 }
 
 /* Quiesce and reset: done once nothing is in flight; asked again on the next turn until then. */

@@ -107,8 +107,7 @@ struct bsa {
 	unsigned flushes_waiting;        /* flushes whose fdatasync waits for earlier requests */
 	bool reap_failed;                /* a reap error was logged */
 	bool abandoned;                  /* the ring broke with I/O in flight: slots leaked */
-	bool idle_wait;                  /* idle=wait on a ring: an idle poll sleeps in the kernel */
-	bool handled;                    /* a request came in since the last poll */
+	bool idle_wait;                  /* idle=wait in effect: an idle poll sleeps in the kernel */
 };
 
 /*

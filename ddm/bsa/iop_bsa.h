@@ -75,7 +75,11 @@ enum iop_bsa_stats_field {
 	IOP_BSA_STAT_BOUNCE_BYTES = 3,
 	/** 1 when the file was opened with O_DIRECT (direct=1), else 0 */
 	IOP_BSA_STAT_DIRECT       = 4,
-	IOP_BSA_STAT_FIELDS       = 5,
+	/** 1 when idle=wait is in effect (asked for, on a ring whose kernel bounds a wait), else 0 */
+	IOP_BSA_STAT_IDLE_WAIT    = 5,
+	/** idle=wait: the loop's waits in io_uring_enter on idle turns (each 1 ms at most) */
+	IOP_BSA_STAT_IDLE_WAITS   = 6,
+	IOP_BSA_STAT_FIELDS       = 7,
 };
 
 /** What stores the blocks. */

@@ -353,6 +353,24 @@ TEST_DDM(abandoner, abandon_handle, NULL, 0)
 TEST_DDM(watcher, watch_handle, NULL, 0)
 TEST_DDM(early, early_handle, NULL, 0)
 
+/* Polls that ask iop_ddm_loop_idle() and keep its answer for the test: -1 before they are asked. */
+static int idle_told[2];
+
+static int idler_a_poll(struct iop_ddm *d)
+{
+	idle_told[0] = iop_ddm_loop_idle(d);
+	return 0;
+}
+
+static int idler_b_poll(struct iop_ddm *d)
+{
+	idle_told[1] = iop_ddm_loop_idle(d);
+	return 0;
+}
+
+TEST_DDM(idler_a, never_handle, idler_a_poll, 0)
+TEST_DDM(idler_b, never_handle, idler_b_poll, 0)
+
 /* The nop DDM at TID 0x010 and each test DDM after it. */
 static const struct iop_runtime_ddm all_ddms[] = {
 	{ "nop", NULL, 0 },   { "twice", NULL, 0 }, { "never", NULL, 0 },
@@ -647,6 +665,53 @@ static void test_exactly_one_reply(void)
 }
 
 /* A DDM keeps requests and answers later; the ones it cannot take yet come back. */
+/* One turn, and what the two idlers were told in it: 2 * a + b. */
+static int idle_turn(struct harness *t)
+{
+	idle_told[0] = idle_told[1] = -1;
+	harness_turn(t);
+	CU_ASSERT(idle_told[0] >= 0 && idle_told[1] >= 0);
+	return 2 * idle_told[0] + idle_told[1];
+}
+
+/*
+ * iop_ddm_loop_idle: true on a turn that has done nothing before the DDM's
+ * poll, to the first DDM that asks only (a turn sleeps once at most); false
+ * on a turn that took a request, or carried one on; a request that only
+ * goes back to wait again (IOP_DDM_RETRY) is no progress.
+ */
+static void test_loop_idle_told_once_on_idle_turns(void)
+{
+	static const struct iop_runtime_ddm ddms[] = {
+		{ "idler_a", NULL, 0 }, { "idler_b", NULL, 0 }, { "later", NULL, 0 }, { "nop", NULL, 0 },
+	};
+	enum { LATER_TID = 0x012, NOP_TID = 0x013 };
+	struct harness t;
+	struct seen_reply s;
+
+	harness_up(&t, &small, ddms, sizeof(ddms) / sizeof(ddms[0]), 1);
+	CU_ASSERT_EQUAL(idle_turn(&t), 2);
+	CU_ASSERT_EQUAL(idle_turn(&t), 2);
+	/* A request taken: no one may sleep in that turn; in the next, the first asker. */
+	harness_post(&t, harness_request(&t, NOP_TID, IOP_UTIL_CLAIM, 4, 1));
+	CU_ASSERT_EQUAL(idle_turn(&t), 0);
+	CU_ASSERT(harness_take(&t, &s));
+	CU_ASSERT_EQUAL(idle_turn(&t), 2);
+	/*
+	 * Two for the DDM that keeps one at a time for two turns: both taken
+	 * (busy); the second handed back again while the first is held (idle);
+	 * then, the first answered, the second taken by the DDM (busy).
+	 */
+	harness_post(&t, harness_request(&t, LATER_TID, IOP_UTIL_CLAIM, 4, 2));
+	harness_post(&t, harness_request(&t, LATER_TID, IOP_UTIL_CLAIM, 4, 3));
+	CU_ASSERT_EQUAL(idle_turn(&t), 0);
+	CU_ASSERT_EQUAL(idle_turn(&t), 2);
+	CU_ASSERT_EQUAL(idle_turn(&t), 0);
+	CU_ASSERT_EQUAL(harness_take_in_order(&t, 2, 4), 4);
+	CU_ASSERT_EQUAL(idle_turn(&t), 2);
+	harness_down(&t);
+}
+
 static void test_pending_and_retry(void)
 {
 	struct harness t;
@@ -1256,6 +1321,7 @@ static const struct iop_test_case dispatch_tests[] = {
 	{ "exactly_one_reply", test_exactly_one_reply },
 	{ "params_get_and_set", test_params_get_and_set },
 	{ "pending_and_retry", test_pending_and_retry },
+	{ "loop_idle_told_once_on_idle_turns", test_loop_idle_told_once_on_idle_turns },
 	{ "reply_payload_and_contexts_kept", test_reply_payload_and_contexts_kept },
 	{ "stalled_host_holds_up_only_itself", test_stalled_host_holds_up_only_itself },
 	{ "replies_held_when_a_host_fills_its_reply_ring",
