@@ -8,10 +8,10 @@
  * and never waits for the file system on them.
  *
  * The ring is set up with no flags: no SQPOLL thread (the loop submits on
- * its own turns, and a kernel thread per DDM would take a CPU of its own), and the
- * default task-work notification, so completions that io-wq workers post
- * reach the CQ while the loop spins in user space without entering the
- * kernel.
+ * its own turns, and a kernel thread per DDM would take a CPU of its own),
+ * and the default task-work notification, so completions that io-wq
+ * workers post reach the CQ while the loop spins in user space without
+ * entering the kernel.
  *
  * The synchronous calls (rw, flush, verify) stay the file backend's, on the
  * same descriptor; the DDM sends all its I/O through the ring (inflight.c)

@@ -9,9 +9,9 @@
 #
 #   tests/bench/bsa_vs_fio.sh [--smoke] [BUILD_DIR] [SECONDS] [REPEATS]
 #
-# Needs fio and python3. The file (IOP_BENCH_MIB MiB, default 1024; IOP_BENCH_FILE, default on the
-# tmpfs at /dev/shm, as the numbers the block-storage target was set against were measured) is
-# written whole first, so every run reads and writes memory (fio with --invalidate=0, so it
+# Needs fio and python3. The file (IOP_BENCH_MIB MiB, default 1024; IOP_BENCH_FILE, default on
+# the tmpfs at /dev/shm, as the numbers the block-storage target was set against were measured)
+# is written whole first, so every run reads and writes memory (fio with --invalidate=0, so it
 # does not drop the page cache of a file elsewhere): the numbers compare the I/O paths, not a
 # disk. IOP_BENCH_IO lists the bsa io= modes to run (default "sync uring uring-wait", the last
 # io=uring with idle=wait: the loop sleeps in io_uring_enter when idle). An IOP_BENCH_FILE
@@ -117,8 +117,8 @@ fio_run() { # RW QD ENGINE
 	local on=
 	[ "$3" = psync ] && on=$cpu0
 	$on fio --name=b --filename="$file" --size="${mib}M" --rw="$1" --bs=4k --ioengine="$3" \
-		--iodepth="$2" --numjobs=1 --time_based --runtime="$fio_secs" --randrepeat=0 --invalidate=0 \
-		--output-format=json >"$report" 2>"$tmp/fio.err" ||
+		--iodepth="$2" --numjobs=1 --time_based --runtime="$fio_secs" --randrepeat=0 \
+		--invalidate=0 --output-format=json >"$report" 2>"$tmp/fio.err" ||
 		{ echo "bsa_vs_fio: fio failed:" >&2; cat "$tmp/fio.err" >&2; exit 1; }
 	python3 -c '
 import json, sys
