@@ -232,11 +232,14 @@ static int bsa_init(struct iop_ddm *d, const char *params)
 		return -ENOMEM;
 	}
 	rc = c.kind == IOP_BSA_BACKEND_FILE ? open_file(s, &c) : bsa_backend_ram_open(&s->be, &c);
-	s->idle_wait = rc == 0 && c.idle == BSA_IDLE_WAIT && s->io != NULL && s->be.timed_waits;
-	if (rc == 0 && c.idle == BSA_IDLE_WAIT && s->io != NULL && !s->be.timed_waits)
-		fprintf(stderr, "bsa: %s: idle=wait: this kernel cannot bound a wait in "
-			"io_uring_enter (no IORING_FEAT_EXT_ARG, Linux 5.11): the loop spins\n",
-			c.path);
+	/* idle=wait on a ring (not one that fell back to the system calls). */
+	if (rc == 0 && c.idle == BSA_IDLE_WAIT && s->io != NULL) {
+		s->idle_wait = s->be.timed_waits;
+		if (!s->idle_wait)
+			fprintf(stderr, "bsa: %s: idle=wait: this kernel cannot bound a wait in "
+				"io_uring_enter (no IORING_FEAT_EXT_ARG, Linux 5.11): the loop "
+				"spins\n", c.path);
+	}
 	if (rc == 0 && s->be.direct && s->be.dio_mem_align > BSA_BUFFER_ALIGN) {
 		fprintf(stderr, "bsa: %s: direct=1: buffers must be aligned to %u bytes, more than "
 			"the %u the DDM's are\n", c.path, s->be.dio_mem_align, BSA_BUFFER_ALIGN);
